@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+import socket
+
+from celery import shared_task
+from django.db import connection
+
+
+@shared_task(name="dam.ping", time_limit=30)
+def ping(token: str) -> dict[str, str]:
+    """Round trip through broker, worker and database: proves a worker is really serving."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_database()")
+        (database,) = cursor.fetchone()
+    return {"token": token, "worker": socket.gethostname(), "database": database}

@@ -1,0 +1,73 @@
+"""`Authorization: Bearer dam_<prefix>_<secret>` authentication for storefronts and integrations."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.request import Request
+
+from tenants.models import ApiKey, hash_api_key_secret
+from tenants.selectors import api_key_by_prefix
+
+
+@dataclass(frozen=True)
+class ApiKeyPrincipal:
+    """request.user for API-key requests: an actor that is not a person."""
+
+    api_key: ApiKey
+    is_authenticated: bool = field(default=True, init=False)
+    is_active: bool = field(default=True, init=False)
+    is_staff: bool = field(default=False, init=False)
+    is_superuser: bool = field(default=False, init=False)
+    pk: None = field(default=None, init=False)
+
+    def __str__(self) -> str:
+        return f"api-key:{self.api_key.prefix}"
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    keyword = b"bearer"
+
+    def authenticate(self, request: Request):
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword:
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <api key>'")
+        token = parts[1].decode("latin-1")
+        pieces = token.split("_", 2)
+        if len(pieces) != 3 or pieces[0] != "dam" or not pieces[1] or not pieces[2]:
+            raise exceptions.AuthenticationFailed("malformed API key: expected dam_<prefix>_<secret>")
+        _, prefix, secret = pieces
+        api_key = api_key_by_prefix(prefix=prefix)
+        if api_key is None or not hmac.compare_digest(api_key.secret_hash, hash_api_key_secret(secret)):
+            raise exceptions.AuthenticationFailed("invalid API key")
+        now = timezone.now()
+        if api_key.is_revoked:
+            raise exceptions.AuthenticationFailed("API key revoked")
+        if api_key.is_expired(now=now):
+            raise exceptions.AuthenticationFailed("API key expired")
+        if not api_key.tenant.is_active:
+            raise exceptions.PermissionDenied(f"tenant {api_key.tenant.slug!r} is suspended")
+        self._touch(api_key, now)
+        return ApiKeyPrincipal(api_key=api_key), api_key
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+    @staticmethod
+    def _touch(api_key: ApiKey, now) -> None:
+        # At most one write per key per resolution window, and never a lost-update race:
+        # the conditional UPDATE only moves last_used_at forward.
+        resolution = timedelta(seconds=settings.API_KEY_LAST_USED_RESOLUTION_SECONDS)
+        if api_key.last_used_at is not None and now - api_key.last_used_at < resolution:
+            return
+        ApiKey.objects.for_tenant(api_key.tenant_id).filter(pk=api_key.pk).exclude(
+            last_used_at__gt=now - resolution
+        ).update(last_used_at=now)

@@ -1,0 +1,124 @@
+"""Writes for tenants, memberships and API keys. One transaction each."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import zoneinfo
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tenants.models import ApiKey, Membership, Role, Scope, Tenant, hash_api_key_secret
+
+API_KEY_PREFIX_LENGTH = 12
+_SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    """An API key together with its secret. The secret exists only here, never in the database."""
+
+    api_key: ApiKey
+    token: str
+
+
+def _validate_scopes(scopes: Iterable[str]) -> list[str]:
+    scopes = list(dict.fromkeys(scopes))
+    unknown = [scope for scope in scopes if scope not in Scope.values]
+    if unknown:
+        raise ValidationError({"scopes": f"unknown scope(s) {', '.join(unknown)}; allowed: {', '.join(Scope.values)}"})
+    if not scopes:
+        raise ValidationError({"scopes": "at least one scope is required"})
+    return scopes
+
+
+@transaction.atomic
+def tenant_create(*, slug: str, name: str, time_zone: str = "UTC") -> Tenant:
+    if not _SLUG_RE.match(slug):
+        raise ValidationError({"slug": "lowercase letters, digits and hyphens, 1-63 characters"})
+    if Tenant.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": f"a tenant with slug {slug!r} already exists"})
+    try:
+        zoneinfo.ZoneInfo(time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError({"time_zone": f"unknown IANA time zone {time_zone!r}"}) from None
+    return Tenant.objects.create(slug=slug, name=name, time_zone=time_zone)
+
+
+@transaction.atomic
+def tenant_set_status(*, tenant: Tenant, status: str) -> Tenant:
+    if status not in Tenant.Status.values:
+        raise ValidationError({"status": f"must be one of {', '.join(Tenant.Status.values)}"})
+    Tenant.objects.filter(pk=tenant.pk).update(status=status)
+    tenant.status = status
+    return tenant
+
+
+@transaction.atomic
+def membership_set(*, tenant: Tenant, user: AbstractBaseUser, role: str) -> Membership:
+    if role not in Role.values:
+        raise ValidationError({"role": f"must be one of {', '.join(Role.values)}"})
+    membership, _ = Membership.objects.for_tenant(tenant).update_or_create(
+        tenant=tenant, user=user, defaults={"role": role}
+    )
+    return membership
+
+
+@transaction.atomic
+def api_key_create(
+    *,
+    tenant: Tenant,
+    name: str,
+    scopes: Iterable[str],
+    expires_at: datetime | None = None,
+    created_by: AbstractBaseUser | None = None,
+) -> IssuedApiKey:
+    scopes = _validate_scopes(scopes)
+    if not name.strip():
+        raise ValidationError({"name": "must not be blank"})
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": "must be in the future"})
+    for _ in range(5):
+        prefix = secrets.token_hex(API_KEY_PREFIX_LENGTH // 2)
+        secret = secrets.token_urlsafe(32)
+        try:
+            with transaction.atomic():
+                api_key = ApiKey.objects.for_tenant(tenant).create(
+                    tenant=tenant,
+                    name=name.strip(),
+                    prefix=prefix,
+                    secret_hash=hash_api_key_secret(secret),
+                    scopes=scopes,
+                    expires_at=expires_at,
+                    created_by=created_by,
+                )
+        except IntegrityError:  # prefix collision: 48 random bits, practically never
+            continue
+        return IssuedApiKey(api_key=api_key, token=f"dam_{prefix}_{secret}")
+    raise RuntimeError("could not allocate a unique API key prefix")
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    # Conditional UPDATE: revoking twice keeps the first revocation time.
+    ApiKey.objects.for_tenant(api_key.tenant_id).filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    api_key.refresh_from_db(fields=["revoked_at"])
+    return api_key
+
+
+def user_get_or_create(*, username: str, email: str = "", password: str | None = None, is_staff: bool = True):
+    User = get_user_model()
+    user, created = User.objects.get_or_create(username=username, defaults={"email": email, "is_staff": is_staff})
+    if password is not None:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    return user, created
