@@ -6,7 +6,7 @@ from celery import shared_task
 from django.db import connection
 
 
-@shared_task(name="dam.ping", time_limit=30)
+@shared_task(name="dam.ping", time_limit=30, soft_time_limit=25)
 def ping(token: str) -> dict[str, str]:
     """Round trip through broker, worker and database: proves a worker is really serving."""
     with connection.cursor() as cursor:

@@ -78,7 +78,7 @@ class HasRequiredScope(permissions.BasePermission):
         context: TenantContext = request.tenant_context
         if required is None or required in context.scopes:
             return True
-        self.message = f"this action needs the {required!r} scope"
+        self.message = f"this action needs the '{required}' scope"
         return False
 
 
