@@ -191,6 +191,29 @@ API_KEY_LAST_USED_RESOLUTION_SECONDS = env_int("API_KEY_LAST_USED_RESOLUTION_SEC
 # --- Health ---------------------------------------------------------------------------
 HEALTHZ_TIMEOUT_SECONDS = env_int("HEALTHZ_TIMEOUT_SECONDS", 2, minimum=1)
 
+# --- Foundry (image model) ---
+# The platform's default deployment of GPT-image-2; the local emulator unless pointed at
+# Azure. Tenants may bring their own deployment (generation.models.Deployment), which wins.
+FOUNDRY_ENDPOINT = env_str("FOUNDRY_ENDPOINT", "http://127.0.0.1:8765")
+FOUNDRY_DEPLOYMENT = env_str("FOUNDRY_DEPLOYMENT", "gpt-image-2")
+FOUNDRY_API_STYLE = env_choice("FOUNDRY_API_STYLE", "deployments", ("deployments", "v1"))
+FOUNDRY_API_VERSION = env_str("FOUNDRY_API_VERSION", "2025-04-01-preview")
+FOUNDRY_AUTH = env_choice("FOUNDRY_AUTH", "api_key", ("api_key", "entra"))
+# The default is the emulator's dev key; a real deployment's key must come from the environment.
+FOUNDRY_API_KEY = env_str("FOUNDRY_API_KEY", "emulator-dev-key")
+FOUNDRY_CONNECT_TIMEOUT_SECONDS = env_int("FOUNDRY_CONNECT_TIMEOUT_SECONDS", 10, minimum=1)
+FOUNDRY_TIMEOUT_SECONDS = env_int("FOUNDRY_TIMEOUT_SECONDS", 180, minimum=1)
+FOUNDRY_RPM = env_int("FOUNDRY_RPM", 60, minimum=1)
+FOUNDRY_TPM = env_int("FOUNDRY_TPM", 600_000, minimum=1)
+FOUNDRY_MAX_ATTEMPTS = env_int("FOUNDRY_MAX_ATTEMPTS", 4, minimum=1)
+FOUNDRY_MAX_RETRY_SECONDS = env_int("FOUNDRY_MAX_RETRY_SECONDS", 300, minimum=1)
+# Fernet key(s) for credentials stored in the database (tenants' Foundry api-keys); a
+# comma-separated list rotates: the first encrypts, all decrypt. Empty in development means
+# a key derived from SECRET_KEY; production (DEBUG off) must set it.
+FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY")
+if not FIELD_ENCRYPTION_KEY and not DEBUG:
+    raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY is required when DEBUG is off")
+
 # --- Internationalisation -------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,0 +1,277 @@
+"""The httpx client for image generations and edits on one Foundry deployment.
+
+Synchronous on purpose: Celery workers run it in threads, and one `FoundryImageClient`
+(one connection pool) can be shared by those threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import httpx
+
+from generation.foundry.auth import auth_for
+from generation.foundry.config import ApiStyle, AuthKind, DeploymentConfig
+from generation.foundry.errors import (
+    FoundryError,
+    TransientError,
+    error_from_response,
+    provider_request_id,
+    redact,
+)
+from generation.foundry.results import ImageResult, parse_image_response
+from generation.foundry.retry import retrying_for
+
+logger = logging.getLogger("generation.foundry")
+
+USER_AGENT = "dam-platform-foundry-client/1"
+# Our own correlation id, echoed by Azure in its logs and support tickets.
+CLIENT_REQUEST_ID_HEADER = "x-ms-client-request-id"
+# A floor for the last attempt's read timeout when the retry budget is nearly spent.
+MIN_ATTEMPT_TIMEOUT_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class EditImage:
+    """An input image for an edit: its bytes, a file name and content type for the multipart part."""
+
+    data: bytes
+    filename: str = "image.png"
+    content_type: str = "image/png"
+
+    def __repr__(self) -> str:
+        return f"EditImage({self.filename!r}, {self.content_type!r}, bytes={len(self.data)})"
+
+
+ImageInput = bytes | EditImage
+
+
+class FoundryImageClient:
+    def __init__(
+        self,
+        config: DeploymentConfig,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.config = config
+        self._sleep = sleep
+        self._http = httpx.Client(
+            auth=auth_for(config),
+            timeout=httpx.Timeout(config.read_timeout_seconds, connect=config.connect_timeout_seconds),
+            headers={"user-agent": USER_AGENT},
+            transport=transport,
+            follow_redirects=False,  # a redirect would carry the api-key to wherever it points
+        )
+
+    def __repr__(self) -> str:
+        return f"FoundryImageClient({self.config.name!r}, {self.config.endpoint!r}, {self.config.deployment!r})"
+
+    def __enter__(self) -> FoundryImageClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def generate(
+        self,
+        *,
+        prompt: str,
+        size: str | None = None,
+        quality: str | None = None,
+        n: int = 1,
+        output_format: str | None = None,
+        output_compression: int | None = None,
+        background: str | None = None,
+        moderation: str | None = None,
+        client_request_id: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ImageResult:
+        body = self._params(
+            prompt=prompt,
+            size=size,
+            quality=quality,
+            n=n,
+            output_format=output_format,
+            output_compression=output_compression,
+            background=background,
+            moderation=moderation,
+        )
+
+        def build() -> httpx.Request:
+            return self._http.build_request(
+                "POST",
+                self.config.images_url("generations"),
+                params=self.config.query_params(),
+                json=body,
+                headers=self._headers(client_request_id, extra_headers),
+            )
+
+        return self._call("generations", build)
+
+    def edit(
+        self,
+        *,
+        prompt: str,
+        image: ImageInput | Sequence[ImageInput],
+        mask: ImageInput | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        n: int = 1,
+        output_format: str | None = None,
+        output_compression: int | None = None,
+        background: str | None = None,
+        moderation: str | None = None,
+        client_request_id: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ImageResult:
+        fields = {
+            key: str(value)
+            for key, value in self._params(
+                prompt=prompt,
+                size=size,
+                quality=quality,
+                n=n,
+                output_format=output_format,
+                output_compression=output_compression,
+                background=background,
+                moderation=moderation,
+            ).items()
+        }
+        images = [image] if isinstance(image, bytes | EditImage) else list(image)
+        if not images:
+            raise ValueError("an edit needs at least one input image")
+        # One image goes as `image`; several as `image[]`, as the OpenAI SDKs send them.
+        image_field = "image" if len(images) == 1 else "image[]"
+        files = [(image_field, _file_part(item, index)) for index, item in enumerate(images)]
+        if mask is not None:
+            files.append(("mask", _file_part(mask, 0, default_name="mask.png")))
+
+        def build() -> httpx.Request:
+            return self._http.build_request(
+                "POST",
+                self.config.images_url("edits"),
+                params=self.config.query_params(),
+                data=fields,
+                files=files,
+                headers=self._headers(client_request_id, extra_headers),
+            )
+
+        return self._call("edits", build)
+
+    def _params(self, *, n: int, **optional: Any) -> dict[str, Any]:
+        params: dict[str, Any] = {key: value for key, value in optional.items() if value is not None}
+        params["n"] = n
+        if self.config.api_style is ApiStyle.V1:
+            params["model"] = self.config.deployment
+        return params
+
+    def _headers(self, client_request_id: str | None, extra: Mapping[str, str] | None) -> dict[str, str]:
+        headers = dict(extra or {})
+        for reserved in ("api-key", "authorization"):
+            if any(name.lower() == reserved for name in headers):
+                raise ValueError(f"extra_headers must not set {reserved}: credentials come from the deployment")
+        if client_request_id:
+            headers[CLIENT_REQUEST_ID_HEADER] = client_request_id
+        return headers
+
+    def _secrets(self) -> tuple[str, ...]:
+        if self.config.auth_kind is AuthKind.API_KEY and self.config.api_key is not None:
+            return (self.config.api_key.reveal(),)
+        return ()
+
+    def _call(self, operation: str, build: Callable[[], httpx.Request]) -> ImageResult:
+        started = time.monotonic()
+        retrying = retrying_for(self.config, sleep=self._sleep)
+        attempt_number = 0
+        try:
+            for attempt in retrying:
+                with attempt:
+                    attempt_number = attempt.retry_state.attempt_number
+                    remaining = self.config.max_retry_seconds - (time.monotonic() - started)
+                    result = self._attempt(operation, build(), remaining=remaining, attempt_number=attempt_number)
+        except FoundryError as exc:
+            exc.attempts = attempt_number
+            logger.warning("foundry %s failed on %s: %s", operation, self.config.name, exc)
+            raise
+        return _with_timing(result, elapsed=time.monotonic() - started, attempts=attempt_number)
+
+    def _attempt(self, operation: str, request: httpx.Request, *, remaining: float, attempt_number: int) -> ImageResult:
+        # The whole call is bounded in time: the last attempt may not read past the budget.
+        read_timeout = min(self.config.read_timeout_seconds, max(remaining, MIN_ATTEMPT_TIMEOUT_SECONDS))
+        request.extensions["timeout"] = httpx.Timeout(
+            read_timeout, connect=self.config.connect_timeout_seconds
+        ).as_dict()
+        sent = time.monotonic()
+        try:
+            response = self._http.send(request)
+        except httpx.TimeoutException as exc:
+            raise TransientError(
+                f"{operation} timed out after {time.monotonic() - sent:.1f}s ({type(exc).__name__})"
+            ) from None
+        except httpx.TransportError as exc:
+            # The exception text can hold the URL but never headers; still, redact defensively.
+            detail = redact(str(exc), self._secrets())[:200]
+            raise TransientError(f"{operation} connection failed ({type(exc).__name__}: {detail})") from None
+        latency = time.monotonic() - sent
+        request_id = provider_request_id(response.headers)
+        logger.info(
+            "foundry %s on %s: HTTP %d in %.2fs (attempt %d, request id %s)",
+            operation,
+            self.config.name,
+            response.status_code,
+            latency,
+            attempt_number,
+            request_id,
+        )
+        if response.status_code >= 300:
+            raise error_from_response(
+                status_code=response.status_code,
+                headers=response.headers,
+                body=response.content,
+                secrets=self._secrets(),
+            )
+        parsed = parse_image_response(response.content, provider_request_id=request_id)
+        return ImageResult(
+            outputs=parsed.outputs,
+            usage=parsed.usage,
+            provider_request_id=request_id,
+            latency_seconds=latency,
+            elapsed_seconds=latency,
+            attempts=attempt_number,
+            created=parsed.created,
+            output_format=parsed.output_format,
+            size=parsed.size,
+            quality=parsed.quality,
+            background=parsed.background,
+        )
+
+
+def _file_part(item: ImageInput, index: int, *, default_name: str | None = None) -> tuple[str, bytes, str]:
+    if isinstance(item, EditImage):
+        return (item.filename, item.data, item.content_type)
+    if not isinstance(item, bytes):
+        raise TypeError("edit images are bytes or EditImage")
+    kind = _sniff_image_type(item)
+    return (default_name or f"image-{index}.{kind}", item, f"image/{kind}")
+
+
+def _sniff_image_type(data: bytes) -> str:
+    if data.startswith(b"\x89PNG"):
+        return "png"
+    if data.startswith(b"\xff\xd8"):
+        return "jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return "png"
+
+
+def _with_timing(result: ImageResult, *, elapsed: float, attempts: int) -> ImageResult:
+    return replace(result, elapsed_seconds=elapsed, attempts=attempts)
