@@ -6,9 +6,11 @@ edge at most 3840 px, long/short at most 3:1, total pixels in [655,360, 8,294,40
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 
 EDGE_MULTIPLE = 16
 MAX_EDGE = 3840
@@ -94,3 +96,99 @@ def output_tokens(width: int, height: int, quality: str) -> int:
     long_edge, short_edge = max(width, height), min(width, height)
     s = (2 * q * short_edge + long_edge) // (2 * long_edge)
     return math.ceil(q * s * (2_000_000 + width * height) / 4_000_000)
+
+
+@dataclass(frozen=True, order=True)
+class Size:
+    """A WIDTHxHEIGHT pair; `str(size)` is the model's `size` parameter."""
+
+    width: int
+    height: int
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+    @classmethod
+    def parse(cls, text: str) -> Size:
+        return cls(*parse_size(text))
+
+    def to_dict(self) -> dict[str, int]:
+        return {"width": self.width, "height": self.height}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Size:
+        return cls(int(data["width"]), int(data["height"]))
+
+
+class IllegalSizeError(ValueError):
+    """An explicit size the model would refuse (or silently resize): names the rules broken and the nearest
+    legal sizes, so an API can answer with something the caller can use."""
+
+    def __init__(self, width: int, height: int, violations: list[SizeViolation], nearest: tuple[Size, ...]):
+        self.width = width
+        self.height = height
+        self.violations = tuple(violations)
+        self.nearest = nearest
+        broken = "; ".join(f"{v.rule} ({v.message})" for v in self.violations)
+        named = ", ".join(f"{w}x{h}" for w, h in NAMED_SIZES)
+        suggestion = ", ".join(str(s) for s in nearest)
+        super().__init__(
+            f"{width}x{height} is not a legal size: {broken}. Nearest legal sizes: {suggestion}. "
+            f"Named sizes: {named}; or 'auto' to let the planner choose."
+        )
+
+    @property
+    def rules(self) -> tuple[SizeRule, ...]:
+        return tuple(v.rule for v in self.violations)
+
+    def to_dict(self) -> dict:
+        return {
+            "size": f"{self.width}x{self.height}",
+            "violations": [{"rule": str(v.rule), "message": v.message} for v in self.violations],
+            "nearest": [str(s) for s in self.nearest],
+            "named_sizes": [f"{w}x{h}" for w, h in NAMED_SIZES],
+            "hint": "use a nearest or named size, or 'auto' to let the planner choose",
+        }
+
+
+@cache
+def legal_sizes() -> tuple[Size, ...]:
+    """Every legal size (about 25,000), enumerated once: the planner and its tests search this space."""
+    edges = range(EDGE_MULTIPLE, MAX_EDGE + 1, EDGE_MULTIPLE)
+    return tuple(Size(w, h) for w in edges for h in edges if is_legal_size(w, h))
+
+
+@cache
+def _legal_log_edges() -> tuple[tuple[float, float, Size], ...]:
+    return tuple((math.log(s.width), math.log(s.height), s) for s in legal_sizes())
+
+
+def nearest_legal_sizes(width: int, height: int, *, count: int = 4) -> tuple[Size, ...]:
+    """The legal sizes closest to WIDTHxHEIGHT, closest first.
+
+    Distance is Euclidean in log-edge space, so it is relative (a 16 px step matters more on a small edge) and
+    a uniform rescale is preferred over stretching one edge: for 300x250 (under the pixel floor) the suggestions
+    stay close to 6:5 instead of only growing one edge.
+    """
+    lw, lh = math.log(max(width, 1)), math.log(max(height, 1))
+    ranked = heapq.nsmallest(count, _legal_log_edges(), key=lambda e: ((e[0] - lw) ** 2 + (e[1] - lh) ** 2, e[2]))
+    return tuple(e[2] for e in ranked)
+
+
+def validate_size(width: int, height: int) -> Size:
+    """The size as a `Size` if the model accepts it as is; `IllegalSizeError` otherwise."""
+    problems = size_violations(width, height)
+    if problems:
+        raise IllegalSizeError(width, height, problems, nearest_legal_sizes(width, height))
+    return Size(width, height)
+
+
+def validate_size_text(text: str) -> Size | None:
+    """An explicit `size` parameter: 'WIDTHxHEIGHT' (named sizes included) -> Size, 'auto' -> None."""
+    if text.strip().lower() == "auto":
+        return None
+    return validate_size(*parse_size(text))
