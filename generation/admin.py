@@ -7,6 +7,9 @@ from generation.models import Deployment
 
 
 class DeploymentForm(forms.ModelForm):
+    endpoint = forms.URLField(
+        max_length=300, assume_scheme="https", help_text=Deployment._meta.get_field("endpoint").help_text
+    )
     # Write-only: the stored key is never rendered back into the page, not even masked.
     api_key = forms.CharField(
         required=False,
@@ -19,7 +22,9 @@ class DeploymentForm(forms.ModelForm):
     )
     # Not the model field: model validation would reject a second default before the
     # service gets to unmark the previous one, so the switch is left to the service.
-    is_default = forms.BooleanField(required=False, help_text=Deployment._meta.get_field("is_default").help_text)
+    make_default = forms.BooleanField(
+        required=False, label="Default", help_text=Deployment._meta.get_field("is_default").help_text
+    )
 
     class Meta:
         model = Deployment
@@ -41,7 +46,7 @@ class DeploymentForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["is_default"].initial = self.instance.is_default
+        self.fields["make_default"].initial = self.instance.is_default
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -65,7 +70,7 @@ class DeploymentAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj: Deployment, form: DeploymentForm, change: bool) -> None:
         # The admin is one more entry point to the same service as code and API.
-        obj.is_default = form.cleaned_data["is_default"]
+        obj.is_default = form.cleaned_data["make_default"]
         if form.cleaned_data.get("clear_api_key"):
             obj.set_api_key(None)
         deployment_save(deployment=obj, api_key=form.cleaned_data.get("api_key") or None)
