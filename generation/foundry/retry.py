@@ -68,7 +68,7 @@ def retrying_for(config: DeploymentConfig, *, sleep: Callable[[float], None] | N
         retry=retry_if_exception(is_retryable),
         wait=WaitServerHintOrBackoff(
             wait_exponential_jitter(
-                initial=config.backoff_initial_seconds,
+                multiplier=config.backoff_initial_seconds,
                 max=config.backoff_max_seconds,
                 jitter=config.backoff_initial_seconds,
             )
