@@ -84,7 +84,8 @@ class HasRequiredScope(permissions.BasePermission):
 
 class TenantScopedMixin:
     permission_classes = [permissions.IsAuthenticated, HasRequiredScope]
-    # action name or HTTP method -> scope; "*" is the fallback. None means any authenticated actor.
+    # "action:METHOD", action name or HTTP method -> scope, most specific first; "*" is the
+    # fallback. None means any authenticated actor of the tenant.
     required_scopes: dict[str, str | None] = {}
 
     def perform_authentication(self, request: Request) -> None:
@@ -95,7 +96,7 @@ class TenantScopedMixin:
 
     def required_scope_for(self, request: Request) -> str | None:
         action = getattr(self, "action", None)
-        for key in (action, request.method, "*"):
+        for key in (f"{action}:{request.method}", action, request.method, "*"):
             if key in self.required_scopes:
                 return self.required_scopes[key]
         raise exceptions.PermissionDenied("no scope is declared for this action")

@@ -20,7 +20,13 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DJANGO_SETTINGS_MODULE"}}
     full_env.update(DJANGO_SETTINGS_MODULE="dam.settings", **env)
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=REPO, env=full_env, capture_output=True, text=True, timeout=60
+        [sys.executable, "manage.py", *args],
+        check=False,
+        cwd=REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

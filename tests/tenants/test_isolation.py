@@ -8,31 +8,52 @@ from __future__ import annotations
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
 
-from tenants.models import ApiKey, Membership
+from tenants.models import ApiKey, BrandPolicy, Membership, Placement
+from tenants.services import brand_policy_update, placement_create
 
 pytestmark = pytest.mark.django_db
 
-# route name -> (method, url template, how to find the tenant-A object id)
+# case id -> (route name, method, url template, how to find the tenant-A object id, body)
 OBJECT_ENDPOINTS = {
-    "api-key-detail": ("get", "/api/v1/api-keys/{id}", "api_key"),
-    "api-key-revoke": ("post", "/api/v1/api-keys/{id}/revoke", "api_key"),
-    "membership-detail": ("get", "/api/v1/memberships/{id}", "membership"),
+    "api-key-detail": ("api-key-detail", "get", "/api/v1/api-keys/{id}", "api_key", None),
+    "api-key-revoke": ("api-key-revoke", "post", "/api/v1/api-keys/{id}/revoke", "api_key", None),
+    "membership-detail": ("membership-detail", "get", "/api/v1/memberships/{id}", "membership", None),
+    "brand-policy-detail": ("brand-policy-detail", "get", "/api/v1/brand-policy/{id}", "brand_policy", None),
+    "placement-detail": ("placement-detail", "get", "/api/v1/placements/{id}", "placement", None),
+    "placement-update": ("placement-detail", "patch", "/api/v1/placements/{id}", "placement", {"width": 640}),
+    "placement-archive": ("placement-archive", "post", "/api/v1/placements/{id}/archive", "placement", None),
 }
-LIST_ENDPOINTS = ["/api/v1/api-keys", "/api/v1/memberships"]
+LIST_ENDPOINTS = ["/api/v1/api-keys", "/api/v1/memberships", "/api/v1/brand-policy", "/api/v1/placements"]
+
+
+@pytest.fixture(autouse=True)
+def brand_data(alice, charlie):
+    for actor in (alice, charlie):
+        brand_policy_update(tenant=actor.tenant, style_guide=f"{actor.tenant.slug} style")
+        placement_create(tenant=actor.tenant, slug="pdp-square", width=2048, height=2048, output_format="webp")
 
 
 def _object_ids(alice) -> dict[str, int]:
     return {
         "api_key": alice.api_key.pk,
         "membership": Membership.objects.for_tenant(alice.tenant).get(user=alice.user).pk,
+        "brand_policy": BrandPolicy.objects.for_tenant(alice.tenant).get().pk,
+        "placement": Placement.objects.for_tenant(alice.tenant).get().pk,
     }
+
+
+def _call(actor_client, method: str, url: str, body):
+    return getattr(actor_client, method)(url, body, format="json") if body else getattr(actor_client, method)(url)
 
 
 def _snapshot(tenant) -> list:
     return [
         sorted(ApiKey.objects.for_tenant(tenant).values_list("id", "revoked_at", "name")),
         sorted(Membership.objects.for_tenant(tenant).values_list("id", "role")),
+        sorted(BrandPolicy.objects.for_tenant(tenant).values_list("id", "version", "style_guide")),
+        sorted(Placement.objects.for_tenant(tenant).values_list("id", "width", "archived")),
     ]
 
 
@@ -51,30 +72,32 @@ def _named_api_routes(patterns, prefix="") -> set[str]:
 
 
 def test_every_object_endpoint_is_covered():
-    assert _named_api_routes(get_resolver().url_patterns) == set(OBJECT_ENDPOINTS)
+    assert _named_api_routes(get_resolver().url_patterns) == {case[0] for case in OBJECT_ENDPOINTS.values()}
 
 
-@pytest.mark.parametrize("route", sorted(OBJECT_ENDPOINTS))
-def test_tenant_b_key_gets_404_on_tenant_a_objects_and_nothing_changes(route, alice, charlie):
-    method, template, kind = OBJECT_ENDPOINTS[route]
+@pytest.mark.parametrize("case", sorted(OBJECT_ENDPOINTS))
+def test_tenant_b_key_gets_404_on_tenant_a_objects_and_nothing_changes(case, alice, charlie):
+    _, method, template, kind, body = OBJECT_ENDPOINTS[case]
     url = template.format(id=_object_ids(alice)[kind])
     before = _snapshot(alice.tenant)
-    response = getattr(charlie.client(), method)(url)
+    response = _call(charlie.client(), method, url, body)
     assert response.status_code == 404
     assert _snapshot(alice.tenant) == before
     # The same request from tenant A's own admin succeeds: the 404 is isolation, not a broken URL.
-    assert getattr(alice.client(), method)(url).status_code == 200
+    assert _call(alice.client(), method, url, body).status_code == 200
 
 
-@pytest.mark.parametrize("route", sorted(OBJECT_ENDPOINTS))
-def test_tenant_b_staff_session_gets_404_on_tenant_a_objects(route, alice, charlie, client):
-    method, template, kind = OBJECT_ENDPOINTS[route]
+@pytest.mark.parametrize("case", sorted(OBJECT_ENDPOINTS))
+def test_tenant_b_staff_session_gets_404_on_tenant_a_objects(case, alice, charlie):
+    _, method, template, kind, body = OBJECT_ENDPOINTS[case]
     url = template.format(id=_object_ids(alice)[kind])
+    client = APIClient()
     client.force_login(charlie.user)
     before = _snapshot(alice.tenant)
+    assert _call(client, method, url, body).status_code == 404
     # Naming tenant A does not help a non-member: the tenant itself is not found.
-    assert getattr(client, method)(url, HTTP_X_TENANT="tenant-a").status_code == 404
-    assert getattr(client, method)(url).status_code == 404
+    client.credentials(HTTP_X_TENANT="tenant-a")
+    assert _call(client, method, url, body).status_code == 404
     assert _snapshot(alice.tenant) == before
 
 
@@ -89,9 +112,16 @@ def test_a_viewer_key_cannot_call_write_endpoints_and_nothing_changes(alice, bob
     before = _snapshot(alice.tenant)
     api = bob.client()
     create = api.post("/api/v1/api-keys", {"name": "x", "scopes": ["admin"]}, format="json")
-    revoke = api.post(f"/api/v1/api-keys/{alice.api_key.pk}/revoke")
+    ids = _object_ids(alice)
+    denied = [
+        api.post(f"/api/v1/api-keys/{alice.api_key.pk}/revoke"),
+        api.put("/api/v1/brand-policy/current", {"style_guide": "x"}, format="json"),
+        api.post("/api/v1/placements", {"slug": "x", "width": 100, "height": 100}, format="json"),
+        api.patch(f"/api/v1/placements/{ids['placement']}", {"width": 100}, format="json"),
+        api.post(f"/api/v1/placements/{ids['placement']}/archive"),
+    ]
     assert create.status_code == 403 and "admin" in create.json()["detail"]
-    assert revoke.status_code == 403
+    assert [r.status_code for r in denied] == [403] * len(denied)
     assert _snapshot(alice.tenant) == before
 
 

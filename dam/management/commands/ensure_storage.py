@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand
@@ -14,10 +16,8 @@ class Command(BaseCommand):
         if settings.STORAGE_BACKEND == "azure":
             from azure.core.exceptions import ResourceExistsError
 
-            try:
+            with contextlib.suppress(ResourceExistsError):
                 default_storage.client.create_container()
-            except ResourceExistsError:
-                pass
             self.stdout.write(f"azure container {default_storage.azure_container!r} ready")
         elif settings.STORAGE_BACKEND == "s3":
             bucket = default_storage.bucket

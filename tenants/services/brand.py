@@ -1,0 +1,140 @@
+"""Writes for brand policies (new immutable versions) and placements."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from tenants.models import BrandPolicy, OutputFormat, Placement, Tenant
+
+_HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+MAX_PLACEMENT_EDGE = 16384
+
+POLICY_FIELDS = (
+    "style_guide",
+    "banned_terms",
+    "palette",
+    "default_quality",
+    "default_output_format",
+    "default_locales",
+    "review_required",
+)
+
+
+def _clean_terms(terms: Iterable[str]) -> list[str]:
+    cleaned = []
+    for raw in terms:
+        term = unicodedata.normalize("NFKC", str(raw)).strip()
+        if not term:
+            raise ValidationError({"banned_terms": "terms must not be blank"})
+        cleaned.append(term)
+    return list(dict.fromkeys(cleaned))
+
+
+def _validate_policy(values: dict[str, Any]) -> dict[str, Any]:
+    bad_colours = [c for c in values["palette"] if not _HEX_COLOUR.match(c)]
+    if bad_colours:
+        raise ValidationError({"palette": f"colours must be #RRGGBB hex: {', '.join(map(str, bad_colours))}"})
+    values["palette"] = [c.upper() for c in values["palette"]]
+    bad_locales = [loc for loc in values["default_locales"] if not _LOCALE.match(loc)]
+    if bad_locales:
+        raise ValidationError({"default_locales": f"not BCP 47 language tags: {', '.join(bad_locales)}"})
+    if values["default_quality"] not in BrandPolicy.Quality.values:
+        raise ValidationError({"default_quality": f"must be one of {', '.join(BrandPolicy.Quality.values)}"})
+    if values["default_output_format"] not in OutputFormat.values:
+        raise ValidationError({"default_output_format": f"must be one of {', '.join(OutputFormat.values)}"})
+    values["banned_terms"] = _clean_terms(values["banned_terms"])
+    return values
+
+
+@transaction.atomic
+def brand_policy_update(*, tenant: Tenant, created_by: Any = None, **changes: Any) -> BrandPolicy:
+    """Create the next version of the tenant's brand policy from the current one plus `changes`."""
+    unknown = set(changes) - set(POLICY_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "not a brand policy field"))
+    # Lock the tenant row: concurrent editors get consecutive versions, never a duplicate.
+    Tenant.objects.select_for_update().get(pk=tenant.pk)
+    current = BrandPolicy.objects.for_tenant(tenant).order_by("-version").first()
+    base = current or BrandPolicy(tenant=tenant)  # an unsaved instance carries the field defaults
+    values = {name: getattr(base, name) for name in POLICY_FIELDS}
+    values.update(changes)
+    values = _validate_policy(values)
+    return BrandPolicy.objects.for_tenant(tenant).create(
+        tenant=tenant, version=(current.version + 1) if current else 1, created_by=created_by, **values
+    )
+
+
+def _validate_placement(*, slug: str, width: int, height: int, output_format: str, compression: int) -> None:
+    errors: dict[str, str] = {}
+    if not _SLUG.match(slug or ""):
+        errors["slug"] = "lowercase letters, digits and hyphens, 1-63 characters"
+    for name, value in (("width", width), ("height", height)):
+        if not isinstance(value, int) or not 16 <= value <= MAX_PLACEMENT_EDGE:
+            errors[name] = f"must be an integer from 16 to {MAX_PLACEMENT_EDGE}"
+    if output_format not in OutputFormat.values:
+        errors["output_format"] = f"must be one of {', '.join(OutputFormat.values)}"
+    if not isinstance(compression, int) or not 0 <= compression <= 100:
+        errors["compression"] = "must be an integer from 0 to 100"
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def placement_create(
+    *,
+    tenant: Tenant,
+    slug: str,
+    width: int,
+    height: int,
+    output_format: str = OutputFormat.JPEG,
+    compression: int = 85,
+    name: str = "",
+) -> Placement:
+    _validate_placement(slug=slug, width=width, height=height, output_format=output_format, compression=compression)
+    try:
+        with transaction.atomic():
+            return Placement.objects.for_tenant(tenant).create(
+                tenant=tenant,
+                slug=slug,
+                name=name or slug,
+                width=width,
+                height=height,
+                output_format=output_format,
+                compression=compression,
+            )
+    except IntegrityError:
+        raise ValidationError({"slug": f"a placement {slug!r} already exists"}) from None
+
+
+@transaction.atomic
+def placement_update(*, placement: Placement, **changes: Any) -> Placement:
+    allowed = {"name", "width", "height", "output_format", "compression"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "cannot be changed"))
+    for name, value in changes.items():
+        setattr(placement, name, value)
+    _validate_placement(
+        slug=placement.slug,
+        width=placement.width,
+        height=placement.height,
+        output_format=placement.output_format,
+        compression=placement.compression,
+    )
+    placement.save(update_fields=[*changes])
+    return placement
+
+
+@transaction.atomic
+def placement_archive(*, placement: Placement) -> Placement:
+    Placement.objects.for_tenant(placement.tenant_id).filter(pk=placement.pk).update(archived=True)
+    placement.archived = True
+    return placement
