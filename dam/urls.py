@@ -8,6 +8,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("tenants.urls")),
+    path("api/v1/", include("dam.api_urls")),
 ]
 
 if settings.DEBUG and settings.STORAGE_BACKEND == "local":

@@ -10,8 +10,10 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
+from dam.models import Asset, AssetVersion
 from tenants.models import ApiKey, BrandPolicy, Membership, Placement
 from tenants.services import brand_policy_update, placement_create
+from tests.factories import make_asset
 
 pytestmark = pytest.mark.django_db
 
@@ -24,8 +26,16 @@ OBJECT_ENDPOINTS = {
     "placement-detail": ("placement-detail", "get", "/api/v1/placements/{id}", "placement", None),
     "placement-update": ("placement-detail", "patch", "/api/v1/placements/{id}", "placement", {"width": 640}),
     "placement-archive": ("placement-archive", "post", "/api/v1/placements/{id}/archive", "placement", None),
+    "asset-detail": ("asset-detail", "get", "/api/v1/assets/{id}", "asset", None),
+    "asset-versions": ("asset-versions", "get", "/api/v1/assets/{id}/versions", "asset", None),
 }
-LIST_ENDPOINTS = ["/api/v1/api-keys", "/api/v1/memberships", "/api/v1/brand-policy", "/api/v1/placements"]
+LIST_ENDPOINTS = [
+    "/api/v1/api-keys",
+    "/api/v1/memberships",
+    "/api/v1/brand-policy",
+    "/api/v1/placements",
+    "/api/v1/assets",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -33,6 +43,7 @@ def brand_data(alice, charlie):
     for actor in (alice, charlie):
         brand_policy_update(tenant=actor.tenant, style_guide=f"{actor.tenant.slug} style")
         placement_create(tenant=actor.tenant, slug="pdp-square", width=2048, height=2048, output_format="webp")
+        make_asset(actor.tenant, title=f"{actor.tenant.slug} hero")
 
 
 def _object_ids(alice) -> dict[str, int]:
@@ -41,6 +52,7 @@ def _object_ids(alice) -> dict[str, int]:
         "membership": Membership.objects.for_tenant(alice.tenant).get(user=alice.user).pk,
         "brand_policy": BrandPolicy.objects.for_tenant(alice.tenant).get().pk,
         "placement": Placement.objects.for_tenant(alice.tenant).get().pk,
+        "asset": Asset.objects.for_tenant(alice.tenant).get().pk,
     }
 
 
@@ -54,6 +66,7 @@ def _snapshot(tenant) -> list:
         sorted(Membership.objects.for_tenant(tenant).values_list("id", "role")),
         sorted(BrandPolicy.objects.for_tenant(tenant).values_list("id", "version", "style_guide")),
         sorted(Placement.objects.for_tenant(tenant).values_list("id", "width", "archived")),
+        sorted(AssetVersion.objects.for_tenant(tenant).values_list("id", "number", "status")),
     ]
 
 

@@ -1,0 +1,3 @@
+from dam.models.library import Asset, AssetVersion, Collection, ImageFormat, Rendition
+
+__all__ = ["Asset", "AssetVersion", "Collection", "ImageFormat", "Rendition"]

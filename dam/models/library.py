@@ -1,0 +1,129 @@
+"""The asset library: collections, assets, their immutable versions and renditions."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+from dam.lifecycle import VersionStatus
+from tenants.scoping import TenantOwnedModel
+
+
+class ImageFormat(models.TextChoices):
+    PNG = "png", "PNG"
+    JPEG = "jpeg", "JPEG"
+    WEBP = "webp", "WebP"
+    AVIF = "avif", "AVIF"
+
+
+class Collection(TenantOwnedModel):
+    """A campaign or folder; assets belong to at most one."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="collections")
+    slug = models.SlugField(max_length=63)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["slug"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "slug"], name="collection_unique_slug")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Asset(TenantOwnedModel):
+    class Source(models.TextChoices):
+        GENERATED = "generated", "Generated"
+        UPLOADED = "uploaded", "Uploaded"
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="assets")
+    title = models.CharField(max_length=300)
+    collection = models.ForeignKey(Collection, null=True, blank=True, on_delete=models.SET_NULL, related_name="assets")
+    tags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    # All outputs of one generation request share a family (the job's id as text).
+    family = models.CharField(max_length=64, blank=True, db_index=True)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    locale = models.CharField(max_length=16, blank=True)
+    current_version = models.ForeignKey(
+        "AssetVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["tenant", "-id"], name="asset_tenant_recent")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class AssetVersion(TenantOwnedModel):
+    """Immutable once written: an edit is a new version whose parent is the one edited."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    status = models.CharField(max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
+    storage_key = models.CharField(max_length=300)
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    format = models.CharField(max_length=8, choices=ImageFormat.choices)
+    file_size = models.PositiveBigIntegerField()
+    # Provenance of a generated version. The job is referenced by id, not by foreign key:
+    # generation depends on the library, never the other way round.
+    job_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    provider_request_id = models.CharField(max_length=128, blank=True)
+    output_index = models.PositiveSmallIntegerField(default=0)
+    compiled_prompt = models.TextField(blank=True)
+    model = models.CharField(max_length=100, blank=True)
+    deployment = models.CharField(max_length=200, blank=True)
+    size_plan = models.JSONField(default=dict, blank=True)
+    locale = models.CharField(max_length=16, blank=True)
+    usage = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["asset_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["asset", "number"], name="asset_version_unique_number"),
+            # One provider output becomes exactly one version, however often the task runs.
+            models.UniqueConstraint(
+                fields=["job_id", "provider_request_id", "output_index"],
+                condition=models.Q(job_id__isnull=False),
+                name="asset_version_unique_provider_output",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.asset_id} v{self.number}"
+
+
+class Rendition(TenantOwnedModel):
+    """A derived file of a version: a placement's exact size, or a filter spec."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey(AssetVersion, on_delete=models.CASCADE, related_name="renditions")
+    spec = models.CharField(max_length=200, help_text="'placement:<slug>' or a filter spec")
+    placement_slug = models.SlugField(max_length=63, blank=True)
+    storage_key = models.CharField(max_length=300)
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    format = models.CharField(max_length=8, choices=ImageFormat.choices)
+    file_size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["version_id", "spec"]
+        constraints = [models.UniqueConstraint(fields=["version", "spec"], name="rendition_unique_spec")]
+
+    def __str__(self) -> str:
+        return f"{self.version_id} {self.spec}"

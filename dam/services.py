@@ -1,0 +1,145 @@
+"""Writes for the asset library. One transaction each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from dam.blobs import StoredBlob
+from dam.models import Asset, AssetVersion, Collection, Rendition
+from tenants.models import Tenant
+
+MAX_TAGS = 50
+
+
+def _clean_tags(tags: Iterable[str]) -> list[str]:
+    cleaned = list(dict.fromkeys(t.strip().lower() for t in tags if t and t.strip()))
+    if len(cleaned) > MAX_TAGS:
+        raise ValidationError({"tags": f"at most {MAX_TAGS} tags"})
+    if any(len(t) > 64 for t in cleaned):
+        raise ValidationError({"tags": "each tag at most 64 characters"})
+    return cleaned
+
+
+@transaction.atomic
+def collection_get_or_create(*, tenant: Tenant, slug: str, name: str = "") -> Collection:
+    collection, _ = Collection.objects.for_tenant(tenant).get_or_create(
+        tenant=tenant, slug=slug, defaults={"name": name or slug}
+    )
+    return collection
+
+
+@transaction.atomic
+def asset_create(
+    *,
+    tenant: Tenant,
+    title: str,
+    source: str,
+    collection: Collection | None = None,
+    tags: Iterable[str] = (),
+    family: str = "",
+    locale: str = "",
+) -> Asset:
+    if collection is not None and collection.tenant_id != tenant.pk:
+        raise ValidationError({"collection": "not found"})
+    return Asset.objects.for_tenant(tenant).create(
+        tenant=tenant,
+        title=title[:300],
+        source=source,
+        collection=collection,
+        tags=_clean_tags(tags),
+        family=family,
+        locale=locale,
+    )
+
+
+@transaction.atomic
+def asset_version_create(
+    *,
+    asset: Asset,
+    blob: StoredBlob,
+    width: int,
+    height: int,
+    image_format: str,
+    parent: AssetVersion | None = None,
+    **provenance: Any,
+) -> AssetVersion:
+    """Append version n+1 to the asset and make it current.
+
+    Idempotent for generated outputs: the same (job, provider request, output index) returns
+    the version already written instead of adding another.
+    """
+    if parent is not None and parent.asset_id != asset.pk:
+        raise ValidationError({"parent": "must be a version of the same asset"})
+    job_id = provenance.get("job_id")
+    if job_id is not None:
+        existing = AssetVersion.objects.for_tenant(asset.tenant_id).filter(
+            job_id=job_id,
+            provider_request_id=provenance.get("provider_request_id", ""),
+            output_index=provenance.get("output_index", 0),
+        )
+        if found := existing.first():
+            return found
+    # Lock the asset row: concurrent edits of one asset get consecutive numbers.
+    locked = Asset.objects.for_tenant(asset.tenant_id).select_for_update().get(pk=asset.pk)
+    number = (locked.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    try:
+        with transaction.atomic():
+            version = AssetVersion.objects.for_tenant(asset.tenant_id).create(
+                tenant_id=asset.tenant_id,
+                asset=locked,
+                number=number,
+                parent=parent,
+                storage_key=blob.key,
+                sha256=blob.sha256,
+                file_size=blob.size,
+                width=width,
+                height=height,
+                format=image_format,
+                **provenance,
+            )
+    except IntegrityError:
+        if job_id is None:
+            raise
+        # Lost a race with another run of the same job output: return the winner's row.
+        return AssetVersion.objects.for_tenant(asset.tenant_id).get(
+            job_id=job_id,
+            provider_request_id=provenance.get("provider_request_id", ""),
+            output_index=provenance.get("output_index", 0),
+        )
+    Asset.objects.for_tenant(asset.tenant_id).filter(pk=asset.pk).update(current_version=version)
+    asset.current_version = version
+    return version
+
+
+@transaction.atomic
+def rendition_create(
+    *,
+    version: AssetVersion,
+    spec: str,
+    blob: StoredBlob,
+    width: int,
+    height: int,
+    image_format: str,
+    placement_slug: str = "",
+) -> Rendition:
+    """Store a rendition once per (version, spec); a second writer gets the first one's row."""
+    rendition, _ = Rendition.objects.for_tenant(version.tenant_id).get_or_create(
+        version=version,
+        spec=spec,
+        defaults={
+            "tenant_id": version.tenant_id,
+            "placement_slug": placement_slug,
+            "storage_key": blob.key,
+            "sha256": blob.sha256,
+            "file_size": blob.size,
+            "width": width,
+            "height": height,
+            "format": image_format,
+        },
+    )
+    return rendition

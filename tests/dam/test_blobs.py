@@ -1,0 +1,42 @@
+import os
+import time
+from io import StringIO
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+
+from dam.blobs import blob_put, blob_read
+from tests.factories import make_asset, png_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+def test_blobs_are_content_addressed_and_written_once(tenant_a):
+    data = png_bytes(colour=(1, 2, 3))
+    first = blob_put(tenant_id=tenant_a.pk, kind="originals", data=data, image_format="png")
+    second = blob_put(tenant_id=tenant_a.pk, kind="originals", data=data, image_format="png")
+    assert first == second
+    assert first.key.startswith(f"tenants/{tenant_a.pk}/originals/{first.sha256[:2]}/")
+    assert blob_read(first.key) == data
+    directory = os.path.dirname(default_storage.path(first.key))
+    assert os.listdir(directory) == [os.path.basename(first.key)]
+
+
+def test_cleanup_removes_only_old_unreferenced_blobs(tenant_a):
+    asset = make_asset(tenant_a, colour=(9, 9, 9))
+    kept = asset.current_version.storage_key
+    orphan = blob_put(tenant_id=tenant_a.pk, kind="originals", data=png_bytes(colour=(7, 7, 7)), image_format="png")
+    fresh_orphan = blob_put(
+        tenant_id=tenant_a.pk, kind="originals", data=png_bytes(colour=(8, 8, 8)), image_format="png"
+    )
+    old = time.time() - 3 * 3600
+    for key in (kept, orphan.key):
+        os.utime(default_storage.path(key), (old, old))
+
+    out = StringIO()
+    call_command("cleanup_orphan_blobs", stdout=out)
+    assert f"removed {orphan.key}" in out.getvalue()
+    assert default_storage.exists(kept)
+    assert not default_storage.exists(orphan.key)
+    assert default_storage.exists(fresh_orphan.key)  # within the grace period: may belong to a running job
