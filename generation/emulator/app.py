@@ -1,0 +1,434 @@
+"""The emulator's ASGI app: Azure OpenAI / Foundry image endpoints plus `/_emulator/*` control endpoints.
+
+Routes (same protocol as the service):
+    POST /openai/deployments/{deployment}/images/generations?api-version=...   JSON
+    POST /openai/deployments/{deployment}/images/edits?api-version=...         multipart
+    POST /openai/v1/images/generations, /openai/v1/images/edits                 with `model`
+Control (not part of Azure's API):
+    GET /_emulator/stats, POST /_emulator/reset, GET|POST /_emulator/config
+
+One image call: auth -> parameters -> fault headers -> quota -> injected 429 (immediate, like a real
+throttle) -> latency -> injected 500 / hang / malformed -> input content filter -> render (worker thread)
+-> output moderation -> 200.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from generation.emulator import errors
+from generation.emulator.config import ConfigError, EmulatorConfig, Fault
+from generation.emulator.errors import EmulatorError
+from generation.emulator.faults import HEADER_FAULT, blocked_category, plan_faults
+from generation.emulator.images import RenderSpec, render_edit, render_generation
+from generation.emulator.params import ImageRequest, parse_edit, parse_generation
+from generation.emulator.quota import QuotaWindow
+from generation.emulator.stats import CallRecord, EmulatorStats
+from generation.emulator.usage import usage_for
+
+logger = logging.getLogger(__name__)
+
+EMULATOR_HEADER = "x-emulator"
+EMULATOR_HEADER_VALUE = "foundry-emulator; dev/test only; not the model"
+MAX_BODY_BYTES = 200 * 1024 * 1024
+OPERATIONS = {"generations": "ImageGenerations_Create", "edits": "ImageEdits_Create"}
+# HTTP 499 (nginx's "client closed request"): what stats record when the caller gave up first.
+CLIENT_CLOSED = 499
+
+
+class ClientGone(Exception):
+    """The caller disconnected while the emulator was waiting (latency or a hang)."""
+
+
+class EmulatorState:
+    """The running emulator's mutable state; one per app, touched only from the event loop's thread
+    (stats and quota also lock, as rendering threads never touch them)."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.start_config = config
+        self.config = config
+        self.stats = EmulatorStats(config.recent_limit)
+        self.quota = QuotaWindow()
+        self.rng = random.Random(config.seed)
+        self._release = asyncio.Event()
+
+    def configure(self, **changes: Any) -> EmulatorConfig:
+        config = self.config.updated(**changes)
+        self._apply(config)
+        return config
+
+    def _apply(self, config: EmulatorConfig) -> None:
+        if config.seed != self.config.seed:
+            self.rng = random.Random(config.seed)
+        if config.recent_limit != self.stats.recent_limit:
+            self.stats.set_recent_limit(config.recent_limit)
+        self.config = config
+
+    def reset(self, *, restore_config: bool) -> None:
+        self.stats.reset()
+        self.quota.reset()
+        self.release_hangs()
+        if restore_config:
+            self._apply(self.start_config)
+            self.rng = random.Random(self.start_config.seed)
+
+    def release_hangs(self) -> None:
+        self._release.set()
+        self._release = asyncio.Event()
+
+    @property
+    def release(self) -> asyncio.Event:
+        return self._release
+
+    def pop_queued_fault(self) -> None:
+        if self.config.fault_queue:
+            self.config = self.config.updated(fault_queue=self.config.fault_queue[1:])
+
+
+def _error_response(error: EmulatorError) -> JSONResponse:
+    return JSONResponse(error.body, status_code=error.status, headers=error.headers)
+
+
+async def _pause(request: Request, seconds: float, release: asyncio.Event | None = None) -> None:
+    """Sleep, but stop early when the caller disconnects (raises ClientGone) or `release` is set."""
+    if seconds <= 0:
+        return
+
+    async def disconnected() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    watcher = asyncio.ensure_future(disconnected())
+    waiters = {asyncio.ensure_future(asyncio.sleep(seconds)), watcher}
+    if release is not None:
+        waiters.add(asyncio.ensure_future(release.wait()))
+    try:
+        done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    if watcher in done:
+        raise ClientGone
+
+
+def _authenticate(request: Request, config: EmulatorConfig) -> None:
+    api_key = request.headers.get("api-key", "").strip()
+    authorization = request.headers.get("authorization", "")
+    bearer = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
+    presented = api_key or bearer
+    if not presented:
+        raise errors.unauthorized(missing=True)
+    if config.api_keys and presented not in config.api_keys:
+        raise errors.unauthorized(missing=False)
+
+
+async def _read_request(request: Request, *, kind: str, deployment: str) -> ImageRequest:
+    if kind == "generations":
+        try:
+            body = json.loads(await request.body() or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise errors.invalid_request(
+                "We could not parse the JSON body of your request.", param=None, code="invalid_json"
+            ) from None
+        if not deployment and isinstance(body, dict):
+            deployment = str(body.get("model") or "")
+        image_request = parse_generation(body, deployment=deployment)
+    else:
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise errors.invalid_request(
+                "Image edits take multipart/form-data with 'image' (or 'image[]'), optional 'mask' and 'prompt'.",
+                param=None,
+                code="invalid_content_type",
+            )
+        form = await request.form(max_files=64, max_fields=64)
+        fields: dict[str, Any] = {}
+        files: dict[str, list[bytes]] = {}
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                files.setdefault(name, []).append(await value.read())
+            else:
+                fields[name] = value
+        await form.close()
+        deployment = deployment or str(fields.get("model") or "")
+        # Decoding a large input image is CPU work: keep it off the event loop.
+        image_request = await run_in_threadpool(parse_edit, fields, files, deployment=deployment)
+    if not image_request.deployment:
+        raise errors.invalid_request(
+            "Missing required parameter: 'model'.", param="model", code="missing_required_parameter"
+        )
+    return image_request
+
+
+def _render_all(image_request: ImageRequest) -> list[bytes]:
+    width, height = image_request.output_size
+    spec = RenderSpec(
+        prompt=image_request.prompt,
+        width=width,
+        height=height,
+        quality=image_request.resolved_quality,
+        output_format=image_request.output_format,
+        output_compression=image_request.output_compression,
+        transparent=image_request.transparent,
+    )
+    if image_request.kind == "generations":
+        return [render_generation(spec, index) for index in range(image_request.n)]
+    return [
+        render_edit(spec, index, images=image_request.images, mask=image_request.mask)
+        for index in range(image_request.n)
+    ]
+
+
+def _describe(record: CallRecord, image_request: ImageRequest) -> None:
+    width, height = image_request.output_size
+    record.deployment = image_request.deployment
+    record.prompt = image_request.prompt
+    record.size = f"{width}x{height}"
+    record.quality = image_request.resolved_quality
+    record.n = image_request.n
+    record.output_format = image_request.output_format
+    record.input_images = len(image_request.images)
+    record.has_mask = image_request.mask is not None
+
+
+async def _serve(request: Request, state: EmulatorState, record: CallRecord) -> tuple[Response, dict | None]:
+    config = state.config
+    _authenticate(request, config)
+    api_version = request.query_params.get("api-version", "")
+    if record.api == "azure" and not api_version:
+        # What Azure answers when the api-version query parameter is missing.
+        raise errors.not_found()
+
+    image_request = await _read_request(request, kind=record.kind, deployment=record.deployment)
+    _describe(record, image_request)
+    width, height = image_request.output_size
+
+    usage = usage_for(
+        prompt=image_request.prompt,
+        input_images=[image.size for image in image_request.images],
+        width=width,
+        height=height,
+        quality=image_request.resolved_quality,
+        n=image_request.n,
+    )
+    header_fault = HEADER_FAULT in request.headers
+    queued = None if header_fault or not config.fault_queue else config.fault_queue[0]
+    plan = plan_faults(config=config, headers=request.headers, rng=state.rng, queued=queued)
+    operation, version = OPERATIONS[record.kind], api_version or "v1"
+
+    admission = state.quota.admit(tokens=usage["total_tokens"], rpm=config.rpm, tpm=config.tpm)
+    if not admission.admitted:
+        raise errors.rate_limited(
+            retry_after_ms=admission.retry_after_ms,
+            operation=operation,
+            api_version=version,
+            reason=admission.reason,
+            fault="quota",
+        )
+    if queued is not None:
+        state.pop_queued_fault()
+    quota_headers: dict[str, str] = {}
+    if admission.remaining_requests is not None:
+        quota_headers["x-ratelimit-remaining-requests"] = str(admission.remaining_requests)
+    if admission.remaining_tokens is not None:
+        quota_headers["x-ratelimit-remaining-tokens"] = str(admission.remaining_tokens)
+
+    if plan.fault == Fault.RATE_LIMIT:
+        raise errors.rate_limited(
+            retry_after_ms=plan.retry_after_ms,
+            operation=operation,
+            api_version=version,
+            reason="call rate limit",
+            fault="429",
+        )
+    await _pause(request, plan.latency_seconds)
+    if plan.fault == Fault.SERVER_ERROR:
+        raise errors.server_error()
+    if plan.fault == Fault.HANG:
+        await _pause(request, config.hang_seconds, state.release)
+        raise errors.gateway_timeout()
+    if plan.fault == Fault.MALFORMED:
+        record.fault = "malformed"
+        truncated = b'{"created": %d, "data": [{"b64_json": "iVBORw0KGgoAAAANSUhEUgAA' % int(time.time())
+        return Response(truncated, status_code=200, media_type="application/json"), None
+
+    category = blocked_category(image_request.prompt, config.blocked_terms)
+    if plan.fault == Fault.CONTENT_FILTER_INPUT or category:
+        raise errors.content_filter_input(category or "violence")
+
+    images = await run_in_threadpool(_render_all, image_request)
+
+    category = blocked_category(image_request.prompt, config.output_blocked_terms)
+    if plan.fault == Fault.CONTENT_FILTER_OUTPUT or category:
+        raise errors.moderation_blocked_output(category or "violence")
+
+    record.images = len(images)
+    record.total_tokens = usage["total_tokens"]
+    body = {
+        "created": int(time.time()),
+        "data": [{"b64_json": base64.b64encode(data).decode("ascii")} for data in images],
+        "usage": usage,
+        "output_format": image_request.output_format,
+        "size": record.size,
+        "quality": image_request.resolved_quality,
+        "background": image_request.background,
+    }
+    return JSONResponse(body, headers=quota_headers), usage
+
+
+async def _image_call(request: Request, *, kind: str) -> Response:
+    state: EmulatorState = request.app.state.emulator
+    request_id = str(uuid.uuid4())
+    deployment = request.path_params.get("deployment", "")
+    record = CallRecord(
+        request_id=request_id,
+        at=time.time(),
+        kind=kind,
+        api="azure" if deployment else "v1",
+        deployment=deployment,
+    )
+    started = time.perf_counter()
+    usage = None
+    state.stats.started()
+    try:
+        response, usage = await _serve(request, state, record)
+        record.status = response.status_code
+    except EmulatorError as error:
+        response = _error_response(error)
+        record.status, record.error_code, record.fault = error.status, error.code, error.fault
+    except ClientGone:
+        response = Response(status_code=CLIENT_CLOSED)
+        record.status, record.error_code = CLIENT_CLOSED, "client_disconnected"
+    except BaseException:
+        record.status, record.error_code = 500, "emulator_crash"
+        record.duration_ms = int((time.perf_counter() - started) * 1000)
+        state.stats.finished(record, None)
+        raise
+    record.duration_ms = int((time.perf_counter() - started) * 1000)
+    state.stats.finished(record, usage)
+    response.headers["x-request-id"] = request_id
+    response.headers["apim-request-id"] = request_id
+    return response
+
+
+async def generations(request: Request) -> Response:
+    return await _image_call(request, kind="generations")
+
+
+async def edits(request: Request) -> Response:
+    return await _image_call(request, kind="edits")
+
+
+async def stats_view(request: Request) -> Response:
+    return JSONResponse(request.app.state.emulator.stats.snapshot())
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError:
+        raise errors.invalid_request("The body must be a JSON object.", param=None, code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise errors.invalid_request("The body must be a JSON object.", param=None, code="invalid_json")
+    return body
+
+
+async def reset_view(request: Request) -> Response:
+    state: EmulatorState = request.app.state.emulator
+    try:
+        body = await _json_object(request)
+    except EmulatorError as error:
+        return _error_response(error)
+    state.reset(restore_config=bool(body.get("restore_config", False)))
+    return JSONResponse({"reset": True, "config": state.config.to_dict()})
+
+
+async def config_view(request: Request) -> Response:
+    state: EmulatorState = request.app.state.emulator
+    if request.method == "POST":
+        try:
+            state.configure(**await _json_object(request))
+        except EmulatorError as error:
+            return _error_response(error)
+        except ConfigError as exc:
+            return _error_response(
+                errors.invalid_request(str(exc), param=str(exc).split(":")[0], code="invalid_config")
+            )
+    return JSONResponse(state.config.to_dict())
+
+
+class EmulatorHeaderMiddleware:
+    """Every response, errors and 404s included, says it comes from the emulator."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_marked(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append(EMULATOR_HEADER, EMULATOR_HEADER_VALUE)
+            await send(message)
+
+        await self.app(scope, receive, send_marked)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 500)
+    if status == 404:
+        return _error_response(errors.not_found())
+    return JSONResponse(
+        {"error": {"code": str(status), "message": getattr(exc, "detail", "error")}}, status_code=status
+    )
+
+
+def create_app(config: EmulatorConfig | None = None) -> Starlette:
+    state = EmulatorState(config or EmulatorConfig())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        logger.info("foundry emulator ready (%s)", EMULATOR_HEADER_VALUE)
+        yield
+        state.release_hangs()
+
+    routes = [
+        Route("/openai/deployments/{deployment}/images/generations", generations, methods=["POST"]),
+        Route("/openai/deployments/{deployment}/images/edits", edits, methods=["POST"]),
+        Route("/openai/v1/images/generations", generations, methods=["POST"]),
+        Route("/openai/v1/images/edits", edits, methods=["POST"]),
+        Route("/_emulator/stats", stats_view, methods=["GET"]),
+        Route("/_emulator/reset", reset_view, methods=["POST"]),
+        Route("/_emulator/config", config_view, methods=["GET", "POST"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error},
+        max_body_size=MAX_BODY_BYTES,
+    )
+    app.add_middleware(EmulatorHeaderMiddleware)
+    app.state.emulator = state
+    return app

@@ -1,0 +1,182 @@
+"""Image bytes for generations and edits: the composition, the quoted text, the emulator mark, the encoding.
+
+Pure functions of their arguments (no clock, no global random state), so the same request gives the same
+bytes. CPU-bound: the app runs them in a worker thread.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from dataclasses import dataclass
+
+from PIL import Image, ImageDraw, ImageOps
+
+from generation.emulator import text
+from generation.emulator.composition import Palette, compose, luminance, seed_for
+
+MARK_TEXT = "EMULATOR"
+# OpenAI's output_compression (0-100, default 100) is the encoder's quality; Pillow advises at most 95 for JPEG.
+JPEG_MAX_QUALITY = 95
+PNG_COMPRESS_LEVEL = 3  # zlib level: 6 (Pillow's default) triples the time of a 4K PNG for ~10% fewer bytes
+
+
+@dataclass(frozen=True)
+class RenderSpec:
+    prompt: str
+    width: int
+    height: int
+    quality: str  # low | medium | high (auto already resolved)
+    output_format: str  # png | jpeg | webp
+    output_compression: int | None
+    transparent: bool
+
+
+def _seed(spec: RenderSpec, index: int, kind: str) -> int:
+    return seed_for(kind, spec.prompt, spec.quality, spec.transparent, index)
+
+
+def _text_colors(palette: Palette) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
+    """(card, ink): a dark card with light ink, or the reverse for palettes whose darkest colour is light."""
+    if luminance(palette.darkest) < 0.35:
+        return (*palette.darkest, 205), (*palette.lightest, 255)
+    return (*palette.lightest, 215), (20, 20, 24, 255)
+
+
+def draw_quoted_text(image: Image.Image, quotes: list[str], palette: Palette, rng: random.Random) -> None:
+    """Set the prompt's quoted texts on a card: the first as the headline, the others as smaller lines."""
+    if not quotes:
+        return
+    width, height = image.size
+    max_width = width * 0.78
+    size = max(12, int(min(width, height) * 0.11))
+    while True:
+        lines = text.wrap(quotes[0], size=size, weight="Bold", max_width=max_width)
+        sub_size = max(10, int(size * 0.5))
+        for quote in quotes[1:]:
+            lines += text.wrap(quote, size=sub_size, weight="Regular", max_width=max_width)
+        heights = [sum(text.line_metrics(line)) for line in lines]
+        widest = max(line.width() for line in lines)
+        headline_lines = sum(1 for line in lines if line.weight == "Bold")
+        if size <= 12 or (headline_lines <= 3 and sum(heights) * 1.15 <= height * 0.55 and widest <= max_width):
+            break
+        size = int(size * 0.88)
+
+    pad = int(size * 0.55)
+    gap = int(size * 0.15)
+    card_w = int(widest + 2 * pad)
+    card_h = int(sum(heights) + gap * (len(lines) - 1) + 2 * pad + size * 0.2)
+    x0 = (width - card_w) // 2
+    y0 = int((height - card_h) * rng.choice((0.18, 0.5, 0.78)))
+    card_fill, ink = _text_colors(palette)
+    overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    draw.rounded_rectangle((x0, y0, x0 + card_w, y0 + card_h), radius=pad, fill=card_fill)
+    image.alpha_composite(overlay)
+
+    draw = ImageDraw.Draw(image)
+    accent = (*palette.colors[2], 255)
+    y = y0 + pad
+    for line, line_height in zip(lines, heights, strict=True):
+        ascent, _ = text.line_metrics(line)
+        line_x = x0 + (card_w - line.width()) / 2
+        text.draw_line(draw, line, x=line_x, baseline=y + ascent, fill=ink)
+        y += line_height + gap
+        if line.weight == "Bold" and line is lines[headline_lines - 1] and len(lines) > headline_lines:
+            bar = max(2, size // 14)
+            draw.rectangle(
+                (x0 + card_w / 2 - size, y - gap / 2 - bar / 2, x0 + card_w / 2 + size, y - gap / 2 + bar / 2),
+                fill=accent,
+            )
+            y += bar
+
+
+def draw_mark(image: Image.Image, *, region: tuple[int, int, int, int] | None = None) -> None:
+    """The small visible "EMULATOR" pill, in the bottom-right corner of `region` (default: the whole image)."""
+    left, top, right, bottom = region or (0, 0, *image.size)
+    size = max(11, round(min(image.size) * 0.02))
+    font = text.load_font(text.FACES[text.Script.LATIN], size, "Bold")
+    length = font.getlength(MARK_TEXT)
+    pad = size // 2
+    margin = size
+    x1, y1 = right - margin, bottom - margin
+    x0, y0 = x1 - length - 2 * pad, y1 - size - 2 * pad
+    if x0 < left or y0 < top:  # a region smaller than the mark: put it at the region's corner anyway
+        x0, y0 = max(0, right - length - 2 * pad), max(0, bottom - size - 2 * pad)
+        x1, y1 = x0 + length + 2 * pad, y0 + size + 2 * pad
+    overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    draw.rounded_rectangle((x0, y0, x1, y1), radius=pad, fill=(0, 0, 0, 150))
+    draw.text(((x0 + x1) / 2, (y0 + y1) / 2), MARK_TEXT, font=font, fill=(255, 255, 255, 235), anchor="mm")
+    image.alpha_composite(overlay)
+
+
+def encode(image: Image.Image, *, output_format: str, compression: int | None, transparent: bool) -> bytes:
+    buffer = io.BytesIO()
+    quality = 100 if compression is None else compression
+    if output_format == "png":
+        (image if transparent else image.convert("RGB")).save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL)
+    elif output_format == "jpeg":
+        image.convert("RGB").save(buffer, "JPEG", quality=max(1, min(JPEG_MAX_QUALITY, quality)))
+    elif output_format == "webp":
+        (image if transparent else image.convert("RGB")).save(buffer, "WEBP", quality=quality, method=2)
+    else:
+        raise ValueError(f"unsupported output format {output_format!r}")
+    return buffer.getvalue()
+
+
+def render_generation(spec: RenderSpec, index: int) -> bytes:
+    seed = _seed(spec, index, "generation")
+    composition = compose(
+        seed=seed, width=spec.width, height=spec.height, quality=spec.quality, transparent=spec.transparent
+    )
+    image = composition.image
+    draw_quoted_text(image, text.quoted_texts(spec.prompt), composition.palette, random.Random(seed))
+    draw_mark(image)
+    return encode(
+        image, output_format=spec.output_format, compression=spec.output_compression, transparent=spec.transparent
+    )
+
+
+def editable_area(mask: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """The mask as OpenAI documents it: fully transparent pixels are edited, opaque ones kept ('L', 255 = edit)."""
+    alpha = mask.convert("RGBA").getchannel("A")
+    if alpha.size != size:
+        alpha = alpha.resize(size, Image.Resampling.NEAREST)
+    return ImageOps.invert(alpha)
+
+
+def render_edit(spec: RenderSpec, index: int, *, images: list[Image.Image], mask: Image.Image | None) -> bytes:
+    """A visibly changed version of the first input: colour-graded toward the prompt's palette, with its shapes,
+    the other inputs as inset references, the quoted text and the mark; only where the mask allows."""
+    seed = _seed(spec, index, "edit")
+    size = (spec.width, spec.height)
+    base = images[0].convert("RGBA")
+    if base.size != size:
+        base = ImageOps.fit(base, size, Image.Resampling.BICUBIC)
+    shapes = compose(seed=seed, width=spec.width, height=spec.height, quality=spec.quality, transparent=True)
+    palette = shapes.palette
+
+    tint = Image.new("RGBA", size, (*palette.colors[1], 255))
+    modified = Image.blend(base, tint, 0.35)
+    modified.putalpha(base.getchannel("A"))
+    faded = shapes.image.copy()
+    faded.putalpha(shapes.image.getchannel("A").point(lambda a: a * 3 // 5))
+    modified.alpha_composite(faded)
+    for k, reference in enumerate(images[1:4]):
+        thumb = ImageOps.contain(reference.convert("RGBA"), (spec.width // 5, spec.height // 5))
+        margin = min(size) // 30
+        modified.alpha_composite(thumb, (margin + k * (spec.width // 5 + margin), margin))
+    draw_quoted_text(modified, text.quoted_texts(spec.prompt), palette, random.Random(seed))
+
+    if mask is None:
+        draw_mark(modified)
+        result = modified
+    else:
+        area = editable_area(mask, size)
+        bbox = area.point(lambda v: 255 if v >= 128 else 0).getbbox()
+        draw_mark(modified, region=bbox)
+        result = Image.composite(modified, base, area)
+    return encode(
+        result, output_format=spec.output_format, compression=spec.output_compression, transparent=spec.transparent
+    )
