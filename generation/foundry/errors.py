@@ -137,12 +137,12 @@ def provider_request_id(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-_RETRY_AFTER_IN_MESSAGE = re.compile(r"retry after (\d+(?:\.\d+)?) seconds?", re.IGNORECASE)
+_RETRY_AFTER_IN_MESSAGE = re.compile(r"(?:retry after|try again in) (\d+(?:\.\d+)?) seconds?", re.IGNORECASE)
 
 
 def retry_after_seconds(headers: Mapping[str, str], message: str = "", *, now: float | None = None) -> float | None:
     """The wait the service asked for: `retry-after-ms`, then `retry-after` (seconds or an
-    HTTP date), then Azure's "Please retry after N seconds" in the message."""
+    HTTP date), then Azure's "Please retry after N seconds" (or "Try again in N seconds") in the message."""
     raw_ms = headers.get("retry-after-ms")
     if raw_ms:
         try:

@@ -24,8 +24,6 @@ from generation.foundry.selectors import deployment_config_for
 from generation.foundry.services import deployment_create
 from generation.sizing import output_tokens
 
-# Until tests/conftest.py registers it for the whole suite.
-pytest_plugins = ["tests.fixtures.emulator"]
 pytestmark = pytest.mark.integration
 
 # The smallest legal landscape size (exactly the pixel floor): cheap to render.
@@ -181,7 +179,7 @@ def test_hang_becomes_a_transient_timeout_within_the_bound(clean_emulator):
     assert caught.value.attempts == 2
     assert "timed out" in caught.value.message
     # Two 0.5 s reads and one short backoff; far from the emulator's 300 s hang.
-    assert 1.0 <= elapsed < 3.0
+    assert 1.0 <= elapsed < 4.0
 
 
 def test_total_time_budget_cuts_the_last_attempt_short(clean_emulator):

@@ -164,6 +164,7 @@ def test_429_with_seconds_or_http_date_or_only_a_message():
         "have exceeded call rate limit of your current OpenAI S0 pricing tier. Please retry after 6 seconds."
     )
     assert _map(429, {"error": {"code": "429", "message": azure_message}}).retry_after == 6
+    assert _map(429, {"error": {"code": "429", "message": "Try again in 2 seconds."}}).retry_after == 2
     assert _map(429, b"Too Many Requests").retry_after is None
 
 

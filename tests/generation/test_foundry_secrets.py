@@ -12,7 +12,6 @@ from generation.foundry.client import FoundryImageClient
 from generation.foundry.config import DeploymentConfig, Secret
 from generation.foundry.errors import FoundryError
 
-pytest_plugins = ["tests.fixtures.emulator"]
 pytestmark = pytest.mark.integration
 
 KEY = "known-foundry-key-3b1f0c9e7d5a"
