@@ -33,7 +33,10 @@ class RenderSpec:
 
 
 def _seed(spec: RenderSpec, index: int, kind: str) -> int:
-    return seed_for(kind, spec.prompt, spec.quality, spec.transparent, index)
+    # The scene comes from the prompt without its quoted text: localized variants of one brief ("..." in
+    # six languages) share the picture and differ in the text, as a campaign's regional versions do.
+    scene = text.QUOTED.sub('""', spec.prompt)
+    return seed_for(kind, scene, spec.quality, spec.transparent, index)
 
 
 def _text_colors(palette: Palette) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:

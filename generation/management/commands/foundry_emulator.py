@@ -32,7 +32,7 @@ class Command(BaseCommand):
             "--block-term",
             action="append",
             dest="blocked_terms",
-            help=f"input content-filter term, optionally CATEGORY:TERM (repeatable; default {DEFAULT_INPUT_BLOCK_TERM})",
+            help=f"input content-filter term, CATEGORY:TERM or TERM (repeatable; default {DEFAULT_INPUT_BLOCK_TERM})",
         )
         parser.add_argument(
             "--block-output-term",
