@@ -46,11 +46,20 @@ def _text_colors(palette: Palette) -> tuple[tuple[int, int, int, int], tuple[int
     return (*palette.lightest, 215), (20, 20, 24, 255)
 
 
-def draw_quoted_text(image: Image.Image, quotes: list[str], palette: Palette, rng: random.Random) -> None:
-    """Set the prompt's quoted texts on a card: the first as the headline, the others as smaller lines."""
+def draw_quoted_text(
+    image: Image.Image,
+    quotes: list[str],
+    palette: Palette,
+    rng: random.Random,
+    *,
+    region: tuple[int, int, int, int] | None = None,
+) -> None:
+    """Set the prompt's quoted texts on a card: the first as the headline, the others as smaller lines.
+    `region` (default: the whole image) is where the card must fit, e.g. the editable area of a mask."""
     if not quotes:
         return
-    width, height = image.size
+    left, top, right, bottom = region or (0, 0, *image.size)
+    width, height = right - left, bottom - top
     max_width = width * 0.78
     size = max(12, int(min(width, height) * 0.11))
     while True:
@@ -69,8 +78,8 @@ def draw_quoted_text(image: Image.Image, quotes: list[str], palette: Palette, rn
     gap = int(size * 0.15)
     card_w = int(widest + 2 * pad)
     card_h = int(sum(heights) + gap * (len(lines) - 1) + 2 * pad + size * 0.2)
-    x0 = (width - card_w) // 2
-    y0 = int((height - card_h) * rng.choice((0.18, 0.5, 0.78)))
+    x0 = left + (width - card_w) // 2
+    y0 = top + int(max(0, height - card_h) * rng.choice((0.18, 0.5, 0.78)))
     card_fill, ink = _text_colors(palette)
     overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
@@ -170,16 +179,12 @@ def render_edit(spec: RenderSpec, index: int, *, images: list[Image.Image], mask
         thumb = ImageOps.contain(reference.convert("RGBA"), (spec.width // 5, spec.height // 5))
         margin = min(size) // 30
         modified.alpha_composite(thumb, (margin + k * (spec.width // 5 + margin), margin))
-    draw_quoted_text(modified, text.quoted_texts(spec.prompt), palette, random.Random(seed))
-
-    if mask is None:
-        draw_mark(modified)
-        result = modified
-    else:
-        area = editable_area(mask, size)
-        bbox = area.point(lambda v: 255 if v >= 128 else 0).getbbox()
-        draw_mark(modified, region=bbox)
-        result = Image.composite(modified, base, area)
+    area = editable_area(mask, size) if mask is not None else None
+    # Text and mark go where the mask lets the edit show; without a mask, anywhere.
+    region = area.point(lambda v: 255 if v >= 128 else 0).getbbox() if area is not None else None
+    draw_quoted_text(modified, text.quoted_texts(spec.prompt), palette, random.Random(seed), region=region)
+    draw_mark(modified, region=region)
+    result = modified if area is None else Image.composite(modified, base, area)
     return encode(
         result, output_format=spec.output_format, compression=spec.output_compression, transparent=spec.transparent
     )

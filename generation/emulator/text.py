@@ -246,7 +246,11 @@ def _break_units(text: str) -> list[str]:
     units: list[str] = []
     for word in re.findall(r"\S+\s*|\s+", text):
         if not any(_is_cjk(ord(c)) for c in word):
-            units.append(word)
+            # A lone dash or punctuation mark never starts a line: it stays with the word before it.
+            if units and all(unicodedata.category(c).startswith("P") for c in word.strip()):
+                units[-1] += word
+            else:
+                units.append(word)
             continue
         for char in word:
             glue = char in _CLOSING or char.isspace() or not _is_cjk(ord(char))

@@ -114,3 +114,9 @@ def test_japanese_wraps_between_characters_keeping_punctuation():
     assert len(lines) > 1
     assert "".join(line.text for line in lines) == "春の新作コレクション、今すぐ購入してください。"
     assert not any(line.text.startswith(("、", "。")) for line in lines)
+
+
+def test_a_dash_stays_with_the_word_before_it():
+    lines = text.wrap("Summer Sale — 50% off", size=96, weight="Bold", max_width=700)
+    assert len(lines) > 1
+    assert not any(line.text.startswith("—") for line in lines)
