@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from generation.emulator import errors
 from generation.emulator.config import ConfigError, EmulatorConfig, Fault
 from generation.emulator.errors import EmulatorError
-from generation.emulator.faults import HEADER_FAULT, blocked_category, plan_faults
+from generation.emulator.faults import HEADER_FAULT, FaultPlan, blocked_category, plan_faults
 from generation.emulator.images import RenderSpec, render_edit, render_generation
 from generation.emulator.params import ImageRequest, parse_edit, parse_generation
 from generation.emulator.quota import QuotaWindow
@@ -258,26 +258,55 @@ async def _serve(request: Request, state: EmulatorState, record: CallRecord) -> 
             reason="call rate limit",
             fault="429",
         )
-    await _pause(request, plan.latency_seconds)
-    if plan.fault == Fault.SERVER_ERROR:
-        raise errors.server_error()
-    if plan.fault == Fault.HANG:
-        await _pause(request, config.hang_seconds, state.release)
-        raise errors.gateway_timeout()
-    if plan.fault == Fault.MALFORMED:
-        record.fault = "malformed"
-        truncated = b'{"created": %d, "data": [{"b64_json": "iVBORw0KGgoAAAANSUhEUgAA' % int(time.time())
-        return Response(truncated, status_code=200, media_type="application/json"), None
+    return await _produce(
+        request,
+        state,
+        record=record,
+        image_request=image_request,
+        plan=plan,
+        usage=usage,
+        quota_headers=quota_headers,
+    )
 
-    category = blocked_category(image_request.prompt, config.blocked_terms)
-    if plan.fault == Fault.CONTENT_FILTER_INPUT or category:
-        raise errors.content_filter_input(category or "violence")
 
-    images = await run_in_threadpool(_render_all, image_request)
+async def _produce(
+    request: Request,
+    state: EmulatorState,
+    *,
+    record: CallRecord,
+    image_request: ImageRequest,
+    plan: FaultPlan,
+    usage: dict[str, Any],
+    quota_headers: dict[str, str],
+) -> tuple[Response, dict | None]:
+    config = state.config
+    input_category = blocked_category(image_request.prompt, config.blocked_terms)
+    will_render = plan.fault in (None, Fault.CONTENT_FILTER_OUTPUT) and not input_category
+    # Rendering runs during the injected latency, as the service's own work is part of its latency:
+    # a call configured for 2 s answers in about 2 s, not 2 s plus the render.
+    rendering = asyncio.ensure_future(run_in_threadpool(_render_all, image_request)) if will_render else None
+    try:
+        await _pause(request, plan.latency_seconds)
+        if plan.fault == Fault.SERVER_ERROR:
+            raise errors.server_error()
+        if plan.fault == Fault.HANG:
+            await _pause(request, config.hang_seconds, state.release)
+            raise errors.gateway_timeout()
+        if plan.fault == Fault.MALFORMED:
+            record.fault = "malformed"
+            truncated = b'{"created": %d, "data": [{"b64_json": "iVBORw0KGgoAAAANSUhEUgAA' % int(time.time())
+            return Response(truncated, status_code=200, media_type="application/json"), None
+        if plan.fault == Fault.CONTENT_FILTER_INPUT or input_category:
+            raise errors.content_filter_input(input_category or "violence")
+        assert rendering is not None
+        images = await rendering
+    finally:
+        if rendering is not None and not rendering.done():
+            rendering.cancel()  # the caller left: the worker thread finishes on its own, its result is dropped
 
-    category = blocked_category(image_request.prompt, config.output_blocked_terms)
-    if plan.fault == Fault.CONTENT_FILTER_OUTPUT or category:
-        raise errors.moderation_blocked_output(category or "violence")
+    output_category = blocked_category(image_request.prompt, config.output_blocked_terms)
+    if plan.fault == Fault.CONTENT_FILTER_OUTPUT or output_category:
+        raise errors.moderation_blocked_output(output_category or "violence")
 
     record.images = len(images)
     record.total_tokens = usage["total_tokens"]
