@@ -214,6 +214,22 @@ FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY")
 if not FIELD_ENCRYPTION_KEY and not DEBUG:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY is required when DEBUG is off")
 
+# --- Generation jobs ---
+# A running job holds a lease; a worker that dies stops renewing it, and once it expires the
+# reconciler (worker start-up and a periodic task) puts the job back in line.
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 600, minimum=5)
+# Whole-job attempts after the client's own bounded retries gave up on a transient error.
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
+JOB_RETRY_BASE_SECONDS = env_int("JOB_RETRY_BASE_SECONDS", 10, minimum=0)
+# Queued jobs untouched for this long are re-enqueued (a lost broker message never strands a job).
+JOB_REQUEUE_AFTER_SECONDS = env_int("JOB_REQUEUE_AFTER_SECONDS", 300, minimum=5)
+# How long a worker waits for room in the deployment's RPM/TPM windows before the job retries later.
+FOUNDRY_QUOTA_WAIT_SECONDS = env_int("FOUNDRY_QUOTA_WAIT_SECONDS", 120, minimum=1)
+JOB_RECONCILE_INTERVAL_SECONDS = env_int("JOB_RECONCILE_INTERVAL_SECONDS", 60, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-jobs": {"task": "generation.reconcile_jobs", "schedule": JOB_RECONCILE_INTERVAL_SECONDS},
+}
+
 # --- Internationalisation -------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("tenants.urls")),
     path("api/v1/", include("dam.api_urls")),
+    path("api/v1/", include("generation.api_urls")),
 ]
 
 if settings.DEBUG and settings.STORAGE_BACKEND == "local":

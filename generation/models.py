@@ -83,3 +83,8 @@ class Deployment(TenantOwnedModel):
             max_attempts=self.max_attempts,
             max_retry_seconds=self.max_retry_seconds,
         )
+
+
+from generation.job_models import Job, JobGeneration, ProviderResponse  # noqa: E402
+
+__all__ = ["Deployment", "Job", "JobGeneration", "ProviderResponse"]

@@ -15,9 +15,11 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from rest_framework import exceptions, permissions, viewsets
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
 from tenants.authentication import ApiKeyPrincipal
+from tenants.errors import ServiceError
 from tenants.models import ApiKey, Scope, Tenant
 
 TENANT_HEADER = "HTTP_X_TENANT"
@@ -124,6 +126,8 @@ class TenantScopedViewSet(TenantScopedMixin, viewsets.GenericViewSet):
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]):
+    if isinstance(exc, ServiceError):
+        return Response(exc.as_dict(), status=exc.status_code)
     # Services raise Django's ValidationError; the API answers it as a 400 naming the field.
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

@@ -11,6 +11,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from dam.models import Asset, AssetVersion
+from generation.job_models import Job
+from generation.submission import job_submit
 from tenants.models import ApiKey, BrandPolicy, Membership, Placement
 from tenants.services import brand_policy_update, placement_create
 from tests.factories import make_asset
@@ -28,6 +30,8 @@ OBJECT_ENDPOINTS = {
     "placement-archive": ("placement-archive", "post", "/api/v1/placements/{id}/archive", "placement", None),
     "asset-detail": ("asset-detail", "get", "/api/v1/assets/{id}", "asset", None),
     "asset-versions": ("asset-versions", "get", "/api/v1/assets/{id}/versions", "asset", None),
+    "job-detail": ("job-detail", "get", "/api/v1/jobs/{id}", "job", None),
+    "job-cancel": ("job-cancel", "post", "/api/v1/jobs/{id}/cancel", "job", None),
 }
 LIST_ENDPOINTS = [
     "/api/v1/api-keys",
@@ -35,6 +39,7 @@ LIST_ENDPOINTS = [
     "/api/v1/brand-policy",
     "/api/v1/placements",
     "/api/v1/assets",
+    "/api/v1/jobs",
 ]
 
 
@@ -44,6 +49,7 @@ def brand_data(alice, charlie):
         brand_policy_update(tenant=actor.tenant, style_guide=f"{actor.tenant.slug} style")
         placement_create(tenant=actor.tenant, slug="pdp-square", width=2048, height=2048, output_format="webp")
         make_asset(actor.tenant, title=f"{actor.tenant.slug} hero")
+        job_submit(tenant=actor.tenant, request={"prompt": f"{actor.tenant.slug} job"})
 
 
 def _object_ids(alice) -> dict[str, int]:
@@ -53,6 +59,7 @@ def _object_ids(alice) -> dict[str, int]:
         "brand_policy": BrandPolicy.objects.for_tenant(alice.tenant).get().pk,
         "placement": Placement.objects.for_tenant(alice.tenant).get().pk,
         "asset": Asset.objects.for_tenant(alice.tenant).get().pk,
+        "job": Job.objects.for_tenant(alice.tenant).get().pk,
     }
 
 
@@ -67,6 +74,7 @@ def _snapshot(tenant) -> list:
         sorted(BrandPolicy.objects.for_tenant(tenant).values_list("id", "version", "style_guide")),
         sorted(Placement.objects.for_tenant(tenant).values_list("id", "width", "archived")),
         sorted(AssetVersion.objects.for_tenant(tenant).values_list("id", "number", "status")),
+        sorted(Job.objects.for_tenant(tenant).values_list("id", "state", "cancel_requested")),
     ]
 
 

@@ -1,0 +1,243 @@
+"""Running a job: claim it, make each provider call once, store the outputs, finish.
+
+Every step is safe to repeat. A job is claimed with a conditional UPDATE under a lease; a
+redelivered message for a finished or freshly claimed job finds nothing to do. Usage is
+recorded the moment a response arrives (unique on the provider request id), and outputs
+already received are stored from the recorded response instead of calling again.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from dam.blobs import blob_read
+from dam.imaging import resize_exact
+from generation.foundry.client import EditImage, FoundryImageClient
+from generation.foundry.config import DeploymentConfig
+from generation.foundry.errors import (
+    AuthenticationError,
+    ContentFilteredError,
+    FoundryError,
+    InvalidRequestError,
+)
+from generation.foundry.results import ImageResult
+from generation.foundry.selectors import deployment_config_for
+from generation.job_models import Job, JobGeneration, ProviderResponse
+from generation.lifecycle import TERMINAL_STATES, GenerationState, JobState, allowed_sources
+from generation.outputs import outputs_persist, prepare_renditions, store_output_blobs
+from generation.quota import QuotaTimeout, acquire_quota
+from generation.sizing import output_tokens
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    state: str | None  # the state this run left the job in; None when there was nothing to do
+    retry_in: float | None = None  # seconds until the job should run again
+
+
+def _jobs(job: Job):
+    return Job.objects.for_tenant(job.tenant_id).filter(pk=job.pk)
+
+
+def job_claim(*, job_id: int, owner: str) -> Job | None:
+    now = timezone.now()
+    claimable = Q(state=JobState.QUEUED) | Q(state=JobState.RUNNING, lease_expires_at__lt=now)
+    claimed = (
+        Job.unscoped.filter(claimable, pk=job_id)
+        .filter(state__in=allowed_sources(JobState.RUNNING))
+        .update(
+            state=JobState.RUNNING,
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
+            attempts=F("attempts") + 1,
+            started_at=now,
+            updated_at=now,
+        )
+    )
+    if not claimed:
+        return None
+    return Job.unscoped.select_related("tenant", "source_version", "collection", "requested_by").get(pk=job_id)
+
+
+def _transition(job: Job, owner: str, new_state: str, **fields) -> bool:
+    now = timezone.now()
+    if new_state in TERMINAL_STATES:
+        fields.setdefault("finished_at", now)
+    moved = (
+        _jobs(job)
+        .filter(state__in=allowed_sources(new_state), lease_owner=owner)
+        .update(state=new_state, updated_at=now, **fields)
+    )
+    if moved:
+        job.state = new_state
+    return bool(moved)
+
+
+def _renew_lease(job: Job, owner: str) -> bool:
+    expires = timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS)
+    return bool(_jobs(job).filter(state=JobState.RUNNING, lease_owner=owner).update(lease_expires_at=expires))
+
+
+def _cancel_requested(job: Job) -> bool:
+    return _jobs(job).filter(cancel_requested=True).exists()
+
+
+def _call_provider(job: Job, unit: JobGeneration, client: FoundryImageClient, config: DeploymentConfig) -> ImageResult:
+    estimated = output_tokens(unit.width, unit.height, job.quality) * job.n + len(unit.compiled_prompt) // 2
+    acquire_quota(config=config, tokens=estimated)
+    JobGeneration.objects.for_tenant(job.tenant_id).filter(pk=unit.pk).update(provider_calls=F("provider_calls") + 1)
+    common = {
+        "prompt": unit.compiled_prompt,
+        "size": f"{unit.width}x{unit.height}",
+        "quality": job.quality,
+        "n": job.n,
+        "output_format": job.output_format,
+        "output_compression": job.output_compression,
+        "background": job.background if job.background != "auto" else None,
+        "client_request_id": f"job-{job.pk}-{unit.pk}-{uuid.uuid4().hex[:8]}",
+    }
+    if job.kind == Job.Kind.EDIT:
+        source = resize_exact(blob_read(job.source_version.storage_key), width=unit.width, height=unit.height)
+        mask = None
+        if job.mask_key:
+            mask_image = resize_exact(blob_read(job.mask_key), width=unit.width, height=unit.height)
+            mask = EditImage(mask_image.data, "mask.png")
+        return client.edit(image=EditImage(source.data, "image.png"), mask=mask, **common)
+    return client.generate(**common)
+
+
+@transaction.atomic
+def _record_response(job: Job, unit: JobGeneration, result: ImageResult, config: DeploymentConfig) -> ProviderResponse:
+    usage = result.usage
+    response, _ = ProviderResponse.objects.for_tenant(job.tenant_id).get_or_create(
+        provider_request_id=result.provider_request_id or f"local-{uuid.uuid4()}",
+        defaults={
+            "tenant_id": job.tenant_id,
+            "job": job,
+            "generation": unit,
+            "deployment": config.name,
+            "text_input_tokens": usage.text_input_tokens,
+            "image_input_tokens": usage.image_input_tokens,
+            "cached_text_input_tokens": usage.cached_text_input_tokens,
+            "cached_image_input_tokens": usage.cached_image_input_tokens,
+            "output_tokens": usage.output_tokens,
+            "total_tokens": usage.total_tokens,
+            "usage_reported": usage.reported,
+            "latency_ms": int(result.latency_seconds * 1000),
+        },
+    )
+    return response
+
+
+def _response_with_outputs(unit: JobGeneration) -> ProviderResponse | None:
+    return (
+        ProviderResponse.objects.for_tenant(unit.tenant_id)
+        .filter(generation=unit)
+        .exclude(outputs=[])
+        .order_by("id")
+        .first()
+    )
+
+
+def _run_unit(job: Job, unit: JobGeneration, client: FoundryImageClient, config: DeploymentConfig) -> None:
+    response = _response_with_outputs(unit)
+    if response is None:
+        result = _call_provider(job, unit, client, config)
+        response = _record_response(job, unit, result, config)
+        refs = store_output_blobs(job=job, outputs=result.outputs)
+        ProviderResponse.objects.for_tenant(job.tenant_id).filter(pk=response.pk).update(outputs=refs)
+        response.outputs = refs
+    renditions = [prepare_renditions(job=job, unit=unit, output_ref=ref) for ref in response.outputs]
+    outputs_persist(job=job, unit=unit, response=response, renditions=renditions)
+
+
+def _error_detail(exc: FoundryError) -> dict:
+    detail: dict = {"provider_request_id": exc.provider_request_id, "status": getattr(exc, "status_code", None)}
+    if isinstance(exc, ContentFilteredError):
+        detail["stage"] = str(exc.stage) if exc.stage else None
+        detail["categories"] = list(exc.filtered_categories)
+    return detail
+
+
+def job_run(*, job_id: int) -> RunOutcome:
+    owner = f"run-{uuid.uuid4().hex}"
+    job = job_claim(job_id=job_id, owner=owner)
+    if job is None:
+        return RunOutcome(state=None)
+    config = deployment_config_for(tenant=job.tenant_id)
+    try:
+        with FoundryImageClient(config) as client:
+            units = JobGeneration.objects.for_tenant(job.tenant_id).filter(job=job).order_by("id")
+            for unit in units:
+                if unit.state == GenerationState.STORED:
+                    continue
+                if _cancel_requested(job):
+                    _transition(job, owner, JobState.CANCELLED)
+                    return RunOutcome(state=JobState.CANCELLED)
+                if not _renew_lease(job, owner):
+                    return RunOutcome(state=None)  # someone reclaimed the job: stop without touching it
+                _run_unit(job, unit, client, config)
+    except ContentFilteredError as exc:
+        _transition(
+            job,
+            owner,
+            JobState.FAILED,
+            error_code="content_filtered",
+            error_message=str(exc),
+            error_detail=_error_detail(exc),
+        )
+        return RunOutcome(state=JobState.FAILED)
+    except (InvalidRequestError, AuthenticationError) as exc:
+        code = "invalid_request" if isinstance(exc, InvalidRequestError) else "provider_authentication"
+        _transition(
+            job, owner, JobState.FAILED, error_code=code, error_message=str(exc), error_detail=_error_detail(exc)
+        )
+        return RunOutcome(state=JobState.FAILED)
+    except (FoundryError, QuotaTimeout) as exc:
+        # Rate limits, 5xx, timeouts, malformed answers: the client already retried within its
+        # bounds; the job gets a bounded number of further attempts later.
+        detail = _error_detail(exc) if isinstance(exc, FoundryError) else {}
+        if job.attempts < settings.JOB_MAX_ATTEMPTS:
+            delay = settings.JOB_RETRY_BASE_SECONDS * 2 ** (job.attempts - 1)
+            _transition(
+                job,
+                owner,
+                JobState.QUEUED,
+                lease_expires_at=None,
+                error_code="retrying",
+                error_message=str(exc),
+                error_detail=detail,
+            )
+            return RunOutcome(state=JobState.QUEUED, retry_in=delay)
+        _transition(
+            job,
+            owner,
+            JobState.FAILED,
+            error_code="provider_unavailable",
+            error_message=f"gave up after {job.attempts} attempts: {exc}",
+            error_detail=detail,
+        )
+        return RunOutcome(state=JobState.FAILED)
+    # Every step ran: a cancel that arrives now is too late to save anything, so the job succeeds.
+    _transition(job, owner, JobState.SUCCEEDED, error_code="", error_message="", error_detail={})
+    return RunOutcome(state=JobState.SUCCEEDED)
+
+
+def jobs_reconcile() -> list[int]:
+    """Jobs that need a worker again: expired leases (a worker died) and long-queued jobs (a lost message)."""
+    now = timezone.now()
+    stale = Job.unscoped.filter(
+        Q(state=JobState.RUNNING, lease_expires_at__lt=now)
+        | Q(state=JobState.QUEUED, updated_at__lt=now - timedelta(seconds=settings.JOB_REQUEUE_AFTER_SECONDS))
+    ).values_list("pk", flat=True)[:1000]
+    return list(stale)

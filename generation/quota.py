@@ -1,0 +1,23 @@
+"""Keeping every worker process inside a deployment's RPM/TPM quota (shared through Redis)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django.conf import settings
+
+from generation.foundry.config import DeploymentConfig
+from generation.ratelimit import DeploymentRateLimiter, RateLimitTimeout
+
+QuotaTimeout = RateLimitTimeout
+
+
+@cache
+def _limiter(name: str, rpm: int, tpm: int) -> DeploymentRateLimiter:
+    return DeploymentRateLimiter(redis_url=settings.REDIS_URL, deployment_key=name, rpm=rpm, tpm=tpm)
+
+
+def acquire_quota(*, config: DeploymentConfig, tokens: int) -> float:
+    """Block until one request of `tokens` fits the deployment's windows; returns seconds waited."""
+    limiter = _limiter(config.name, config.rpm, config.tpm)
+    return limiter.acquire(tokens=min(tokens, config.tpm), timeout=settings.FOUNDRY_QUOTA_WAIT_SECONDS)

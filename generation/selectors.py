@@ -1,0 +1,43 @@
+"""Reads for jobs."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Prefetch, QuerySet, Sum
+
+from dam.models import AssetVersion, Rendition
+from generation.job_models import Job, JobGeneration, ProviderResponse
+from tenants.models import Tenant
+
+
+def jobs_for_tenant(*, tenant: Tenant, state: str | None = None) -> QuerySet[Job]:
+    jobs = Job.objects.for_tenant(tenant).prefetch_related(
+        Prefetch("generations", queryset=JobGeneration.unscoped.order_by("id"))
+    )
+    return jobs.filter(state=state) if state else jobs
+
+
+def job_outputs(*, job: Job) -> QuerySet[AssetVersion]:
+    return (
+        AssetVersion.objects.for_tenant(job.tenant_id)
+        .filter(job_id=job.pk)
+        .select_related("asset")
+        .prefetch_related(Prefetch("renditions", queryset=Rendition.unscoped.order_by("spec")))
+        .order_by("id")
+    )
+
+
+def job_usage(*, job: Job) -> dict[str, int]:
+    totals = (
+        ProviderResponse.objects.for_tenant(job.tenant_id)
+        .filter(job=job)
+        .aggregate(
+            provider_responses=Count("id"),
+            text_input_tokens=Sum("text_input_tokens"),
+            image_input_tokens=Sum("image_input_tokens"),
+            cached_text_input_tokens=Sum("cached_text_input_tokens"),
+            cached_image_input_tokens=Sum("cached_image_input_tokens"),
+            output_tokens=Sum("output_tokens"),
+            total_tokens=Sum("total_tokens"),
+        )
+    )
+    return {key: value or 0 for key, value in totals.items()}

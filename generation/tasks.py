@@ -1,0 +1,38 @@
+"""Celery tasks of the generation queue: thin wrappers that take ids and call one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from celery.signals import worker_ready
+from django.conf import settings
+
+from generation.execution import job_run, jobs_reconcile
+
+
+@shared_task(
+    name="generation.run_job",
+    bind=True,
+    acks_late=True,
+    max_retries=None,  # bounded by JOB_MAX_ATTEMPTS inside job_run, which counts attempts on the row
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+)
+def run_job(self, job_id: int) -> str | None:
+    outcome = job_run(job_id=job_id)
+    if outcome.retry_in is not None:
+        run_job.apply_async(args=[job_id], countdown=outcome.retry_in)
+    return outcome.state
+
+
+@shared_task(name="generation.reconcile_jobs", time_limit=120, soft_time_limit=100)
+def reconcile_jobs() -> int:
+    job_ids = jobs_reconcile()
+    for job_id in job_ids:
+        run_job.delay(job_id)
+    return len(job_ids)
+
+
+@worker_ready.connect
+def _reconcile_on_start(sender=None, **kwargs) -> None:
+    # A worker that starts after a crash picks up what the dead one left, without waiting for beat.
+    reconcile_jobs.delay()
