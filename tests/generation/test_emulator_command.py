@@ -1,0 +1,86 @@
+"""`python manage.py foundry_emulator` starts the emulator with its options, as the README says."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from django.core.management import CommandError, call_command
+from PIL import ImageFont
+
+from generation.emulator import text
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.integration
+def test_the_command_serves_the_api_with_its_start_options(tmp_path):
+    port = _free_port()
+    log = (tmp_path / "emulator.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "foundry_emulator",
+            "--port",
+            str(port),
+            "--rpm",
+            "2",
+            "--block-term",
+            "hate:zzz",
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/_emulator/stats", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, (tmp_path / "emulator.log").read_text()
+                assert time.monotonic() < deadline, "the emulator did not start"
+                time.sleep(0.2)
+        url = f"{base}/openai/deployments/gpt-image-2/images/generations?api-version=2025-04-01-preview"
+        headers = {"api-key": "k"}
+        # The refused prompt still counts against the RPM quota, as on the service.
+        filtered = httpx.post(url, json={"prompt": "zzz"}, headers=headers, timeout=30)
+        first = httpx.post(url, json={"prompt": "a lake", "quality": "low"}, headers=headers, timeout=30)
+        second = httpx.post(url, json={"prompt": "a lake", "quality": "low"}, headers=headers, timeout=30)
+        assert filtered.json()["error"]["inner_error"]["content_filter_results"]["hate"]["filtered"] is True
+        assert (first.status_code, second.status_code) == (200, 429)
+        assert first.headers["x-emulator"].startswith("foundry-emulator")
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def test_bad_start_options_are_a_command_error():
+    with pytest.raises(CommandError, match="latency_ms"):
+        call_command("foundry_emulator", "--latency-ms", "slow")
+    with pytest.raises(CommandError, match="rate_429"):
+        call_command("foundry_emulator", "--rate-429", "2")
+
+
+def test_a_missing_font_falls_back_loudly(caplog):
+    with caplog.at_level(logging.WARNING, logger="generation.emulator.text"):
+        font = text.load_font(text.Face("NotoSansNowhere-{weight}.ttf"), 20)
+    assert isinstance(font, ImageFont.FreeTypeFont | ImageFont.ImageFont)
+    assert "NotoSansNowhere-{weight}.ttf not found" in caplog.text
