@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -210,8 +211,19 @@ def raqm_available() -> bool:
     return bool(features.check("raqm"))
 
 
-@lru_cache(maxsize=256)
+_thread_fonts = threading.local()
+
+
 def load_font(face: Face, size: int, weight: str = "Regular") -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """A cached font for this thread. A FreeType face must not be used by two threads at once (Pillow
+    issue #9497); today the GIL serialises them, a per-thread cache keeps that true without relying on it."""
+    loader = getattr(_thread_fonts, "load", None)
+    if loader is None:
+        loader = _thread_fonts.load = lru_cache(maxsize=128)(_load_font)
+    return loader(face, size, weight)
+
+
+def _load_font(face: Face, size: int, weight: str) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     path = font_path(face, weight) or font_path(face, "Regular")
     if path is None:
         _warn_once(f"emulator text: font {face.filename} not found under {', '.join(map(str, FONT_DIRS))}")
