@@ -67,7 +67,7 @@ class AssetVersion(TenantOwnedModel):
     asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
-    status = models.CharField(max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
+    status = models.CharField(max_length=16, choices=VersionStatus.choices, default=VersionStatus.NEEDS_REVIEW)
     storage_key = models.CharField(max_length=300)
     sha256 = models.CharField(max_length=64)
     width = models.PositiveIntegerField()
