@@ -23,6 +23,8 @@ from tenants.errors import ServiceError
 from tenants.models import ApiKey, Scope, Tenant
 
 TENANT_HEADER = "HTTP_X_TENANT"
+# Any of these marks an actor of the brand's own team, who may see work in progress.
+INTERNAL_SCOPES = frozenset({Scope.ASSETS_WRITE, Scope.JOBS_READ, Scope.JOBS_WRITE, Scope.REVIEWS_WRITE, Scope.ADMIN})
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,11 @@ class TenantContext:
     scopes: frozenset[str]
     api_key: ApiKey | None
     user: Any | None  # a Django user when a person acts, None for API keys
+
+    @property
+    def is_storefront(self) -> bool:
+        """Only `assets:read`: a storefront or CMS, which sees approved and published versions only."""
+        return not (self.scopes & INTERNAL_SCOPES)
 
     @property
     def actor_label(self) -> str:

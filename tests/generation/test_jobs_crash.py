@@ -32,8 +32,11 @@ def test_kill_9_during_a_provider_call_then_a_new_worker_completes_the_job_once(
     doomed.kill()
     emulator.configure(latency_ms=[0, 0])
 
-    celery_worker_factory(beat=True, **env)
-    (job,) = wait_for([job_id], timeout=90)
+    survivor = celery_worker_factory(beat=True, **env)
+    try:
+        (job,) = wait_for([job_id], timeout=90)
+    finally:
+        survivor.stop()  # its short lease must not leak into later tests
     assert job.state == "succeeded", (job.error_code, job.error_message)
     assert job.attempts == 2
     assert AssetVersion.objects.for_tenant(alice.tenant).filter(job_id=job_id).count() == 1
