@@ -1,3 +1,17 @@
+from dam.models.delivery import PublishWindow, TenantDelivery
 from dam.models.library import Asset, AssetVersion, Collection, ImageFormat, Rendition
+from dam.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
-__all__ = ["Asset", "AssetVersion", "Collection", "ImageFormat", "Rendition"]
+__all__ = [
+    "Asset",
+    "AssetVersion",
+    "Collection",
+    "ImageFormat",
+    "PublishWindow",
+    "Rendition",
+    "TenantDelivery",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
+]
