@@ -225,6 +225,7 @@ JOB_RETRY_BASE_SECONDS = env_int("JOB_RETRY_BASE_SECONDS", 10, minimum=0)
 JOB_REQUEUE_AFTER_SECONDS = env_int("JOB_REQUEUE_AFTER_SECONDS", 300, minimum=5)
 # How long a worker waits for room in the deployment's RPM/TPM windows before the job retries later.
 FOUNDRY_QUOTA_WAIT_SECONDS = env_int("FOUNDRY_QUOTA_WAIT_SECONDS", 120, minimum=1)
+RATE_LIMIT_KEY_PREFIX = "dam:ratelimit"
 JOB_RECONCILE_INTERVAL_SECONDS = env_int("JOB_RECONCILE_INTERVAL_SECONDS", 60, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-jobs": {"task": "generation.reconcile_jobs", "schedule": JOB_RECONCILE_INTERVAL_SECONDS},
@@ -257,3 +258,41 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Storefront delivery, API schema and webhooks ---
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "dam.openapi.ScopedAutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "DAM platform API",
+    "DESCRIPTION": "Multi-tenant asset library for AI-generated brand imagery. Authenticate with "
+    "`Authorization: Bearer dam_…`; each operation names the scope it needs.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI's files come from the drf-spectacular-sidecar package: nothing is fetched from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"ImageFormatEnum": "dam.models.library.ImageFormat"},
+}
+# HMAC key of signed delivery URLs; empty derives one from SECRET_KEY (rotating SECRET_KEY then
+# invalidates outstanding signed URLs, which is the intent).
+DELIVERY_SIGNING_KEY = env_str("DELIVERY_SIGNING_KEY")
+DELIVERY_SIGNED_URL_TTL_SECONDS = env_int("DELIVERY_SIGNED_URL_TTL_SECONDS", 3600, minimum=60)
+DELIVERY_REQUIRE_SIGNED_URLS = env_bool("DELIVERY_REQUIRE_SIGNED_URLS", False)
+DELIVERY_CURRENT_MAX_AGE_SECONDS = env_int("DELIVERY_CURRENT_MAX_AGE_SECONDS", 60, minimum=0)
+# proxy: the web tier streams the bytes; storage: it checks access, then redirects to the storage
+# backend's own short-lived signed URL (Azure SAS, S3 presigned).
+DELIVERY_MODE = env_choice("DELIVERY_MODE", "proxy", ("proxy", "storage"))
+# Origin that delivery URLs in API responses start with (a CDN in front of /d/); empty: this host.
+DELIVERY_BASE_URL = env_str("DELIVERY_BASE_URL").rstrip("/")
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30, minimum=0)
+WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 6 * 3600, minimum=1)
+# Receivers on loopback/private/link-local addresses (an SSRF hole in production) are refused
+# unless this is on; development and tests run receivers on 127.0.0.1.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", DEBUG)
+CELERY_TASK_ROUTES["dam.webhooks.*"] = {"queue": "webhooks"}
+CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {"task": "dam.webhooks.sweep", "schedule": 30}

@@ -14,10 +14,14 @@ QuotaTimeout = RateLimitTimeout
 
 @cache
 def _limiter(name: str, rpm: int, tpm: int) -> DeploymentRateLimiter:
-    return DeploymentRateLimiter(redis_url=settings.REDIS_URL, deployment_key=name, rpm=rpm, tpm=tpm)
+    return DeploymentRateLimiter(
+        redis_url=settings.REDIS_URL, deployment_key=name, rpm=rpm, tpm=tpm, key_prefix=settings.RATE_LIMIT_KEY_PREFIX
+    )
 
 
 def acquire_quota(*, config: DeploymentConfig, tokens: int) -> float:
     """Block until one request of `tokens` fits the deployment's windows; returns seconds waited."""
     limiter = _limiter(config.name, config.rpm, config.tpm)
+    # A single request estimated above the whole TPM quota could never fit; it is sent alone
+    # into an empty window instead of failing a job the deployment would in fact serve.
     return limiter.acquire(tokens=min(tokens, config.tpm), timeout=settings.FOUNDRY_QUOTA_WAIT_SECONDS)

@@ -15,6 +15,7 @@ from dam.models import Asset, AssetVersion, Rendition
 from generation.job_models import Job, ProviderResponse
 from tenants.services import placement_create
 from tests.factories import make_asset
+from tests.fixtures.celery_worker import FAST_FAILURE_ENV
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -137,7 +138,7 @@ def test_a_provider_that_always_fails_ends_the_job_failed_with_the_reason(alice,
     assert job.state == "failed"
     assert job.error_code == "provider_unavailable"
     assert "500" in job.error_message or "server" in job.error_message.lower()
-    assert job.attempts == 3
+    assert job.attempts == int(FAST_FAILURE_ENV["JOB_MAX_ATTEMPTS"])
     assert not Asset.objects.for_tenant(alice.tenant).exists()
 
 
