@@ -274,7 +274,22 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"ImageFormatEnum": "dam.models.library.ImageFormat"},
+    # One name per choice set (drf-spectacular warns on collisions); nested choices by value.
+    "ENUM_NAME_OVERRIDES": {
+        "ImageFormatEnum": "dam.models.library.ImageFormat",
+        "OutputFormatEnum": "tenants.models.brand.OutputFormat",
+        "VersionStatusEnum": "dam.lifecycle.VersionStatus",
+        "JobStateEnum": "generation.lifecycle.JobState",
+        "GenerationStateEnum": "generation.lifecycle.GenerationState",
+        "WebhookEventEnum": "dam.models.webhooks.WebhookEvent",
+        "TenantStatusEnum": [("active", "Active"), ("suspended", "Suspended")],
+        "WebhookDeliveryStatusEnum": [
+            ("pending", "Pending"),
+            ("sending", "Sending"),
+            ("succeeded", "Succeeded"),
+            ("failed", "Failed"),
+        ],
+    },
 }
 # HMAC key of signed delivery URLs; empty derives one from SECRET_KEY (rotating SECRET_KEY then
 # invalidates outstanding signed URLs, which is the intent).

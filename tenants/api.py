@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -23,6 +24,17 @@ class TenantSerializer(serializers.ModelSerializer):
 class CurrentTenantView(TenantScopedAPIView):
     required_scopes = {"GET": None}
 
+    @extend_schema(
+        summary="The caller's tenant, scopes and actor",
+        responses=inline_serializer(
+            "CurrentTenant",
+            {
+                **TenantSerializer().get_fields(),
+                "scopes": serializers.ListField(child=serializers.CharField()),
+                "actor": serializers.CharField(),
+            },
+        ),
+    )
     def get(self, request: Request) -> Response:
         context = request.tenant_context
         data = TenantSerializer(context.tenant).data

@@ -1,0 +1,137 @@
+"""What a storefront may see, and the URLs it gets for it.
+
+One rule, used by the storefront API and by the byte-serving delivery views alike: a
+version is visible when its status is approved or published (`STOREFRONT_VISIBLE`) and
+`now` lies inside its publish window (no window: always). An asset is visible through its
+latest visible version, which is not necessarily `Asset.current_version` (that is the
+newest version of any status).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from dam.blobs import EXTENSIONS
+from dam.delivery_signing import signed_query
+from dam.lifecycle import STOREFRONT_VISIBLE
+from dam.models import Asset, AssetVersion, PublishWindow, Rendition, TenantDelivery
+from tenants.models import Tenant
+
+ORIGINAL_SPEC = "original"
+
+
+def in_publish_window(now: dt.datetime) -> Q:
+    # A version without a window row has NULL on both sides of the LEFT JOIN: always available.
+    return (Q(publish_window__available_from__isnull=True) | Q(publish_window__available_from__lte=now)) & (
+        Q(publish_window__available_until__isnull=True) | Q(publish_window__available_until__gt=now)
+    )
+
+
+def storefront_visible(now: dt.datetime | None = None) -> Q:
+    return Q(status__in=STOREFRONT_VISIBLE) & in_publish_window(now or timezone.now())
+
+
+def publish_window_of(version: AssetVersion) -> PublishWindow | None:
+    try:
+        return version.publish_window
+    except PublishWindow.DoesNotExist:
+        return None
+
+
+def storefront_versions(*, tenant: Tenant | int, now: dt.datetime | None = None) -> QuerySet[AssetVersion]:
+    return AssetVersion.objects.for_tenant(tenant).filter(storefront_visible(now))
+
+
+def storefront_assets(*, tenant: Tenant | int, now: dt.datetime | None = None) -> QuerySet[Asset]:
+    """Assets with at least one visible version, annotated with the latest one's id."""
+    latest = storefront_versions(tenant=tenant, now=now).filter(asset=OuterRef("pk")).order_by("-number")
+    return (
+        Asset.objects.for_tenant(tenant)
+        .annotate(storefront_version_id=Subquery(latest.values("pk")[:1]))
+        .filter(storefront_version_id__isnull=False)
+        .select_related("collection")
+    )
+
+
+def storefront_versions_by_id(*, tenant: Tenant | int, ids: list[int]) -> dict[int, AssetVersion]:
+    """The versions a page of assets shows, with renditions and window: a fixed number of queries."""
+    versions = (
+        AssetVersion.objects.for_tenant(tenant)
+        .filter(pk__in=ids)
+        .select_related("publish_window")
+        .prefetch_related(Prefetch("renditions", queryset=Rendition.unscoped.order_by("width", "spec")))
+    )
+    return {version.pk: version for version in versions}
+
+
+def storefront_current_version(*, tenant: Tenant | int, asset_id: int) -> AssetVersion | None:
+    return (
+        storefront_versions(tenant=tenant)
+        .filter(asset_id=asset_id)
+        .select_related("publish_window")
+        .order_by("-number")
+        .first()
+    )
+
+
+def signed_urls_required(tenant_id: int) -> bool:
+    if settings.DELIVERY_REQUIRE_SIGNED_URLS:
+        return True
+    return TenantDelivery.objects.for_tenant(tenant_id).filter(signed_urls_required=True).exists()
+
+
+# --- URLs ----------------------------------------------------------------------------------
+
+
+def spec_segment(spec: str) -> str:
+    """A spec as one path segment: `fill-800x600|format-webp` -> `fill-800x600%7Cformat-webp`."""
+    return quote(spec, safe=":-_.,")
+
+
+def version_path(*, version_id: int, spec: str, sha256: str, image_format: str) -> str:
+    """The immutable, content-addressed path of one version's bytes under one spec."""
+    return f"/d/{version_id}/{spec_segment(spec)}/{sha256}.{EXTENSIONS[image_format]}"
+
+
+def current_path(*, asset_id: int, placement_slug: str) -> str:
+    return f"/d/current/{asset_id}/{placement_slug}"
+
+
+@dataclass(frozen=True)
+class UrlBuilder:
+    """Turns delivery paths into the URLs a storefront gets: absolute, and signed when required."""
+
+    origin: str
+    sign: bool
+    now: dt.datetime
+
+    @classmethod
+    def for_request(cls, request, *, tenant_id: int) -> UrlBuilder:
+        origin = settings.DELIVERY_BASE_URL or request.build_absolute_uri("/").rstrip("/")
+        return cls(origin=origin, sign=signed_urls_required(tenant_id), now=timezone.now())
+
+    def url(self, path: str) -> str:
+        if self.sign:
+            return f"{self.origin}{path}?{signed_query(path, now=self.now)}"
+        return f"{self.origin}{path}"
+
+    def original(self, version: AssetVersion) -> str:
+        return self.url(
+            version_path(version_id=version.pk, spec=ORIGINAL_SPEC, sha256=version.sha256, image_format=version.format)
+        )
+
+    def rendition(self, rendition: Rendition) -> str:
+        return self.url(
+            version_path(
+                version_id=rendition.version_id,
+                spec=rendition.spec,
+                sha256=rendition.sha256,
+                image_format=rendition.format,
+            )
+        )

@@ -1,0 +1,291 @@
+"""The storefront API: what web shops, apps and CMSs read (`/api/v1/storefront/...`).
+
+A separate namespace from the library API (`/api/v1/assets`): one response shape for one
+audience, without prompts, usage or review state, and with delivery URLs instead of storage
+URLs. Any key with `assets:read` may call it and always gets the storefront's view: only
+approved or published versions inside their publish window (`dam.storefront`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from dam.delivery import negotiate_rendition
+from dam.models import Asset, AssetVersion, Rendition
+from dam.storefront import (
+    ORIGINAL_SPEC,
+    UrlBuilder,
+    current_path,
+    publish_window_of,
+    storefront_assets,
+    storefront_versions_by_id,
+)
+from tenants.api_base import TenantScopedViewSet
+from tenants.models import Scope, Tenant
+
+
+def _alt_text(version: AssetVersion) -> dict[str, str]:
+    # Per-locale alt text is the library's field; absent until the library defines it.
+    value = getattr(version, "alt_text", None)
+    return dict(value) if isinstance(value, dict) else {}
+
+
+class StorefrontRenditionSerializer(serializers.Serializer):
+    spec = serializers.CharField()
+    placement = serializers.CharField(allow_blank=True)
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    format = serializers.CharField()
+    url = serializers.URLField()
+    current_url = serializers.URLField(allow_null=True, help_text="Follows the asset's latest approved version")
+
+
+class SrcsetSerializer(serializers.Serializer):
+    aspect_ratio = serializers.CharField(help_text="width:height, reduced")
+    format = serializers.CharField()
+    srcset = serializers.CharField(help_text="Ready for <img srcset>: 'url 800w, url 1600w'")
+    candidates = serializers.ListField(child=serializers.DictField())
+
+
+class StorefrontVersionSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    status = serializers.CharField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    format = serializers.CharField()
+    sha256 = serializers.CharField()
+    url = serializers.URLField()
+    available_from = serializers.DateTimeField(allow_null=True)
+    available_until = serializers.DateTimeField(allow_null=True)
+
+
+class StorefrontAssetSerializer(serializers.Serializer):
+    """Rendered from plain dicts built by `storefront_asset_data` (one pass, no lazy queries)."""
+
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    collection = serializers.CharField(allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField())
+    locale = serializers.CharField(allow_blank=True)
+    version = StorefrontVersionSerializer()
+    alt_text = serializers.DictField(child=serializers.CharField(), help_text="locale -> alt text")
+    renditions = StorefrontRenditionSerializer(many=True)
+    srcsets = SrcsetSerializer(many=True)
+
+
+def _rendition_data(rendition: Rendition, *, asset_id: int, urls: UrlBuilder) -> dict[str, Any]:
+    current = None
+    if rendition.placement_slug and rendition.spec == f"placement:{rendition.placement_slug}":
+        current = urls.url(current_path(asset_id=asset_id, placement_slug=rendition.placement_slug))
+    return {
+        "spec": rendition.spec,
+        "placement": rendition.placement_slug,
+        "width": rendition.width,
+        "height": rendition.height,
+        "format": rendition.format,
+        "url": urls.rendition(rendition),
+        "current_url": current,
+    }
+
+
+def _ratio(width: int, height: int) -> str:
+    divisor = math.gcd(width, height)
+    return f"{width // divisor}:{height // divisor}"
+
+
+def _srcsets(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Groups of one aspect ratio and one format, widest last: each is a valid srcset."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for item in candidates:
+        groups[(_ratio(item["width"], item["height"]), item["format"])].append(item)
+    result = []
+    for (ratio, image_format), items in sorted(groups.items()):
+        by_width = {item["width"]: item for item in items}  # one candidate per width
+        ordered = [by_width[width] for width in sorted(by_width)]
+        result.append(
+            {
+                "aspect_ratio": ratio,
+                "format": image_format,
+                "srcset": ", ".join(f"{item['url']} {item['width']}w" for item in ordered),
+                "candidates": [{"url": item["url"], "width": item["width"]} for item in ordered],
+            }
+        )
+    return result
+
+
+def storefront_asset_data(asset: Asset, version: AssetVersion, *, urls: UrlBuilder) -> dict[str, Any]:
+    window = publish_window_of(version)
+    renditions = [_rendition_data(r, asset_id=asset.pk, urls=urls) for r in version.renditions.all()]
+    original = {"url": urls.original(version), "width": version.width, "height": version.height}
+    return {
+        "id": asset.pk,
+        "title": asset.title,
+        "collection": asset.collection.slug if asset.collection_id else None,
+        "tags": list(asset.tags),
+        "locale": version.locale or asset.locale,
+        "version": {
+            "number": version.number,
+            "status": version.status,
+            "width": version.width,
+            "height": version.height,
+            "format": version.format,
+            "sha256": version.sha256,
+            "url": original["url"],
+            "available_from": window.available_from if window else None,
+            "available_until": window.available_until if window else None,
+        },
+        "alt_text": _alt_text(version),
+        "renditions": renditions,
+        "srcsets": _srcsets([*renditions, {**original, "format": version.format}]),
+    }
+
+
+def _filtered(assets: QuerySet[Asset], params: dict[str, str]) -> QuerySet[Asset]:
+    if query := params.get("q", "").strip():
+        assets = assets.filter(Q(title__icontains=query) | Q(tags__contains=[query.lower()]))
+    if collection := params.get("collection"):
+        assets = assets.filter(collection__slug=collection)
+    if tag := params.get("tag"):
+        assets = assets.filter(tags__contains=[tag.lower()])
+    if locale := params.get("locale"):
+        assets = assets.filter(locale=locale)
+    if placement := params.get("placement"):
+        assets = assets.filter(
+            Exists(Rendition.unscoped.filter(version_id=OuterRef("storefront_version_id"), placement_slug=placement))
+        )
+    return assets
+
+
+FILTER_PARAMETERS = [
+    OpenApiParameter("q", str, description="Words in the title, or a tag"),
+    OpenApiParameter("collection", str, description="Collection (campaign) slug"),
+    OpenApiParameter("tag", str),
+    OpenApiParameter("locale", str, description="e.g. ja-JP"),
+    OpenApiParameter("placement", str, description="Only assets with a rendition for this placement slug"),
+    OpenApiParameter("page_size", int, description="1-200; the query count is the same for any size"),
+]
+ASSET_EXAMPLE = {
+    "id": 42,
+    "title": "Summer sneaker hero",
+    "collection": "summer-26",
+    "tags": ["sneakers"],
+    "locale": "ja-JP",
+    "version": {
+        "number": 3,
+        "status": "approved",
+        "width": 2048,
+        "height": 2048,
+        "format": "png",
+        "sha256": "9f2c…",
+        "url": "https://cdn.example.com/d/311/original/9f2c….png",
+        "available_from": None,
+        "available_until": "2026-09-30T00:00:00Z",
+    },
+    "alt_text": {"en": "White sneaker on a sunny beach", "ja": "晴れたビーチの白いスニーカー"},
+    "renditions": [
+        {
+            "spec": "placement:pdp-square",
+            "placement": "pdp-square",
+            "width": 1080,
+            "height": 1080,
+            "format": "webp",
+            "url": "https://cdn.example.com/d/311/placement:pdp-square/ab12….webp",
+            "current_url": "https://cdn.example.com/d/current/42/pdp-square",
+        }
+    ],
+    "srcsets": [
+        {
+            "aspect_ratio": "1:1",
+            "format": "webp",
+            "srcset": "https://cdn.example.com/d/311/width-400/cd34….webp 400w, "
+            "https://cdn.example.com/d/311/placement:pdp-square/ab12….webp 1080w",
+            "candidates": [],
+        }
+    ],
+}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Approved assets for a storefront",
+        parameters=FILTER_PARAMETERS,
+        examples=[OpenApiExample("A page of assets", value=ASSET_EXAMPLE, response_only=True)],
+    ),
+    retrieve=extend_schema(
+        summary="One asset: its current approved version, renditions, alt text and srcsets",
+        examples=[OpenApiExample("An asset", value=ASSET_EXAMPLE, response_only=True)],
+    ),
+)
+class StorefrontAssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    serializer_class = StorefrontAssetSerializer
+    required_scopes = {"*": Scope.ASSETS_READ}
+
+    def scoped_queryset(self, tenant: Tenant) -> QuerySet[Asset]:
+        return _filtered(storefront_assets(tenant=tenant), self.request.query_params)
+
+    def _render(self, assets: list[Asset]) -> list[dict[str, Any]]:
+        versions = storefront_versions_by_id(tenant=self.tenant, ids=[a.storefront_version_id for a in assets])
+        urls = UrlBuilder.for_request(self.request, tenant_id=self.tenant.pk)
+        return [storefront_asset_data(a, versions[a.storefront_version_id], urls=urls) for a in assets]
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(StorefrontAssetSerializer(self._render(page), many=True).data)
+
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        (data,) = self._render([self.get_object()])
+        return Response(StorefrontAssetSerializer(data).data)
+
+    @extend_schema(
+        summary="One rendition of the current approved version, in the best format the client accepts",
+        description="`spec` is `original`, `placement:<slug>` or a filter spec (URL-encode `|` as `%7C`). "
+        "When the spec names no format and the `Accept` header lists `image/avif` or `image/webp`, the "
+        "AVIF or WebP variant is returned if it exists (`Vary: Accept`).",
+        parameters=[OpenApiParameter("spec", OpenApiTypes.STR, OpenApiParameter.PATH)],
+        responses={200: StorefrontRenditionSerializer},
+        examples=[
+            OpenApiExample(
+                "A placement rendition",
+                value=ASSET_EXAMPLE["renditions"][0],
+                response_only=True,
+            )
+        ],
+    )
+    @action(detail=True, methods=["get"], url_path=r"renditions/(?P<spec>[^/]+)")
+    def rendition(self, request: Request, pk: str | None = None, spec: str = "") -> Response:
+        asset = self.get_object()
+        version = storefront_versions_by_id(tenant=self.tenant, ids=[asset.storefront_version_id])[
+            asset.storefront_version_id
+        ]
+        urls = UrlBuilder.for_request(request, tenant_id=self.tenant.pk)
+        if spec == ORIGINAL_SPEC:
+            data = {
+                "spec": ORIGINAL_SPEC,
+                "placement": "",
+                "width": version.width,
+                "height": version.height,
+                "format": version.format,
+                "url": urls.original(version),
+                "current_url": None,
+            }
+        else:
+            chosen = negotiate_rendition(
+                list(version.renditions.all()), spec=spec, accept=request.headers.get("Accept", "")
+            )
+            if chosen is None:
+                raise NotFound("no such rendition")
+            data = _rendition_data(chosen, asset_id=asset.pk, urls=urls)
+        response = Response(StorefrontRenditionSerializer(data).data)
+        response["Vary"] = "Accept"
+        return response

@@ -1,0 +1,319 @@
+"""Writes for webhooks: registering endpoints, emitting events, attempting and replaying deliveries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import random
+import socket
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from dam.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from dam.webhooks.secrets import decrypt_signing_secret, encrypt_signing_secret, new_signing_secret
+from dam.webhooks.signing import (
+    DELIVERY_HEADER,
+    EVENT_HEADER,
+    EVENT_ID_HEADER,
+    SIGNATURE_HEADER,
+    signature_header,
+)
+from tenants.errors import ServiceError
+from tenants.models import Tenant
+
+MAX_ENDPOINTS_PER_TENANT = 20
+EXCERPT_CHARS = 500
+# A claimed delivery whose worker died is attempted again once this lease runs out.
+LEASE_GRACE_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class RegisteredEndpoint:
+    endpoint: WebhookEndpoint
+    secret: str  # shown to the caller once
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    delivery_id: int
+    attempted: bool
+    status: str
+    retry_in: float | None = None
+
+
+class UnsafeTarget(ServiceError):
+    pass
+
+
+def _check_events(events: Iterable[str]) -> list[str]:
+    chosen = list(dict.fromkeys(events))
+    unknown = sorted(set(chosen) - set(WebhookEvent.values))
+    if not chosen or unknown:
+        raise ServiceError(
+            f"choose events among {', '.join(WebhookEvent.values)}"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
+            field="events",
+        )
+    return chosen
+
+
+def check_target(url: str) -> None:
+    """Refuse receivers on loopback, private, link-local or reserved addresses (SSRF)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UnsafeTarget("must be an http(s) URL with a host", field="url")
+    if parts.username or parts.password:
+        raise UnsafeTarget("must not carry credentials", field="url")
+    if settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
+        return
+    if parts.scheme != "https":
+        raise UnsafeTarget("must be https", field="url")
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except socket.gaierror:
+        raise UnsafeTarget("host does not resolve", field="url") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise UnsafeTarget("must not point at a private, loopback or reserved address", field="url")
+
+
+@transaction.atomic
+def webhook_endpoint_create(
+    *, tenant: Tenant, url: str, events: Iterable[str], description: str = ""
+) -> RegisteredEndpoint:
+    check_target(url)
+    chosen = _check_events(events)
+    if WebhookEndpoint.objects.for_tenant(tenant).count() >= MAX_ENDPOINTS_PER_TENANT:
+        raise ServiceError(f"at most {MAX_ENDPOINTS_PER_TENANT} endpoints per tenant", field="url")
+    secret = new_signing_secret()
+    endpoint = WebhookEndpoint.objects.for_tenant(tenant).create(
+        tenant=tenant,
+        url=url,
+        events=chosen,
+        description=description[:200],
+        secret_encrypted=encrypt_signing_secret(secret),
+    )
+    return RegisteredEndpoint(endpoint=endpoint, secret=secret)
+
+
+@transaction.atomic
+def webhook_endpoint_update(
+    *,
+    endpoint: WebhookEndpoint,
+    url: str | None = None,
+    events: Iterable[str] | None = None,
+    description: str | None = None,
+    active: bool | None = None,
+) -> WebhookEndpoint:
+    if url is not None:
+        check_target(url)
+        endpoint.url = url
+    if events is not None:
+        endpoint.events = _check_events(events)
+    if description is not None:
+        endpoint.description = description[:200]
+    if active is not None:
+        endpoint.active = active
+    endpoint.save()
+    return endpoint
+
+
+@transaction.atomic
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> RegisteredEndpoint:
+    secret = new_signing_secret()
+    endpoint.secret_encrypted = encrypt_signing_secret(secret)
+    endpoint.save(update_fields=["secret_encrypted", "updated_at"])
+    return RegisteredEndpoint(endpoint=endpoint, secret=secret)
+
+
+@transaction.atomic
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    endpoint.delete()
+
+
+def _enqueue_after_commit(delivery_ids: list[int]) -> None:
+    from dam.webhooks.tasks import deliver_webhook
+
+    def send() -> None:
+        for delivery_id in delivery_ids:
+            deliver_webhook.delay(delivery_id)
+
+    if delivery_ids:
+        transaction.on_commit(send)
+
+
+def webhook_emit(*, tenant: Tenant | int, event: str, payload: dict[str, Any]) -> list[WebhookDelivery]:
+    """Queue `event` for every active endpoint of the tenant that subscribed to it.
+
+    Runs in the caller's transaction (the event and the change commit or roll back together);
+    nothing is sent before commit, and sending happens on the `webhooks` queue.
+    """
+    if event not in WebhookEvent.values:
+        raise ValueError(f"unknown webhook event {event!r}")
+    tenant_id = tenant if isinstance(tenant, int) else tenant.pk
+    endpoints = list(
+        WebhookEndpoint.objects.for_tenant(tenant_id).filter(active=True, events__contains=[event]).only("pk")
+    )
+    if not endpoints:
+        return []
+    now = timezone.now()
+    event_id = uuid.uuid4()
+    slug = (
+        tenant.slug if isinstance(tenant, Tenant) else Tenant.objects.values_list("slug", flat=True).get(pk=tenant_id)
+    )
+    envelope = json.loads(
+        json.dumps(
+            {"id": str(event_id), "type": event, "created_at": now.isoformat(), "tenant": slug, "data": payload},
+            cls=DjangoJSONEncoder,
+        )
+    )
+    deliveries = WebhookDelivery.objects.for_tenant(tenant_id).bulk_create(
+        [
+            WebhookDelivery(
+                tenant_id=tenant_id,
+                endpoint=endpoint,
+                event=event,
+                event_id=event_id,
+                payload=envelope,
+                next_attempt_at=now,
+            )
+            for endpoint in endpoints
+        ]
+    )
+    _enqueue_after_commit([delivery.pk for delivery in deliveries])
+    return deliveries
+
+
+@transaction.atomic
+def webhook_delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send the same event (same id and body) again, as a new delivery with its own log."""
+    replay = WebhookDelivery.objects.for_tenant(delivery.tenant_id).create(
+        tenant_id=delivery.tenant_id,
+        endpoint_id=delivery.endpoint_id,
+        event=delivery.event,
+        event_id=delivery.event_id,
+        payload=delivery.payload,
+        next_attempt_at=timezone.now(),
+        replay_of=delivery,
+    )
+    _enqueue_after_commit([replay.pk])
+    return replay
+
+
+def retry_delay(attempt: int) -> float:
+    """Exponential backoff with ±20% jitter, so many failing receivers do not retry in lockstep."""
+    base = settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (attempt - 1)
+    return min(settings.WEBHOOK_RETRY_MAX_SECONDS, base * random.uniform(0.8, 1.2))
+
+
+def _claim(delivery_id: int, now: dt.datetime) -> WebhookDelivery | None:
+    """Take the delivery for one attempt; a conditional UPDATE so two workers never both send it."""
+    lease = now + dt.timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + LEASE_GRACE_SECONDS)
+    due = Q(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now) | Q(
+        status=WebhookDelivery.Status.SENDING, lease_until__lt=now
+    )
+    claimed = WebhookDelivery.unscoped.filter(due, pk=delivery_id).update(
+        status=WebhookDelivery.Status.SENDING, lease_until=lease, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return None
+    return WebhookDelivery.unscoped.select_related("endpoint", "tenant").get(pk=delivery_id)
+
+
+def _post(delivery: WebhookDelivery) -> tuple[int | None, str, str]:
+    """(status code, error, response excerpt) of one POST, bounded by WEBHOOK_TIMEOUT_SECONDS."""
+    endpoint = delivery.endpoint
+    try:
+        check_target(endpoint.url)
+    except UnsafeTarget as refused:
+        return None, f"refused target: {refused.message}", ""
+    body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
+    secret = decrypt_signing_secret(endpoint.secret_encrypted)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "dam-webhooks/1",
+        EVENT_HEADER: delivery.event,
+        EVENT_ID_HEADER: str(delivery.event_id),
+        DELIVERY_HEADER: str(delivery.pk),
+        SIGNATURE_HEADER: signature_header(secret=secret, timestamp=int(time.time()), body=body),
+    }
+    timeout = httpx.Timeout(settings.WEBHOOK_TIMEOUT_SECONDS)
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            response = client.post(endpoint.url, content=body, headers=headers)
+    except httpx.TimeoutException:
+        return None, f"timed out after {settings.WEBHOOK_TIMEOUT_SECONDS}s", ""
+    except httpx.HTTPError as error:
+        return None, f"{type(error).__name__}: {error}"[:EXCERPT_CHARS], ""
+    return response.status_code, "", response.text[:EXCERPT_CHARS]
+
+
+def webhook_delivery_attempt(*, delivery_id: int) -> AttemptOutcome:
+    """One HTTP attempt of a due delivery, logged; schedules the next one on failure.
+
+    The POST happens outside any transaction: a slow receiver holds no locks.
+    """
+    started = timezone.now()
+    delivery = _claim(delivery_id, started)
+    if delivery is None:
+        return AttemptOutcome(delivery_id, attempted=False, status="not_due")
+    clock = time.monotonic()
+    if not delivery.endpoint.active or not delivery.tenant.is_active:
+        status_code, error, excerpt = None, "endpoint disabled", ""
+    else:
+        status_code, error, excerpt = _post(delivery)
+    duration_ms = int((time.monotonic() - clock) * 1000)
+    succeeded = status_code is not None and 200 <= status_code < 300
+    final = succeeded or delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS or error.startswith(("refused", "endpoint"))
+    retry_in = None if final else retry_delay(delivery.attempts)
+    now = timezone.now()
+    if succeeded:
+        status = WebhookDelivery.Status.SUCCEEDED
+    elif final:
+        status = WebhookDelivery.Status.FAILED
+    else:
+        status = WebhookDelivery.Status.PENDING
+    with transaction.atomic():
+        WebhookAttempt.objects.for_tenant(delivery.tenant_id).create(
+            tenant_id=delivery.tenant_id,
+            delivery=delivery,
+            number=delivery.attempts,
+            started_at=started,
+            duration_ms=duration_ms,
+            status_code=status_code,
+            error=error,
+            response_excerpt=excerpt,
+        )
+        WebhookDelivery.unscoped.filter(pk=delivery.pk, status=WebhookDelivery.Status.SENDING).update(
+            status=status,
+            lease_until=None,
+            last_status_code=status_code,
+            last_error=error or (f"HTTP {status_code}" if not succeeded else ""),
+            delivered_at=now if succeeded else None,
+            next_attempt_at=now + dt.timedelta(seconds=retry_in or 0),
+        )
+    return AttemptOutcome(delivery.pk, attempted=True, status=status, retry_in=retry_in)
+
+
+def webhook_deliveries_due(*, late_by_seconds: int = 30, limit: int = 500) -> list[int]:
+    """Deliveries whose message was lost (overdue) or whose worker died mid-attempt (lease over)."""
+    now = timezone.now()
+    overdue = Q(
+        status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now - dt.timedelta(seconds=late_by_seconds)
+    ) | Q(status=WebhookDelivery.Status.SENDING, lease_until__lt=now)
+    return list(
+        WebhookDelivery.unscoped.filter(overdue).order_by("next_attempt_at").values_list("pk", flat=True)[:limit]
+    )
