@@ -10,11 +10,12 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from dam.models import Asset, AssetVersion
+from dam.models import Asset, AssetVersion, WebhookDelivery, WebhookEndpoint
 from generation.job_models import Job
 from generation.submission import job_submit
 from tenants.models import ApiKey, BrandPolicy, Membership, Placement
 from tenants.services import brand_policy_update, placement_create
+from tests.dam.delivery_factories import approve_current, make_webhook_delivery
 from tests.factories import make_asset
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +33,37 @@ OBJECT_ENDPOINTS = {
     "asset-versions": ("asset-versions", "get", "/api/v1/assets/{id}/versions", "asset", None),
     "job-detail": ("job-detail", "get", "/api/v1/jobs/{id}", "job", None),
     "job-cancel": ("job-cancel", "post", "/api/v1/jobs/{id}/cancel", "job", None),
+    "storefront-asset-detail": (
+        "storefront-asset-detail",
+        "get",
+        "/api/v1/storefront/assets/{id}",
+        "storefront_asset",
+        None,
+    ),
+    "storefront-asset-rendition": (
+        "storefront-asset-rendition",
+        "get",
+        "/api/v1/storefront/assets/{id}/renditions/placement:pdp-square",
+        "storefront_asset",
+        None,
+    ),
+    "webhook-detail": ("webhook-detail", "get", "/api/v1/webhooks/{id}", "webhook", None),
+    "webhook-update": ("webhook-detail", "patch", "/api/v1/webhooks/{id}", "webhook", {"description": "x"}),
+    "webhook-rotate-secret": ("webhook-rotate-secret", "post", "/api/v1/webhooks/{id}/rotate-secret", "webhook", None),
+    "webhook-delivery-detail": (
+        "webhook-delivery-detail",
+        "get",
+        "/api/v1/webhook-deliveries/{id}",
+        "webhook_delivery",
+        None,
+    ),
+    "webhook-delivery-replay": (
+        "webhook-delivery-replay",
+        "post",
+        "/api/v1/webhook-deliveries/{id}/replay",
+        "webhook_delivery",
+        None,
+    ),
 }
 LIST_ENDPOINTS = [
     "/api/v1/api-keys",
@@ -40,6 +72,9 @@ LIST_ENDPOINTS = [
     "/api/v1/placements",
     "/api/v1/assets",
     "/api/v1/jobs",
+    "/api/v1/storefront/assets",
+    "/api/v1/webhooks",
+    "/api/v1/webhook-deliveries",
 ]
 
 
@@ -60,6 +95,9 @@ def _object_ids(alice) -> dict[str, int]:
         "placement": Placement.objects.for_tenant(alice.tenant).get().pk,
         "asset": Asset.objects.for_tenant(alice.tenant).get().pk,
         "job": Job.objects.for_tenant(alice.tenant).get().pk,
+        "storefront_asset": Asset.objects.for_tenant(alice.tenant).get().pk,  # approved by storefront_data
+        "webhook": WebhookEndpoint.objects.for_tenant(alice.tenant).get().pk,
+        "webhook_delivery": WebhookDelivery.objects.for_tenant(alice.tenant).order_by("id").first().pk,
     }
 
 
@@ -75,6 +113,8 @@ def _snapshot(tenant) -> list:
         sorted(Placement.objects.for_tenant(tenant).values_list("id", "width", "archived")),
         sorted(AssetVersion.objects.for_tenant(tenant).values_list("id", "number", "status")),
         sorted(Job.objects.for_tenant(tenant).values_list("id", "state", "cancel_requested")),
+        sorted(WebhookEndpoint.objects.for_tenant(tenant).values_list("id", "url", "description", "secret_encrypted")),
+        sorted(WebhookDelivery.objects.for_tenant(tenant).values_list("id", "status", "attempts")),
     ]
 
 
@@ -165,3 +205,11 @@ def test_a_staff_member_of_several_tenants_must_name_one(alice, tenant_b, client
 def test_unauthenticated_requests_are_401(db, client):
     assert client.get("/api/v1/api-keys").status_code in (401, 403)
     assert client.get("/api/v1/tenant").status_code in (401, 403)
+
+
+@pytest.fixture(autouse=True)
+def storefront_data(brand_data, alice, charlie):
+    """Storefront endpoints show approved versions only; webhook endpoints need an endpoint and a delivery."""
+    for actor in (alice, charlie):
+        approve_current(Asset.objects.for_tenant(actor.tenant).get())
+        make_webhook_delivery(actor.tenant)
