@@ -88,6 +88,15 @@ class AssetVersion(TenantOwnedModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The API key that asked for it (a job's requester): with created_by, who may not approve it (four-eyes).
+    created_by_key = models.ForeignKey(
+        "tenants.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Moderation: the verdicts that decided the starting status (governance.safety.verdicts), and the
+    # configuration versions it was generated under.
+    safety_verdicts = models.JSONField(default=list, blank=True)
+    safety_config_version = models.PositiveIntegerField(null=True, blank=True)
+    brand_policy_version = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta(TenantOwnedModel.Meta):
