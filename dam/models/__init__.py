@@ -1,5 +1,6 @@
 from dam.models.delivery import PublishWindow, TenantDelivery
 from dam.models.library import Asset, AssetVersion, Collection, ImageFormat, Rendition
+from dam.models.settings import LibrarySettings
 from dam.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
@@ -7,6 +8,7 @@ __all__ = [
     "AssetVersion",
     "Collection",
     "ImageFormat",
+    "LibrarySettings",
     "PublishWindow",
     "Rendition",
     "TenantDelivery",

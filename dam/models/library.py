@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from dam.lifecycle import VersionStatus
@@ -49,12 +52,19 @@ class Asset(TenantOwnedModel):
     current_version = models.ForeignKey(
         "AssetVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Full-text search over title, tags, locale, and the current version's prompt and alt texts;
+    # written by `dam.search.asset_search_refresh` whenever one of those changes.
+    search_vector = SearchVectorField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantOwnedModel.Meta):
         ordering = ["-id"]
-        indexes = [models.Index(fields=["tenant", "-id"], name="asset_tenant_recent")]
+        indexes = [
+            models.Index(fields=["tenant", "-id"], name="asset_tenant_recent"),
+            GinIndex(fields=["search_vector"], name="asset_search_vector"),
+            GinIndex(fields=["tags"], name="asset_tags"),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -85,6 +95,14 @@ class AssetVersion(TenantOwnedModel):
     size_plan = models.JSONField(default=dict, blank=True)
     locale = models.CharField(max_length=16, blank=True)
     usage = models.JSONField(default=dict, blank=True)
+    # Where crops centre, as fractions of the width and height (0..1); null: the centre.
+    focal_x = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    focal_y = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    # {"en-US": "...", "ja-JP": "..."}: alternative text per locale (dam.library_services.version_metadata_update).
+    alt_text = models.JSONField(default=dict, blank=True)
+    # IPTC Digital Source Type term (e.g. trainedAlgorithmicMedia, digitalCapture); blank: derived
+    # from how the version was made (dam.provenance.source_type_for).
+    digital_source_type = models.CharField(max_length=64, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -108,6 +126,11 @@ class AssetVersion(TenantOwnedModel):
                 fields=["job_id", "provider_request_id", "output_index"],
                 condition=models.Q(job_id__isnull=False),
                 name="asset_version_unique_provider_output",
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(focal_x__isnull=True) & models.Q(focal_y__isnull=True))
+                | (models.Q(focal_x__gte=0, focal_x__lte=1) & models.Q(focal_y__gte=0, focal_y__lte=1)),
+                name="asset_version_focal_point_in_image",
             ),
         ]
 
