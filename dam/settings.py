@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "tenants.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -229,6 +230,18 @@ RATE_LIMIT_KEY_PREFIX = "dam:ratelimit"
 JOB_RECONCILE_INTERVAL_SECONDS = env_int("JOB_RECONCILE_INTERVAL_SECONDS", 60, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-jobs": {"task": "generation.reconcile_jobs", "schedule": JOB_RECONCILE_INTERVAL_SECONDS},
+}
+
+# --- Governance: audit trail, ledger, budgets ---
+# How many reverse proxies of ours append to X-Forwarded-For: the audit trail records the address
+# the outermost one saw. 0 (no proxy) records REMOTE_ADDR; never trust the header beyond our proxies.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# Open budget holds of jobs that ended (or vanished) are settled or released once this old.
+BUDGET_HOLD_RECONCILE_AFTER_SECONDS = env_int("BUDGET_HOLD_RECONCILE_AFTER_SECONDS", 120, minimum=10)
+BUDGET_RECONCILE_INTERVAL_SECONDS = env_int("BUDGET_RECONCILE_INTERVAL_SECONDS", 300, minimum=10)
+CELERY_BEAT_SCHEDULE["reconcile-budget-holds"] = {
+    "task": "governance.reconcile_budget_holds",
+    "schedule": BUDGET_RECONCILE_INTERVAL_SECONDS,
 }
 
 # --- Internationalisation -------------------------------------------------------------

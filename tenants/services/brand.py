@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from tenants.audit import Actor, audit, changes
 from tenants.models import BrandPolicy, OutputFormat, Placement, Tenant
 
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -55,21 +56,44 @@ def _validate_policy(values: dict[str, Any]) -> dict[str, Any]:
 
 
 @transaction.atomic
-def brand_policy_update(*, tenant: Tenant, created_by: Any = None, **changes: Any) -> BrandPolicy:
-    """Create the next version of the tenant's brand policy from the current one plus `changes`."""
-    unknown = set(changes) - set(POLICY_FIELDS)
+def brand_policy_update(
+    *, tenant: Tenant, created_by: Any = None, actor: Actor | None = None, request: Any = None, **updates: Any
+) -> BrandPolicy:
+    """Create the next version of the tenant's brand policy from the current one plus `updates`."""
+    unknown = set(updates) - set(POLICY_FIELDS)
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "not a brand policy field"))
     # Lock the tenant row: concurrent editors get consecutive versions, never a duplicate.
     Tenant.objects.select_for_update().get(pk=tenant.pk)
     current = BrandPolicy.objects.for_tenant(tenant).order_by("-version").first()
     base = current or BrandPolicy(tenant=tenant)  # an unsaved instance carries the field defaults
-    values = {name: getattr(base, name) for name in POLICY_FIELDS}
-    values.update(changes)
+    before = {name: getattr(base, name) for name in POLICY_FIELDS}
+    values = {**before, **updates}
     values = _validate_policy(values)
-    return BrandPolicy.objects.for_tenant(tenant).create(
+    policy = BrandPolicy.objects.for_tenant(tenant).create(
         tenant=tenant, version=(current.version + 1) if current else 1, created_by=created_by, **values
     )
+    audit(
+        tenant=tenant,
+        actor=Actor.resolve(actor, user=created_by),
+        action="policy.updated",
+        target=("brand_policy", policy.pk),
+        payload={"version": policy.version, **changes(before if current else {}, values)},
+        request=request,
+    )
+    return policy
+
+
+def _placement_values(placement: Placement) -> dict[str, Any]:
+    return {
+        "slug": placement.slug,
+        "name": placement.name,
+        "width": placement.width,
+        "height": placement.height,
+        "output_format": placement.output_format,
+        "compression": placement.compression,
+        "archived": placement.archived,
+    }
 
 
 def _validate_placement(*, slug: str, width: int, height: int, output_format: str, compression: int) -> None:
@@ -97,11 +121,13 @@ def placement_create(
     output_format: str = OutputFormat.JPEG,
     compression: int = 85,
     name: str = "",
+    actor: Actor | None = None,
+    request: Any = None,
 ) -> Placement:
     _validate_placement(slug=slug, width=width, height=height, output_format=output_format, compression=compression)
     try:
         with transaction.atomic():
-            return Placement.objects.for_tenant(tenant).create(
+            placement = Placement.objects.for_tenant(tenant).create(
                 tenant=tenant,
                 slug=slug,
                 name=name or slug,
@@ -112,15 +138,27 @@ def placement_create(
             )
     except IntegrityError:
         raise ValidationError({"slug": f"a placement {slug!r} already exists"}) from None
+    audit(
+        tenant=tenant,
+        actor=Actor.resolve(actor),
+        action="placement.created",
+        target=("placement", placement.pk),
+        payload=changes({}, _placement_values(placement)),
+        request=request,
+    )
+    return placement
 
 
 @transaction.atomic
-def placement_update(*, placement: Placement, **changes: Any) -> Placement:
+def placement_update(
+    *, placement: Placement, actor: Actor | None = None, request: Any = None, **updates: Any
+) -> Placement:
     allowed = {"name", "width", "height", "output_format", "compression"}
-    unknown = set(changes) - allowed
+    unknown = set(updates) - allowed
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "cannot be changed"))
-    for name, value in changes.items():
+    before = _placement_values(placement)
+    for name, value in updates.items():
         setattr(placement, name, value)
     _validate_placement(
         slug=placement.slug,
@@ -129,12 +167,33 @@ def placement_update(*, placement: Placement, **changes: Any) -> Placement:
         output_format=placement.output_format,
         compression=placement.compression,
     )
-    placement.save(update_fields=[*changes])
+    placement.save(update_fields=[*updates])
+    payload = changes(before, _placement_values(placement))
+    if payload["after"]:
+        audit(
+            tenant=placement.tenant_id,
+            actor=Actor.resolve(actor),
+            action="placement.updated",
+            target=("placement", placement.pk),
+            payload={"slug": placement.slug, **payload},
+            request=request,
+        )
     return placement
 
 
 @transaction.atomic
-def placement_archive(*, placement: Placement) -> Placement:
-    Placement.objects.for_tenant(placement.tenant_id).filter(pk=placement.pk).update(archived=True)
+def placement_archive(*, placement: Placement, actor: Actor | None = None, request: Any = None) -> Placement:
+    archived = (
+        Placement.objects.for_tenant(placement.tenant_id).filter(pk=placement.pk, archived=False).update(archived=True)
+    )
     placement.archived = True
+    if archived:
+        audit(
+            tenant=placement.tenant_id,
+            actor=Actor.resolve(actor),
+            action="placement.archived",
+            target=("placement", placement.pk),
+            payload={"slug": placement.slug, **changes({"archived": False}, {"archived": True})},
+            request=request,
+        )
     return placement

@@ -8,6 +8,7 @@ import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -15,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tenants.audit import Actor, audit, changes
 from tenants.models import ApiKey, Membership, Role, Scope, Tenant, hash_api_key_secret
 
 API_KEY_PREFIX_LENGTH = 12
@@ -39,8 +41,21 @@ def _validate_scopes(scopes: Iterable[str]) -> list[str]:
     return scopes
 
 
+def _api_key_values(api_key: ApiKey) -> dict[str, Any]:
+    # Never the secret or its hash: the trail says which key, not how to forge it.
+    return {
+        "name": api_key.name,
+        "prefix": api_key.prefix,
+        "scopes": list(api_key.scopes),
+        "expires_at": api_key.expires_at,
+        "revoked_at": api_key.revoked_at,
+    }
+
+
 @transaction.atomic
-def tenant_create(*, slug: str, name: str, time_zone: str = "UTC") -> Tenant:
+def tenant_create(
+    *, slug: str, name: str, time_zone: str = "UTC", actor: Actor | None = None, request: Any = None
+) -> Tenant:
     if not _SLUG_RE.match(slug):
         raise ValidationError({"slug": "lowercase letters, digits and hyphens, 1-63 characters"})
     if Tenant.objects.filter(slug=slug).exists():
@@ -49,25 +64,58 @@ def tenant_create(*, slug: str, name: str, time_zone: str = "UTC") -> Tenant:
         zoneinfo.ZoneInfo(time_zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ValidationError({"time_zone": f"unknown IANA time zone {time_zone!r}"}) from None
-    return Tenant.objects.create(slug=slug, name=name, time_zone=time_zone)
-
-
-@transaction.atomic
-def tenant_set_status(*, tenant: Tenant, status: str) -> Tenant:
-    if status not in Tenant.Status.values:
-        raise ValidationError({"status": f"must be one of {', '.join(Tenant.Status.values)}"})
-    Tenant.objects.filter(pk=tenant.pk).update(status=status)
-    tenant.status = status
+    tenant = Tenant.objects.create(slug=slug, name=name, time_zone=time_zone)
+    # The first event of the tenant's audit chain.
+    audit(
+        tenant=tenant,
+        actor=Actor.resolve(actor, fallback="provisioning"),
+        action="tenant.created",
+        target=("tenant", tenant.pk),
+        payload=changes({}, {"slug": slug, "name": name, "time_zone": time_zone}),
+        request=request,
+    )
     return tenant
 
 
 @transaction.atomic
-def membership_set(*, tenant: Tenant, user: AbstractBaseUser, role: str) -> Membership:
+def tenant_set_status(*, tenant: Tenant, status: str, actor: Actor | None = None, request: Any = None) -> Tenant:
+    if status not in Tenant.Status.values:
+        raise ValidationError({"status": f"must be one of {', '.join(Tenant.Status.values)}"})
+    before = Tenant.objects.select_for_update().values_list("status", flat=True).get(pk=tenant.pk)
+    Tenant.objects.filter(pk=tenant.pk).update(status=status)
+    tenant.status = status
+    if before != status:
+        audit(
+            tenant=tenant,
+            actor=Actor.resolve(actor),
+            action="tenant.status_changed",
+            target=("tenant", tenant.pk),
+            payload=changes({"status": before}, {"status": status}),
+            request=request,
+        )
+    return tenant
+
+
+@transaction.atomic
+def membership_set(
+    *, tenant: Tenant, user: AbstractBaseUser, role: str, actor: Actor | None = None, request: Any = None
+) -> Membership:
     if role not in Role.values:
         raise ValidationError({"role": f"must be one of {', '.join(Role.values)}"})
+    previous = Membership.objects.for_tenant(tenant).select_for_update().filter(user=user).first()
+    before = {"role": previous.role} if previous else {}
     membership, _ = Membership.objects.for_tenant(tenant).update_or_create(
         tenant=tenant, user=user, defaults={"role": role}
     )
+    if before != {"role": role}:
+        audit(
+            tenant=tenant,
+            actor=Actor.resolve(actor),
+            action="membership.created" if previous is None else "membership.role_changed",
+            target=("membership", membership.pk),
+            payload={"user": user.get_username(), **changes(before, {"role": role})},
+            request=request,
+        )
     return membership
 
 
@@ -79,6 +127,8 @@ def api_key_create(
     scopes: Iterable[str],
     expires_at: datetime | None = None,
     created_by: AbstractBaseUser | None = None,
+    actor: Actor | None = None,
+    request: Any = None,
 ) -> IssuedApiKey:
     scopes = _validate_scopes(scopes)
     if not name.strip():
@@ -101,17 +151,36 @@ def api_key_create(
                 )
         except IntegrityError:  # prefix collision: 48 random bits, practically never
             continue
+        audit(
+            tenant=tenant,
+            actor=Actor.resolve(actor, user=created_by),
+            action="api_key.created",
+            target=("api_key", api_key.pk),
+            payload=changes({}, _api_key_values(api_key)),
+            request=request,
+        )
         return IssuedApiKey(api_key=api_key, token=f"dam_{prefix}_{secret}")
     raise RuntimeError("could not allocate a unique API key prefix")
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
-    # Conditional UPDATE: revoking twice keeps the first revocation time.
-    ApiKey.objects.for_tenant(api_key.tenant_id).filter(pk=api_key.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
+def api_key_revoke(*, api_key: ApiKey, actor: Actor | None = None, request: Any = None) -> ApiKey:
+    # Conditional UPDATE: revoking twice keeps the first revocation time (and writes one event).
+    revoked = (
+        ApiKey.objects.for_tenant(api_key.tenant_id)
+        .filter(pk=api_key.pk, revoked_at__isnull=True)
+        .update(revoked_at=timezone.now())
     )
     api_key.refresh_from_db(fields=["revoked_at"])
+    if revoked:
+        audit(
+            tenant=api_key.tenant_id,
+            actor=Actor.resolve(actor),
+            action="api_key.revoked",
+            target=("api_key", api_key.pk),
+            payload={"prefix": api_key.prefix, **changes({"revoked_at": None}, {"revoked_at": api_key.revoked_at})},
+            request=request,
+        )
     return api_key
 
 

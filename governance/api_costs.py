@@ -1,0 +1,227 @@
+"""Cost endpoints: spend reports, the ledger, the price book (scope `costs:read`) and budgets
+(read with `costs:read`, change with `admin`). The estimate endpoint lives in
+`generation/api_costs.py`: it needs generation's size planner, which governance may not import."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from rest_framework import mixins, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from governance.api_audit import parse_moment
+from governance.budgets import budget_set, budget_status, budgets_for_tenant
+from governance.ledger import ledger_entries_for_tenant
+from governance.models import Budget, LedgerEntry, Price, TokenKind
+from governance.periods import local_day
+from governance.prices import price_sheet_at
+from governance.reports import GROUPINGS, spend_report
+from tenants.api_base import TenantScopedAPIView, TenantScopedViewSet
+from tenants.audit import Actor
+from tenants.errors import Conflict
+from tenants.models import ApiKey, Scope, Tenant
+
+MAX_REPORT_DAYS = 3 * 366
+
+
+class SpendQuerySerializer(serializers.Serializer):
+    group_by = serializers.ChoiceField(choices=GROUPINGS, default="day")
+    start = serializers.DateField(required=False, help_text="first tenant-local day (default: this month's first)")
+    end = serializers.DateField(required=False, help_text="last tenant-local day, inclusive (default: today)")
+
+
+class SpendReportView(TenantScopedAPIView):
+    """`GET /api/v1/costs/spend?group_by=day|month|api_key|user|collection|model&start=&end=`"""
+
+    required_scopes = {"GET": Scope.COSTS_READ}
+
+    def get(self, request: Request) -> Response:
+        params = SpendQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        tenant = self.tenant
+        today = local_day(timezone.now(), tenant.time_zone)
+        start = params.validated_data.get("start") or today.replace(day=1)
+        end = params.validated_data.get("end") or today
+        if end < start or (end - start).days > MAX_REPORT_DAYS:
+            raise serializers.ValidationError({"end": f"must be on or after start, at most {MAX_REPORT_DAYS} days"})
+        group_by = params.validated_data["group_by"]
+        rows = spend_report(tenant=tenant, group_by=group_by, start=start, end=end)
+        total = sum((row["amount_usd"] for row in rows), Decimal(0))
+        for row in rows:
+            row["amount_usd"] = str(row["amount_usd"])
+        return Response(
+            {
+                "time_zone": tenant.time_zone,
+                "group_by": group_by,
+                "start": start,
+                "end": end,
+                "total_usd": str(total),
+                "rows": rows,
+            }
+        )
+
+
+class LedgerEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LedgerEntry
+        fields = [
+            "id",
+            "kind",
+            "amount_usd",
+            "job_id",
+            "api_key_id",
+            "user_id",
+            "collection_id",
+            "provider_request_id",
+            "model",
+            "deployment_tier",
+            "size",
+            "quality",
+            "operation",
+            "images",
+            "text_input_tokens",
+            "cached_text_input_tokens",
+            "image_input_tokens",
+            "cached_image_input_tokens",
+            "output_tokens",
+            "usage_estimated",
+            "breakdown",
+            "note",
+            "occurred_at",
+            "day",
+            "period",
+        ]
+
+
+class LedgerQuerySerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=LedgerEntry.Kind.values, required=False)
+    job = serializers.IntegerField(required=False, min_value=1)
+    since = serializers.CharField(required=False)
+    until = serializers.CharField(required=False)
+
+    def validate_since(self, value: str) -> dt.datetime:
+        return parse_moment(value)
+
+    def validate_until(self, value: str) -> dt.datetime:
+        return parse_moment(value, end=True)
+
+
+class LedgerEntryViewSet(mixins.ListModelMixin, TenantScopedViewSet):
+    """`GET /api/v1/costs/ledger?kind=&job=&since=&until=`: the tenant's ledger entries, newest first."""
+
+    serializer_class = LedgerEntrySerializer
+    required_scopes = {"*": Scope.COSTS_READ}
+
+    def scoped_queryset(self, tenant: Tenant) -> QuerySet[LedgerEntry]:
+        params = LedgerQuerySerializer(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        filters = dict(params.validated_data)
+        return ledger_entries_for_tenant(tenant=tenant, job_id=filters.pop("job", None), **filters)
+
+
+class PriceBookView(TenantScopedAPIView):
+    """`GET /api/v1/costs/prices`: the prices in force now, and every price row (history included)."""
+
+    required_scopes = {"GET": Scope.COSTS_READ}
+
+    def get(self, request: Request) -> Response:
+        now = timezone.now()
+        sheet = price_sheet_at(now)
+        rows = Price.objects.order_by("model", "deployment_tier", "token_kind", "effective_from")
+        return Response(
+            {
+                "model": sheet.model,
+                "deployment_tier": sheet.deployment_tier,
+                "usd_per_million": {kind: str(sheet[kind].usd_per_million) for kind in TokenKind.values},
+                "history": [
+                    {
+                        "id": row.pk,
+                        "model": row.model,
+                        "deployment_tier": row.deployment_tier,
+                        "token_kind": row.token_kind,
+                        "usd_per_million": str(row.usd_per_million),
+                        "effective_from": row.effective_from,
+                        "effective_to": row.effective_to,
+                    }
+                    for row in rows
+                ],
+            }
+        )
+
+
+class BudgetSerializer(serializers.ModelSerializer):
+    api_key = serializers.IntegerField(source="api_key_id", read_only=True, allow_null=True)
+    current_month = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Budget
+        fields = [
+            "id",
+            "api_key",
+            "monthly_limit_usd",
+            "alert_threshold_percent",
+            "hard_stop",
+            "active",
+            "created_at",
+            "updated_at",
+            "current_month",
+        ]
+
+    def get_current_month(self, budget: Budget) -> dict:
+        return budget_status(budget=budget).to_dict()
+
+
+class BudgetWriteSerializer(serializers.Serializer):
+    monthly_limit_usd = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal(0))
+    alert_threshold_percent = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    hard_stop = serializers.BooleanField(required=False)
+    active = serializers.BooleanField(required=False)
+
+
+class BudgetCreateSerializer(BudgetWriteSerializer):
+    api_key = serializers.IntegerField(required=False, allow_null=True, help_text="omit for the tenant-wide budget")
+
+
+class BudgetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    """Budgets with this month's spend; `POST` creates one (tenant-wide, or for `api_key`), `PATCH` changes it."""
+
+    serializer_class = BudgetSerializer
+    required_scopes = {"list": Scope.COSTS_READ, "retrieve": Scope.COSTS_READ, "*": Scope.ADMIN}
+
+    def scoped_queryset(self, tenant: Tenant) -> QuerySet[Budget]:
+        return budgets_for_tenant(tenant=tenant)
+
+    def create(self, request: Request) -> Response:
+        params = BudgetCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        values = dict(params.validated_data)
+        key_id = values.pop("api_key", None)
+        api_key = None
+        if key_id is not None:
+            api_key = ApiKey.objects.for_tenant(self.tenant).filter(pk=key_id).first()
+            if api_key is None:
+                raise serializers.ValidationError({"api_key": "no such API key in this tenant"})
+        existing = budgets_for_tenant(tenant=self.tenant).filter(api_key=api_key).first()
+        if existing is not None:
+            raise Conflict(f"this scope already has budget {existing.pk}: PATCH it", field="api_key")
+        budget = budget_set(
+            tenant=self.tenant, api_key=api_key, actor=Actor.from_request(request), request=request, **values
+        )
+        return Response(BudgetSerializer(budget).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        budget = self.get_object()
+        params = BudgetWriteSerializer(data=request.data, partial=True)
+        params.is_valid(raise_exception=True)
+        budget = budget_set(
+            tenant=self.tenant,
+            api_key=budget.api_key,
+            actor=Actor.from_request(request),
+            request=request,
+            **params.validated_data,
+        )
+        return Response(BudgetSerializer(budget).data)

@@ -1,0 +1,357 @@
+"""The tamper-evident audit trail: writing events, verifying chains, exporting them.
+
+Canonical form (format `dam-audit/1`), which an outside party can recompute from an export:
+the event as a JSON object with the keys below, keys sorted, separators `,` and `:`, UTF-8
+(no ASCII escaping), timestamps as UTC `YYYY-MM-DDTHH:MM:SS.ffffffZ`; `hash` is the lowercase
+hex SHA-256 of those bytes. `prev_hash` is the previous event's hash (64 zeros for seq 1).
+Payloads hold only strings, integers, booleans, null, lists and objects: other numbers
+(Decimal, float) are stored as strings, so the database's JSON round trip cannot change them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from governance.models import GENESIS_HASH, AuditChainHead, AuditEvent
+from tenants.audit import Actor, Target, client_ip_of, request_id_of
+from tenants.models import Tenant
+
+FORMAT = "dam-audit/1"
+CANONICAL_FIELDS = (
+    "tenant",
+    "seq",
+    "actor_kind",
+    "actor_id",
+    "actor_label",
+    "action",
+    "target_type",
+    "target_id",
+    "payload",
+    "request_id",
+    "ip",
+    "at",
+    "prev_hash",
+)
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+class AuditOutsideTransaction(RuntimeError):
+    """An audit event must be written in the same transaction as the change it records."""
+
+
+def format_time(value: dt.datetime) -> str:
+    if timezone.is_naive(value):
+        raise ValueError("audit timestamps must be timezone-aware")
+    return value.astimezone(dt.UTC).strftime(_TIME_FORMAT)
+
+
+def normalise_payload(value: Any) -> Any:
+    """A JSON value whose canonical form survives a jsonb round trip unchanged."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Mapping):
+        return {str(key): normalise_payload(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [normalise_payload(item) for item in value]
+        return sorted(items, key=_sort_key) if isinstance(value, set | frozenset) else items
+    if isinstance(value, float | Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return format_time(value)
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Enum):
+        return normalise_payload(value.value)
+    raise TypeError(f"cannot record a {type(value).__name__} in an audit payload")
+
+
+def _sort_key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def canonical_bytes(record: Mapping[str, Any]) -> bytes:
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_hash(record: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_bytes(record)).hexdigest()
+
+
+def canonical_event(event: AuditEvent) -> dict[str, Any]:
+    """The hashed fields of an event, as stored (recomputing its hash must give `event.hash`)."""
+    return {
+        "tenant": event.tenant_id,
+        "seq": event.seq,
+        "actor_kind": event.actor_kind,
+        "actor_id": event.actor_id,
+        "actor_label": event.actor_label,
+        "action": event.action,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "payload": event.payload,
+        "request_id": event.request_id,
+        "ip": event.ip,
+        "at": format_time(event.created_at),
+        "prev_hash": event.prev_hash,
+    }
+
+
+def _lock_chain_head(tenant_id: int) -> AuditChainHead:
+    # Creating the head is idempotent; locking it serialises this tenant's writers until commit.
+    AuditChainHead.objects.bulk_create([AuditChainHead(tenant_id=tenant_id)], ignore_conflicts=True)
+    return AuditChainHead.objects.select_for_update().get(tenant_id=tenant_id)
+
+
+def audit_record(
+    *,
+    tenant: Tenant | int,
+    actor: Actor,
+    action: str,
+    target: Target,
+    payload: Mapping[str, Any],
+    request: Any = None,
+) -> AuditEvent:
+    """The writer installed into `tenants.audit`: append one event to the tenant's chain.
+
+    Runs in the caller's transaction (required), so the event commits or rolls back with the change.
+    """
+    if not connection.in_atomic_block:
+        raise AuditOutsideTransaction(f"audit event {action!r} must be written inside transaction.atomic()")
+    tenant_id = tenant if isinstance(tenant, int) else tenant.pk
+    head = _lock_chain_head(tenant_id)
+    # The time is taken under the lock, so it never runs backwards along a chain (unless the clock does).
+    event = AuditEvent(
+        tenant_id=tenant_id,
+        seq=head.seq + 1,
+        actor_kind=actor.kind,
+        actor_id=actor.id[:64],
+        actor_label=actor.label[:200],
+        action=action,
+        target_type=target.type[:64],
+        target_id=target.id[:64],
+        payload=normalise_payload(dict(payload)),
+        request_id=request_id_of(request),
+        ip=client_ip_of(request),
+        created_at=timezone.now(),
+        prev_hash=head.hash,
+    )
+    event.hash = event_hash(canonical_event(event))
+    event.save(force_insert=True)
+    AuditChainHead.objects.filter(tenant_id=tenant_id).update(seq=event.seq, hash=event.hash)
+    return event
+
+
+# --- verification ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    seq: int
+    event_id: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"event #{self.seq}" + (f" (id {self.event_id})" if self.event_id is not None else "")
+        return f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    tenant_id: int
+    events: int
+    head_seq: int
+    head_hash: str
+    first_break: ChainBreak | None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_break is None
+
+
+def verify_records(
+    records: Iterable[Mapping[str, Any]],
+    *,
+    expected_tenant: int | None = None,
+    start_seq: int = 1,
+    start_prev_hash: str = GENESIS_HASH,
+) -> tuple[int, int, str, ChainBreak | None]:
+    """Walk canonical records (each with its `hash`, and optionally `id`) in order.
+
+    Returns (count, last seq, last hash, first break). Pure: serves the database check and the
+    check of an export file alike.
+    """
+    expected_seq, prev_hash, count = start_seq, start_prev_hash, 0
+    for record in records:
+        count += 1
+        seq, event_id = record.get("seq"), record.get("id")
+        fields = {name: record.get(name) for name in CANONICAL_FIELDS}
+        if expected_tenant is not None and record.get("tenant") != expected_tenant:
+            return count, expected_seq - 1, prev_hash, ChainBreak(seq, event_id, "belongs to another tenant")
+        if seq != expected_seq:
+            reason = (
+                f"event #{expected_seq} is missing (found #{seq} next)"
+                if isinstance(seq, int) and seq > expected_seq
+                else f"out of order: expected #{expected_seq}, found #{seq}"
+            )
+            return count, expected_seq - 1, prev_hash, ChainBreak(expected_seq, event_id, reason)
+        if record.get("prev_hash") != prev_hash:
+            return count, seq - 1, prev_hash, ChainBreak(seq, event_id, "prev_hash does not match the previous event")
+        if event_hash(fields) != record.get("hash"):
+            return count, seq - 1, prev_hash, ChainBreak(seq, event_id, "content does not match its hash")
+        prev_hash, expected_seq = record["hash"], expected_seq + 1
+    return count, expected_seq - 1, prev_hash, None
+
+
+def _stored_records(tenant_id: int) -> Iterator[dict[str, Any]]:
+    events = AuditEvent.objects.for_tenant(tenant_id).order_by("seq")
+    for event in events.iterator(chunk_size=2000):
+        yield {**canonical_event(event), "hash": event.hash, "id": event.pk}
+
+
+def audit_verify(*, tenant: Tenant | int) -> ChainReport:
+    """Walk a tenant's chain from the genesis; report the first broken link, and a head that disagrees."""
+    tenant_id = tenant if isinstance(tenant, int) else tenant.pk
+    count, last_seq, last_hash, broken = verify_records(_stored_records(tenant_id), expected_tenant=tenant_id)
+    if broken is None:
+        head = AuditChainHead.objects.filter(tenant_id=tenant_id).first()
+        head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+        # Deleting the newest events leaves a valid shorter chain: the head row still names the real end.
+        if (head_seq, head_hash) != (last_seq, last_hash):
+            broken = ChainBreak(
+                last_seq + 1 if head_seq > last_seq else last_seq,
+                None,
+                f"the chain ends at #{last_seq} but its head records #{head_seq} ({head_hash[:12]}…)",
+            )
+    return ChainReport(tenant_id=tenant_id, events=count, head_seq=last_seq, head_hash=last_hash, first_break=broken)
+
+
+# --- export ----------------------------------------------------------------------------
+
+
+def audit_export_lines(*, tenant: Tenant, since_seq: int = 0) -> Iterator[str]:
+    """JSON Lines: a header, every event (canonical fields + `hash`) after `since_seq`, a trailer with the head.
+
+    Call inside a REPEATABLE READ transaction (the command does) so events and head agree.
+    """
+    head = AuditChainHead.objects.filter(tenant_id=tenant.pk).first()
+    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    start = AuditEvent.objects.for_tenant(tenant).filter(seq=since_seq).values_list("hash", flat=True).first()
+    yield json.dumps(
+        {
+            "type": "header",
+            "format": FORMAT,
+            "tenant": {"id": tenant.pk, "slug": tenant.slug},
+            "since_seq": since_seq,
+            "prev_hash": start if since_seq else GENESIS_HASH,
+            "exported_at": format_time(timezone.now()),
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    events = AuditEvent.objects.for_tenant(tenant).filter(seq__gt=since_seq, seq__lte=head_seq).order_by("seq")
+    for event in events.iterator(chunk_size=2000):
+        record = {"type": "event", **canonical_event(event), "hash": event.hash}
+        yield json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    yield json.dumps({"type": "chain_head", "tenant": tenant.pk, "seq": head_seq, "hash": head_hash}, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    events: int
+    head_seq: int
+    head_hash: str
+    first_break: ChainBreak | None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_break is None
+
+
+def audit_verify_export(lines: Iterable[str], *, pinned_head: tuple[int, str] | None = None) -> ExportReport:
+    """Check an export on its own: hashes, links, the trailer's head, and (optionally) that the chain
+    passes through a head pinned from an earlier export (`(seq, hash)`)."""
+    parsed = (json.loads(line) for line in lines if line.strip())
+    header = next(parsed, None)
+    if not header or header.get("type") != "header" or header.get("format") != FORMAT:
+        return ExportReport(0, 0, GENESIS_HASH, ChainBreak(0, None, f"not a {FORMAT} export"))
+    events: list[dict[str, Any]] = []
+    trailer: dict[str, Any] | None = None
+    pinned_ok = pinned_head is None
+    for item in parsed:
+        if item.get("type") == "event":
+            events.append(item)
+            if pinned_head and item.get("seq") == pinned_head[0]:
+                pinned_ok = item.get("hash") == pinned_head[1]
+        elif item.get("type") == "chain_head":
+            trailer = item
+    count, last_seq, last_hash, broken = verify_records(
+        events,
+        expected_tenant=header["tenant"]["id"],
+        start_seq=header["since_seq"] + 1,
+        start_prev_hash=header["prev_hash"],
+    )
+    if broken is None and (trailer is None or (trailer.get("seq"), trailer.get("hash")) != (last_seq, last_hash)):
+        broken = ChainBreak(last_seq, None, "the export's chain head does not match its last event")
+    if broken is None and pinned_head and pinned_head[0] > header["since_seq"] and not pinned_ok:
+        broken = ChainBreak(pinned_head[0], None, "the chain does not pass through the pinned head")
+    return ExportReport(count, last_seq, last_hash, broken)
+
+
+# --- reads -----------------------------------------------------------------------------
+
+
+def audit_events_for_tenant(
+    *,
+    tenant: Tenant,
+    action: str | None = None,
+    actor: str | None = None,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> QuerySet[AuditEvent]:
+    """Filters: `action` exact, or a prefix ending in '.' (`job.`); `actor` a label (`api-key:ab12…`,
+    `user:alice`, `system:worker`) or `kind:id` (`api_key:12`); time range [since, until)."""
+    events = AuditEvent.objects.for_tenant(tenant)
+    if action:
+        events = events.filter(action__startswith=action) if action.endswith(".") else events.filter(action=action)
+    if actor:
+        kind, _, ident = actor.partition(":")
+        if kind in AuditEvent.ActorKind.values and ident:
+            events = events.filter(actor_kind=kind, actor_id=ident)
+        else:
+            events = events.filter(actor_label=actor)
+    if target_type:
+        events = events.filter(target_type=target_type)
+    if target_id:
+        events = events.filter(target_id=target_id)
+    if since:
+        events = events.filter(created_at__gte=since)
+    if until:
+        events = events.filter(created_at__lt=until)
+    return events
+
+
+def audit_chain_head(*, tenant: Tenant) -> tuple[int, str]:
+    head = AuditChainHead.objects.filter(tenant_id=tenant.pk).first()
+    return (head.seq, head.hash) if head else (0, GENESIS_HASH)
+
+
+def audit_in_transaction(**kwargs: Any) -> AuditEvent:
+    """`audit_record` in its own transaction, for callers that record something outside any change."""
+    with transaction.atomic():
+        return audit_record(**kwargs)

@@ -1,0 +1,21 @@
+"""Governance models, re-exported. Several modules contribute: append your import and `__all__` names
+(keep both sorted) rather than reorganising others'."""
+
+from governance.models.audit import GENESIS_HASH, AuditChainHead, AuditEvent
+from governance.models.budgets import Budget, BudgetHold, SpendCounter
+from governance.models.ledger import DEFAULT_MODEL, DEFAULT_TIER, DailySpend, LedgerEntry, Price, TokenKind
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_TIER",
+    "GENESIS_HASH",
+    "AuditChainHead",
+    "AuditEvent",
+    "Budget",
+    "BudgetHold",
+    "DailySpend",
+    "LedgerEntry",
+    "Price",
+    "SpendCounter",
+    "TokenKind",
+]
