@@ -103,6 +103,9 @@ class AssetVersion(TenantOwnedModel):
     # IPTC Digital Source Type term (e.g. trainedAlgorithmicMedia, digitalCapture); blank: derived
     # from how the version was made (dam.provenance.source_type_for).
     digital_source_type = models.CharField(max_length=64, blank=True)
+    # SHA-256 of the bytes a client uploaded (the stored file is a sanitised re-encoding with its
+    # own `sha256`): the same upload twice in one tenant is the same version.
+    source_sha256 = models.CharField(max_length=64, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -126,6 +129,11 @@ class AssetVersion(TenantOwnedModel):
                 fields=["job_id", "provider_request_id", "output_index"],
                 condition=models.Q(job_id__isnull=False),
                 name="asset_version_unique_provider_output",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "source_sha256"],
+                condition=~models.Q(source_sha256=""),
+                name="asset_version_unique_upload",
             ),
             models.CheckConstraint(
                 condition=(models.Q(focal_x__isnull=True) & models.Q(focal_y__isnull=True))
