@@ -50,3 +50,19 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt 2> >(grep -v "is ignored: it is neither" >&2)
   echo "$want" > "$stamp"
 fi
+
+# --- Node packages --------------------------------------------------------------------
+# Azurite (the Azure Blob emulator the storage tests start) comes from npm, pinned by
+# tools/azurite/package-lock.json; reinstalled only when the lock changes.
+if [ ! -x tools/azurite/node_modules/.bin/azurite-blob ] \
+   || ! cmp -s tools/azurite/package-lock.json tools/azurite/node_modules/.installed-lock.json; then
+  if ! command -v npm >/dev/null 2>&1; then
+    log "installing Node.js and npm"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  log "installing Azurite from npm (tools/azurite)"
+  npm ci --prefix tools/azurite --no-audit --no-fund --loglevel=error
+  cp tools/azurite/package-lock.json tools/azurite/node_modules/.installed-lock.json
+fi

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from tenants.models import Role, Scope, Tenant
 from tests.factories import make_api_key, make_tenant, make_user
 
-pytest_plugins = ["tests.fixtures.celery_worker", "tests.fixtures.emulator"]
+pytest_plugins = ["tests.fixtures.azurite", "tests.fixtures.celery_worker", "tests.fixtures.emulator"]
 
 
 @dataclass

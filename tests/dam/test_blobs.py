@@ -12,6 +12,7 @@ from tests.factories import make_asset, png_bytes
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.local_storage
 def test_blobs_are_content_addressed_and_written_once(tenant_a):
     data = png_bytes(colour=(1, 2, 3))
     first = blob_put(tenant_id=tenant_a.pk, kind="originals", data=data, image_format="png")
@@ -23,6 +24,7 @@ def test_blobs_are_content_addressed_and_written_once(tenant_a):
     assert os.listdir(directory) == [os.path.basename(first.key)]
 
 
+@pytest.mark.local_storage
 def test_cleanup_removes_only_old_unreferenced_blobs(tenant_a):
     asset = make_asset(tenant_a, colour=(9, 9, 9))
     kept = asset.current_version.storage_key

@@ -149,8 +149,7 @@ def test_exhausted_deliveries_fail_and_a_replay_sends_the_same_event_again(alice
 
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
-def test_a_receiver_failing_three_times_gets_the_event_on_the_fourth_try(alice, celery_worker_factory):
-    celery_worker_factory(WEBHOOK_RETRY_BASE_SECONDS="1", WEBHOOK_ALLOW_PRIVATE_TARGETS="1")
+def test_a_receiver_failing_three_times_gets_the_event_on_the_fourth_try(alice, celery_worker):
     verify = documented_verifier()
     with webhook_receiver(script=[500, 500, 500], then=200) as receiver:
         secret = _register(alice, receiver.url)["secret"]
