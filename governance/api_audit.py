@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, pagination, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -77,6 +78,35 @@ class AuditPagination(pagination.CursorPagination):
     max_page_size = 500
 
 
+EVENT_EXAMPLE = {
+    "id": 9812,
+    "seq": 41,
+    "action": "api_key.revoked",
+    "actor": {"kind": "user", "id": "3", "label": "user:alice"},
+    "target": {"type": "api_key", "id": "12"},
+    "payload": {
+        "prefix": "a1b2c3d4e5f6",
+        "before": {"revoked_at": None},
+        "after": {"revoked_at": "2026-05-04T10:15:00Z"},
+    },
+    "request_id": "5f0c2b…",
+    "ip": "203.0.113.9",
+    "created_at": "2026-05-04T10:15:00.123456Z",
+    "prev_hash": "3b1f…",
+    "hash": "9c4e…",
+}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="The audit trail, newest first, filtered",
+        parameters=[AuditFilterSerializer],
+        examples=[OpenApiExample("An event", value=EVENT_EXAMPLE, response_only=True)],
+    ),
+    retrieve=extend_schema(
+        summary="One audit event", examples=[OpenApiExample("An event", value=EVENT_EXAMPLE, response_only=True)]
+    ),
+)
 class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     """Filters: `action` (exact, or a prefix ending in '.'), `actor` (label or kind:id), `target_type`,
     `target_id`, `since`/`until` (ISO dates or datetimes; a date `until` includes that day)."""
@@ -92,6 +122,14 @@ class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenant
         filters.is_valid(raise_exception=True)
         return audit_events_for_tenant(tenant=tenant, **filters.validated_data)
 
+    @extend_schema(
+        summary="The chain head (sequence number and hash) to pin against later exports",
+        responses=inline_serializer(
+            "AuditChainHead",
+            {"tenant": serializers.CharField(), "seq": serializers.IntegerField(), "hash": serializers.CharField()},
+        ),
+        examples=[OpenApiExample("Head", value={"tenant": "acme", "seq": 41, "hash": "9c4e…"}, response_only=True)],
+    )
     @action(detail=False, methods=["get"], url_path="head")
     def chain_head(self, request: Request) -> Response:
         """The chain head to pin (compare with a later `audit_export`)."""

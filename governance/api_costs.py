@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,11 +35,46 @@ class SpendQuerySerializer(serializers.Serializer):
     end = serializers.DateField(required=False, help_text="last tenant-local day, inclusive (default: today)")
 
 
+SPEND_EXAMPLE = {
+    "time_zone": "Europe/Berlin",
+    "group_by": "day",
+    "start": "2026-05-01",
+    "end": "2026-05-31",
+    "total_usd": "0.4214400000",
+    "rows": [
+        {
+            "day": "2026-05-04",
+            "amount_usd": "0.4214400000",
+            "entries": 2,
+            "images": 2,
+            "input_tokens": 640,
+            "output_tokens": 14048,
+        }
+    ],
+}
+
+
 class SpendReportView(TenantScopedAPIView):
     """`GET /api/v1/costs/spend?group_by=day|month|api_key|user|collection|model&start=&end=`"""
 
     required_scopes = {"GET": Scope.COSTS_READ}
 
+    @extend_schema(
+        summary="Spend (charges and adjustments) grouped by day, month, API key, user, collection or model",
+        parameters=[SpendQuerySerializer],
+        responses=inline_serializer(
+            "SpendReport",
+            {
+                "time_zone": serializers.CharField(),
+                "group_by": serializers.CharField(),
+                "start": serializers.DateField(),
+                "end": serializers.DateField(),
+                "total_usd": serializers.DecimalField(max_digits=24, decimal_places=10),
+                "rows": serializers.ListField(child=serializers.DictField()),
+            },
+        ),
+        examples=[OpenApiExample("Days of a month", value=SPEND_EXAMPLE, response_only=True)],
+    )
     def get(self, request: Request) -> Response:
         params = SpendQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -66,6 +102,9 @@ class SpendReportView(TenantScopedAPIView):
 
 
 class LedgerEntrySerializer(serializers.ModelSerializer):
+    # Plain text in the schema: a `kind` enum here would collide with other `kind` enums by name.
+    kind = serializers.CharField(read_only=True, help_text="hold | charge | release | adjustment")
+
     class Meta:
         model = LedgerEntry
         fields = [
@@ -110,6 +149,49 @@ class LedgerQuerySerializer(serializers.Serializer):
         return parse_moment(value, end=True)
 
 
+LEDGER_EXAMPLE = {
+    "id": 812,
+    "kind": "charge",
+    "amount_usd": "0.2107200000",
+    "job_id": 345,
+    "api_key_id": 7,
+    "user_id": None,
+    "collection_id": 3,
+    "provider_request_id": "9d2f0c1e-…",
+    "model": "gpt-image-2",
+    "deployment_tier": "standard-global",
+    "size": "1024x1024",
+    "quality": "high",
+    "operation": "generate",
+    "images": 1,
+    "text_input_tokens": 0,
+    "cached_text_input_tokens": 0,
+    "image_input_tokens": 0,
+    "cached_image_input_tokens": 0,
+    "output_tokens": 7024,
+    "usage_estimated": False,
+    "breakdown": {
+        "image_output": {"tokens": 7024, "price_id": 5, "usd_per_million": "30.0000", "amount_usd": "0.2107200000"}
+    },
+    "note": "",
+    "occurred_at": "2026-05-04T10:15:00Z",
+    "day": "2026-05-04",
+    "period": "2026-05-01",
+}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="The tenant's ledger entries, newest first",
+        parameters=[
+            OpenApiParameter("kind", str, enum=LedgerEntry.Kind.values),
+            OpenApiParameter("job", int),
+            OpenApiParameter("since", str, description="ISO date or datetime"),
+            OpenApiParameter("until", str, description="ISO date (inclusive) or datetime (exclusive)"),
+        ],
+        examples=[OpenApiExample("A charge", value=LEDGER_EXAMPLE, response_only=True)],
+    )
+)
 class LedgerEntryViewSet(mixins.ListModelMixin, TenantScopedViewSet):
     """`GET /api/v1/costs/ledger?kind=&job=&since=&until=`: the tenant's ledger entries, newest first."""
 
@@ -128,6 +210,36 @@ class PriceBookView(TenantScopedAPIView):
 
     required_scopes = {"GET": Scope.COSTS_READ}
 
+    @extend_schema(
+        summary="The price book: USD per 1M tokens in force now, and its history",
+        responses=inline_serializer(
+            "PriceBook",
+            {
+                "model": serializers.CharField(),
+                "deployment_tier": serializers.CharField(),
+                "usd_per_million": serializers.DictField(child=serializers.CharField()),
+                "history": serializers.ListField(child=serializers.DictField()),
+            },
+        ),
+        examples=[
+            OpenApiExample(
+                "Standard Global",
+                value={
+                    "model": "gpt-image-2",
+                    "deployment_tier": "standard-global",
+                    "usd_per_million": {
+                        "text_input": "5.0000",
+                        "cached_text_input": "1.2500",
+                        "image_input": "8.0000",
+                        "cached_image_input": "2.0000",
+                        "image_output": "30.0000",
+                    },
+                    "history": [],
+                },
+                response_only=True,
+            )
+        ],
+    )
     def get(self, request: Request) -> Response:
         now = timezone.now()
         sheet = price_sheet_at(now)
@@ -186,6 +298,55 @@ class BudgetCreateSerializer(BudgetWriteSerializer):
     api_key = serializers.IntegerField(required=False, allow_null=True, help_text="omit for the tenant-wide budget")
 
 
+BUDGET_EXAMPLE = {
+    "id": 4,
+    "api_key": None,
+    "monthly_limit_usd": "500.00",
+    "alert_threshold_percent": 80,
+    "hard_stop": True,
+    "active": True,
+    "created_at": "2026-05-01T08:00:00Z",
+    "updated_at": "2026-05-01T08:00:00Z",
+    "current_month": {
+        "period": "2026-05",
+        "time_zone": "Europe/Berlin",
+        "limit_usd": "500.00",
+        "charged_usd": "120.4400000000",
+        "held_usd": "3.3715200000",
+        "remaining_usd": "376.1884800000",
+        "alert_threshold_usd": "400.00",
+        "alerted_at": None,
+        "exceeded_at": None,
+    },
+}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Budgets with this month's spend",
+        examples=[OpenApiExample("A budget", value=BUDGET_EXAMPLE, response_only=True)],
+    ),
+    retrieve=extend_schema(
+        summary="One budget with this month's spend",
+        examples=[OpenApiExample("A budget", value=BUDGET_EXAMPLE, response_only=True)],
+    ),
+    create=extend_schema(
+        summary="Create the tenant's budget, or an API key's",
+        request=BudgetCreateSerializer,
+        responses={201: BudgetSerializer, 409: None},
+        examples=[
+            OpenApiExample(
+                "Tenant-wide", value={"monthly_limit_usd": "500.00", "alert_threshold_percent": 80}, request_only=True
+            )
+        ],
+    ),
+    partial_update=extend_schema(
+        summary="Change a budget (takes effect for this month at once)",
+        request=BudgetWriteSerializer,
+        responses=BudgetSerializer,
+        examples=[OpenApiExample("Raise the limit", value={"monthly_limit_usd": "750.00"}, request_only=True)],
+    ),
+)
 class BudgetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     """Budgets with this month's spend; `POST` creates one (tenant-wide, or for `api_key`), `PATCH` changes it."""
 

@@ -62,7 +62,7 @@ def counter_ensure(*, tenant_id: int, period: dt.date, api_key_id: int | None) -
     counter = SpendCounter(
         tenant_id=tenant_id, api_key_id=api_key_id, period=period, **limits_from(_budget_for(tenant_id, api_key_id))
     )
-    SpendCounter.objects.bulk_create([counter], ignore_conflicts=True)
+    SpendCounter.objects.for_tenant(tenant_id).bulk_create([counter], ignore_conflicts=True)
 
 
 def counters(*, tenant_id: int, period: dt.date, api_key_id: int | None) -> QuerySet[SpendCounter]:

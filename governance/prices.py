@@ -32,8 +32,35 @@ USAGE_FIELDS = (
 )
 
 
+# Microsoft Foundry, gpt-image-2, Standard Global, USD per 1M tokens (announcement of 2026-04-21).
+SEED_PRICES = {
+    TokenKind.TEXT_INPUT: Decimal("5.00"),
+    TokenKind.CACHED_TEXT_INPUT: Decimal("1.25"),
+    TokenKind.IMAGE_INPUT: Decimal("8.00"),
+    TokenKind.CACHED_IMAGE_INPUT: Decimal("2.00"),
+    TokenKind.IMAGE_OUTPUT: Decimal("30.00"),
+}
+SEED_FROM = dt.datetime(2026, 4, 21, tzinfo=dt.UTC)
+
+
 class PriceMissing(LookupError):
     pass
+
+
+def price_book_seed(price_model: type[Price] = Price) -> int:
+    """The launch prices, if missing (migration 0002 writes them; this restores them after a database flush,
+    as Django restores content types). Never touches a later price. Returns how many rows it wrote."""
+    created = 0
+    for kind, usd in SEED_PRICES.items():
+        _, made = price_model.objects.get_or_create(
+            model=DEFAULT_MODEL,
+            deployment_tier=DEFAULT_TIER,
+            token_kind=kind,
+            effective_from=SEED_FROM,
+            defaults={"usd_per_million": usd},
+        )
+        created += made
+    return created
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from dam.models import Asset, AssetVersion, WebhookDelivery, WebhookEndpoint
 from generation.job_models import Job
 from generation.submission import job_submit
+from governance.models import AuditEvent, Budget, LedgerEntry
 from tenants.models import ApiKey, BrandPolicy, Membership, Placement
 from tenants.services import brand_policy_update, placement_create
 from tests.dam.delivery_factories import approve_current, make_webhook_delivery
@@ -64,6 +65,9 @@ OBJECT_ENDPOINTS = {
         "webhook_delivery",
         None,
     ),
+    "budget-detail": ("budget-detail", "get", "/api/v1/budgets/{id}", "budget", None),
+    "budget-update": ("budget-detail", "patch", "/api/v1/budgets/{id}", "budget", {"monthly_limit_usd": "12.00"}),
+    "audit-event-detail": ("audit-event-detail", "get", "/api/v1/audit/{id}", "audit_event", None),
 }
 LIST_ENDPOINTS = [
     "/api/v1/api-keys",
@@ -75,6 +79,9 @@ LIST_ENDPOINTS = [
     "/api/v1/storefront/assets",
     "/api/v1/webhooks",
     "/api/v1/webhook-deliveries",
+    "/api/v1/budgets",
+    "/api/v1/audit",
+    "/api/v1/costs/ledger",
 ]
 
 
@@ -98,6 +105,8 @@ def _object_ids(alice) -> dict[str, int]:
         "storefront_asset": Asset.objects.for_tenant(alice.tenant).get().pk,  # approved by storefront_data
         "webhook": WebhookEndpoint.objects.for_tenant(alice.tenant).get().pk,
         "webhook_delivery": WebhookDelivery.objects.for_tenant(alice.tenant).order_by("id").first().pk,
+        "budget": Budget.objects.for_tenant(alice.tenant).get().pk,
+        "audit_event": AuditEvent.objects.for_tenant(alice.tenant).order_by("seq").first().pk,
     }
 
 
@@ -115,6 +124,8 @@ def _snapshot(tenant) -> list:
         sorted(Job.objects.for_tenant(tenant).values_list("id", "state", "cancel_requested")),
         sorted(WebhookEndpoint.objects.for_tenant(tenant).values_list("id", "url", "description", "secret_encrypted")),
         sorted(WebhookDelivery.objects.for_tenant(tenant).values_list("id", "status", "attempts")),
+        sorted(Budget.objects.for_tenant(tenant).values_list("id", "monthly_limit_usd", "active")),
+        sorted(LedgerEntry.objects.for_tenant(tenant).values_list("id", "amount_usd")),
     ]
 
 
@@ -213,3 +224,23 @@ def storefront_data(brand_data, alice, charlie):
     for actor in (alice, charlie):
         approve_current(Asset.objects.for_tenant(actor.tenant).get())
         make_webhook_delivery(actor.tenant)
+
+
+@pytest.fixture(autouse=True)
+def governance_data(alice, charlie):
+    """A budget and a ledger charge in each tenant (their audit trails exist from the start)."""
+    from django.utils import timezone
+
+    from governance.budgets import budget_set
+    from governance.ledger import ledger_charge_response
+    from tenants.audit import Actor
+
+    for actor in (alice, charlie):
+        budget_set(tenant=actor.tenant, actor=Actor.system("test"), monthly_limit_usd="10.00")
+        ledger_charge_response(
+            tenant=actor.tenant,
+            job_id=None,
+            provider_request_id=f"isolation-{actor.tenant.slug}",
+            usage={"output_tokens": 7024},
+            occurred_at=timezone.now(),
+        )
