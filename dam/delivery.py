@@ -91,16 +91,15 @@ def spec_pins_format(spec: str) -> bool:
     return any(step.startswith("format-") for step in spec.split("|"))
 
 
-def negotiate_rendition(renditions: list[Rendition], *, spec: str, accept: str) -> Rendition | None:
-    """The rendition of `spec`, or its AVIF/WebP variant (`<spec>|format-avif`) when the client takes it."""
-    by_spec = {rendition.spec: rendition for rendition in renditions}
+def negotiate_spec(available: set[str], *, spec: str, accept: str) -> str | None:
+    """`spec`, or its AVIF/WebP variant (`<spec>|format-avif`) when it exists and the client takes it."""
     if not spec_pins_format(spec):
         wanted = accepted_formats(accept)
         for image_format in NEGOTIABLE_FORMATS:
-            variant = by_spec.get(f"{spec}|format-{image_format}")
-            if image_format in wanted and variant is not None:
+            variant = f"{spec}|format-{image_format}"
+            if image_format in wanted and variant in available:
                 return variant
-    return by_spec.get(spec)
+    return spec if spec in available else None
 
 
 def _cache_control(*, expires_at: int | None, version: AssetVersion, now: dt.datetime) -> str:
@@ -179,13 +178,13 @@ def serve_current(request: HttpRequest, asset_id: int, placement_slug: str) -> H
     version = storefront_current_version(tenant=tenant_id, asset_id=asset_id)
     if version is None:
         raise Http404("no approved version")
-    rendition = negotiate_rendition(
-        list(version.renditions.all()),
-        spec=f"placement:{placement_slug}",
-        accept=request.headers.get("Accept", ""),
+    renditions = {rendition.spec: rendition for rendition in version.renditions.all()}
+    chosen = negotiate_spec(
+        set(renditions), spec=f"placement:{placement_slug}", accept=request.headers.get("Accept", "")
     )
-    if rendition is None:
+    if chosen is None:
         raise Http404("no rendition for this placement")
+    rendition = renditions[chosen]
     target = version_path(
         version_id=version.pk, spec=rendition.spec, sha256=rendition.sha256, image_format=rendition.format
     )

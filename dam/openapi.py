@@ -10,6 +10,8 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from rest_framework.generics import GenericAPIView
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -63,6 +65,15 @@ def _schema_tenant_context() -> Any:
 
 
 class ScopedAutoSchema(AutoSchema):
+    def _get_serializer(self) -> Any:
+        view = self.view
+        plain = not isinstance(view, GenericAPIView) and not hasattr(view, "get_serializer_class")
+        if plain and getattr(view, "serializer_class", None) is None:
+            # A plain APIView rendering its own dict: a free-form JSON object, unless the
+            # view says more with @extend_schema (which takes precedence over this).
+            return OpenApiTypes.OBJECT
+        return super()._get_serializer()
+
     def get_operation(self, path: str, path_regex: str, path_prefix: str, method: str, registry: Any) -> Any:
         request = getattr(self.view, "request", None)
         if request is not None and not hasattr(request, "tenant_context"):

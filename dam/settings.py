@@ -302,6 +302,8 @@ SPECTACULAR_SETTINGS = {
             ("succeeded", "Succeeded"),
             ("failed", "Failed"),
         ],
+        "JobKindEnum": [("generate", "Generate"), ("edit", "Edit")],
+        "LedgerEntryKindEnum": [("hold", "Hold"), ("charge", "Charge"), ("release", "Release"), ("adjustment", "Adjustment")],
     },
 }
 # HMAC key of signed delivery URLs; empty derives one from SECRET_KEY (rotating SECRET_KEY then
@@ -315,6 +317,9 @@ DELIVERY_CURRENT_MAX_AGE_SECONDS = env_int("DELIVERY_CURRENT_MAX_AGE_SECONDS", 6
 DELIVERY_MODE = env_choice("DELIVERY_MODE", "proxy", ("proxy", "storage"))
 # Origin that delivery URLs in API responses start with (a CDN in front of /d/); empty: this host.
 DELIVERY_BASE_URL = env_str("DELIVERY_BASE_URL").rstrip("/")
+# Rendered storefront list pages are reused for this long (per process; 0 turns it off). Every
+# hit first re-checks that the page's versions are still visible (dam.storefront_cache).
+STOREFRONT_LIST_CACHE_SECONDS = env_int("STOREFRONT_LIST_CACHE_SECONDS", 5, minimum=0)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
 WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30, minimum=0)

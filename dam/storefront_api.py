@@ -9,36 +9,35 @@ approved or published versions inside their publish window (`dam.storefront`).
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dam.delivery import negotiate_rendition
-from dam.models import Asset, AssetVersion, Rendition
+from dam.delivery import negotiate_spec
+from dam.models import Asset, Rendition
 from dam.storefront import (
     ORIGINAL_SPEC,
     UrlBuilder,
     current_path,
-    publish_window_of,
     storefront_assets,
-    storefront_versions_by_id,
+    storefront_version_rows,
+    storefront_visible_count,
 )
+from dam.storefront_cache import CachedPage, storefront_pages
 from tenants.api_base import TenantScopedViewSet
 from tenants.models import Scope, Tenant
-
-
-def _alt_text(version: AssetVersion) -> dict[str, str]:
-    # Per-locale alt text is the library's field; absent until the library defines it.
-    value = getattr(version, "alt_text", None)
-    return dict(value) if isinstance(value, dict) else {}
 
 
 class StorefrontRenditionSerializer(serializers.Serializer):
@@ -84,18 +83,38 @@ class StorefrontAssetSerializer(serializers.Serializer):
     srcsets = SrcsetSerializer(many=True)
 
 
-def _rendition_data(rendition: Rendition, *, asset_id: int, urls: UrlBuilder) -> dict[str, Any]:
+def _rendition_data(rendition: dict[str, Any], *, asset_id: int, urls: UrlBuilder) -> dict[str, Any]:
+    slug = rendition["placement_slug"]
     current = None
-    if rendition.placement_slug and rendition.spec == f"placement:{rendition.placement_slug}":
-        current = urls.url(current_path(asset_id=asset_id, placement_slug=rendition.placement_slug))
+    if slug and rendition["spec"] == f"placement:{slug}":
+        current = urls.url(current_path(asset_id=asset_id, placement_slug=slug))
     return {
-        "spec": rendition.spec,
-        "placement": rendition.placement_slug,
-        "width": rendition.width,
-        "height": rendition.height,
-        "format": rendition.format,
-        "url": urls.rendition(rendition),
+        "spec": rendition["spec"],
+        "placement": slug,
+        "width": rendition["width"],
+        "height": rendition["height"],
+        "format": rendition["format"],
+        "url": urls.image(
+            version_id=rendition["version_id"],
+            spec=rendition["spec"],
+            sha256=rendition["sha256"],
+            image_format=rendition["format"],
+        ),
         "current_url": current,
+    }
+
+
+def _original_data(version: dict[str, Any], *, urls: UrlBuilder) -> dict[str, Any]:
+    return {
+        "spec": ORIGINAL_SPEC,
+        "placement": "",
+        "width": version["width"],
+        "height": version["height"],
+        "format": version["format"],
+        "url": urls.image(
+            version_id=version["id"], spec=ORIGINAL_SPEC, sha256=version["sha256"], image_format=version["format"]
+        ),
+        "current_url": None,
     }
 
 
@@ -124,30 +143,30 @@ def _srcsets(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return result
 
 
-def storefront_asset_data(asset: Asset, version: AssetVersion, *, urls: UrlBuilder) -> dict[str, Any]:
-    window = publish_window_of(version)
-    renditions = [_rendition_data(r, asset_id=asset.pk, urls=urls) for r in version.renditions.all()]
-    original = {"url": urls.original(version), "width": version.width, "height": version.height}
+def storefront_asset_data(asset: Asset, version: dict[str, Any], *, urls: UrlBuilder) -> dict[str, Any]:
+    """The storefront's view of one asset, from a version row of `storefront_version_rows`."""
+    renditions = [_rendition_data(r, asset_id=asset.pk, urls=urls) for r in version["renditions"]]
+    original = _original_data(version, urls=urls)
     return {
         "id": asset.pk,
         "title": asset.title,
         "collection": asset.collection.slug if asset.collection_id else None,
         "tags": list(asset.tags),
-        "locale": version.locale or asset.locale,
+        "locale": version["locale"] or asset.locale,
         "version": {
-            "number": version.number,
-            "status": version.status,
-            "width": version.width,
-            "height": version.height,
-            "format": version.format,
-            "sha256": version.sha256,
+            "number": version["number"],
+            "status": version["status"],
+            "width": version["width"],
+            "height": version["height"],
+            "format": version["format"],
+            "sha256": version["sha256"],
             "url": original["url"],
-            "available_from": window.available_from if window else None,
-            "available_until": window.available_until if window else None,
+            "available_from": version["available_from"],
+            "available_until": version["available_until"],
         },
-        "alt_text": _alt_text(version),
+        "alt_text": dict(version["alt_text"] or {}),
         "renditions": renditions,
-        "srcsets": _srcsets([*renditions, {**original, "format": version.format}]),
+        "srcsets": _srcsets([*renditions, original]),
     }
 
 
@@ -234,18 +253,32 @@ class StorefrontAssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, T
     def scoped_queryset(self, tenant: Tenant) -> QuerySet[Asset]:
         return _filtered(storefront_assets(tenant=tenant), self.request.query_params)
 
-    def _render(self, assets: list[Asset]) -> list[dict[str, Any]]:
-        versions = storefront_versions_by_id(tenant=self.tenant, ids=[a.storefront_version_id for a in assets])
-        urls = UrlBuilder.for_request(self.request, tenant_id=self.tenant.pk)
+    def _render(self, assets: list[Asset], urls: UrlBuilder) -> list[dict[str, Any]]:
+        versions = storefront_version_rows(tenant=self.tenant, ids=[a.storefront_version_id for a in assets])
         return [storefront_asset_data(a, versions[a.storefront_version_id], urls=urls) for a in assets]
 
-    def list(self, request: Request) -> Response:
+    def list(self, request: Request) -> HttpResponse:
+        # The data is built as plain dicts (the serializers above document the shape for the
+        # schema); rendering them through DRF serializers cost more than everything else.
+        urls = UrlBuilder.for_request(request, tenant_id=self.tenant.pk)
+        key = (self.tenant.pk, urls.sign, urls.origin, request.get_full_path())
+        cached = storefront_pages.get(key)
+        if cached is not None:
+            if storefront_visible_count(tenant=self.tenant, ids=list(cached.version_ids)) == len(cached.version_ids):
+                return HttpResponse(cached.body, content_type="application/json")
+            storefront_pages.discard(key)
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(StorefrontAssetSerializer(self._render(page), many=True).data)
+        body = JSONRenderer().render(self.get_paginated_response(self._render(page, urls)).data)
+        if settings.STOREFRONT_LIST_CACHE_SECONDS:
+            ids = tuple(asset.storefront_version_id for asset in page)
+            expires_at = time.monotonic() + settings.STOREFRONT_LIST_CACHE_SECONDS
+            storefront_pages.put(key, CachedPage(body=body, version_ids=ids, expires_at=expires_at))
+        return HttpResponse(body, content_type="application/json")
 
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        (data,) = self._render([self.get_object()])
-        return Response(StorefrontAssetSerializer(data).data)
+        urls = UrlBuilder.for_request(request, tenant_id=self.tenant.pk)
+        (data,) = self._render([self.get_object()], urls)
+        return Response(data)
 
     @extend_schema(
         summary="One rendition of the current approved version, in the best format the client accepts",
@@ -265,27 +298,18 @@ class StorefrontAssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, T
     @action(detail=True, methods=["get"], url_path=r"renditions/(?P<spec>[^/]+)")
     def rendition(self, request: Request, pk: str | None = None, spec: str = "") -> Response:
         asset = self.get_object()
-        version = storefront_versions_by_id(tenant=self.tenant, ids=[asset.storefront_version_id])[
+        version = storefront_version_rows(tenant=self.tenant, ids=[asset.storefront_version_id])[
             asset.storefront_version_id
         ]
         urls = UrlBuilder.for_request(request, tenant_id=self.tenant.pk)
         if spec == ORIGINAL_SPEC:
-            data = {
-                "spec": ORIGINAL_SPEC,
-                "placement": "",
-                "width": version.width,
-                "height": version.height,
-                "format": version.format,
-                "url": urls.original(version),
-                "current_url": None,
-            }
+            data = _original_data(version, urls=urls)
         else:
-            chosen = negotiate_rendition(
-                list(version.renditions.all()), spec=spec, accept=request.headers.get("Accept", "")
-            )
+            renditions = {rendition["spec"]: rendition for rendition in version["renditions"]}
+            chosen = negotiate_spec(set(renditions), spec=spec, accept=request.headers.get("Accept", ""))
             if chosen is None:
                 raise NotFound("no such rendition")
-            data = _rendition_data(chosen, asset_id=asset.pk, urls=urls)
-        response = Response(StorefrontRenditionSerializer(data).data)
+            data = _rendition_data(renditions[chosen], asset_id=asset.pk, urls=urls)
+        response = Response(data)
         response["Vary"] = "Accept"
         return response

@@ -14,6 +14,7 @@ from dam.blobs import blob_put
 from dam.lifecycle import VersionStatus
 from dam.models import TenantDelivery
 from dam.services import asset_version_create, collection_get_or_create
+from dam.storefront_cache import storefront_pages
 from tenants.models import Scope
 from tests.conftest import Actor
 from tests.dam.delivery_factories import add_rendition, set_status, set_window, storefront_asset
@@ -193,3 +194,35 @@ def test_the_list_runs_a_constant_number_of_queries_whatever_the_page_size(shop,
     assert all(len(item["renditions"]) == 2 for item in response.json()["results"])
     with django_assert_num_queries(baseline):
         shop.client().get(f"/api/v1/storefront/assets/{asset.pk}")
+
+
+@pytest.fixture(autouse=True)
+def empty_page_cache():
+    storefront_pages.clear()
+    yield
+    storefront_pages.clear()
+
+
+def test_a_cached_page_is_reused_but_never_shows_a_version_that_stopped_being_visible(shop, alice):
+    kept = storefront_asset(alice.tenant, title="kept")
+    blocked_later = storefront_asset(alice.tenant, title="blocked later")
+    api = shop.client()
+    first = api.get("/api/v1/storefront/assets")
+    assert sorted(_ids(first)) == sorted([kept.pk, blocked_later.pk])
+    rendered, _ = _list_queries(api, 50)
+    cached, _ = _list_queries(api, 50)
+    assert cached < rendered  # served from the cache after one visibility check
+    newcomer = storefront_asset(alice.tenant, title="new")
+    assert newcomer.pk not in _ids(api.get("/api/v1/storefront/assets"))  # news may wait for the expiry
+    set_status(blocked_later.current_version, VersionStatus.BLOCKED)
+    # Blocking invalidates at once: the page is rendered again, with the newcomer.
+    assert sorted(_ids(api.get("/api/v1/storefront/assets"))) == sorted([kept.pk, newcomer.pk])
+    set_window(kept.current_version, start=None, end=timezone.now() - dt.timedelta(seconds=1))
+    assert _ids(api.get("/api/v1/storefront/assets")) == [newcomer.pk]
+
+
+def test_the_cache_can_be_turned_off(shop, alice, settings):
+    settings.STOREFRONT_LIST_CACHE_SECONDS = 0
+    storefront_asset(alice.tenant)
+    api = shop.client()
+    assert _list_queries(api, 10)[0] == _list_queries(api, 10)[0]

@@ -1,0 +1,72 @@
+"""Seeds the storefront benchmark's database (run by bench/storefront.py with the bench environment).
+
+    python -m bench.storefront_seed <assets>   # prints the storefront API key
+
+One tenant, N approved assets in a collection, each with an original and the renditions in
+RENDITIONS, created through the library services as production code creates them.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import django
+
+RENDITIONS = (  # spec, width, height, format
+    ("placement:pdp-square", 1080, 1080, "webp"),
+    ("placement:hero-wide", 1920, 1080, "jpeg"),
+    ("width-400", 400, 400, "webp"),
+    ("width-800", 800, 800, "webp"),
+)
+
+
+def seed(assets: int) -> str:
+    from django.core.management import call_command
+    from PIL import Image
+
+    from dam.blobs import blob_put
+    from dam.lifecycle import VersionStatus
+    from dam.models import AssetVersion
+    from dam.services import asset_create, asset_version_create, collection_get_or_create, rendition_create
+    from tenants.models import Scope
+    from tenants.services import api_key_create, tenant_create
+
+    call_command("migrate", verbosity=0)
+    tenant = tenant_create(slug="bench-shop", name="Bench shop")
+    collection = collection_get_or_create(tenant=tenant, slug="summer-26")
+    for index in range(assets):
+        buffer = io.BytesIO()
+        Image.new("RGB", (64, 64), (index % 256, index // 256, 90)).save(buffer, format="PNG")
+        original = buffer.getvalue()
+        blob = blob_put(tenant_id=tenant.pk, kind="originals", data=original, image_format="png")
+        asset = asset_create(
+            tenant=tenant,
+            title=f"Sneaker {index}",
+            source="generated",
+            collection=collection,
+            tags=["sneakers", "summer"],
+            locale="en-US",
+        )
+        version = asset_version_create(asset=asset, blob=blob, width=2048, height=2048, image_format="png")
+        for spec, width, height, image_format in RENDITIONS:
+            # Distinct bytes per rendition (content addressing); the benchmark never fetches them.
+            stored = blob_put(
+                tenant_id=tenant.pk, kind="renditions", data=original + spec.encode(), image_format=image_format
+            )
+            rendition_create(
+                version=version,
+                spec=spec,
+                blob=stored,
+                width=width,
+                height=height,
+                image_format=image_format,
+                placement_slug=spec.removeprefix("placement:") if spec.startswith("placement:") else "",
+            )
+        AssetVersion.objects.for_tenant(tenant).filter(pk=version.pk).update(status=VersionStatus.APPROVED)
+    return api_key_create(tenant=tenant, name="storefront", scopes=[Scope.ASSETS_READ]).token
+
+
+if __name__ == "__main__":
+    django.setup()
+    print(seed(int(sys.argv[1])))
