@@ -303,7 +303,12 @@ SPECTACULAR_SETTINGS = {
             ("failed", "Failed"),
         ],
         "JobKindEnum": [("generate", "Generate"), ("edit", "Edit")],
-        "LedgerEntryKindEnum": [("hold", "Hold"), ("charge", "Charge"), ("release", "Release"), ("adjustment", "Adjustment")],
+        "LedgerEntryKindEnum": [
+            ("hold", "Hold"),
+            ("charge", "Charge"),
+            ("release", "Release"),
+            ("adjustment", "Adjustment"),
+        ],
     },
 }
 # HMAC key of signed delivery URLs; empty derives one from SECRET_KEY (rotating SECRET_KEY then
