@@ -217,3 +217,35 @@ def test_only_safe_methods(client, approved):
     path = _original_path(approved.current_version)
     assert client.post(path).status_code == 405
     assert client.head(path).status_code == 200
+
+
+def test_publish_windows_are_set_through_the_api_with_assets_write(alice, bob, approved, client):
+    version = approved.current_version
+    url = f"/api/v1/publish-windows/{version.pk}"
+    assert alice.client().get(url).json() == {
+        "version": version.pk,
+        "asset": approved.pk,
+        "number": 1,
+        "available_from": None,
+        "available_until": None,
+    }
+    later = (timezone.now() + dt.timedelta(days=2)).isoformat()
+    assert bob.client().put(url, {"available_from": later}, format="json").status_code == 403
+    assert client.get(_original_path(version)).status_code == 200
+    response = alice.client().put(url, {"available_from": later}, format="json")
+    assert response.status_code == 200 and response.json()["available_from"] is not None
+    assert client.get(_original_path(version)).status_code == 404
+    backwards = {"available_from": later, "available_until": timezone.now().isoformat()}
+    assert alice.client().put(url, backwards, format="json").status_code == 400
+    assert alice.client().put(url, {"available_from": None}, format="json").status_code == 200
+    assert client.get(_original_path(version)).status_code == 200
+
+
+def test_private_delivery_is_switched_on_by_an_admin(alice, bob, approved, client):
+    api = alice.client()
+    assert api.get("/api/v1/delivery-settings/current").json() == {"signed_urls_required": False}
+    denied = bob.client().put("/api/v1/delivery-settings/current", {"signed_urls_required": True}, format="json")
+    assert denied.status_code == 403
+    switched = api.put("/api/v1/delivery-settings/current", {"signed_urls_required": True}, format="json")
+    assert switched.json() == {"signed_urls_required": True}
+    assert client.get(_original_path(approved.current_version)).status_code == 403

@@ -10,7 +10,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from dam.models import Asset, AssetVersion, WebhookDelivery, WebhookEndpoint
+from dam.models import Asset, AssetVersion, PublishWindow, WebhookDelivery, WebhookEndpoint
 from generation.job_models import Job
 from generation.submission import job_submit
 from governance.models import AuditEvent, Budget, LedgerEntry
@@ -47,6 +47,14 @@ OBJECT_ENDPOINTS = {
         "/api/v1/storefront/assets/{id}/renditions/placement:pdp-square",
         "storefront_asset",
         None,
+    ),
+    "publish-window-detail": ("publish-window-detail", "get", "/api/v1/publish-windows/{id}", "version", None),
+    "publish-window-update": (
+        "publish-window-detail",
+        "put",
+        "/api/v1/publish-windows/{id}",
+        "version",
+        {"available_until": "2099-01-01T00:00:00Z"},
     ),
     "webhook-detail": ("webhook-detail", "get", "/api/v1/webhooks/{id}", "webhook", None),
     "webhook-update": ("webhook-detail", "patch", "/api/v1/webhooks/{id}", "webhook", {"description": "x"}),
@@ -105,6 +113,7 @@ def _object_ids(alice) -> dict[str, int]:
         "storefront_asset": Asset.objects.for_tenant(alice.tenant).get().pk,  # approved by storefront_data
         "webhook": WebhookEndpoint.objects.for_tenant(alice.tenant).get().pk,
         "webhook_delivery": WebhookDelivery.objects.for_tenant(alice.tenant).order_by("id").first().pk,
+        "version": AssetVersion.objects.for_tenant(alice.tenant).order_by("id").first().pk,
         "budget": Budget.objects.for_tenant(alice.tenant).get().pk,
         "audit_event": AuditEvent.objects.for_tenant(alice.tenant).order_by("seq").first().pk,
     }
@@ -124,6 +133,7 @@ def _snapshot(tenant) -> list:
         sorted(Job.objects.for_tenant(tenant).values_list("id", "state", "cancel_requested")),
         sorted(WebhookEndpoint.objects.for_tenant(tenant).values_list("id", "url", "description", "secret_encrypted")),
         sorted(WebhookDelivery.objects.for_tenant(tenant).values_list("id", "status", "attempts")),
+        sorted(PublishWindow.objects.for_tenant(tenant).values_list("version_id", "available_until")),
         sorted(Budget.objects.for_tenant(tenant).values_list("id", "monthly_limit_usd", "active")),
         sorted(LedgerEntry.objects.for_tenant(tenant).values_list("id", "amount_usd")),
     ]
