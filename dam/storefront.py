@@ -56,7 +56,6 @@ def storefront_assets(*, tenant: Tenant | int, now: dt.datetime | None = None) -
         .annotate(storefront_version_id=Subquery(latest.values("pk")[:1]))
         .filter(storefront_version_id__isnull=False)
         .select_related("collection")
-        .only("id", "tenant_id", "title", "tags", "locale", "collection_id", "collection__slug")
     )
 
 

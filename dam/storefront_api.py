@@ -186,6 +186,8 @@ def _filtered(assets: QuerySet[Asset], params: dict[str, str]) -> QuerySet[Asset
     return assets
 
 
+# The asset columns the storefront shows (the selector is shared with the library API, which needs more).
+STOREFRONT_ASSET_FIELDS = ("id", "tenant_id", "title", "tags", "locale", "collection_id", "collection__slug")
 FILTER_PARAMETERS = [
     OpenApiParameter("q", str, description="Words in the title, or a tag"),
     OpenApiParameter("collection", str, description="Collection (campaign) slug"),
@@ -251,7 +253,8 @@ class StorefrontAssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, T
     required_scopes = {"*": Scope.ASSETS_READ}
 
     def scoped_queryset(self, tenant: Tenant) -> QuerySet[Asset]:
-        return _filtered(storefront_assets(tenant=tenant), self.request.query_params)
+        assets = storefront_assets(tenant=tenant).only(*STOREFRONT_ASSET_FIELDS)
+        return _filtered(assets, self.request.query_params)
 
     def _render(self, assets: list[Asset], urls: UrlBuilder) -> list[dict[str, Any]]:
         versions = storefront_version_rows(tenant=self.tenant, ids=[a.storefront_version_id for a in assets])
