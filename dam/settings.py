@@ -334,3 +334,18 @@ WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 6 * 3600, minim
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", DEBUG)
 CELERY_TASK_ROUTES["dam.webhooks.*"] = {"queue": "webhooks"}
 CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {"task": "dam.webhooks.sweep", "schedule": 30}
+
+# --- Web UI ---
+# The staff UI is the Django admin with the platform's tenant-aware site (dam.admin_site). It
+# comes after our apps so their templates (admin/base_site.html) override the stock admin's.
+INSTALLED_APPS.remove("django.contrib.admin")
+INSTALLED_APPS.append("dam.admin_config.DamAdminConfig")
+# Front-end packages come from npm through ui/package-lock.json (`npm ci --prefix ui`), never
+# copied into the repository; only their dist folders are exposed as static files.
+UI_NODE_MODULES = BASE_DIR / "ui" / "node_modules"
+STATICFILES_DIRS = [
+    ("vendor/htmx", UI_NODE_MODULES / "htmx.org" / "dist"),
+    ("vendor/chartjs", UI_NODE_MODULES / "chart.js" / "dist"),
+]
+# Thumbnails in the asset browser: the widths a page may ask for (each is cached once made).
+UI_THUMBNAIL_WIDTHS = (160, 320, 480, 800, 1200, 1600)
