@@ -1,0 +1,217 @@
+"""The asset browser in the staff UI: tenant isolation of lists, pages, search, filters and files."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from PIL import Image
+
+from dam.blobs import blob_put
+from dam.models import AssetVersion
+from dam.services import asset_version_create, rendition_create
+from tests.factories import make_asset, png_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def current(asset) -> AssetVersion:
+    asset.refresh_from_db()
+    return asset.current_version
+
+
+def add_edit(asset, *, colour=(20, 120, 220), size=(64, 48)) -> AssetVersion:
+    data = png_bytes(*size, colour=colour)
+    blob = blob_put(tenant_id=asset.tenant_id, kind="originals", data=data, image_format="png")
+    return asset_version_create(
+        asset=asset, blob=blob, width=size[0], height=size[1], image_format="png", parent=current(asset)
+    )
+
+
+def asset_urls(asset) -> list[str]:
+    version = current(asset)
+    return [
+        f"/admin/dam/asset/{asset.pk}/change/",
+        f"/admin/dam/asset/{asset.pk}/compare/",
+        f"/admin/dam/asset/version/{version.pk}/thumbnail/?w=160",
+        f"/admin/dam/asset/version/{version.pk}/file/",
+    ]
+
+
+def test_a_member_browses_their_assets_and_opens_them(alice):
+    asset = make_asset(alice.tenant, title="Trail shoe hero")
+    client = signed_in(alice.user)
+    grid = client.get("/admin/dam/asset/")
+    assert grid.status_code == 200
+    assert b"Trail shoe hero" in grid.content
+    assert f"/admin/dam/asset/version/{current(asset).pk}/thumbnail/".encode() in grid.content
+    for url in asset_urls(asset):
+        assert client.get(url).status_code == 200, url
+
+
+def test_another_tenants_assets_and_files_are_invisible(alice, charlie):
+    asset = make_asset(alice.tenant, title="Alice secret launch")
+    rendition = _rendition(asset)
+    client = signed_in(charlie.user)
+    grid = client.get("/admin/dam/asset/", {"q": "secret"})
+    assert grid.status_code == 200 and b"Alice secret launch" not in grid.content
+    assert b"Alice secret launch" not in client.get("/admin/dam/asset/").content
+    assert b"Alice secret launch" not in client.get("/admin/").content
+    for url in [*asset_urls(asset), f"/admin/dam/asset/rendition/{rendition.pk}/file/"]:
+        assert client.get(url).status_code == 404, url
+
+
+def test_a_superuser_sees_every_tenants_assets(alice, charlie):
+    make_asset(alice.tenant, title="from tenant a")
+    make_asset(charlie.tenant, title="from tenant b")
+    root = get_user_model().objects.create_superuser("root", password="pw-root")
+    page = signed_in(root).get("/admin/dam/asset/").content.decode()
+    assert "from tenant a" in page and "from tenant b" in page
+
+
+def test_search_and_filters_narrow_the_grid(alice):
+    from dam.services import asset_create
+
+    shoe = make_asset(alice.tenant, title="Trail shoe")
+    tent = asset_create(tenant=alice.tenant, title="Dome tent", source="uploaded", tags=["camping"], locale="ja")
+    blob = blob_put(tenant_id=alice.tenant.pk, kind="originals", data=png_bytes(), image_format="png")
+    asset_version_create(asset=tent, blob=blob, width=64, height=48, image_format="png")
+    client = signed_in(alice.user)
+
+    def titles(**params) -> set[str]:
+        page = client.get("/admin/dam/asset/", params).content.decode()
+        return {title for title in ("Trail shoe", "Dome tent") if title in page}
+
+    assert titles() == {"Trail shoe", "Dome tent"}
+    assert titles(q="tent") == {"Dome tent"}
+    assert titles(q="camping") == {"Dome tent"}  # an exact tag
+    assert titles(tag="camping") == {"Dome tent"}
+    assert titles(locale="ja") == {"Dome tent"}
+    _rendition(shoe, slug="leaderboard")
+    assert titles(placement="leaderboard") == {"Trail shoe"}
+    assert titles(status="approved") == set()
+    assert titles(status="needs_review") == {"Trail shoe", "Dome tent"}
+
+
+def test_the_tag_filter_lists_only_this_tenants_tags(alice, charlie):
+    from dam.services import asset_create
+
+    asset_create(tenant=charlie.tenant, title="b", source="uploaded", tags=["tenant-b-only"])
+    asset_create(tenant=alice.tenant, title="a", source="uploaded", tags=["tenant-a-tag"])
+    page = signed_in(alice.user).get("/admin/dam/asset/").content.decode()
+    assert "tenant-a-tag" in page and "tenant-b-only" not in page
+
+
+def test_the_asset_page_shows_the_lineage_and_the_compare_page_both_versions(alice):
+    asset = make_asset(alice.tenant, title="Lineage")
+    first = current(asset)
+    second = add_edit(asset)
+    client = signed_in(alice.user)
+    page = client.get(f"/admin/dam/asset/{asset.pk}/change/").content.decode()
+    assert "Edit of v1" in page and "v2" in page
+    assert f"/admin/dam/asset/version/{first.pk}/thumbnail/" in page
+    assert f"/admin/dam/asset/{asset.pk}/compare/?a=1&amp;b=2" in page
+    compare = client.get(f"/admin/dam/asset/{asset.pk}/compare/", {"a": 1, "b": 2}).content.decode()
+    assert f"/admin/dam/asset/version/{first.pk}/thumbnail/" in compare
+    assert f"/admin/dam/asset/version/{second.pk}/thumbnail/" in compare
+
+
+def test_a_thumbnail_is_a_downscaled_webp_of_the_stored_image_and_cacheable(alice):
+    from dam.services import asset_create
+
+    asset = asset_create(tenant=alice.tenant, title="big", source="uploaded")
+    blob = blob_put(tenant_id=alice.tenant.pk, kind="originals", data=png_bytes(1200, 800), image_format="png")
+    version = asset_version_create(asset=asset, blob=blob, width=1200, height=800, image_format="png")
+    client = signed_in(alice.user)
+    response = client.get(f"/admin/dam/asset/version/{version.pk}/thumbnail/", {"w": 300})
+    assert response.status_code == 200 and response["Content-Type"] == "image/webp"
+    image = Image.open(io.BytesIO(response.content))
+    assert (image.format, image.width, image.height) == ("WEBP", 320, 213)  # the next allowed width
+    assert "private" in response["Cache-Control"]
+    again = client.get(
+        f"/admin/dam/asset/version/{version.pk}/thumbnail/", {"w": 300}, HTTP_IF_NONE_MATCH=response["ETag"]
+    )
+    assert again.status_code == 304
+
+
+def test_files_need_a_signed_in_staff_member(alice):
+    asset = make_asset(alice.tenant)
+    response = Client().get(f"/admin/dam/asset/version/{current(asset).pk}/file/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def _rendition(asset, *, slug: str = "square"):
+    version = current(asset)
+    data = png_bytes(32, 32)
+    blob = blob_put(tenant_id=asset.tenant_id, kind="renditions", data=data, image_format="png")
+    return rendition_create(
+        version=version,
+        spec=f"placement:{slug}",
+        blob=blob,
+        width=32,
+        height=32,
+        image_format="png",
+        placement_slug=slug,
+    )
+
+
+def test_the_asset_page_shows_verdicts_cost_and_audit_events_of_its_versions(alice, bob):
+    from django.db import transaction
+    from django.utils import timezone
+
+    from dam.services import asset_create
+    from governance.ledger import ledger_charge_response
+    from tenants.audit import Actor, audit
+
+    asset = asset_create(tenant=alice.tenant, title="governed", source="generated")
+    blob = blob_put(tenant_id=alice.tenant.pk, kind="originals", data=png_bytes(), image_format="png")
+    verdict = {
+        "stage": "output",
+        "target": "output 0",
+        "decision": "flag",
+        "backend": "local",
+        "categories": {"violence": {"severity": 2, "threshold": 4, "blocked": False}},
+        "blocklist_matches": [{"item_id": "bl-1", "field": "prompt", "text": "secret-term"}],
+        "reasons": ["not analysed by an image classifier"],
+    }
+    version = asset_version_create(
+        asset=asset,
+        blob=blob,
+        width=64,
+        height=48,
+        image_format="png",
+        job_id=991,
+        provider_request_id="req-governed",
+        usage={"output_tokens": 272},
+        safety_verdicts=[verdict],
+        safety_config_version=3,
+    )
+    usage = {"text_input_tokens": 100, "image_input_tokens": 0, "output_tokens": 272, "total_tokens": 372}
+    ledger_charge_response(
+        tenant=alice.tenant, job_id=991, provider_request_id="req-governed", usage=usage, occurred_at=timezone.now()
+    )
+    with transaction.atomic():
+        audit(
+            tenant=alice.tenant,
+            actor=Actor.for_user(alice.user),
+            action="asset.reviewed",
+            target=("asset_version", version.pk),
+            payload={},
+        )
+    page = signed_in(alice.user).get(f"/admin/dam/asset/{asset.pk}/change/").content.decode()
+    assert "Flag" in page and "violence 2/4" in page and "safety configuration v3" in page
+    assert "prompt: secret-term" in page  # admins may see blocklist terms
+    assert "Cost of this version" in page and "$0.00" in page
+    assert "asset.reviewed" in page and "user:alice" in page
+
+    viewer_page = signed_in(bob.user).get(f"/admin/dam/asset/{asset.pk}/change/").content.decode()
+    assert "Flag" in viewer_page and "secret-term" not in viewer_page
+    assert "asset.reviewed" not in viewer_page  # the audit trail is for admins, as in the API
