@@ -1,9 +1,21 @@
+from functools import partial
+
 from django import forms
 from django.contrib import admin
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+from django.urls import path
+from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 
+from generation import admin_views
 from generation.foundry.config import AuthKind
 from generation.foundry.services import deployment_save
+from generation.job_models import Job
+from generation.lifecycle import GenerationState
 from generation.models import Deployment
+from tenants.admin_base import TenantScopedAdmin, admin_tenant_context
+from tenants.models import Scope
 
 
 class DeploymentForm(forms.ModelForm):
@@ -74,3 +86,77 @@ class DeploymentAdmin(admin.ModelAdmin):
         if form.cleaned_data.get("clear_api_key"):
             obj.set_api_key(None)
         deployment_save(deployment=obj, api_key=form.cleaned_data.get("api_key") or None)
+
+
+@admin.register(Job)
+class JobAdmin(TenantScopedAdmin):
+    """Jobs are created on the generate page (job_submit), never through a model form."""
+
+    scopes = {"view": Scope.JOBS_READ, "add": None, "change": None, "delete": None}
+    change_list_template = "admin/generation/job/change_list.html"
+    list_display = [
+        "job_number",
+        "state_badge",
+        "short_prompt",
+        "locale_list",
+        "placement_list",
+        "outputs",
+        "created_at",
+    ]
+    list_display_links = ["job_number", "short_prompt"]
+    list_filter = ["state", "kind"]
+    search_fields = ["prompt"]
+    list_per_page = 50
+
+    def scoped_queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        stored = Count("generations", filter=Q(generations__state=GenerationState.STORED), distinct=True)
+        return queryset.select_related("requested_by").annotate(
+            units=Count("generations", distinct=True), units_stored=stored
+        )
+
+    @admin.display(description="Job", ordering="id")
+    def job_number(self, job: Job) -> str:
+        return f"#{job.pk}"
+
+    @admin.display(description="State", ordering="state")
+    def state_badge(self, job: Job) -> str:
+        return format_html('<span class="ui-badge ui-state-{}">{}</span>', job.state, job.get_state_display())
+
+    @admin.display(description="Prompt")
+    def short_prompt(self, job: Job) -> str:
+        return Truncator(job.prompt).chars(80)
+
+    @admin.display(description="Locales")
+    def locale_list(self, job: Job) -> str:
+        return format_html_join(" ", '<span class="ui-chip">{}</span>', ((code,) for code in job.locales)) or "—"
+
+    @admin.display(description="Placements")
+    def placement_list(self, job: Job) -> str:
+        slugs = ((p["slug"],) for p in job.placements)
+        return format_html_join(" ", '<span class="ui-chip ui-chip-muted">{}</span>', slugs) or "—"
+
+    @admin.display(description="Progress")
+    def outputs(self, job: Job) -> str:
+        return f"{job.units_stored}/{job.units}"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+
+        def bound(function):
+            return view(partial(function, self))
+
+        return [
+            path("generate/", bound(admin_views.generate_view), name="generation_job_generate"),
+            path("generate/plan/", bound(admin_views.plan_view), name="generation_job_plan"),
+            path("<int:job_id>/progress/", bound(admin_views.progress_view), name="generation_job_progress"),
+            path("<int:job_id>/cancel/", bound(admin_views.cancel_view), name="generation_job_cancel"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        return admin_views.job_page(self, request, object_id)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        context = admin_tenant_context(request)
+        extra = {"can_generate": context.can(Scope.JOBS_WRITE) and context.tenant is not None}
+        return super().changelist_view(request, extra_context={**extra, **(extra_context or {})})

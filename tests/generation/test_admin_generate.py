@@ -1,0 +1,144 @@
+"""The generate page and the job page in the staff UI: roles, the size plan, submission through
+the job service, and tenant isolation of jobs. No worker runs here (see tests/e2e for the live flow)."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from generation.job_models import Job
+from tenants.models import Role
+from tenants.services import brand_policy_update, membership_set, placement_create
+from tests.factories import make_asset, make_user
+
+pytestmark = pytest.mark.django_db
+
+GENERATE = "/admin/generation/job/generate/"
+PLAN = "/admin/generation/job/generate/plan/"
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def placements(alice):
+    placement_create(tenant=alice.tenant, slug="leaderboard", width=970, height=250, output_format="png")
+    placement_create(tenant=alice.tenant, slug="mobile-story", width=1080, height=1920, output_format="jpeg")
+
+
+def form(**overrides) -> dict:
+    data = {
+        "prompt": "A trail shoe on wet rock",
+        "placements": ["leaderboard", "mobile-story"],
+        "locale_code": ["ja", "de"],
+        "locale_copy": ["新登場", "Neu"],
+        "quality": "low",
+        "routing_mode": "auto",
+        "n": "1",
+        "output_format": "png",
+        "idempotency_key": "form-1",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_a_viewer_cannot_reach_generate_and_nothing_is_created(bob, placements):
+    client = signed_in(bob.user)
+    assert client.get(GENERATE).status_code == 403
+    assert client.post(GENERATE, form()).status_code == 403
+    assert client.post(PLAN, form()).status_code == 403
+    assert not Job.objects.for_tenant(bob.tenant).exists()
+    assert b"/admin/generation/job/generate/" not in client.get("/admin/").content  # no link either
+
+
+def test_a_reviewer_cannot_generate_either(alice, placements):
+    reviewer = make_user("rita", tenant=alice.tenant, role=Role.REVIEWER)
+    assert signed_in(reviewer).post(GENERATE, form()).status_code == 403
+    assert not Job.objects.for_tenant(alice.tenant).exists()
+
+
+def test_the_form_shows_placements_and_the_policy_defaults(alice, placements):
+    brand_policy_update(tenant=alice.tenant, default_quality="medium", default_locales=["ja", "ko"])
+    page = signed_in(alice.user).get(GENERATE).content.decode()
+    assert 'value="leaderboard"' in page and 'value="mobile-story"' in page
+    assert 'value="medium" checked' in page
+    assert page.count('name="locale_code"') == 3  # ja, ko, and the row template
+
+
+def test_the_plan_panel_shows_groups_calls_and_tokens_before_submitting(alice, placements):
+    response = signed_in(alice.user).post(PLAN, form())
+    page = response.content.decode()
+    assert response.status_code == 200
+    # Two aspects (leaderboard 3:1 clamp, story 9:16) x two locales = four provider calls.
+    assert "provider calls" in page and ">4<" in page
+    assert "leaderboard" in page and "mobile-story" in page
+    assert 'data-estimated-tokens="' in page
+    assert not Job.objects.for_tenant(alice.tenant).exists()
+
+
+def test_the_plan_panel_names_the_rule_a_request_breaks(alice, placements):
+    page = signed_in(alice.user).post(PLAN, form(routing_mode="explicit", size="1000x1000")).content.decode()
+    assert "size" in page and "not a legal size" in page
+
+
+def test_submitting_creates_the_job_through_the_service_and_opens_its_page(alice, placements):
+    client = signed_in(alice.user)
+    response = client.post(GENERATE, form(collection="spring-26", tags="footwear, outdoor"))
+    job = Job.objects.for_tenant(alice.tenant).get()
+    assert response.status_code == 302 and response["Location"] == f"/admin/generation/job/{job.pk}/change/"
+    assert job.requested_by == alice.user
+    assert job.locales == {"ja": "新登場", "de": "Neu"}
+    assert [p["slug"] for p in job.placements] == ["leaderboard", "mobile-story"]
+    assert job.generations.count() == 4 and job.tags == ["footwear", "outdoor"]
+    page = client.get(response["Location"]).content.decode()
+    assert "Queued" in page and 'hx-trigger="every 1s"' in page
+    # The same form submitted twice (a double click) is the same job.
+    assert client.post(GENERATE, form(collection="spring-26", tags="footwear, outdoor")).status_code == 302
+    assert Job.objects.for_tenant(alice.tenant).count() == 1
+
+
+def test_a_refused_request_keeps_the_input_and_names_the_field(alice, placements):
+    brand_policy_update(tenant=alice.tenant, banned_terms=["cheap"])
+    response = signed_in(alice.user).post(GENERATE, form(prompt="A cheap shoe"))
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "bans the term" in page and "A cheap shoe" in page and 'value="新登場"' in page
+    assert not Job.objects.for_tenant(alice.tenant).exists()
+
+
+def test_an_edit_names_the_source_version_and_becomes_an_edit_job(alice):
+    asset = make_asset(alice.tenant, title="Photo")
+    client = signed_in(alice.user)
+    page = client.get(GENERATE, {"asset": asset.pk, "version": 1}).content.decode()
+    assert "Edit Photo v1" in page and 'name="mask"' in page
+    client.post(GENERATE, form(placements=[], locale_code=[], locale_copy=[], source_asset=asset.pk, source_version=1))
+    job = Job.objects.for_tenant(alice.tenant).get()
+    assert job.kind == Job.Kind.EDIT and job.source_version.asset_id == asset.pk
+
+
+def test_jobs_of_another_tenant_are_invisible(alice, charlie, placements):
+    signed_in(alice.user).post(GENERATE, form())
+    job = Job.objects.for_tenant(alice.tenant).get()
+    client = signed_in(charlie.user)
+    assert "A trail shoe" not in client.get("/admin/generation/job/").content.decode()
+    for url in (f"/admin/generation/job/{job.pk}/change/", f"/admin/generation/job/{job.pk}/progress/"):
+        assert client.get(url).status_code == 404, url
+    assert client.post(f"/admin/generation/job/{job.pk}/cancel/").status_code == 404
+    job.refresh_from_db()
+    assert job.state == "queued" and not job.cancel_requested
+
+
+def test_a_viewer_reads_jobs_but_cannot_cancel_them(alice, placements):
+    signed_in(alice.user).post(GENERATE, form())
+    job = Job.objects.for_tenant(alice.tenant).get()
+    viewer = make_user("val")
+    membership_set(tenant=alice.tenant, user=viewer, role=Role.VIEWER)
+    client = signed_in(viewer)
+    page = client.get(f"/admin/generation/job/{job.pk}/change/").content.decode()
+    assert "A trail shoe" in page and "Cancel job" not in page
+    assert client.post(f"/admin/generation/job/{job.pk}/cancel/").status_code == 403
+    job.refresh_from_db()
+    assert job.state == "queued"
