@@ -11,6 +11,8 @@ from django.db.models import Max
 
 from dam.blobs import StoredBlob
 from dam.models import Asset, AssetVersion, Collection, Rendition
+from dam.renditions.tasks import renditions_enqueue_up_front
+from dam.search import asset_search_refresh
 from tenants.models import Tenant
 
 MAX_TAGS = 50
@@ -113,6 +115,9 @@ def asset_version_create(
         )
     Asset.objects.for_tenant(asset.tenant_id).filter(pk=asset.pk).update(current_version=version)
     asset.current_version = version
+    # The library's follow-ups of a new version: searchable now, renditions once committed.
+    asset_search_refresh(asset_id=asset.pk, tenant_id=asset.tenant_id)
+    renditions_enqueue_up_front(version_id=version.pk)
     return version
 
 

@@ -349,3 +349,11 @@ STATICFILES_DIRS = [
 ]
 # Thumbnails in the asset browser: the widths a page may ask for (each is cached once made).
 UI_THUMBNAIL_WIDTHS = (160, 320, 480, 800, 1200, 1600)
+
+# --- Asset library: uploads and renditions ---
+# One uploaded file may have at most UPLOAD_MAX_BYTES (413 above) and UPLOAD_MAX_PIXELS decoded
+# pixels (422 above); Pillow's own decompression-bomb limit stays on underneath either way.
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
+UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000, minimum=1)
+# Hard limit of one `dam.renditions.generate_up_front` task (all presets and placements of a version).
+RENDITION_TASK_TIME_LIMIT = min(env_int("RENDITION_TASK_TIME_LIMIT", 300, minimum=30), CELERY_TASK_TIME_LIMIT)

@@ -5,6 +5,9 @@ import socket
 from celery import shared_task
 from django.db import connection
 
+# Celery autodiscovers `<app>.tasks` only: register the renditions queue's tasks with the worker.
+from dam.renditions import tasks as renditions_tasks  # noqa: F401
+
 
 @shared_task(name="dam.ping", time_limit=30, soft_time_limit=25)
 def ping(token: str) -> dict[str, str]:

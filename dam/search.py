@@ -1,0 +1,125 @@
+"""Searching and filtering the asset library (Postgres full-text search).
+
+Each asset stores one `search_vector`, rebuilt by `asset_search_refresh` whenever its title,
+tags or current version (prompt, alt texts) change. It holds every word twice: stemmed with
+the English dictionary (so "shoes" finds "shoe") and unstemmed with the `simple` one (so tags,
+locales and words of other languages match as written). A query is parsed both ways
+(websearch syntax: quotes, `or`, `-word`) and either may match.
+
+Scripts without spaces between words (Japanese, Chinese) are tokenised by Postgres as whole
+runs of text: search finds them by a whole phrase or by tag, not by a word inside a sentence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
+
+from dam.lifecycle import VersionStatus
+from dam.models import Asset, Rendition
+from tenants.models import Tenant
+
+MAX_QUERY_CHARS = 200
+
+
+def _weighted_text(asset: Asset) -> dict[str, str]:
+    """Text per search weight: A title, B tags and alt texts, C the prompt, D locales."""
+    version = asset.current_version
+    alt_text = (version.alt_text or {}) if version else {}
+    locales = [asset.locale, version.locale if version else "", *alt_text]
+    return {
+        "A": asset.title,
+        "B": " ".join([*asset.tags, *(str(text) for text in alt_text.values())]),
+        "C": version.compiled_prompt if version else "",
+        "D": " ".join(filter(None, locales)),
+    }
+
+
+def asset_search_refresh(*, asset_id: int, tenant_id: int) -> None:
+    """Rebuild one asset's search vector from its current state (one UPDATE)."""
+    asset = Asset.objects.for_tenant(tenant_id).select_related("current_version").filter(pk=asset_id).first()
+    if asset is None:
+        return
+    vector = None
+    for weight, text in _weighted_text(asset).items():
+        for config in ("english", "simple"):
+            part = SearchVector(Value(text), config=config, weight=weight)
+            vector = part if vector is None else vector + part
+    Asset.objects.for_tenant(tenant_id).filter(pk=asset_id).update(search_vector=vector)
+
+
+@dataclass(frozen=True)
+class AssetFilters:
+    q: str = ""
+    collection: str = ""  # slug
+    tag: str = ""
+    locale: str = ""
+    placement: str = ""  # slug: the current version has a rendition for it
+    status: str = ""  # of the current version
+    created_after: dt.date | None = None
+    created_before: dt.date | None = None  # inclusive
+
+    @classmethod
+    def from_query_params(cls, params) -> AssetFilters:
+        def date(name: str) -> dt.date | None:
+            raw = params.get(name, "").strip()
+            if not raw:
+                return None
+            try:
+                return dt.date.fromisoformat(raw[:10])
+            except ValueError:
+                raise ValidationError({name: "a date as YYYY-MM-DD"}) from None
+
+        q = params.get("q", "").strip()
+        if len(q) > MAX_QUERY_CHARS:
+            raise ValidationError({"q": f"at most {MAX_QUERY_CHARS} characters"})
+        status = params.get("status", "").strip()
+        if status and status not in VersionStatus.values:
+            raise ValidationError({"status": f"one of {', '.join(VersionStatus.values)}"})
+        return cls(
+            q=q,
+            collection=params.get("collection", "").strip(),
+            tag=params.get("tag", "").strip().lower(),
+            locale=params.get("locale", "").strip(),
+            placement=params.get("placement", "").strip(),
+            status=status,
+            created_after=date("created_after"),
+            created_before=date("created_before"),
+        )
+
+
+def assets_filter(assets: QuerySet[Asset], filters: AssetFilters) -> QuerySet[Asset]:
+    """Narrow an already tenant-scoped asset queryset; the ordering (and so the paging) is untouched."""
+    if filters.q:
+        query = SearchQuery(filters.q, config="english", search_type="websearch") | SearchQuery(
+            filters.q, config="simple", search_type="websearch"
+        )
+        assets = assets.filter(search_vector=query)
+    if filters.collection:
+        assets = assets.filter(collection__slug=filters.collection)
+    if filters.tag:
+        assets = assets.filter(tags__contains=[filters.tag])
+    if filters.locale:
+        assets = assets.filter(
+            Q(locale__iexact=filters.locale)
+            | Q(current_version__locale__iexact=filters.locale)
+            | Q(current_version__alt_text__has_key=filters.locale)
+        )
+    if filters.placement:
+        renditions = Rendition.unscoped.filter(version=OuterRef("current_version"), placement_slug=filters.placement)
+        assets = assets.filter(Exists(renditions))
+    if filters.status:
+        assets = assets.filter(current_version__status=filters.status)
+    if filters.created_after:
+        assets = assets.filter(created_at__date__gte=filters.created_after)
+    if filters.created_before:
+        assets = assets.filter(created_at__date__lte=filters.created_before)
+    return assets
+
+
+def assets_search(*, tenant: Tenant, filters: AssetFilters) -> QuerySet[Asset]:
+    return assets_filter(Asset.objects.for_tenant(tenant), filters)
