@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from dam.blobs import blob_url
+from dam.library_api import LIBRARY_SCOPES, AssetLibraryMixin
 from dam.models import Asset, AssetVersion, Rendition
 from dam.selectors import asset_versions, assets_for_tenant
 from tenants.api_base import TenantScopedViewSet
@@ -71,9 +72,9 @@ class AssetSerializer(serializers.ModelSerializer):
         fields = ["id", "title", "source", "collection", "tags", "family", "locale", "current_version", "created_at"]
 
 
-class AssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+class AssetViewSet(AssetLibraryMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     serializer_class = AssetSerializer
-    required_scopes = {"*": Scope.ASSETS_READ}
+    required_scopes = {**LIBRARY_SCOPES, "*": Scope.ASSETS_READ}
 
     def scoped_queryset(self, tenant: Tenant) -> QuerySet[Asset]:
         assets = assets_for_tenant(tenant=tenant)

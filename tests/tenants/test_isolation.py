@@ -10,7 +10,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from dam.models import Asset, AssetVersion, PublishWindow, WebhookDelivery, WebhookEndpoint
+from dam.models import Asset, AssetVersion, Collection, PublishWindow, WebhookDelivery, WebhookEndpoint
 from generation.job_models import Job
 from generation.submission import job_submit
 from governance.models import AuditEvent, Budget, LedgerEntry
@@ -76,6 +76,16 @@ OBJECT_ENDPOINTS = {
     "budget-detail": ("budget-detail", "get", "/api/v1/budgets/{id}", "budget", None),
     "budget-update": ("budget-detail", "patch", "/api/v1/budgets/{id}", "budget", {"monthly_limit_usd": "12.00"}),
     "audit-event-detail": ("audit-event-detail", "get", "/api/v1/audit/{id}", "audit_event", None),
+    "asset-update": ("asset-detail", "patch", "/api/v1/assets/{id}", "asset", {"title": "renamed"}),
+    "asset-version-metadata": (
+        "asset-version",
+        "patch",
+        "/api/v1/assets/{id}/versions/1",
+        "asset",
+        {"focal_point": {"x": 0.3, "y": 0.6}, "alt_text": {"en": "moved"}},
+    ),
+    "collection-detail": ("collection-detail", "get", "/api/v1/collections/{id}", "collection", None),
+    "collection-update": ("collection-detail", "patch", "/api/v1/collections/{id}", "collection", {"name": "x"}),
 }
 LIST_ENDPOINTS = [
     "/api/v1/api-keys",
@@ -90,6 +100,7 @@ LIST_ENDPOINTS = [
     "/api/v1/budgets",
     "/api/v1/audit",
     "/api/v1/costs/ledger",
+    "/api/v1/collections",
 ]
 
 
@@ -116,6 +127,7 @@ def _object_ids(alice) -> dict[str, int]:
         "version": AssetVersion.objects.for_tenant(alice.tenant).order_by("id").first().pk,
         "budget": Budget.objects.for_tenant(alice.tenant).get().pk,
         "audit_event": AuditEvent.objects.for_tenant(alice.tenant).order_by("seq").first().pk,
+        "collection": Collection.objects.for_tenant(alice.tenant).get().pk,  # made by library_data
     }
 
 
@@ -136,6 +148,10 @@ def _snapshot(tenant) -> list:
         sorted(PublishWindow.objects.for_tenant(tenant).values_list("version_id", "available_until")),
         sorted(Budget.objects.for_tenant(tenant).values_list("id", "monthly_limit_usd", "active")),
         sorted(LedgerEntry.objects.for_tenant(tenant).values_list("id", "amount_usd")),
+        sorted(Asset.objects.for_tenant(tenant).values_list("id", "title", "collection_id")),
+        sorted(AssetVersion.objects.for_tenant(tenant).values_list("id", "focal_x", "focal_y")),
+        sorted(str(row) for row in AssetVersion.objects.for_tenant(tenant).values_list("id", "alt_text")),
+        sorted(Collection.objects.for_tenant(tenant).values_list("id", "slug", "name")),
     ]
 
 
@@ -254,3 +270,12 @@ def governance_data(alice, charlie):
             usage={"output_tokens": 7024},
             occurred_at=timezone.now(),
         )
+
+
+@pytest.fixture(autouse=True)
+def library_data(brand_data, alice, charlie):
+    """Collection endpoints need a collection in each tenant."""
+    from dam.library_services import collection_create
+
+    for actor in (alice, charlie):
+        collection_create(tenant=actor.tenant, slug="campaign", name=f"{actor.tenant.slug} campaign")
