@@ -4,7 +4,7 @@ filter never lists another tenant's collections, tags, locales or placements."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import F, Func, QuerySet
+from django.db.models import F, Func, Q, QuerySet
 from django.http import HttpRequest
 
 from dam.lifecycle import VersionStatus
@@ -50,7 +50,9 @@ class LocaleFilter(admin.SimpleListFilter):
 
 
 class PlacementFilter(admin.SimpleListFilter):
-    """Assets whose current version has a rendition for the placement."""
+    """Assets made for a placement: generated with it in the size plan, or (uploads, which have no
+    plan) carrying its rendition. Every version gets every placement's rendition up front, so the
+    renditions alone would not tell a banner from a story."""
 
     title = "placement"
     parameter_name = "placement"
@@ -70,7 +72,11 @@ class PlacementFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if not self.value():
             return queryset
-        return queryset.filter(current_version__renditions__placement_slug=self.value())
+        planned = Q(current_version__size_plan__contains={"placements": [{"slug": self.value()}]})
+        unplanned = Q(current_version__size_plan={}) & Q(
+            current_version__in=Rendition.unscoped.filter(placement_slug=self.value()).values("version_id")
+        )
+        return queryset.filter(planned | unplanned)
 
 
 class StatusFilter(admin.SimpleListFilter):

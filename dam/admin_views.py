@@ -139,6 +139,8 @@ def asset_page(model_admin: AssetAdmin, request: HttpRequest, object_id: str) ->
         "asset": asset,
         "versions": versions,
         "selected": selected,
+        # The placements' exact cuts first, then the derived presets (srcset sizes, fallbacks).
+        "renditions": sorted(selected.renditions.all(), key=lambda r: (not r.placement_slug, r.placement_slug, r.spec)),
         "timeline": _timeline(asset, versions, selected, costs),
         "plan": _plan_summary(selected),
         "usage": selected.usage or {},

@@ -215,3 +215,23 @@ def test_the_asset_page_shows_verdicts_cost_and_audit_events_of_its_versions(ali
     viewer_page = signed_in(bob.user).get(f"/admin/dam/asset/{asset.pk}/change/").content.decode()
     assert "Flag" in viewer_page and "secret-term" not in viewer_page
     assert "asset.reviewed" not in viewer_page  # the audit trail is for admins, as in the API
+
+
+def test_the_placement_filter_follows_the_size_plan_not_the_up_front_renditions(alice):
+    from dam.services import asset_create
+
+    def generated(title: str, planned: str):
+        asset = asset_create(tenant=alice.tenant, title=title, source="generated")
+        blob = blob_put(tenant_id=alice.tenant.pk, kind="originals", data=png_bytes(), image_format="png")
+        plan = {"size": {"width": 64, "height": 48}, "placements": [{"slug": planned}]}
+        asset_version_create(asset=asset, blob=blob, width=64, height=48, image_format="png", size_plan=plan)
+        for slug in ("leaderboard", "story"):  # every placement is rendered up front
+            _rendition(asset, slug=slug)
+        return asset
+
+    generated("Banner", "leaderboard")
+    generated("Story", "story")
+    uploaded = make_asset(alice.tenant, title="Upload")
+    _rendition(uploaded, slug="leaderboard")
+    page = signed_in(alice.user).get("/admin/dam/asset/", {"placement": "leaderboard"}).content.decode()
+    assert "Banner" in page and "Upload" in page and "Story" not in page
