@@ -8,6 +8,7 @@ the Foundry emulator over HTTP. Screenshots of each page go to artifacts/screens
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -56,6 +57,7 @@ def fill_campaign(page: Page) -> int:
     expect(calls).to_contain_text("4", timeout=10_000)
     expect(calls).to_contain_text("provider calls")
     expect(page.locator("#plan-panel .ui-plan-group")).to_have_count(2)
+    assert Decimal(page.get_attribute("#plan-panel [data-estimated-usd]", "data-estimated-usd")) > 0
     return int(page.get_attribute("#plan-panel [data-estimated-tokens]", "data-estimated-tokens"))
 
 
@@ -135,6 +137,7 @@ def test_generate_two_locales_two_placements_watch_it_finish_and_browse_the_outp
     screenshot(page, "11-jobs")
     page.click("nav.ui-nav >> text=Dashboard")
     expect(page.locator(".ui-kpi-value").first).to_have_text("4")
+    images_loaded(page, ".ui-mini-thumb img")
     screenshot(page, "12-dashboard")
 
 

@@ -3,6 +3,9 @@ the job service, and tenant isolation of jobs. No worker runs here (see tests/e2
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 import pytest
 from django.test import Client
 
@@ -142,3 +145,34 @@ def test_a_viewer_reads_jobs_but_cannot_cancel_them(alice, placements):
     assert client.post(f"/admin/generation/job/{job.pk}/cancel/").status_code == 403
     job.refresh_from_db()
     assert job.state == "queued"
+
+
+def test_the_plan_panel_prices_the_plan_and_each_language_costs_the_same(alice, placements):
+    client = signed_in(alice.user)
+
+    def estimated_usd(**overrides) -> Decimal:
+        page = client.post(PLAN, form(**overrides)).content.decode()
+        return Decimal(re.search(r'data-estimated-usd="([0-9.]+)"', page).group(1))
+
+    one = estimated_usd(locale_code=["ja"], locale_copy=["新登場"])
+    two = estimated_usd()
+    assert one > 0
+    assert two == 2 * one
+    assert estimated_usd(quality="high") > two  # more output tokens per image
+
+
+def test_an_edit_takes_an_optional_png_mask_and_refuses_anything_else(alice):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.factories import png_bytes
+
+    asset = make_asset(alice.tenant, title="Photo")
+    client = signed_in(alice.user)
+    edit = form(placements=[], locale_code=[], locale_copy=[], source_asset=asset.pk, source_version=1)
+    refused = client.post(GENERATE, {**edit, "mask": SimpleUploadedFile("mask.jpg", b"\xff\xd8\xff not a png")})
+    assert refused.status_code == 400 and "must be a PNG" in refused.content.decode()
+    assert not Job.objects.for_tenant(alice.tenant).exists()
+    mask = SimpleUploadedFile("mask.png", png_bytes(64, 48), content_type="image/png")
+    assert client.post(GENERATE, {**edit, "idempotency_key": "form-2", "mask": mask}).status_code == 302
+    job = Job.objects.for_tenant(alice.tenant).get()
+    assert job.kind == Job.Kind.EDIT and job.mask_key
