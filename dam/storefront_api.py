@@ -15,20 +15,24 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.forms.models import model_to_dict
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotAcceptable
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dam.delivery import negotiate_spec
-from dam.models import Asset, Rendition
+from dam.delivery import NEGOTIABLE_FORMATS, accepted_formats, negotiate_spec, spec_pins_format
+from dam.models import Asset, AssetVersion, Rendition
+from dam.renditions.services import SpecNotAllowed, rendition_get_or_create, spec_resolve
 from dam.storefront import (
     ORIGINAL_SPEC,
+    RENDITION_FIELDS,
     UrlBuilder,
     current_path,
     storefront_assets,
@@ -186,6 +190,17 @@ def _filtered(assets: QuerySet[Asset], params: dict[str, str]) -> QuerySet[Asset
     return assets
 
 
+class JsonWhateverTheAccept(DefaultContentNegotiation):
+    """The answer is JSON even when `Accept` names only image types: a storefront may forward its
+    visitor's `Accept` to choose the image format (see the rendition endpoint), never to get a 406."""
+
+    def select_renderer(self, request: Request, renderers: list, format_suffix: str | None = None) -> tuple:
+        try:
+            return super().select_renderer(request, renderers, format_suffix)
+        except NotAcceptable:
+            return renderers[0], renderers[0].media_type
+
+
 # The asset columns the storefront shows (the selector is shared with the library API, which needs more).
 STOREFRONT_ASSET_FIELDS = ("id", "tenant_id", "title", "tags", "locale", "collection_id", "collection__slug")
 FILTER_PARAMETERS = [
@@ -250,6 +265,7 @@ ASSET_EXAMPLE = {
 )
 class StorefrontAssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     serializer_class = StorefrontAssetSerializer
+    content_negotiation_class = JsonWhateverTheAccept
     required_scopes = {"*": Scope.ASSETS_READ}
 
     def scoped_queryset(self, tenant: Tenant) -> QuerySet[Asset]:
@@ -287,7 +303,9 @@ class StorefrontAssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, T
         summary="One rendition of the current approved version, in the best format the client accepts",
         description="`spec` is `original`, `placement:<slug>` or a filter spec (URL-encode `|` as `%7C`). "
         "When the spec names no format and the `Accept` header lists `image/avif` or `image/webp`, the "
-        "AVIF or WebP variant is returned if it exists (`Vary: Accept`).",
+        "AVIF or WebP variant is returned where it exists or is allowed (`Vary: Accept`). A missing rendition "
+        "is made on demand only for presets, placements and the tenant's allow-list: any other spec is 403, "
+        "a spec that does not parse 400.",
         parameters=[OpenApiParameter("spec", OpenApiTypes.STR, OpenApiParameter.PATH)],
         responses={200: StorefrontRenditionSerializer},
         examples=[
@@ -308,11 +326,33 @@ class StorefrontAssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, T
         if spec == ORIGINAL_SPEC:
             data = _original_data(version, urls=urls)
         else:
-            renditions = {rendition["spec"]: rendition for rendition in version["renditions"]}
-            chosen = negotiate_spec(set(renditions), spec=spec, accept=request.headers.get("Accept", ""))
-            if chosen is None:
-                raise NotFound("no such rendition")
-            data = _rendition_data(renditions[chosen], asset_id=asset.pk, urls=urls)
+            rendition = self._existing_or_rendered(version, spec=spec, accept=request.headers.get("Accept", ""))
+            data = _rendition_data(rendition, asset_id=asset.pk, urls=urls)
         response = Response(data)
         response["Vary"] = "Accept"
         return response
+
+    def _existing_or_rendered(self, version: dict[str, Any], *, spec: str, accept: str) -> dict[str, Any]:
+        """An existing rendition (or its accepted AVIF/WebP variant), else one rendered now if allowed.
+
+        Rendering on demand is limited to the tenant's allow-list, presets and placements
+        (`dam.renditions.services`): an unlisted spec is 403, one that does not parse 400.
+        """
+        existing = {rendition["spec"]: rendition for rendition in version["renditions"]}
+        if chosen := negotiate_spec(set(existing), spec=spec, accept=accept):
+            return existing[chosen]
+        resolved = spec_resolve(tenant_id=self.tenant.pk, spec=spec)
+        if chosen := negotiate_spec(set(existing), spec=resolved.key, accept=accept):
+            return existing[chosen]
+        model = AssetVersion.objects.for_tenant(self.tenant).get(pk=version["id"])
+        if not resolved.placement_slug and not spec_pins_format(resolved.key):
+            for image_format in NEGOTIABLE_FORMATS:
+                if image_format not in accepted_formats(accept):
+                    continue
+                try:
+                    variant = rendition_get_or_create(version=model, spec=f"{resolved.key}|format-{image_format}")
+                except SpecNotAllowed:
+                    continue
+                return model_to_dict(variant, fields=RENDITION_FIELDS) | {"version_id": variant.version_id}
+        rendition = rendition_get_or_create(version=model, spec=resolved.key)
+        return model_to_dict(rendition, fields=RENDITION_FIELDS) | {"version_id": rendition.version_id}

@@ -146,7 +146,6 @@ def test_the_rendition_endpoint_negotiates_the_format_from_accept(shop, alice):
     assert modern.json()["format"] == "webp"
     pinned = shop.client().get(f"/api/v1/storefront/assets/{asset.pk}/renditions/{quote('width-32|format-webp')}")
     assert pinned.json()["spec"] == "width-32|format-webp"
-    assert shop.client().get(f"/api/v1/storefront/assets/{asset.pk}/renditions/width-999").status_code == 404
 
 
 def test_private_tenants_get_signed_urls(shop, alice, client):
@@ -226,3 +225,23 @@ def test_the_cache_can_be_turned_off(shop, alice, settings):
     storefront_asset(alice.tenant)
     api = shop.client()
     assert _list_queries(api, 10)[0] == _list_queries(api, 10)[0]
+
+
+def test_missing_renditions_are_made_on_demand_only_for_allowed_specs(shop, alice, client):
+    asset = storefront_asset(alice.tenant)
+    api = shop.client()
+    base = f"/api/v1/storefront/assets/{asset.pk}/renditions/"
+    unlisted = api.get(base + "width-37")
+    assert unlisted.status_code == 403 and unlisted.json()["code"] == "spec_not_allowed"
+    assert api.get(base + "width-banana").status_code == 400
+    assert not asset.current_version.renditions.filter(spec="width-37").exists()
+    # Presets are allowed: the Accept header picks the AVIF preset, rendered once, then found.
+    avif = api.get(base + "width-800", HTTP_ACCEPT="image/avif,image/webp,*/*")
+    assert avif.status_code == 200 and avif.json()["spec"] == "width-800|format-avif"
+    assert _fetch(client, avif.json()["url"])["Content-Type"] == "image/avif"
+    made = api.get(base + quote("width-800|format-webp"))
+    assert made.status_code == 200 and made.json()["format"] == "webp"
+    assert api.get(base + quote("format-webp|width-800")).json()["url"] == made.json()["url"]
+    # An Accept naming only image types still gets JSON (a storefront forwarding its visitor's header).
+    assert api.get(base + "width-800", HTTP_ACCEPT="image/avif").json()["url"] == avif.json()["url"]
+    assert asset.current_version.renditions.filter(spec__startswith="width-800").count() == 2
