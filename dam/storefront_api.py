@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
@@ -30,6 +31,7 @@ from rest_framework.response import Response
 from dam.delivery import NEGOTIABLE_FORMATS, accepted_formats, negotiate_spec, spec_pins_format
 from dam.models import Asset, AssetVersion, Rendition
 from dam.renditions.services import SpecNotAllowed, rendition_get_or_create, spec_resolve
+from dam.search import AssetFilters, assets_filter
 from dam.storefront import (
     ORIGINAL_SPEC,
     RENDITION_FIELDS,
@@ -174,19 +176,23 @@ def storefront_asset_data(asset: Asset, version: dict[str, Any], *, urls: UrlBui
     }
 
 
-def _filtered(assets: QuerySet[Asset], params: dict[str, str]) -> QuerySet[Asset]:
-    if query := params.get("q", "").strip():
-        assets = assets.filter(Q(title__icontains=query) | Q(tags__contains=[query.lower()]))
-    if collection := params.get("collection"):
-        assets = assets.filter(collection__slug=collection)
-    if tag := params.get("tag"):
-        assets = assets.filter(tags__contains=[tag.lower()])
-    if locale := params.get("locale"):
-        assets = assets.filter(locale=locale)
-    if placement := params.get("placement"):
+def _filtered(assets: QuerySet[Asset], params: Any) -> QuerySet[Asset]:
+    """The library's search and filters (full text, collection, tag, dates), except those about a
+    version: locale and placement are judged on the version the storefront sees, and status is
+    always approved or published here."""
+    filters = AssetFilters.from_query_params(params)
+    assets = assets_filter(assets, replace(filters, locale="", placement="", status=""))
+    if filters.locale:
+        shown_version = AssetVersion.unscoped.filter(pk=OuterRef("storefront_version_id"))
         assets = assets.filter(
-            Exists(Rendition.unscoped.filter(version_id=OuterRef("storefront_version_id"), placement_slug=placement))
+            Q(locale__iexact=filters.locale)
+            | Exists(shown_version.filter(Q(locale__iexact=filters.locale) | Q(alt_text__has_key=filters.locale)))
         )
+    if filters.placement:
+        shown_renditions = Rendition.unscoped.filter(
+            version_id=OuterRef("storefront_version_id"), placement_slug=filters.placement
+        )
+        assets = assets.filter(Exists(shown_renditions))
     return assets
 
 
@@ -204,11 +210,13 @@ class JsonWhateverTheAccept(DefaultContentNegotiation):
 # The asset columns the storefront shows (the selector is shared with the library API, which needs more).
 STOREFRONT_ASSET_FIELDS = ("id", "tenant_id", "title", "tags", "locale", "collection_id", "collection__slug")
 FILTER_PARAMETERS = [
-    OpenApiParameter("q", str, description="Words in the title, or a tag"),
+    OpenApiParameter("q", str, description="Full-text search: title, prompt, tags, alt text, locale"),
     OpenApiParameter("collection", str, description="Collection (campaign) slug"),
     OpenApiParameter("tag", str),
-    OpenApiParameter("locale", str, description="e.g. ja-JP"),
-    OpenApiParameter("placement", str, description="Only assets with a rendition for this placement slug"),
+    OpenApiParameter("locale", str, description="e.g. ja-JP: the asset's, or the shown version's locale or alt text"),
+    OpenApiParameter("placement", str, description="Only assets whose shown version has this placement's rendition"),
+    OpenApiParameter("created_after", OpenApiTypes.DATE),
+    OpenApiParameter("created_before", OpenApiTypes.DATE, description="Inclusive"),
     OpenApiParameter("page_size", int, description="1-200; the query count is the same for any size"),
 ]
 ASSET_EXAMPLE = {

@@ -170,6 +170,8 @@ def test_filters(shop, alice):
     assert _ids(api.get("/api/v1/storefront/assets?collection=summer")) == [one.pk]
     assert _ids(api.get("/api/v1/storefront/assets?tag=shoes")) == [one.pk]
     assert _ids(api.get("/api/v1/storefront/assets?locale=ja-JP")) == [one.pk]
+    assert _ids(api.get("/api/v1/storefront/assets?q=boots")) == [two.pk]  # full text: stemmed
+    assert api.get("/api/v1/storefront/assets?created_after=yesterday").status_code == 400
     add_rendition(two.current_version, "placement:banner", width=48, height=16, image_format="jpeg")
     assert _ids(api.get("/api/v1/storefront/assets?placement=banner")) == [two.pk]
 
