@@ -2,6 +2,11 @@
 
 Every status change goes through `version_transition_allowed`, so no entry point (API,
 admin, task) can invent its own path. Storefronts see only `STOREFRONT_VISIBLE` versions.
+
+A generated version starts `blocked` (moderation quarantined it: kept for audit, never served),
+`needs_review` or `approved` (the tenant's review rule decides, `governance.safety.moderation`).
+Review decisions (`REVIEW_ACTIONS`) move it on; each names the statuses it may start from, a
+subset of the transitions below.
 """
 
 from __future__ import annotations
@@ -25,6 +30,24 @@ VERSION_TRANSITIONS: dict[str, frozenset[str]] = {
     VersionStatus.BLOCKED: frozenset(),
 }
 STOREFRONT_VISIBLE = frozenset({VersionStatus.APPROVED, VersionStatus.PUBLISHED})
+# Never served by any endpoint, to anyone: no URL is ever handed out for these bytes.
+NEVER_SERVED = frozenset({VersionStatus.BLOCKED})
+
+
+class ReviewAction(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    REJECT = "reject", "Reject"
+    PUBLISH = "publish", "Publish"
+    UNPUBLISH = "unpublish", "Unpublish"
+
+
+# action -> (the statuses it may start from, the status it leads to)
+REVIEW_ACTIONS: dict[str, tuple[frozenset[str], str]] = {
+    ReviewAction.APPROVE: (frozenset({VersionStatus.NEEDS_REVIEW}), VersionStatus.APPROVED),
+    ReviewAction.REJECT: (frozenset({VersionStatus.NEEDS_REVIEW, VersionStatus.APPROVED}), VersionStatus.REJECTED),
+    ReviewAction.PUBLISH: (frozenset({VersionStatus.APPROVED}), VersionStatus.PUBLISHED),
+    ReviewAction.UNPUBLISH: (frozenset({VersionStatus.PUBLISHED}), VersionStatus.APPROVED),
+}
 
 
 def version_transition_allowed(current: str, new: str) -> bool:
@@ -34,3 +57,16 @@ def version_transition_allowed(current: str, new: str) -> bool:
 def version_sources(new: str) -> frozenset[str]:
     """The statuses a version may move to `new` from (for conditional UPDATEs)."""
     return frozenset(status for status, targets in VERSION_TRANSITIONS.items() if new in targets)
+
+
+def review_action_sources(action: str) -> tuple[frozenset[str], str]:
+    """(from statuses, to status) of a review action; every pair is an allowed transition."""
+    sources, target = REVIEW_ACTIONS[action]
+    return sources & version_sources(target), target
+
+
+def is_servable(status: str, *, storefront: bool) -> bool:
+    """Whether bytes of a version in `status` may be handed out (a URL) to this kind of caller."""
+    if status in NEVER_SERVED:
+        return False
+    return status in STOREFRONT_VISIBLE if storefront else True

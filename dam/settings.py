@@ -244,6 +244,20 @@ CELERY_BEAT_SCHEDULE["reconcile-budget-holds"] = {
     "schedule": BUDGET_RECONCILE_INTERVAL_SECONDS,
 }
 
+# --- Content Safety ---
+# Moderation at generation time (governance.safety): `local` is the documented offline lexicon (no
+# image classifier: unscanned outputs wait for review under `flagged_only`); `azure` is Azure AI
+# Content Safety over httpx, or the Foundry emulator's /contentsafety endpoints (same protocol).
+MODERATION_BACKEND = env_choice("MODERATION_BACKEND", "local", ("local", "azure"))
+CONTENT_SAFETY_ENDPOINT = env_str("CONTENT_SAFETY_ENDPOINT", "http://127.0.0.1:8765")
+# The default is the emulator's dev key; a real resource's key must come from the environment.
+CONTENT_SAFETY_KEY = env_str("CONTENT_SAFETY_KEY", "emulator-dev-key")
+CONTENT_SAFETY_API_VERSION = env_str("CONTENT_SAFETY_API_VERSION", "2024-09-01")
+CONTENT_SAFETY_TIMEOUT_SECONDS = env_int("CONTENT_SAFETY_TIMEOUT_SECONDS", 10, minimum=1)
+CONTENT_SAFETY_MAX_ATTEMPTS = env_int("CONTENT_SAFETY_MAX_ATTEMPTS", 3, minimum=1)
+if MODERATION_BACKEND == "azure" and not DEBUG and CONTENT_SAFETY_KEY in ("", "emulator-dev-key"):
+    raise ImproperlyConfigured("MODERATION_BACKEND=azure needs CONTENT_SAFETY_KEY when DEBUG is off")
+
 # --- Internationalisation -------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

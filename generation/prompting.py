@@ -26,6 +26,8 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from governance.safety.matching import find_terms
+
 _HEX_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 
@@ -196,74 +198,10 @@ def find_banned_terms(*, banned_terms: Iterable[str], texts: Mapping[str, str]) 
     decomposed accents, full-width Latin, half-width kana). A term in a script written with spaces between
     words (Latin, Devanagari, Bengali...) must occur as a whole word; a term containing characters of a
     script written without spaces (Chinese, Japanese, Thai...) or Hangul (Korean attaches particles to the
-    noun: 싸구려를) matches anywhere.
+    noun: 싸구려를) matches anywhere. The matcher is shared with the safety blocklists
+    (`governance.safety.matching`), so both screens treat text alike.
     """
-    terms: dict[str, str] = {}
-    for term in banned_terms:
-        folded = _fold(term).strip()
-        if folded:
-            terms.setdefault(folded, term)
-    matches = []
-    for field_name, text in texts.items():
-        folded_text = _fold(text or "")
-        matches += [
-            BannedTermMatch(term=term, field=field_name)
-            for folded, term in terms.items()
-            if _occurs(folded, folded_text)
-        ]
-    return matches
-
-
-def _fold(text: str) -> str:
-    # NFKC before case folding so full-width letters fold; again after, as case folding can un-normalise.
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-
-
-def _occurs(term: str, text: str) -> bool:
-    if any(_is_unspaced(char) for char in term):
-        return term in text
-    start = 0
-    while (index := text.find(term, start)) >= 0:
-        end = index + len(term)
-        left_ok = not _is_word_char(term[0]) or index == 0 or not _is_word_char(text[index - 1])
-        right_ok = not _is_word_char(term[-1]) or end == len(text) or not _is_word_char(text[end])
-        if left_ok and right_ok:
-            return True
-        start = index + 1
-    return False
-
-
-# Scripts written without spaces between words, plus Hangul (see find_banned_terms).
-_UNSPACED_RANGES = (
-    (0x0E00, 0x0EFF),  # Thai, Lao
-    (0x1000, 0x109F),  # Myanmar
-    (0x1100, 0x11FF),  # Hangul Jamo
-    (0x1780, 0x17FF),  # Khmer
-    (0x2E80, 0x2FDF),  # CJK radicals
-    (0x3005, 0x3007),  # ideographic iteration mark, closing mark, number zero
-    (0x3040, 0x31FF),  # Hiragana, Katakana, Bopomofo, Hangul compatibility jamo, Katakana extensions
-    (0x3400, 0x4DBF),  # CJK extension A
-    (0x4E00, 0x9FFF),  # CJK unified ideographs
-    (0xA960, 0xA97F),  # Hangul Jamo extended A
-    (0xAC00, 0xD7FF),  # Hangul syllables, Jamo extended B
-    (0xF900, 0xFAFF),  # CJK compatibility ideographs
-    (0x20000, 0x323AF),  # CJK extensions B-H
-)
-
-
-def _is_unspaced(char: str) -> bool:
-    code = ord(char)
-    return any(low <= code <= high for low, high in _UNSPACED_RANGES)
-
-
-def _is_word_char(char: str) -> bool:
-    # Letters, marks (Devanagari and Bengali vowel signs and viramas are marks, which `\w` does not count),
-    # digits, connectors and the zero-width (non-)joiners used inside Indic words. A character of an unspaced
-    # script next to a Latin term is a boundary: Japanese text embeds Latin words without spaces.
-    if char in "\u200c\u200d":
-        return True
-    category = unicodedata.category(char)
-    return (category[0] in "LMN" or category == "Pc") and not _is_unspaced(char)
+    return [BannedTermMatch(term=m.term, field=m.field) for m in find_terms(terms=banned_terms, texts=texts)]
 
 
 def _clean_block(text: str) -> str:
