@@ -13,11 +13,13 @@ from rest_framework.response import Response
 
 from dam.api import RenditionSerializer
 from dam.blobs import blob_url
+from dam.lifecycle import is_servable
 from dam.models import AssetVersion
 from generation.job_models import Job, JobGeneration
 from generation.lifecycle import JobState
 from generation.selectors import job_outputs, job_usage, jobs_for_tenant
 from generation.submission import job_cancel, job_plan, job_submit
+from governance.safety.verdicts import redact
 from tenants.api_base import TenantScopedViewSet
 from tenants.errors import ServiceError
 from tenants.models import Scope, Tenant
@@ -36,23 +38,48 @@ class JobGenerationSerializer(serializers.ModelSerializer):
         return f"{unit.width}x{unit.height}"
 
 
+def _reveal_terms(context: dict) -> bool:
+    # Blocklist terms only for those who manage or review them.
+    request = context.get("request")
+    scopes = request.tenant_context.scopes if request is not None else frozenset()
+    return bool(scopes & {Scope.ADMIN, Scope.REVIEWS_WRITE})
+
+
 class JobOutputSerializer(serializers.ModelSerializer):
     asset = serializers.IntegerField(source="asset_id")
     version = serializers.IntegerField(source="number")
     url = serializers.SerializerMethodField()
     renditions = RenditionSerializer(many=True, read_only=True)
+    safety_verdicts = serializers.SerializerMethodField()
 
     class Meta:
         model = AssetVersion
-        fields = ["asset", "version", "locale", "width", "height", "format", "url", "renditions"]
+        fields = [
+            "asset",
+            "version",
+            "status",
+            "locale",
+            "width",
+            "height",
+            "format",
+            "url",
+            "renditions",
+            "safety_verdicts",
+        ]
 
-    def get_url(self, version: AssetVersion) -> str:
-        return blob_url(version.storage_key)
+    def get_url(self, version: AssetVersion) -> str | None:
+        # A blocked output is kept for audit, never served: no URL, to anyone.
+        return blob_url(version.storage_key) if is_servable(version.status, storefront=False) else None
+
+    def get_safety_verdicts(self, version: AssetVersion) -> list[dict]:
+        return redact(version.safety_verdicts, reveal_terms=_reveal_terms(self.context))
 
 
 class JobSerializer(serializers.ModelSerializer):
     generations = JobGenerationSerializer(many=True, read_only=True)
     error = serializers.SerializerMethodField()
+    safety_config_version = serializers.IntegerField(source="safety_config.version", default=None, read_only=True)
+    safety_verdicts = serializers.SerializerMethodField()
 
     class Meta:
         model = Job
@@ -73,10 +100,15 @@ class JobSerializer(serializers.ModelSerializer):
             "cancel_requested",
             "generations",
             "error",
+            "safety_config_version",
+            "safety_verdicts",
             "created_at",
             "started_at",
             "finished_at",
         ]
+
+    def get_safety_verdicts(self, job: Job) -> list[dict]:
+        return redact(job.safety_verdicts, reveal_terms=_reveal_terms(self.context))
 
     def get_error(self, job: Job) -> dict | None:
         if not job.error_code:
@@ -92,7 +124,7 @@ class JobDetailSerializer(JobSerializer):
         fields = [*JobSerializer.Meta.fields, "outputs", "usage"]
 
     def get_outputs(self, job: Job) -> list[dict]:
-        return JobOutputSerializer(job_outputs(job=job), many=True).data
+        return JobOutputSerializer(job_outputs(job=job), many=True, context=self.context).data
 
     def get_usage(self, job: Job) -> dict[str, int]:
         return job_usage(job=job)
@@ -153,7 +185,8 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedV
         headers = {"Location": f"/api/v1/jobs/{submission.job.pk}"}
         if not submission.created:
             headers["Idempotent-Replayed"] = "true"
-        return Response(JobSerializer(submission.job).data, status=status.HTTP_202_ACCEPTED, headers=headers)
+        data = JobSerializer(submission.job, context=self.get_serializer_context()).data
+        return Response(data, status=status.HTTP_202_ACCEPTED, headers=headers)
 
     @action(detail=False, methods=["post"])
     def plan(self, request: Request) -> Response:
@@ -169,9 +202,14 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedV
                 "quality": spec.quality,
                 "output_format": spec.output_format,
                 "brand_policy_version": resolved.policy.version if resolved.policy else None,
+                "safety_config_version": resolved.safety_config.version if resolved.safety_config else None,
+                "safety_verdicts": redact(
+                    [v.to_dict() for v in resolved.safety_verdicts],
+                    reveal_terms=_reveal_terms(self.get_serializer_context()),
+                ),
             }
         )
 
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
-        return Response(JobSerializer(job_cancel(job=self.get_object())).data)
+        return Response(JobSerializer(job_cancel(job=self.get_object()), context=self.get_serializer_context()).data)

@@ -4,6 +4,9 @@ Every step is safe to repeat. A job is claimed with a conditional UPDATE under a
 redelivered message for a finished or freshly claimed job finds nothing to do. Usage is
 recorded the moment a response arrives (unique on the provider request id), and outputs
 already received are stored from the recorded response instead of calling again.
+
+Each output is moderated before it becomes a version (its verdict is kept with the response, so a
+re-run does not scan again); a provider refusal becomes a verdict on the job, in the same model.
 """
 
 from __future__ import annotations
@@ -32,9 +35,19 @@ from generation.foundry.results import ImageResult
 from generation.foundry.selectors import deployment_config_for
 from generation.job_models import Job, JobGeneration, ProviderResponse
 from generation.lifecycle import TERMINAL_STATES, GenerationState, JobState, allowed_sources
-from generation.outputs import outputs_persist, prepare_renditions, store_output_blobs
+from generation.outputs import (
+    job_safety_policy,
+    moderate_outputs,
+    output_blocked,
+    outputs_persist,
+    prepare_renditions,
+    store_output_blobs,
+)
 from generation.quota import QuotaTimeout, acquire_quota
 from generation.sizing import output_tokens
+from governance.safety.backends import ModerationBackend, ModerationError, ModerationUnavailable, moderation_backend
+from governance.safety.policy import SafetyPolicy
+from governance.safety.verdicts import Stage, provider_refusal_verdict
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +79,9 @@ def job_claim(*, job_id: int, owner: str) -> Job | None:
     )
     if not claimed:
         return None
-    return Job.unscoped.select_related("tenant", "source_version", "collection", "requested_by").get(pk=job_id)
+    return Job.unscoped.select_related(
+        "tenant", "source_version", "collection", "requested_by", "requested_by_key", "brand_policy", "safety_config"
+    ).get(pk=job_id)
 
 
 def _transition(job: Job, owner: str, new_state: str, **fields) -> bool:
@@ -92,7 +107,9 @@ def _cancel_requested(job: Job) -> bool:
     return _jobs(job).filter(cancel_requested=True).exists()
 
 
-def _call_provider(job: Job, unit: JobGeneration, client: FoundryImageClient, config: DeploymentConfig) -> ImageResult:
+def _call_provider(
+    job: Job, unit: JobGeneration, client: FoundryImageClient, config: DeploymentConfig, policy: SafetyPolicy
+) -> ImageResult:
     estimated = output_tokens(unit.width, unit.height, job.quality) * job.n + len(unit.compiled_prompt) // 2
     acquire_quota(config=config, tokens=estimated)
     JobGeneration.objects.for_tenant(job.tenant_id).filter(pk=unit.pk).update(provider_calls=F("provider_calls") + 1)
@@ -104,6 +121,7 @@ def _call_provider(job: Job, unit: JobGeneration, client: FoundryImageClient, co
         "output_format": job.output_format,
         "output_compression": job.output_compression,
         "background": job.background if job.background != "auto" else None,
+        "moderation": policy.provider_moderation,
         "client_request_id": f"job-{job.pk}-{unit.pk}-{uuid.uuid4().hex[:8]}",
     }
     if job.kind == Job.Kind.EDIT:
@@ -149,15 +167,28 @@ def _response_with_outputs(unit: JobGeneration) -> ProviderResponse | None:
     )
 
 
-def _run_unit(job: Job, unit: JobGeneration, client: FoundryImageClient, config: DeploymentConfig) -> None:
+@dataclass(frozen=True)
+class _RunContext:
+    client: FoundryImageClient
+    config: DeploymentConfig
+    policy: SafetyPolicy
+    moderation: ModerationBackend
+
+
+def _run_unit(job: Job, unit: JobGeneration, run: _RunContext) -> None:
     response = _response_with_outputs(unit)
     if response is None:
-        result = _call_provider(job, unit, client, config)
-        response = _record_response(job, unit, result, config)
+        result = _call_provider(job, unit, run.client, run.config, run.policy)
+        response = _record_response(job, unit, result, run.config)
         refs = store_output_blobs(job=job, outputs=result.outputs)
         ProviderResponse.objects.for_tenant(job.tenant_id).filter(pk=response.pk).update(outputs=refs)
         response.outputs = refs
-    renditions = [prepare_renditions(job=job, unit=unit, output_ref=ref) for ref in response.outputs]
+    # Scanned before any version exists: a blocked output never becomes visible, not even briefly.
+    moderate_outputs(job=job, response=response, policy=run.policy, backend=run.moderation)
+    renditions = [
+        [] if output_blocked(ref) else prepare_renditions(job=job, unit=unit, output_ref=ref)
+        for ref in response.outputs
+    ]
     outputs_persist(job=job, unit=unit, response=response, renditions=renditions)
 
 
@@ -169,14 +200,37 @@ def _error_detail(exc: FoundryError) -> dict:
     return detail
 
 
+def _audit_provider_refusal(*, job: Job, verdict: dict) -> None:
+    """Audit hook point (one call site): the image provider refused a job's prompt or output.
+
+    TODO(issue 6): call `tenants.audit.audit(tenant=job.tenant, actor=Actor.system("worker"),
+    action="job.content_filtered", target=("job", job.pk), payload={"verdict": verdict})` here, in the
+    same transaction as the job's transition to failed. No-op until the audit trail is wired.
+    """
+
+
+def _refusal_verdict(exc: ContentFilteredError, policy: SafetyPolicy) -> dict:
+    output = exc.stage and str(exc.stage) == "output"
+    return provider_refusal_verdict(
+        stage=Stage.OUTPUT if output else Stage.PROMPT,
+        target="output" if output else "prompt",
+        results=[(r.category, r.filtered, r.severity) for r in exc.results],
+        thresholds=policy.output_thresholds if output else policy.prompt_thresholds,
+        provider_request_id=exc.provider_request_id,
+        safety_config_version=policy.version,
+    ).to_dict()
+
+
 def job_run(*, job_id: int) -> RunOutcome:
     owner = f"run-{uuid.uuid4().hex}"
     job = job_claim(job_id=job_id, owner=owner)
     if job is None:
         return RunOutcome(state=None)
     config = deployment_config_for(tenant=job.tenant_id)
+    policy = job_safety_policy(job)
     try:
-        with FoundryImageClient(config) as client:
+        with FoundryImageClient(config) as client, moderation_backend() as moderation:
+            run = _RunContext(client=client, config=config, policy=policy, moderation=moderation)
             units = JobGeneration.objects.for_tenant(job.tenant_id).filter(job=job).order_by("id")
             for unit in units:
                 if unit.state == GenerationState.STORED:
@@ -186,15 +240,32 @@ def job_run(*, job_id: int) -> RunOutcome:
                     return RunOutcome(state=JobState.CANCELLED)
                 if not _renew_lease(job, owner):
                     return RunOutcome(state=None)  # someone reclaimed the job: stop without touching it
-                _run_unit(job, unit, client, config)
+                _run_unit(job, unit, run)
     except ContentFilteredError as exc:
+        verdict = _refusal_verdict(exc, policy)
+        with transaction.atomic():
+            moved = _transition(
+                job,
+                owner,
+                JobState.FAILED,
+                error_code="content_filtered",
+                error_message=str(exc),
+                error_detail=_error_detail(exc),
+                safety_verdicts=[*job.safety_verdicts, verdict],
+            )
+            if moved:
+                _audit_provider_refusal(job=job, verdict=verdict)
+        return RunOutcome(state=JobState.FAILED)
+    except ModerationError as exc:
+        if exc.retryable:
+            return _retry_or_fail(job, owner, exc, {"moderation": exc.code})
         _transition(
             job,
             owner,
             JobState.FAILED,
-            error_code="content_filtered",
+            error_code="moderation_failed",
             error_message=str(exc),
-            error_detail=_error_detail(exc),
+            error_detail={"status": exc.status_code, "code": exc.code},
         )
         return RunOutcome(state=JobState.FAILED)
     except (InvalidRequestError, AuthenticationError) as exc:
@@ -206,31 +277,36 @@ def job_run(*, job_id: int) -> RunOutcome:
     except (FoundryError, QuotaTimeout) as exc:
         # Rate limits, 5xx, timeouts, malformed answers: the client already retried within its
         # bounds; the job gets a bounded number of further attempts later.
-        detail = _error_detail(exc) if isinstance(exc, FoundryError) else {}
-        if job.attempts < settings.JOB_MAX_ATTEMPTS:
-            delay = settings.JOB_RETRY_BASE_SECONDS * 2 ** (job.attempts - 1)
-            _transition(
-                job,
-                owner,
-                JobState.QUEUED,
-                lease_expires_at=None,
-                error_code="retrying",
-                error_message=str(exc),
-                error_detail=detail,
-            )
-            return RunOutcome(state=JobState.QUEUED, retry_in=delay)
-        _transition(
-            job,
-            owner,
-            JobState.FAILED,
-            error_code="provider_unavailable",
-            error_message=f"gave up after {job.attempts} attempts: {exc}",
-            error_detail=detail,
-        )
-        return RunOutcome(state=JobState.FAILED)
+        return _retry_or_fail(job, owner, exc, _error_detail(exc) if isinstance(exc, FoundryError) else {})
     # Every step ran: a cancel that arrives now is too late to save anything, so the job succeeds.
     _transition(job, owner, JobState.SUCCEEDED, error_code="", error_message="", error_detail={})
     return RunOutcome(state=JobState.SUCCEEDED)
+
+
+def _retry_or_fail(job: Job, owner: str, exc: Exception, detail: dict) -> RunOutcome:
+    """A transient failure (provider or moderation service): back in line, or failed once attempts run out."""
+    if job.attempts < settings.JOB_MAX_ATTEMPTS:
+        delay = settings.JOB_RETRY_BASE_SECONDS * 2 ** (job.attempts - 1)
+        _transition(
+            job,
+            owner,
+            JobState.QUEUED,
+            lease_expires_at=None,
+            error_code="retrying",
+            error_message=str(exc),
+            error_detail=detail,
+        )
+        return RunOutcome(state=JobState.QUEUED, retry_in=delay)
+    code = "moderation_unavailable" if isinstance(exc, ModerationUnavailable) else "provider_unavailable"
+    _transition(
+        job,
+        owner,
+        JobState.FAILED,
+        error_code=code,
+        error_message=f"gave up after {job.attempts} attempts: {exc}",
+        error_detail=detail,
+    )
+    return RunOutcome(state=JobState.FAILED)
 
 
 def jobs_reconcile() -> list[int]:

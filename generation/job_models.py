@@ -34,6 +34,12 @@ class Job(TenantOwnedModel):
     brand_policy = models.ForeignKey(
         "tenants.BrandPolicy", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The safety configuration version the job was checked and generated under, and every verdict it got
+    # (prompt checks at submission, provider refusals, output checks; governance.safety.verdicts).
+    safety_config = models.ForeignKey(
+        "governance.SafetyConfig", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    safety_verdicts = models.JSONField(default=list, blank=True)
     source_version = models.ForeignKey(
         "dam.AssetVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -1,4 +1,9 @@
-"""Turning one provider response into assets, versions and placement renditions."""
+"""Turning one provider response into assets, versions and placement renditions.
+
+Every output image is moderated before it becomes a version (`moderate_outputs`); the verdict decides
+where the version starts (`governance.safety.moderation.initial_version_status`): `blocked` (stored for
+audit, never served, no renditions), `needs_review` or `approved`.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F, Func, JSONField, Value
 
 from dam.blobs import StoredBlob, blob_put, blob_read
 from dam.imaging import derive
-from dam.models import Asset
+from dam.lifecycle import VersionStatus
+from dam.models import Asset, AssetVersion
 from dam.services import asset_create, asset_version_create, rendition_create
 from generation.foundry.results import ImageOutput
 from generation.job_models import Job, JobGeneration, ProviderResponse
 from generation.lifecycle import GenerationState
 from generation.planning import GenerationGroup, SizePlan
+from governance.safety.backends import ModerationBackend
+from governance.safety.moderation import initial_version_status, moderate_image
+from governance.safety.policy import SafetyPolicy
+from governance.safety.selectors import safety_policy_for
+from governance.safety.verdicts import Decision, Stage
 
 MODEL_NAME = "gpt-image-2"
 
@@ -44,6 +56,60 @@ def store_output_blobs(*, job: Job, outputs: tuple[ImageOutput, ...]) -> list[di
             }
         )
     return refs
+
+
+def job_safety_policy(job: Job) -> SafetyPolicy:
+    """The safety configuration version the job was submitted under (the default preset for older jobs)."""
+    return safety_policy_for(tenant=job.tenant_id, config=job.safety_config, default=job.safety_config_id is None)
+
+
+def moderate_outputs(
+    *, job: Job, response: ProviderResponse, policy: SafetyPolicy, backend: ModerationBackend
+) -> list[dict[str, Any]]:
+    """Give every stored output of `response` its verdict (kept in the output refs, so a re-run of the job
+    reuses it instead of scanning again)."""
+    refs = [dict(ref) for ref in response.outputs]
+    pending = [index for index, ref in enumerate(refs) if "safety" not in ref]
+    if not pending:
+        return refs
+    for index in pending:
+        verdict = moderate_image(
+            policy=policy,
+            data=blob_read(refs[index]["key"]),
+            target=f"output {response.provider_request_id}/{index}",
+            backend=backend,
+        )
+        refs[index]["safety"] = verdict.to_dict()
+    ProviderResponse.objects.for_tenant(job.tenant_id).filter(pk=response.pk).update(outputs=refs)
+    response.outputs = refs
+    return refs
+
+
+def output_blocked(ref: dict[str, Any]) -> bool:
+    return ref.get("safety", {}).get("decision") == Decision.BLOCK
+
+
+class _JsonbAppend(Func):
+    """`column || value` on jsonb arrays: appends in the UPDATE itself, no read-modify-write."""
+
+    template = "%(expressions)s"
+    arg_joiner = " || "
+    output_field = JSONField()
+
+
+def _prompt_verdicts(job: Job, unit: JobGeneration) -> list[dict[str, Any]]:
+    """The submission-time verdicts that concern this unit: the prompt's and its locale copy's."""
+    targets = {"prompt", f"locales.{unit.locale}"} if unit.locale else {"prompt"}
+    return [v for v in job.safety_verdicts if v.get("stage") == Stage.PROMPT and v.get("target") in targets]
+
+
+def _audit_output_blocked(*, job: Job, version: AssetVersion) -> None:
+    """Audit hook point (one call site): an output quarantined by moderation (created `blocked`).
+
+    TODO(issue 6): call `tenants.audit.audit(tenant=job.tenant, actor=Actor.system("moderation"),
+    action="version.blocked", target=("asset_version", version.pk), payload={"job": job.pk,
+    "verdicts": version.safety_verdicts})` here, inside the outputs_persist transaction. No-op until wired.
+    """
 
 
 def _group(job: Job, unit: JobGeneration) -> GenerationGroup:
@@ -80,7 +146,22 @@ def outputs_persist(
     if locked.state == GenerationState.STORED:
         return
     group = _group(job, unit)
+    prompt_verdicts = _prompt_verdicts(job, unit)
+    prompt_flagged = any(v.get("decision") == Decision.FLAG for v in prompt_verdicts)
+    review_rule = job_safety_policy(job).review_rule
+    brand_review_required = bool(job.brand_policy_id and job.brand_policy.review_required)
+    output_verdicts = []
     for index, ref in enumerate(response.outputs):
+        # An output that was never scanned (moderation switched off by a bug, an old response) is not
+        # approved unseen: it counts as not analysed.
+        output_verdict = ref.get("safety") or {"stage": Stage.OUTPUT, "decision": Decision.FLAG, "analysed": False}
+        status = initial_version_status(
+            output_decision=output_verdict["decision"],
+            prompt_flagged=prompt_flagged,
+            review_rule=review_rule,
+            brand_review_required=brand_review_required,
+        )
+        output_verdicts.append(output_verdict)
         if job.source_version_id:
             asset = Asset.objects.for_tenant(job.tenant_id).get(pk=job.source_version.asset_id)
             parent = job.source_version
@@ -113,7 +194,15 @@ def outputs_persist(
             locale=unit.locale,
             usage=response.usage_dict(),
             created_by=job.requested_by,
+            created_by_key=job.requested_by_key,
+            status=status,
+            safety_verdicts=[*prompt_verdicts, output_verdict],
+            safety_config_version=job.safety_config.version if job.safety_config_id else None,
+            brand_policy_version=job.brand_policy.version if job.brand_policy_id else None,
         )
+        if status == VersionStatus.BLOCKED:
+            _audit_output_blocked(job=job, version=version)
+            continue  # quarantined: no renditions are derived from it
         for prepared in renditions[index]:
             rendition_create(
                 version=version,
@@ -124,4 +213,9 @@ def outputs_persist(
                 image_format=prepared.format,
                 placement_slug=prepared.slug,
             )
+    if output_verdicts:
+        # Once per unit (the STORED check above runs under the unit's row lock).
+        Job.objects.for_tenant(job.tenant_id).filter(pk=job.pk).update(
+            safety_verdicts=_JsonbAppend(F("safety_verdicts"), Value(output_verdicts, output_field=JSONField()))
+        )
     JobGeneration.objects.for_tenant(job.tenant_id).filter(pk=unit.pk).update(state=GenerationState.STORED)

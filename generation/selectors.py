@@ -10,8 +10,10 @@ from tenants.models import Tenant
 
 
 def jobs_for_tenant(*, tenant: Tenant, state: str | None = None) -> QuerySet[Job]:
-    jobs = Job.objects.for_tenant(tenant).prefetch_related(
-        Prefetch("generations", queryset=JobGeneration.unscoped.order_by("id"))
+    jobs = (
+        Job.objects.for_tenant(tenant)
+        .select_related("safety_config")
+        .prefetch_related(Prefetch("generations", queryset=JobGeneration.unscoped.order_by("id")))
     )
     return jobs.filter(state=state) if state else jobs
 

@@ -1,4 +1,9 @@
-"""Submitting and cancelling jobs: everything that happens before a worker picks a job up."""
+"""Submitting and cancelling jobs: everything that happens before a worker picks a job up.
+
+Nothing is spent on a request that moderation blocks: the compiled prompt and every locale copy are
+checked (tenant blocklists, the classifier backend, the prompt shield) before a job row exists, and
+a block is a 422 naming the rule, never the blocked term.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,12 @@ from generation.lifecycle import JobState, allowed_sources
 from generation.prompting import BrandPolicySnapshot, compile_prompt, find_banned_terms
 from generation.requests import JobSpec, PlacementSpec, build_job_spec, placement_snapshot, request_fingerprint
 from generation.sizing import Size
+from governance.models import SafetyConfig
+from governance.safety.backends import ModerationError, moderation_backend
+from governance.safety.moderation import ModerationFailed, first_block_reason, moderate_prompt
+from governance.safety.selectors import safety_config_current, safety_policy_for
+from governance.safety.services import safety_config_ensure
+from governance.safety.verdicts import Verdict
 from tenants.errors import Conflict, ServiceError, Unprocessable
 from tenants.models import ApiKey, BrandPolicy, Tenant
 from tenants.selectors import brand_policy_current, placements_by_slugs
@@ -58,10 +69,57 @@ class ResolvedRequest:
     spec: JobSpec
     policy: BrandPolicy | None
     source: AssetVersion | None
+    safety_config: SafetyConfig | None = None  # None: the default preset (the tenant has no configuration yet)
+    safety_verdicts: tuple[Verdict, ...] = ()
+
+
+def _audit_safety_block(*, tenant: Tenant, verdict: Verdict, reason: str) -> None:
+    """Audit hook point (one call site): a request blocked by moderation before any spend.
+
+    TODO(issue 6): call `tenants.audit.audit(tenant=tenant, actor=..., action="job.safety_blocked",
+    target=("tenant", tenant.pk), payload={"verdict": verdict.to_dict(), "reason": reason})` here. It runs
+    outside any transaction (job_submit moderates before opening one), so the event survives the 422.
+    No-op until the audit trail is wired.
+    """
+
+
+def _moderate_request(
+    *, tenant: Tenant, spec: JobSpec, policy: BrandPolicy | None
+) -> tuple[SafetyConfig | None, tuple[Verdict, ...]]:
+    config = safety_config_current(tenant=tenant)
+    safety = safety_policy_for(tenant=tenant, config=config, default=config is None)
+    compiled = compile_prompt(policy=_policy_snapshot(policy), request=spec.prompt)
+    texts = {"prompt": compiled.text, **{f"locales.{code}": copy for code, copy in spec.locales.items()}}
+    try:
+        with moderation_backend() as backend:
+            verdicts = moderate_prompt(
+                policy=safety,
+                texts=texts,
+                user_prompt=spec.prompt,
+                documents={f"locales.{code}": copy for code, copy in spec.locales.items()},
+                backend=backend,
+            )
+    except ModerationError as exc:
+        raise ModerationFailed.from_error(exc) from exc
+    blocked = first_block_reason(verdicts)
+    if blocked is not None:
+        verdict, reason = blocked
+        _audit_safety_block(tenant=tenant, verdict=verdict, reason=reason)
+        raise Unprocessable(
+            f"blocked by the safety configuration (v{safety.version}, preset {safety.preset}) in {verdict.target}: "
+            f"{reason}",
+            field=verdict.target.split(".")[0],
+            code="safety_blocked",
+        )
+    return config, tuple(verdicts)
 
 
 def job_plan(*, tenant: Tenant, request: dict[str, Any]) -> ResolvedRequest:
-    """Validate and plan a request without storing or spending anything (also the API's dry run)."""
+    """Validate, moderate and plan a request without storing or spending anything (also the API's dry run).
+
+    Moderation calls the configured backend (possibly over the network): never call this inside a
+    transaction.
+    """
     policy = brand_policy_current(tenant=tenant)
     source = _source_version(tenant=tenant, ref=request.get("source_version"))
     slugs = request.get("placements") or []
@@ -85,10 +143,12 @@ def job_plan(*, tenant: Tenant, request: dict[str, Any]) -> ResolvedRequest:
         raise Unprocessable(
             f"the brand policy bans the term {first.term!r}", field=first.field.split(".")[0], code="banned_term"
         )
-    return ResolvedRequest(spec=spec, policy=policy, source=source)
+    safety_config, verdicts = _moderate_request(tenant=tenant, spec=spec, policy=policy)
+    return ResolvedRequest(
+        spec=spec, policy=policy, source=source, safety_config=safety_config, safety_verdicts=verdicts
+    )
 
 
-@transaction.atomic
 def job_submit(
     *,
     tenant: Tenant,
@@ -98,7 +158,11 @@ def job_submit(
     idempotency_key: str | None = None,
     mask: bytes | None = None,
 ) -> Submission:
-    """Validate, plan and store a job with its provider calls; enqueue it after commit."""
+    """Validate, moderate, plan and store a job with its provider calls; enqueue it after commit.
+
+    Moderation runs before the transaction opens: no row lock or connection is held across a call to
+    the moderation service, and a blocked request leaves nothing behind.
+    """
     mask_sha = hashlib.sha256(mask).hexdigest() if mask else ""
     fingerprint = request_fingerprint(request, mask_sha256=mask_sha)
     if idempotency_key is not None:
@@ -109,9 +173,44 @@ def job_submit(
             return _replay(existing, fingerprint)
 
     resolved = job_plan(tenant=tenant, request=request)
-    spec, policy, source = resolved.spec, resolved.policy, resolved.source
-    if mask is not None and source is None:
+    if mask is not None and resolved.source is None:
         raise ServiceError("a mask needs a source_version to edit", field="mask")
+    with transaction.atomic():
+        return _store_job(
+            tenant=tenant,
+            request=request,
+            resolved=resolved,
+            fingerprint=fingerprint,
+            requested_by=requested_by,
+            requested_by_key=requested_by_key,
+            idempotency_key=idempotency_key,
+            mask=mask,
+        )
+
+
+def _store_job(
+    *,
+    tenant: Tenant,
+    request: dict[str, Any],
+    resolved: ResolvedRequest,
+    fingerprint: str,
+    requested_by: Any,
+    requested_by_key: ApiKey | None,
+    idempotency_key: str | None,
+    mask: bytes | None,
+) -> Submission:
+    spec, policy, source = resolved.spec, resolved.policy, resolved.source
+    safety_config = resolved.safety_config
+    if safety_config is None:
+        # The check ran under the default preset; record it as the tenant's first version. A version
+        # saved meanwhile with other rules means the check does not hold for it.
+        safety_config, _ = safety_config_ensure(tenant=tenant)
+        if not safety_config.as_policy().same_rules_as(safety_policy_for(tenant=tenant, config=None, default=True)):
+            raise Conflict(
+                "the safety configuration changed while the request was checked; submit again",
+                field="safety_config",
+                code="safety_config_changed",
+            )
     collection: Collection | None = (
         collection_get_or_create(tenant=tenant, slug=spec.collection) if spec.collection else None
     )
@@ -135,6 +234,8 @@ def job_submit(
                 placements=placement_snapshot(spec),
                 locales=spec.locales,
                 brand_policy=policy,
+                safety_config=safety_config,
+                safety_verdicts=[verdict.to_dict() for verdict in resolved.safety_verdicts],
                 source_version=source,
                 mask_key=mask_key,
                 collection=collection,

@@ -4,8 +4,12 @@ Routes (same protocol as the service):
     POST /openai/deployments/{deployment}/images/generations?api-version=...   JSON
     POST /openai/deployments/{deployment}/images/edits?api-version=...         multipart
     POST /openai/v1/images/generations, /openai/v1/images/edits                 with `model`
+Azure AI Content Safety (generation.emulator.content_safety):
+    POST /contentsafety/text:analyze, /contentsafety/image:analyze, /contentsafety/text:shieldPrompt,
+    and the text blocklist management calls under /contentsafety/text/blocklists
 Control (not part of Azure's API):
     GET /_emulator/stats, POST /_emulator/reset, GET|POST /_emulator/config
+    (Content Safety: `content_safety` in the stats, and in the config as {"content_safety": {...}})
 
 One image call: auth -> parameters -> fault headers -> quota -> injected 429 (immediate, like a real
 throttle) -> latency -> injected 500 / hang / malformed -> input content filter -> render (worker thread)
@@ -36,6 +40,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from generation.emulator import errors
 from generation.emulator.config import ConfigError, EmulatorConfig, Fault
+from generation.emulator.content_safety import ContentSafetyState, content_safety_routes
 from generation.emulator.errors import EmulatorError
 from generation.emulator.faults import HEADER_FAULT, FaultPlan, blocked_category, plan_faults
 from generation.emulator.images import RenderSpec, render_edit, render_generation
@@ -366,7 +371,9 @@ async def edits(request: Request) -> Response:
 
 
 async def stats_view(request: Request) -> Response:
-    return JSONResponse(request.app.state.emulator.stats.snapshot())
+    snapshot = request.app.state.emulator.stats.snapshot()
+    snapshot["content_safety"] = request.app.state.content_safety.snapshot()
+    return JSONResponse(snapshot)
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
@@ -389,21 +396,32 @@ async def reset_view(request: Request) -> Response:
     except EmulatorError as error:
         return _error_response(error)
     state.reset(restore_config=bool(body.get("restore_config", False)))
-    return JSONResponse({"reset": True, "config": state.config.to_dict()})
+    request.app.state.content_safety.reset(restore_config=bool(body.get("restore_config", False)))
+    return JSONResponse({"reset": True, "config": _config_dict(request)})
+
+
+def _config_dict(request: Request) -> dict[str, Any]:
+    return {
+        **request.app.state.emulator.config.to_dict(),
+        "content_safety": request.app.state.content_safety.config.to_dict(),
+    }
 
 
 async def config_view(request: Request) -> Response:
     state: EmulatorState = request.app.state.emulator
     if request.method == "POST":
         try:
-            state.configure(**await _json_object(request))
+            changes = await _json_object(request)
+            if "content_safety" in changes:
+                request.app.state.content_safety.configure(changes.pop("content_safety"))
+            state.configure(**changes)
         except EmulatorError as error:
             return _error_response(error)
         except ConfigError as exc:
             return _error_response(
                 errors.invalid_request(str(exc), param=str(exc).split(":")[0], code="invalid_config")
             )
-    return JSONResponse(state.config.to_dict())
+    return JSONResponse(_config_dict(request))
 
 
 class EmulatorHeaderMiddleware:
@@ -448,6 +466,7 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
         Route("/openai/deployments/{deployment}/images/edits", edits, methods=["POST"]),
         Route("/openai/v1/images/generations", generations, methods=["POST"]),
         Route("/openai/v1/images/edits", edits, methods=["POST"]),
+        *content_safety_routes(),
         Route("/_emulator/stats", stats_view, methods=["GET"]),
         Route("/_emulator/reset", reset_view, methods=["POST"]),
         Route("/_emulator/config", config_view, methods=["GET", "POST"]),
@@ -460,4 +479,5 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
     )
     app.add_middleware(EmulatorHeaderMiddleware)
     app.state.emulator = state
+    app.state.content_safety = ContentSafetyState(allowed_keys=lambda: state.config.api_keys)
     return app
