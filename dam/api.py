@@ -1,8 +1,15 @@
-"""Asset library endpoints (read side; uploads and storefront delivery come with the library issue)."""
+"""Asset library endpoints (read side; uploads and storefront delivery come with the library issue).
+
+Visibility: a storefront actor (only `assets:read`) sees only assets with a storefront-visible version,
+each through its latest visible version, and only visible versions in a version list; nobody is handed
+a URL for a version that is never served (`blocked`), nor for its renditions.
+"""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -10,8 +17,11 @@ from rest_framework.response import Response
 
 from dam.blobs import blob_url
 from dam.library_api import LIBRARY_SCOPES, AssetLibraryMixin
+from dam.lifecycle import is_servable
 from dam.models import Asset, AssetVersion, Rendition
 from dam.selectors import asset_versions, assets_for_tenant
+from dam.storefront import storefront_assets, storefront_versions
+from governance.safety.verdicts import redact
 from tenants.api_base import TenantScopedViewSet
 from tenants.models import Scope, Tenant
 
@@ -53,11 +63,28 @@ class AssetVersionSerializer(serializers.ModelSerializer):
             "size_plan",
             "usage",
             "renditions",
+            "safety_verdicts",
+            "safety_config_version",
+            "brand_policy_version",
             "created_at",
         ]
 
+    safety_verdicts = serializers.SerializerMethodField()
+
     def get_url(self, version: AssetVersion) -> str:
         return blob_url(version.storage_key)
+
+    def get_safety_verdicts(self, version: AssetVersion) -> list[dict[str, Any]]:
+        # Blocklist terms only for those who manage or review them (admin, reviews:write).
+        return redact(version.safety_verdicts, reveal_terms=self.context.get("reveal_terms", False))
+
+    def to_representation(self, version: AssetVersion) -> dict[str, Any]:
+        data = super().to_representation(version)
+        if not is_servable(version.status, storefront=self.context.get("storefront", True)):
+            data["url"] = None
+            for rendition in data["renditions"]:
+                rendition["url"] = None
+        return data
 
     def get_parent(self, version: AssetVersion) -> int | None:
         return version.parent.number if version.parent_id else None
@@ -71,18 +98,45 @@ class AssetSerializer(serializers.ModelSerializer):
         model = Asset
         fields = ["id", "title", "source", "collection", "tags", "family", "locale", "current_version", "created_at"]
 
+    def to_representation(self, asset: Asset) -> dict[str, Any]:
+        data = super().to_representation(asset)
+        if self.context.get("storefront", True):
+            # The asset as a storefront knows it: through its latest visible version, not the newest one.
+            visible = getattr(asset, "visible_versions", [])
+            data["current_version"] = AssetVersionSerializer(visible[0], context=self.context).data if visible else None
+        return data
+
+
+def _viewer_context(request: Request) -> dict[str, Any]:
+    context = request.tenant_context
+    reveal_terms = bool(context.scopes & {Scope.ADMIN, Scope.REVIEWS_WRITE})
+    return {"storefront": context.is_storefront, "reveal_terms": reveal_terms}
+
 
 class AssetViewSet(AssetLibraryMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     serializer_class = AssetSerializer
     required_scopes = {**LIBRARY_SCOPES, "*": Scope.ASSETS_READ}
 
     def scoped_queryset(self, tenant: Tenant) -> QuerySet[Asset]:
-        assets = assets_for_tenant(tenant=tenant)
+        if self.request.tenant_context.is_storefront:
+            visible = storefront_versions(tenant=tenant).select_related("parent").order_by("-number")
+            assets = storefront_assets(tenant=tenant).prefetch_related(
+                Prefetch("versions", queryset=visible, to_attr="visible_versions"),
+                Prefetch("visible_versions__renditions", queryset=Rendition.unscoped.order_by("spec")),
+            )
+        else:
+            assets = assets_for_tenant(tenant=tenant)
         if family := self.request.query_params.get("family"):
             assets = assets.filter(family=family)
         return assets
 
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), **_viewer_context(self.request)}
+
     @action(detail=True, methods=["get"])
     def versions(self, request: Request, pk: str | None = None) -> Response:
         versions = asset_versions(tenant=self.tenant, asset=self.get_object()).select_related("parent")
-        return Response({"results": AssetVersionSerializer(versions, many=True).data})
+        if request.tenant_context.is_storefront:
+            versions = versions.filter(pk__in=storefront_versions(tenant=self.tenant).values("pk"))
+        data = AssetVersionSerializer(versions, many=True, context=_viewer_context(request)).data
+        return Response({"results": data})

@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/v1/", include("tenants.urls")),
     path("api/v1/", include("dam.api_urls")),
     path("api/v1/", include("generation.api_urls")),
+    path("api/v1/", include("governance.api_safety_urls")),
     path("api/v1/", include("governance.api_urls")),
     path("api/v1/", include("generation.api_costs")),
     path("api/v1/", include("dam.storefront_api_urls")),

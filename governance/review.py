@@ -1,0 +1,191 @@
+"""Human review of asset versions: the queue, and the decisions that move a version on.
+
+Every decision is one transaction: the asset row is locked (decisions on one asset are serialised),
+the version moves with a conditional UPDATE whose WHERE names the statuses the action may start from
+(`dam.lifecycle.review_action_sources`), and a `ReviewDecision` records who, when and why.
+
+Four-eyes: whoever requested a version (the person, or the API key, or the person who issued that key)
+may not approve it. Approving an older version while a newer version of the same asset waits for
+review must be asked for explicitly (`approve_over_newer`), never happen by accident.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Prefetch, QuerySet
+
+from dam.lifecycle import ReviewAction, VersionStatus, review_action_sources
+from dam.models import Asset, AssetVersion, Rendition
+from governance.models import ReviewDecision
+from tenants.errors import Conflict, ServiceError
+from tenants.models import ApiKey, Tenant
+
+MAX_COMMENT_CHARS = 4000
+_PAST_TENSE = {"approve": "approved", "reject": "rejected", "publish": "published", "unpublish": "unpublished"}
+
+
+class FourEyesViolation(ServiceError):
+    status_code = 403
+    code = "four_eyes"
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    """Who decides: a signed-in person, or an API key (whose issuer is the person behind it)."""
+
+    user: Any | None = None
+    api_key: ApiKey | None = None
+
+    @property
+    def label(self) -> str:
+        if self.api_key is not None:
+            return f"api-key:{self.api_key.prefix}"
+        if self.user is not None:
+            return f"user:{self.user.get_username()}"
+        return "system"
+
+    def people(self) -> set[int]:
+        ids = {getattr(self.user, "pk", None)}
+        if self.api_key is not None:
+            ids.add(self.api_key.created_by_id)
+        return {i for i in ids if i is not None}
+
+
+def _audit_review_decision(*, decision: ReviewDecision) -> None:
+    """Audit hook point (one call site): a review decision on a version.
+
+    TODO(issue 6): call `tenants.audit.audit(tenant=..., actor=..., action=f"version.{decision.action}",
+    target=("asset_version", decision.version_id), payload={"from": ..., "to": ..., "comment": ...})` here,
+    inside this transaction. Until the audit trail is wired this is a no-op.
+    """
+
+
+def _requesters(version: AssetVersion) -> tuple[set[int], set[int]]:
+    """(people, API keys) behind a version: its requester and, for a key, the person who issued it."""
+    people = {version.created_by_id}
+    keys = {version.created_by_key_id}
+    if version.created_by_key_id is not None:
+        key = ApiKey.objects.for_tenant(version.tenant_id).filter(pk=version.created_by_key_id).first()
+        people.add(key.created_by_id if key else None)
+    return {p for p in people if p is not None}, {k for k in keys if k is not None}
+
+
+def _check_four_eyes(version: AssetVersion, reviewer: Reviewer) -> None:
+    people, keys = _requesters(version)
+    same_key = reviewer.api_key is not None and reviewer.api_key.pk in keys
+    if same_key or reviewer.people() & people:
+        raise FourEyesViolation(
+            "the requester of this version may not approve it (four-eyes): another reviewer must decide",
+            field="reviewer",
+        )
+
+
+def _newer_waiting(version: AssetVersion) -> list[int]:
+    return list(
+        AssetVersion.objects.for_tenant(version.tenant_id)
+        .filter(asset_id=version.asset_id, number__gt=version.number, status=VersionStatus.NEEDS_REVIEW)
+        .order_by("number")
+        .values_list("number", flat=True)
+    )
+
+
+def _decide(
+    *, version: AssetVersion, reviewer: Reviewer, action: str, comment: str, approve_over_newer: bool = False
+) -> ReviewDecision:
+    comment = (comment or "").strip()
+    if len(comment) > MAX_COMMENT_CHARS:
+        raise ValidationError({"comment": f"at most {MAX_COMMENT_CHARS} characters"})
+    if action == ReviewAction.REJECT and not comment:
+        raise ValidationError({"comment": "a rejection needs a comment saying why"})
+    tenant_id = version.tenant_id
+    sources, target = review_action_sources(action)
+    with transaction.atomic():
+        Asset.objects.for_tenant(tenant_id).select_for_update().get(pk=version.asset_id)
+        current = AssetVersion.objects.for_tenant(tenant_id).get(pk=version.pk)
+        if action == ReviewAction.APPROVE:
+            _check_four_eyes(current, reviewer)
+        if current.status not in sources:
+            raise Conflict(
+                f"a {current.status} version cannot be {_PAST_TENSE[action]}", field="status", code="invalid_transition"
+            )
+        over_newer = False
+        if action == ReviewAction.APPROVE and (newer := _newer_waiting(current)):
+            if not approve_over_newer:
+                raise Conflict(
+                    f"newer version(s) {', '.join(map(str, newer))} of this asset wait for review; to approve "
+                    f"version {current.number} anyway, say so with approve_over_newer=true",
+                    field="approve_over_newer",
+                    code="newer_version_waiting",
+                )
+            over_newer = True
+        moved = (
+            AssetVersion.objects.for_tenant(tenant_id).filter(pk=current.pk, status__in=sources).update(status=target)
+        )
+        if not moved:  # unreachable under the asset lock; kept as the UPDATE's own guard
+            raise Conflict("the version changed while deciding; try again", field="status", code="invalid_transition")
+        decision = ReviewDecision.objects.for_tenant(tenant_id).create(
+            tenant_id=tenant_id,
+            version=current,
+            action=action,
+            from_status=current.status,
+            to_status=target,
+            comment=comment,
+            approved_over_newer=over_newer,
+            decided_by=reviewer.user,
+            decided_by_key=reviewer.api_key,
+            actor_label=reviewer.label,
+        )
+        _audit_review_decision(decision=decision)
+    version.status = target
+    return decision
+
+
+def version_approve(
+    *, version: AssetVersion, reviewer: Reviewer, comment: str = "", approve_over_newer: bool = False
+) -> ReviewDecision:
+    return _decide(
+        version=version,
+        reviewer=reviewer,
+        action=ReviewAction.APPROVE,
+        comment=comment,
+        approve_over_newer=approve_over_newer,
+    )
+
+
+def version_reject(*, version: AssetVersion, reviewer: Reviewer, comment: str) -> ReviewDecision:
+    return _decide(version=version, reviewer=reviewer, action=ReviewAction.REJECT, comment=comment)
+
+
+def version_publish(*, version: AssetVersion, reviewer: Reviewer, comment: str = "") -> ReviewDecision:
+    return _decide(version=version, reviewer=reviewer, action=ReviewAction.PUBLISH, comment=comment)
+
+
+def version_unpublish(*, version: AssetVersion, reviewer: Reviewer, comment: str = "") -> ReviewDecision:
+    return _decide(version=version, reviewer=reviewer, action=ReviewAction.UNPUBLISH, comment=comment)
+
+
+# --- selectors ----------------------------------------------------------------------------------
+
+
+def review_queue(*, tenant: Tenant) -> QuerySet[AssetVersion]:
+    """Versions waiting for a person, oldest first."""
+    return (
+        AssetVersion.objects.for_tenant(tenant)
+        .filter(status=VersionStatus.NEEDS_REVIEW)
+        .select_related("asset", "created_by", "created_by_key")
+        .prefetch_related(Prefetch("renditions", queryset=Rendition.unscoped.order_by("spec")))
+        .order_by("id")
+    )
+
+
+def version_of_asset(*, tenant: Tenant, asset_id: int, number: int) -> AssetVersion:
+    """Raises AssetVersion.DoesNotExist for another tenant's asset as for a missing one."""
+    return AssetVersion.objects.for_tenant(tenant).select_related("asset").get(asset_id=asset_id, number=number)
+
+
+def review_decisions(*, version: AssetVersion) -> QuerySet[ReviewDecision]:
+    return ReviewDecision.objects.for_tenant(version.tenant_id).filter(version=version).order_by("id")
