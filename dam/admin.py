@@ -5,13 +5,13 @@ from __future__ import annotations
 from functools import partial
 
 from django.contrib import admin
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.urls import path
 
-from dam import admin_views
+from dam import admin_uploads, admin_views
 from dam.admin_filters import LocaleFilter, PlacementFilter, StatusFilter, TagFilter
-from dam.models import Asset, Collection, Rendition
+from dam.models import Asset, Collection
 from dam.services import collection_get_or_create
 from tenants.admin_base import TenantScopedAdmin, admin_tenant_context
 from tenants.models import Scope
@@ -36,12 +36,8 @@ class AssetAdmin(TenantScopedAdmin):
     show_full_result_count = False
 
     def scoped_queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        return (
-            queryset.select_related("collection", "current_version", "tenant")
-            .prefetch_related(
-                Prefetch("current_version__renditions", queryset=Rendition.unscoped.order_by("placement_slug"))
-            )
-            .annotate(version_count=Count("versions", distinct=True))
+        return queryset.select_related("collection", "current_version", "tenant").annotate(
+            version_count=Count("versions", distinct=True)
         )
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
@@ -58,6 +54,7 @@ class AssetAdmin(TenantScopedAdmin):
             return view(partial(function, self))
 
         return [
+            path("upload/", bound(admin_uploads.upload_view), name="dam_asset_upload"),
             path("<int:asset_id>/compare/", bound(admin_views.asset_compare), name="dam_asset_compare"),
             path(
                 "version/<int:version_id>/thumbnail/",
@@ -80,6 +77,7 @@ class AssetAdmin(TenantScopedAdmin):
         context = admin_tenant_context(request)
         extra = {
             "can_generate": context.can(Scope.JOBS_WRITE) and context.tenant is not None,
+            "can_upload": context.can(Scope.ASSETS_WRITE) and context.tenant is not None,
             "thumbnail_width": 480,
             **(extra_context or {}),
         }

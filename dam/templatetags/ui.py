@@ -90,3 +90,13 @@ def usd(value: Any) -> str:
     if abs(amount) >= 1:
         return f"${amount:,.2f}"
     return f"${amount:.4f}"
+
+
+@register.filter
+def planned_placements(version: Any) -> list[str]:
+    """The placements a generated version was planned for (its size plan's group), in plan order.
+
+    Every version also gets every placement's rendition up front; the plan says what it was made for.
+    """
+    plan = getattr(version, "size_plan", None) or {}
+    return [p["slug"] for p in plan.get("placements", []) if isinstance(p, dict) and p.get("slug")]

@@ -235,3 +235,51 @@ def test_the_placement_filter_follows_the_size_plan_not_the_up_front_renditions(
     _rendition(uploaded, slug="leaderboard")
     page = signed_in(alice.user).get("/admin/dam/asset/", {"placement": "leaderboard"}).content.decode()
     assert "Banner" in page and "Upload" in page and "Story" not in page
+
+
+def test_an_editor_uploads_through_the_upload_service_and_a_viewer_cannot(alice, bob):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from dam.models import Asset
+    from governance.models import AuditEvent
+
+    def image(name: str, data: bytes | None = None) -> SimpleUploadedFile:
+        return SimpleUploadedFile(name, data if data is not None else png_bytes(40, 30), content_type="image/png")
+
+    assert signed_in(bob.user).post("/admin/dam/asset/upload/", {"files": [image("a.png")]}).status_code == 403
+    assert not Asset.objects.for_tenant(alice.tenant).exists()
+
+    client = signed_in(alice.user)
+    refused = client.post("/admin/dam/asset/upload/", {"files": [image("notes.png", b"just text")]})
+    assert refused.status_code == 400 and "Refused" in refused.content.decode()
+    assert not Asset.objects.for_tenant(alice.tenant).exists()
+
+    response = client.post("/admin/dam/asset/upload/", {"files": [image("Beach shot.png")], "tags": "summer, beach"})
+    asset = Asset.objects.for_tenant(alice.tenant).get()
+    assert response.status_code == 302 and response["Location"] == f"/admin/dam/asset/{asset.pk}/change/"
+    assert (asset.title, asset.source, asset.tags) == ("Beach shot", "uploaded", ["summer", "beach"])
+    assert asset.current_version.created_by == alice.user
+    uploaded = AuditEvent.objects.for_tenant(alice.tenant).get(action="asset.uploaded")
+    assert uploaded.actor_label == "user:alice"
+    again = client.post("/admin/dam/asset/upload/", {"files": [image("copy.png")]})
+    assert again["Location"] == response["Location"]  # the same bytes are the same asset
+
+
+def test_the_grid_costs_the_same_queries_for_many_assets_as_for_few(alice):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = signed_in(alice.user)
+    client.get("/admin/dam/asset/")  # session and caches warm
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/admin/dam/asset/").status_code == 200
+        return len(captured)
+
+    for index in range(2):
+        make_asset(alice.tenant, title=f"few {index}")
+    few = queries()
+    for index in range(10):
+        make_asset(alice.tenant, title=f"many {index}", colour=(index, 10, 10))
+    assert queries() == few

@@ -17,6 +17,7 @@ from dam.models import Asset, AssetVersion
 from generation.job_models import Job
 from tenants.services import brand_policy_update, placement_create
 from tests.e2e.conftest import log_in, screenshot
+from tests.factories import png_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -40,6 +41,20 @@ def campaign_tenant(alice):
 def images_loaded(page: Page, selector: str) -> None:
     """Every image under `selector` was served and decoded (the admin-only thumbnail view works)."""
     page.wait_for_function(ALL_IMAGES_LOADED, arg=selector)
+
+
+def upload_photo(page: Page) -> None:
+    page.click("nav.ui-nav >> text=Assets")
+    page.click("text=Upload")
+    page.set_input_files(
+        "input[name=files]", {"name": "store-front.png", "mimeType": "image/png", "buffer": png_bytes(900, 600)}
+    )
+    page.fill("#id_tags", "store")
+    screenshot(page, "02b-upload")
+    page.click("#submit-upload")
+    page.wait_for_url(re.compile(r"/admin/dam/asset/\d+/change/"))
+    expect(page.locator(".ui-page-head h1")).to_have_text("store-front")
+    images_loaded(page, ".ui-preview img")
 
 
 def fill_campaign(page: Page) -> int:
@@ -72,7 +87,7 @@ def watch_job(page: Page, *, outputs: int) -> None:
 def browse_outputs(page: Page) -> None:
     page.click("nav.ui-nav >> text=Assets")
     cards = page.locator(".ui-asset-card")
-    expect(cards).to_have_count(4)
+    expect(cards).to_have_count(5)  # four outputs and the uploaded photo
     images_loaded(page, ".ui-asset-card img")
     screenshot(page, "06-asset-browser")
     page.select_option("select[aria-label='Filter by locale']", label="ja")
@@ -114,6 +129,7 @@ def test_generate_two_locales_two_placements_watch_it_finish_and_browse_the_outp
     expect(page.locator(".ui-page-head h1")).to_have_text("Tenant A")
     screenshot(page, "02-dashboard-empty")
 
+    upload_photo(page)
     page.click("nav.ui-nav >> text=Generate")
     tokens = fill_campaign(page)
     screenshot(page, "03-generate-with-plan")
@@ -136,7 +152,7 @@ def test_generate_two_locales_two_placements_watch_it_finish_and_browse_the_outp
     expect(page.locator("#result_list tbody tr")).to_have_count(2)
     screenshot(page, "11-jobs")
     page.click("nav.ui-nav >> text=Dashboard")
-    expect(page.locator(".ui-kpi-value").first).to_have_text("4")
+    expect(page.locator(".ui-kpi-value").first).to_have_text("5")
     images_loaded(page, ".ui-mini-thumb img")
     screenshot(page, "12-dashboard")
 
