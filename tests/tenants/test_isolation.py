@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from dam.models import Asset, AssetVersion, Collection, PublishWindow, WebhookDelivery, WebhookEndpoint
 from generation.job_models import Job
 from generation.submission import job_submit
-from governance.models import AuditEvent, Budget, LedgerEntry
+from governance.models import AuditEvent, Budget, LedgerEntry, ReviewDecision, SafetyConfig
 from tenants.models import ApiKey, BrandPolicy, Membership, Placement
 from tenants.services import brand_policy_update, placement_create
 from tests.dam.delivery_factories import approve_current, make_webhook_delivery
@@ -73,6 +73,25 @@ OBJECT_ENDPOINTS = {
         "webhook_delivery",
         None,
     ),
+    # Review actions act on the versions review_data gives each asset: v1 approved, v2 published, v3 waiting.
+    "safety-config-detail": ("safety-config-detail", "get", "/api/v1/safety-config/{id}", "safety_config", None),
+    "asset-version-approve": ("asset-version-approve", "post", "/api/v1/assets/{id}/versions/3/approve", "asset", None),
+    "asset-version-reject": (
+        "asset-version-reject",
+        "post",
+        "/api/v1/assets/{id}/versions/3/reject",
+        "asset",
+        {"comment": "off brand"},
+    ),
+    "asset-version-publish": ("asset-version-publish", "post", "/api/v1/assets/{id}/versions/1/publish", "asset", None),
+    "asset-version-unpublish": (
+        "asset-version-unpublish",
+        "post",
+        "/api/v1/assets/{id}/versions/2/unpublish",
+        "asset",
+        None,
+    ),
+    "asset-version-reviews": ("asset-version-reviews", "get", "/api/v1/assets/{id}/versions/2/reviews", "asset", None),
     "budget-detail": ("budget-detail", "get", "/api/v1/budgets/{id}", "budget", None),
     "budget-update": ("budget-detail", "patch", "/api/v1/budgets/{id}", "budget", {"monthly_limit_usd": "12.00"}),
     "audit-event-detail": ("audit-event-detail", "get", "/api/v1/audit/{id}", "audit_event", None),
@@ -97,6 +116,8 @@ LIST_ENDPOINTS = [
     "/api/v1/storefront/assets",
     "/api/v1/webhooks",
     "/api/v1/webhook-deliveries",
+    "/api/v1/safety-config",
+    "/api/v1/reviews",
     "/api/v1/budgets",
     "/api/v1/audit",
     "/api/v1/costs/ledger",
@@ -125,6 +146,7 @@ def _object_ids(alice) -> dict[str, int]:
         "webhook": WebhookEndpoint.objects.for_tenant(alice.tenant).get().pk,
         "webhook_delivery": WebhookDelivery.objects.for_tenant(alice.tenant).order_by("id").first().pk,
         "version": AssetVersion.objects.for_tenant(alice.tenant).order_by("id").first().pk,
+        "safety_config": SafetyConfig.objects.for_tenant(alice.tenant).get().pk,
         "budget": Budget.objects.for_tenant(alice.tenant).get().pk,
         "audit_event": AuditEvent.objects.for_tenant(alice.tenant).order_by("seq").first().pk,
         "collection": Collection.objects.for_tenant(alice.tenant).get().pk,  # made by library_data
@@ -146,6 +168,8 @@ def _snapshot(tenant) -> list:
         sorted(WebhookEndpoint.objects.for_tenant(tenant).values_list("id", "url", "description", "secret_encrypted")),
         sorted(WebhookDelivery.objects.for_tenant(tenant).values_list("id", "status", "attempts")),
         sorted(PublishWindow.objects.for_tenant(tenant).values_list("version_id", "available_until")),
+        sorted(SafetyConfig.objects.for_tenant(tenant).values_list("id", "version")),
+        sorted(ReviewDecision.objects.for_tenant(tenant).values_list("id", "action")),
         sorted(Budget.objects.for_tenant(tenant).values_list("id", "monthly_limit_usd", "active")),
         sorted(LedgerEntry.objects.for_tenant(tenant).values_list("id", "amount_usd")),
         sorted(Asset.objects.for_tenant(tenant).values_list("id", "title", "collection_id")),
@@ -250,6 +274,34 @@ def storefront_data(brand_data, alice, charlie):
     for actor in (alice, charlie):
         approve_current(Asset.objects.for_tenant(actor.tenant).get())
         make_webhook_delivery(actor.tenant)
+
+
+@pytest.fixture(autouse=True)
+def review_data(storefront_data, alice, charlie):
+    """Each asset gets v2 (published, with the storefront's square rendition) and v3 (waiting for review)."""
+    from dam.blobs import blob_put
+    from dam.lifecycle import VersionStatus
+    from dam.services import asset_version_create
+    from tests.dam.delivery_factories import add_rendition, set_status
+    from tests.factories import png_bytes
+
+    for actor in (alice, charlie):
+        asset = Asset.objects.for_tenant(actor.tenant).get()
+        published, _waiting = (
+            asset_version_create(
+                asset=asset,
+                blob=blob_put(
+                    tenant_id=actor.tenant.pk, kind="originals", data=png_bytes(colour=c), image_format="png"
+                ),
+                width=64,
+                height=48,
+                image_format="png",
+            )
+            for c in ((30, 160, 90), (90, 30, 160))
+        )
+        add_rendition(published, "placement:pdp-square", width=32, height=32, image_format="jpeg")
+        set_status(published, VersionStatus.APPROVED)
+        set_status(published, VersionStatus.PUBLISHED)
 
 
 @pytest.fixture(autouse=True)
