@@ -25,6 +25,9 @@ from tenants.models import ROLE_SCOPES, Role, Scope, Tenant
 from tenants.scoping import TenantOwnedModel
 
 SESSION_TENANT_KEY = "tenant"
+# A superuser who chose "All tenants" (without it, a superuser who is also a member starts in
+# their first tenant, as anyone else does).
+SESSION_ALL_TENANTS_KEY = "tenant_all"
 _CACHE_ATTRIBUTE = "_admin_tenant_context"
 
 
@@ -75,6 +78,11 @@ def _resolve(request: HttpRequest) -> AdminTenantContext:
         tenant = next((t for t in tenants if t.slug == slug), None)
         if slug and tenant is None:
             request.session.pop(SESSION_TENANT_KEY, None)
+        if tenant is None and not request.session.get(SESSION_ALL_TENANTS_KEY):
+            own = user.memberships.select_related("tenant").order_by("tenant__name").first()
+            if own is not None:
+                tenant = own.tenant
+                request.session[SESSION_TENANT_KEY] = tenant.slug
         return AdminTenantContext(
             tenant=tenant, role=None, scopes=frozenset(Scope.values), is_superuser=True, tenants=tenants
         )
@@ -107,10 +115,12 @@ def tenant_switch(request: HttpRequest, *, slug: str) -> AdminTenantContext:
         if not current.is_superuser:
             raise PermissionDenied("choose one of your tenants")
         request.session.pop(SESSION_TENANT_KEY, None)
+        request.session[SESSION_ALL_TENANTS_KEY] = True
     elif not any(t.slug == slug for t in current.tenants):
         raise PermissionDenied("you are not a member of that tenant")
     else:
         request.session[SESSION_TENANT_KEY] = slug
+        request.session.pop(SESSION_ALL_TENANTS_KEY, None)
     setattr(request, _CACHE_ATTRIBUTE, None)
     return admin_tenant_context(request)
 

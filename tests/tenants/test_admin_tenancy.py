@@ -149,3 +149,16 @@ def test_an_admin_issues_an_api_key_whose_secret_is_shown_once(alice):
     assert f"dam_{key.prefix}_" not in client.get(f"/admin/tenants/apikey/{key.pk}/change/").content.decode()
     event = AuditEvent.objects.for_tenant(alice.tenant).filter(target_type="api_key", target_id=str(key.pk)).get()
     assert event.actor_label == "user:alice"
+
+
+def test_a_superuser_who_is_a_member_starts_in_their_tenant_and_may_look_across(alice, charlie):
+    root = get_user_model().objects.create_superuser("owner", password="pw-owner")
+    membership_set(tenant=alice.tenant, user=root, role=Role.OWNER)
+    make_asset(charlie.tenant, title="from-b")
+    client = signed_in(root)
+    assert b"Tenant A" in client.get("/admin/").content
+    assert client.session[SESSION_TENANT_KEY] == alice.tenant.slug
+    assert b"from-b" not in client.get("/admin/dam/asset/").content
+    client.post("/admin/switch-tenant/", {"tenant": ""})
+    assert SESSION_TENANT_KEY not in client.session
+    assert b"from-b" in client.get("/admin/dam/asset/").content  # stays across tenants until switched back
