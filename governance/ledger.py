@@ -185,9 +185,8 @@ def _spend_applied(tenant: Tenant, entry: LedgerEntry) -> None:
 
 _DAILY_UPSERT = """
 INSERT INTO governance_dailyspend
-    (tenant_id, day, model, api_key_id, user_id, collection_id,
-     amount_usd, entries, images, input_tokens, output_tokens)
-VALUES (%s, %s, %s, %s, %s, %s, %s, 1, %s, %s, %s)
+    (tenant_id, day, dimension, key, amount_usd, entries, images, input_tokens, output_tokens)
+VALUES {rows}
 ON CONFLICT ON CONSTRAINT daily_spend_unique_cell DO UPDATE SET
     amount_usd = governance_dailyspend.amount_usd + EXCLUDED.amount_usd,
     entries = governance_dailyspend.entries + 1,
@@ -197,34 +196,49 @@ ON CONFLICT ON CONSTRAINT daily_spend_unique_cell DO UPDATE SET
 """
 
 
+def _key(value: object) -> str:
+    return "" if value is None else str(value)
+
+
 def _daily_spend_add(entry: LedgerEntry) -> None:
+    """One statement for the five roll-up rows of the entry's day (always in the same order: no deadlocks)."""
+    cells = [
+        (DailySpend.Dimension.TOTAL, ""),
+        (DailySpend.Dimension.API_KEY, _key(entry.api_key_id)),
+        (DailySpend.Dimension.USER, _key(entry.user_id)),
+        (DailySpend.Dimension.COLLECTION, _key(entry.collection_id)),
+        (DailySpend.Dimension.MODEL, entry.model),
+    ]
+    measures = [
+        entry.amount_usd,
+        1,
+        entry.images,
+        entry.text_input_tokens + entry.image_input_tokens,
+        entry.output_tokens,
+    ]
+    params: list[object] = []
+    for dimension, key in cells:
+        params += [entry.tenant_id, entry.day, str(dimension), key, *measures]
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(cells))
     with connection.cursor() as cursor:
-        cursor.execute(
-            _DAILY_UPSERT,
-            [
-                entry.tenant_id,
-                entry.day,
-                entry.model,
-                entry.api_key_id,
-                entry.user_id,
-                entry.collection_id,
-                entry.amount_usd,
-                entry.images,
-                entry.text_input_tokens + entry.image_input_tokens,
-                entry.output_tokens,
-            ],
-        )
+        cursor.execute(_DAILY_UPSERT.format(rows=rows), params)
 
 
 _DAILY_REBUILD = """
 INSERT INTO governance_dailyspend
-    (tenant_id, day, model, api_key_id, user_id, collection_id,
-     amount_usd, entries, images, input_tokens, output_tokens)
-SELECT tenant_id, day, model, api_key_id, user_id, collection_id, SUM(amount_usd), COUNT(*), SUM(images),
-       SUM(text_input_tokens + image_input_tokens), SUM(output_tokens)
-FROM governance_ledgerentry
-WHERE tenant_id = %s AND kind IN ('charge', 'adjustment')
-GROUP BY tenant_id, day, model, api_key_id, user_id, collection_id
+    (tenant_id, day, dimension, key, amount_usd, entries, images, input_tokens, output_tokens)
+SELECT e.tenant_id, e.day, d.dimension, d.key, SUM(e.amount_usd), COUNT(*), SUM(e.images),
+       SUM(e.text_input_tokens + e.image_input_tokens), SUM(e.output_tokens)
+FROM governance_ledgerentry AS e
+CROSS JOIN LATERAL (VALUES
+    ('total', ''),
+    ('api_key', COALESCE(e.api_key_id::text, '')),
+    ('user', COALESCE(e.user_id::text, '')),
+    ('collection', COALESCE(e.collection_id::text, '')),
+    ('model', e.model)
+) AS d(dimension, key)
+WHERE e.tenant_id = %s AND e.kind IN ('charge', 'adjustment')
+GROUP BY e.tenant_id, e.day, d.dimension, d.key
 """
 
 

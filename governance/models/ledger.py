@@ -143,18 +143,27 @@ class LedgerEntry(TenantOwnedModel):
 
 
 class DailySpend(TenantOwnedModel):
-    """Spend (charges + adjustments) per tenant-local day and report dimension, kept with each entry.
+    """Spend (charges + adjustments) per tenant-local day, kept with each entry: one row per day for the
+    total, and one per day per API key, user, collection and model.
 
-    Reports read these instead of the ledger: a month of a busy tenant is a few hundred rows
-    however many entries it has. `governance.ledger.daily_spend_rebuild` recomputes them.
+    Reports read these instead of the ledger: a year of a tenant by collection is at most 365 rows per
+    collection however many entries it has. Keyed by one dimension at a time on purpose: a row per
+    combination of dimensions would be nearly one row per entry. `governance.ledger.daily_spend_rebuild`
+    recomputes them from the ledger.
     """
+
+    class Dimension(models.TextChoices):
+        TOTAL = "total", "Total"
+        API_KEY = "api_key", "API key"
+        USER = "user", "User"
+        COLLECTION = "collection", "Collection"
+        MODEL = "model", "Model"
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
-    model = models.CharField(max_length=64, blank=True)
-    api_key_id = models.BigIntegerField(null=True, blank=True)
-    user_id = models.BigIntegerField(null=True, blank=True)
-    collection_id = models.BigIntegerField(null=True, blank=True)
+    dimension = models.CharField(max_length=16, choices=Dimension.choices)
+    # The dimension's value as text (an id, or a model name); "" for none (spend without a key...) and the total.
+    key = models.CharField(max_length=64, blank=True)
     amount_usd = models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES, default=0)
     entries = models.PositiveIntegerField(default=0)
     images = models.PositiveIntegerField(default=0)
@@ -164,12 +173,8 @@ class DailySpend(TenantOwnedModel):
     class Meta(TenantOwnedModel.Meta):
         ordering = ["day"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["tenant", "day", "model", "api_key_id", "user_id", "collection_id"],
-                name="daily_spend_unique_cell",
-                nulls_distinct=False,
-            )
+            models.UniqueConstraint(fields=["tenant", "dimension", "day", "key"], name="daily_spend_unique_cell")
         ]
 
     def __str__(self) -> str:
-        return f"{self.tenant_id} {self.day} {self.amount_usd}"
+        return f"{self.tenant_id} {self.day} {self.dimension}={self.key or '-'} {self.amount_usd}"

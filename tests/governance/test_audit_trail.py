@@ -256,3 +256,25 @@ def test_fifty_concurrent_writers_leave_one_valid_chain():
     report = audit_verify(tenant=tenant)
     assert report.ok and report.events == 51 and report.head_seq == 51
     assert sorted(results) == list(range(2, 52))
+
+
+@pytest.mark.parametrize(
+    ("hops", "forwarded", "expected"),
+    [
+        (0, "198.51.100.1", "10.0.0.9"),  # no proxy of ours: the header is the client's word, ignored
+        (1, "6.6.6.6, 198.51.100.1", "198.51.100.1"),  # our proxy appended the real client; the first is forged
+        (2, "198.51.100.1, 10.0.0.2", "198.51.100.1"),
+        (2, "garbage", "10.0.0.9"),
+    ],
+)
+def test_the_client_ip_trusts_only_our_own_proxies(settings, hops, forwarded, expected):
+    from tenants.audit import client_ip_of
+
+    settings.TRUSTED_PROXY_COUNT = hops
+    request = RequestFactory().get("/", HTTP_X_FORWARDED_FOR=forwarded, REMOTE_ADDR="10.0.0.9")
+    assert client_ip_of(request) == expected
+
+
+def test_a_malformed_request_id_is_replaced(client):
+    response = client.get("/healthz", HTTP_X_REQUEST_ID="bad id with spaces")
+    assert response["X-Request-Id"] != "bad id with spaces" and len(response["X-Request-Id"]) == 32

@@ -62,7 +62,7 @@ def test_months_follow_the_tenant_zone_and_a_rebuild_reproduces_the_roll_ups(bus
     window = {"start": dt.date(2026, 5, 1), "end": dt.date(2026, 6, 30)}
     months = spend_report(tenant=busy_tenant, group_by="month", **window)
     assert [row["month"] for row in months] == ["2026-05", "2026-06"]
-    cells = ("day", "model", "api_key_id", "user_id", "collection_id", "amount_usd", "entries", "output_tokens")
+    cells = ("day", "dimension", "key", "amount_usd", "entries", "output_tokens")
     before = sorted(DailySpend.objects.for_tenant(busy_tenant).values_list(*cells), key=str)
     daily_spend_rebuild(tenant=busy_tenant)
     after = sorted(DailySpend.objects.for_tenant(busy_tenant).values_list(*cells), key=str)
