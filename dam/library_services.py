@@ -168,7 +168,7 @@ def _clean_focal_point(value: Any) -> tuple[float, float] | None:
     return point[0], point[1]
 
 
-def _merged_alt_text(current: dict[str, str], changes: Any) -> dict[str, str]:
+def alt_text_merged(current: dict[str, str], changes: Any) -> dict[str, str]:
     if not isinstance(changes, dict):
         raise ValidationError({"alt_text": '{"<locale>": "text"}; an empty text or null removes a locale'})
     merged = dict(current)
@@ -215,7 +215,7 @@ def version_metadata_update(
             locked.renditions.filter(Q(spec__startswith=PLACEMENT_PREFIX) | Q(spec__startswith="fill-")).delete()
             renditions_enqueue_up_front(version_id=locked.pk)
     if alt_text is not UNSET:
-        merged = _merged_alt_text(locked.alt_text or {}, alt_text)
+        merged = alt_text_merged(locked.alt_text or {}, alt_text)
         if merged != locked.alt_text:
             locked.alt_text = merged
             fields.append("alt_text")

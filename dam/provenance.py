@@ -154,6 +154,8 @@ _TERM = re.compile(r"digitalsourcetype/([A-Za-z]+)$")
 def parse_xmp(packet: bytes) -> dict[str, str]:
     """The provenance fields of an XMP packet (ours or anyone's), by short name."""
     text = packet.decode("utf-8", errors="replace")
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
+        return {}  # XMP never needs a DTD; uploads are untrusted XML, so entity tricks are not even parsed
     start, end = text.find("<x:xmpmeta"), text.rfind("</x:xmpmeta>")
     if start < 0 or end < 0:
         return {}

@@ -30,7 +30,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from dam.blobs import blob_put
 from dam.formats import describe_refused, sniff_format
-from dam.library_services import _merged_alt_text
+from dam.library_services import alt_text_merged
 from dam.library_settings import library_settings_for
 from dam.lifecycle import VersionStatus
 from dam.models import Asset, AssetVersion, Collection
@@ -118,6 +118,9 @@ def _to_srgb(image: Image.Image) -> Image.Image:
 def _normalise_mode(image: Image.Image) -> Image.Image:
     if image.mode in ("RGB", "RGBA"):
         return image
+    if image.mode.startswith("I"):
+        # 16-bit greyscale: scale to 8 bits (a plain conversion would clip everything above 255 to white).
+        image = image.convert("I").point(lambda value: value / 256).convert("L")
     has_alpha = image.mode in ("LA", "PA", "La", "RGBa") or (image.mode == "P" and "transparency" in image.info)
     return image.convert("RGBA" if has_alpha else "RGB")
 
@@ -215,7 +218,7 @@ def asset_upload(
         target = Collection.objects.for_tenant(tenant).filter(slug=collection).first()
         if target is None:
             raise ValidationError({"collection": f"no collection {collection!r}"})
-    alt = _merged_alt_text({}, alt_text or {})
+    alt = alt_text_merged({}, alt_text or {})
     sanitised = upload_sanitise(data)
     source_type = digital_source_type or sanitised.declared_source_type
     library = library_settings_for(tenant=tenant)

@@ -12,6 +12,7 @@ inherits anything from its source but pixels.
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol
@@ -138,6 +139,8 @@ class VipsEngine:
 
     def __init__(self) -> None:
         self.vips = _pyvips()
+        # libvips reports every resize's kernel at INFO; keep warnings and errors only.
+        logging.getLogger("pyvips").setLevel(logging.WARNING)
         # The operation cache only helps repeated identical calls; here it would pin decoded 4K
         # sources in a long-lived worker's memory.
         self.vips.cache_set_max(0)

@@ -211,3 +211,28 @@ def test_a_read_only_key_cannot_upload_and_nothing_is_stored(bob):
     response = post(bob, encode(marked_image()))
     assert response.status_code == 403 and "assets:write" in response.json()["detail"]
     assert not Asset.objects.for_tenant(bob.tenant).exists()
+
+
+def test_a_16_bit_greyscale_png_keeps_its_tones(alice):
+    image = Image.new("I;16", (256, 4))
+    image.putdata([x * 257 for _ in range(4) for x in range(256)])  # 0..65535 left to right
+    response = post(alice, encode(image), name="scan.png")
+    assert response.status_code == 201
+    stored = Image.open(io.BytesIO(blob_read(AssetVersion.objects.for_tenant(alice.tenant).get().storage_key)))
+    assert [stored.getpixel((x, 1))[0] for x in (0, 128, 255)] == [0, 128, 255]  # scaled, not clipped
+
+
+def test_an_xmp_declaration_with_entities_is_ignored_not_expanded(alice):
+    from dam.xmp import embed_xmp
+
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "trainedAlgorithmicMedia">]>'
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        b'<rdf:Description xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
+        b'Iptc4xmpExt:DigitalSourceType="http://cv.iptc.org/newscodes/digitalsourcetype/&a;"/>'
+        b"</rdf:RDF></x:xmpmeta>"
+    )
+    response = post(alice, embed_xmp(encode(marked_image()), "png", laughs), name="entity.png")
+    assert response.status_code == 201
+    version = AssetVersion.objects.for_tenant(alice.tenant).get()
+    assert version.digital_source_type == "" and "source_type" not in read_provenance(blob_read(version.storage_key))
