@@ -104,3 +104,16 @@ def test_the_search_vector_follows_changes(alice, library):
     assert _ids(api.get(URL, {"q": "brass"})) == []
     assert _ids(api.get(URL, {"q": "kettle"})) == [library["lamp"].pk]
     assert Asset.objects.for_tenant(alice.tenant).filter(search_vector__isnull=True).count() == 0
+
+
+def test_the_backfill_command_makes_older_assets_searchable(alice, library):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    Asset.objects.for_tenant(alice.tenant).update(search_vector=None)  # as rows from before full-text search
+    assert _ids(alice.client().get(URL, {"q": "lamp"})) == []
+    out = StringIO()
+    call_command("library_backfill", "--tenant", alice.tenant.slug, stdout=out)
+    assert "3 assets reindexed" in out.getvalue()
+    assert _ids(alice.client().get(URL, {"q": "lamp"})) == [library["lamp"].pk]
