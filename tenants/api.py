@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tenants.api_base import TenantScopedAPIView, TenantScopedViewSet
+from tenants.audit import Actor
 from tenants.models import ApiKey, Membership, Scope, Tenant
 from tenants.selectors import api_keys_for_tenant, memberships_for_tenant
 from tenants.services import api_key_create, api_key_revoke
@@ -67,14 +68,20 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
         params = ApiKeyCreateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         context = request.tenant_context
-        issued = api_key_create(tenant=self.tenant, created_by=context.user, **params.validated_data)
+        issued = api_key_create(
+            tenant=self.tenant,
+            created_by=context.user,
+            actor=Actor.from_context(context),
+            request=request,
+            **params.validated_data,
+        )
         data = ApiKeySerializer(issued.api_key).data
         data["token"] = issued.token  # shown once; only its hash is stored
         return Response(data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str | None = None) -> Response:
-        api_key = api_key_revoke(api_key=self.get_object())
+        api_key = api_key_revoke(api_key=self.get_object(), actor=Actor.from_request(request), request=request)
         return Response(ApiKeySerializer(api_key).data)
 
 

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tenants.api_base import TenantScopedViewSet
+from tenants.audit import Actor
 from tenants.models import BrandPolicy, OutputFormat, Placement, Scope, Tenant
 from tenants.selectors import brand_policy_current, brand_policy_versions, placements_for_tenant
 from tenants.services import brand_policy_update, placement_archive, placement_create, placement_update
@@ -52,7 +53,11 @@ class BrandPolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenan
         params = BrandPolicySerializer(data=request.data, partial=partial)
         params.is_valid(raise_exception=True)
         policy = brand_policy_update(
-            tenant=self.tenant, created_by=request.tenant_context.user, **params.validated_data
+            tenant=self.tenant,
+            created_by=request.tenant_context.user,
+            actor=Actor.from_request(request),
+            request=request,
+            **params.validated_data,
         )
         return Response(BrandPolicySerializer(policy).data, status=status.HTTP_201_CREATED)
 
@@ -83,15 +88,20 @@ class PlacementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantS
     def create(self, request: Request) -> Response:
         params = PlacementSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        placement = placement_create(tenant=self.tenant, **params.validated_data)
+        placement = placement_create(
+            tenant=self.tenant, actor=Actor.from_request(request), request=request, **params.validated_data
+        )
         return Response(PlacementSerializer(placement).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         params = PlacementUpdateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        placement = placement_update(placement=self.get_object(), **params.validated_data)
+        placement = placement_update(
+            placement=self.get_object(), actor=Actor.from_request(request), request=request, **params.validated_data
+        )
         return Response(PlacementSerializer(placement).data)
 
     @action(detail=True, methods=["post"])
     def archive(self, request: Request, pk: str | None = None) -> Response:
-        return Response(PlacementSerializer(placement_archive(placement=self.get_object())).data)
+        placement = placement_archive(placement=self.get_object(), actor=Actor.from_request(request), request=request)
+        return Response(PlacementSerializer(placement).data)
