@@ -1,17 +1,17 @@
 """Rendition set for one 3840x2160 version: Pillow against pyvips, per operation, then whole pipelines.
 
-    .venv/bin/python bench/renditions.py [--repeat 5] [--threads N]
+    .venv/bin/python bench/renditions.py [--repeat 7] [--threads N]
 
 The source is a synthetic photo-like 4K image (gradients, shapes, blur and sensor-like noise,
 so encoders see realistic entropy), stored as PNG (what GPT-image-2 returns) and as JPEG q92
-(a typical upload). For every operation of the preset renditions (decode, the fill crop,
-the three scales, each encoder) it prints the median time of each engine on identical
-in-memory input, the faster one, and for encoders the output sizes (equal settings must give
-comparable files, or the timing compares different work). It then times the whole preset set
-from the PNG source (one decode, five renditions) with all-Pillow (the baseline), all-pyvips,
-the per-operation choice measured now and the table the application uses
-(`dam.renditions.pipeline.OPERATION_ENGINES`), and says whether that table matches the
-measurement. No database, no network.
+(a typical upload). For every operation of the preset renditions (decode, the fill crop, the
+three scales, each encoder) it prints each engine's best time of N runs on identical in-memory
+input (the best run is the one least disturbed by other processes), the faster engine, and
+for encoders the output sizes (equal settings must give comparable files, or the timing
+compares different work). It then times the whole preset set from the PNG source (one decode,
+five renditions) with all-Pillow (the baseline), all-pyvips, the per-operation choice measured
+now and the table the application uses (`dam.renditions.pipeline.OPERATION_ENGINES`), and says
+whether that table matches the measurement. No database, no network.
 
 `--threads N` sets libvips' worker threads (VIPS_CONCURRENCY) and Pillow's AVIF threads; the
 default is each library's own (one per core).
@@ -23,7 +23,6 @@ import argparse
 import io
 import os
 import random
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -37,7 +36,7 @@ if str(REPO) not in sys.path:
 WIDTH, HEIGHT = 3840, 2160
 # Within this margin the engine that already holds the pixels (pyvips decodes and scales)
 # keeps the operation: a hand-over copies the image for no measurable gain.
-TIE_MARGIN = 0.10
+TIE_MARGIN = 0.05
 # An encoder competes only if, at the same settings, its files are this close in size to
 # Pillow's: `quality-80` must keep meaning what it means, whichever library encodes it.
 COMPARABLE_SIZE = 0.15
@@ -71,14 +70,14 @@ def encoded_sources() -> dict[str, bytes]:
     return sources
 
 
-def median_seconds(action: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+def best_seconds(action: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     result = action()  # warm-up: first-call costs (codec set-up, page faults) are not the steady state
     timings = []
     for _ in range(repeat):
         started = time.perf_counter()
         action()
         timings.append(time.perf_counter() - started)
-    return statistics.median(timings), result
+    return min(timings), result
 
 
 def operation_rows(sources: dict[str, bytes]) -> list[tuple[str, str, Callable[[Any, str], Any]]]:
@@ -131,8 +130,7 @@ def measure_operations(sources: dict[str, bytes], repeat: int) -> tuple[dict, di
     print(f"{'operation':<30}{'Pillow ms':>11}{'pyvips ms':>11}  faster         output (Pillow / pyvips)")
     for operation, label, action in operation_rows(sources):
         runs = {
-            name: median_seconds(lambda name=name, action=action: action(engine(name), name), repeat)
-            for name in ENGINES
+            name: best_seconds(lambda name=name, action=action: action(engine(name), name), repeat) for name in ENGINES
         }
         times = {name: seconds for name, (seconds, _) in runs.items()}
         totals = per_operation.setdefault(operation, dict.fromkeys(ENGINES, 0.0))
@@ -177,7 +175,7 @@ def measure_pipelines(sources: dict[str, bytes], measured: dict[str, str], repea
 
         return run
 
-    print(f"\nwhole preset set from the PNG source (1 decode + {len(specs)} renditions, median of {repeat}):")
+    print(f"\nwhole preset set from the PNG source (1 decode + {len(specs)} renditions, best of {repeat}):")
     results = {}
     for label, choices in (
         ("all Pillow (baseline)", dict.fromkeys(OPERATIONS, "pillow")),
@@ -185,14 +183,14 @@ def measure_pipelines(sources: dict[str, bytes], measured: dict[str, str], repea
         ("measured choice", measured),
         ("application table", dict(OPERATION_ENGINES)),
     ):
-        results[label] = median_seconds(pipeline(choices), repeat)[0]
+        results[label] = best_seconds(pipeline(choices), repeat)[0]
         print(f"  {label:<24}{results[label] * 1000:9.0f} ms")
     return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement (the median is shown)")
+    parser.add_argument("--repeat", type=int, default=7, help="timed runs per measurement (the best is shown)")
     parser.add_argument("--threads", type=int, default=0, help="libvips and AVIF threads; 0: library defaults")
     args = parser.parse_args()
     if args.threads:
