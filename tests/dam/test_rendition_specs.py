@@ -119,9 +119,21 @@ def test_resizing_operations_never_enlarge_and_keep_the_aspect(source, spec):
     plan = plan_for(parse_spec(spec), source)
     assert plan.box is None
     assert plan.size[0] <= source[0] and plan.size[1] <= source[1]
-    ratio_source, ratio_out = source[0] / source[1], plan.size[0] / plan.size[1]
-    # Rounding to whole pixels moves the aspect by at most one pixel on the shorter output edge.
-    assert abs(ratio_out - ratio_source) <= ratio_source / min(plan.size) + 1e-9
+    # One scale factor for both edges, as the operation defines it; each edge is the exact scaled
+    # length rounded to whole pixels (at least one), so the aspect is kept up to that rounding.
+    (kind, size) = spec.split("-")
+    w, h = (int(n) for n in size.split("x")) if "x" in size else (int(size), int(size))
+    factor = {
+        "width": w / source[0],
+        "height": h / source[1],
+        "max": min(w / source[0], h / source[1]),
+        "min": max(w / source[0], h / source[1]),
+    }[kind]
+    if factor >= 1:
+        assert plan.size == source
+    else:
+        for edge, length in zip(plan.size, source, strict=True):
+            assert abs(edge - max(1.0, length * factor)) <= 0.5 + 1e-9
 
 
 def test_fill_always_yields_exactly_the_requested_size_even_from_a_smaller_source():
