@@ -247,3 +247,25 @@ def test_missing_renditions_are_made_on_demand_only_for_allowed_specs(shop, alic
     # An Accept naming only image types still gets JSON (a storefront forwarding its visitor's header).
     assert api.get(base + "width-800", HTTP_ACCEPT="image/avif").json()["url"] == avif.json()["url"]
     assert asset.current_version.renditions.filter(spec__startswith="width-800").count() == 2
+
+
+def test_the_library_api_shows_a_storefront_key_only_what_the_storefront_api_shows(shop, alice):
+    approved = storefront_asset(alice.tenant, title="approved")
+    hidden = [
+        storefront_asset(alice.tenant, title="draft", status=VersionStatus.NEEDS_REVIEW),
+        storefront_asset(alice.tenant, title="blocked", status=VersionStatus.BLOCKED),
+        storefront_asset(alice.tenant, title="expired"),
+    ]
+    set_window(hidden[2].current_version, start=None, end=timezone.now() - dt.timedelta(minutes=1))
+    blob = blob_put(tenant_id=alice.tenant.pk, kind="originals", data=png_bytes(colour=(4, 4, 4)), image_format="png")
+    draft = asset_version_create(
+        asset=approved, blob=blob, width=64, height=48, image_format="png", parent=approved.current_version
+    )
+    api = shop.client()
+    assert _ids(api.get("/api/v1/assets")) == [approved.pk]
+    for asset in hidden:
+        assert api.get(f"/api/v1/assets/{asset.pk}").status_code == 404
+    body = api.get(f"/api/v1/assets/{approved.pk}").json()
+    assert draft.sha256 not in str(body)
+    versions = api.get(f"/api/v1/assets/{approved.pk}/versions").json()["results"]
+    assert [v["number"] for v in versions] == [1]
