@@ -202,7 +202,7 @@ def version_metadata_update(
 ) -> AssetVersion:
     """Set the focal point (`{"x", "y"}` fractions, or None for the centre) and/or merge alt texts per locale."""
     # FOR UPDATE: waits for renders holding the focal point (FOR SHARE) and keeps new ones waiting.
-    locked = AssetVersion.objects.for_tenant(version.tenant_id).select_for_update().get(pk=version.pk)
+    locked = AssetVersion.objects.for_tenant(version.tenant_id).select_for_update(no_key=True).get(pk=version.pk)
     before = _metadata_values(locked)
     fields = []
     if focal_point is not UNSET:

@@ -61,7 +61,7 @@ def library_settings_update(
             changes[name] = value.strip()
     if "include_prompt_in_provenance" in changes and not isinstance(changes["include_prompt_in_provenance"], bool):
         raise ValidationError({"include_prompt_in_provenance": "true or false"})
-    settings, _ = LibrarySettings.objects.for_tenant(tenant).select_for_update().get_or_create(tenant=tenant)
+    settings, _ = LibrarySettings.objects.for_tenant(tenant).select_for_update(no_key=True).get_or_create(tenant=tenant)
     before = _values(settings)
     for name, value in changes.items():
         setattr(settings, name, value)

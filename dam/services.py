@@ -10,9 +10,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from dam.blobs import StoredBlob
+from dam.lifecycle import VersionStatus
 from dam.models import Asset, AssetVersion, Collection, Rendition
 from dam.renditions.tasks import renditions_enqueue_up_front
 from dam.search import asset_search_refresh
+from dam.webhooks.services import webhook_emit
+from tenants.audit import Actor, audit
 from tenants.models import Tenant
 
 MAX_TAGS = 50
@@ -68,9 +71,11 @@ def asset_version_create(
     height: int,
     image_format: str,
     parent: AssetVersion | None = None,
+    actor: Actor | None = None,
+    request: Any = None,
     **provenance: Any,
 ) -> AssetVersion:
-    """Append version n+1 to the asset and make it current.
+    """Append version n+1 to the asset and make it current; audited, and announced to webhooks.
 
     Idempotent for generated outputs: the same (job, provider request, output index) returns
     the version already written instead of adding another.
@@ -87,7 +92,7 @@ def asset_version_create(
         if found := existing.first():
             return found
     # Lock the asset row: concurrent edits of one asset get consecutive numbers.
-    locked = Asset.objects.for_tenant(asset.tenant_id).select_for_update().get(pk=asset.pk)
+    locked = Asset.objects.for_tenant(asset.tenant_id).select_for_update(no_key=True).get(pk=asset.pk)
     number = (locked.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     try:
         with transaction.atomic():
@@ -118,6 +123,28 @@ def asset_version_create(
     # The library's follow-ups of a new version: searchable now, renditions once committed.
     asset_search_refresh(asset_id=asset.pk, tenant_id=asset.tenant_id)
     renditions_enqueue_up_front(version_id=version.pk)
+    facts = {
+        "asset_id": asset.pk,
+        "version": version.number,
+        "parent": parent.number if parent else None,
+        "status": version.status,
+        "job_id": version.job_id,
+        "sha256": version.sha256,
+        "width": width,
+        "height": height,
+        "format": image_format,
+        "locale": version.locale,
+    }
+    audit(
+        tenant=asset.tenant_id,
+        actor=Actor.resolve(actor, user=provenance.get("created_by"), fallback="worker"),
+        action="asset.version_created",
+        target=("asset_version", version.pk),
+        payload=facts,
+        request=request,
+    )
+    if version.status != VersionStatus.BLOCKED:  # a quarantined output is never announced
+        webhook_emit(tenant=asset.tenant_id, event="asset.version_created", payload=facts)
     return version
 
 

@@ -21,6 +21,7 @@ from generation.selectors import job_outputs, job_usage, jobs_for_tenant
 from generation.submission import job_cancel, job_plan, job_submit
 from governance.safety.verdicts import redact
 from tenants.api_base import TenantScopedViewSet
+from tenants.audit import Actor
 from tenants.errors import ServiceError
 from tenants.models import Scope, Tenant
 
@@ -181,6 +182,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedV
             requested_by_key=context.api_key,
             idempotency_key=request.headers.get("Idempotency-Key"),
             mask=mask,
+            http_request=request,
         )
         headers = {"Location": f"/api/v1/jobs/{submission.job.pk}"}
         if not submission.created:
@@ -191,7 +193,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedV
     @action(detail=False, methods=["post"])
     def plan(self, request: Request) -> Response:
         body, _ = _request_body(request)
-        resolved = job_plan(tenant=self.tenant, request=body)
+        resolved = job_plan(tenant=self.tenant, request=body, actor=Actor.from_request(request), http_request=request)
         spec = resolved.spec
         return Response(
             {
@@ -212,4 +214,5 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedV
 
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
-        return Response(JobSerializer(job_cancel(job=self.get_object()), context=self.get_serializer_context()).data)
+        job = job_cancel(job=self.get_object(), actor=Actor.from_request(request), http_request=request)
+        return Response(JobSerializer(job, context=self.get_serializer_context()).data)

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class GenerationConfig(AppConfig):
     name = "generation"
     verbose_name = "Generation"
+
+    def ready(self) -> None:
+        # governance may not import generation: the budget reconciler asks jobs' outcomes through this port.
+        from generation.selectors import job_budget_outcomes
+        from governance.budgets import install_job_outcome_resolver
+
+        install_job_outcome_resolver(job_budget_outcomes)

@@ -31,8 +31,9 @@ from generation.foundry.errors import (
     FoundryError,
     InvalidRequestError,
 )
-from generation.foundry.results import ImageResult
+from generation.foundry.results import ImageResult, Usage
 from generation.foundry.selectors import deployment_config_for
+from generation.job_events import job_finished
 from generation.job_models import Job, JobGeneration, ProviderResponse
 from generation.lifecycle import TERMINAL_STATES, GenerationState, JobState, allowed_sources
 from generation.outputs import (
@@ -45,9 +46,11 @@ from generation.outputs import (
 )
 from generation.quota import QuotaTimeout, acquire_quota
 from generation.sizing import output_tokens
+from governance.ledger import ledger_charge_response
 from governance.safety.backends import ModerationBackend, ModerationError, ModerationUnavailable, moderation_backend
 from governance.safety.policy import SafetyPolicy
 from governance.safety.verdicts import Stage, provider_refusal_verdict
+from tenants.audit import Actor, audit
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +87,7 @@ def job_claim(*, job_id: int, owner: str) -> Job | None:
     ).get(pk=job_id)
 
 
+@transaction.atomic
 def _transition(job: Job, owner: str, new_state: str, **fields) -> bool:
     now = timezone.now()
     if new_state in TERMINAL_STATES:
@@ -95,6 +99,10 @@ def _transition(job: Job, owner: str, new_state: str, **fields) -> bool:
     )
     if moved:
         job.state = new_state
+        for name, value in fields.items():
+            setattr(job, name, value)
+        if new_state in TERMINAL_STATES:
+            job_finished(job=job)
     return bool(moved)
 
 
@@ -136,7 +144,16 @@ def _call_provider(
 
 @transaction.atomic
 def _record_response(job: Job, unit: JobGeneration, result: ImageResult, config: DeploymentConfig) -> ProviderResponse:
+    """Usage and its charge, in one transaction, the moment the response arrives."""
     usage = result.usage
+    if not usage.reported:
+        # The ledger must still charge something true-to-size: the published output formula, and
+        # the prompt's UTF-8 length as an upper bound of its text tokens.
+        usage = Usage(
+            text_input_tokens=len(unit.compiled_prompt.encode()),
+            output_tokens=output_tokens(unit.width, unit.height, job.quality) * len(result.outputs or [None]),
+            reported=False,
+        )
     response, _ = ProviderResponse.objects.for_tenant(job.tenant_id).get_or_create(
         provider_request_id=result.provider_request_id or f"local-{uuid.uuid4()}",
         defaults={
@@ -153,6 +170,21 @@ def _record_response(job: Job, unit: JobGeneration, result: ImageResult, config:
             "usage_reported": usage.reported,
             "latency_ms": int(result.latency_seconds * 1000),
         },
+    )
+    ledger_charge_response(
+        tenant=job.tenant,
+        job_id=job.pk,
+        provider_request_id=response.provider_request_id,
+        usage=response.usage_dict(),
+        occurred_at=response.created_at,
+        api_key_id=job.requested_by_key_id,
+        user_id=job.requested_by_id,
+        collection_id=job.collection_id,
+        size=f"{unit.width}x{unit.height}",
+        quality=job.quality,
+        operation=job.kind,
+        images=job.n,
+        usage_estimated=not response.usage_reported,
     )
     return response
 
@@ -201,12 +233,14 @@ def _error_detail(exc: FoundryError) -> dict:
 
 
 def _audit_provider_refusal(*, job: Job, verdict: dict) -> None:
-    """Audit hook point (one call site): the image provider refused a job's prompt or output.
-
-    TODO(issue 6): call `tenants.audit.audit(tenant=job.tenant, actor=Actor.system("worker"),
-    action="job.content_filtered", target=("job", job.pk), payload={"verdict": verdict})` here, in the
-    same transaction as the job's transition to failed. No-op until the audit trail is wired.
-    """
+    """The image provider refused a job's prompt or output (in the transaction of its failure)."""
+    audit(
+        tenant=job.tenant,
+        actor=Actor.system("worker"),
+        action="job.content_filtered",
+        target=("job", job.pk),
+        payload={"verdict": verdict},
+    )
 
 
 def _refusal_verdict(exc: ContentFilteredError, policy: SafetyPolicy) -> dict:

@@ -27,6 +27,7 @@ from governance.safety.moderation import initial_version_status, moderate_image
 from governance.safety.policy import SafetyPolicy
 from governance.safety.selectors import safety_policy_for
 from governance.safety.verdicts import Decision, Stage
+from tenants.audit import Actor, audit
 
 MODEL_NAME = "gpt-image-2"
 
@@ -104,12 +105,14 @@ def _prompt_verdicts(job: Job, unit: JobGeneration) -> list[dict[str, Any]]:
 
 
 def _audit_output_blocked(*, job: Job, version: AssetVersion) -> None:
-    """Audit hook point (one call site): an output quarantined by moderation (created `blocked`).
-
-    TODO(issue 6): call `tenants.audit.audit(tenant=job.tenant, actor=Actor.system("moderation"),
-    action="version.blocked", target=("asset_version", version.pk), payload={"job": job.pk,
-    "verdicts": version.safety_verdicts})` here, inside the outputs_persist transaction. No-op until wired.
-    """
+    """An output quarantined by moderation (created `blocked`), inside the outputs_persist transaction."""
+    audit(
+        tenant=job.tenant_id,
+        actor=Actor.system("moderation"),
+        action="version.blocked",
+        target=("asset_version", version.pk),
+        payload={"job": job.pk, "verdicts": version.safety_verdicts},
+    )
 
 
 def _group(job: Job, unit: JobGeneration) -> GenerationGroup:
@@ -142,7 +145,7 @@ def outputs_persist(
 
     Safe to run twice: versions are unique per (job, provider request, output index).
     """
-    locked = JobGeneration.objects.for_tenant(job.tenant_id).select_for_update().get(pk=unit.pk)
+    locked = JobGeneration.objects.for_tenant(job.tenant_id).select_for_update(no_key=True).get(pk=unit.pk)
     if locked.state == GenerationState.STORED:
         return
     group = _group(job, unit)
@@ -199,6 +202,7 @@ def outputs_persist(
             safety_verdicts=[*prompt_verdicts, output_verdict],
             safety_config_version=job.safety_config.version if job.safety_config_id else None,
             brand_policy_version=job.brand_policy.version if job.brand_policy_id else None,
+            actor=Actor.system("worker"),
         )
         if status == VersionStatus.BLOCKED:
             _audit_output_blocked(job=job, version=version)

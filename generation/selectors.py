@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.db.models import Count, Prefetch, QuerySet, Sum
 
 from dam.models import AssetVersion, Rendition
 from generation.job_models import Job, JobGeneration, ProviderResponse
+from generation.lifecycle import TERMINAL_STATES, JobState
 from tenants.models import Tenant
 
 
@@ -43,3 +46,12 @@ def job_usage(*, job: Job) -> dict[str, int]:
         )
     )
     return {key: value or 0 for key, value in totals.items()}
+
+
+def job_budget_outcomes(job_ids: Sequence[int]) -> dict[int, str]:
+    """For the budget reconciler: settle the holds of succeeded jobs, release those of other finished ones."""
+    states = dict(Job.unscoped.filter(pk__in=job_ids).values_list("pk", "state"))
+    return {
+        pk: "settle" if state == JobState.SUCCEEDED else "release" if state in TERMINAL_STATES else "active"
+        for pk, state in states.items()
+    }

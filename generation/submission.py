@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -18,20 +19,28 @@ from dam.blobs import blob_put
 from dam.models import AssetVersion, Collection
 from dam.services import collection_get_or_create
 from generation.foundry.selectors import deployment_config_for
+from generation.job_events import job_finished
 from generation.job_models import Job, JobGeneration
 from generation.lifecycle import JobState, allowed_sources
 from generation.prompting import BrandPolicySnapshot, compile_prompt, find_banned_terms
 from generation.requests import JobSpec, PlacementSpec, build_job_spec, placement_snapshot, request_fingerprint
 from generation.sizing import Size
+from governance.budgets import BudgetExceeded, budget_hold, budget_refusal_record
 from governance.models import SafetyConfig
+from governance.prices import job_cost_ceiling
 from governance.safety.backends import ModerationError, moderation_backend
 from governance.safety.moderation import ModerationFailed, first_block_reason, moderate_prompt
 from governance.safety.selectors import safety_config_current, safety_policy_for
 from governance.safety.services import safety_config_ensure
 from governance.safety.verdicts import Verdict
+from tenants.audit import Actor, audit
 from tenants.errors import Conflict, ServiceError, Unprocessable
 from tenants.models import ApiKey, BrandPolicy, Tenant
 from tenants.selectors import brand_policy_current, placements_by_slugs
+
+# An edit's input image as OpenAI's vision accounting counts it at most (2048-px fit, 768-px short
+# edge: 2x4 tiles of 512 px): 85 + 170 x 8.
+MAX_EDIT_INPUT_IMAGE_TOKENS = 1445
 
 
 @dataclass(frozen=True)
@@ -73,18 +82,21 @@ class ResolvedRequest:
     safety_verdicts: tuple[Verdict, ...] = ()
 
 
-def _audit_safety_block(*, tenant: Tenant, verdict: Verdict, reason: str) -> None:
-    """Audit hook point (one call site): a request blocked by moderation before any spend.
-
-    TODO(issue 6): call `tenants.audit.audit(tenant=tenant, actor=..., action="job.safety_blocked",
-    target=("tenant", tenant.pk), payload={"verdict": verdict.to_dict(), "reason": reason})` here. It runs
-    outside any transaction (job_submit moderates before opening one), so the event survives the 422.
-    No-op until the audit trail is wired.
-    """
+def _audit_safety_block(*, tenant: Tenant, verdict: Verdict, reason: str, actor: Actor | None, request: Any) -> None:
+    """A request blocked by moderation before any spend. Its own transaction: the event survives the 422."""
+    with transaction.atomic():
+        audit(
+            tenant=tenant,
+            actor=actor or Actor.system("unattributed"),
+            action="job.safety_blocked",
+            target=("tenant", tenant.pk),
+            payload={"verdict": verdict.to_dict(), "reason": reason},
+            request=request,
+        )
 
 
 def _moderate_request(
-    *, tenant: Tenant, spec: JobSpec, policy: BrandPolicy | None
+    *, tenant: Tenant, spec: JobSpec, policy: BrandPolicy | None, actor: Actor | None, request: Any
 ) -> tuple[SafetyConfig | None, tuple[Verdict, ...]]:
     config = safety_config_current(tenant=tenant)
     safety = safety_policy_for(tenant=tenant, config=config, default=config is None)
@@ -104,7 +116,7 @@ def _moderate_request(
     blocked = first_block_reason(verdicts)
     if blocked is not None:
         verdict, reason = blocked
-        _audit_safety_block(tenant=tenant, verdict=verdict, reason=reason)
+        _audit_safety_block(tenant=tenant, verdict=verdict, reason=reason, actor=actor, request=request)
         raise Unprocessable(
             f"blocked by the safety configuration (v{safety.version}, preset {safety.preset}) in {verdict.target}: "
             f"{reason}",
@@ -114,7 +126,9 @@ def _moderate_request(
     return config, tuple(verdicts)
 
 
-def job_plan(*, tenant: Tenant, request: dict[str, Any]) -> ResolvedRequest:
+def job_plan(
+    *, tenant: Tenant, request: dict[str, Any], actor: Actor | None = None, http_request: Any = None
+) -> ResolvedRequest:
     """Validate, moderate and plan a request without storing or spending anything (also the API's dry run).
 
     Moderation calls the configured backend (possibly over the network): never call this inside a
@@ -143,7 +157,9 @@ def job_plan(*, tenant: Tenant, request: dict[str, Any]) -> ResolvedRequest:
         raise Unprocessable(
             f"the brand policy bans the term {first.term!r}", field=first.field.split(".")[0], code="banned_term"
         )
-    safety_config, verdicts = _moderate_request(tenant=tenant, spec=spec, policy=policy)
+    safety_config, verdicts = _moderate_request(
+        tenant=tenant, spec=spec, policy=policy, actor=actor, request=http_request
+    )
     return ResolvedRequest(
         spec=spec, policy=policy, source=source, safety_config=safety_config, safety_verdicts=verdicts
     )
@@ -157,8 +173,9 @@ def job_submit(
     requested_by_key: ApiKey | None = None,
     idempotency_key: str | None = None,
     mask: bytes | None = None,
+    http_request: Any = None,
 ) -> Submission:
-    """Validate, moderate, plan and store a job with its provider calls; enqueue it after commit.
+    """Validate, moderate, plan, hold its budget, and store a job with its provider calls; enqueue it after commit.
 
     Moderation runs before the transaction opens: no row lock or connection is held across a call to
     the moderation service, and a blocked request leaves nothing behind.
@@ -172,20 +189,44 @@ def job_submit(
         if existing is not None:
             return _replay(existing, fingerprint)
 
-    resolved = job_plan(tenant=tenant, request=request)
+    actor = _actor(requested_by, requested_by_key)
+    resolved = job_plan(tenant=tenant, request=request, actor=actor, http_request=http_request)
     if mask is not None and resolved.source is None:
         raise ServiceError("a mask needs a source_version to edit", field="mask")
-    with transaction.atomic():
-        return _store_job(
-            tenant=tenant,
-            request=request,
-            resolved=resolved,
-            fingerprint=fingerprint,
-            requested_by=requested_by,
-            requested_by_key=requested_by_key,
-            idempotency_key=idempotency_key,
-            mask=mask,
-        )
+    try:
+        with transaction.atomic():
+            return _store_job(
+                tenant=tenant,
+                request=request,
+                resolved=resolved,
+                fingerprint=fingerprint,
+                requested_by=requested_by,
+                requested_by_key=requested_by_key,
+                idempotency_key=idempotency_key,
+                mask=mask,
+                actor=actor,
+                http_request=http_request,
+            )
+    except BudgetExceeded as refusal:
+        # The refused transaction left nothing behind; the refusal itself is on the record.
+        budget_refusal_record(tenant=tenant, actor=actor, refusal=refusal, job_request=request, request=http_request)
+        raise
+
+
+def _actor(user: Any, api_key: ApiKey | None) -> Actor:
+    if api_key is not None:
+        return Actor.for_api_key(api_key)
+    return Actor.resolve(None, user=user)
+
+
+def _cost_ceiling(*, spec: JobSpec, units: list[JobGeneration], edit: bool) -> Decimal:
+    """The most this job can cost: its planned output tokens, every prompt byte as a text token
+    (a token is never shorter than a byte), and for edits the largest input-image accounting."""
+    return job_cost_ceiling(
+        output_tokens=spec.estimated_output_tokens,
+        text_input_tokens=sum(len(unit.compiled_prompt.encode()) for unit in units),
+        image_input_tokens=len(units) * MAX_EDIT_INPUT_IMAGE_TOKENS if edit else 0,
+    )
 
 
 def _store_job(
@@ -198,6 +239,8 @@ def _store_job(
     requested_by_key: ApiKey | None,
     idempotency_key: str | None,
     mask: bytes | None,
+    actor: Actor,
+    http_request: Any,
 ) -> Submission:
     spec, policy, source = resolved.spec, resolved.policy, resolved.source
     safety_config = resolved.safety_config
@@ -267,6 +310,27 @@ def _store_job(
                 )
             )
     JobGeneration.objects.for_tenant(tenant).bulk_create(units)
+    # Budget before audit: the hold's counter row is always locked first (no lock-order deadlock).
+    ceiling = _cost_ceiling(spec=spec, units=units, edit=source is not None)
+    budget_hold(
+        tenant=tenant, job_id=job.pk, amount=ceiling, api_key_id=requested_by_key.pk if requested_by_key else None
+    )
+    audit(
+        tenant=tenant,
+        actor=actor,
+        action="job.submitted",
+        target=("job", job.pk),
+        payload={
+            "kind": job.kind,
+            "prompt": spec.prompt[:500],
+            "provider_calls": len(units),
+            "estimated_output_tokens": spec.estimated_output_tokens,
+            "cost_ceiling_usd": str(ceiling),
+            "brand_policy_version": policy.version if policy else None,
+            "safety_config_version": safety_config.version,
+        },
+        request=http_request,
+    )
     from generation.tasks import run_job  # tasks import services; the reverse only at call time
 
     transaction.on_commit(lambda: run_job.delay(job.pk))
@@ -282,12 +346,25 @@ def _replay(existing: Job, fingerprint: str) -> Submission:
 
 
 @transaction.atomic
-def job_cancel(*, job: Job) -> Job:
+def job_cancel(*, job: Job, actor: Actor | None = None, http_request: Any = None) -> Job:
     """Cancel a queued job at once; a running job stops at its next step boundary."""
     jobs = Job.objects.for_tenant(job.tenant_id).filter(pk=job.pk)
-    jobs.filter(state__in=allowed_sources(JobState.CANCELLED)).update(cancel_requested=True)
-    jobs.filter(state=JobState.QUEUED).update(state=JobState.CANCELLED, finished_at=timezone.now())
+    requested = jobs.filter(state__in=allowed_sources(JobState.CANCELLED), cancel_requested=False).update(
+        cancel_requested=True
+    )
+    cancelled = jobs.filter(state=JobState.QUEUED).update(state=JobState.CANCELLED, finished_at=timezone.now())
     job.refresh_from_db()
+    if requested and not cancelled:
+        audit(
+            tenant=job.tenant_id,
+            actor=actor or Actor.system("unattributed"),
+            action="job.cancel_requested",
+            target=("job", job.pk),
+            payload={"state": job.state},
+            request=http_request,
+        )
+    if cancelled:
+        job_finished(job=job, actor=actor, request=http_request)
     if job.state not in (JobState.CANCELLED, JobState.RUNNING):
         raise Conflict(f"a {job.state} job cannot be cancelled", field="state", code="not_cancellable")
     return job

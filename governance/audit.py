@@ -113,7 +113,7 @@ def canonical_event(event: AuditEvent) -> dict[str, Any]:
 def _lock_chain_head(tenant_id: int) -> AuditChainHead:
     # Creating the head is idempotent; locking it serialises this tenant's writers until commit.
     AuditChainHead.objects.bulk_create([AuditChainHead(tenant_id=tenant_id)], ignore_conflicts=True)
-    return AuditChainHead.objects.select_for_update().get(tenant_id=tenant_id)
+    return AuditChainHead.objects.select_for_update(no_key=True).get(tenant_id=tenant_id)
 
 
 def audit_record(

@@ -183,7 +183,12 @@ def _hold_close(job_id: int, status: str) -> BudgetHold | None:
     now = timezone.now()
     with transaction.atomic():
         # Job ids are global: the hold names its tenant.
-        hold = BudgetHold.unscoped.select_for_update().select_related("tenant").filter(job_id=job_id).first()
+        hold = (
+            BudgetHold.unscoped.select_for_update(no_key=True, of=("self",))
+            .select_related("tenant")
+            .filter(job_id=job_id)
+            .first()
+        )
         if hold is None or hold.status != BudgetHold.Status.OPEN:
             return hold
         released = hold.remaining_usd
@@ -311,7 +316,7 @@ def budget_set(
     if "monthly_limit_usd" in values and values["monthly_limit_usd"] is not None:
         values["monthly_limit_usd"] = Decimal(str(values["monthly_limit_usd"]))
     scope = Q(api_key__isnull=True) if api_key is None else Q(api_key=api_key)
-    budget = Budget.objects.for_tenant(tenant).select_for_update().filter(scope).first()
+    budget = Budget.objects.for_tenant(tenant).select_for_update(no_key=True).filter(scope).first()
     created = budget is None
     if created:
         if "monthly_limit_usd" not in values:

@@ -170,7 +170,7 @@ def _spend_applied(tenant: Tenant, entry: LedgerEntry) -> None:
     if entry.job_id is not None and entry.amount_usd > 0:
         hold = (
             BudgetHold.objects.for_tenant(tenant)
-            .select_for_update()
+            .select_for_update(no_key=True)
             .filter(job_id=entry.job_id, status=BudgetHold.Status.OPEN)
             .first()
         )

@@ -204,7 +204,9 @@ def price_set(
     amount = Decimal(str(usd_per_million))
     if amount < 0 or amount != amount.quantize(Decimal(1).scaleb(-PRICE_PLACES)):
         raise ValidationError({"usd_per_million": f"must be >= 0 with at most {PRICE_PLACES} decimal places"})
-    rows = Price.objects.select_for_update().filter(model=model, deployment_tier=deployment_tier, token_kind=token_kind)
+    rows = Price.objects.select_for_update(no_key=True).filter(
+        model=model, deployment_tier=deployment_tier, token_kind=token_kind
+    )
     latest = rows.order_by("-effective_from").first()
     if latest is not None and effective_from <= latest.effective_from:
         raise ValidationError({"effective_from": f"must be after the latest price's start ({latest.effective_from})"})

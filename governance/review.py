@@ -20,7 +20,9 @@ from django.db.models import Prefetch, QuerySet
 
 from dam.lifecycle import ReviewAction, VersionStatus, review_action_sources
 from dam.models import Asset, AssetVersion, Rendition
+from dam.webhooks.services import webhook_emit
 from governance.models import ReviewDecision
+from tenants.audit import Actor, audit
 from tenants.errors import Conflict, ServiceError
 from tenants.models import ApiKey, Tenant
 
@@ -55,13 +57,35 @@ class Reviewer:
         return {i for i in ids if i is not None}
 
 
-def _audit_review_decision(*, decision: ReviewDecision) -> None:
-    """Audit hook point (one call site): a review decision on a version.
+# Review decisions storefront integrations want to hear about.
+_WEBHOOK_EVENTS = {ReviewAction.APPROVE: "asset.approved", ReviewAction.PUBLISH: "asset.published"}
 
-    TODO(issue 6): call `tenants.audit.audit(tenant=..., actor=..., action=f"version.{decision.action}",
-    target=("asset_version", decision.version_id), payload={"from": ..., "to": ..., "comment": ...})` here,
-    inside this transaction. Until the audit trail is wired this is a no-op.
-    """
+
+def _audit_review_decision(*, decision: ReviewDecision, reviewer: Reviewer, request: Any = None) -> None:
+    """The decision's audit event (and webhook), inside the decision's transaction."""
+    if reviewer.api_key is not None:
+        actor = Actor.for_api_key(reviewer.api_key)
+    else:
+        actor = Actor.resolve(None, user=reviewer.user, fallback="review")
+    version = decision.version
+    payload = {
+        "asset_id": version.asset_id,
+        "version": version.number,
+        "from": decision.from_status,
+        "to": decision.to_status,
+        "comment": decision.comment,
+        "approved_over_newer": decision.approved_over_newer,
+    }
+    audit(
+        tenant=decision.tenant_id,
+        actor=actor,
+        action=f"review.{decision.action}",
+        target=("asset_version", decision.version_id),
+        payload=payload,
+        request=request,
+    )
+    if event := _WEBHOOK_EVENTS.get(decision.action):
+        webhook_emit(tenant=decision.tenant_id, event=event, payload=payload)
 
 
 def _requesters(version: AssetVersion) -> tuple[set[int], set[int]]:
@@ -104,7 +128,7 @@ def _decide(
     tenant_id = version.tenant_id
     sources, target = review_action_sources(action)
     with transaction.atomic():
-        Asset.objects.for_tenant(tenant_id).select_for_update().get(pk=version.asset_id)
+        Asset.objects.for_tenant(tenant_id).select_for_update(no_key=True).get(pk=version.asset_id)
         current = AssetVersion.objects.for_tenant(tenant_id).get(pk=version.pk)
         if action == ReviewAction.APPROVE:
             _check_four_eyes(current, reviewer)
@@ -139,7 +163,7 @@ def _decide(
             decided_by_key=reviewer.api_key,
             actor_label=reviewer.label,
         )
-        _audit_review_decision(decision=decision)
+        _audit_review_decision(decision=decision, reviewer=reviewer)
     version.status = target
     return decision
 

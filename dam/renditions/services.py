@@ -185,10 +185,19 @@ def _render_once(
     return rendition
 
 
-def up_front_specs(*, tenant_id: int) -> list[str]:
-    """What every new version gets without anyone asking: the active placements, then the presets."""
-    placements = [placement_spec_key(p.slug) for p in placements_for_tenant(tenant=tenant_id)]
-    return [*placements, *PRESET_SPECS]
+def up_front_specs(*, tenant_id: int, version: AssetVersion | None = None) -> list[str]:
+    """What a new version gets without anyone asking: the active placements, then the presets.
+
+    A generated version is one aspect group of a size plan: it carries only the placements its
+    group was planned for (the other placements come from their own, aspect-matched generation;
+    cutting them from this one would crop away most of the picture).
+    """
+    slugs = [p.slug for p in placements_for_tenant(tenant=tenant_id)]
+    planned = (version.size_plan or {}).get("placements") if version is not None and version.job_id else None
+    if planned is not None:
+        own = {p["slug"] for p in planned}
+        slugs = [slug for slug in slugs if slug in own]
+    return [*(placement_spec_key(slug) for slug in slugs), *PRESET_SPECS]
 
 
 def renditions_generate_up_front(*, version_id: int) -> list[str]:
@@ -198,7 +207,7 @@ def renditions_generate_up_front(*, version_id: int) -> list[str]:
     if version is None or version.status == VersionStatus.BLOCKED:
         return []  # deleted, or quarantined by moderation: nothing of it is ever served
     existing = set(version.renditions.values_list("spec", flat=True))
-    missing = [key for key in up_front_specs(tenant_id=version.tenant_id) if key not in existing]
+    missing = [key for key in up_front_specs(tenant_id=version.tenant_id, version=version) if key not in existing]
     if not missing:
         return []
     renderer = Renderer()

@@ -12,6 +12,7 @@ from governance.models import SafetyConfig
 from governance.safety.categories import CATEGORIES
 from governance.safety.policy import clean_policy_values
 from governance.safety.presets import DEFAULT_PRESET, PRESETS, loosenings, preset_is_at_least_as_strict, tighten_to
+from tenants.audit import Actor, audit, changes
 from tenants.models import Tenant
 
 CONFIG_FIELDS = (
@@ -26,12 +27,16 @@ CONFIG_FIELDS = (
 
 
 def _audit_safety_config_change(*, config: SafetyConfig, previous: SafetyConfig | None, created_by: Any) -> None:
-    """Audit hook point (one call site): a new safety configuration version.
-
-    TODO(issue 6): call `tenants.audit.audit(tenant=config.tenant, actor=..., action="safety_config.update",
-    target=("safety_config", config.pk), payload={"version": ..., "previous_version": ..., "preset": ...})`
-    here, inside the same transaction. Until the audit trail is wired this is a no-op.
-    """
+    """A new safety configuration version, audited inside the same transaction with what changed."""
+    before = {name: getattr(previous, name) for name in CONFIG_FIELDS} if previous else None
+    after = {name: getattr(config, name) for name in CONFIG_FIELDS}
+    audit(
+        tenant=config.tenant_id,
+        actor=Actor.resolve(None, user=created_by, fallback="safety"),
+        action="safety_config.updated" if previous else "safety_config.created",
+        target=("safety_config", config.pk),
+        payload={"version": config.version, **changes(before, after)},
+    )
 
 
 def _current_values(current: SafetyConfig | None) -> dict[str, Any]:
@@ -66,7 +71,7 @@ def safety_config_update(*, tenant: Tenant, created_by: Any = None, **changes: A
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "not a safety configuration field"))
     # Lock the tenant row: concurrent editors get consecutive versions, never a duplicate.
-    Tenant.objects.select_for_update().get(pk=tenant.pk)
+    Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
     current = SafetyConfig.objects.for_tenant(tenant).order_by("-version").first()
     values = _current_values(current)
     new_preset_name = changes.get("preset", values["preset"])
@@ -99,7 +104,7 @@ def safety_config_ensure(*, tenant: Tenant) -> tuple[SafetyConfig, bool]:
     if current is not None:
         return current, False
     with transaction.atomic():
-        Tenant.objects.select_for_update().get(pk=tenant.pk)
+        Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
         current = SafetyConfig.objects.for_tenant(tenant).order_by("-version").first()
         if current is not None:
             return current, False

@@ -64,7 +64,7 @@ def brand_policy_update(
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "not a brand policy field"))
     # Lock the tenant row: concurrent editors get consecutive versions, never a duplicate.
-    Tenant.objects.select_for_update().get(pk=tenant.pk)
+    Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
     current = BrandPolicy.objects.for_tenant(tenant).order_by("-version").first()
     base = current or BrandPolicy(tenant=tenant)  # an unsaved instance carries the field defaults
     before = {name: getattr(base, name) for name in POLICY_FIELDS}

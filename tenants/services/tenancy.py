@@ -81,7 +81,7 @@ def tenant_create(
 def tenant_set_status(*, tenant: Tenant, status: str, actor: Actor | None = None, request: Any = None) -> Tenant:
     if status not in Tenant.Status.values:
         raise ValidationError({"status": f"must be one of {', '.join(Tenant.Status.values)}"})
-    before = Tenant.objects.select_for_update().values_list("status", flat=True).get(pk=tenant.pk)
+    before = Tenant.objects.select_for_update(no_key=True).values_list("status", flat=True).get(pk=tenant.pk)
     Tenant.objects.filter(pk=tenant.pk).update(status=status)
     tenant.status = status
     if before != status:
@@ -102,7 +102,7 @@ def membership_set(
 ) -> Membership:
     if role not in Role.values:
         raise ValidationError({"role": f"must be one of {', '.join(Role.values)}"})
-    previous = Membership.objects.for_tenant(tenant).select_for_update().filter(user=user).first()
+    previous = Membership.objects.for_tenant(tenant).select_for_update(no_key=True).filter(user=user).first()
     before = {"role": previous.role} if previous else {}
     membership, _ = Membership.objects.for_tenant(tenant).update_or_create(
         tenant=tenant, user=user, defaults={"role": role}

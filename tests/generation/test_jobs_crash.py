@@ -1,37 +1,60 @@
-"""A worker killed with SIGKILL in the middle of a provider call: a new worker finishes the job
-exactly once (one version, one recorded provider response)."""
+"""Workers killed with SIGKILL: a new worker finishes the job exactly once.
+
+Killed during the provider call: one version, one recorded provider response, one charge.
+Killed after the provider answered (usage recorded) but before the job finished: the new
+worker continues from the recorded response without calling again; still one charge, and
+the budget hold is settled with the ledger consistent.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
 
 import pytest
 
+from dam.celery import app
 from dam.models import AssetVersion
 from generation.job_models import ProviderResponse
+from governance.budgets import budget_set, spend_counters_check
+from governance.ledger import ledger_for_job
+from governance.models import LedgerEntry
+from tenants.audit import Actor
 from tests.fixtures.celery_worker import emulator_env
 from tests.generation.test_jobs_pipeline import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def test_kill_9_during_a_provider_call_then_a_new_worker_completes_the_job_once(
-    alice, clean_emulator, celery_worker_factory
-):
-    emulator = clean_emulator
+@contextmanager
+def only_these_workers_run_jobs(names: set[str]) -> Iterator[None]:
+    """Other workers of the session stop consuming the generation queue for the test's duration."""
+    others = [name for reply in (app.control.ping(timeout=1.0) or []) for name in reply if name not in names]
+    if others:
+        app.control.cancel_consumer("generation", destination=others, reply=True)
+    try:
+        yield
+    finally:
+        if others:
+            app.control.add_consumer("generation", destination=others, reply=True)
+
+
+def _crash_and_recover(*, alice, emulator, celery_worker_factory, killed_when) -> int:
     env = {**emulator_env(emulator), "JOB_LEASE_SECONDS": "6", "JOB_RECONCILE_INTERVAL_SECONDS": "2"}
+    budget_set(tenant=alice.tenant, actor=Actor.system("test"), monthly_limit_usd=Decimal("5.00"), hard_stop=True)
     doomed = celery_worker_factory(**env)
-    emulator.configure(latency_ms=[4000, 4000])
-    response = alice.client().post("/api/v1/jobs", {"prompt": "survive a crash", "quality": "low"}, format="json")
-    job_id = response.json()["id"]
-
-    deadline = time.monotonic() + 30
-    while emulator.stats()["in_flight"] < 1:
-        assert time.monotonic() < deadline, "the provider call never started"
-        time.sleep(0.05)
-    doomed.kill()
-    emulator.configure(latency_ms=[0, 0])
-
+    with only_these_workers_run_jobs({doomed.name}):
+        response = alice.client().post("/api/v1/jobs", {"prompt": "survive a crash", "quality": "low"}, format="json")
+        assert response.status_code == 202, response.content
+        job_id = response.json()["id"]
+        deadline = time.monotonic() + 60
+        while not killed_when(job_id):
+            assert time.monotonic() < deadline, "the moment to kill the worker never came"
+            time.sleep(0.02)
+        doomed.kill()
+    emulator.configure(latency_ms=[0, 0], content_safety={"latency_ms": 0})
     survivor = celery_worker_factory(beat=True, **env)
     try:
         (job,) = wait_for([job_id], timeout=90)
@@ -40,4 +63,43 @@ def test_kill_9_during_a_provider_call_then_a_new_worker_completes_the_job_once(
     assert job.state == "succeeded", (job.error_code, job.error_message)
     assert job.attempts == 2
     assert AssetVersion.objects.for_tenant(alice.tenant).filter(job_id=job_id).count() == 1
-    assert ProviderResponse.objects.for_tenant(alice.tenant).filter(job_id=job_id).count() == 1
+    return job_id
+
+
+def _assert_charged_once_and_settled(alice, job_id: int) -> None:
+    responses = ProviderResponse.objects.for_tenant(alice.tenant).filter(job_id=job_id)
+    charges = LedgerEntry.objects.for_tenant(alice.tenant).filter(job_id=job_id, kind="charge")
+    assert responses.count() == 1
+    assert charges.count() == 1
+    assert charges.get().provider_request_id == responses.get().provider_request_id
+    ledger = ledger_for_job(tenant=alice.tenant, job_id=job_id)
+    assert ledger.open_hold_usd is None and ledger.consistent
+    assert spend_counters_check(tenant=alice.tenant) == []
+
+
+def test_kill_9_during_a_provider_call_then_a_new_worker_completes_the_job_once(
+    alice, clean_emulator, celery_worker_factory
+):
+    clean_emulator.configure(latency_ms=[4000, 4000])
+    job_id = _crash_and_recover(
+        alice=alice,
+        emulator=clean_emulator,
+        celery_worker_factory=celery_worker_factory,
+        killed_when=lambda job_id: clean_emulator.stats()["in_flight"] >= 1,
+    )
+    _assert_charged_once_and_settled(alice, job_id)
+
+
+def test_kill_9_after_the_provider_answered_charges_once_and_settles_the_hold(
+    alice, clean_emulator, celery_worker_factory
+):
+    # Output moderation is slow, so the worker dies between the recorded response and the versions.
+    clean_emulator.configure(content_safety={"latency_ms": 4000})
+    job_id = _crash_and_recover(
+        alice=alice,
+        emulator=clean_emulator,
+        celery_worker_factory=celery_worker_factory,
+        killed_when=lambda job_id: ProviderResponse.unscoped.filter(job_id=job_id).exclude(outputs=[]).exists(),
+    )
+    _assert_charged_once_and_settled(alice, job_id)
+    assert clean_emulator.stats()["calls"]["generations"] == 1  # continued from the record, no second call
