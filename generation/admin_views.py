@@ -36,6 +36,7 @@ from generation.selectors import job_outputs, job_usage
 from generation.submission import job_cancel, job_plan, job_submit
 from governance.ledger import ledger_for_job
 from tenants.admin_base import admin_tenant_context, require_scope
+from tenants.audit import Actor
 from tenants.errors import Conflict, ServiceError
 from tenants.models import Scope, Tenant
 from tenants.selectors import brand_policy_current, placements_for_tenant
@@ -97,7 +98,7 @@ def _generate_context(
         size_suggestions=SIZE_SUGGESTIONS,
         common_locales=COMMON_LOCALES,
         collections=_collection_slugs(tenant),
-        plan=_plan_or_errors(tenant, state) if request.method == "GET" and state.prompt else None,
+        plan=_plan_or_errors(tenant, state, request) if request.method == "GET" and state.prompt else None,
     )
 
 
@@ -127,6 +128,7 @@ def generate_view(model_admin: JobAdmin, request: HttpRequest) -> HttpResponse:
             # page returns the job already created instead of paying twice.
             idempotency_key=f"admin-form-{state.idempotency_key}" if state.idempotency_key else None,
             mask=mask_bytes(request.FILES.get("mask")),
+            http_request=request,
         )
     except Conflict as exc:
         if exc.code != "idempotency":
@@ -146,9 +148,11 @@ def generate_view(model_admin: JobAdmin, request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(reverse("admin:generation_job_change", args=[job.pk]))
 
 
-def _plan_or_errors(tenant: Tenant, state: GenerateFormState) -> dict[str, Any]:
+def _plan_or_errors(tenant: Tenant, state: GenerateFormState, request: HttpRequest) -> dict[str, Any]:
     try:
-        resolved = job_plan(tenant=tenant, request=job_request(state))
+        resolved = job_plan(
+            tenant=tenant, request=job_request(state), actor=Actor.for_user(request.user), http_request=request
+        )
     except (ServiceError, ValidationError) as exc:
         return {"errors": error_fields(exc)}
     spec = resolved.spec
@@ -173,7 +177,7 @@ def plan_view(model_admin: JobAdmin, request: HttpRequest) -> HttpResponse:
         return HttpResponseNotAllowed(["POST"])
     if context.tenant is None:
         raise PermissionDenied("choose a tenant first")
-    plan = _plan_or_errors(context.tenant, form_state(request.POST))
+    plan = _plan_or_errors(context.tenant, form_state(request.POST), request)
     return TemplateResponse(request, "admin/generation/job/plan_panel.html", {"plan": plan})
 
 
@@ -238,7 +242,7 @@ def cancel_view(model_admin: JobAdmin, request: HttpRequest, job_id: int) -> Htt
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     try:
-        job_cancel(job=job)
+        job_cancel(job=job, actor=Actor.for_user(request.user), http_request=request)
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
