@@ -8,8 +8,12 @@ log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 
 # --- Debian packages ----------------------------------------------------------------
 # Noto fonts + raqm give the emulator real glyphs with correct shaping for Japanese,
-# Korean, Chinese, Devanagari and Bengali.
-APT_PACKAGES=(fonts-noto-core fonts-noto-cjk libraqm0 postgresql-client redis-tools)
+# Korean, Chinese, Devanagari and Bengali; libvips is the faster rendition engine for
+# crops and scales (bench/renditions.py); Chromium drives the browser tests.
+APT_PACKAGES=(fonts-noto-core fonts-noto-cjk libraqm0 libvips42 postgresql-client redis-tools)
+[ "${SKIP_BROWSER:-0}" = "1" ] || APT_PACKAGES+=(chromium)
+# Node.js only where the machine has none (it brings its own npm).
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 APT_PACKAGES+=(${EXTRA_APT_PACKAGES:-})
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -52,17 +56,13 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 
 # --- Node packages --------------------------------------------------------------------
-# Azurite (the Azure Blob emulator the storage tests start) comes from npm, pinned by
-# tools/azurite/package-lock.json; reinstalled only when the lock changes.
-if [ ! -x tools/azurite/node_modules/.bin/azurite-blob ] \
-   || ! cmp -s tools/azurite/package-lock.json tools/azurite/node_modules/.installed-lock.json; then
-  if ! command -v npm >/dev/null 2>&1; then
-    log "installing Node.js and npm"
-    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+# Each folder pins its packages with a package-lock.json and is reinstalled only when the
+# lock changes: ui/ (htmx, Chart.js for the web UI), tools/azurite/ (the Azure Blob emulator
+# the storage tests start).
+for folder in ui tools/azurite; do
+  if ! cmp -s "$folder/package-lock.json" "$folder/node_modules/.installed-lock.json" 2>/dev/null; then
+    log "installing npm packages of $folder"
+    npm ci --prefix "$folder" --no-audit --no-fund --loglevel=error
+    cp "$folder/package-lock.json" "$folder/node_modules/.installed-lock.json"
   fi
-  log "installing Azurite from npm (tools/azurite)"
-  npm ci --prefix tools/azurite --no-audit --no-fund --loglevel=error
-  cp tools/azurite/package-lock.json tools/azurite/node_modules/.installed-lock.json
-fi
+done
