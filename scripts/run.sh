@@ -10,6 +10,9 @@ source .venv/bin/activate
 export WEB_PORT=${WEB_PORT:-8000}
 export EMULATOR_PORT=${EMULATOR_PORT:-8765}
 export FOUNDRY_ENDPOINT=${FOUNDRY_ENDPOINT:-http://127.0.0.1:${EMULATOR_PORT}}
+# Moderation through the Azure AI Content Safety client, answered by the emulator's endpoints.
+export MODERATION_BACKEND=${MODERATION_BACKEND:-azure}
+export CONTENT_SAFETY_ENDPOINT=${CONTENT_SAFETY_ENDPOINT:-http://127.0.0.1:${EMULATOR_PORT}}
 
 python manage.py ensure_database
 python manage.py migrate --no-input -v 0

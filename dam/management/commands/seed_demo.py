@@ -4,7 +4,7 @@ import os
 
 from django.core.management.base import BaseCommand
 
-from tenants.demo import demo_seed
+from dam.demo import demo_seed
 
 
 class Command(BaseCommand):
@@ -18,5 +18,6 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"demo tenant: {creds.tenant.slug} ({creds.tenant.name})"))
         self.stdout.write(f"admin login:    {creds.admin_username} / {creds.password}")
         self.stdout.write(f"reviewer login: {creds.reviewer_username} / {creds.password}")
+        self.stdout.write(f"editor login:   {creds.editor_username} / {creds.password}")
         for name, token in creds.api_keys.items():
             self.stdout.write(f"API key {name}: {token}")
