@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from dam.admin_governance import governance_admin_urls
 from dam.admin_nav import nav_links
 from dam.lifecycle import VersionStatus
 from dam.models import Asset
@@ -54,6 +55,7 @@ class DamAdminSite(admin.AdminSite):
         urls = [
             path("switch-tenant/", self.admin_view(require_POST(self.switch_tenant)), name="switch_tenant"),
             path("data/", self.admin_view(self.data_index), name="data_index"),
+            *governance_admin_urls(self),
         ]
         return urls + super().get_urls()
 

@@ -1,0 +1,29 @@
+"""The governance pages of the staff UI (review board, costs, audit, policy editors), mounted on the admin site.
+
+Their URL names are the ones `dam.admin_nav` lists. Here, in the project package, because the cost
+page's estimator needs generation's planner and governance may not import generation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+from django.contrib.admin import AdminSite
+from django.urls import URLPattern, path
+
+from governance import admin_review
+
+
+def governance_admin_urls(site: AdminSite) -> list[URLPattern]:
+    def page(view: Callable) -> Callable:
+        return site.admin_view(partial(view, site))
+
+    return [
+        path("governance/review/", page(admin_review.review_board_view), name="governance_review_board"),
+        path(
+            "governance/review/<int:version_id>/decide/",
+            page(admin_review.review_decide_view),
+            name="governance_review_decide",
+        ),
+    ]

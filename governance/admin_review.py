@@ -1,0 +1,128 @@
+"""The review board: versions waiting for a person, oldest first, decided through the review services.
+
+Reads through `governance.review.review_queue` (the queue of `GET /api/v1/reviews`) and decides through
+`version_approve` / `version_reject` / `version_publish`, so four-eyes, transitions, decision records,
+audit events and webhooks are the API's own. The page only shows the four-eyes rule ahead of time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.admin import AdminSite
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from dam.models import AssetVersion
+from governance.review import (
+    FourEyesViolation,
+    Reviewer,
+    review_queue,
+    version_approve,
+    version_publish,
+    version_reject,
+)
+from tenants.admin_base import require_scope
+from tenants.errors import ServiceError
+from tenants.models import Scope, Tenant
+
+BOARD_SIZE = 50
+
+
+@dataclass(frozen=True)
+class BoardItem:
+    version: AssetVersion
+    requested_by: str
+    own_request: bool  # four-eyes: the viewer requested it (in person or through a key they issued)
+    newer_waiting: list[int]
+
+
+def page_context(site: AdminSite, request: HttpRequest, **context: Any) -> dict[str, Any]:
+    request.current_app = site.name
+    return {**site.each_context(request), **context}
+
+
+def _requester_label(version: AssetVersion) -> str:
+    if version.created_by_key_id:
+        return f"API key {version.created_by_key.prefix}…"
+    return version.created_by.get_username() if version.created_by_id else "system"
+
+
+def _own_request(version: AssetVersion, user: Any) -> bool:
+    people = {version.created_by_id}
+    if version.created_by_key_id:
+        people.add(version.created_by_key.created_by_id)
+    return user.pk in people
+
+
+def board_items(*, tenant: Tenant, user: Any) -> tuple[list[BoardItem], int]:
+    queue = review_queue(tenant=tenant)
+    versions = list(queue[:BOARD_SIZE])
+    waiting: dict[int, list[int]] = {}
+    for asset_id, number in queue.values_list("asset_id", "number"):
+        waiting.setdefault(asset_id, []).append(number)
+    items = [
+        BoardItem(
+            version=v,
+            requested_by=_requester_label(v),
+            own_request=_own_request(v, user),
+            newer_waiting=sorted(n for n in waiting.get(v.asset_id, []) if n > v.number),
+        )
+        for v in versions
+    ]
+    return items, queue.count()
+
+
+def review_board_view(site: AdminSite, request: HttpRequest, *, status: int = 200) -> TemplateResponse:
+    context = require_scope(request, Scope.REVIEWS_WRITE)
+    if context.tenant is None:
+        raise PermissionDenied("choose a tenant to review its queue")
+    items, total = board_items(tenant=context.tenant, user=request.user)
+    page = page_context(site, request, title="Review", items=items, total=total, board_size=BOARD_SIZE)
+    return TemplateResponse(request, "admin/governance/review_board.html", page, status=status)
+
+
+def review_decide_view(site: AdminSite, request: HttpRequest, version_id: int) -> HttpResponse:
+    context = require_scope(request, Scope.REVIEWS_WRITE)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    if context.tenant is None:
+        raise PermissionDenied("choose a tenant first")
+    version = AssetVersion.objects.for_tenant(context.tenant).select_related("asset").filter(pk=version_id).first()
+    if version is None:
+        raise Http404("no such version")
+    action = request.POST.get("action", "")
+    comment = request.POST.get("comment", "")
+    reviewer = Reviewer(user=request.user)
+    label = f"{version.asset.title} v{version.number}"
+    try:
+        if action == "approve":
+            version_approve(
+                version=version,
+                reviewer=reviewer,
+                comment=comment,
+                approve_over_newer=request.POST.get("approve_over_newer") == "1",
+            )
+            if request.POST.get("publish") == "1":
+                version_publish(version=version, reviewer=reviewer, comment=comment)
+                messages.success(request, f"Approved and published {label}.")
+            else:
+                messages.success(request, f"Approved {label}.")
+        elif action == "reject":
+            version_reject(version=version, reviewer=reviewer, comment=comment)
+            messages.success(request, f"Rejected {label}.")
+        else:
+            messages.error(request, "Choose approve or reject.")
+    except FourEyesViolation as exc:
+        # The page hides the button; a crafted POST still meets the service's refusal.
+        messages.error(request, f"{label}: {exc.message}")
+        return review_board_view(site, request, status=403)
+    except ServiceError as exc:
+        messages.error(request, f"{label}: {exc.message}")
+    except ValidationError as exc:
+        messages.error(request, f"{label}: " + "; ".join(exc.messages))
+    return HttpResponseRedirect(reverse("admin:governance_review_board"))
