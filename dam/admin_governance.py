@@ -12,7 +12,8 @@ from functools import partial
 from django.contrib.admin import AdminSite
 from django.urls import URLPattern, path
 
-from governance import admin_review
+from generation import admin_estimator
+from governance import admin_audit, admin_costs, admin_review
 
 
 def governance_admin_urls(site: AdminSite) -> list[URLPattern]:
@@ -26,4 +27,7 @@ def governance_admin_urls(site: AdminSite) -> list[URLPattern]:
             page(admin_review.review_decide_view),
             name="governance_review_decide",
         ),
+        path("governance/costs/", page(admin_costs.cost_dashboard_view), name="governance_cost_dashboard"),
+        path("governance/costs/estimate/", page(admin_estimator.estimator_view), name="governance_cost_estimate"),
+        path("governance/audit/", page(admin_audit.audit_log_view), name="governance_audit_log"),
     ]
