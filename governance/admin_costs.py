@@ -143,9 +143,9 @@ def cost_dashboard_view(site: AdminSite, request: HttpRequest) -> HttpResponse:
         },
         days_with_spend=sum(1 for row in series if row["amount"]),
         top={
-            "Collections": _top(tenant, "collection", start, end, total),
-            "People": _top(tenant, "user", start, end, total),
-            "API keys": _top(tenant, "api_key", start, end, total),
+            "Top collections": _top(tenant, "collection", start, end, total),
+            "Top people": _top(tenant, "user", start, end, total),
+            "Top API keys": _top(tenant, "api_key", start, end, total),
         },
         placements=list(placements_for_tenant(tenant=tenant)),
         export_groups=EXPORT_GROUPS,

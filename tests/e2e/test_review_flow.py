@@ -15,8 +15,10 @@ from playwright.sync_api import Page, expect
 
 from dam.lifecycle import VersionStatus
 from dam.models import AssetVersion
+from governance.budgets import budget_set
 from governance.models import ReviewDecision
 from governance.safety.services import safety_config_update
+from tenants.audit import Actor
 from tenants.models import Role, Scope
 from tenants.services import brand_policy_update, placement_create
 from tests.e2e.conftest import VIEWPORT, log_in, screenshot
@@ -32,6 +34,7 @@ def review_tenant(alice):
     brand_policy_update(tenant=alice.tenant, style_guide="Clean product photography, soft daylight.")
     # Every output waits for a person, whatever its moderation verdict.
     safety_config_update(tenant=alice.tenant, review_rule="always")
+    budget_set(tenant=alice.tenant, actor=Actor.for_user(alice.user), monthly_limit_usd=Decimal("0.01"))
     return alice
 
 
