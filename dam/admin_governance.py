@@ -13,7 +13,7 @@ from django.contrib.admin import AdminSite
 from django.urls import URLPattern, path
 
 from generation import admin_estimator
-from governance import admin_audit, admin_costs, admin_review
+from governance import admin_audit, admin_costs, admin_policies, admin_review
 
 
 def governance_admin_urls(site: AdminSite) -> list[URLPattern]:
@@ -30,4 +30,10 @@ def governance_admin_urls(site: AdminSite) -> list[URLPattern]:
         path("governance/costs/", page(admin_costs.cost_dashboard_view), name="governance_cost_dashboard"),
         path("governance/costs/estimate/", page(admin_estimator.estimator_view), name="governance_cost_estimate"),
         path("governance/audit/", page(admin_audit.audit_log_view), name="governance_audit_log"),
+        path(
+            "governance/policies/brand/",
+            page(admin_policies.brand_policy_editor_view),
+            name="governance_brand_policy_editor",
+        ),
+        path("governance/policies/safety/", page(admin_policies.safety_editor_view), name="governance_safety_editor"),
     ]
