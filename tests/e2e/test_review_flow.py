@@ -59,6 +59,20 @@ def generate_one(page: Page) -> None:
     expect(page.locator("#job-state")).to_have_text("Succeeded", timeout=JOB_TIMEOUT_MS)
 
 
+def edit_policies(page: Page) -> None:
+    """A new brand policy version with what changed from v1; the safety editor shows the tightened review rule."""
+    page.goto("/admin/governance/policies/brand/")
+    page.fill("#id_style_guide", "Clean product photography, soft daylight, wet surfaces glisten.")
+    page.fill("#id_palette", "#0F172A, #4F46E5, #22D3EE")
+    page.click("#save-policy")
+    expect(page.locator(".ui-page-head h1")).to_contain_text("v2")
+    expect(page.locator("#policy-diff tr.is-changed")).to_have_count(2)
+    screenshot(page, "18-brand-policy-editor")
+    page.goto("/admin/governance/policies/safety/")
+    expect(page.locator("#policy-diff tr.is-changed", has_text="review rule")).to_contain_text("always")
+    screenshot(page, "19-safety-editor")
+
+
 def test_review_as_a_second_user_then_find_it_in_the_storefront_and_see_the_spend(
     page, rita_page, review_tenant, clean_emulator, job_worker
 ):
@@ -124,3 +138,5 @@ def test_review_as_a_second_user_then_find_it_in_the_storefront_and_see_the_spen
     expect(page.locator("#audit-events tbody tr")).to_have_count(1)
     expect(page.locator("#audit-events")).to_contain_text("user:rita")
     screenshot(page, "17-audit-trail")
+
+    edit_policies(page)
