@@ -14,8 +14,17 @@ from generation.job_models import Job
 from governance.budgets import budget_set
 from governance.models import BudgetHold, LedgerEntry
 from tenants.audit import Actor
+from tests.fixtures.celery_worker import job_queue_consumed_only_by
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def jobs_stay_queued():
+    """Submission is what these tests measure: no worker may start (and so settle) the jobs."""
+    with job_queue_consumed_only_by(set()):
+        yield
+
 
 CENT = Decimal("0.01")
 REQUEST = {"prompt": "a canoe on a calm lake", "quality": "medium", "size": "1024x1024"}

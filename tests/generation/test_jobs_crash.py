@@ -9,43 +9,27 @@ the budget hold is settled with the ledger consistent.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
 
-from dam.celery import app
 from dam.models import AssetVersion
 from generation.job_models import ProviderResponse
 from governance.budgets import budget_set, spend_counters_check
 from governance.ledger import ledger_for_job
 from governance.models import LedgerEntry
 from tenants.audit import Actor
-from tests.fixtures.celery_worker import emulator_env
+from tests.fixtures.celery_worker import emulator_env, job_queue_consumed_only_by
 from tests.generation.test_jobs_pipeline import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-@contextmanager
-def only_these_workers_run_jobs(names: set[str]) -> Iterator[None]:
-    """Other workers of the session stop consuming the generation queue for the test's duration."""
-    others = [name for reply in (app.control.ping(timeout=1.0) or []) for name in reply if name not in names]
-    if others:
-        app.control.cancel_consumer("generation", destination=others, reply=True)
-    try:
-        yield
-    finally:
-        if others:
-            app.control.add_consumer("generation", destination=others, reply=True)
 
 
 def _crash_and_recover(*, alice, emulator, celery_worker_factory, killed_when) -> int:
     env = {**emulator_env(emulator), "JOB_LEASE_SECONDS": "6", "JOB_RECONCILE_INTERVAL_SECONDS": "2"}
     budget_set(tenant=alice.tenant, actor=Actor.system("test"), monthly_limit_usd=Decimal("5.00"), hard_stop=True)
     doomed = celery_worker_factory(**env)
-    with only_these_workers_run_jobs({doomed.name}):
+    with job_queue_consumed_only_by({doomed.name}):
         response = alice.client().post("/api/v1/jobs", {"prompt": "survive a crash", "quality": "low"}, format="json")
         assert response.status_code == 202, response.content
         job_id = response.json()["id"]
