@@ -32,13 +32,15 @@ from dam.blobs import blob_put
 from dam.formats import describe_refused, sniff_format
 from dam.library_services import alt_text_merged
 from dam.library_settings import library_settings_for
-from dam.lifecycle import VersionStatus
 from dam.models import Asset, AssetVersion, Collection
 from dam.provenance import DigitalSourceType, ProvenanceRecord, declared_source_type, provenance_stamp
 from dam.services import asset_create, asset_version_create
+from governance.safety.moderation import initial_version_status
+from governance.safety.selectors import safety_config_current, safety_policy_for
 from tenants.audit import Actor, audit
 from tenants.errors import ServiceError
 from tenants.models import Tenant
+from tenants.selectors import brand_policy_current
 
 logger = logging.getLogger(__name__)
 
@@ -88,9 +90,20 @@ def max_upload_pixels() -> int:
 
 
 def initial_status_for_upload(tenant: Tenant) -> str:
-    """The status an uploaded version starts in. Review rules for uploads belong to the review
-    workflow (governance); until it decides otherwise every upload waits for a reviewer."""
-    return VersionStatus.NEEDS_REVIEW
+    """The status an uploaded version starts in, by the tenant's review rule.
+
+    No classifier has looked at an upload, so it counts as flagged: it waits for a reviewer unless
+    the safety configuration's rule is `never` and the brand policy does not require review.
+    """
+    config = safety_config_current(tenant=tenant)
+    policy = safety_policy_for(tenant=tenant, config=config, default=config is None)
+    brand = brand_policy_current(tenant=tenant)
+    return initial_version_status(
+        output_decision="flag",
+        prompt_flagged=False,
+        review_rule=policy.review_rule,
+        brand_review_required=bool(brand and brand.review_required),
+    )
 
 
 def _open(data: bytes, pil_format: str) -> Image.Image:

@@ -40,6 +40,7 @@ from generation.outputs import (
     job_safety_policy,
     moderate_outputs,
     output_blocked,
+    output_provenance,
     outputs_persist,
     prepare_renditions,
     store_output_blobs,
@@ -208,17 +209,18 @@ class _RunContext:
 
 
 def _run_unit(job: Job, unit: JobGeneration, run: _RunContext) -> None:
+    provenance = output_provenance(job=job, unit=unit, deployment=run.config.name)
     response = _response_with_outputs(unit)
     if response is None:
         result = _call_provider(job, unit, run.client, run.config, run.policy)
         response = _record_response(job, unit, result, run.config)
-        refs = store_output_blobs(job=job, outputs=result.outputs)
+        refs = store_output_blobs(job=job, outputs=result.outputs, provenance=provenance)
         ProviderResponse.objects.for_tenant(job.tenant_id).filter(pk=response.pk).update(outputs=refs)
         response.outputs = refs
     # Scanned before any version exists: a blocked output never becomes visible, not even briefly.
     moderate_outputs(job=job, response=response, policy=run.policy, backend=run.moderation)
     renditions = [
-        [] if output_blocked(ref) else prepare_renditions(job=job, unit=unit, output_ref=ref)
+        [] if output_blocked(ref) else prepare_renditions(job=job, unit=unit, output_ref=ref, provenance=provenance)
         for ref in response.outputs
     ]
     outputs_persist(job=job, unit=unit, response=response, renditions=renditions)

@@ -15,8 +15,10 @@ from django.db.models import F, Func, JSONField, Value
 
 from dam.blobs import StoredBlob, blob_put, blob_read
 from dam.imaging import derive
+from dam.library_settings import library_settings_for
 from dam.lifecycle import VersionStatus
 from dam.models import Asset, AssetVersion
+from dam.provenance import ProvenanceRecord, provenance_for_generated_output, provenance_stamp
 from dam.services import asset_create, asset_version_create, rendition_create
 from generation.foundry.results import ImageOutput
 from generation.job_models import Job, JobGeneration, ProviderResponse
@@ -41,11 +43,26 @@ class PreparedRendition:
     format: str
 
 
-def store_output_blobs(*, job: Job, outputs: tuple[ImageOutput, ...]) -> list[dict[str, Any]]:
-    """Write the provider's images to storage first; rows will point at them afterwards."""
+def output_provenance(*, job: Job, unit: JobGeneration, deployment: str) -> ProvenanceRecord:
+    """What every stored file of this output says about itself (IPTC digital source type, AI system, credit)."""
+    edit_of_upload = bool(job.source_version_id and job.source_version.asset.source == Asset.Source.UPLOADED)
+    return provenance_for_generated_output(
+        settings=library_settings_for(tenant=job.tenant_id),
+        model=MODEL_NAME,
+        deployment=deployment,
+        prompt=unit.compiled_prompt,
+        edit_of_upload=edit_of_upload,
+    )
+
+
+def store_output_blobs(
+    *, job: Job, outputs: tuple[ImageOutput, ...], provenance: ProvenanceRecord
+) -> list[dict[str, Any]]:
+    """Write the provider's images, stamped with their provenance, to storage first; rows point at them afterwards."""
     refs = []
     for output in outputs:
-        blob = blob_put(tenant_id=job.tenant_id, kind="originals", data=output.data, image_format=output.format)
+        data = provenance_stamp(output.data, image_format=output.format, record=provenance)
+        blob = blob_put(tenant_id=job.tenant_id, kind="originals", data=data, image_format=output.format)
         refs.append(
             {
                 "key": blob.key,
@@ -119,7 +136,9 @@ def _group(job: Job, unit: JobGeneration) -> GenerationGroup:
     return SizePlan.from_dict(job.size_plan).groups[unit.group_index]
 
 
-def prepare_renditions(*, job: Job, unit: JobGeneration, output_ref: dict[str, Any]) -> list[PreparedRendition]:
+def prepare_renditions(
+    *, job: Job, unit: JobGeneration, output_ref: dict[str, Any], provenance: ProvenanceRecord
+) -> list[PreparedRendition]:
     """Cut every placement of the unit's aspect group from one output, exactly to size, and store it."""
     group = _group(job, unit)
     placements = {p["slug"]: p for p in job.placements}
@@ -132,7 +151,8 @@ def prepare_renditions(*, job: Job, unit: JobGeneration, output_ref: dict[str, A
         encoded = derive(
             source, derivation.steps(), image_format=placement["output_format"], quality=placement["compression"]
         )
-        blob = blob_put(tenant_id=job.tenant_id, kind="renditions", data=encoded.data, image_format=encoded.format)
+        data = provenance_stamp(encoded.data, image_format=encoded.format, record=provenance)
+        blob = blob_put(tenant_id=job.tenant_id, kind="renditions", data=data, image_format=encoded.format)
         prepared.append(PreparedRendition(derivation.slug, blob, encoded.width, encoded.height, encoded.format))
     return prepared
 

@@ -12,6 +12,7 @@ from PIL import Image
 
 from dam.blobs import blob_read
 from dam.models import Asset, AssetVersion, Rendition
+from dam.provenance import read_provenance
 from generation.job_models import Job, ProviderResponse
 from tenants.services import placement_create
 from tests.factories import make_asset
@@ -77,6 +78,12 @@ def test_a_job_produces_versions_and_exact_placement_outputs(alice, emulator):
             assert (image.width, image.height, image.format) == expected[rendition.placement_slug]
     # The plan's own outputs; the library adds its preset renditions to every version besides.
     assert Rendition.objects.for_tenant(alice.tenant).filter(spec__startswith="placement:").count() == 2
+    # Provenance travels with the bytes: the generated original and its placement cut both say so.
+    version = AssetVersion.objects.for_tenant(alice.tenant).filter(job_id=job_id).first()
+    for stored in (version.storage_key, version.renditions.get(spec="placement:leaderboard").storage_key):
+        provenance = read_provenance(blob_read(stored))
+        assert provenance["DigitalSourceType"].endswith("/trainedAlgorithmicMedia"), provenance
+        assert provenance["AISystemUsed"] == "gpt-image-2"
     assert emulator.image_calls() == 2
 
 
