@@ -11,6 +11,15 @@ test:
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
 
+# Benchmarks: each script prints its figures next to a baseline measured in the same run.
+bench:
+	.venv/bin/python bench/throughput.py
+	.venv/bin/python bench/overhead.py
+	.venv/bin/python bench/quota.py --jobs 120
+	.venv/bin/python bench/renditions.py
+	.venv/bin/python -m bench.ledger_reports
+	.venv/bin/python bench/storefront.py
+
 # Recompile the lock after editing requirements.in.
 lock:
 	.venv/bin/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links \
