@@ -13,6 +13,7 @@ from dam.delivery_services import publish_window_set, tenant_delivery_set
 from dam.models import AssetVersion, TenantDelivery
 from dam.storefront import publish_window_of
 from tenants.api_base import TenantScopedViewSet
+from tenants.audit import Actor
 from tenants.models import Scope, Tenant
 
 
@@ -69,6 +70,8 @@ class PublishWindowViewSet(mixins.RetrieveModelMixin, TenantScopedViewSet):
             version=version,
             available_from=params.validated_data.get("available_from"),
             available_until=params.validated_data.get("available_until"),
+            actor=Actor.from_request(request),
+            request=request,
         )
         return Response(_window_data(self.scoped_queryset(self.tenant).get(pk=version.pk)))
 
@@ -99,6 +102,8 @@ class DeliverySettingsViewSet(TenantScopedViewSet):
         if request.method == "PUT":
             params = TenantDeliverySerializer(data=request.data)
             params.is_valid(raise_exception=True)
-            tenant_delivery_set(tenant=self.tenant, **params.validated_data)
+            tenant_delivery_set(
+                tenant=self.tenant, actor=Actor.from_request(request), request=request, **params.validated_data
+            )
         setting = self.scoped_queryset(self.tenant).first()
         return Response({"signed_urls_required": bool(setting and setting.signed_urls_required)})

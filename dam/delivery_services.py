@@ -3,35 +3,76 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db import transaction
 
 from dam.models import AssetVersion, PublishWindow, TenantDelivery
+from tenants.audit import Actor, audit, changes
 from tenants.errors import ServiceError
 from tenants.models import Tenant
 
 
 @transaction.atomic
 def publish_window_set(
-    *, version: AssetVersion, available_from: dt.datetime | None, available_until: dt.datetime | None
+    *,
+    version: AssetVersion,
+    available_from: dt.datetime | None,
+    available_until: dt.datetime | None,
+    actor: Actor | None = None,
+    request: Any = None,
 ) -> PublishWindow | None:
     """Set (or, with both ends None, remove) the rights window outside which the version is not served."""
     if available_from and available_until and available_from >= available_until:
         raise ServiceError("must be after available_from", field="available_until")
     windows = PublishWindow.objects.for_tenant(version.tenant_id)
+    previous = windows.filter(version=version).first()
+    before = _window_values(previous) if previous else None
     if available_from is None and available_until is None:
         windows.filter(version=version).delete()
-        return None
-    window, _ = windows.update_or_create(
-        version=version,
-        defaults={"tenant_id": version.tenant_id, "available_from": available_from, "available_until": available_until},
+        window = None
+    else:
+        window, _ = windows.update_or_create(
+            version=version,
+            defaults={
+                "tenant_id": version.tenant_id,
+                "available_from": available_from,
+                "available_until": available_until,
+            },
+        )
+    audit(
+        tenant=version.tenant_id,
+        actor=actor or Actor.system("unattributed"),
+        action="publish_window.set" if window else "publish_window.cleared",
+        target=("asset_version", version.pk),
+        payload=changes(before, _window_values(window) if window else None),
+        request=request,
     )
     return window
 
 
+def _window_values(window: PublishWindow) -> dict[str, str | None]:
+    return {
+        "available_from": window.available_from.isoformat() if window.available_from else None,
+        "available_until": window.available_until.isoformat() if window.available_until else None,
+    }
+
+
 @transaction.atomic
-def tenant_delivery_set(*, tenant: Tenant, signed_urls_required: bool) -> TenantDelivery:
+def tenant_delivery_set(
+    *, tenant: Tenant, signed_urls_required: bool, actor: Actor | None = None, request: Any = None
+) -> TenantDelivery:
+    previous = TenantDelivery.objects.for_tenant(tenant).filter(tenant=tenant).first()
+    before = {"signed_urls_required": previous.signed_urls_required} if previous else None
     delivery, _ = TenantDelivery.objects.for_tenant(tenant).update_or_create(
         tenant=tenant, defaults={"signed_urls_required": signed_urls_required}
+    )
+    audit(
+        tenant=tenant,
+        actor=actor or Actor.system("unattributed"),
+        action="delivery_settings.updated",
+        target=("tenant", tenant.pk),
+        payload=changes(before, {"signed_urls_required": signed_urls_required}),
+        request=request,
     )
     return delivery

@@ -18,6 +18,7 @@ from dam.webhooks.services import (
     webhook_endpoint_update,
 )
 from tenants.api_base import TenantScopedViewSet
+from tenants.audit import Actor
 from tenants.errors import ServiceError
 from tenants.models import Scope, Tenant
 
@@ -113,18 +114,22 @@ class WebhookEndpointViewSet(
     def create(self, request: Request) -> Response:
         params = WebhookEndpointSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        registered = webhook_endpoint_create(tenant=self.tenant, **params.validated_data)
+        registered = webhook_endpoint_create(
+            tenant=self.tenant, actor=Actor.from_request(request), request=request, **params.validated_data
+        )
         data = {**WebhookEndpointSerializer(registered.endpoint).data, "secret": registered.secret}
         return Response(data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         params = WebhookEndpointSerializer(data=request.data, partial=True)
         params.is_valid(raise_exception=True)
-        endpoint = webhook_endpoint_update(endpoint=self.get_object(), **params.validated_data)
+        endpoint = webhook_endpoint_update(
+            endpoint=self.get_object(), actor=Actor.from_request(request), request=request, **params.validated_data
+        )
         return Response(WebhookEndpointSerializer(endpoint).data)
 
     def destroy(self, request: Request, pk: str | None = None) -> Response:
-        webhook_endpoint_delete(endpoint=self.get_object())
+        webhook_endpoint_delete(endpoint=self.get_object(), actor=Actor.from_request(request), request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -134,7 +139,9 @@ class WebhookEndpointViewSet(
     )
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, pk: str | None = None) -> Response:
-        registered = webhook_endpoint_rotate_secret(endpoint=self.get_object())
+        registered = webhook_endpoint_rotate_secret(
+            endpoint=self.get_object(), actor=Actor.from_request(request), request=request
+        )
         return Response({**WebhookEndpointSerializer(registered.endpoint).data, "secret": registered.secret})
 
 

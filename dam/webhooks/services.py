@@ -30,6 +30,7 @@ from dam.webhooks.signing import (
     SIGNATURE_HEADER,
     signature_header,
 )
+from tenants.audit import Actor, audit, changes
 from tenants.errors import ServiceError
 from tenants.models import Tenant
 
@@ -92,7 +93,13 @@ def check_target(url: str) -> None:
 
 @transaction.atomic
 def webhook_endpoint_create(
-    *, tenant: Tenant, url: str, events: Iterable[str], description: str = ""
+    *,
+    tenant: Tenant,
+    url: str,
+    events: Iterable[str],
+    description: str = "",
+    actor: Actor | None = None,
+    request: Any = None,
 ) -> RegisteredEndpoint:
     check_target(url)
     chosen = _check_events(events)
@@ -106,6 +113,7 @@ def webhook_endpoint_create(
         description=description[:200],
         secret_encrypted=encrypt_signing_secret(secret),
     )
+    _audit(endpoint, "webhook.created", actor, request, changes(None, _endpoint_values(endpoint)))
     return RegisteredEndpoint(endpoint=endpoint, secret=secret)
 
 
@@ -117,7 +125,10 @@ def webhook_endpoint_update(
     events: Iterable[str] | None = None,
     description: str | None = None,
     active: bool | None = None,
+    actor: Actor | None = None,
+    request: Any = None,
 ) -> WebhookEndpoint:
+    before = _endpoint_values(endpoint)
     if url is not None:
         check_target(url)
         endpoint.url = url
@@ -128,20 +139,45 @@ def webhook_endpoint_update(
     if active is not None:
         endpoint.active = active
     endpoint.save()
+    _audit(endpoint, "webhook.updated", actor, request, changes(before, _endpoint_values(endpoint)))
     return endpoint
 
 
 @transaction.atomic
-def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> RegisteredEndpoint:
+def webhook_endpoint_rotate_secret(
+    *, endpoint: WebhookEndpoint, actor: Actor | None = None, request: Any = None
+) -> RegisteredEndpoint:
     secret = new_signing_secret()
     endpoint.secret_encrypted = encrypt_signing_secret(secret)
     endpoint.save(update_fields=["secret_encrypted", "updated_at"])
+    _audit(endpoint, "webhook.secret_rotated", actor, request, {})  # never the secret itself
     return RegisteredEndpoint(endpoint=endpoint, secret=secret)
 
 
 @transaction.atomic
-def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Actor | None = None, request: Any = None) -> None:
+    _audit(endpoint, "webhook.deleted", actor, request, changes(_endpoint_values(endpoint), None))
     endpoint.delete()
+
+
+def _endpoint_values(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    return {
+        "url": endpoint.url,
+        "events": list(endpoint.events),
+        "description": endpoint.description,
+        "active": endpoint.active,
+    }
+
+
+def _audit(endpoint: WebhookEndpoint, action: str, actor: Actor | None, request: Any, payload: dict) -> None:
+    audit(
+        tenant=endpoint.tenant_id,
+        actor=actor or Actor.system("unattributed"),
+        action=action,
+        target=("webhook_endpoint", endpoint.pk),
+        payload=payload,
+        request=request,
+    )
 
 
 def _enqueue_after_commit(delivery_ids: list[int]) -> None:
