@@ -17,7 +17,10 @@ PRODUCTION = {
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DJANGO_SETTINGS_MODULE"}}
+    # A production environment: none of the test process's own switches (Playwright sets
+    # DJANGO_ALLOW_ASYNC_UNSAFE for the browser tests) leak into it.
+    dropped = {"DEBUG", "SECRET_KEY", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    full_env = {k: v for k, v in os.environ.items() if k not in dropped}
     full_env.update(DJANGO_SETTINGS_MODULE="dam.settings", **env)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
