@@ -1,0 +1,236 @@
+"""Throughput of one worker node against a 2 s provider.
+
+One Celery worker process (threads pool, `-c 50` by default) runs N jobs (200) submitted at once through the REST
+API; the emulator answers every call in a fixed 2 s with no quota, and the deployment's own limiter is set far above
+what the run needs. The ideal is in-flight concurrency / latency (50 / 2 s = 25 jobs/s); the figure is N divided by
+the time from the first submit to the last `succeeded`, as a share of that ideal (target >= 90%).
+
+Baseline, measured in the same run on the same emulator: the same N calls made directly with 50 in flight, each
+decoding its image and writing the file (bench/direct.py), which shows what this machine and emulator allow at all.
+Also printed: the worker's peak RSS, the CPU each process used per job, and the CPU other processes on the machine
+took meanwhile (a shared machine's load shows up there).
+
+    .venv/bin/python bench/throughput.py [--jobs 200] [--concurrency 50] [--latency-ms 2000] [--api client|http]
+        [--submit-threads 8] [--warmup 10] [--profile wall|cpu] [--no-baseline] [--queues Q1,Q2]
+        [--worker-env NAME=VALUE ...] [--debug]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import threading
+import time
+from collections import Counter
+
+from direct import direct_calls
+from figures import header, percentile, share, table, verdict
+from jobs import (
+    JobTiming,
+    add_api_options,
+    bench_tenant_token,
+    generation_body,
+    job_timings,
+    make_submitter,
+    report_unfinished,
+    wait_until_finished,
+)
+from stack import (
+    CpuMeter,
+    Emulator,
+    Stack,
+    Worker,
+    add_worker_options,
+    run_main,
+    wait_for_quiet_machine,
+    worker_env_overrides,
+)
+
+
+class MemorySampler(threading.Thread):
+    """The worker's resident set every 100 ms while the measured jobs run (VmHWM covers start-up too)."""
+
+    def __init__(self, worker: Worker) -> None:
+        super().__init__(daemon=True, name="rss-sampler")
+        self.worker = worker
+        self.peak_kib = 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(0.1) and self.worker.child.alive():
+            self.peak_kib = max(self.peak_kib, self.worker.memory_kib().get("VmRSS", 0))
+
+    def stop(self) -> int:
+        self._done.set()
+        self.join()
+        return self.peak_kib
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=50, help="worker threads = jobs in flight (default 50)")
+    parser.add_argument("--latency-ms", type=int, default=2000, help="the emulator's fixed latency (default 2000)")
+    parser.add_argument("--size", default="1024x1024")
+    parser.add_argument("--quality", default="low")
+    parser.add_argument("--format", default="jpeg", dest="output_format")
+    parser.add_argument("--submit-threads", type=int, default=8, help="concurrent API clients submitting (default 8)")
+    parser.add_argument("--warmup", type=int, default=10, help="jobs run (and not measured) before the run")
+    parser.add_argument(
+        "--profile", choices=("wall", "cpu"), help="py-spy the worker during the run (collapsed stacks in var/bench/)"
+    )
+    parser.add_argument("--no-baseline", action="store_true", help="skip the direct-call baseline")
+    parser.add_argument("--timeout", type=float, default=600)
+    add_worker_options(parser)
+    add_api_options(parser)
+    return parser.parse_args()
+
+
+def baseline_row(args: argparse.Namespace, emulator: Emulator, stack: Stack, ideal: float) -> tuple:
+    body = {"size": args.size, "quality": args.quality, "output_format": args.output_format}
+    bodies = [generation_body(i, label="direct", **body) for i in range(args.jobs)]
+    calls = direct_calls(
+        emulator=emulator, bodies=bodies, concurrency=args.concurrency, out_dir=stack.media_root / "direct"
+    )
+    span = max(c.started_at + c.total_seconds for c in calls) - min(c.started_at for c in calls)
+    ok = sum(1 for c in calls if c.status == 200)
+    rate = ok / span
+    in_flight = emulator.stats()["max_in_flight"]
+    return (
+        f"baseline: direct calls, {args.concurrency} in flight",
+        ok,
+        f"{span:.2f} s",
+        f"{rate:.2f}",
+        share(rate, ideal),
+        in_flight,
+    )
+
+
+def report_details(timings: list[JobTiming], *, ideal: float, latency: float, cpu: dict, memory: dict) -> None:
+    done = [t for t in timings if t.state == "succeeded"]
+    first_submit = min(t.submitted_at for t in timings)
+    submit_end = max(t.submitted_at + t.submit_seconds for t in timings)
+    worker_span = max(t.finished_at or 0 for t in done) - min(t.started_at or 0 for t in done)
+    totals = [t.total for t in done]
+    provider = [t.provider_seconds for t in done]
+    print(
+        f"   submitting {len(timings)} jobs took {submit_end - first_submit:.2f} s "
+        f"({len(timings) / (submit_end - first_submit):.1f} jobs/s; API answer median "
+        f"{percentile([t.submit_seconds for t in timings], 50) * 1000:.0f} ms)"
+    )
+    print(
+        f"   worker window (first claim -> last succeeded): {worker_span:.2f} s = "
+        f"{len(done) / worker_span:.2f} jobs/s ({share(len(done) / worker_span, ideal).strip()} of ideal)"
+    )
+    print(
+        f"   per job, submit -> succeeded: median {percentile(totals, 50):.2f} s, "
+        f"p95 {percentile(totals, 95):.2f} s (includes waiting for a free thread)"
+    )
+    print(
+        f"   provider call as the worker saw it: median {percentile(provider, 50):.2f} s, "
+        f"p95 {percentile(provider, 95):.2f} s (emulator latency {latency:g} s); in-worker time besides it: "
+        f"median {percentile([t.run_overhead for t in done], 50) * 1000:.0f} ms"
+    )
+    print(
+        f"   worker memory: peak RSS {memory['VmHWM'] / 1024:.0f} MiB (VmHWM, whole life), "
+        f"{memory['peak during'] / 1024:.0f} MiB peak during the run, "
+        f"{memory['before'] / 1024:.0f} MiB before it, {memory['VmRSS'] / 1024:.0f} MiB after"
+    )
+    print(f"   CPU during the run: {CpuMeter.describe(cpu)}")
+    jobs = len(timings)
+    print(
+        f"   CPU per job: worker {1000 * cpu['worker'] / jobs:.0f} ms, "
+        f"emulator {1000 * cpu['emulator'] / jobs:.0f} ms, postgres {1000 * cpu['postgres'] / jobs:.0f} ms"
+    )
+    CpuMeter.warn_if_contended(cpu)
+
+
+def warm_up(args: argparse.Namespace, submitter, worker: Worker, body: dict) -> None:
+    warm = submitter.submit_many(
+        [generation_body(i, label="warmup", **body) for i in range(args.warmup)], threads=args.submit_threads
+    )
+    unfinished = wait_until_finished([s.job_id for s in warm], timeout=args.timeout)
+    report_unfinished(unfinished, total=len(warm), log_path=worker.child.log_path)
+
+
+def measured_run(args: argparse.Namespace, *, stack: Stack, emulator: Emulator, worker: Worker, submitter, body: dict):
+    """The N jobs, with the worker's memory, everyone's CPU and (optionally) a py-spy profile recorded meanwhile."""
+    emulator.reset()
+    memory_before = worker.memory_kib()["VmRSS"]
+    profiler = None
+    if args.profile:
+        profiler, profile_path = stack.start_profiler(pid=worker.child.pid, name="worker", mode=args.profile)
+        time.sleep(1)
+    meter = CpuMeter(
+        {"worker": worker.child.pid, "emulator": emulator.child.pid, "benchmark": os.getpid()}, database=stack.database
+    )
+    meter.start()
+    sampler = MemorySampler(worker)
+    sampler.start()
+    bodies = [generation_body(i, label="platform", **body) for i in range(args.jobs)]
+    submitted = submitter.submit_many(bodies, threads=args.submit_threads)
+    unfinished = wait_until_finished([s.job_id for s in submitted], timeout=args.timeout)
+    memory = {**worker.memory_kib(), "peak during": sampler.stop(), "before": memory_before}
+    cpu = meter.stop()
+    if profiler is not None:
+        profiler.stop(signum=signal.SIGINT)
+        print(f"   worker profile (py-spy, collapsed stacks): {profile_path}")
+    return job_timings(submitted), unfinished, memory, cpu
+
+
+def main() -> int:
+    args = parse_args()
+    latency = args.latency_ms / 1000
+    ideal = args.concurrency / latency
+    body = {"size": args.size, "quality": args.quality, "output_format": args.output_format}
+    with Stack(name="throughput", debug=args.debug) as stack:
+        if args.wait_quiet:
+            wait_for_quiet_machine(timeout=args.wait_quiet)
+        stack.prepare_data_stores()
+        stack.setup_django()
+        emulator = stack.start_emulator(latency_ms=str(args.latency_ms))
+        worker_env = emulator.foundry_env(rpm=1_000_000, tpm=10**12)
+        worker_env.update(worker_env_overrides(args))
+        worker = stack.start_worker(concurrency=args.concurrency, env=worker_env, queues=args.queues)
+        submitter = make_submitter(stack, args, token=bench_tenant_token())
+        header(
+            "throughput: one worker node, fixed provider latency",
+            {
+                "jobs": f"{args.jobs} x {args.size} {args.quality} {args.output_format}, submitted by "
+                f"{args.submit_threads} concurrent clients via {submitter.via}",
+                "worker": worker.describe(),
+                "emulator": f"fixed {args.latency_ms} ms, no quota; deployment limiter 1,000,000 RPM",
+                "ideal": f"{args.concurrency} in flight / {latency:g} s = {ideal:g} jobs/s",
+                "settings": stack.settings_label,
+                "extra worker env": " ".join(args.worker_env) or "none",
+            },
+        )
+        rows = [] if args.no_baseline else [baseline_row(args, emulator, stack, ideal)]
+        if args.warmup:
+            warm_up(args, submitter, worker, body)
+        timings, unfinished, memory, cpu = measured_run(
+            args, stack=stack, emulator=emulator, worker=worker, submitter=submitter, body=body
+        )
+        stats = emulator.stats()
+
+        done = [t for t in timings if t.state == "succeeded"]
+        if not done:
+            print(f"   no job succeeded: {dict(Counter(t.state for t in timings))}; worker log {worker.child.log_path}")
+            return 1
+        span = max(t.finished_at or 0 for t in done) - min(t.submitted_at for t in timings)
+        rate = len(done) / span
+        row = ("platform: API submit -> succeeded", len(done), f"{span:.2f} s", f"{rate:.2f}", share(rate, ideal))
+        rows.append((*row, stats["max_in_flight"]))
+        print()
+        table(rows, heading=("run", "jobs ok", "makespan", "jobs/s", "of ideal", "max in flight"))
+        print(f"\n   job states: {dict(Counter(t.state for t in timings))}; emulator statuses: {stats['by_status']}")
+        report_unfinished(unfinished, total=len(timings), log_path=worker.child.log_path)
+        report_details(timings, ideal=ideal, latency=latency, cpu=cpu, memory=memory)
+        met = verdict("throughput share of ideal", 100 * rate / ideal, target=90)
+        print(f"   logs: {stack.run_dir}")
+        return 0 if met and not unfinished else 1
+
+
+if __name__ == "__main__":
+    run_main(main)
