@@ -227,6 +227,7 @@ JOB_REQUEUE_AFTER_SECONDS = env_int("JOB_REQUEUE_AFTER_SECONDS", 300, minimum=5)
 # How long a worker waits for room in the deployment's RPM/TPM windows before the job retries later.
 FOUNDRY_QUOTA_WAIT_SECONDS = env_int("FOUNDRY_QUOTA_WAIT_SECONDS", 120, minimum=1)
 RATE_LIMIT_KEY_PREFIX = "dam:ratelimit"
+FOUNDRY_QUOTA_WINDOW_SECONDS = env_int("FOUNDRY_QUOTA_WINDOW_SECONDS", 61, minimum=1)
 JOB_RECONCILE_INTERVAL_SECONDS = env_int("JOB_RECONCILE_INTERVAL_SECONDS", 60, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-jobs": {"task": "generation.reconcile_jobs", "schedule": JOB_RECONCILE_INTERVAL_SECONDS},

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -120,6 +120,9 @@ def _call_provider(
     job: Job, unit: JobGeneration, client: FoundryImageClient, config: DeploymentConfig, policy: SafetyPolicy
 ) -> ImageResult:
     estimated = output_tokens(unit.width, unit.height, job.quality) * job.n + len(unit.compiled_prompt) // 2
+    # The quota wait and the call take seconds to minutes: give the pooled connection back meanwhile,
+    # or a node's in-flight calls are capped by the pool size rather than by its threads.
+    connection.close()
     acquire_quota(config=config, tokens=estimated)
     JobGeneration.objects.for_tenant(job.tenant_id).filter(pk=unit.pk).update(provider_calls=F("provider_calls") + 1)
     common = {

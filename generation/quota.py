@@ -15,7 +15,14 @@ QuotaTimeout = RateLimitTimeout
 @cache
 def _limiter(name: str, rpm: int, tpm: int) -> DeploymentRateLimiter:
     return DeploymentRateLimiter(
-        redis_url=settings.REDIS_URL, deployment_key=name, rpm=rpm, tpm=tpm, key_prefix=settings.RATE_LIMIT_KEY_PREFIX
+        redis_url=settings.REDIS_URL,
+        deployment_key=name,
+        rpm=rpm,
+        tpm=tpm,
+        key_prefix=settings.RATE_LIMIT_KEY_PREFIX,
+        # A slot is granted a moment before the call reaches the provider: a window a little longer
+        # than the provider's keeps a call granted at our window's edge out of its previous minute.
+        window_seconds=settings.FOUNDRY_QUOTA_WINDOW_SECONDS,
     )
 
 

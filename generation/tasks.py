@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from generation.execution import job_run, jobs_reconcile
 
@@ -13,7 +14,12 @@ from generation.execution import job_run, jobs_reconcile
     name="generation.run_job",
     bind=True,
     acks_late=True,
-    max_retries=None,  # bounded by JOB_MAX_ATTEMPTS inside job_run, which counts attempts on the row
+    # Provider failures are bounded by JOB_MAX_ATTEMPTS inside job_run (attempts counted on the row);
+    # a database that went away for a moment is retried here, with backoff, instead of stranding the job.
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=8,
     time_limit=settings.CELERY_TASK_TIME_LIMIT,
     soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
 )

@@ -6,12 +6,15 @@ Synchronous on purpose: Celery workers run it in threads, and one `FoundryImageC
 
 from __future__ import annotations
 
+import functools
 import logging
+import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import certifi
 import httpx
 
 from generation.foundry.auth import auth_for
@@ -50,6 +53,11 @@ class EditImage:
 ImageInput = bytes | EditImage
 
 
+@functools.cache
+def shared_ssl_context() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 class FoundryImageClient:
     def __init__(
         self,
@@ -66,6 +74,8 @@ class FoundryImageClient:
             headers={"user-agent": USER_AGENT},
             transport=transport,
             follow_redirects=False,  # a redirect would carry the api-key to wherever it points
+            # Loading the CA bundle costs ~17 ms of CPU; one context serves every client of the process.
+            verify=shared_ssl_context(),
         )
 
     def __repr__(self) -> str:
