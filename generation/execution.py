@@ -120,11 +120,11 @@ def _call_provider(
     job: Job, unit: JobGeneration, client: FoundryImageClient, config: DeploymentConfig, policy: SafetyPolicy
 ) -> ImageResult:
     estimated = output_tokens(unit.width, unit.height, job.quality) * job.n + len(unit.compiled_prompt) // 2
-    # The quota wait and the call take seconds to minutes: give the pooled connection back meanwhile,
-    # or a node's in-flight calls are capped by the pool size rather than by its threads.
-    connection.close()
     acquire_quota(config=config, tokens=estimated)
     JobGeneration.objects.for_tenant(job.tenant_id).filter(pk=unit.pk).update(provider_calls=F("provider_calls") + 1)
+    # The call takes seconds to minutes: give the pooled connection back meanwhile, or a node's
+    # in-flight calls are capped by the pool size rather than by its threads.
+    connection.close()
     common = {
         "prompt": unit.compiled_prompt,
         "size": f"{unit.width}x{unit.height}",
