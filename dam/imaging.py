@@ -12,7 +12,6 @@ from typing import Any
 from PIL import Image, ImageOps
 
 PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "avif": "AVIF"}
-FORMAT_FROM_PIL = {value: key for key, value in PIL_FORMATS.items()}
 
 
 @dataclass(frozen=True)
@@ -27,12 +26,6 @@ def open_image(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data))
     image.load()
     return image
-
-
-def image_info(data: bytes) -> tuple[int, int, str]:
-    """(width, height, format) read from the bytes, not trusted from anyone's word."""
-    with Image.open(io.BytesIO(data)) as image:
-        return image.width, image.height, FORMAT_FROM_PIL.get(image.format or "", (image.format or "").lower())
 
 
 def encode(image: Image.Image, *, image_format: str, quality: int | None = None) -> EncodedImage:

@@ -1,7 +1,8 @@
 """The life cycle of an asset version, in one place.
 
-Every status change goes through `version_transition_allowed`, so no entry point (API,
-admin, task) can invent its own path. Storefronts see only `STOREFRONT_VISIBLE` versions.
+Every status change is a conditional UPDATE whose allowed sources come from here
+(`version_sources`, `review_action_sources`), so no entry point (API, admin, task) can invent
+its own path. Storefronts see only `STOREFRONT_VISIBLE` versions.
 
 A generated version starts `blocked` (moderation quarantined it: kept for audit, never served),
 `needs_review` or `approved` (the tenant's review rule decides, `governance.safety.moderation`).
@@ -48,10 +49,6 @@ REVIEW_ACTIONS: dict[str, tuple[frozenset[str], str]] = {
     ReviewAction.PUBLISH: (frozenset({VersionStatus.APPROVED}), VersionStatus.PUBLISHED),
     ReviewAction.UNPUBLISH: (frozenset({VersionStatus.PUBLISHED}), VersionStatus.APPROVED),
 }
-
-
-def version_transition_allowed(current: str, new: str) -> bool:
-    return new in VERSION_TRANSITIONS.get(current, frozenset())
 
 
 def version_sources(new: str) -> frozenset[str]:
