@@ -7,9 +7,11 @@ What it does, all on this machine:
   name a database starting with `dam_bench`), migrates it and seeds one tenant with N approved
   assets, each with its original and 4 renditions (placements and widths), and a storefront key;
 - starts gunicorn (gthread) with production settings (DEBUG=0) on a free port of 127.0.0.1;
-- measures `GET /api/v1/storefront/assets?page_size=24` (API key, 6 SQL queries whatever the page
-  size, serializer, JSON) and `GET /bench/baseline`, a plain Django view returning the same bytes
-  from memory, alternating rounds so both see the same machine state;
+- counts the SQL queries of an uncached list page for page sizes 1, 24, 100 and 200 (the same
+  count whatever the size);
+- measures `GET /api/v1/storefront/assets?page_size=24` (API key, DRF, the per-process caches that
+  the change feed keeps honest: `docs/storefront.md`) and `GET /bench/baseline`, a plain Django
+  view returning the same bytes from memory, alternating rounds so both see the same machine state;
 - prints requests per second, p50 and p99 for each, and the storefront's share of the baseline.
 
 The load generator is a few processes of keep-alive HTTP/1.1 clients; it runs on the same two
@@ -102,6 +104,14 @@ def _seed(env: dict[str, str], assets: int) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
+def _query_counts(env: dict[str, str], token: str) -> dict[int, int]:
+    command = [sys.executable, "-m", "bench.storefront_seed", "--queries", token]
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    if result.returncode:
+        raise SystemExit(f"counting queries failed:\n{result.stderr[-3000:]}")
+    return {int(size): count for size, count in json.loads(result.stdout.strip().splitlines()[-1]).items()}
+
+
 def _client(args: tuple[int, str, str, float, int]) -> list[float]:
     """One load process: `threads` keep-alive connections, each sending requests back to back."""
     import threading
@@ -160,7 +170,6 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
     options = parser.parse_args()
-    from bench.storefront_seed import RENDITIONS
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-storefront-"))
     baseline_json = workdir / "baseline.json"
@@ -168,6 +177,7 @@ def main() -> None:
     env = _env(str(workdir / "media"), str(baseline_json))
     _recreate_database()
     token = _seed(env, options.assets)
+    queries = _query_counts(env, token)
 
     port = _free_port()
     server = subprocess.Popen(
@@ -210,6 +220,12 @@ def main() -> None:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
 
+    _report(options, body=body, queries=queries, rounds=rounds)
+
+
+def _report(options: argparse.Namespace, *, body: bytes, queries: dict[int, int], rounds: dict) -> None:
+    from bench.storefront_seed import RENDITIONS
+
     print("\n== Storefront list: page of 24 assets with renditions ==")
     print(f"   machine: {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(
@@ -217,6 +233,9 @@ def main() -> None:
         f"keep-alive clients in {options.processes} processes; {options.rounds} rounds of {options.seconds:.0f} s"
     )
     print(f"   response: {len(body):,} bytes; {options.assets} approved assets, {len(RENDITIONS)} renditions each")
+    counts = ", ".join(f"{size}: {count}" for size, count in queries.items())
+    constant = "constant" if len(set(queries.values())) == 1 else "NOT constant"
+    print(f"   SQL queries of an uncached page, by page size: {counts} ({constant})")
     print(f"   {'endpoint':<44} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
     print(f"   (list: GET {LIST_PATH})")
     summary = {}

@@ -1,6 +1,7 @@
 """Seeds the storefront benchmark's database (run by bench/storefront.py with the bench environment).
 
-    python -m bench.storefront_seed <assets>   # prints the storefront API key
+    python -m bench.storefront_seed <assets>           # prints the storefront API key
+    python -m bench.storefront_seed --queries <key>    # SQL queries of an uncached list, per page size
 
 One tenant, N approved assets in a collection, each with an original and the renditions in
 RENDITIONS, created through the library services as production code creates them.
@@ -9,6 +10,7 @@ RENDITIONS, created through the library services as production code creates them
 from __future__ import annotations
 
 import io
+import json
 import sys
 
 import django
@@ -67,6 +69,26 @@ def seed(assets: int) -> str:
     return api_key_create(tenant=tenant, name="storefront", scopes=[Scope.ASSETS_READ]).token
 
 
+def query_counts(token: str, sizes: tuple[int, ...] = (1, 24, 100, 200)) -> dict[int, int]:
+    """Queries of one rendered (uncached) list page per page size: inside a transaction the
+    caches step aside, so every count is the full render, authentication included."""
+    from django.db import connection, transaction
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST="127.0.0.1")
+    counts = {}
+    for size in sizes:
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            response = client.get(f"/api/v1/storefront/assets?page_size={size}")
+        assert response.status_code == 200 and len(response.json()["results"]) == size, response.content[:300]
+        counts[size] = len(queries)
+    return counts
+
+
 if __name__ == "__main__":
     django.setup()
-    print(seed(int(sys.argv[1])))
+    if sys.argv[1] == "--queries":
+        print(json.dumps(query_counts(sys.argv[2])))
+    else:
+        print(seed(int(sys.argv[1])))

@@ -188,6 +188,12 @@ REST_FRAMEWORK = {
 }
 # Throttled "last used" writes: at most one UPDATE per key per interval.
 API_KEY_LAST_USED_RESOLUTION_SECONDS = env_int("API_KEY_LAST_USED_RESOLUTION_SECONDS", 60, minimum=0)
+# Per-process caches (API keys, storefront pages) emptied by Postgres NOTIFY when what they hold
+# changes (tenants.change_feed). Off: every request reads the database. Needs LISTEN, so a
+# session-mode connection: behind PgBouncer in transaction mode set CHANGE_FEED=0.
+CHANGE_FEED = env_bool("CHANGE_FEED", True)
+# A safety net under the change feed: a cached API key is re-read at least this often (0 = no cache).
+API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 60, minimum=0)
 
 # --- Health ---------------------------------------------------------------------------
 HEALTHZ_TIMEOUT_SECONDS = env_int("HEALTHZ_TIMEOUT_SECONDS", 2, minimum=1)
@@ -337,9 +343,10 @@ DELIVERY_CURRENT_MAX_AGE_SECONDS = env_int("DELIVERY_CURRENT_MAX_AGE_SECONDS", 6
 DELIVERY_MODE = env_choice("DELIVERY_MODE", "proxy", ("proxy", "storage"))
 # Origin that delivery URLs in API responses start with (a CDN in front of /d/); empty: this host.
 DELIVERY_BASE_URL = env_str("DELIVERY_BASE_URL").rstrip("/")
-# Rendered storefront list pages are reused for this long (per process; 0 turns it off). Every
-# hit first re-checks that the page's versions are still visible (dam.storefront_cache).
-STOREFRONT_LIST_CACHE_SECONDS = env_int("STOREFRONT_LIST_CACHE_SECONDS", 5, minimum=0)
+# Rendered storefront list pages are reused for at most this long (per process; 0 turns it off).
+# Any committed change to what a page shows drops the tenant's pages at once (dam.storefront_cache);
+# the expiry bounds what no row change announces: a publish window that opens.
+STOREFRONT_LIST_CACHE_SECONDS = env_int("STOREFRONT_LIST_CACHE_SECONDS", 30, minimum=0)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
 WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30, minimum=0)

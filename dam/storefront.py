@@ -10,6 +10,7 @@ newest version of any status).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -21,6 +22,7 @@ from dam.blobs import EXTENSIONS
 from dam.delivery_signing import signed_query
 from dam.lifecycle import STOREFRONT_VISIBLE
 from dam.models import Asset, AssetVersion, PublishWindow, Rendition, TenantDelivery
+from dam.storefront_cache import signing_flags
 from tenants.models import Tenant
 
 ORIGINAL_SPEC = "original"
@@ -90,11 +92,6 @@ def storefront_version_rows(*, tenant: Tenant | int, ids: list[int]) -> dict[int
     return rows
 
 
-def storefront_visible_count(*, tenant: Tenant | int, ids: list[int]) -> int:
-    """How many of these versions a storefront may still see (a cached page's validity check)."""
-    return storefront_versions(tenant=tenant).filter(pk__in=ids).count()
-
-
 def storefront_current_version(*, tenant: Tenant | int, asset_id: int) -> AssetVersion | None:
     return (
         storefront_versions(tenant=tenant)
@@ -108,7 +105,13 @@ def storefront_current_version(*, tenant: Tenant | int, asset_id: int) -> AssetV
 def signed_urls_required(tenant_id: int) -> bool:
     if settings.DELIVERY_REQUIRE_SIGNED_URLS:
         return True
-    return TenantDelivery.objects.for_tenant(tenant_id).filter(signed_urls_required=True).exists()
+    required = signing_flags.get(tenant_id)
+    if required is None:
+        generation = signing_flags.generation()
+        required = TenantDelivery.objects.for_tenant(tenant_id).filter(signed_urls_required=True).exists()
+        expires_at = time.monotonic() + settings.STOREFRONT_LIST_CACHE_SECONDS
+        signing_flags.put(tenant_id, required, group=str(tenant_id), expires_at=expires_at, generation=generation)
+    return required
 
 
 # --- URLs ----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.forms.models import model_to_dict
 from django.http import HttpResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
@@ -39,9 +40,8 @@ from dam.storefront import (
     current_path,
     storefront_assets,
     storefront_version_rows,
-    storefront_visible_count,
 )
-from dam.storefront_cache import CachedPage, storefront_pages
+from dam.storefront_cache import storefront_pages
 from tenants.api_base import TenantScopedViewSet
 from tenants.models import Scope, Tenant
 
@@ -196,6 +196,16 @@ def _filtered(assets: QuerySet[Asset], params: Any) -> QuerySet[Asset]:
     return assets
 
 
+def _page_expiry(rows: list[tuple[Asset, dict[str, Any]]]) -> float:
+    """When a cached page must go: after the cache's lifetime, or when a window on it closes."""
+    expires_at = time.monotonic() + settings.STOREFRONT_LIST_CACHE_SECONDS
+    now = timezone.now()
+    for _, row in rows:
+        if row["available_until"] is not None:
+            expires_at = min(expires_at, time.monotonic() + (row["available_until"] - now).total_seconds())
+    return expires_at
+
+
 class JsonWhateverTheAccept(DefaultContentNegotiation):
     """The answer is JSON even when `Accept` names only image types: a storefront may forward its
     visitor's `Accept` to choose the image format (see the rendition endpoint), never to get a 406."""
@@ -281,25 +291,28 @@ class StorefrontAssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, T
         return _filtered(assets, self.request.query_params)
 
     def _render(self, assets: list[Asset], urls: UrlBuilder) -> list[dict[str, Any]]:
+        return [storefront_asset_data(a, row, urls=urls) for a, row in self._rows(assets)]
+
+    def _rows(self, assets: list[Asset]) -> list[tuple[Asset, dict[str, Any]]]:
         versions = storefront_version_rows(tenant=self.tenant, ids=[a.storefront_version_id for a in assets])
-        return [storefront_asset_data(a, versions[a.storefront_version_id], urls=urls) for a in assets]
+        return [(a, versions[a.storefront_version_id]) for a in assets]
 
     def list(self, request: Request) -> HttpResponse:
         # The data is built as plain dicts (the serializers above document the shape for the
         # schema); rendering them through DRF serializers cost more than everything else.
         urls = UrlBuilder.for_request(request, tenant_id=self.tenant.pk)
         key = (self.tenant.pk, urls.sign, urls.origin, request.get_full_path())
-        cached = storefront_pages.get(key)
-        if cached is not None:
-            if storefront_visible_count(tenant=self.tenant, ids=list(cached.version_ids)) == len(cached.version_ids):
-                return HttpResponse(cached.body, content_type="application/json")
-            storefront_pages.discard(key)
-        page = self.paginate_queryset(self.get_queryset())
-        body = JSONRenderer().render(self.get_paginated_response(self._render(page, urls)).data)
+        body = storefront_pages.get(key)
+        if body is not None:
+            return HttpResponse(body, content_type="application/json")
+        generation = storefront_pages.generation()
+        rows = self._rows(self.paginate_queryset(self.get_queryset()))
+        data = [storefront_asset_data(asset, row, urls=urls) for asset, row in rows]
+        body = JSONRenderer().render(self.get_paginated_response(data).data)
         if settings.STOREFRONT_LIST_CACHE_SECONDS:
-            ids = tuple(asset.storefront_version_id for asset in page)
-            expires_at = time.monotonic() + settings.STOREFRONT_LIST_CACHE_SECONDS
-            storefront_pages.put(key, CachedPage(body=body, version_ids=ids, expires_at=expires_at))
+            storefront_pages.put(
+                key, body, group=str(self.tenant.pk), expires_at=_page_expiry(rows), generation=generation
+            )
         return HttpResponse(body, content_type="application/json")
 
     def retrieve(self, request: Request, pk: str | None = None) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -12,8 +13,14 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
+from tenants.change_feed import AUTH_CHANNEL
+from tenants.feed_cache import FeedCache
 from tenants.models import ApiKey, hash_api_key_secret
 from tenants.selectors import api_key_by_prefix
+
+# Keys by prefix, with their tenant: a changed key or tenant (revoked, rescoped, suspended)
+# is forgotten when its change commits; the expiry is still checked on every request.
+api_keys = FeedCache(AUTH_CHANNEL, max_entries=10_000)
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         if len(pieces) != 3 or pieces[0] != "dam" or not pieces[1] or not pieces[2]:
             raise exceptions.AuthenticationFailed("malformed API key: expected dam_<prefix>_<secret>")
         _, prefix, secret = pieces
-        api_key = api_key_by_prefix(prefix=prefix)
+        api_key = self._key(prefix)
         if api_key is None or not hmac.compare_digest(api_key.secret_hash, hash_api_key_secret(secret)):
             raise exceptions.AuthenticationFailed("invalid API key")
         now = timezone.now()
@@ -57,6 +64,17 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise exceptions.PermissionDenied(f"tenant {api_key.tenant.slug!r} is suspended")
         self._touch(api_key, now)
         return ApiKeyPrincipal(api_key=api_key), api_key
+
+    @staticmethod
+    def _key(prefix: str) -> ApiKey | None:
+        api_key = api_keys.get(prefix)
+        if api_key is None:
+            generation = api_keys.generation()
+            api_key = api_key_by_prefix(prefix=prefix)
+            if api_key is not None and settings.API_KEY_CACHE_SECONDS:
+                expires_at = time.monotonic() + settings.API_KEY_CACHE_SECONDS
+                api_keys.put(prefix, api_key, group="", expires_at=expires_at, generation=generation)
+        return api_key
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
@@ -71,3 +89,4 @@ class ApiKeyAuthentication(BaseAuthentication):
         ApiKey.objects.for_tenant(api_key.tenant_id).filter(pk=api_key.pk).exclude(
             last_used_at__gt=now - resolution
         ).update(last_used_at=now)
+        api_key.last_used_at = now  # the cached instance too: the next request needs no write

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pytest
 from rest_framework.test import APIClient
 
+from tenants.change_feed import change_feed
 from tenants.models import Role, Scope, Tenant
 from tests.factories import make_api_key, make_tenant, make_user
 
@@ -25,6 +26,12 @@ class Actor:
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {self.token}")
         return client
+
+
+@pytest.fixture(scope="session", autouse=True)
+def change_feed_closed_before_the_test_database_goes(django_db_setup):
+    yield
+    change_feed.stop()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tenants.audit import Actor, audit, changes
+from tenants.change_feed import AUTH_CHANNEL, change_feed
 from tenants.models import ApiKey, Membership, Role, Scope, Tenant, hash_api_key_secret
 
 API_KEY_PREFIX_LENGTH = 12
@@ -173,6 +174,8 @@ def api_key_revoke(*, api_key: ApiKey, actor: Actor | None = None, request: Any 
     )
     api_key.refresh_from_db(fields=["revoked_at"])
     if revoked:
+        # Every process hears of it from the change feed; this one must not wait for the notification.
+        transaction.on_commit(lambda: change_feed.publish_locally(AUTH_CHANNEL, None))
         audit(
             tenant=api_key.tenant_id,
             actor=Actor.resolve(actor),
