@@ -48,6 +48,8 @@ LIST_PATH = "/api/v1/storefront/assets?page_size=24"
 BASELINE_PATH = "/bench/baseline"
 # The cheapest authenticated API call: the floor any keyed endpoint stands on (auth, DRF, JSON).
 FLOOR_PATH = "/api/v1/tenant"
+# The same page under a query string never seen before, each request: every one is rendered.
+UNCACHED_PATH = LIST_PATH + "&tag=sneakers&request={n}"
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -127,7 +129,9 @@ def _client(args: tuple[int, str, str, float, int]) -> list[float]:
         mine = []
         while time.monotonic() < deadline:
             started = time.perf_counter()
-            connection.request("GET", path, headers=headers)
+            connection.request(
+                "GET", path.format(n=f"{os.getpid()}-{threading.get_ident()}-{len(mine)}"), headers=headers
+            )
             response = connection.getresponse()
             response.read()
             if response.status != 200:
@@ -203,9 +207,9 @@ def main() -> None:
             raise SystemExit("the baseline view does not answer the same bytes")
         for path in (LIST_PATH, BASELINE_PATH):  # warm-up: connection pools, imports, caches
             _measure(port, path, token, seconds=2, concurrency=options.concurrency, processes=options.processes)
-        rounds: dict[str, list[dict]] = {LIST_PATH: [], BASELINE_PATH: [], FLOOR_PATH: []}
+        rounds: dict[str, list[dict]] = {LIST_PATH: [], BASELINE_PATH: [], FLOOR_PATH: [], UNCACHED_PATH: []}
         for _ in range(options.rounds):
-            for path in (BASELINE_PATH, FLOOR_PATH, LIST_PATH):
+            for path in (BASELINE_PATH, FLOOR_PATH, LIST_PATH, UNCACHED_PATH):
                 rounds[path].append(
                     _measure(
                         port,
@@ -243,6 +247,7 @@ def _report(options: argparse.Namespace, *, body: bytes, queries: dict[int, int]
         (BASELINE_PATH, "baseline: same JSON from memory"),
         (FLOOR_PATH, "GET /api/v1/tenant (auth floor)"),
         (LIST_PATH, "GET storefront list, 24 per page"),
+        (UNCACHED_PATH, "the same, a new query string each time"),
     )
     for path, label in labels:
         for index, result in enumerate(rounds[path], 1):
@@ -254,6 +259,7 @@ def _report(options: argparse.Namespace, *, body: bytes, queries: dict[int, int]
     share = summary[LIST_PATH] / summary[BASELINE_PATH]
     print(f"   storefront / baseline (median req/s): {share:.0%}  (target >= 50%)")
     print(f"   auth floor / baseline (median req/s): {summary[FLOOR_PATH] / summary[BASELINE_PATH]:.0%}")
+    print(f"   never-cached list / baseline (median req/s): {summary[UNCACHED_PATH] / summary[BASELINE_PATH]:.0%}")
 
 
 def _get(port: int, path: str, token: str) -> bytes:
