@@ -271,6 +271,19 @@ class Worker:
     def memory_kib(self) -> dict[str, int]:
         return memory_kib(self.child.pid)
 
+    def pause(self) -> None:
+        """Stop taking messages from its queues (Celery remote control); queued jobs wait in Redis."""
+        from dam.celery import app
+
+        for queue in self.queues.split(","):
+            app.control.cancel_consumer(queue, destination=[self.node_name], reply=True, timeout=5)
+
+    def resume(self) -> None:
+        from dam.celery import app
+
+        for queue in self.queues.split(","):
+            app.control.add_consumer(queue, destination=[self.node_name], reply=True, timeout=5)
+
 
 @dataclass
 class Stack:
@@ -318,11 +331,21 @@ class Stack:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         for child in reversed(self.children):
             child.stop()
+        if "django" in sys.modules and self._django_ready():
+            from tenants.change_feed import change_feed
+
+            change_feed.stop()  # its connection would be cut by the DROP DATABASE below
         self._drop_data_stores()
         if not self.keep_media:
             shutil.rmtree(self.media_root, ignore_errors=True)
         for signum, handler in self._previous_handlers.items():
             signal.signal(signum, handler)
+
+    @staticmethod
+    def _django_ready() -> bool:
+        from django.apps import apps
+
+        return apps.ready
 
     @staticmethod
     def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -418,12 +441,19 @@ class Stack:
         raise RuntimeError(f"{child.name} not ready within {timeout}s; log {child.log_path}:\n{child.log_tail()}")
 
     def start_emulator(
-        self, *, latency_ms: str = "0", rpm: int = 0, tpm: int = 0, seed: int = 1, recent_limit: int = 2000
+        self,
+        *,
+        latency_ms: str = "0",
+        rpm: int = 0,
+        tpm: int = 0,
+        seed: int = 1,
+        recent_limit: int = 2000,
+        render: str = "full",
     ) -> Emulator:
         port = free_port()
         command = [sys.executable, "manage.py", "foundry_emulator", "--host", "127.0.0.1", "--port", str(port)]
         command += ["--latency-ms", latency_ms, "--rpm", str(rpm), "--tpm", str(tpm), "--seed", str(seed)]
-        command += ["--log-level", "warning"]
+        command += ["--log-level", "warning", "--render", render]
         child = self._spawn("emulator", command, self.env())
         emulator = Emulator(child, f"http://127.0.0.1:{port}")
         self._wait_until(child, lambda: emulator.stats() is not None, timeout=30)

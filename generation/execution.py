@@ -15,6 +15,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -121,6 +122,7 @@ def _call_provider(
 ) -> ImageResult:
     estimated = output_tokens(unit.width, unit.height, job.quality) * job.n + len(unit.compiled_prompt) // 2
     acquire_quota(config=config, tokens=estimated)
+    readmit = partial(acquire_quota, config=config, tokens=estimated)
     JobGeneration.objects.for_tenant(job.tenant_id).filter(pk=unit.pk).update(provider_calls=F("provider_calls") + 1)
     # The call takes seconds to minutes: give the pooled connection back meanwhile, or a node's
     # in-flight calls are capped by the pool size rather than by its threads.
@@ -133,6 +135,7 @@ def _call_provider(
         "output_format": job.output_format,
         "output_compression": job.output_compression,
         "background": job.background if job.background != "auto" else None,
+        "before_retry": readmit,
         "moderation": policy.provider_moderation,
         "client_request_id": f"job-{job.pk}-{unit.pk}-{uuid.uuid4().hex[:8]}",
     }

@@ -111,9 +111,13 @@ def canonical_event(event: AuditEvent) -> dict[str, Any]:
 
 
 def _lock_chain_head(tenant_id: int) -> AuditChainHead:
-    # Creating the head is idempotent; locking it serialises this tenant's writers until commit.
-    AuditChainHead.objects.bulk_create([AuditChainHead(tenant_id=tenant_id)], ignore_conflicts=True)
-    return AuditChainHead.objects.select_for_update(no_key=True).get(tenant_id=tenant_id)
+    # Locking the head serialises this tenant's writers until commit; it is made (idempotently)
+    # only on the tenant's first event, so every later event costs one statement less under it.
+    head = AuditChainHead.objects.select_for_update(no_key=True).filter(tenant_id=tenant_id).first()
+    if head is None:
+        AuditChainHead.objects.bulk_create([AuditChainHead(tenant_id=tenant_id)], ignore_conflicts=True)
+        head = AuditChainHead.objects.select_for_update(no_key=True).get(tenant_id=tenant_id)
+    return head
 
 
 def audit_record(

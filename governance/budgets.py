@@ -195,7 +195,7 @@ def _hold_close(job_id: int, status: str) -> BudgetHold | None:
         BudgetHold.objects.for_tenant(hold.tenant_id).filter(pk=hold.pk).update(
             status=status, remaining_usd=ZERO, closed_at=now
         )
-        counters_apply(tenant_id=hold.tenant_id, deltas=deltas_for([(hold.period, hold.api_key_id, ZERO, -released)]))
+        hold.status, hold.remaining_usd, hold.closed_at = status, ZERO, now
         # The release entry closes the hold in the append-only ledger even when nothing is left (0).
         LedgerEntry.objects.for_tenant(hold.tenant_id).create(
             tenant_id=hold.tenant_id,
@@ -208,7 +208,8 @@ def _hold_close(job_id: int, status: str) -> BudgetHold | None:
             day=local_day(now, hold.tenant.time_zone),
             period=hold.period,
         )
-        hold.refresh_from_db()
+        # The tenant's counters last: every job meets on those rows, so they stay locked the least.
+        counters_apply(tenant_id=hold.tenant_id, deltas=deltas_for([(hold.period, hold.api_key_id, ZERO, -released)]))
         return hold
 
 

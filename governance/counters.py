@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
@@ -80,16 +80,38 @@ def scope_order(scope: Scope) -> tuple:
     return (period, api_key_id is not None, api_key_id or 0)
 
 
-def counters_apply(*, tenant_id: int, deltas: dict[Scope, Delta]) -> None:
+_APPLY = """
+UPDATE governance_spendcounter
+SET charged_usd = charged_usd + %s, held_usd = held_usd + %s
+WHERE tenant_id = %s AND period = %s AND {key}
+RETURNING (alerted_at IS NULL AND alert_usd IS NOT NULL AND charged_usd >= alert_usd)
+       OR (exceeded_at IS NULL AND limit_usd IS NOT NULL AND charged_usd >= limit_usd)
+"""
+
+
+def counters_apply(*, tenant_id: int, deltas: dict[Scope, Delta]) -> bool:
+    """Move the counters; True when one of them has just crossed a threshold not yet alerted.
+
+    One statement per counter (these rows are every job's meeting point: each statement more is
+    time the row stays locked); a month's counter is made on the first miss only.
+    """
+    crossed = False
     for scope in sorted(deltas, key=scope_order):
         delta = deltas[scope]
         if not delta.charged and not delta.held:
             continue
         period, api_key_id = scope
-        counter_ensure(tenant_id=tenant_id, period=period, api_key_id=api_key_id)
-        counters(tenant_id=tenant_id, period=period, api_key_id=api_key_id).update(
-            charged_usd=F("charged_usd") + delta.charged, held_usd=F("held_usd") + delta.held
-        )
+        key_sql, key_params = ("api_key_id IS NULL", []) if api_key_id is None else ("api_key_id = %s", [api_key_id])
+        params = [delta.charged, delta.held, tenant_id, period, *key_params]
+        with connection.cursor() as cursor:
+            cursor.execute(_APPLY.format(key=key_sql), params)
+            row = cursor.fetchone()
+            if row is None:
+                counter_ensure(tenant_id=tenant_id, period=period, api_key_id=api_key_id)
+                cursor.execute(_APPLY.format(key=key_sql), params)
+                row = cursor.fetchone()
+        crossed = crossed or bool(row[0])
+    return crossed
 
 
 def deltas_for(

@@ -178,9 +178,10 @@ def _spend_applied(tenant: Tenant, entry: LedgerEntry) -> None:
             consumed = min(hold.remaining_usd, entry.amount_usd)
             BudgetHold.objects.for_tenant(tenant).filter(pk=hold.pk).update(remaining_usd=hold.remaining_usd - consumed)
             movements.append((hold.period, hold.api_key_id, ZERO, -consumed))
-    counters_apply(tenant_id=tenant.pk, deltas=deltas_for(movements))
+    crossed = counters_apply(tenant_id=tenant.pk, deltas=deltas_for(movements))
     _daily_spend_add(entry)
-    counters_alert(tenant=tenant, period=entry.period, api_key_id=entry.api_key_id)
+    if crossed:
+        counters_alert(tenant=tenant, period=entry.period, api_key_id=entry.api_key_id)
 
 
 _DAILY_UPSERT = """

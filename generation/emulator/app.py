@@ -43,7 +43,7 @@ from generation.emulator.config import ConfigError, EmulatorConfig, Fault
 from generation.emulator.content_safety import ContentSafetyState, content_safety_routes
 from generation.emulator.errors import EmulatorError
 from generation.emulator.faults import HEADER_FAULT, FaultPlan, blocked_category, plan_faults
-from generation.emulator.images import RenderSpec, render_edit, render_generation
+from generation.emulator.images import RenderSpec, render_edit, render_generation, render_plain
 from generation.emulator.params import ImageRequest, parse_edit, parse_generation
 from generation.emulator.quota import QuotaWindow
 from generation.emulator.stats import CallRecord, EmulatorStats
@@ -182,7 +182,7 @@ async def _read_request(request: Request, *, kind: str, deployment: str) -> Imag
     return image_request
 
 
-def _render_all(image_request: ImageRequest) -> list[bytes]:
+def _render_all(image_request: ImageRequest, render: str) -> list[bytes]:
     width, height = image_request.output_size
     spec = RenderSpec(
         prompt=image_request.prompt,
@@ -194,7 +194,8 @@ def _render_all(image_request: ImageRequest) -> list[bytes]:
         transparent=image_request.transparent,
     )
     if image_request.kind == "generations":
-        return [render_generation(spec, index) for index in range(image_request.n)]
+        draw = render_plain if render == "plain" else render_generation
+        return [draw(spec, index) for index in range(image_request.n)]
     return [
         render_edit(spec, index, images=image_request.images, mask=image_request.mask)
         for index in range(image_request.n)
@@ -289,7 +290,9 @@ async def _produce(
     will_render = plan.fault in (None, Fault.CONTENT_FILTER_OUTPUT) and not input_category
     # Rendering runs during the injected latency, as the service's own work is part of its latency:
     # a call configured for 2 s answers in about 2 s, not 2 s plus the render.
-    rendering = asyncio.ensure_future(run_in_threadpool(_render_all, image_request)) if will_render else None
+    rendering = (
+        asyncio.ensure_future(run_in_threadpool(_render_all, image_request, config.render)) if will_render else None
+    )
     try:
         await _pause(request, plan.latency_seconds)
         if plan.fault == Fault.SERVER_ERROR:

@@ -100,6 +100,9 @@ def _fault(name: str, value: Any) -> Fault:
         raise ConfigError(f"{name}: {value!r} is not one of {choices}") from None
 
 
+RENDER_MODES = ("full", "plain")
+
+
 @dataclass(frozen=True)
 class EmulatorConfig:
     """Every knob of the emulator. Immutable: `updated()` returns a validated copy.
@@ -122,6 +125,9 @@ class EmulatorConfig:
     api_keys: tuple[str, ...] = ()
     seed: int | None = None
     recent_limit: int = 200
+    # full: the designed composition with its text. plain: one flat colour per prompt, the mark and
+    # nothing else, for load benchmarks whose emulator shares the CPUs of the system it measures.
+    render: str = "full"
 
     def __post_init__(self) -> None:
         # Normalise and validate once, so every construction path (CLI, JSON, tests) is checked alike.
@@ -149,6 +155,8 @@ class EmulatorConfig:
         set_(self, "api_keys", _string_list("api_keys", self.api_keys))
         set_(self, "seed", _non_negative_int("seed", self.seed, allow_none=True))
         set_(self, "recent_limit", _non_negative_int("recent_limit", self.recent_limit))
+        if self.render not in RENDER_MODES:
+            raise ConfigError(f"render: {self.render!r} is not one of {', '.join(RENDER_MODES)}")
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -173,6 +181,7 @@ class EmulatorConfig:
             "output_blocked_terms": list(self.output_blocked_terms),
             "rpm": self.rpm,
             "tpm": self.tpm,
+            "render": self.render,
             # The keys themselves are secrets of whoever configured them: report only how many.
             "api_keys": f"{len(self.api_keys)} configured" if self.api_keys else "any non-empty key",
             "seed": self.seed,

@@ -103,6 +103,7 @@ class FoundryImageClient:
         moderation: str | None = None,
         client_request_id: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        before_retry: Callable[[], object] | None = None,
     ) -> ImageResult:
         body = self._params(
             prompt=prompt,
@@ -124,7 +125,7 @@ class FoundryImageClient:
                 headers=self._headers(client_request_id, extra_headers),
             )
 
-        return self._call("generations", build)
+        return self._call("generations", build, before_retry=before_retry)
 
     def edit(
         self,
@@ -141,6 +142,7 @@ class FoundryImageClient:
         moderation: str | None = None,
         client_request_id: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        before_retry: Callable[[], object] | None = None,
     ) -> ImageResult:
         fields = {
             key: str(value)
@@ -174,7 +176,7 @@ class FoundryImageClient:
                 headers=self._headers(client_request_id, extra_headers),
             )
 
-        return self._call("edits", build)
+        return self._call("edits", build, before_retry=before_retry)
 
     def _params(self, *, n: int, **optional: Any) -> dict[str, Any]:
         params: dict[str, Any] = {key: value for key, value in optional.items() if value is not None}
@@ -197,7 +199,11 @@ class FoundryImageClient:
             return (self.config.api_key.reveal(),)
         return ()
 
-    def _call(self, operation: str, build: Callable[[], httpx.Request]) -> ImageResult:
+    def _call(
+        self, operation: str, build: Callable[[], httpx.Request], *, before_retry: Callable[[], object] | None = None
+    ) -> ImageResult:
+        """`before_retry` runs before every attempt but the first: a retry is a request the deployment's
+        quota counts too, so the caller's rate limiter must admit it like the first (its exceptions end the call)."""
         started = time.monotonic()
         retrying = retrying_for(self.config, sleep=self._sleep)
         attempt_number = 0
@@ -205,6 +211,8 @@ class FoundryImageClient:
             for attempt in retrying:
                 with attempt:
                     attempt_number = attempt.retry_state.attempt_number
+                    if attempt_number > 1 and before_retry is not None:
+                        before_retry()
                     remaining = self.config.max_retry_seconds - (time.monotonic() - started)
                     result = self._attempt(operation, build(), remaining=remaining, attempt_number=attempt_number)
         except FoundryError as exc:

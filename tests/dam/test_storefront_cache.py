@@ -26,6 +26,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 LIST = "/api/v1/storefront/assets"
 
 
+@pytest.fixture(autouse=True)
+def no_up_front_renditions(monkeypatch):
+    """The session's worker would add rendition rows for each new version a moment later, and each
+    commit rightly drops the tenant's pages: these tests count queries, so only they write."""
+    monkeypatch.setattr("dam.services.renditions_enqueue_up_front", lambda *, version_id: None)
+
+
 @pytest.fixture
 def shop(alice, settings) -> Actor:
     settings.API_KEY_LAST_USED_RESOLUTION_SECONDS = 3600  # no last-used write to count
@@ -48,6 +55,14 @@ def _wait_for(condition, timeout: float = 5.0) -> None:
         time.sleep(0.01)
 
 
+def _served_from_memory(api, path: str = LIST) -> list[int]:
+    """Ask until an answer costs no query: the renditions worker may still be adding rows (each
+    commit rightly drops the tenant's pages) for the assets a test just made."""
+    answers: list = []
+    _wait_for(lambda: answers.append(_get(api, path)) or answers[-1][1] == 0, timeout=15)
+    return answers[-1][0]
+
+
 def _outside_connection(sql: str, *params) -> None:
     """A write by another client (psql, another service): no Django signal, no on_commit hook."""
     dsn = {k: v for k, v in connection.get_connection_params().items() if k in ("dbname", "user", "host", "port")}
@@ -61,7 +76,7 @@ def test_a_repeated_page_costs_no_query_and_any_committed_change_drops_it(shop, 
     api = shop.client()
     first, rendered = _get(api)
     assert sorted(first) == sorted([kept.pk, blocked_later.pk]) and rendered > 0
-    assert _get(api) == (first, 0)  # key, signing flag and page all from memory
+    assert _served_from_memory(api) == first  # key, signing flag and page all from memory
 
     generation = storefront_pages.generation()
     newcomer = storefront_asset(alice.tenant, title="new")
@@ -94,7 +109,7 @@ def test_a_cached_page_expires_when_a_publish_window_on_it_closes(shop, alice):
 def test_a_page_of_one_tenant_survives_another_tenants_change(shop, alice, charlie):
     storefront_asset(alice.tenant, title="a")
     api = shop.client()
-    _get(api)
+    _served_from_memory(api)
     generation = storefront_pages.generation()
     storefront_asset(charlie.tenant, title="b")
     _wait_for(lambda: storefront_pages.generation() > generation)
@@ -104,8 +119,7 @@ def test_a_page_of_one_tenant_survives_another_tenants_change(shop, alice, charl
 def test_a_key_revoked_or_a_tenant_suspended_elsewhere_is_refused_once_the_change_commits(shop, alice):
     storefront_asset(alice.tenant)
     api = shop.client()
-    _get(api)
-    assert _get(api)[1] == 0
+    _served_from_memory(api)
     generation = api_keys.generation()
     _outside_connection("UPDATE tenants_tenant SET status = 'suspended' WHERE id = %s", alice.tenant.pk)
     _wait_for(lambda: api_keys.generation() > generation)
@@ -153,4 +167,4 @@ def test_a_lost_listener_connection_empties_the_caches_until_it_reconnects(shop,
     _wait_for(lambda: len(storefront_pages) == 0 and len(api_keys) == 0)
     assert change_feed.wait_until_live(10)
     assert _get(api)[1] > 0  # rebuilt from the database
-    assert _get(api)[1] == 0
+    _served_from_memory(api)

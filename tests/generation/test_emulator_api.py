@@ -200,3 +200,21 @@ def test_config_round_trips_and_rejects_unknown_fields(clean_emulator):
     out_of_range = httpx.post(f"{clean_emulator.base_url}/_emulator/config", json={"rate_500": 2})
     assert out_of_range.status_code == 400
     assert clean_emulator.reset()["config"]["rpm"] == 0  # the fixture's reset restores the start config
+
+
+def test_plain_render_mode_answers_exact_sizes_distinct_per_prompt_and_is_validated(clean_emulator):
+    import base64
+
+    assert clean_emulator.configure(render="plain")["render"] == "plain"
+    pictures = []
+    for prompt in ("a tent at dawn", "a tent at dusk"):
+        response = clean_emulator.generate(prompt=prompt, size="1536x1024", output_format="jpeg")
+        assert response.status_code == 200
+        data = base64.b64decode(response.json()["data"][0]["b64_json"])
+        image = Image.open(io.BytesIO(data))
+        assert (image.format, image.size) == ("JPEG", (1536, 1024))
+        assert len(set(image.convert("RGB").resize((64, 64)).getdata())) > 1  # the mark is drawn
+        pictures.append(data)
+    assert pictures[0] != pictures[1]
+    bad = httpx.post(f"{clean_emulator.base_url}/_emulator/config", json={"render": "fancy"})
+    assert bad.status_code == 400 and "render" in bad.json()["error"]["message"]

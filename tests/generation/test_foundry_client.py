@@ -204,6 +204,32 @@ def test_rate_limits_are_retried_after_the_servers_hint_then_succeed(clean_emula
     assert stats["by_status"] == {"429": 2, "200": 1}
 
 
+def test_every_retry_is_admitted_by_the_callers_limiter_first(clean_emulator):
+    """A retry counts against the deployment's quota like the first call: the limiter must see it."""
+    clean_emulator.configure(fault_queue=["429", "500"], retry_after_ms=10)
+    admitted: list[int] = []
+
+    def admit() -> None:
+        admitted.append(clean_emulator.stats()["image_calls"])  # calls the provider saw before this retry
+
+    with FoundryImageClient(_config(clean_emulator, max_attempts=4), sleep=RecordingSleep()) as client:
+        result = client.generate(prompt="a patient cube", size=SIZE, quality="low", before_retry=admit)
+    assert result.attempts == 3 and admitted == [1, 2]
+
+    class NoSlot(Exception):
+        pass
+
+    def refuse() -> None:
+        raise NoSlot
+
+    clean_emulator.configure(fault_queue=["429"])
+    # The limiter's refusal ends the call: no retry behind its back.
+    config = _config(clean_emulator, max_attempts=4)
+    with FoundryImageClient(config, sleep=RecordingSleep()) as client, pytest.raises(NoSlot):
+        client.generate(prompt="a patient cube", size=SIZE, quality="low", before_retry=refuse)
+    assert clean_emulator.stats()["image_calls"] == 4
+
+
 def test_rate_limits_exhaust_the_attempts(clean_emulator, clients):
     sleep = RecordingSleep()
     headers = {"x-emulator-fault": "429", "x-emulator-retry-after-ms": "100"}

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from generation.emulator.config import (
     DEFAULT_INPUT_BLOCK_TERM,
     DEFAULT_OUTPUT_BLOCK_TERM,
+    RENDER_MODES,
     ConfigError,
     EmulatorConfig,
     Fault,
@@ -44,6 +45,12 @@ class Command(BaseCommand):
             "--api-key", action="append", dest="api_keys", help="accepted key (repeatable; default: any key)"
         )
         parser.add_argument("--seed", type=int, help="seed for the random fault draws")
+        parser.add_argument(
+            "--render",
+            choices=RENDER_MODES,
+            default="full",
+            help="full: the designed picture with its text; plain: a flat colour and the mark (load benchmarks)",
+        )
         parser.add_argument("--log-level", default="info")
 
     def handle(self, *args, **options) -> None:
@@ -62,6 +69,7 @@ class Command(BaseCommand):
             "tpm": options["tpm"],
             "api_keys": options["api_keys"] or [],
             "seed": options["seed"],
+            "render": options["render"],
         }
         for name in ("blocked_terms", "output_blocked_terms"):
             if options[name]:
