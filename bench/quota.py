@@ -85,6 +85,15 @@ def refusal_times(calls: list[dict]) -> str:
     return ", ".join(f"{second} s: {count}" for second, count in sorted(seconds.items()))
 
 
+def arrival_timeline(calls: list[dict], *, step: int = 5) -> str:
+    """Admitted calls per `step` seconds from the first: where the quota went unused shows as gaps."""
+    if not calls:
+        return ""
+    start = min(call["at"] for call in calls)
+    buckets = Counter(int((call["at"] - start) // step) for call in calls if call["status"] != 429)
+    return " ".join(str(buckets.get(index, 0)) for index in range(max(buckets) + 1))
+
+
 def row(name: str, figures: dict, *, rpm: int) -> tuple:
     utilisation = figures["utilisation"]
     return (
@@ -159,6 +168,7 @@ def main() -> int:
         report_unfinished(unfinished, total=len(timings), log_path=worker.child.log_path)
         print(f"   emulator statuses: {stats['by_status']}, faults: {stats['faults']}")
         print(f"   429s by arrival, seconds after the first call: {refusal_times(calls) or 'none'}")
+        print(f"   admitted calls per 5 s from the first: {arrival_timeline(calls)}")
         first = min(t.submitted_at for t in timings)
         last = max(t.finished_at or 0 for t in timings)
         print(f"   first submit -> last job finished: {last - first:.1f} s")

@@ -52,7 +52,7 @@ from governance.ledger import ledger_charge_response
 from governance.safety.backends import ModerationBackend, ModerationError, ModerationUnavailable, moderation_backend
 from governance.safety.policy import SafetyPolicy
 from governance.safety.verdicts import Stage, provider_refusal_verdict
-from tenants.audit import Actor, audit
+from tenants.audit import Actor, audit, audit_deferred
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +68,14 @@ def _jobs(job: Job):
 
 
 def job_claim(*, job_id: int, owner: str) -> Job | None:
+    """Take the job for `owner`: a queued job, a running one whose lease ran out, or one this owner
+    already holds (its own task retried after a database error must not wait for its own lease)."""
     now = timezone.now()
-    claimable = Q(state=JobState.QUEUED) | Q(state=JobState.RUNNING, lease_expires_at__lt=now)
+    claimable = (
+        Q(state=JobState.QUEUED)
+        | Q(state=JobState.RUNNING, lease_expires_at__lt=now)
+        | Q(state=JobState.RUNNING, lease_owner=owner)
+    )
     claimed = (
         Job.unscoped.filter(claimable, pk=job_id)
         .filter(state__in=allowed_sources(JobState.RUNNING))
@@ -90,6 +96,7 @@ def job_claim(*, job_id: int, owner: str) -> Job | None:
 
 
 @transaction.atomic
+@audit_deferred()
 def _transition(job: Job, owner: str, new_state: str, **fields) -> bool:
     now = timezone.now()
     if new_state in TERMINAL_STATES:
@@ -121,11 +128,12 @@ def _call_provider(
     job: Job, unit: JobGeneration, client: FoundryImageClient, config: DeploymentConfig, policy: SafetyPolicy
 ) -> ImageResult:
     estimated = output_tokens(unit.width, unit.height, job.quality) * job.n + len(unit.compiled_prompt) // 2
+    # The quota wait and the call take seconds to minutes: give the pooled connection back for both,
+    # or a node's threads queue for the pool (and time out) instead of waiting for the provider.
+    connection.close()
     acquire_quota(config=config, tokens=estimated)
     readmit = partial(acquire_quota, config=config, tokens=estimated)
     JobGeneration.objects.for_tenant(job.tenant_id).filter(pk=unit.pk).update(provider_calls=F("provider_calls") + 1)
-    # The call takes seconds to minutes: give the pooled connection back meanwhile, or a node's
-    # in-flight calls are capped by the pool size rather than by its threads.
     connection.close()
     common = {
         "prompt": unit.compiled_prompt,
@@ -263,8 +271,10 @@ def _refusal_verdict(exc: ContentFilteredError, policy: SafetyPolicy) -> dict:
     ).to_dict()
 
 
-def job_run(*, job_id: int) -> RunOutcome:
-    owner = f"run-{uuid.uuid4().hex}"
+def job_run(*, job_id: int, owner: str | None = None) -> RunOutcome:
+    """Run the job to its end or its next wait. `owner` names this run's lease: the Celery task id,
+    which its retries and redeliveries keep (a redelivered message means the previous run is gone)."""
+    owner = owner or f"run-{uuid.uuid4().hex}"
     job = job_claim(job_id=job_id, owner=owner)
     if job is None:
         return RunOutcome(state=None)
@@ -316,13 +326,34 @@ def job_run(*, job_id: int) -> RunOutcome:
             job, owner, JobState.FAILED, error_code=code, error_message=str(exc), error_detail=_error_detail(exc)
         )
         return RunOutcome(state=JobState.FAILED)
-    except (FoundryError, QuotaTimeout) as exc:
+    except QuotaTimeout as exc:
+        return _wait_for_quota(job, owner, exc)
+    except FoundryError as exc:
         # Rate limits, 5xx, timeouts, malformed answers: the client already retried within its
         # bounds; the job gets a bounded number of further attempts later.
-        return _retry_or_fail(job, owner, exc, _error_detail(exc) if isinstance(exc, FoundryError) else {})
+        return _retry_or_fail(job, owner, exc, _error_detail(exc))
     # Every step ran: a cancel that arrives now is too late to save anything, so the job succeeds.
     _transition(job, owner, JobState.SUCCEEDED, error_code="", error_message="", error_detail={})
     return RunOutcome(state=JobState.SUCCEEDED)
+
+
+def _wait_for_quota(job: Job, owner: str, exc: QuotaTimeout) -> RunOutcome:
+    """No slot within FOUNDRY_QUOTA_WAIT_SECONDS: back in line for when the limiter says one frees.
+
+    Waiting for the deployment's quota is not a failure, so it spends no attempt (the claim's is
+    given back) and never fails the job; the thread is free for work that can run meanwhile.
+    """
+    _transition(
+        job,
+        owner,
+        JobState.QUEUED,
+        lease_expires_at=None,
+        attempts=max(0, job.attempts - 1),
+        error_code="waiting_for_quota",
+        error_message=str(exc),
+        error_detail={"retry_after_seconds": round(exc.retry_after, 3)},
+    )
+    return RunOutcome(state=JobState.QUEUED, retry_in=max(1.0, exc.retry_after))
 
 
 def _retry_or_fail(job: Job, owner: str, exc: Exception, detail: dict) -> RunOutcome:

@@ -36,6 +36,10 @@ def job_finished(*, job: Job, actor: Actor | None = None, request: Any = None) -
         raise RuntimeError("job_finished must run in the transaction of the terminal transition")
     if job.state not in TERMINAL_STATES:
         raise ValueError(f"job {job.pk} is {job.state}, not finished")
+    # The tenant-wide rows (spend counters, then the audit chain) come last: every job of the
+    # tenant waits on them, so they are held for the fewest statements before the commit.
+    if event := WEBHOOK_EVENTS.get(job.state):
+        webhook_emit(tenant=job.tenant_id, event=event, payload=job_summary(job))
     if job.state == JobState.SUCCEEDED:
         budget_settle(job_id=job.pk)
     else:
@@ -48,5 +52,3 @@ def job_finished(*, job: Job, actor: Actor | None = None, request: Any = None) -
         payload=job_summary(job),
         request=request,
     )
-    if event := WEBHOOK_EVENTS.get(job.state):
-        webhook_emit(tenant=job.tenant_id, event=event, payload=job_summary(job))

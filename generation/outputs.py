@@ -29,7 +29,7 @@ from governance.safety.moderation import initial_version_status, moderate_image
 from governance.safety.policy import SafetyPolicy
 from governance.safety.selectors import safety_policy_for
 from governance.safety.verdicts import Decision, Stage
-from tenants.audit import Actor, audit
+from tenants.audit import Actor, audit, audit_deferred
 
 MODEL_NAME = "gpt-image-2"
 
@@ -158,6 +158,7 @@ def prepare_renditions(
 
 
 @transaction.atomic
+@audit_deferred()  # the tenant's audit chain is locked last, for the fewest statements before the commit
 def outputs_persist(
     *, job: Job, unit: JobGeneration, response: ProviderResponse, renditions: list[list[PreparedRendition]]
 ) -> None:

@@ -24,7 +24,7 @@ from generation.execution import job_run, jobs_reconcile
     soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
 )
 def run_job(self, job_id: int) -> str | None:
-    outcome = job_run(job_id=job_id)
+    outcome = job_run(job_id=job_id, owner=f"task-{self.request.id}" if self.request.id else None)
     if outcome.retry_in is not None:
         run_job.apply_async(args=[job_id], countdown=outcome.retry_in)
     return outcome.state

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -104,6 +106,7 @@ class AuditWriter(Protocol):
 
 
 _writer: AuditWriter | None = None
+_deferred: ContextVar[list[dict[str, Any]] | None] = ContextVar("audit_deferred", default=None)
 
 
 def install_audit_writer(writer: AuditWriter) -> None:
@@ -135,9 +138,41 @@ def audit(
         raise TypeError(f"actor must be a tenants.audit.Actor, not {type(actor).__name__}")
     if not ACTION.match(action):
         raise ValueError(f"audit action {action!r} must look like 'noun.verb' (lowercase, dotted)")
-    return _writer(
-        tenant=tenant, actor=actor, action=action, target=Target.coerce(target), payload=payload, request=request
-    )
+    event = {
+        "tenant": tenant,
+        "actor": actor,
+        "action": action,
+        "target": Target.coerce(target),
+        "payload": payload,
+        "request": request,
+    }
+    if (pending := _deferred.get()) is not None:
+        pending.append(event)
+        return None
+    return _writer(**event)
+
+
+@contextmanager
+def audit_deferred() -> Iterator[None]:
+    """Events audited inside the block are written, in order, when it ends: still in the caller's
+    transaction (put the block inside it), so they commit or roll back with the change.
+
+    The writer serialises a tenant's events on its chain until commit, so a transaction that audits
+    early keeps every other writer of the tenant waiting through all it does afterwards. Wrapping a
+    busy transaction's body makes the chain its last step. Nested blocks leave the writing to the
+    outermost; an exception discards the block's events with the rest of the transaction.
+    """
+    if _deferred.get() is not None:
+        yield
+        return
+    pending: list[dict[str, Any]] = []
+    token = _deferred.set(pending)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    for event in pending:
+        _writer(**event)
 
 
 def changes(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -160,3 +160,16 @@ def test_cancelling_a_queued_job_is_immediate_and_final(alice):
     listed = alice.client().get("/api/v1/jobs?state=cancelled").json()["results"]
     assert [j["id"] for j in listed] == [job_id]
     assert alice.client().get("/api/v1/jobs?state=bogus").status_code == 400
+
+
+def test_a_running_job_is_claimed_again_only_by_its_own_run(alice):
+    """A task retried after a database error keeps its task id (the lease owner) and takes its job
+    back at once; any other run waits for the lease to run out."""
+    from generation.execution import job_claim
+
+    job_id = _submit(alice, {"prompt": "claimed twice"}).json()["id"]  # never enqueued: no commit here
+    first = job_claim(job_id=job_id, owner="task-a")
+    assert first is not None and first.state == "running" and first.attempts == 1
+    assert job_claim(job_id=job_id, owner="task-b") is None
+    again = job_claim(job_id=job_id, owner="task-a")
+    assert again is not None and again.lease_owner == "task-a" and again.attempts == 2

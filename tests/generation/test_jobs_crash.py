@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 
 from dam.models import AssetVersion
-from generation.job_models import ProviderResponse
+from generation.job_models import Job, ProviderResponse
 from governance.budgets import budget_set, spend_counters_check
 from governance.ledger import ledger_for_job
 from governance.models import LedgerEntry
@@ -87,3 +87,42 @@ def test_kill_9_after_the_provider_answered_charges_once_and_settles_the_hold(
     )
     _assert_charged_once_and_settled(alice, job_id)
     assert clean_emulator.stats()["calls"]["generations"] == 1  # continued from the record, no second call
+
+
+def test_a_job_that_finds_no_quota_slot_waits_in_line_without_spending_attempts(
+    alice, clean_emulator, celery_worker_factory
+):
+    """One request per 4 s window, a 1 s quota wait, JOB_MAX_ATTEMPTS=2: five jobs need five windows,
+    so most go back to the queue (more than twice) and must still all succeed, each with one attempt."""
+    env = {
+        **emulator_env(clean_emulator),
+        "FOUNDRY_RPM": "1",
+        "FOUNDRY_QUOTA_WINDOW_SECONDS": "4",
+        "FOUNDRY_QUOTA_WAIT_SECONDS": "1",
+        "JOB_MAX_ATTEMPTS": "2",
+    }
+    worker = celery_worker_factory(**env)
+    seen_waiting: set[int] = set()
+    try:
+        with job_queue_consumed_only_by({worker.name}):
+            job_ids = []
+            for index in range(5):
+                response = alice.client().post(
+                    "/api/v1/jobs", {"prompt": f"patient {index}", "quality": "low"}, format="json"
+                )
+                assert response.status_code == 202, response.content
+                job_ids.append(response.json()["id"])
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                jobs = list(Job.unscoped.filter(pk__in=job_ids))
+                seen_waiting |= {j.pk for j in jobs if j.state == "queued" and j.error_code == "waiting_for_quota"}
+                if all(j.state in ("succeeded", "failed") for j in jobs):
+                    break
+                time.sleep(0.1)
+    finally:
+        worker.stop()
+    jobs = list(Job.unscoped.filter(pk__in=job_ids))
+    assert {j.state for j in jobs} == {"succeeded"}, [(j.pk, j.state, j.error_code) for j in jobs]
+    assert {j.attempts for j in jobs} == {1}
+    assert len(seen_waiting) >= 3
+    assert clean_emulator.stats()["calls"]["generations"] == 5
