@@ -61,6 +61,21 @@ def test_each_tenant_has_its_own_chain(tenant_a, tenant_b):
     assert audit_verify(tenant=tenant_a).ok and audit_verify(tenant=tenant_b).ok
 
 
+def test_deferred_events_are_written_in_order_when_the_block_ends_and_dropped_with_an_error(tenant_a):
+    before = len(events(tenant_a))
+    with transaction.atomic(), audit_port.audit_deferred():
+        record(tenant_a, "first.done")
+        with audit_port.audit_deferred():  # nested: the outer block writes
+            record(tenant_a, "second.done")
+        assert len(events(tenant_a)) == before  # nothing written yet, nothing locked yet
+    assert [e.action for e in events(tenant_a)[before:]] == ["first.done", "second.done"]
+    with contextlib.suppress(RuntimeError), transaction.atomic(), audit_port.audit_deferred():
+        record(tenant_a, "lost.done")
+        raise RuntimeError("the change fails")
+    assert [e.action for e in events(tenant_a)[before:]] == ["first.done", "second.done"]
+    assert audit_verify(tenant=tenant_a).ok
+
+
 def test_payload_values_are_stored_so_the_hash_survives_the_json_round_trip(tenant_a):
     from decimal import Decimal
 
