@@ -58,18 +58,27 @@ from stack import (
 )
 
 
+def node_memory_kib(workers: list[Worker]) -> dict[str, int]:
+    """The node's worker processes together (VmRSS, VmHWM summed)."""
+    totals: dict[str, int] = {}
+    for worker in workers:
+        for name, value in worker.memory_kib().items():
+            totals[name] = totals.get(name, 0) + value
+    return totals
+
+
 class MemorySampler(threading.Thread):
     """The worker's resident set every 100 ms while the measured jobs run (VmHWM covers start-up too)."""
 
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, workers: list[Worker]) -> None:
         super().__init__(daemon=True, name="rss-sampler")
-        self.worker = worker
+        self.workers = workers
         self.peak_kib = 0
         self._done = threading.Event()
 
     def run(self) -> None:
-        while not self._done.wait(0.1) and self.worker.child.alive():
-            self.peak_kib = max(self.peak_kib, self.worker.memory_kib().get("VmRSS", 0))
+        while not self._done.wait(0.1) and all(worker.child.alive() for worker in self.workers):
+            self.peak_kib = max(self.peak_kib, node_memory_kib(self.workers).get("VmRSS", 0))
 
     def stop(self) -> int:
         self._done.set()
@@ -81,6 +90,13 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=50, help="worker threads = jobs in flight (default 50)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="worker processes sharing the threads (a node runs one per core: the GIL serialises one process's "
+        "Python, and the post-processing of a round of 50 answers arrives all at once); default 1",
+    )
     parser.add_argument("--latency-ms", type=int, default=2000, help="the emulator's fixed latency (default 2000)")
     parser.add_argument("--size", default="1024x1024")
     parser.add_argument("--quality", default="low")
@@ -150,6 +166,16 @@ def report_details(
     ticks = [first_claim + step / 2 for step in range(int(worker_span * 2) + 1)]
     running = [sum(1 for t in done if (t.started_at or 0) <= at < (t.finished_at or 0)) for at in ticks]
     print(f"   jobs between claim and succeeded, every 0.5 s: {' '.join(map(str, running))}")
+    # A thread that finished job k takes the (k + concurrency)-th claim: the gap is the hand-over
+    # (commit, ack, next message, task start, claim), which the provider's latency does not hide.
+    finishes = sorted(t.finished_at or 0 for t in done)
+    claims = sorted(t.started_at or 0 for t in done)
+    gaps = [claim - finish for finish, claim in zip(finishes, claims[concurrency:], strict=False)]
+    if gaps:
+        print(
+            f"   hand-over, a job's succeeded -> its thread's next claim: median {percentile(gaps, 50) * 1000:.0f} ms, "
+            f"p90 {percentile(gaps, 90) * 1000:.0f} ms"
+        )
     print(
         f"   per job, submit -> succeeded: median {percentile(totals, 50):.2f} s, "
         f"p95 {percentile(totals, 95):.2f} s (includes waiting for a free thread)"
@@ -181,32 +207,37 @@ def warm_up(args: argparse.Namespace, submitter, worker: Worker, body: dict) -> 
     report_unfinished(unfinished, total=len(warm), log_path=worker.child.log_path)
 
 
-def measured_run(args: argparse.Namespace, *, stack: Stack, emulator: Emulator, worker: Worker, submitter, body: dict):
-    """The N jobs, with the worker's memory, everyone's CPU and (optionally) a py-spy profile recorded meanwhile."""
+def measured_run(
+    args: argparse.Namespace, *, stack: Stack, emulator: Emulator, workers: list[Worker], submitter, body: dict
+):
+    """The N jobs, with the workers' memory, everyone's CPU and (optionally) a py-spy profile recorded meanwhile."""
     emulator.reset()
-    memory_before = worker.memory_kib()["VmRSS"]
+    memory_before = node_memory_kib(workers)["VmRSS"]
     profiler = None
     if args.profile:
-        profiler, profile_path = stack.start_profiler(pid=worker.child.pid, name="worker", mode=args.profile)
+        profiler, profile_path = stack.start_profiler(pid=workers[0].child.pid, name="worker", mode=args.profile)
         time.sleep(1)
-    meter = CpuMeter(
-        {"worker": worker.child.pid, "emulator": emulator.child.pid, "benchmark": os.getpid()}, database=stack.database
-    )
+    pids = {f"worker{index or ''}": worker.child.pid for index, worker in enumerate(workers)}
+    meter = CpuMeter({**pids, "emulator": emulator.child.pid, "benchmark": os.getpid()}, database=stack.database)
     meter.start()
-    sampler = MemorySampler(worker)
+    sampler = MemorySampler(workers)
     sampler.start()
     bodies = [generation_body(i, label="platform", **body) for i in range(args.jobs)]
     if not args.no_prefill:
-        worker.pause()
+        for worker in workers:
+            worker.pause()
     submitted = submitter.submit_many(bodies, threads=args.submit_threads)
     if not args.no_prefill:
-        worker.resume()
+        for worker in workers:
+            worker.resume()
     unfinished = wait_until_finished([s.job_id for s in submitted], timeout=args.timeout)
-    memory = {**worker.memory_kib(), "peak during": sampler.stop(), "before": memory_before}
+    memory = {**node_memory_kib(workers), "peak during": sampler.stop(), "before": memory_before}
     cpu = meter.stop()
+    # The node's processes as one "worker" figure; the per-process ones stay in the CPU line.
+    cpu["worker"] = sum(cpu.pop(name) for name in pids)
     if profiler is not None:
         profiler.stop(signum=signal.SIGINT)
-        print(f"   worker profile (py-spy, collapsed stacks): {profile_path}")
+        print(f"   worker profile (py-spy of the first process, collapsed stacks): {profile_path}")
     return job_timings(submitted), unfinished, memory, cpu
 
 
@@ -222,17 +253,21 @@ def main() -> int:
         stack.setup_django()
         emulator = stack.start_emulator(latency_ms=str(args.latency_ms), render=args.render)
         worker_env = emulator.foundry_env(rpm=1_000_000, tpm=10**12)
-        # A node with 50 threads is deployed with a pool of as many connections (README, DB_POOL_MAX_SIZE).
-        worker_env["DB_POOL_MAX_SIZE"] = str(args.concurrency)
+        # A process with N threads is deployed with a pool of as many connections (README, DB_POOL_MAX_SIZE).
+        threads = args.concurrency // args.processes
+        worker_env["DB_POOL_MAX_SIZE"] = str(threads)
         worker_env.update(worker_env_overrides(args))
-        worker = stack.start_worker(concurrency=args.concurrency, env=worker_env, queues=args.queues)
+        workers = [
+            stack.start_worker(concurrency=threads, env=worker_env, queues=args.queues) for _ in range(args.processes)
+        ]
+        worker = workers[0]
         submitter = make_submitter(stack, args, token=bench_tenant_token())
         header(
             "throughput: one worker node, fixed provider latency",
             {
                 "jobs": f"{args.jobs} x {args.size} {args.quality} {args.output_format}, submitted by "
                 f"{args.submit_threads} concurrent clients via {submitter.via}",
-                "worker": worker.describe(),
+                "worker": f"{args.processes} x " + worker.describe() if args.processes > 1 else worker.describe(),
                 "emulator": f"fixed {args.latency_ms} ms, no quota, {args.render} pictures; "
                 "deployment limiter 1,000,000 RPM",
                 "ideal": f"{args.concurrency} in flight / {latency:g} s = {ideal:g} jobs/s",
@@ -244,7 +279,7 @@ def main() -> int:
         if args.warmup:
             warm_up(args, submitter, worker, body)
         timings, unfinished, memory, cpu = measured_run(
-            args, stack=stack, emulator=emulator, worker=worker, submitter=submitter, body=body
+            args, stack=stack, emulator=emulator, workers=workers, submitter=submitter, body=body
         )
         stats = emulator.stats()
 
