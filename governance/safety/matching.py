@@ -9,17 +9,27 @@ configuration's blocklists and the local lexicon, so every screen treats text th
   whole word; a term containing characters of a script written without spaces (Chinese, Japanese,
   Thai...) or Hangul (Korean attaches particles to the noun: 싸구려를) matches anywhere.
 - A regular expression is searched case-insensitively in the folded text and in the NFKC text (a pattern
-  spelling `ß` still finds `ß` although case folding turns it into `ss`).
+  spelling `ß` still finds `ß` although case folding turns it into `ss`). Patterns run on the `regex`
+  engine with a time limit: one that backtracks catastrophically on repetitive text (`(a|aa)+$`) is refused
+  when saved, and a search that still runs out of time counts as a match (a safety screen fails closed).
 """
 
 from __future__ import annotations
 
-import re
+import logging
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import regex
+
+logger = logging.getLogger(__name__)
 MAX_PATTERN_CHARS = 128  # Azure's limit for one blocklist item
+# A prompt and its copy are a few kB: an honest pattern answers in microseconds; the limits are
+# generous so that a busy machine never passes for a slow pattern.
+SEARCH_TIMEOUT_SECONDS = 0.25
+PROBE_TIMEOUT_SECONDS = 0.2
+PROBE_LENGTH = 4000
 
 
 @dataclass(frozen=True)
@@ -68,10 +78,10 @@ def term_occurs(term: str, text: str) -> bool:
     return False
 
 
-def compile_pattern(pattern: str) -> re.Pattern[str]:
+def compile_pattern(pattern: str) -> regex.Pattern[str]:
     """A blocklist regular expression, NFKC-normalised (not case-folded: `\\D` must stay `\\D`).
 
-    Raises ValueError naming the problem for an empty, too long or invalid pattern.
+    Raises ValueError naming the problem for an empty, too long, invalid or catastrophically slow pattern.
     """
     normalised = unicodedata.normalize("NFKC", pattern).strip()
     if not normalised:
@@ -79,16 +89,43 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
     if len(normalised) > MAX_PATTERN_CHARS:
         raise ValueError(f"at most {MAX_PATTERN_CHARS} characters")
     try:
-        compiled = re.compile(normalised, re.IGNORECASE)
-    except re.error as exc:
+        compiled = regex.compile(normalised, regex.IGNORECASE | regex.VERSION0)
+    except regex.error as exc:
         raise ValueError(f"not a valid regular expression: {exc}") from None
     if compiled.search(""):
         raise ValueError("the pattern matches empty text, so it would block everything")
+    for probe in _probes(normalised):
+        try:
+            compiled.search(probe, timeout=PROBE_TIMEOUT_SECONDS)
+        except TimeoutError:
+            raise ValueError(
+                "the pattern is too slow on repetitive text (catastrophic backtracking, as in (a|aa)+): "
+                "avoid nested or overlapping repetition"
+            ) from None
     return compiled
 
 
-def pattern_occurs(pattern: re.Pattern[str], text: str) -> bool:
-    return bool(pattern.search(fold(text)) or pattern.search(unicodedata.normalize("NFKC", text)))
+def _probes(pattern: str) -> list[str]:
+    """Long runs of each character the pattern names, then a character that makes the match fail:
+    where a backtracking pattern explodes."""
+    characters = sorted({c for c in pattern if c.isalnum()} | {"a", "0", " "})
+    # The pattern's own characters after the failing one too: an engine that first looks for a
+    # required literal (`z` in `(\d|\d\d)+z`) must still be made to try.
+    tail = "\x00" + "".join(characters)
+    return [c * PROBE_LENGTH + tail for c in characters] + ["ab" * (PROBE_LENGTH // 2) + tail]
+
+
+def pattern_occurs(pattern: regex.Pattern[str], text: str) -> bool:
+    try:
+        return bool(
+            pattern.search(fold(text), timeout=SEARCH_TIMEOUT_SECONDS)
+            or pattern.search(unicodedata.normalize("NFKC", text), timeout=SEARCH_TIMEOUT_SECONDS)
+        )
+    except TimeoutError:
+        logger.warning(
+            "blocklist pattern %r ran out of time on %d characters: counted as a match", pattern.pattern, len(text)
+        )
+        return True
 
 
 # Scripts written without spaces between words, plus Hangul (see the module docstring).

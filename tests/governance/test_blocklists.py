@@ -91,6 +91,26 @@ def test_a_regular_expression_item_is_caught(tenant_a, pattern, text):
     assert hit.regex and hit.item_id == policy.blocklist[0].id
 
 
+@pytest.mark.parametrize("pattern", [r"(a|aa)+$", r"(\d|\d\d)+z", r"(\w+\s?)+$"])
+def test_a_pattern_that_backtracks_catastrophically_is_refused_when_saved(tenant_a, pattern):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="catastrophic backtracking"):
+        _block(tenant_a, {"text": pattern, "regex": True})
+
+
+def test_a_search_that_runs_out_of_time_counts_as_a_match(caplog):
+    """A safety screen fails closed: a pattern stored before the check existed cannot hang a worker."""
+    import regex
+
+    from governance.safety.matching import pattern_occurs
+
+    slow = regex.compile(r"(a|aa)+$", regex.IGNORECASE)
+    assert pattern_occurs(slow, "a" * 80 + "!")
+    assert "ran out of time" in caplog.text
+    assert not pattern_occurs(regex.compile(r"free\s+gift", regex.IGNORECASE), "a" * 80 + "!")
+
+
 def test_a_blocked_prompt_is_a_422_naming_the_rule_but_not_the_term(alice, bob):
     config = _block(alice.tenant, {"text": "激安"}, {"text": r"free\s+gift", "regex": True})
     ids = {item["text"]: item["id"] for item in config.blocklist}

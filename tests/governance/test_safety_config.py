@@ -96,6 +96,10 @@ def test_general_may_loosen_its_defaults_down_to_the_platform_floor(alice):
         ({"prompt_thresholds": {"gore": 2}}, "prompt_thresholds.gore"),
         ({"blocklist": [{"text": "(unclosed", "regex": True}]}, "blocklist[0].text"),
         ({"blocklist": [{"text": "a*", "regex": True}]}, "blocklist[0].text"),
+        (
+            {"blocklist": [{"text": "free", "regex": True}, {"text": r"(\d|\d\d)+z", "regex": True}]},
+            "blocklist[1].text",
+        ),
         ({"blocklist": [{"text": "   "}]}, "blocklist[0].text"),
         ({"review_rule": "sometimes"}, "review_rule"),
         ({"preset": "casino"}, "preset"),
