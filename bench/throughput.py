@@ -102,7 +102,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quality", default="low")
     parser.add_argument("--format", default="jpeg", dest="output_format")
     parser.add_argument("--submit-threads", type=int, default=8, help="concurrent API clients submitting (default 8)")
-    parser.add_argument("--warmup", type=int, default=10, help="jobs run (and not measured) before the run")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        help="jobs run (and not measured) before the run; default: one per thread, so every thread, pooled "
+        "connection and HTTP connection is open, as on a node that has been running",
+    )
     parser.add_argument(
         "--profile", choices=("wall", "cpu"), help="py-spy the worker during the run (collapsed stacks in var/bench/)"
     )
@@ -243,6 +248,8 @@ def measured_run(
 
 def main() -> int:
     args = parse_args()
+    if args.warmup is None:
+        args.warmup = args.concurrency
     latency = args.latency_ms / 1000
     ideal = args.concurrency / latency
     body = {"size": args.size, "quality": args.quality, "output_format": args.output_format}
