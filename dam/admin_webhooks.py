@@ -1,7 +1,7 @@
 """Webhooks page: the tenant's endpoints with their recent deliveries; register one (the signing secret
-is shown once, in the response, and never stored in the session), switch it on or off, rotate its
-secret, delete it, replay a delivery. Every write is the API's service (`dam.webhooks.services`), so the
-same checks (SSRF, events, per-tenant limit) and audit events apply."""
+is shown once, in the response, and never stored in the session), edit its URL, description and events,
+switch it on or off, rotate its secret, delete it, replay a delivery. Every write is the API's service
+(`dam.webhooks.services`), so the same checks (SSRF, events, per-tenant limit) and audit events apply."""
 
 from __future__ import annotations
 
@@ -84,14 +84,26 @@ def webhooks_view(site: AdminSite, request: HttpRequest) -> HttpResponse:
 
 
 def webhook_endpoint_action_view(site: AdminSite, request: HttpRequest, endpoint_id: int) -> HttpResponse:
-    """POST `op` = toggle | rotate | delete on one endpoint of the current tenant (else 404)."""
+    """POST `op` = edit | toggle | rotate | delete on one endpoint of the current tenant (else 404)."""
     tenant = _tenant(request)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     endpoint = get_object_or_404(WebhookEndpoint.objects.for_tenant(tenant), pk=endpoint_id)
     actor = Actor.for_user(request.user)
     op = request.POST.get("op", "")
-    if op == "toggle":
+    if op == "edit":
+        changes = {
+            "url": request.POST.get("url", "").strip(),
+            "description": request.POST.get("description", "").strip(),
+            "events": request.POST.getlist("events"),
+        }
+        try:
+            webhook_endpoint_update(endpoint=endpoint, **changes, actor=actor, request=request)
+        except ServiceError as exc:
+            errors = {f"{endpoint.url} {exc.field}": [exc.message]}
+            return _page(site, request, tenant, errors=errors, status=400)
+        messages.success(request, f"{changes['url']} saved.")
+    elif op == "toggle":
         webhook_endpoint_update(endpoint=endpoint, active=not endpoint.active, actor=actor, request=request)
         messages.success(request, f"{endpoint.url} is {'active' if endpoint.active else 'paused'}.")
     elif op == "rotate":
@@ -111,6 +123,6 @@ def webhook_delivery_replay_view(site: AdminSite, request: HttpRequest, delivery
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     delivery = get_object_or_404(WebhookDelivery.objects.for_tenant(tenant).select_related("endpoint"), pk=delivery_id)
-    replay = webhook_delivery_replay(delivery=delivery)
+    replay = webhook_delivery_replay(delivery=delivery, actor=Actor.for_user(request.user), request=request)
     messages.success(request, f"{delivery.event} queued again for {delivery.endpoint.url} (delivery {replay.pk}).")
     return HttpResponseRedirect(reverse(LIST_URL))

@@ -185,4 +185,5 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, T
     )
     @action(detail=True, methods=["post"])
     def replay(self, request: Request, pk: str | None = None) -> Response:
-        return Response(WebhookDeliverySerializer(webhook_delivery_replay(delivery=self.get_object())).data)
+        replay = webhook_delivery_replay(delivery=self.get_object(), actor=Actor.from_request(request), request=request)
+        return Response(WebhookDeliverySerializer(replay).data)

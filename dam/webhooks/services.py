@@ -234,8 +234,10 @@ def webhook_emit(*, tenant: Tenant | int, event: str, payload: dict[str, Any]) -
 
 
 @transaction.atomic
-def webhook_delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
-    """Send the same event (same id and body) again, as a new delivery with its own log."""
+def webhook_delivery_replay(
+    *, delivery: WebhookDelivery, actor: Actor | None = None, request: Any = None
+) -> WebhookDelivery:
+    """Send the same event (same id and body) again, as a new delivery with its own log; audited."""
     replay = WebhookDelivery.objects.for_tenant(delivery.tenant_id).create(
         tenant_id=delivery.tenant_id,
         endpoint_id=delivery.endpoint_id,
@@ -244,6 +246,19 @@ def webhook_delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
         payload=delivery.payload,
         next_attempt_at=timezone.now(),
         replay_of=delivery,
+    )
+    audit(
+        tenant=delivery.tenant_id,
+        actor=actor or Actor.system("unattributed"),
+        action="webhook_delivery.replayed",
+        target=("webhook_delivery", delivery.pk),
+        payload={
+            "replay_id": replay.pk,
+            "endpoint_id": delivery.endpoint_id,
+            "event": delivery.event,
+            "event_id": str(delivery.event_id),
+        },
+        request=request,
     )
     _enqueue_after_commit([replay.pk])
     return replay

@@ -50,6 +50,14 @@ def test_an_admin_manages_an_endpoint_through_the_page(alice):
     assert [d.pk for d in page.context["rows"][0]["deliveries"]] == [delivery.pk]
     assert "Pending" in page.content.decode()
 
+    edit = {"op": "edit", "url": URL + "/v2", "description": "shop v2", "events": ["job.succeeded"]}
+    assert client.post(f"{WEBHOOKS}{endpoint.pk}/action/", edit).status_code == 302
+    endpoint.refresh_from_db()
+    assert (endpoint.url, endpoint.description, endpoint.events) == (URL + "/v2", "shop v2", ["job.succeeded"])
+    refused = client.post(f"{WEBHOOKS}{endpoint.pk}/action/", {**edit, "url": "ftp://x"})
+    assert refused.status_code == 400 and "url" in str(refused.context["errors"])
+    endpoint.refresh_from_db()
+    assert endpoint.url == URL + "/v2"  # nothing half-written
     assert client.post(f"{WEBHOOKS}{endpoint.pk}/action/", {"op": "toggle"}).status_code == 302
     endpoint.refresh_from_db()
     assert endpoint.active is False

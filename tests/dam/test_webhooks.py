@@ -15,6 +15,7 @@ from django.test import override_settings
 from dam.celery import app
 from dam.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from dam.webhooks.services import webhook_delivery_attempt, webhook_emit, webhook_endpoint_create
+from governance.models import AuditEvent
 from tests.dam.webhook_receiver import webhook_receiver
 
 README = Path(__file__).resolve().parents[2] / "dam" / "webhooks" / "README.md"
@@ -139,6 +140,9 @@ def test_exhausted_deliveries_fail_and_a_replay_sends_the_same_event_again(alice
         assert response.status_code == 200
         replay = WebhookDelivery.objects.for_tenant(alice.tenant).get(pk=response.json()["id"])
         assert replay.replay_of_id == delivery.pk and replay.event_id == delivery.event_id
+        event = AuditEvent.objects.for_tenant(alice.tenant).get(action="webhook_delivery.replayed")
+        assert (event.target_id, event.actor_label) == (str(delivery.pk), f"api-key:{alice.api_key.prefix}")
+        assert event.payload["replay_id"] == replay.pk
         assert webhook_delivery_attempt(delivery_id=replay.pk).status == "succeeded"
     assert [r.body for r in receiver.requests] == [receiver.requests[0].body] * 3
     detail = alice.client().get(f"/api/v1/webhook-deliveries/{delivery.pk}").json()
