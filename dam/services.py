@@ -38,7 +38,9 @@ def collection_get_or_create(*, tenant: Tenant, slug: str, name: str = "") -> Co
     return collection
 
 
-@transaction.atomic
+# No savepoint when nested: a failure here fails the caller's transaction anyway, and a job's
+# output transaction saves two statements per version (asset_version_create keeps the one it needs).
+@transaction.atomic(savepoint=False)
 def asset_create(
     *,
     tenant: Tenant,
@@ -62,7 +64,7 @@ def asset_create(
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def asset_version_create(
     *,
     asset: Asset,

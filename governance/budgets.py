@@ -181,7 +181,7 @@ def budget_hold(
 
 def _hold_close(job_id: int, status: str) -> BudgetHold | None:
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # a failure fails the job's terminal transaction as a whole
         # Job ids are global: the hold names its tenant.
         hold = (
             BudgetHold.unscoped.select_for_update(no_key=True, of=("self",))
