@@ -10,7 +10,6 @@ newest version of any status).
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -105,13 +104,12 @@ def storefront_current_version(*, tenant: Tenant | int, asset_id: int) -> AssetV
 def signed_urls_required(tenant_id: int) -> bool:
     if settings.DELIVERY_REQUIRE_SIGNED_URLS:
         return True
-    required = signing_flags.get(tenant_id)
-    if required is None:
-        generation = signing_flags.generation()
-        required = TenantDelivery.objects.for_tenant(tenant_id).filter(signed_urls_required=True).exists()
-        expires_at = time.monotonic() + settings.STOREFRONT_LIST_CACHE_SECONDS
-        signing_flags.put(tenant_id, required, group=str(tenant_id), expires_at=expires_at, generation=generation)
-    return required
+    return signing_flags.get_or_load(
+        tenant_id,
+        lambda: TenantDelivery.objects.for_tenant(tenant_id).filter(signed_urls_required=True).exists(),
+        group=str(tenant_id),
+        seconds=settings.STOREFRONT_LIST_CACHE_SECONDS,
+    )
 
 
 # --- URLs ----------------------------------------------------------------------------------

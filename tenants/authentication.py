@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -67,14 +66,9 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     @staticmethod
     def _key(prefix: str) -> ApiKey | None:
-        api_key = api_keys.get(prefix)
-        if api_key is None:
-            generation = api_keys.generation()
-            api_key = api_key_by_prefix(prefix=prefix)
-            if api_key is not None and settings.API_KEY_CACHE_SECONDS:
-                expires_at = time.monotonic() + settings.API_KEY_CACHE_SECONDS
-                api_keys.put(prefix, api_key, group="", expires_at=expires_at, generation=generation)
-        return api_key
+        return api_keys.get_or_load(
+            prefix, lambda: api_key_by_prefix(prefix=prefix), group="", seconds=settings.API_KEY_CACHE_SECONDS
+        )
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from tenants.change_feed import change_feed
@@ -41,6 +42,16 @@ class FeedCache:
                 return None
             self._entries.move_to_end(key)
             return value
+
+    def get_or_load(self, key: Any, load: Callable[[], Any], *, group: str, seconds: float) -> Any:
+        """The cached value, else `load()` (kept for `seconds` unless it is None or seconds is 0)."""
+        value = self.get(key)
+        if value is None:
+            generation = self.generation()
+            value = load()
+            if value is not None and seconds:
+                self.put(key, value, group=group, expires_at=time.monotonic() + seconds, generation=generation)
+        return value
 
     def put(self, key: Any, value: Any, *, group: str, expires_at: float, generation: int) -> bool:
         if not change_feed.live():
