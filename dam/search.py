@@ -15,20 +15,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.contrib.postgres.search import SearchQuery
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Q, QuerySet, Value
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from dam.lifecycle import VersionStatus
-from dam.models import Asset, Rendition
+from dam.models import Asset, AssetVersion, Rendition
 from tenants.models import Tenant
 
 MAX_QUERY_CHARS = 200
 
 
-def _weighted_text(asset: Asset) -> dict[str, str]:
+def _weighted_text(asset: Asset, version: AssetVersion | None) -> dict[str, str]:
     """Text per search weight: A title, B tags and alt texts, C the prompt, D locales."""
-    version = asset.current_version
     alt_text = (version.alt_text or {}) if version else {}
     locales = [asset.locale, version.locale if version else "", *alt_text]
     return {
@@ -39,17 +39,41 @@ def _weighted_text(asset: Asset) -> dict[str, str]:
     }
 
 
+# Every weight's text twice, stemmed (english) and as written (simple); built once, the texts are parameters.
+_VECTOR_SQL = " || ".join(
+    f"setweight(to_tsvector('{config}'::regconfig, %s), '{weight}')"
+    for weight in "ABCD"
+    for config in ("english", "simple")
+)
+
+
+def _vector_params(asset: Asset, version: AssetVersion | None) -> list[str]:
+    return [text for text in _weighted_text(asset, version).values() for _config in range(2)]
+
+
 def asset_search_refresh(*, asset_id: int, tenant_id: int) -> None:
     """Rebuild one asset's search vector from its current state (one UPDATE)."""
     asset = Asset.objects.for_tenant(tenant_id).select_related("current_version").filter(pk=asset_id).first()
     if asset is None:
         return
-    vector = None
-    for weight, text in _weighted_text(asset).items():
-        for config in ("english", "simple"):
-            part = SearchVector(Value(text), config=config, weight=weight)
-            vector = part if vector is None else vector + part
-    Asset.objects.for_tenant(tenant_id).filter(pk=asset_id).update(search_vector=vector)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE dam_asset SET search_vector = {_VECTOR_SQL} WHERE tenant_id = %s AND id = %s",
+            [*_vector_params(asset, asset.current_version), tenant_id, asset_id],
+        )
+
+
+def asset_current_version_set(*, asset: Asset, version: AssetVersion) -> None:
+    """Make `version` the asset's current one and rebuild its search vector, in one UPDATE.
+
+    `asset` must hold the row as it is now (its title, tags and locale feed the vector)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE dam_asset SET current_version_id = %s, search_vector = {_VECTOR_SQL} "
+            "WHERE tenant_id = %s AND id = %s",
+            [version.pk, *_vector_params(asset, version), asset.tenant_id, asset.pk],
+        )
+    asset.current_version = version
 
 
 @dataclass(frozen=True)

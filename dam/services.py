@@ -13,7 +13,7 @@ from dam.blobs import StoredBlob
 from dam.lifecycle import VersionStatus
 from dam.models import Asset, AssetVersion, Collection, Rendition
 from dam.renditions.tasks import renditions_enqueue_up_front
-from dam.search import asset_search_refresh
+from dam.search import asset_current_version_set
 from dam.webhooks.services import webhook_emit
 from tenants.audit import Actor, audit
 from tenants.models import Tenant
@@ -75,55 +75,57 @@ def asset_version_create(
     parent: AssetVersion | None = None,
     actor: Actor | None = None,
     request: Any = None,
+    new_asset: bool = False,
     **provenance: Any,
 ) -> AssetVersion:
     """Append version n+1 to the asset and make it current; audited, and announced to webhooks.
 
     Idempotent for generated outputs: the same (job, provider request, output index) returns
-    the version already written instead of adding another.
+    the version already written instead of adding another. `new_asset`: the caller created
+    `asset` in this transaction, so this is version 1 and nothing can race for it.
     """
     if parent is not None and parent.asset_id != asset.pk:
         raise ValidationError({"parent": "must be a version of the same asset"})
-    job_id = provenance.get("job_id")
-    if job_id is not None:
-        existing = AssetVersion.objects.for_tenant(asset.tenant_id).filter(
-            job_id=job_id,
-            provider_request_id=provenance.get("provider_request_id", ""),
-            output_index=provenance.get("output_index", 0),
-        )
-        if found := existing.first():
+    fields = {
+        "tenant_id": asset.tenant_id,
+        "parent": parent,
+        "storage_key": blob.key,
+        "sha256": blob.sha256,
+        "file_size": blob.size,
+        "width": width,
+        "height": height,
+        "format": image_format,
+        **provenance,
+    }
+    if new_asset:
+        # Made in the caller's transaction: nobody else can see it, so no lock, no lookup, no race.
+        version = AssetVersion.objects.for_tenant(asset.tenant_id).create(asset=asset, number=1, **fields)
+        locked = asset
+    else:
+        job_id = provenance.get("job_id")
+        same_output = {
+            "job_id": job_id,
+            "provider_request_id": provenance.get("provider_request_id", ""),
+            "output_index": provenance.get("output_index", 0),
+        }
+        if job_id is not None and (
+            found := AssetVersion.objects.for_tenant(asset.tenant_id).filter(**same_output).first()
+        ):
             return found
-    # Lock the asset row: concurrent edits of one asset get consecutive numbers.
-    locked = Asset.objects.for_tenant(asset.tenant_id).select_for_update(no_key=True).get(pk=asset.pk)
-    number = (locked.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-    try:
-        with transaction.atomic():
-            version = AssetVersion.objects.for_tenant(asset.tenant_id).create(
-                tenant_id=asset.tenant_id,
-                asset=locked,
-                number=number,
-                parent=parent,
-                storage_key=blob.key,
-                sha256=blob.sha256,
-                file_size=blob.size,
-                width=width,
-                height=height,
-                format=image_format,
-                **provenance,
-            )
-    except IntegrityError:
-        if job_id is None:
-            raise
-        # Lost a race with another run of the same job output: return the winner's row.
-        return AssetVersion.objects.for_tenant(asset.tenant_id).get(
-            job_id=job_id,
-            provider_request_id=provenance.get("provider_request_id", ""),
-            output_index=provenance.get("output_index", 0),
-        )
-    Asset.objects.for_tenant(asset.tenant_id).filter(pk=asset.pk).update(current_version=version)
+        # Lock the asset row: concurrent edits of one asset get consecutive numbers.
+        locked = Asset.objects.for_tenant(asset.tenant_id).select_for_update(no_key=True).get(pk=asset.pk)
+        number = (locked.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+        try:
+            with transaction.atomic():
+                version = AssetVersion.objects.for_tenant(asset.tenant_id).create(asset=locked, number=number, **fields)
+        except IntegrityError:
+            if job_id is None:
+                raise
+            # Lost a race with another run of the same job output: return the winner's row.
+            return AssetVersion.objects.for_tenant(asset.tenant_id).get(**same_output)
+    # The library's follow-ups of a new version: current and searchable now, renditions once committed.
+    asset_current_version_set(asset=locked, version=version)
     asset.current_version = version
-    # The library's follow-ups of a new version: searchable now, renditions once committed.
-    asset_search_refresh(asset_id=asset.pk, tenant_id=asset.tenant_id)
     renditions_enqueue_up_front(version_id=version.pk)
     facts = {
         "asset_id": asset.pk,

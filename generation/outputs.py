@@ -188,7 +188,7 @@ def outputs_persist(
         output_verdicts.append(output_verdict)
         if job.source_version_id:
             asset = Asset.objects.for_tenant(job.tenant_id).get(pk=job.source_version.asset_id)
-            parent = job.source_version
+            parent, new_asset = job.source_version, False
         else:
             title = job.prompt[:120] + (f" [{unit.locale}]" if unit.locale else "")
             asset = asset_create(
@@ -200,7 +200,7 @@ def outputs_persist(
                 family=f"job-{job.pk}",
                 locale=unit.locale,
             )
-            parent = None
+            parent, new_asset = None, True
         version = asset_version_create(
             asset=asset,
             blob=StoredBlob(ref["key"], ref["sha256"], ref["size"]),
@@ -208,6 +208,7 @@ def outputs_persist(
             height=ref["height"],
             image_format=ref["format"],
             parent=parent,
+            new_asset=new_asset,
             job_id=job.pk,
             provider_request_id=response.provider_request_id,
             output_index=index,
