@@ -18,7 +18,7 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -157,9 +157,20 @@ def _call_provider(
     return client.generate(**common)
 
 
-@transaction.atomic
 def _record_response(job: Job, unit: JobGeneration, result: ImageResult, config: DeploymentConfig) -> ProviderResponse:
     """Usage and its charge, in one transaction, the moment the response arrives."""
+    provider_request_id = result.provider_request_id or f"local-{uuid.uuid4()}"
+    try:
+        return _response_insert(job, unit, result, config, provider_request_id)
+    except IntegrityError:
+        # Recorded already (the same answer reached another run of this job): its charge came with it.
+        return ProviderResponse.objects.for_tenant(job.tenant_id).get(provider_request_id=provider_request_id)
+
+
+@transaction.atomic(durable=True)  # outermost: a duplicate rolls all of it back, nothing else
+def _response_insert(
+    job: Job, unit: JobGeneration, result: ImageResult, config: DeploymentConfig, provider_request_id: str
+) -> ProviderResponse:
     usage = result.usage
     if not usage.reported:
         # The ledger must still charge something true-to-size: the published output formula, and
@@ -169,22 +180,20 @@ def _record_response(job: Job, unit: JobGeneration, result: ImageResult, config:
             output_tokens=output_tokens(unit.width, unit.height, job.quality) * len(result.outputs or [None]),
             reported=False,
         )
-    response, _ = ProviderResponse.objects.for_tenant(job.tenant_id).get_or_create(
-        provider_request_id=result.provider_request_id or f"local-{uuid.uuid4()}",
-        defaults={
-            "tenant_id": job.tenant_id,
-            "job": job,
-            "generation": unit,
-            "deployment": config.name,
-            "text_input_tokens": usage.text_input_tokens,
-            "image_input_tokens": usage.image_input_tokens,
-            "cached_text_input_tokens": usage.cached_text_input_tokens,
-            "cached_image_input_tokens": usage.cached_image_input_tokens,
-            "output_tokens": usage.output_tokens,
-            "total_tokens": usage.total_tokens,
-            "usage_reported": usage.reported,
-            "latency_ms": int(result.latency_seconds * 1000),
-        },
+    response = ProviderResponse.objects.for_tenant(job.tenant_id).create(
+        provider_request_id=provider_request_id,
+        tenant_id=job.tenant_id,
+        job=job,
+        generation=unit,
+        deployment=config.name,
+        text_input_tokens=usage.text_input_tokens,
+        image_input_tokens=usage.image_input_tokens,
+        cached_text_input_tokens=usage.cached_text_input_tokens,
+        cached_image_input_tokens=usage.cached_image_input_tokens,
+        output_tokens=usage.output_tokens,
+        total_tokens=usage.total_tokens,
+        usage_reported=usage.reported,
+        latency_ms=int(result.latency_seconds * 1000),
     )
     ledger_charge_response(
         tenant=job.tenant,
@@ -200,6 +209,7 @@ def _record_response(job: Job, unit: JobGeneration, result: ImageResult, config:
         operation=job.kind,
         images=job.n,
         usage_estimated=not response.usage_reported,
+        response_is_new=True,
     )
     return response
 

@@ -179,23 +179,28 @@ def budget_hold(
         return hold
 
 
+# Lock, close and read the hold in one statement; `released_usd` is what it still held.
+_HOLD_CLOSE = """
+WITH old AS (
+    SELECT id, remaining_usd FROM governance_budgethold WHERE job_id = %s AND status = 'open' FOR NO KEY UPDATE
+)
+UPDATE governance_budgethold AS hold
+SET status = %s, remaining_usd = 0, closed_at = %s
+FROM old, tenants_tenant AS tenant
+WHERE hold.id = old.id AND tenant.id = hold.tenant_id
+RETURNING hold.*, old.remaining_usd AS released_usd, tenant.time_zone AS tenant_time_zone
+"""
+
+
 def _hold_close(job_id: int, status: str) -> BudgetHold | None:
     now = timezone.now()
     with transaction.atomic(savepoint=False):  # a failure fails the job's terminal transaction as a whole
         # Job ids are global: the hold names its tenant.
-        hold = (
-            BudgetHold.unscoped.select_for_update(no_key=True, of=("self",))
-            .select_related("tenant")
-            .filter(job_id=job_id)
-            .first()
-        )
-        if hold is None or hold.status != BudgetHold.Status.OPEN:
-            return hold
-        released = hold.remaining_usd
-        BudgetHold.objects.for_tenant(hold.tenant_id).filter(pk=hold.pk).update(
-            status=status, remaining_usd=ZERO, closed_at=now
-        )
-        hold.status, hold.remaining_usd, hold.closed_at = status, ZERO, now
+        closed = list(BudgetHold.unscoped.raw(_HOLD_CLOSE, [job_id, status, now]))
+        if not closed:
+            return BudgetHold.unscoped.filter(job_id=job_id).first()  # none, or closed already
+        hold = closed[0]
+        released = hold.released_usd
         # The release entry closes the hold in the append-only ledger even when nothing is left (0).
         LedgerEntry.objects.for_tenant(hold.tenant_id).create(
             tenant_id=hold.tenant_id,
@@ -205,7 +210,7 @@ def _hold_close(job_id: int, status: str) -> BudgetHold | None:
             api_key_id=hold.api_key_id,
             note=status,
             occurred_at=now,
-            day=local_day(now, hold.tenant.time_zone),
+            day=local_day(now, hold.tenant_time_zone),
             period=hold.period,
         )
         # The tenant's counters last: every job meets on those rows, so they stay locked the least.

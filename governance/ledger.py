@@ -63,17 +63,21 @@ def ledger_charge_response(
     operation: str = "",
     images: int = 1,
     usage_estimated: bool = False,
+    response_is_new: bool = False,
 ) -> LedgerEntry:
     """Charge one provider response from its usage (`ProviderResponse.usage_dict()` keys), once.
 
     The charge first consumes the job's open hold; counters, roll-ups and budget alerts move in
     the same transaction. Calling again with the same provider request id returns the first charge.
+    `response_is_new`: the caller inserted the provider response in this very transaction, so no
+    charge for it can exist yet; the look-up and the savepoints are skipped (a duplicate would
+    still fail on the unique index, and with it the caller's transaction).
     """
     if not provider_request_id:
         raise ServiceError("a charge needs the provider request id", field="provider_request_id")
     tenant = tenant_of(tenant)
-    with transaction.atomic():
-        existing = _existing_charge(tenant, provider_request_id)
+    with transaction.atomic(savepoint=not response_is_new):
+        existing = None if response_is_new else _existing_charge(tenant, provider_request_id)
         if existing is not None:
             return existing
         cost = ledger_charge_cost(usage, occurred_at, model=model, deployment_tier=deployment_tier)
@@ -105,9 +109,11 @@ def ledger_charge_response(
             period=day.replace(day=1),
         )
         try:
-            with transaction.atomic():
+            with transaction.atomic(savepoint=not response_is_new):
                 entry.save(force_insert=True)
         except IntegrityError:
+            if response_is_new:
+                raise
             # A concurrent call charged the same response first (the unique index made us wait for it).
             existing = _existing_charge(tenant, provider_request_id)
             if existing is None:
@@ -168,21 +174,30 @@ def _spend_applied(tenant: Tenant, entry: LedgerEntry) -> None:
     """Move the job's hold, the month's counters and the day's roll-up for a new charge or adjustment."""
     movements = [(entry.period, entry.api_key_id, entry.amount_usd, ZERO)]
     if entry.job_id is not None and entry.amount_usd > 0:
-        hold = (
-            BudgetHold.objects.for_tenant(tenant)
-            .select_for_update(no_key=True)
-            .filter(job_id=entry.job_id, status=BudgetHold.Status.OPEN)
-            .first()
-        )
-        if hold is not None and hold.remaining_usd > 0:
-            consumed = min(hold.remaining_usd, entry.amount_usd)
-            BudgetHold.objects.for_tenant(tenant).filter(pk=hold.pk).update(remaining_usd=hold.remaining_usd - consumed)
-            movements.append((hold.period, hold.api_key_id, ZERO, -consumed))
+        with connection.cursor() as cursor:
+            cursor.execute(_HOLD_CONSUME, [tenant.pk, entry.job_id, entry.amount_usd, entry.amount_usd])
+            consumed = cursor.fetchone()
+        if consumed is not None:
+            period, api_key_id, amount = consumed
+            movements.append((period, api_key_id, ZERO, -amount))
     crossed = counters_apply(tenant_id=tenant.pk, deltas=deltas_for(movements))
     _daily_spend_add(entry)
     if crossed:
         counters_alert(tenant=tenant, period=entry.period, api_key_id=entry.api_key_id)
 
+
+# The charge consumes what it can of the job's open hold: lock, read and update in one statement.
+_HOLD_CONSUME = """
+WITH old AS (
+    SELECT id, remaining_usd FROM governance_budgethold
+    WHERE tenant_id = %s AND job_id = %s AND status = 'open' AND remaining_usd > 0
+    FOR NO KEY UPDATE
+)
+UPDATE governance_budgethold AS hold
+SET remaining_usd = old.remaining_usd - LEAST(old.remaining_usd, %s)
+FROM old WHERE hold.id = old.id
+RETURNING hold.period, hold.api_key_id, LEAST(old.remaining_usd, %s)
+"""
 
 _DAILY_UPSERT = """
 INSERT INTO governance_dailyspend
