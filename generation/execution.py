@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -44,6 +45,7 @@ from generation.outputs import (
     output_provenance,
     outputs_persist,
     prepare_renditions,
+    refs_moderated,
     store_output_blobs,
 )
 from generation.quota import QuotaTimeout, acquire_quota
@@ -95,7 +97,7 @@ def job_claim(*, job_id: int, owner: str) -> Job | None:
     ).get(pk=job_id)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # nested in a unit's transaction, a failure fails that one anyway
 @audit_deferred()
 def _transition(job: Job, owner: str, new_state: str, **fields) -> bool:
     now = timezone.now()
@@ -116,8 +118,10 @@ def _transition(job: Job, owner: str, new_state: str, **fields) -> bool:
 
 
 def _renew_lease(job: Job, owner: str) -> bool:
+    """Extend this run's lease, unless a cancel was asked for (or someone reclaimed the job)."""
     expires = timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS)
-    return bool(_jobs(job).filter(state=JobState.RUNNING, lease_owner=owner).update(lease_expires_at=expires))
+    renewed = _jobs(job).filter(state=JobState.RUNNING, lease_owner=owner, cancel_requested=False)
+    return bool(renewed.update(lease_expires_at=expires))
 
 
 def _cancel_requested(job: Job) -> bool:
@@ -232,22 +236,36 @@ class _RunContext:
     moderation: ModerationBackend
 
 
-def _run_unit(job: Job, unit: JobGeneration, run: _RunContext) -> None:
+def _run_unit(job: Job, unit: JobGeneration, run: _RunContext, *, then: Callable[[], object] | None = None) -> None:
+    """Call (or reuse the recorded answer), store, moderate and persist one unit; `then` runs in the
+    transaction of its versions (the job's terminal transition, after the last unit)."""
     provenance = output_provenance(job=job, unit=unit, deployment=run.config.name)
-    response = _response_with_outputs(unit)
+    # A unit never called has no recorded answer to reuse (its calls are counted before they are made).
+    response = _response_with_outputs(unit) if unit.provider_calls else None
     if response is None:
         result = _call_provider(job, unit, run.client, run.config, run.policy)
         response = _record_response(job, unit, result, run.config)
-        refs = store_output_blobs(job=job, outputs=result.outputs, provenance=provenance)
-        ProviderResponse.objects.for_tenant(job.tenant_id).filter(pk=response.pk).update(outputs=refs)
-        response.outputs = refs
-    # Scanned before any version exists: a blocked output never becomes visible, not even briefly.
-    moderate_outputs(job=job, response=response, policy=run.policy, backend=run.moderation)
+        refs, written = store_output_blobs(job=job, outputs=result.outputs, provenance=provenance)
+        try:
+            # Scanned before any version exists: a blocked output never becomes visible, not even briefly.
+            refs = refs_moderated(
+                refs=refs,
+                provider_request_id=response.provider_request_id,
+                policy=run.policy,
+                backend=run.moderation,
+                written=written,
+            )
+        finally:
+            # Recorded even when moderation failed: a re-run scans these instead of generating again.
+            ProviderResponse.objects.for_tenant(job.tenant_id).filter(pk=response.pk).update(outputs=refs)
+            response.outputs = refs
+    else:
+        moderate_outputs(job=job, response=response, policy=run.policy, backend=run.moderation)
     renditions = [
         [] if output_blocked(ref) else prepare_renditions(job=job, unit=unit, output_ref=ref, provenance=provenance)
         for ref in response.outputs
     ]
-    outputs_persist(job=job, unit=unit, response=response, renditions=renditions)
+    outputs_persist(job=job, unit=unit, response=response, renditions=renditions, then=then)
 
 
 def _error_detail(exc: FoundryError) -> dict:
@@ -294,15 +312,17 @@ def job_run(*, job_id: int, owner: str | None = None) -> RunOutcome:
         with FoundryImageClient(config) as client, moderation_backend() as moderation:
             run = _RunContext(client=client, config=config, policy=policy, moderation=moderation)
             units = JobGeneration.objects.for_tenant(job.tenant_id).filter(job=job).order_by("id")
-            for unit in units:
-                if unit.state == GenerationState.STORED:
-                    continue
-                if _cancel_requested(job):
-                    _transition(job, owner, JobState.CANCELLED)
-                    return RunOutcome(state=JobState.CANCELLED)
+            pending = [unit for unit in units if unit.state != GenerationState.STORED]
+            for index, unit in enumerate(pending):
                 if not _renew_lease(job, owner):
+                    if _cancel_requested(job):
+                        _transition(job, owner, JobState.CANCELLED)
+                        return RunOutcome(state=JobState.CANCELLED)
                     return RunOutcome(state=None)  # someone reclaimed the job: stop without touching it
-                _run_unit(job, unit, run)
+                last = index == len(pending) - 1
+                # Every step ran once the last unit's versions exist: the job succeeds in their transaction
+                # (a cancel that arrives now is too late to save anything).
+                _run_unit(job, unit, run, then=partial(_succeed, job, owner) if last else None)
     except ContentFilteredError as exc:
         verdict = _refusal_verdict(exc, policy)
         with transaction.atomic():
@@ -342,9 +362,13 @@ def job_run(*, job_id: int, owner: str | None = None) -> RunOutcome:
         # Rate limits, 5xx, timeouts, malformed answers: the client already retried within its
         # bounds; the job gets a bounded number of further attempts later.
         return _retry_or_fail(job, owner, exc, _error_detail(exc))
-    # Every step ran: a cancel that arrives now is too late to save anything, so the job succeeds.
-    _transition(job, owner, JobState.SUCCEEDED, error_code="", error_message="", error_detail={})
+    if not pending:  # stored by an earlier run that ended before its terminal transition
+        _succeed(job, owner)
     return RunOutcome(state=JobState.SUCCEEDED)
+
+
+def _succeed(job: Job, owner: str) -> bool:
+    return _transition(job, owner, JobState.SUCCEEDED, error_code="", error_message="", error_detail={})
 
 
 def _wait_for_quota(job: Job, owner: str, exc: QuotaTimeout) -> RunOutcome:

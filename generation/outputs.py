@@ -7,6 +7,7 @@ audit, never served, no renditions), `needs_review` or `approved`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,12 +58,15 @@ def output_provenance(*, job: Job, unit: JobGeneration, deployment: str) -> Prov
 
 def store_output_blobs(
     *, job: Job, outputs: tuple[ImageOutput, ...], provenance: ProvenanceRecord
-) -> list[dict[str, Any]]:
-    """Write the provider's images, stamped with their provenance, to storage first; rows point at them afterwards."""
-    refs = []
+) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
+    """Write the provider's images, stamped with their provenance, to storage first; rows point at them afterwards.
+
+    Returns the output refs and the bytes written under each key (moderation scans those without reading back)."""
+    refs, written = [], {}
     for output in outputs:
         data = provenance_stamp(output.data, image_format=output.format, record=provenance)
         blob = blob_put(tenant_id=job.tenant_id, kind="originals", data=data, image_format=output.format)
+        written[blob.key] = data
         refs.append(
             {
                 "key": blob.key,
@@ -73,7 +77,7 @@ def store_output_blobs(
                 "format": output.format,
             }
         )
-    return refs
+    return refs, written
 
 
 def job_safety_policy(job: Job) -> SafetyPolicy:
@@ -81,23 +85,40 @@ def job_safety_policy(job: Job) -> SafetyPolicy:
     return safety_policy_for(tenant=job.tenant_id, config=job.safety_config, default=job.safety_config_id is None)
 
 
+def refs_moderated(
+    *,
+    refs: list[dict[str, Any]],
+    provider_request_id: str,
+    policy: SafetyPolicy,
+    backend: ModerationBackend,
+    written: Mapping[str, bytes] | None = None,
+) -> list[dict[str, Any]]:
+    """The refs with a verdict for every output that has none (`written`: bytes already in hand, by key)."""
+    refs = [dict(ref) for ref in refs]
+    for index, ref in enumerate(refs):
+        if "safety" in ref:
+            continue
+        data = (written or {}).get(ref["key"])
+        verdict = moderate_image(
+            policy=policy,
+            data=data if data is not None else blob_read(ref["key"]),
+            target=f"output {provider_request_id}/{index}",
+            backend=backend,
+        )
+        ref["safety"] = verdict.to_dict()
+    return refs
+
+
 def moderate_outputs(
     *, job: Job, response: ProviderResponse, policy: SafetyPolicy, backend: ModerationBackend
 ) -> list[dict[str, Any]]:
     """Give every stored output of `response` its verdict (kept in the output refs, so a re-run of the job
     reuses it instead of scanning again)."""
-    refs = [dict(ref) for ref in response.outputs]
-    pending = [index for index, ref in enumerate(refs) if "safety" not in ref]
-    if not pending:
-        return refs
-    for index in pending:
-        verdict = moderate_image(
-            policy=policy,
-            data=blob_read(refs[index]["key"]),
-            target=f"output {response.provider_request_id}/{index}",
-            backend=backend,
-        )
-        refs[index]["safety"] = verdict.to_dict()
+    if all("safety" in ref for ref in response.outputs):
+        return response.outputs
+    refs = refs_moderated(
+        refs=response.outputs, provider_request_id=response.provider_request_id, policy=policy, backend=backend
+    )
     ProviderResponse.objects.for_tenant(job.tenant_id).filter(pk=response.pk).update(outputs=refs)
     response.outputs = refs
     return refs
@@ -160,15 +181,28 @@ def prepare_renditions(
 @transaction.atomic
 @audit_deferred()  # the tenant's audit chain is locked last, for the fewest statements before the commit
 def outputs_persist(
-    *, job: Job, unit: JobGeneration, response: ProviderResponse, renditions: list[list[PreparedRendition]]
+    *,
+    job: Job,
+    unit: JobGeneration,
+    response: ProviderResponse,
+    renditions: list[list[PreparedRendition]],
+    then: Callable[[], object] | None = None,
 ) -> None:
-    """One transaction: every output becomes a version (and its renditions), and the unit is done.
+    """One transaction: every output becomes a version (and its renditions), and the unit is done;
+    `then` runs last in it (the job's terminal transition, after its last unit).
 
     Safe to run twice: versions are unique per (job, provider request, output index).
     """
     locked = JobGeneration.objects.for_tenant(job.tenant_id).select_for_update(no_key=True).get(pk=unit.pk)
-    if locked.state == GenerationState.STORED:
-        return
+    if locked.state != GenerationState.STORED:
+        _versions_create(job=job, unit=unit, response=response, renditions=renditions)
+    if then is not None:
+        then()
+
+
+def _versions_create(
+    *, job: Job, unit: JobGeneration, response: ProviderResponse, renditions: list[list[PreparedRendition]]
+) -> None:
     group = _group(job, unit)
     prompt_verdicts = _prompt_verdicts(job, unit)
     prompt_flagged = any(v.get("decision") == Decision.FLAG for v in prompt_verdicts)

@@ -21,9 +21,9 @@ class GovernanceConfig(AppConfig):
     verbose_name = "Governance"
 
     def ready(self) -> None:
-        from governance.audit import audit_record
+        from governance.audit import audit_record, audit_record_many
         from tenants.audit import install_audit_writer
 
         # tenants' services write their audit events through this port (tenants may not import governance).
-        install_audit_writer(audit_record)
+        install_audit_writer(audit_record, many=audit_record_many)
         post_migrate.connect(_seed_price_book, sender=self, dispatch_uid="governance.seed_price_book")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
@@ -133,30 +133,49 @@ def audit_record(
 
     Runs in the caller's transaction (required), so the event commits or rolls back with the change.
     """
+    return audit_record_many(
+        [{"tenant": tenant, "actor": actor, "action": action, "target": target, "payload": payload, "request": request}]
+    )[0]
+
+
+def audit_record_many(events: Sequence[Mapping[str, Any]]) -> list[AuditEvent]:
+    """Append several events (keyword sets of `audit_record`), in order: each tenant's chain head is
+    locked and moved once, and the events are inserted together. For `tenants.audit.audit_deferred`."""
     if not connection.in_atomic_block:
-        raise AuditOutsideTransaction(f"audit event {action!r} must be written inside transaction.atomic()")
-    tenant_id = tenant if isinstance(tenant, int) else tenant.pk
-    head = _lock_chain_head(tenant_id)
-    # The time is taken under the lock, so it never runs backwards along a chain (unless the clock does).
-    event = AuditEvent(
-        tenant_id=tenant_id,
-        seq=head.seq + 1,
-        actor_kind=actor.kind,
-        actor_id=actor.id[:64],
-        actor_label=actor.label[:200],
-        action=action,
-        target_type=target.type[:64],
-        target_id=target.id[:64],
-        payload=normalise_payload(dict(payload)),
-        request_id=request_id_of(request),
-        ip=client_ip_of(request),
-        created_at=timezone.now(),
-        prev_hash=head.hash,
-    )
-    event.hash = event_hash(canonical_event(event))
-    event.save(force_insert=True)
-    AuditChainHead.objects.filter(tenant_id=tenant_id).update(seq=event.seq, hash=event.hash)
-    return event
+        actions = ", ".join(repr(event["action"]) for event in events)
+        raise AuditOutsideTransaction(f"audit events {actions} must be written inside transaction.atomic()")
+    heads: dict[int, AuditChainHead] = {}
+    written = []
+    for each in events:
+        tenant = each["tenant"]
+        tenant_id = tenant if isinstance(tenant, int) else tenant.pk
+        if tenant_id not in heads:
+            heads[tenant_id] = _lock_chain_head(tenant_id)
+        head = heads[tenant_id]
+        actor, target, request = each["actor"], each["target"], each.get("request")
+        # The time is taken under the lock, so it never runs backwards along a chain (unless the clock does).
+        event = AuditEvent(
+            tenant_id=tenant_id,
+            seq=head.seq + 1,
+            actor_kind=actor.kind,
+            actor_id=actor.id[:64],
+            actor_label=actor.label[:200],
+            action=each["action"],
+            target_type=target.type[:64],
+            target_id=target.id[:64],
+            payload=normalise_payload(dict(each["payload"])),
+            request_id=request_id_of(request),
+            ip=client_ip_of(request),
+            created_at=timezone.now(),
+            prev_hash=head.hash,
+        )
+        event.hash = event_hash(canonical_event(event))
+        head.seq, head.hash = event.seq, event.hash
+        written.append(event)
+    AuditEvent.unscoped.bulk_create(written)  # every row names its tenant
+    for tenant_id, head in heads.items():
+        AuditChainHead.objects.filter(tenant_id=tenant_id).update(seq=head.seq, hash=head.hash)
+    return written
 
 
 # --- verification ----------------------------------------------------------------------

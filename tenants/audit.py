@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -106,12 +106,16 @@ class AuditWriter(Protocol):
 
 
 _writer: AuditWriter | None = None
+_many_writer: Callable[[Sequence[Mapping[str, Any]]], Any] | None = None
 _deferred: ContextVar[list[dict[str, Any]] | None] = ContextVar("audit_deferred", default=None)
 
 
-def install_audit_writer(writer: AuditWriter) -> None:
-    global _writer  # noqa: PLW0603 (one process-wide port, set once at start-up)
-    _writer = writer
+def install_audit_writer(
+    writer: AuditWriter, *, many: Callable[[Sequence[Mapping[str, Any]]], Any] | None = None
+) -> None:
+    """`many` (optional) writes a deferred block's events in one go, in order."""
+    global _writer, _many_writer  # one process-wide port, set once at start-up
+    _writer, _many_writer = writer, many
 
 
 def audit_writer_installed() -> bool:
@@ -171,6 +175,9 @@ def audit_deferred() -> Iterator[None]:
         yield
     finally:
         _deferred.reset(token)
+    if pending and _many_writer is not None:
+        _many_writer(pending)
+        return
     for event in pending:
         _writer(**event)
 
