@@ -6,6 +6,7 @@ What is left of a platform figure after subtracting these is what the platform i
 from __future__ import annotations
 
 import base64
+import ssl
 import threading
 import time
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import certifi
 import httpx
 from stack import EMULATOR_API_KEY, Emulator
 
@@ -43,13 +45,17 @@ def call_and_write(client: httpx.Client, url: str, body: dict[str, Any], path: P
 def direct_calls(
     *, emulator: Emulator, bodies: Sequence[dict[str, Any]], concurrency: int, out_dir: Path
 ) -> list[DirectCall]:
-    """Each body once, `concurrency` at a time, one fresh connection per call (as the platform opens one per job)."""
+    """Each body once, `concurrency` at a time, one fresh connection per call (as the platform opens one per job).
+
+    The TLS context is made once and shared, as the platform's Foundry client does: building one loads the CA
+    bundle (~20 ms of CPU), which 50 clients made at once would otherwise charge to the baseline."""
     out_dir.mkdir(parents=True, exist_ok=True)
     headers = {"api-key": EMULATOR_API_KEY}
+    tls = ssl.create_default_context(cafile=certifi.where())
 
     def one(indexed: tuple[int, dict[str, Any]]) -> DirectCall:
         index, body = indexed
-        with httpx.Client(headers=headers, timeout=120) as client:
+        with httpx.Client(headers=headers, timeout=120, verify=tls) as client:
             return call_and_write(client, emulator.generations_url, body, out_dir / f"direct-{index}.img")
 
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="direct") as pool:

@@ -57,7 +57,6 @@ def main() -> int:
         token = bench_tenant_token()
         submitter = make_submitter(stack, args, token=token)
         body = {"size": args.size, "quality": args.quality, "output_format": args.output_format}
-        captured = None
         for index in range(args.jobs):
             with mock.patch("generation.tasks.run_job.delay"), mock.patch("generation.tasks.run_job.apply_async"):
                 job_id = submitter.submit(generation_body(index, label="sql", **body)).job_id

@@ -491,5 +491,6 @@ class Stack:
         """
         output = self.run_dir / f"{name}-{mode}.collapsed.txt"
         command = [str(Path(sys.executable).with_name("py-spy")), "record", "-p", str(pid), "-f", "raw"]
-        command += ["-o", str(output), "-r", os.environ.get("BENCH_PYSPY_RATE", "100"), "--nonblocking", *(["--idle"] if mode == "wall" else ["--gil"])]
+        rate = os.environ.get("BENCH_PYSPY_RATE", "100")  # samples per second
+        command += ["-o", str(output), "-r", rate, "--nonblocking", *(["--idle"] if mode == "wall" else ["--gil"])]
         return self._spawn(f"{name}-py-spy", command, self.env()), output

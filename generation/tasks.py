@@ -14,6 +14,7 @@ from generation.execution import job_run, jobs_reconcile
     name="generation.run_job",
     bind=True,
     acks_late=True,
+    ignore_result=True,  # the job row is the result; nobody reads the backend's copy
     # Provider failures are bounded by JOB_MAX_ATTEMPTS inside job_run (attempts counted on the row);
     # a database that went away for a moment is retried here, with backoff, instead of stranding the job.
     autoretry_for=(OperationalError, InterfaceError),
