@@ -215,15 +215,17 @@ def measured_run(
         time.sleep(1)
     pids = {f"worker{index or ''}": worker.child.pid for index, worker in enumerate(workers)}
     meter = CpuMeter({**pids, "emulator": emulator.child.pid, "benchmark": os.getpid()}, database=stack.database)
-    meter.start()
     sampler = MemorySampler(workers)
     sampler.start()
     bodies = [generation_body(i, label="platform", **body) for i in range(args.jobs)]
-    if not args.no_prefill:
+    if args.no_prefill:
+        meter.start()
+    else:
         for worker in workers:
             worker.pause()
     submitted = submitter.submit_many(bodies, threads=args.submit_threads)
     if not args.no_prefill:
+        meter.start()  # the worker's window: the submissions before it are not its work
         for worker in workers:
             worker.resume()
     unfinished = wait_until_finished([s.job_id for s in submitted], timeout=args.timeout)
