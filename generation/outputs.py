@@ -193,8 +193,15 @@ def outputs_persist(
 
     Safe to run twice: versions are unique per (job, provider request, output index).
     """
-    locked = JobGeneration.objects.for_tenant(job.tenant_id).select_for_update(no_key=True).get(pk=unit.pk)
-    if locked.state != GenerationState.STORED:
+    # Marking the unit stored first takes its row lock: a concurrent run of the same unit waits here,
+    # then finds it stored and creates nothing (a failure below rolls the mark back with the rest).
+    claimed = (
+        JobGeneration.objects.for_tenant(job.tenant_id)
+        .filter(pk=unit.pk)
+        .exclude(state=GenerationState.STORED)
+        .update(state=GenerationState.STORED)
+    )
+    if claimed:
         _versions_create(job=job, unit=unit, response=response, renditions=renditions)
     if then is not None:
         then()
@@ -274,8 +281,7 @@ def _versions_create(
                 placement_slug=prepared.slug,
             )
     if output_verdicts:
-        # Once per unit (the STORED check above runs under the unit's row lock).
+        # Once per unit (it was marked stored above, under its row lock).
         Job.objects.for_tenant(job.tenant_id).filter(pk=job.pk).update(
             safety_verdicts=_JsonbAppend(F("safety_verdicts"), Value(output_verdicts, output_field=JSONField()))
         )
-    JobGeneration.objects.for_tenant(job.tenant_id).filter(pk=unit.pk).update(state=GenerationState.STORED)
