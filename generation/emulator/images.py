@@ -6,8 +6,11 @@ bytes. CPU-bound: the app runs them in a worker thread.
 
 from __future__ import annotations
 
+import functools
 import io
 import random
+import struct
+import zlib
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageOps
@@ -153,10 +156,48 @@ def render_generation(spec: RenderSpec, index: int) -> bytes:
     )
 
 
+# Plain pictures come in a few flat colours, each drawn and encoded once per size and format; what makes two
+# prompts' files differ is a comment naming the prompt's seed (JPEG COM segment, PNG tEXt chunk).
+PLAIN_COLOURS = 16
+
+
+@functools.lru_cache(maxsize=128)
+def _plain_picture(
+    width: int, height: int, output_format: str, *, compression: int | None, transparent: bool, colour: int
+) -> bytes:
+    shade = (colour * 0x9E3779B1) & 0xFFFFFF  # spread the indices over the colour cube
+    image = Image.new("RGBA", (width, height), (*(shade >> shift & 0xFF for shift in (0, 8, 16)), 255))
+    draw_mark(image)
+    return encode(image, output_format=output_format, compression=compression, transparent=transparent)
+
+
+def _with_comment(data: bytes, output_format: str, comment: bytes) -> bytes | None:
+    """`data` with `comment` added as metadata (the pixels untouched), or None for a format without a place."""
+    if output_format == "jpeg":  # COM segment right after SOI
+        return data[:2] + b"\xff\xfe" + struct.pack(">H", len(comment) + 2) + comment + data[2:]
+    if output_format == "png":  # tEXt chunk right after the 8-byte signature and the 25-byte IHDR chunk
+        body = b"Comment\x00" + comment
+        chunk = struct.pack(">I", len(body)) + b"tEXt" + body + struct.pack(">I", zlib.crc32(b"tEXt" + body))
+        return data[:33] + chunk + data[33:]
+    return None
+
+
 def render_plain(spec: RenderSpec, index: int) -> bytes:
-    """One flat colour from the prompt's seed, the seed's bits in the first row (distinct bytes per
-    prompt, so content addressing dedupes nothing) and the mark: a few milliseconds at any size."""
+    """One of PLAIN_COLOURS flat colours chosen by the prompt's seed and the mark, with the seed in the file's
+    metadata (distinct bytes per prompt, so content addressing dedupes nothing): well under a millisecond once a
+    size's pictures are made. WebP has no comment to carry the seed: its pictures are drawn each time."""
     seed = _seed(spec, index, "generation")
+    picture = _plain_picture(
+        spec.width,
+        spec.height,
+        spec.output_format,
+        compression=spec.output_compression,
+        transparent=spec.transparent,
+        colour=seed % PLAIN_COLOURS,
+    )
+    stamped = _with_comment(picture, spec.output_format, b"seed %d" % seed)
+    if stamped is not None:
+        return stamped
     image = Image.new("RGBA", (spec.width, spec.height), (*(seed >> shift & 0xFF for shift in (0, 8, 16)), 255))
     for bit in range(min(64, spec.width)):
         if seed >> bit & 1:
