@@ -173,6 +173,16 @@ def report_details(
     ticks = [first_claim + step / 2 for step in range(int(worker_span * 2) + 1)]
     running = [sum(1 for t in done if (t.started_at or 0) <= at < (t.finished_at or 0)) for at in ticks]
     print(f"   jobs between claim and succeeded, every 0.5 s: {' '.join(map(str, running))}")
+    # Between the first possible answer and the last claim every thread has work: the node's rate without the
+    # start (all threads claim at once) and the end (threads run out of jobs one by one).
+    steady_from, steady_to = first_claim + latency, max(t.started_at or 0 for t in done)
+    if steady_to - steady_from >= latency:
+        steady = sum(1 for t in done if steady_from <= (t.finished_at or 0) < steady_to) / (steady_to - steady_from)
+        print(
+            f"   steady state (first claim + {latency:g} s -> last claim, {steady_to - steady_from:.1f} s): "
+            f"{steady:.2f} jobs/s = {share(steady, ideal).strip()} of ideal (the figure above includes the start "
+            "and the end of the run)"
+        )
     print(
         f"   per job, submit -> succeeded: median {percentile(totals, 50):.2f} s, "
         f"p95 {percentile(totals, 95):.2f} s (includes waiting for a free thread)"

@@ -48,7 +48,7 @@ from generation.outputs import (
     refs_moderated,
     store_output_blobs,
 )
-from generation.quota import QuotaTimeout, acquire_quota
+from generation.quota import QuotaTimeout, acquire_quota, quota_restamp
 from generation.sizing import output_tokens
 from governance.ledger import ledger_charge_response
 from governance.safety.backends import ModerationBackend, ModerationError, ModerationUnavailable, moderation_backend
@@ -135,10 +135,13 @@ def _call_provider(
     # The quota wait and the call take seconds to minutes: give the pooled connection back for both,
     # or a node's threads queue for the pool (and time out) instead of waiting for the provider.
     connection.close()
-    acquire_quota(config=config, tokens=estimated)
+    slot = uuid.uuid4().hex
+    acquire_quota(config=config, tokens=estimated, request_id=slot)
     readmit = partial(acquire_quota, config=config, tokens=estimated)
     JobGeneration.objects.for_tenant(job.tenant_id).filter(pk=unit.pk).update(provider_calls=F("provider_calls") + 1)
     connection.close()
+    # Under load the bookkeeping above can take longer than the window's margin: the slot starts as the call leaves.
+    quota_restamp(config=config, tokens=estimated, request_id=slot)
     common = {
         "prompt": unit.compiled_prompt,
         "size": f"{unit.width}x{unit.height}",

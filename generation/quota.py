@@ -26,9 +26,22 @@ def _limiter(name: str, rpm: int, tpm: int) -> DeploymentRateLimiter:
     )
 
 
-def acquire_quota(*, config: DeploymentConfig, tokens: int) -> float:
-    """Block until one request of `tokens` fits the deployment's windows; returns seconds waited."""
-    limiter = _limiter(config.name, config.rpm, config.tpm)
+def _admitted_tokens(config: DeploymentConfig, tokens: int) -> int:
     # A single request estimated above the whole TPM quota could never fit; it is sent alone
     # into an empty window instead of failing a job the deployment would in fact serve.
-    return limiter.acquire(tokens=min(tokens, config.tpm), timeout=settings.FOUNDRY_QUOTA_WAIT_SECONDS)
+    return min(tokens, config.tpm)
+
+
+def acquire_quota(*, config: DeploymentConfig, tokens: int, request_id: str | None = None) -> float:
+    """Block until one request of `tokens` fits the deployment's windows; returns seconds waited."""
+    limiter = _limiter(config.name, config.rpm, config.tpm)
+    return limiter.acquire(
+        tokens=_admitted_tokens(config, tokens), timeout=settings.FOUNDRY_QUOTA_WAIT_SECONDS, request_id=request_id
+    )
+
+
+def quota_restamp(*, config: DeploymentConfig, tokens: int, request_id: str) -> None:
+    """The request granted as `request_id` leaves now: its place in the window starts now."""
+    _limiter(config.name, config.rpm, config.tpm).restamp(
+        tokens=_admitted_tokens(config, tokens), request_id=request_id
+    )

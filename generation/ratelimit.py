@@ -60,6 +60,12 @@ end
 return {0, ready_at - now, count, used}
 """
 
+# KEYS[1]: the deployment's sorted set. ARGV: the granted entry. Moves it to now if it is still there.
+_RESTAMP_SCRIPT = """
+local clock = redis.call('TIME')
+return redis.call('ZADD', KEYS[1], 'XX', 'CH', tonumber(clock[1]) * 1000000 + tonumber(clock[2]), ARGV[1])
+"""
+
 _MICROSECONDS = 1_000_000
 
 
@@ -113,17 +119,27 @@ class DeploymentRateLimiter:
         self.window_seconds = window_seconds
         self.key = f"{key_prefix}:{deployment_key}"
         self._window_us = max(1, round(window_seconds * _MICROSECONDS))
-        self._script = (redis_client or _client(redis_url)).register_script(_ACQUIRE_SCRIPT)
+        client = redis_client or _client(redis_url)
+        self._script = client.register_script(_ACQUIRE_SCRIPT)
+        self._restamp = client.register_script(_RESTAMP_SCRIPT)
 
-    def try_acquire(self, *, tokens: int) -> Admission:
-        """One atomic attempt: record the request if it fits both windows, else record nothing."""
+    def try_acquire(self, *, tokens: int, request_id: str | None = None) -> Admission:
+        """One atomic attempt: record the request if it fits both windows, else record nothing.
+
+        `request_id` names the granted entry, for `restamp`."""
         self._check_tokens(tokens)
         granted, wait_us, requests, used = self._script(
-            keys=[self.key], args=[self.rpm, self.tpm, self._window_us, tokens, uuid.uuid4().hex]
+            keys=[self.key], args=[self.rpm, self.tpm, self._window_us, tokens, request_id or uuid.uuid4().hex]
         )
         return Admission(bool(granted), int(wait_us) / _MICROSECONDS, int(requests), int(used))
 
-    def acquire(self, *, tokens: int, timeout: float) -> float:
+    def restamp(self, *, tokens: int, request_id: str) -> bool:
+        """The granted request `request_id` starts its window now (when it really leaves, after bookkeeping
+        that may have taken a while): the provider counts a call from its arrival, not from our grant.
+        Only ever makes the limiter stricter. False when the entry has already left the window."""
+        return bool(self._restamp(keys=[self.key], args=[f"{request_id}:{tokens}"]))
+
+    def acquire(self, *, tokens: int, timeout: float, request_id: str | None = None) -> float:
         """Block until one request of `tokens` estimated tokens fits and is recorded; return the seconds waited.
 
         Raises RateLimitTimeout as soon as the earliest possible slot lies beyond `timeout` (nothing but time
@@ -135,7 +151,7 @@ class DeploymentRateLimiter:
         started = time.monotonic()
         deadline = started + timeout
         while True:
-            admission = self.try_acquire(tokens=tokens)
+            admission = self.try_acquire(tokens=tokens, request_id=request_id)
             now = time.monotonic()
             if admission.granted:
                 return now - started

@@ -215,3 +215,27 @@ def test_deployments_have_separate_quotas():
 def test_token_estimates_must_be_non_negative_integers(tokens):
     with pytest.raises(ValueError, match="non-negative integer"):
         _limiter(rpm=1, tpm=10, window=1).acquire(tokens=tokens, timeout=0)
+
+
+def test_a_restamped_request_holds_its_slot_from_the_restamp_not_from_the_grant():
+    # A worker stamps its slot again as the call leaves: the provider counts the call from its arrival.
+    window = 0.5
+    limiter = _limiter(rpm=1, tpm=100, window=window)
+    limiter.acquire(tokens=10, timeout=0, request_id="first")
+    time.sleep(0.3)
+
+    assert limiter.restamp(tokens=10, request_id="first")
+    waited = limiter.acquire(tokens=10, timeout=2)
+
+    assert window - TOLERANCE <= waited <= window + 0.1  # from the grant it would have been ~0.2 s
+
+
+def test_restamping_a_request_that_left_the_window_adds_nothing():
+    limiter = _limiter(rpm=1, tpm=100, window=0.2)
+    limiter.acquire(tokens=10, timeout=0, request_id="gone")
+    time.sleep(0.3)
+    assert limiter.try_acquire(tokens=10).granted  # the old entry left; this one fills the only slot
+
+    assert not limiter.restamp(tokens=10, request_id="gone")
+    refused = limiter.try_acquire(tokens=0)
+    assert (refused.granted, refused.requests_in_window) == (False, 1)
