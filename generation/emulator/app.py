@@ -215,6 +215,7 @@ def _describe(record: CallRecord, image_request: ImageRequest) -> None:
 
 
 async def _serve(request: Request, state: EmulatorState, record: CallRecord) -> tuple[Response, dict | None]:
+    arrived_at = state.quota.now()
     config = state.config
     _authenticate(request, config)
     api_version = request.query_params.get("api-version", "")
@@ -239,7 +240,7 @@ async def _serve(request: Request, state: EmulatorState, record: CallRecord) -> 
     plan = plan_faults(config=config, headers=request.headers, rng=state.rng, queued=queued)
     operation, version = OPERATIONS[record.kind], api_version or "v1"
 
-    admission = state.quota.admit(tokens=usage["total_tokens"], rpm=config.rpm, tpm=config.tpm)
+    admission = state.quota.admit(tokens=usage["total_tokens"], rpm=config.rpm, tpm=config.tpm, arrived_at=arrived_at)
     if not admission.admitted:
         raise errors.rate_limited(
             retry_after_ms=admission.retry_after_ms,

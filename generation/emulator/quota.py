@@ -7,6 +7,7 @@ are not charged.
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 import time
@@ -36,10 +37,16 @@ class QuotaWindow:
         with self._lock:
             self._entries.clear()
 
-    def admit(self, *, tokens: int, rpm: int, tpm: int) -> Admission:
-        """Charge and admit the request, or say how long until the window has room. 0 means unlimited."""
+    def now(self) -> float:
+        return self._clock()
+
+    def admit(self, *, tokens: int, rpm: int, tpm: int, arrived_at: float | None = None) -> Admission:
+        """Charge and admit the request, or say how long until the window has room. 0 means unlimited.
+
+        `arrived_at` (from `now()`): when the request came in. The service counts a call from its arrival;
+        reading and pricing the request in between can take a while when this process is busy rendering."""
         with self._lock:
-            now = self._clock()
+            now = self._clock() if arrived_at is None else min(arrived_at, self._clock())
             while self._entries and self._entries[0][0] <= now - WINDOW_SECONDS:
                 self._entries.popleft()
             used_tokens = sum(t for _, t in self._entries)
@@ -48,7 +55,7 @@ class QuotaWindow:
                 return Admission(False, _ms_until(oldest + WINDOW_SECONDS, now), "call rate limit", 0, None)
             if tpm and used_tokens + tokens > tpm:
                 return Admission(False, self._ms_until_tokens_free(tokens, tpm, now), "token rate limit")
-            self._entries.append((now, tokens))
+            bisect.insort(self._entries, (now, tokens))  # arrivals admitted out of order stay sorted
             return Admission(
                 True,
                 remaining_requests=rpm - len(self._entries) if rpm else None,

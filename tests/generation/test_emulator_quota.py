@@ -53,3 +53,25 @@ def test_refused_calls_are_not_charged_and_reset_clears():
 def test_zero_means_unlimited():
     window = QuotaWindow(Clock())
     assert all(window.admit(tokens=10**9, rpm=0, tpm=0).admitted for _ in range(1000))
+
+
+def test_a_call_counts_from_its_arrival_even_when_admitted_later():
+    # A busy emulator may read and price a request seconds after it came in; the window counts the arrival.
+    clock = Clock()
+    window = QuotaWindow(clock)
+    arrived = window.now()
+    clock.now += 2  # reading the body and counting its tokens took a while
+    assert window.admit(tokens=1, rpm=1, tpm=0, arrived_at=arrived).admitted
+    clock.now += 58.5  # 60.5 s after the arrival, 58.5 s after the admission
+    assert window.admit(tokens=1, rpm=1, tpm=0).admitted
+
+
+def test_calls_admitted_out_of_arrival_order_leave_the_window_in_arrival_order():
+    clock = Clock()
+    window = QuotaWindow(clock)
+    late_reader = window.now()
+    clock.now += 1
+    assert window.admit(tokens=1, rpm=2, tpm=0).admitted  # arrived at 1001
+    assert window.admit(tokens=1, rpm=2, tpm=0, arrived_at=late_reader).admitted  # arrived at 1000
+    refused = window.admit(tokens=1, rpm=2, tpm=0)
+    assert refused.retry_after_ms == 59_000  # the one that arrived first leaves first, at 1060
