@@ -61,6 +61,24 @@ def test_each_tenant_has_its_own_chain(tenant_a, tenant_b):
     assert audit_verify(tenant=tenant_a).ok and audit_verify(tenant=tenant_b).ok
 
 
+def test_a_deferred_block_of_two_tenants_events_leaves_both_chains_valid(tenant_a, tenant_b):
+    # Written in one batch: each tenant's head is locked and moved once, the events inserted together.
+    before_a, before_b = len(events(tenant_a)), len(events(tenant_b))
+    with transaction.atomic(), audit_port.audit_deferred():
+        record(tenant_a, "first.done")
+        record(tenant_b, "second.done")
+        record(tenant_a, "third.done")
+    assert [(e.seq, e.action) for e in events(tenant_a)[before_a:]] == [
+        (before_a + 1, "first.done"),
+        (before_a + 2, "third.done"),
+    ]
+    assert [(e.seq, e.action) for e in events(tenant_b)[before_b:]] == [(before_b + 1, "second.done")]
+    assert audit_verify(tenant=tenant_a).ok and audit_verify(tenant=tenant_b).ok
+    record(tenant_a, "after.done")  # the head moved to the batch's last event: the next one links to it
+    assert events(tenant_a)[-1].prev_hash == events(tenant_a)[-2].hash
+    assert audit_verify(tenant=tenant_a).ok
+
+
 def test_deferred_events_are_written_in_order_when_the_block_ends_and_dropped_with_an_error(tenant_a):
     before = len(events(tenant_a))
     with transaction.atomic(), audit_port.audit_deferred():
