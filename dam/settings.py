@@ -225,6 +225,8 @@ if not FIELD_ENCRYPTION_KEY and not DEBUG:
 # A running job holds a lease; a worker that dies stops renewing it, and once it expires the
 # reconciler (worker start-up and a periodic task) puts the job back in line.
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 600, minimum=5)
+# Answers a worker process turns into versions at once; the rest queue first come, first served.
+JOB_FINISH_CONCURRENCY = env_int("JOB_FINISH_CONCURRENCY", 4, minimum=1)
 # Whole-job attempts after the client's own bounded retries gave up on a transient error.
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
 JOB_RETRY_BASE_SECONDS = env_int("JOB_RETRY_BASE_SECONDS", 10, minimum=0)

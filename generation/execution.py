@@ -11,7 +11,9 @@ re-run does not scan again); a provider refusal becomes a verdict on the job, in
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -239,36 +241,45 @@ class _RunContext:
     moderation: ModerationBackend
 
 
+@functools.cache
+def _finish_slots(size: int) -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(size)
+
+
 def _run_unit(job: Job, unit: JobGeneration, run: _RunContext, *, then: Callable[[], object] | None = None) -> None:
     """Call (or reuse the recorded answer), store, moderate and persist one unit; `then` runs in the
     transaction of its versions (the job's terminal transition, after the last unit)."""
     provenance = output_provenance(job=job, unit=unit, deployment=run.config.name)
     # A unit never called has no recorded answer to reuse (its calls are counted before they are made).
     response = _response_with_outputs(unit) if unit.provider_calls else None
-    if response is None:
-        result = _call_provider(job, unit, run.client, run.config, run.policy)
-        response = _record_response(job, unit, result, run.config)
-        refs, written = store_output_blobs(job=job, outputs=result.outputs, provenance=provenance)
-        try:
-            # Scanned before any version exists: a blocked output never becomes visible, not even briefly.
-            refs = refs_moderated(
-                refs=refs,
-                provider_request_id=response.provider_request_id,
-                policy=run.policy,
-                backend=run.moderation,
-                written=written,
-            )
-        finally:
-            # Recorded even when moderation failed: a re-run scans these instead of generating again.
-            ProviderResponse.objects.for_tenant(job.tenant_id).filter(pk=response.pk).update(outputs=refs)
-            response.outputs = refs
-    else:
-        moderate_outputs(job=job, response=response, policy=run.policy, backend=run.moderation)
-    renditions = [
-        [] if output_blocked(ref) else prepare_renditions(job=job, unit=unit, output_ref=ref, provenance=provenance)
-        for ref in response.outputs
-    ]
-    outputs_persist(job=job, unit=unit, response=response, renditions=renditions, then=then)
+    result = _call_provider(job, unit, run.client, run.config, run.policy) if response is None else None
+    # With a fixed latency a round of answers arrives together; 50 threads sharing the CPU (and the GIL) would
+    # finish all of them at the end of the round. A few at a time, in arrival order, the first are done (and
+    # their threads free for the next job) at once. No transaction is open here, so waiting holds no lock.
+    with _finish_slots(settings.JOB_FINISH_CONCURRENCY):
+        if result is not None:
+            response = _record_response(job, unit, result, run.config)
+            refs, written = store_output_blobs(job=job, outputs=result.outputs, provenance=provenance)
+            try:
+                # Scanned before any version exists: a blocked output never becomes visible, not even briefly.
+                refs = refs_moderated(
+                    refs=refs,
+                    provider_request_id=response.provider_request_id,
+                    policy=run.policy,
+                    backend=run.moderation,
+                    written=written,
+                )
+            finally:
+                # Recorded even when moderation failed: a re-run scans these instead of generating again.
+                ProviderResponse.objects.for_tenant(job.tenant_id).filter(pk=response.pk).update(outputs=refs)
+                response.outputs = refs
+        else:
+            moderate_outputs(job=job, response=response, policy=run.policy, backend=run.moderation)
+        renditions = [
+            [] if output_blocked(ref) else prepare_renditions(job=job, unit=unit, output_ref=ref, provenance=provenance)
+            for ref in response.outputs
+        ]
+        outputs_persist(job=job, unit=unit, response=response, renditions=renditions, then=then)
 
 
 def _error_detail(exc: FoundryError) -> dict:
