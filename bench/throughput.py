@@ -173,15 +173,18 @@ def report_details(
     ticks = [first_claim + step / 2 for step in range(int(worker_span * 2) + 1)]
     running = [sum(1 for t in done if (t.started_at or 0) <= at < (t.finished_at or 0)) for at in ticks]
     print(f"   jobs between claim and succeeded, every 0.5 s: {' '.join(map(str, running))}")
-    # Between the first possible answer and the last claim every thread has work: the node's rate without the
-    # start (all threads claim at once) and the end (threads run out of jobs one by one).
+    # Between the first possible answer and the last claim every thread has work: the node's rate there, by
+    # Little's law (jobs in flight / time a job spends in flight), without the start (all threads claim at once)
+    # and the end (threads run out of jobs one by one). Bounded by the ideal: at most 50 in flight, each >= 2 s.
     steady_from, steady_to = first_claim + latency, max(t.started_at or 0 for t in done)
-    if steady_to - steady_from >= latency:
-        steady = sum(1 for t in done if steady_from <= (t.finished_at or 0) < steady_to) / (steady_to - steady_from)
+    middle = [n for at, n in zip(ticks, running, strict=True) if steady_from <= at <= steady_to]
+    if middle:
+        in_flight = sum(middle) / len(middle)
+        steady = in_flight / (sum((t.finished_at or 0) - (t.started_at or 0) for t in done) / len(done))
         print(
-            f"   steady state (first claim + {latency:g} s -> last claim, {steady_to - steady_from:.1f} s): "
-            f"{steady:.2f} jobs/s = {share(steady, ideal).strip()} of ideal (the figure above includes the start "
-            "and the end of the run)"
+            f"   steady state (first claim + {latency:g} s -> last claim): {in_flight:.1f} jobs in flight, "
+            f"{steady:.2f} jobs/s = {share(steady, ideal).strip()} of ideal (Little's law; the figure above "
+            "includes the start and the end of the run)"
         )
     print(
         f"   per job, submit -> succeeded: median {percentile(totals, 50):.2f} s, "
