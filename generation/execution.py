@@ -254,8 +254,9 @@ def _run_unit(job: Job, unit: JobGeneration, run: _RunContext, *, then: Callable
     response = _response_with_outputs(unit) if unit.provider_calls else None
     result = _call_provider(job, unit, run.client, run.config, run.policy) if response is None else None
     # With a fixed latency a round of answers arrives together; 50 threads sharing the CPU (and the GIL) would
-    # finish all of them at the end of the round. A few at a time, in arrival order, the first are done (and
-    # their threads free for the next job) at once. No transaction is open here, so waiting holds no lock.
+    # finish all of them at the end of the round. A few at a time, roughly in arrival order (a semaphore), the
+    # first are done, and their threads free for the next job, at once. No transaction is open here, so waiting
+    # holds no lock.
     with _finish_slots(settings.JOB_FINISH_CONCURRENCY):
         if result is not None:
             response = _record_response(job, unit, result, run.config)
