@@ -23,6 +23,10 @@ class StoredBlob:
     sha256: str
     size: int
 
+    def row_fields(self) -> dict[str, str | int]:
+        """The columns a version or rendition row keeps of its file."""
+        return {"storage_key": self.key, "sha256": self.sha256, "file_size": self.size}
+
 
 def blob_key(*, tenant_id: int, kind: str, sha256: str, image_format: str) -> str:
     return f"tenants/{tenant_id}/{kind}/{sha256[:2]}/{sha256}.{EXTENSIONS[image_format]}"

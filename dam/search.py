@@ -54,26 +54,25 @@ def _vector_params(asset: Asset, version: AssetVersion | None) -> list[str]:
 def asset_search_refresh(*, asset_id: int, tenant_id: int) -> None:
     """Rebuild one asset's search vector from its current state (one UPDATE)."""
     asset = Asset.objects.for_tenant(tenant_id).select_related("current_version").filter(pk=asset_id).first()
-    if asset is None:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE dam_asset SET search_vector = {_VECTOR_SQL} WHERE tenant_id = %s AND id = %s",
-            [*_vector_params(asset, asset.current_version), tenant_id, asset_id],
-        )
+    if asset is not None:
+        _vector_write(asset=asset, version=asset.current_version)
 
 
 def asset_current_version_set(*, asset: Asset, version: AssetVersion) -> None:
     """Make `version` the asset's current one and rebuild its search vector, in one UPDATE.
 
     `asset` must hold the row as it is now (its title, tags and locale feed the vector)."""
+    _vector_write(asset=asset, version=version, make_current=True)
+    asset.current_version = version
+
+
+def _vector_write(*, asset: Asset, version: AssetVersion | None, make_current: bool = False) -> None:
+    current_sql, current_params = ("current_version_id = %s, ", [version.pk]) if make_current else ("", [])
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE dam_asset SET current_version_id = %s, search_vector = {_VECTOR_SQL} "
-            "WHERE tenant_id = %s AND id = %s",
-            [version.pk, *_vector_params(asset, version), asset.tenant_id, asset.pk],
+            f"UPDATE dam_asset SET {current_sql}search_vector = {_VECTOR_SQL} WHERE tenant_id = %s AND id = %s",
+            [*current_params, *_vector_params(asset, version), asset.tenant_id, asset.pk],
         )
-    asset.current_version = version
 
 
 @dataclass(frozen=True)

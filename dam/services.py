@@ -89,9 +89,7 @@ def asset_version_create(
     fields = {
         "tenant_id": asset.tenant_id,
         "parent": parent,
-        "storage_key": blob.key,
-        "sha256": blob.sha256,
-        "file_size": blob.size,
+        **blob.row_fields(),
         "width": width,
         "height": height,
         "format": image_format,
@@ -170,9 +168,7 @@ def rendition_create(
         defaults={
             "tenant_id": version.tenant_id,
             "placement_slug": placement_slug,
-            "storage_key": blob.key,
-            "sha256": blob.sha256,
-            "file_size": blob.size,
+            **blob.row_fields(),
             "width": width,
             "height": height,
             "format": image_format,
