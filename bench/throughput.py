@@ -87,10 +87,21 @@ class MemorySampler(threading.Thread):
         return self.peak_kib
 
 
+SHOWN_ENV = ("DB_POOL_MAX_SIZE", "JOB_CALLS_IN_FLIGHT")
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=50, help="worker threads = jobs in flight (default 50)")
+    parser.add_argument(
+        "--concurrency", type=int, default=50, help="provider calls the node keeps in flight (default 50)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="worker threads of the node (default: --concurrency, one call each); more threads than calls set "
+        "JOB_CALLS_IN_FLIGHT so the node still has at most --concurrency calls in flight",
+    )
     parser.add_argument(
         "--processes",
         type=int,
@@ -146,7 +157,15 @@ def baseline_row(args: argparse.Namespace, emulator: Emulator, stack: Stack, ide
 
 
 def report_details(
-    timings: list[JobTiming], *, ideal: float, latency: float, cpu: dict, memory: dict, concurrency: int
+    timings: list[JobTiming],
+    calls: list[dict],
+    *,
+    ideal: float,
+    latency: float,
+    cpu: dict,
+    memory: dict,
+    threads: int,
+    concurrency: int,
 ) -> None:
     done = [t for t in timings if t.state == "succeeded"]
     first_submit = min(t.submitted_at for t in timings)
@@ -165,14 +184,22 @@ def report_details(
     )
     busy = sum((t.finished_at or 0) - (t.started_at or 0) for t in done)
     print(
-        f"   worker threads busy (claim -> succeeded) {busy / (worker_span * concurrency):.0%} of the window "
-        f"({concurrency} threads); the rest: each job's terminal transaction after its finish time, the task's "
+        f"   worker threads busy (claim -> succeeded) {busy / (worker_span * threads):.0%} of the window "
+        f"({threads} threads); the rest: each job's terminal transaction after its finish time, the task's "
         "bookkeeping, and threads idle at the start and the end"
     )
     first_claim = min(t.started_at or 0 for t in done)
     ticks = [first_claim + step / 2 for step in range(int(worker_span * 2) + 1)]
     running = [sum(1 for t in done if (t.started_at or 0) <= at < (t.finished_at or 0)) for at in ticks]
     print(f"   jobs between claim and succeeded, every 0.5 s: {' '.join(map(str, running))}")
+    spans = [(call["at"], call["at"] + call["duration_ms"] / 1000) for call in calls]
+    calling = [sum(1 for begin, end in spans if begin <= at < end) for at in ticks]
+    print(f"   calls in flight at the emulator, every 0.5 s: {' '.join(map(str, calling))}")
+    provider_busy = sum(end - begin for begin, end in spans) / (worker_span * concurrency)
+    print(
+        f"   the {concurrency} call slots were busy with the provider {provider_busy:.0%} of the window "
+        "(the rest: waiting for a thread to bring the next call, and the last answers' work after the last call)"
+    )
     # Between the first possible answer and the last claim every thread has work: the node's rate there, by
     # Little's law (jobs in flight / time a job spends in flight), without the start (all threads claim at once)
     # and the end (threads run out of jobs one by one). Bounded by the ideal: at most 50 in flight, each >= 2 s.
@@ -255,8 +282,11 @@ def measured_run(
 
 def main() -> int:
     args = parse_args()
+    args.threads = args.threads or args.concurrency
+    if args.threads < args.concurrency:
+        raise SystemExit("--threads must be at least --concurrency: each call in flight needs a thread")
     if args.warmup is None:
-        args.warmup = args.concurrency
+        args.warmup = args.threads
     latency = args.latency_ms / 1000
     ideal = args.concurrency / latency
     body = {"size": args.size, "quality": args.quality, "output_format": args.output_format}
@@ -268,8 +298,10 @@ def main() -> int:
         emulator = stack.start_emulator(latency_ms=str(args.latency_ms), render=args.render)
         worker_env = emulator.foundry_env(rpm=1_000_000, tpm=10**12)
         # A process with N threads is deployed with a pool of as many connections (README, DB_POOL_MAX_SIZE).
-        threads = args.concurrency // args.processes
+        threads = args.threads // args.processes
         worker_env["DB_POOL_MAX_SIZE"] = str(threads)
+        if args.threads > args.concurrency:
+            worker_env["JOB_CALLS_IN_FLIGHT"] = str(args.concurrency // args.processes)
         worker_env.update(worker_env_overrides(args))
         workers = [
             stack.start_worker(concurrency=threads, env=worker_env, queues=args.queues) for _ in range(args.processes)
@@ -286,7 +318,9 @@ def main() -> int:
                 "deployment limiter 1,000,000 RPM",
                 "ideal": f"{args.concurrency} in flight / {latency:g} s = {ideal:g} jobs/s",
                 "settings": stack.settings_label,
-                "worker env": " ".join([f"DB_POOL_MAX_SIZE={worker_env['DB_POOL_MAX_SIZE']}", *args.worker_env]),
+                "worker env": " ".join(
+                    [f"{name}={worker_env[name]}" for name in SHOWN_ENV if name in worker_env] + args.worker_env
+                ),
             },
         )
         rows = [] if args.no_baseline else [baseline_row(args, emulator, stack, ideal)]
@@ -312,7 +346,17 @@ def main() -> int:
         table(rows, heading=("run", "jobs ok", "makespan", "jobs/s", "of ideal", "max in flight"))
         print(f"\n   job states: {dict(Counter(t.state for t in timings))}; emulator statuses: {stats['by_status']}")
         report_unfinished(unfinished, total=len(timings), log_path=worker.child.log_path)
-        report_details(timings, ideal=ideal, latency=latency, cpu=cpu, memory=memory, concurrency=args.concurrency)
+        calls = [call for call in stats["recent"] if call["kind"] in ("generations", "edits")]
+        report_details(
+            timings,
+            calls,
+            ideal=ideal,
+            latency=latency,
+            cpu=cpu,
+            memory=memory,
+            threads=args.threads,
+            concurrency=args.concurrency,
+        )
         met = verdict("throughput share of ideal", 100 * rate / ideal, target=90)
         print(f"   logs: {stack.run_dir}")
         return 0 if met and not unfinished else 1

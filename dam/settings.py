@@ -90,6 +90,14 @@ if env_bool("DB_POOL", True):
         "max_size": env_int("DB_POOL_MAX_SIZE", 20, minimum=1),
         "timeout": env_int("DB_POOL_TIMEOUT", 10, minimum=1),
     }
+# Parameters sent apart from the SQL, and a statement run DB_PREPARE_THRESHOLD times on a connection
+# prepared: PostgreSQL stops planning a job's statements afresh (its CPU per job halves:
+# bench/throughput.py). Behind a transaction-mode pooler that cannot keep prepared statements, set
+# DB_PREPARE_THRESHOLD=0 (never prepare).
+if env_bool("DB_SERVER_SIDE_BINDING", True):
+    _db.setdefault("OPTIONS", {})["server_side_binding"] = True
+    _threshold = env_int("DB_PREPARE_THRESHOLD", 5, minimum=0)
+    _db["OPTIONS"]["prepare_threshold"] = _threshold or None
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -227,6 +235,9 @@ if not FIELD_ENCRYPTION_KEY and not DEBUG:
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 600, minimum=5)
 # Answers a worker process turns into versions at once; the rest queue first come, first served.
 JOB_FINISH_CONCURRENCY = env_int("JOB_FINISH_CONCURRENCY", 4, minimum=1)
+# Provider calls a worker process has in flight at once (0: one per thread). Threads beyond it
+# claim, record and store while every call slot stays busy with the provider.
+JOB_CALLS_IN_FLIGHT = env_int("JOB_CALLS_IN_FLIGHT", 0, minimum=0)
 # Whole-job attempts after the client's own bounded retries gave up on a transient error.
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
 JOB_RETRY_BASE_SECONDS = env_int("JOB_RETRY_BASE_SECONDS", 10, minimum=0)

@@ -11,6 +11,7 @@ re-run does not scan again); a provider refusal becomes a verdict on the job, in
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
@@ -142,8 +143,16 @@ def _call_provider(
     readmit = partial(acquire_quota, config=config, tokens=estimated)
     JobGeneration.objects.for_tenant(job.tenant_id).filter(pk=unit.pk).update(provider_calls=F("provider_calls") + 1)
     connection.close()
-    # Under load the bookkeeping above can take longer than the window's margin: the slot starts as the call leaves.
-    quota_restamp(config=config, tokens=estimated, request_id=slot)
+    send = _request(job, unit, client, policy, readmit)  # an edit's images are read and sized before its slot
+    with _call_slot():
+        # Under load the bookkeeping above can take longer than the window's margin: the slot starts as the call leaves.
+        quota_restamp(config=config, tokens=estimated, request_id=slot)
+        return send()
+
+
+def _request(
+    job: Job, unit: JobGeneration, client: FoundryImageClient, policy: SafetyPolicy, readmit: Callable[..., float]
+) -> Callable[[], ImageResult]:
     common = {
         "prompt": unit.compiled_prompt,
         "size": f"{unit.width}x{unit.height}",
@@ -162,8 +171,8 @@ def _call_provider(
         if job.mask_key:
             mask_image = resize_exact(blob_read(job.mask_key), width=unit.width, height=unit.height)
             mask = EditImage(mask_image.data, "mask.png")
-        return client.edit(image=EditImage(source.data, "image.png"), mask=mask, **common)
-    return client.generate(**common)
+        return partial(client.edit, image=EditImage(source.data, "image.png"), mask=mask, **common)
+    return partial(client.generate, **common)
 
 
 def _record_response(job: Job, unit: JobGeneration, result: ImageResult, config: DeploymentConfig) -> ProviderResponse:
@@ -239,6 +248,26 @@ class _RunContext:
     config: DeploymentConfig
     policy: SafetyPolicy
     moderation: ModerationBackend
+
+
+@functools.cache
+def _call_slots(size: int) -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(size)
+
+
+@contextlib.contextmanager
+def _call_slot():
+    """One of the process's JOB_CALLS_IN_FLIGHT provider calls (no limit when it is 0).
+
+    A thread holds its job from claim to success, but the provider only from send to answer: with more
+    threads than call slots, the answer's bookkeeping and the next claim happen while other threads' calls
+    keep every slot busy, instead of leaving the provider idle for that thread meanwhile.
+    """
+    if not settings.JOB_CALLS_IN_FLIGHT:
+        yield
+        return
+    with _call_slots(settings.JOB_CALLS_IN_FLIGHT):
+        yield
 
 
 @functools.cache

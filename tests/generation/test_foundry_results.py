@@ -35,10 +35,17 @@ def test_format_and_size_come_from_the_bytes_not_the_echoed_fields():
     assert "bytes=" in repr(parsed.outputs[0]) and "b64" not in repr(parsed.outputs[0])
 
 
-def test_truncated_image_bytes_are_malformed():
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+def test_truncated_image_bytes_are_malformed(fmt):
+    # Noise, so the entropy-coded data spans the whole file and a cut lands inside it.
+    picture = Image.frombytes("RGB", (256, 256), bytes(range(256)) * 768).rotate(7)
     buffer = io.BytesIO()
-    Image.new("RGB", (64, 64), (1, 2, 3)).save(buffer, format="PNG")
-    truncated = base64.b64encode(buffer.getvalue()[:-30]).decode()
+    picture.save(buffer, format=fmt)
+    data = buffer.getvalue()
+    whole = base64.b64encode(data).decode()
+    parsed = parse_image_response(json.dumps({"data": [{"b64_json": whole}]}).encode(), provider_request_id=None)
+    assert (parsed.outputs[0].width, parsed.outputs[0].height) == (256, 256)  # full size, not the JPEG draft's
+    truncated = base64.b64encode(data[: len(data) * 2 // 3]).decode()
     with pytest.raises(MalformedResponseError):
         parse_image_response(json.dumps({"data": [{"b64_json": truncated}]}).encode(), provider_request_id=None)
 
