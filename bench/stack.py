@@ -281,10 +281,15 @@ class Worker:
             app.control.cancel_consumer(queue, destination=[self.node_name], reply=True, timeout=5)
 
     def resume(self) -> None:
-        from dam.celery import app
+        resume_workers([self])
 
-        for queue in self.queues.split(","):
-            app.control.add_consumer(queue, destination=[self.node_name], reply=True, timeout=5)
+
+def resume_workers(workers: list[Worker]) -> None:
+    """Take messages again: all the processes of a node at once, one broadcast per queue."""
+    from dam.celery import app
+
+    for queue in workers[0].queues.split(","):
+        app.control.add_consumer(queue, destination=[w.node_name for w in workers], reply=True, timeout=5)
 
 
 @dataclass

@@ -53,6 +53,7 @@ from stack import (
     Stack,
     Worker,
     add_worker_options,
+    resume_workers,
     run_main,
     wait_for_quiet_machine,
     worker_env_overrides,
@@ -195,6 +196,17 @@ def report_details(
     spans = [(call["at"], call["at"] + call["duration_ms"] / 1000) for call in calls]
     calling = [sum(1 for begin, end in spans if begin <= at < end) for at in ticks]
     print(f"   calls in flight at the emulator, every 0.5 s: {' '.join(map(str, calling))}")
+    arrivals = sorted(begin for begin, _ in spans)
+    claims = sorted(t.started_at or 0 for t in done)
+    if len(arrivals) >= concurrency:
+        last_answer = max(end for _, end in spans)
+        print(
+            f"   from the first claim: claim {concurrency} at +{claims[concurrency - 1] - first_claim:.2f} s, "
+            f"claim {min(threads, len(claims))} at +{claims[min(threads, len(claims)) - 1] - first_claim:.2f} s; "
+            f"call 1 sent at +{arrivals[0] - first_claim:.2f} s, call {concurrency} at "
+            f"+{arrivals[concurrency - 1] - first_claim:.2f} s; the last answer at +{last_answer - first_claim:.2f} s, "
+            f"the last job succeeded at +{worker_span:.2f} s"
+        )
     provider_busy = sum(end - begin for begin, end in spans) / (worker_span * concurrency)
     print(
         f"   the {concurrency} call slots were busy with the provider {provider_busy:.0%} of the window "
@@ -267,8 +279,7 @@ def measured_run(
     submitted = submitter.submit_many(bodies, threads=args.submit_threads)
     if not args.no_prefill:
         meter.start()  # the worker's window: the submissions before it are not its work
-        for worker in workers:
-            worker.resume()
+        resume_workers(workers)
     unfinished = wait_until_finished([s.job_id for s in submitted], timeout=args.timeout)
     memory = {**node_memory_kib(workers), "peak during": sampler.stop(), "before": memory_before}
     cpu = meter.stop()

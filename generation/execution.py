@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from dam.blobs import blob_read
 from dam.imaging import resize_exact
-from generation.foundry.client import EditImage, FoundryImageClient
+from generation.foundry.client import EditImage, FoundryImageClient, shared_client
 from generation.foundry.config import DeploymentConfig
 from generation.foundry.errors import (
     AuthenticationError,
@@ -353,8 +353,8 @@ def job_run(*, job_id: int, owner: str | None = None) -> RunOutcome:
     config = deployment_config_for(tenant=job.tenant_id)
     policy = job_safety_policy(job)
     try:
-        with FoundryImageClient(config) as client, moderation_backend() as moderation:
-            run = _RunContext(client=client, config=config, policy=policy, moderation=moderation)
+        with moderation_backend() as moderation:
+            run = _RunContext(client=shared_client(config), config=config, policy=policy, moderation=moderation)
             units = JobGeneration.objects.for_tenant(job.tenant_id).filter(job=job).order_by("id")
             pending = [unit for unit in units if unit.state != GenerationState.STORED]
             for index, unit in enumerate(pending):

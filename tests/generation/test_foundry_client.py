@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import socket
+import threading
 import time
 
 import pytest
 from PIL import Image
 
-from generation.foundry.client import EditImage, FoundryImageClient
+from generation.foundry.client import EditImage, FoundryImageClient, shared_client
 from generation.foundry.config import ApiStyle, AuthKind, DeploymentConfig, Secret
 from generation.foundry.errors import (
     AuthenticationError,
@@ -362,3 +363,25 @@ def test_a_tenants_deployment_row_drives_the_client(clean_emulator, tenant_a):
     assert len(result.outputs) == 1
     call = _last_call(clean_emulator)
     assert (call["api"], call["deployment"]) == ("v1", "brand-a-images")
+
+
+def test_one_shared_client_per_configuration_serves_many_threads(clean_emulator):
+    config = _config(clean_emulator)
+    client = shared_client(config)
+    assert shared_client(_config(clean_emulator)) is client  # an equal configuration built again: the same client
+    rotated = shared_client(_config(clean_emulator, api_key=Secret("rotated-key")))
+    assert rotated is not client and rotated.config.api_key == Secret("rotated-key")
+
+    statuses: list[str] = []
+
+    def call(index: int) -> None:
+        result = client.generate(prompt=f"shared {index}", size=SIZE, quality="low")
+        statuses.append(result.outputs[0].format)
+
+    threads = [threading.Thread(target=call, args=(index,)) for index in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == ["png"] * 12
+    assert clean_emulator.stats()["calls"]["generations"] == 12
