@@ -11,6 +11,8 @@ from dam.models import LibrarySettings
 from dam.renditions.spec import SpecError, canonical_spec
 from tenants.audit import Actor, audit
 from tenants.audit import changes as audit_changes
+from tenants.change_feed import JOBS_CHANNEL
+from tenants.feed_cache import FeedCache
 from tenants.models import Tenant
 
 MAX_ALLOW_LIST = 100
@@ -22,6 +24,18 @@ def library_settings_for(*, tenant: Tenant | int) -> LibrarySettings:
     tenant_id = tenant if isinstance(tenant, int) else tenant.pk
     found = LibrarySettings.objects.for_tenant(tenant_id).first()
     return found or LibrarySettings(tenant_id=tenant_id)
+
+
+# Every generated output reads them for its provenance; a committed change drops the entry (generation 0004).
+_shared = FeedCache(JOBS_CHANNEL, max_entries=10_000)
+
+
+def library_settings_shared(*, tenant_id: int) -> LibrarySettings:
+    """`library_settings_for`, from this process's cache outside transactions. The instance is shared
+    between threads: read it, never change or save it."""
+    return _shared.get_or_load(
+        ("library", tenant_id), lambda: library_settings_for(tenant=tenant_id), group=str(tenant_id), seconds=600
+    )
 
 
 def _clean_allow_list(specs: Any) -> list[str]:

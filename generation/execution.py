@@ -357,8 +357,12 @@ def job_run(*, job_id: int, owner: str | None = None) -> RunOutcome:
             run = _RunContext(client=shared_client(config), config=config, policy=policy, moderation=moderation)
             units = JobGeneration.objects.for_tenant(job.tenant_id).filter(job=job).order_by("id")
             pending = [unit for unit in units if unit.state != GenerationState.STORED]
+            if job.cancel_requested:  # asked for before this claim: nothing is spent yet
+                _transition(job, owner, JobState.CANCELLED)
+                return RunOutcome(state=JobState.CANCELLED)
             for index, unit in enumerate(pending):
-                if not _renew_lease(job, owner):
+                # The claim has just set the lease and read the cancel flag: the first unit needs no renewal.
+                if index and not _renew_lease(job, owner):
                     if _cancel_requested(job):
                         _transition(job, owner, JobState.CANCELLED)
                         return RunOutcome(state=JobState.CANCELLED)

@@ -16,7 +16,7 @@ from django.db.models import F, Func, JSONField, Value
 
 from dam.blobs import StoredBlob, blob_put, blob_read
 from dam.imaging import derive
-from dam.library_settings import library_settings_for
+from dam.library_settings import library_settings_shared
 from dam.lifecycle import VersionStatus
 from dam.models import Asset, AssetVersion
 from dam.provenance import ProvenanceRecord, provenance_for_generated_output, provenance_stamp
@@ -48,7 +48,7 @@ def output_provenance(*, job: Job, unit: JobGeneration, deployment: str) -> Prov
     """What every stored file of this output says about itself (IPTC digital source type, AI system, credit)."""
     edit_of_upload = bool(job.source_version_id and job.source_version.asset.source == Asset.Source.UPLOADED)
     return provenance_for_generated_output(
-        settings=library_settings_for(tenant=job.tenant_id),
+        settings=library_settings_shared(tenant_id=job.tenant_id),
         model=MODEL_NAME,
         deployment=deployment,
         prompt=unit.compiled_prompt,

@@ -1,6 +1,6 @@
 """Committed changes pushed from Postgres to every process: what keeps in-process caches honest.
 
-Triggers (migrations `tenants 0003`, `dam 0007`) NOTIFY a channel whenever rows a cache depends
+Triggers (migrations `tenants 0003`, `dam 0007`, `generation 0004`) NOTIFY a channel whenever rows a cache depends
 on change. Postgres delivers a notification only when its transaction commits, to every
 listening connection, whoever wrote the rows: a service, the admin, a raw UPDATE, psql. One
 daemon thread per process LISTENs and hands each notification to the caches subscribed to
@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 
 AUTH_CHANNEL = "dam_auth"
 STOREFRONT_CHANNEL = "dam_storefront"
-CHANNELS = (AUTH_CHANNEL, STOREFRONT_CHANNEL)
+JOBS_CHANNEL = "dam_jobs"
+CHANNELS = (AUTH_CHANNEL, STOREFRONT_CHANNEL, JOBS_CHANNEL)
 # How often the listener checks that its connection is alive, and that it is asked to stop.
 PING_SECONDS = 15.0
 STOP_CHECK_SECONDS = 0.5
