@@ -1,9 +1,15 @@
 """Throughput of one worker node against a 2 s provider.
 
-One Celery worker process (threads pool, `-c 50` by default) runs N jobs (200) submitted through the REST API; the
-emulator answers every call in a fixed 2 s with no quota, and the deployment's own limiter is set far above what the
-run needs. The ideal is in-flight concurrency / latency (50 / 2 s = 25 jobs/s); the figure is N divided by the time
-the worker node took (first claim to last `succeeded`), as a share of that ideal (target >= 90%).
+One worker node runs N jobs (200) submitted through the REST API; the emulator answers every call in a fixed 2 s
+with no quota, and the deployment's own limiter is set far above what the run needs. The ideal is in-flight
+concurrency / latency (50 calls / 2 s = 25 jobs/s); the figure is N divided by the time the worker node took (first
+claim to last `succeeded`), as a share of that ideal (target >= 90%). The emulator's `max in flight` column shows
+that the node never had more than 50 calls out.
+
+The node is laid out as README "Running workers" advises: one Celery worker process per CPU (`--processes`, here
+the machine's CPU count), threads pool, twice as many threads as calls (`--threads`, 100 for 50 calls), each
+process capped at its share of the calls (JOB_CALLS_IN_FLIGHT = 50 / processes), the default connection pool
+(DB_POOL_MAX_SIZE 20). `--processes 1 --threads 50` is the plain layout: one process, one call per thread.
 
 By default the N jobs are queued first, with the worker paused (Celery remote control), and the worker's time runs
 from resuming it to the last `succeeded`: the node's own throughput. The submission rate of the API is another
@@ -100,15 +106,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--threads",
         type=int,
-        help="worker threads of the node (default: --concurrency, one call each); more threads than calls set "
+        help="worker threads of the node (default: twice --concurrency); more threads than calls set "
         "JOB_CALLS_IN_FLIGHT so the node still has at most --concurrency calls in flight",
     )
     parser.add_argument(
         "--processes",
         type=int,
-        default=1,
-        help="worker processes sharing the threads (a node runs one per core: the GIL serialises one process's "
-        "Python, and the post-processing of a round of 50 answers arrives all at once); default 1",
+        default=os.cpu_count() or 1,
+        help="worker processes of the node, sharing its threads and calls (default: one per CPU; the GIL serialises "
+        "one process's Python)",
     )
     parser.add_argument("--latency-ms", type=int, default=2000, help="the emulator's fixed latency (default 2000)")
     parser.add_argument("--size", default="1024x1024")
@@ -214,7 +220,7 @@ def report_details(
     )
     # Between the first possible answer and the last claim every thread has work: the node's rate there, by
     # Little's law (jobs in flight / time a job spends in flight), without the start (all threads claim at once)
-    # and the end (threads run out of jobs one by one). Bounded by the ideal: at most 50 in flight, each >= 2 s.
+    # and the end (threads run out of jobs one by one). Bounded by the ideal: at most 50 calls out, each >= 2 s.
     steady_from, steady_to = first_claim + latency, max(t.started_at or 0 for t in done)
     middle = [n for at, n in zip(ticks, running, strict=True) if steady_from <= at <= steady_to]
     if middle:
@@ -293,9 +299,11 @@ def measured_run(
 
 def main() -> int:
     args = parse_args()
-    args.threads = args.threads or args.concurrency
+    args.threads = args.threads or 2 * args.concurrency
     if args.threads < args.concurrency:
         raise SystemExit("--threads must be at least --concurrency: each call in flight needs a thread")
+    if args.concurrency % args.processes or args.threads % args.processes:
+        raise SystemExit(f"--concurrency and --threads must divide among the {args.processes} processes (--processes)")
     if args.warmup is None:
         args.warmup = args.threads
     latency = args.latency_ms / 1000
@@ -308,9 +316,9 @@ def main() -> int:
         stack.setup_django()
         emulator = stack.start_emulator(latency_ms=str(args.latency_ms), render=args.render)
         worker_env = emulator.foundry_env(rpm=1_000_000, tpm=10**12)
-        # A process with N threads is deployed with a pool of as many connections (README, DB_POOL_MAX_SIZE).
+        # Paced threads (generation.pacing) share the default pool of 20; fewer threads need no more than one each.
         threads = args.threads // args.processes
-        worker_env["DB_POOL_MAX_SIZE"] = str(threads)
+        worker_env["DB_POOL_MAX_SIZE"] = str(min(threads, 20))
         if args.threads > args.concurrency:
             worker_env["JOB_CALLS_IN_FLIGHT"] = str(args.concurrency // args.processes)
         worker_env.update(worker_env_overrides(args))

@@ -233,11 +233,11 @@ if not FIELD_ENCRYPTION_KEY and not DEBUG:
 # A running job holds a lease; a worker that dies stops renewing it, and once it expires the
 # reconciler (worker start-up and a periodic task) puts the job back in line.
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 600, minimum=5)
-# Answers a worker process turns into versions at once; the rest queue first come, first served.
-JOB_FINISH_CONCURRENCY = env_int("JOB_FINISH_CONCURRENCY", 4, minimum=1)
-# Provider calls a worker process has in flight at once (0: one per thread). Threads beyond it
-# claim, record and store while every call slot stays busy with the provider.
+# How a worker process paces its job threads (generation.pacing): jobs between claim and quota wait,
+# provider calls out (0: one per thread), answers being finished; each at most this many at once.
+JOB_PREPARE_CONCURRENCY = env_int("JOB_PREPARE_CONCURRENCY", 4, minimum=0)
 JOB_CALLS_IN_FLIGHT = env_int("JOB_CALLS_IN_FLIGHT", 0, minimum=0)
+JOB_FINISH_CONCURRENCY = env_int("JOB_FINISH_CONCURRENCY", 4, minimum=1)
 # Whole-job attempts after the client's own bounded retries gave up on a transient error.
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
 JOB_RETRY_BASE_SECONDS = env_int("JOB_RETRY_BASE_SECONDS", 10, minimum=0)

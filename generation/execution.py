@@ -11,10 +11,7 @@ re-run does not scan again); a provider refusal becomes a verdict on the job, in
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +48,7 @@ from generation.outputs import (
     refs_moderated,
     store_output_blobs,
 )
+from generation.pacing import call_slot, finishing, prepared, preparing
 from generation.quota import QuotaTimeout, acquire_quota, quota_restamp
 from generation.sizing import output_tokens
 from governance.ledger import ledger_charge_response
@@ -138,13 +136,14 @@ def _call_provider(
     # The quota wait and the call take seconds to minutes: give the pooled connection back for both,
     # or a node's threads queue for the pool (and time out) instead of waiting for the provider.
     connection.close()
+    prepared()  # the quota wait and the call: the next job may prepare meanwhile
     slot = uuid.uuid4().hex
     acquire_quota(config=config, tokens=estimated, request_id=slot)
     readmit = partial(acquire_quota, config=config, tokens=estimated)
     JobGeneration.objects.for_tenant(job.tenant_id).filter(pk=unit.pk).update(provider_calls=F("provider_calls") + 1)
     connection.close()
     send = _request(job, unit, client, policy, readmit)  # an edit's images are read and sized before its slot
-    with _call_slot():
+    with call_slot():
         # Under load the bookkeeping above can take longer than the window's margin: the slot starts as the call leaves.
         quota_restamp(config=config, tokens=estimated, request_id=slot)
         return send()
@@ -250,31 +249,6 @@ class _RunContext:
     moderation: ModerationBackend
 
 
-@functools.cache
-def _call_slots(size: int) -> threading.BoundedSemaphore:
-    return threading.BoundedSemaphore(size)
-
-
-@contextlib.contextmanager
-def _call_slot():
-    """One of the process's JOB_CALLS_IN_FLIGHT provider calls (no limit when it is 0).
-
-    A thread holds its job from claim to success, but the provider only from send to answer: with more
-    threads than call slots, the answer's bookkeeping and the next claim happen while other threads' calls
-    keep every slot busy, instead of leaving the provider idle for that thread meanwhile.
-    """
-    if not settings.JOB_CALLS_IN_FLIGHT:
-        yield
-        return
-    with _call_slots(settings.JOB_CALLS_IN_FLIGHT):
-        yield
-
-
-@functools.cache
-def _finish_slots(size: int) -> threading.BoundedSemaphore:
-    return threading.BoundedSemaphore(size)
-
-
 def _run_unit(job: Job, unit: JobGeneration, run: _RunContext, *, then: Callable[[], object] | None = None) -> None:
     """Call (or reuse the recorded answer), store, moderate and persist one unit; `then` runs in the
     transaction of its versions (the job's terminal transition, after the last unit)."""
@@ -282,11 +256,9 @@ def _run_unit(job: Job, unit: JobGeneration, run: _RunContext, *, then: Callable
     # A unit never called has no recorded answer to reuse (its calls are counted before they are made).
     response = _response_with_outputs(unit) if unit.provider_calls else None
     result = _call_provider(job, unit, run.client, run.config, run.policy) if response is None else None
-    # With a fixed latency a round of answers arrives together; 50 threads sharing the CPU (and the GIL) would
-    # finish all of them at the end of the round. A few at a time, roughly in arrival order (a semaphore), the
-    # first are done, and their threads free for the next job, at once. No transaction is open here, so waiting
-    # holds no lock.
-    with _finish_slots(settings.JOB_FINISH_CONCURRENCY):
+    prepared()  # a recorded answer reused: no call, but nothing more to prepare either
+    # Paced (generation.pacing): a round of answers that arrives together finishes first come, first served.
+    with finishing():
         if result is not None:
             response = _record_response(job, unit, result, run.config)
             refs, written = store_output_blobs(job=job, outputs=result.outputs, provenance=provenance)
@@ -347,6 +319,11 @@ def job_run(*, job_id: int, owner: str | None = None) -> RunOutcome:
     """Run the job to its end or its next wait. `owner` names this run's lease: the Celery task id,
     which its retries and redeliveries keep (a redelivered message means the previous run is gone)."""
     owner = owner or f"run-{uuid.uuid4().hex}"
+    with preparing():
+        return _job_run(job_id=job_id, owner=owner)
+
+
+def _job_run(*, job_id: int, owner: str) -> RunOutcome:
     job = job_claim(job_id=job_id, owner=owner)
     if job is None:
         return RunOutcome(state=None)
