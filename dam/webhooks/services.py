@@ -200,8 +200,12 @@ def webhook_emit(*, tenant: Tenant | int, event: str, payload: dict[str, Any]) -
     if event not in WebhookEvent.values:
         raise ValueError(f"unknown webhook event {event!r}")
     tenant_id = tenant if isinstance(tenant, int) else tenant.pk
+    # Every job asks, twice, and most tenants have none: the plainest query (ids, no ordering).
     endpoints = list(
-        WebhookEndpoint.objects.for_tenant(tenant_id).filter(active=True, events__contains=[event]).only("pk")
+        WebhookEndpoint.objects.for_tenant(tenant_id)
+        .filter(active=True, events__contains=[event])
+        .order_by()
+        .values_list("pk", flat=True)
     )
     if not endpoints:
         return []
@@ -220,7 +224,7 @@ def webhook_emit(*, tenant: Tenant | int, event: str, payload: dict[str, Any]) -
         [
             WebhookDelivery(
                 tenant_id=tenant_id,
-                endpoint=endpoint,
+                endpoint_id=endpoint,
                 event=event,
                 event_id=event_id,
                 payload=envelope,

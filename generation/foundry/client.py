@@ -102,8 +102,10 @@ class FoundryImageClient:
             # Loading the CA bundle costs ~17 ms of CPU; one context serves every client of the process.
             verify=shared_ssl_context(),
             # A shared client (`shared_client`) has one call per worker thread in flight: keep all their
-            # connections open between calls, not httpx's default 20.
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
+            # connections open between calls, not httpx's default 20. An idle one is dropped after 4 s, before
+            # servers with a 5 s idle timeout (uvicorn's default) close it under a request just sent on it
+            # (seen as a transport error, retried after the back-off: a second lost).
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=None, keepalive_expiry=4.0),
         )
 
     def __repr__(self) -> str:
