@@ -334,7 +334,7 @@ def _job_run(*, job_id: int, owner: str) -> RunOutcome:
             run = _RunContext(client=shared_client(config), config=config, policy=policy, moderation=moderation)
             units = JobGeneration.objects.for_tenant(job.tenant_id).filter(job=job).order_by("id")
             pending = [unit for unit in units if unit.state != GenerationState.STORED]
-            if job.cancel_requested:  # asked for before this claim: nothing is spent yet
+            if job.cancel_requested and pending:  # asked for while no run held the job: stop before the next call
                 _transition(job, owner, JobState.CANCELLED)
                 return RunOutcome(state=JobState.CANCELLED)
             for index, unit in enumerate(pending):

@@ -69,7 +69,8 @@ def shared_client(config: DeploymentConfig) -> FoundryImageClient:
     """The process's client for this deployment configuration (httpx clients are thread-safe).
 
     Jobs reuse its open connections: no TCP and TLS handshake per job (CPU here and at the provider, and
-    a round trip or two before each call). A changed configuration (a rotated key) is a new key here.
+    a round trip or two before each call). A changed configuration (a rotated key) is a new key here; an
+    Entra token provider is not part of the key (configurations equal but for it share the first's).
     """
     with _shared_lock:
         client = _shared.get(config)
