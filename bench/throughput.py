@@ -218,19 +218,6 @@ def report_details(
         f"   the {concurrency} call slots were busy with the provider {provider_busy:.0%} of the window "
         "(the rest: waiting for a thread to bring the next call, and the last answers' work after the last call)"
     )
-    # Between the first possible answer and the last claim every thread has work: the node's rate there, by
-    # Little's law (jobs in flight / time a job spends in flight), without the start (all threads claim at once)
-    # and the end (threads run out of jobs one by one). Bounded by the ideal: at most 50 calls out, each >= 2 s.
-    steady_from, steady_to = first_claim + latency, max(t.started_at or 0 for t in done)
-    middle = [n for at, n in zip(ticks, running, strict=True) if steady_from <= at <= steady_to]
-    if middle:
-        in_flight = sum(middle) / len(middle)
-        steady = in_flight / (sum((t.finished_at or 0) - (t.started_at or 0) for t in done) / len(done))
-        print(
-            f"   steady state (first claim + {latency:g} s -> last claim): {in_flight:.1f} jobs in flight, "
-            f"{steady:.2f} jobs/s = {share(steady, ideal).strip()} of ideal (Little's law; the figure above "
-            "includes the start and the end of the run)"
-        )
     print(
         f"   per job, submit -> succeeded: median {percentile(totals, 50):.2f} s, "
         f"p95 {percentile(totals, 95):.2f} s (includes waiting for a free thread)"
@@ -238,7 +225,8 @@ def report_details(
     print(
         f"   provider call as the worker saw it: median {percentile(provider, 50):.2f} s, "
         f"p95 {percentile(provider, 95):.2f} s (emulator latency {latency:g} s); in-worker time besides it: "
-        f"median {percentile([t.run_overhead for t in done], 50) * 1000:.0f} ms"
+        f"median {percentile([t.run_overhead for t in done], 50) * 1000:.0f} ms (with spare threads, mostly waiting "
+        "for a call slot)"
     )
     print(
         f"   worker memory: peak RSS {memory['VmHWM'] / 1024:.0f} MiB (VmHWM, whole life), "
