@@ -235,7 +235,7 @@ if not FIELD_ENCRYPTION_KEY and not DEBUG:
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 600, minimum=5)
 # How a worker process paces its job threads (generation.pacing): jobs between claim and quota wait,
 # provider calls out (0: one per thread), answers being finished; each at most this many at once.
-JOB_PREPARE_CONCURRENCY = env_int("JOB_PREPARE_CONCURRENCY", 4, minimum=0)
+JOB_PREPARE_CONCURRENCY = env_int("JOB_PREPARE_CONCURRENCY", 2, minimum=0)
 JOB_CALLS_IN_FLIGHT = env_int("JOB_CALLS_IN_FLIGHT", 0, minimum=0)
 JOB_FINISH_CONCURRENCY = env_int("JOB_FINISH_CONCURRENCY", 4, minimum=1)
 # Whole-job attempts after the client's own bounded retries gave up on a transient error.

@@ -6,7 +6,7 @@ and an idle node handed a queue claims everything at once: threads that all run 
 time all end it late, and the provider waits for the next calls meanwhile. So, per process:
 
 - `preparing`: at most JOB_PREPARE_CONCURRENCY jobs between the claim and the quota wait; the first
-  claimed are the first to call (an idle node sends its first calls in 0.4 s instead of 0.6-0.9 s);
+  claimed are the first to call (an idle node sends its 50th call at +0.35 s instead of +0.6-0.9 s);
 - `call_slot`: at most JOB_CALLS_IN_FLIGHT provider calls out (0: one per thread); a thread beyond it
   prepares the next call while every slot is busy, and takes a slot the moment an answer frees one;
 - `finishing`: at most JOB_FINISH_CONCURRENCY answers finished at once, roughly first come, first served.
