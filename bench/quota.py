@@ -15,8 +15,8 @@ The emulator answers with `--render plain` pictures by default, as in bench/thro
 the moment its handler starts, and drawing designed pictures (~40 ms of CPU each, in threads) on the machine's
 two CPUs delays that moment: a burst of 60 calls sent within 10 ms is stamped over 0.26 s with designed pictures,
 0.1 s with plain ones (measured alone, without the worker). Azure's counting does not share its CPUs with our
-worker. `--render full` keeps the designed pictures; one such run this session had 5 429s at the 62nd second
-(1.6%), another none; the runs with plain pictures had none.
+worker. `--render full` keeps the designed pictures; of three such runs one had 5 429s at the 62nd second (1.6%),
+the other two none; the two runs with plain pictures had none.
 
 Baseline, in the same run and on the same emulator quota (reset afterwards): the same number of callers with no
 shared limiter, each honouring the 429's retry-after, for `--baseline-seconds` (90; 0 skips it).
