@@ -27,14 +27,19 @@ def library_settings_for(*, tenant: Tenant | int) -> LibrarySettings:
 
 
 # Every generated output reads them for its provenance; a committed change drops the entry (generation 0004).
+# The expiry only bounds how long a quiet tenant's entry stays.
 _shared = FeedCache(JOBS_CHANNEL, max_entries=10_000)
+_CACHE_SECONDS = 600
 
 
 def library_settings_shared(*, tenant_id: int) -> LibrarySettings:
     """`library_settings_for`, from this process's cache outside transactions. The instance is shared
     between threads: read it, never change or save it."""
     return _shared.get_or_load(
-        ("library", tenant_id), lambda: library_settings_for(tenant=tenant_id), group=str(tenant_id), seconds=600
+        ("library", tenant_id),
+        lambda: library_settings_for(tenant=tenant_id),
+        group=str(tenant_id),
+        seconds=_CACHE_SECONDS,
     )
 
 

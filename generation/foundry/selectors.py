@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 # Every job reads its tenant's deployment before its call; a committed change to the tenant's deployments
 # drops the entry (generation 0004). The expiry only bounds how long a quiet tenant's entry stays.
 _configs = FeedCache(JOBS_CHANNEL, max_entries=10_000)
-CACHE_SECONDS = 600
+_CACHE_SECONDS = 600
 
 
 def deployment_config_for(*, tenant: Tenant | int) -> DeploymentConfig:
@@ -28,4 +28,4 @@ def deployment_config_for(*, tenant: Tenant | int) -> DeploymentConfig:
         row = Deployment.objects.for_tenant(tenant_id).filter(is_default=True).first()
         return row.to_config() if row is not None else platform_deployment_config()
 
-    return _configs.get_or_load(("deployment", tenant_id), load, group=str(tenant_id), seconds=CACHE_SECONDS)
+    return _configs.get_or_load(("deployment", tenant_id), load, group=str(tenant_id), seconds=_CACHE_SECONDS)
