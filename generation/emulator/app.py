@@ -12,8 +12,8 @@ Control (not part of Azure's API):
     (Content Safety: `content_safety` in the stats, and in the config as {"content_safety": {...}})
 
 One image call: auth -> parameters -> fault headers -> quota -> injected 429 (immediate, like a real
-throttle) -> latency -> injected 500 / hang / malformed -> input content filter -> render (worker thread)
--> output moderation -> 200.
+throttle) -> latency -> injected 500 / hang / malformed -> input content filter -> render (a thread, or a
+render process: generation.emulator.rendering) -> output moderation -> 200.
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ from generation.emulator.config import ConfigError, EmulatorConfig, Fault
 from generation.emulator.content_safety import ContentSafetyState, content_safety_routes
 from generation.emulator.errors import EmulatorError
 from generation.emulator.faults import HEADER_FAULT, FaultPlan, blocked_category, plan_faults
-from generation.emulator.images import RenderSpec, render_edit, render_generation, render_plain
 from generation.emulator.params import ImageRequest, parse_edit, parse_generation
 from generation.emulator.quota import QuotaWindow
+from generation.emulator.rendering import Renderer
 from generation.emulator.stats import CallRecord, EmulatorStats
 from generation.emulator.usage import usage_for
 
@@ -67,8 +67,9 @@ class EmulatorState:
     """The running emulator's mutable state; one per app, touched only from the event loop's thread
     (stats and quota also lock, as rendering threads never touch them)."""
 
-    def __init__(self, config: EmulatorConfig) -> None:
+    def __init__(self, config: EmulatorConfig, renderer: Renderer) -> None:
         self.start_config = config
+        self.renderer = renderer
         self.config = config
         self.stats = EmulatorStats(config.recent_limit)
         self.quota = QuotaWindow()
@@ -182,26 +183,6 @@ async def _read_request(request: Request, *, kind: str, deployment: str) -> Imag
     return image_request
 
 
-def _render_all(image_request: ImageRequest, render: str) -> list[bytes]:
-    width, height = image_request.output_size
-    spec = RenderSpec(
-        prompt=image_request.prompt,
-        width=width,
-        height=height,
-        quality=image_request.resolved_quality,
-        output_format=image_request.output_format,
-        output_compression=image_request.output_compression,
-        transparent=image_request.transparent,
-    )
-    if image_request.kind == "generations":
-        draw = render_plain if render == "plain" else render_generation
-        return [draw(spec, index) for index in range(image_request.n)]
-    return [
-        render_edit(spec, index, images=image_request.images, mask=image_request.mask)
-        for index in range(image_request.n)
-    ]
-
-
 def _describe(record: CallRecord, image_request: ImageRequest) -> None:
     width, height = image_request.output_size
     record.deployment = image_request.deployment
@@ -291,9 +272,7 @@ async def _produce(
     will_render = plan.fault in (None, Fault.CONTENT_FILTER_OUTPUT) and not input_category
     # Rendering runs during the injected latency, as the service's own work is part of its latency:
     # a call configured for 2 s answers in about 2 s, not 2 s plus the render.
-    rendering = (
-        asyncio.ensure_future(run_in_threadpool(_render_all, image_request, config.render)) if will_render else None
-    )
+    rendering = asyncio.ensure_future(state.renderer.render(image_request, config.render)) if will_render else None
     try:
         await _pause(request, plan.latency_seconds)
         if plan.fault == Fault.SERVER_ERROR:
@@ -341,6 +320,7 @@ async def _image_call(request: Request, *, kind: str) -> Response:
         kind=kind,
         api="azure" if deployment else "v1",
         deployment=deployment,
+        client_request_id=request.headers.get("x-ms-client-request-id"),
     )
     started = time.perf_counter()
     usage = None
@@ -456,14 +436,20 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(config: EmulatorConfig | None = None) -> Starlette:
-    state = EmulatorState(config or EmulatorConfig())
+def create_app(config: EmulatorConfig | None = None, *, render_processes: int = 0) -> Starlette:
+    """`render_processes`: draw designed pictures in that many processes (0: in threads of this one), so that
+    drawing cannot delay the arrival stamps of the calls the quota counts (generation.emulator.rendering)."""
+    state = EmulatorState(config or EmulatorConfig(), Renderer(render_processes))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await state.renderer.start()
         logger.info("foundry emulator ready (%s)", EMULATOR_HEADER_VALUE)
-        yield
-        state.release_hangs()
+        try:
+            yield
+        finally:
+            state.release_hangs()
+            state.renderer.close()
 
     routes = [
         Route("/openai/deployments/{deployment}/images/generations", generations, methods=["POST"]),

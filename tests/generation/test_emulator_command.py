@@ -77,6 +77,8 @@ def test_bad_start_options_are_a_command_error():
         call_command("foundry_emulator", "--latency-ms", "slow")
     with pytest.raises(CommandError, match="rate_429"):
         call_command("foundry_emulator", "--rate-429", "2")
+    with pytest.raises(CommandError, match="--render-processes must not be negative"):
+        call_command("foundry_emulator", "--render-processes", "-1")
 
 
 def test_a_missing_font_falls_back_loudly(caplog):

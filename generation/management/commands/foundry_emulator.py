@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 from django.core.management.base import BaseCommand, CommandError
 
 from generation.emulator.config import (
@@ -51,6 +53,13 @@ class Command(BaseCommand):
             default="full",
             help="full: the designed picture with its text; plain: a flat colour and the mark (load benchmarks)",
         )
+        parser.add_argument(
+            "--render-processes",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="processes drawing designed pictures, so drawing cannot delay the quota's arrival stamps "
+            "(default: one per CPU; 0: threads of the server's process)",
+        )
         parser.add_argument("--log-level", default="info")
 
     def handle(self, *args, **options) -> None:
@@ -78,14 +87,16 @@ class Command(BaseCommand):
             config = EmulatorConfig(**fields)
         except ConfigError as exc:
             raise CommandError(str(exc)) from None
+        if options["render_processes"] < 0:
+            raise CommandError(f"--render-processes must not be negative (got {options['render_processes']})")
         self.stdout.write(
             f"foundry emulator (dev/test only, not the model) on http://{options['host']}:{options['port']}\n"
             f"  azure: AZURE_OPENAI_ENDPOINT=http://{options['host']}:{options['port']}  "
             f"v1: http://{options['host']}:{options['port']}/openai/v1\n"
-            f"  config: {config.to_dict()}"
+            f"  config: {config.to_dict()}, render processes: {options['render_processes']}"
         )
         uvicorn.run(
-            create_app(config),
+            create_app(config, render_processes=options["render_processes"]),
             host=options["host"],
             port=options["port"],
             log_level=options["log_level"],
