@@ -28,11 +28,14 @@ shared limiter, each honouring the 429's retry-after, for `--baseline-seconds` (
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import re
 from collections import Counter
+from pathlib import Path
 
 from direct import naive_quota_client
-from figures import header, share, table, trailing_window_utilisation, verdict
+from figures import header, percentile, share, table, trailing_window_utilisation, verdict
 from jobs import (
     add_api_options,
     bench_tenant_token,
@@ -104,6 +107,58 @@ def arrival_timeline(calls: list[dict], *, step: int = 5) -> str:
     return " ".join(str(buckets.get(index, 0)) for index in range(max(buckets) + 1))
 
 
+_LEAVES = re.compile(r"quota: call (\S+) leaves at ([0-9.]+)")
+
+
+def departures(log_path: Path) -> dict[str, float]:
+    """Each call's restamp (the moment its quota slot starts, Redis clock) from the worker's debug log."""
+    return {m[1]: float(m[2]) for m in _LEAVES.finditer(log_path.read_text(errors="replace"))}
+
+
+def transit_report(calls: list[dict], left: dict[str, float], window_margin: float) -> list[str]:
+    """How long after its slot started each call reached the emulator's quota, and which calls were still in the
+    emulator's window when a 429 came although the limiter had let their slot go (transit > the window margin).
+
+    A call retried by the client keeps its x-ms-client-request-id: its first arrival is the restamped one."""
+    first: dict[str, dict] = {}
+    for call in sorted(calls, key=lambda call: call["at"]):
+        first.setdefault(call.get("client_request_id") or "", call)
+    first.pop("", None)
+    start = min(call["at"] for call in calls)
+    transits = sorted((call["at"] - left[cid], cid, call["at"] - start) for cid, call in first.items() if cid in left)
+    if not transits:
+        return ["no departures traced (is LOG_LEVELS=generation.execution=debug reaching the worker?)"]
+    values = [transit for transit, _, _ in transits]
+    p50, p95 = percentile(values, 50), percentile(values, 95)
+    lines = [
+        f"{len(transits)} of {len(first)} calls traced; slot start -> emulator arrival: p50 {p50 * 1000:.0f} ms, "
+        f"p95 {p95 * 1000:.0f} ms, max {values[-1] * 1000:.0f} ms (window margin {window_margin * 1000:.0f} ms)",
+        "slowest: " + ", ".join(f"{transit * 1000:.0f} ms at {at:.1f} s" for transit, _, at in transits[-5:][::-1]),
+    ]
+    over = [(transit, at) for transit, _, at in transits if transit > window_margin]
+    if over:
+        lines.append(
+            f"calls over the margin (each can cost a 429 one window later): {len(over)}, at "
+            + ", ".join(f"{at:.1f} s" for _, at in over)
+        )
+    return lines
+
+
+def print_details(
+    timings: list, stats: dict, calls: list[dict], *, departures: dict[str, float], window_margin: float
+) -> None:
+    states = Counter(t.state for t in timings)
+    retried = sum(1 for t in timings if t.attempts > 1)
+    print(f"\n   job states: {dict(states)}; jobs claimed more than once: {retried}")
+    print(f"   emulator statuses: {stats['by_status']}, faults: {stats['faults']}")
+    print(f"   429s by arrival, seconds after the first call: {refusal_times(calls) or 'none'}")
+    print(f"   admitted calls per 5 s from the first: {arrival_timeline(calls)}")
+    print("\n".join(f"   {line}" for line in transit_report(calls, departures, window_margin)))
+    first = min(t.submitted_at for t in timings)
+    last = max(t.finished_at or 0 for t in timings)
+    print(f"   first submit -> last job finished: {last - first:.1f} s")
+
+
 def row(name: str, figures: dict, *, rpm: int) -> tuple:
     utilisation = figures["utilisation"]
     return (
@@ -130,6 +185,7 @@ def main() -> int:
             latency_ms=str(args.latency_ms), rpm=args.rpm, recent_limit=20 * args.jobs, render=args.render
         )
         worker_env = emulator.foundry_env(rpm=args.rpm, tpm=DEFAULT_TPM)
+        worker_env["LOG_LEVELS"] = "generation.execution=debug"  # each call's slot start, for the transit figures
         worker_env.update(worker_env_overrides(args))
         worker = stack.start_worker(concurrency=args.concurrency, env=worker_env, queues=args.queues)
         submitter = make_submitter(stack, args, token=bench_tenant_token())
@@ -166,6 +222,7 @@ def main() -> int:
         calls = [call for call in stats["recent"] if call["kind"] in ("generations", "edits")]
         if len(calls) < stats["image_calls"]:
             print(f"   WARNING: the emulator kept {len(calls)} of {stats['image_calls']} call records")
+        (stack.run_dir / "calls.json").write_text(json.dumps(calls))  # for a closer look after the run
         platform = quota_figures(calls, rpm=args.rpm)
         rows.append(row("platform: jobs through the worker", platform, rpm=args.rpm))
 
@@ -175,16 +232,9 @@ def main() -> int:
             heading=("run", "calls", "429s", "429 share", "RPM used", "utilisation", "span / least span"),
         )
         timings = job_timings(submitted)
-        states = Counter(t.state for t in timings)
-        retried = sum(1 for t in timings if t.attempts > 1)
-        print(f"\n   job states: {dict(states)}; jobs claimed more than once: {retried}")
         report_unfinished(unfinished, total=len(timings), log_path=worker.child.log_path)
-        print(f"   emulator statuses: {stats['by_status']}, faults: {stats['faults']}")
-        print(f"   429s by arrival, seconds after the first call: {refusal_times(calls) or 'none'}")
-        print(f"   admitted calls per 5 s from the first: {arrival_timeline(calls)}")
-        first = min(t.submitted_at for t in timings)
-        last = max(t.finished_at or 0 for t in timings)
-        print(f"   first submit -> last job finished: {last - first:.1f} s")
+        margin = float(worker_env.get("FOUNDRY_QUOTA_WINDOW_SECONDS", "61")) - 60.0
+        print_details(timings, stats, calls, departures=departures(worker.child.log_path), window_margin=margin)
         met = verdict("429 share", 100 * platform["429"] / max(1, platform["calls"]), target=1, higher_is_better=False)
         if platform["utilisation"] is not None:
             met &= verdict("quota utilisation", 100 * platform["utilisation"], target=90)

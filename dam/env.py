@@ -55,3 +55,15 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"{name}={value!r} must be one of: {', '.join(choices)}")
     return value
+
+
+def env_mapping(name: str, choices: tuple[str, ...]) -> dict[str, str]:
+    """`key=value,key=value` with every value one of `choices` (lower-cased)."""
+    mapping: dict[str, str] = {}
+    for item in env_list(name):
+        key, separator, value = item.partition("=")
+        value = value.strip().lower()
+        if not separator or not key.strip() or value not in choices:
+            raise ImproperlyConfigured(f"{name}: {item!r} must be NAME=LEVEL with LEVEL one of: {', '.join(choices)}")
+        mapping[key.strip()] = value
+    return mapping

@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from dam.env import env_bool, env_choice, env_int, env_list, env_str
+from dam.env import env_bool, env_choice, env_int, env_list, env_mapping, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("DAM_VAR_DIR", str(BASE_DIR / "var")))
@@ -296,14 +296,20 @@ if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
-LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
+_LEVELS = ("debug", "info", "warning", "error")
+LOG_LEVEL = env_choice("LOG_LEVEL", "info", _LEVELS).upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # LOG_LEVELS=generation.execution=debug: one module's detail without everyone's (a Celery worker's -l
+    # sets the root level only).
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        **{name: {"level": level.upper()} for name, level in env_mapping("LOG_LEVELS", _LEVELS).items()},
+    },
 }
 
 # --- Storefront delivery, API schema and webhooks ---

@@ -49,7 +49,7 @@ from generation.outputs import (
     store_output_blobs,
 )
 from generation.pacing import call_slot, finishing, prepared, preparing
-from generation.quota import QuotaTimeout, acquire_quota, quota_restamp
+from generation.quota import QuotaTimeout, acquire_quota, quota_call_leaves
 from generation.sizing import output_tokens
 from governance.ledger import ledger_charge_response
 from governance.safety.backends import ModerationBackend, ModerationError, ModerationUnavailable, moderation_backend
@@ -142,15 +142,25 @@ def _call_provider(
     readmit = partial(acquire_quota, config=config, tokens=estimated)
     JobGeneration.objects.for_tenant(job.tenant_id).filter(pk=unit.pk).update(provider_calls=F("provider_calls") + 1)
     connection.close()
-    send = _request(job, unit, client, policy, readmit)  # an edit's images are read and sized before its slot
+    call_id = f"job-{job.pk}-{unit.pk}-{slot[:8]}"
+    # An edit's images are read and sized before its slot.
+    send = _request(job, unit, client, policy, readmit, call_id=call_id)
     with call_slot():
         # Under load the bookkeeping above can take longer than the window's margin: the slot starts as the call leaves.
-        quota_restamp(config=config, tokens=estimated, request_id=slot)
+        leaves_at = quota_call_leaves(config=config, tokens=estimated, request_id=slot)
+        # bench/quota.py reads it next to the provider's arrival stamp of the same x-ms-client-request-id.
+        logger.debug("quota: call %s leaves at %.6f", call_id, leaves_at)
         return send()
 
 
 def _request(
-    job: Job, unit: JobGeneration, client: FoundryImageClient, policy: SafetyPolicy, readmit: Callable[..., float]
+    job: Job,
+    unit: JobGeneration,
+    client: FoundryImageClient,
+    policy: SafetyPolicy,
+    readmit: Callable[..., float],
+    *,
+    call_id: str,
 ) -> Callable[[], ImageResult]:
     common = {
         "prompt": unit.compiled_prompt,
@@ -162,7 +172,7 @@ def _request(
         "background": job.background if job.background != "auto" else None,
         "before_retry": readmit,
         "moderation": policy.provider_moderation,
-        "client_request_id": f"job-{job.pk}-{unit.pk}-{uuid.uuid4().hex[:8]}",
+        "client_request_id": call_id,
     }
     if job.kind == Job.Kind.EDIT:
         source = resize_exact(blob_read(job.source_version.storage_key), width=unit.width, height=unit.height)

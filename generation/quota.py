@@ -40,8 +40,16 @@ def acquire_quota(*, config: DeploymentConfig, tokens: int, request_id: str | No
     )
 
 
-def quota_restamp(*, config: DeploymentConfig, tokens: int, request_id: str) -> None:
-    """The request granted as `request_id` leaves now: its place in the window starts now."""
-    _limiter(config.name, config.rpm, config.tpm).restamp(
-        tokens=_admitted_tokens(config, tokens), request_id=request_id
-    )
+def quota_call_leaves(*, config: DeploymentConfig, tokens: int, request_id: str) -> float:
+    """The request granted as `request_id` leaves now: its place in the window starts now (the provider counts a
+    call from its arrival). Returns that moment (unix seconds, Redis clock).
+
+    A grant that expired meanwhile (every call slot busy for a whole window) is spent: sent as it is, the call would
+    be counted by the provider and not by the limiter, so this waits for a new slot first."""
+    limiter = _limiter(config.name, config.rpm, config.tpm)
+    admitted = _admitted_tokens(config, tokens)
+    stamp = limiter.restamp(tokens=admitted, request_id=request_id)
+    while stamp is None:
+        limiter.acquire(tokens=admitted, timeout=settings.FOUNDRY_QUOTA_WAIT_SECONDS, request_id=request_id)
+        stamp = limiter.restamp(tokens=admitted, request_id=request_id)
+    return stamp

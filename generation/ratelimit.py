@@ -60,10 +60,18 @@ end
 return {0, ready_at - now, count, used}
 """
 
-# KEYS[1]: the deployment's sorted set. ARGV: the granted entry. Moves it to now if it is still there.
+# KEYS[1]: the deployment's sorted set. ARGV: the granted entry, window (µs). Moves it to now if it is still there,
+# and the set's expiry with it (or the set would vanish a window after the last grant, before this entry's window
+# ends); returns the new stamp (µs, Redis clock), or 0 when the entry had already left the window.
 _RESTAMP_SCRIPT = """
 local clock = redis.call('TIME')
-return redis.call('ZADD', KEYS[1], 'XX', 'CH', tonumber(clock[1]) * 1000000 + tonumber(clock[2]), ARGV[1])
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) / 1000))
+  return now
+end
+return 0
 """
 
 _MICROSECONDS = 1_000_000
@@ -133,11 +141,13 @@ class DeploymentRateLimiter:
         )
         return Admission(bool(granted), int(wait_us) / _MICROSECONDS, int(requests), int(used))
 
-    def restamp(self, *, tokens: int, request_id: str) -> bool:
+    def restamp(self, *, tokens: int, request_id: str) -> float | None:
         """The granted request `request_id` starts its window now (when it really leaves, after bookkeeping
         that may have taken a while): the provider counts a call from its arrival, not from our grant.
-        Only ever makes the limiter stricter. False when the entry has already left the window."""
-        return bool(self._restamp(keys=[self.key], args=[f"{request_id}:{tokens}"]))
+        Only ever makes the limiter stricter. Returns the new stamp (unix seconds by the Redis clock), or
+        None when the entry has already left the window (the grant is spent: acquire again)."""
+        stamp = int(self._restamp(keys=[self.key], args=[f"{request_id}:{tokens}", self._window_us]))
+        return stamp / _MICROSECONDS if stamp else None
 
     def acquire(self, *, tokens: int, timeout: float, request_id: str | None = None) -> float:
         """Block until one request of `tokens` estimated tokens fits and is recorded; return the seconds waited.

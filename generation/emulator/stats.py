@@ -18,6 +18,7 @@ class CallRecord:
     kind: str  # generations | edits
     api: str  # azure (deployments URL) | v1
     deployment: str
+    client_request_id: str | None = None  # the caller's x-ms-client-request-id
     prompt: str | None = None
     size: str | None = None
     quality: str | None = None

@@ -52,6 +52,8 @@ def test_production_without_a_secret_key_refuses_to_start():
         ("API_PAGE_SIZE", "lots", "is not an integer"),
         ("STORAGE_BACKEND", "ftp", "must be one of"),
         ("DATABASE_URL", "mysql://root@localhost/dam", "must point at PostgreSQL"),
+        ("LOG_LEVELS", "generation.execution=loud", "must be NAME=LEVEL"),
+        ("LOG_LEVELS", "generation.execution", "must be NAME=LEVEL"),
     ],
 )
 def test_bad_values_fail_loudly_naming_the_variable(name, value, message):

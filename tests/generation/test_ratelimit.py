@@ -224,7 +224,9 @@ def test_a_restamped_request_holds_its_slot_from_the_restamp_not_from_the_grant(
     limiter.acquire(tokens=10, timeout=0, request_id="first")
     time.sleep(0.3)
 
-    assert limiter.restamp(tokens=10, request_id="first")
+    before = time.time()
+    stamp = limiter.restamp(tokens=10, request_id="first")
+    assert before - TOLERANCE <= stamp <= time.time() + TOLERANCE  # the Redis clock, in unix seconds
     waited = limiter.acquire(tokens=10, timeout=2)
 
     assert window - TOLERANCE <= waited <= window + 0.1  # from the grant it would have been ~0.2 s
@@ -236,6 +238,6 @@ def test_restamping_a_request_that_left_the_window_adds_nothing():
     time.sleep(0.3)
     assert limiter.try_acquire(tokens=10).granted  # the old entry left; this one fills the only slot
 
-    assert not limiter.restamp(tokens=10, request_id="gone")
+    assert limiter.restamp(tokens=10, request_id="gone") is None
     refused = limiter.try_acquire(tokens=0)
     assert (refused.granted, refused.requests_in_window) == (False, 1)
