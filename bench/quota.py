@@ -11,18 +11,27 @@ threads. Read at the emulator:
 - makespan: the last request's arrival after the first, against the least a sliding 60 RPM window allows
   (60 s x (ceil(N / 60) - 1)).
 
-The emulator answers with `--render plain` pictures by default, as in bench/throughput.py. It counts each call from
-the moment its handler starts, and drawing designed pictures (~40 ms of CPU each, in threads) on the machine's
-two CPUs delays that moment: a burst of 60 calls sent within 10 ms is stamped over 0.26 s with designed pictures,
-0.1 s with plain ones (measured alone, without the worker). Azure's counting does not share its CPUs with our
-worker. `--render full` keeps the designed pictures; of three such runs one had 5 429s at the 62nd second (1.6%),
-the other two none; the two runs with plain pictures had none.
+Transit: the worker logs when each call's quota slot starts (its restamp as the call leaves, Redis clock;
+LOG_LEVELS=generation.execution=debug) and the emulator records each call's arrival with its x-ms-client-request-id;
+the script prints how long after its slot started each call was counted, against the limiter's margin
+(FOUNDRY_QUOTA_WINDOW_SECONDS - 60 = 1 s). A call counted later than that may still be in the emulator's window when
+the limiter has let its slot go, and the call sent into that slot is answered 429.
+
+That is what gave an earlier run 5 429s at the 62nd second: the emulator drew its designed pictures (~40 ms of CPU
+each, mostly holding the GIL) in threads of its server's process, which starved the event loop that stamps
+arrivals. With `--render-processes 0` (those threads) the run is reproduced: 5 calls of the first minute counted
+1.8-1.9 s after their slots started, while the first round's answers were being drawn, and 5 429s at the 62nd
+second; an httpcore trace showed the worker writing each request 1-17 ms after its slot started, the rest spent
+before the emulator read it. The emulator now draws them in render processes (`foundry_emulator
+--render-processes`, one per CPU by default): transits p50 3-4 ms, max 84-105 ms, no 429. Designed pictures
+(`--render full`) are the default again; `--render plain` is what bench/throughput.py uses.
 
 Baseline, in the same run and on the same emulator quota (reset afterwards): the same number of callers with no
 shared limiter, each honouring the 429's retry-after, for `--baseline-seconds` (90; 0 skips it).
 
     .venv/bin/python bench/quota.py [--jobs 300] [--rpm 60] [--latency-ms 2000] [--baseline-seconds 90]
-        [--render plain|full] [--api client|http] [--queues Q1,Q2] [--worker-env NAME=VALUE ...] [--debug]
+        [--render full|plain] [--render-processes N] [--api client|http] [--queues Q1,Q2]
+        [--worker-env NAME=VALUE ...] [--debug]
 """
 
 from __future__ import annotations
@@ -57,7 +66,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=int, default=2000, help="the emulator's fixed latency (default 2000)")
     parser.add_argument("--concurrency", type=int, default=50, help="worker threads (default 50)")
     parser.add_argument(
-        "--render", choices=("plain", "full"), default="plain", help="the emulator's pictures (default plain)"
+        "--render", choices=("plain", "full"), default="full", help="the emulator's pictures (default full)"
+    )
+    parser.add_argument(
+        "--render-processes",
+        type=int,
+        default=None,
+        help="the emulator's render processes (default: its own, one per CPU; 0: its server's threads)",
     )
     parser.add_argument("--size", default="1024x1024")
     parser.add_argument("--quality", default="low")
@@ -172,6 +187,10 @@ def row(name: str, figures: dict, *, rpm: int) -> tuple:
     )
 
 
+def _processes(count: int | None) -> str:
+    return "one per CPU" if count is None else str(count) if count else "none (threads)"
+
+
 def main() -> int:
     args = parse_args()
     body = {"size": args.size, "quality": args.quality, "output_format": args.output_format}
@@ -182,7 +201,11 @@ def main() -> int:
         stack.prepare_data_stores()
         stack.setup_django()
         emulator = stack.start_emulator(
-            latency_ms=str(args.latency_ms), rpm=args.rpm, recent_limit=20 * args.jobs, render=args.render
+            latency_ms=str(args.latency_ms),
+            rpm=args.rpm,
+            recent_limit=20 * args.jobs,
+            render=args.render,
+            render_processes=args.render_processes,
         )
         worker_env = emulator.foundry_env(rpm=args.rpm, tpm=DEFAULT_TPM)
         worker_env["LOG_LEVELS"] = "generation.execution=debug"  # each call's slot start, for the transit figures
@@ -196,7 +219,7 @@ def main() -> int:
                 f"{submitter.via}",
                 "worker": f"{worker.describe()}, FOUNDRY_RPM={args.rpm} FOUNDRY_TPM={DEFAULT_TPM}",
                 "emulator": f"quota {args.rpm} RPM (sliding 60 s), fixed {args.latency_ms} ms latency, "
-                f"{args.render} pictures",
+                f"{args.render} pictures, render processes {_processes(args.render_processes)}",
                 "settings": stack.settings_label,
                 "extra worker env": " ".join(args.worker_env) or "none",
             },

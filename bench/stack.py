@@ -456,11 +456,14 @@ class Stack:
         seed: int = 1,
         recent_limit: int = 2000,
         render: str = "full",
+        render_processes: int | None = None,
     ) -> Emulator:
         port = free_port()
         command = [sys.executable, "manage.py", "foundry_emulator", "--host", "127.0.0.1", "--port", str(port)]
         command += ["--latency-ms", latency_ms, "--rpm", str(rpm), "--tpm", str(tpm), "--seed", str(seed)]
         command += ["--log-level", "warning", "--render", render]
+        if render_processes is not None:  # else the command's default, one per CPU
+            command += ["--render-processes", str(render_processes)]
         child = self._spawn("emulator", command, self.env())
         emulator = Emulator(child, f"http://127.0.0.1:{port}")
         self._wait_until(child, lambda: emulator.stats() is not None, timeout=30)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from PIL import Image
@@ -31,6 +32,12 @@ def _requests():
     return generation, edit
 
 
+def _run(coroutine):
+    # In a thread of its own: the browser tests leave an event loop running in the main thread.
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
+
+
 async def _render_in(renderer: Renderer, requests) -> list[list[bytes]]:
     await renderer.start()
     try:
@@ -43,8 +50,8 @@ async def _render_in(renderer: Renderer, requests) -> list[list[bytes]]:
 def test_a_render_process_draws_the_same_bytes_as_a_thread():
     requests = _requests()
 
-    in_processes = asyncio.run(_render_in(Renderer(processes=1), requests))
-    in_threads = asyncio.run(_render_in(Renderer(processes=0), requests))
+    in_processes = _run(_render_in(Renderer(processes=1), requests))
+    in_threads = _run(_render_in(Renderer(processes=0), requests))
 
     assert in_processes == in_threads == [render_all(request, "full") for request in requests]
     generated = [Image.open(io.BytesIO(data)) for data in in_processes[0]]
@@ -65,7 +72,7 @@ def test_the_render_pool_runs_in_processes_of_its_own():
         finally:
             renderer.close()
 
-    workers = asyncio.run(pids())
+    workers = _run(pids())
 
     assert parent not in workers
     assert 1 <= len(workers) <= 2
