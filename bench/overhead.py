@@ -30,12 +30,22 @@ from jobs import (
     job_timings,
     make_submitter,
 )
-from stack import CpuMeter, Stack, add_worker_options, run_main, wait_for_quiet_machine, worker_env_overrides
+from stack import (
+    CpuMeter,
+    Stack,
+    add_render_processes_option,
+    add_worker_options,
+    render_processes_label,
+    run_main,
+    wait_for_quiet_machine,
+    worker_env_overrides,
+)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=50)
+    add_render_processes_option(parser)
     parser.add_argument("--latency-ms", type=int, default=0, help="the emulator's fixed latency (default 0)")
     parser.add_argument("--size", default="1024x1024")
     parser.add_argument("--quality", default="low")
@@ -83,7 +93,7 @@ def main() -> int:
             wait_for_quiet_machine(timeout=args.wait_quiet)
         stack.prepare_data_stores()
         stack.setup_django()
-        emulator = stack.start_emulator(latency_ms=str(args.latency_ms))
+        emulator = stack.start_emulator(latency_ms=str(args.latency_ms), render_processes=args.render_processes)
         worker_env = {**emulator.foundry_env(rpm=1_000_000, tpm=10**12), **worker_env_overrides(args)}
         worker = stack.start_worker(concurrency=args.concurrency, env=worker_env, queues=args.queues)
         submitter = make_submitter(stack, args, token=bench_tenant_token())
@@ -93,7 +103,8 @@ def main() -> int:
                 "jobs": f"{args.jobs} x {args.size} {args.quality} {args.output_format}, via {submitter.via}",
                 "worker": worker.describe(),
                 "extra worker env": " ".join(args.worker_env) or "none",
-                "emulator": f"fixed {args.latency_ms} ms latency (plus rendering), no quota",
+                "emulator": f"fixed {args.latency_ms} ms latency (plus rendering), no quota, render processes "
+                f"{render_processes_label(args.render_processes)}",
                 "settings": stack.settings_label,
                 "overhead": "submit -> succeeded minus the provider call (baseline: call + decode + write minus call)",
             },

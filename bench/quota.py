@@ -54,7 +54,15 @@ from jobs import (
     report_unfinished,
     wait_until_finished,
 )
-from stack import Stack, add_worker_options, run_main, wait_for_quiet_machine, worker_env_overrides
+from stack import (
+    Stack,
+    add_render_processes_option,
+    add_worker_options,
+    render_processes_label,
+    run_main,
+    wait_for_quiet_machine,
+    worker_env_overrides,
+)
 
 DEFAULT_TPM = 600_000  # the platform's default FOUNDRY_TPM: far above what these small images need
 
@@ -68,12 +76,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--render", choices=("plain", "full"), default="full", help="the emulator's pictures (default full)"
     )
-    parser.add_argument(
-        "--render-processes",
-        type=int,
-        default=None,
-        help="the emulator's render processes (default: its own, one per CPU; 0: its server's threads)",
-    )
+    add_render_processes_option(parser)
     parser.add_argument("--size", default="1024x1024")
     parser.add_argument("--quality", default="low")
     parser.add_argument("--format", default="jpeg", dest="output_format")
@@ -187,10 +190,6 @@ def row(name: str, figures: dict, *, rpm: int) -> tuple:
     )
 
 
-def _processes(count: int | None) -> str:
-    return "one per CPU" if count is None else str(count) if count else "none (threads)"
-
-
 def main() -> int:
     args = parse_args()
     body = {"size": args.size, "quality": args.quality, "output_format": args.output_format}
@@ -219,7 +218,7 @@ def main() -> int:
                 f"{submitter.via}",
                 "worker": f"{worker.describe()}, FOUNDRY_RPM={args.rpm} FOUNDRY_TPM={DEFAULT_TPM}",
                 "emulator": f"quota {args.rpm} RPM (sliding 60 s), fixed {args.latency_ms} ms latency, "
-                f"{args.render} pictures, render processes {_processes(args.render_processes)}",
+                f"{args.render} pictures, render processes {render_processes_label(args.render_processes)}",
                 "settings": stack.settings_label,
                 "extra worker env": " ".join(args.worker_env) or "none",
             },

@@ -68,6 +68,21 @@ def cpu_seconds(pid: int) -> float:
     return _stat_cpu(Path(f"/proc/{pid}/stat").read_text())
 
 
+def tree_cpu_seconds(pid: int, *, exclude: frozenset[int] = frozenset()) -> float:
+    """CPU time of a process and its live descendants (the emulator's render processes, for one), less the subtrees
+    of `exclude` (the benchmark's own children are the stack's parts, counted apart)."""
+    if pid in exclude:
+        return 0.0
+    total = 0.0
+    try:
+        total += cpu_seconds(pid)
+        tasks = Path(f"/proc/{pid}/task").iterdir()
+        children = [int(child) for task in tasks for child in (task / "children").read_text().split()]
+    except OSError:  # it exited between two readings
+        return total
+    return total + sum(tree_cpu_seconds(child, exclude=exclude) for child in children)
+
+
 def postgres_backend_cpu(database: str) -> float:
     """CPU time so far of the Postgres backends serving `database` (their process title names it).
 
@@ -106,7 +121,8 @@ class CpuMeter:
         self.database = database
 
     def _read(self) -> dict[str, float]:
-        used = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        named = frozenset(self.pids.values())
+        used = {name: tree_cpu_seconds(pid, exclude=named - {pid}) for name, pid in self.pids.items()}
         used["postgres"] = postgres_backend_cpu(self.database)
         return used
 
@@ -254,6 +270,19 @@ def add_worker_options(parser: Any) -> None:
         metavar="NAME=VALUE",
         help="extra environment of the worker, repeatable (e.g. DB_POOL_MAX_SIZE=60)",
     )
+
+
+def add_render_processes_option(parser: Any) -> None:
+    parser.add_argument(
+        "--render-processes",
+        type=int,
+        default=None,
+        help="the emulator's render processes (default: its own, one per CPU; 0: its server's threads)",
+    )
+
+
+def render_processes_label(count: int | None) -> str:
+    return "one per CPU" if count is None else str(count) if count else "none (threads)"
 
 
 def worker_env_overrides(args: Any) -> dict[str, str]:
