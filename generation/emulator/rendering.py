@@ -2,11 +2,12 @@
 
 The emulator stamps a call's arrival for its quota on its event loop. A designed picture is ~40 ms of CPU, much of
 it holding the GIL; drawn in threads of the same process, a round of answers starves the loop, and calls already on
-its socket were stamped up to 1.2 s late (bench/quota.py --render full, traced: a call's bytes written by the worker
-1-17 ms after its quota slot started, then read by the emulator up to 1,166 ms later). A call the platform's limiter
-had let go one window earlier was then still in the emulator's window and answered 429, which Azure, whose front
-door shares no GIL with its model, would not do. With `processes`, designed pictures are drawn in a process pool and
-the loop keeps its GIL. Plain pictures are cached and cost ~0.1 ms: they stay in threads, where they cost no pickling.
+its socket were stamped up to 1.2-1.9 s late (bench/quota.py --render full --render-processes 0; an httpcore trace
+showed the worker writing each request 1-17 ms after its quota slot started). A call the platform's limiter had let
+go one window earlier was then still in the emulator's window and answered 429, which Azure, whose front door shares
+no GIL with its model, would not do. With `processes`, designed pictures are drawn in a process pool and the loop
+keeps its GIL (transits at most ~0.1 s). Plain pictures are cached and cost ~0.1 ms: they stay in threads, where they
+cost no pickling.
 """
 
 from __future__ import annotations
