@@ -14,13 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 from starlette.concurrency import run_in_threadpool
 
 from generation.emulator.images import RenderSpec, render_edit, render_generation, render_plain
 from generation.emulator.params import ImageRequest
+
+ORPHAN_CHECK_SECONDS = 0.5
 
 
 def render_all(image_request: ImageRequest, render: str) -> list[bytes]:
@@ -44,9 +49,18 @@ def render_all(image_request: ImageRequest, render: str) -> list[bytes]:
     ]
 
 
-def _ignore_interrupts() -> None:
+def _start_render_process(parent: int) -> None:
     # Ctrl-C reaches the whole process group: the parent shuts the pool down, the children need not print tracebacks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A parent killed outright (SIGKILL, a crash) never shuts the pool down, and an idle render process waits on its
+    # queue forever: it leaves when it is reparented.
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True, name="orphan-watch").start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+    os._exit(0)
 
 
 def _warm() -> None:
@@ -68,14 +82,19 @@ class Renderer:
             return
         # spawn, not fork: the emulator's process has threads (uvicorn's, Starlette's pool) a fork would copy mid-state.
         self._pool = ProcessPoolExecutor(
-            self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_interrupts
+            self.processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_render_process,
+            initargs=(os.getpid(),),
         )
         loop = asyncio.get_running_loop()
         await asyncio.gather(*(loop.run_in_executor(self._pool, _warm) for _ in range(self.processes)))
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            # Waiting: with wait=False the server's process exited before the pool's manager thread had told its
+            # processes to stop, and they outlived it.
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
     async def render(self, image_request: ImageRequest, render: str) -> list[bytes]:
