@@ -277,12 +277,12 @@ def add_render_processes_option(parser: Any) -> None:
         "--render-processes",
         type=int,
         default=None,
-        help="the emulator's render processes (default: its own, one per CPU; 0: its server's threads)",
+        help="the emulator's render processes (default: its own, one per CPU up to 4; 0: its server's threads)",
     )
 
 
 def render_processes_label(count: int | None) -> str:
-    return "one per CPU" if count is None else str(count) if count else "none (threads)"
+    return "the default (one per CPU up to 4)" if count is None else str(count) if count else "none (threads)"
 
 
 def worker_env_overrides(args: Any) -> dict[str, str]:
@@ -491,7 +491,7 @@ class Stack:
         command = [sys.executable, "manage.py", "foundry_emulator", "--host", "127.0.0.1", "--port", str(port)]
         command += ["--latency-ms", latency_ms, "--rpm", str(rpm), "--tpm", str(tpm), "--seed", str(seed)]
         command += ["--log-level", "warning", "--render", render]
-        if render_processes is not None:  # else the command's default, one per CPU
+        if render_processes is not None:  # else the command's default
             command += ["--render-processes", str(render_processes)]
         child = self._spawn("emulator", command, self.env())
         emulator = Emulator(child, f"http://127.0.0.1:{port}")

@@ -13,6 +13,10 @@ from generation.emulator.config import (
     Fault,
 )
 
+# Each render process holds its own interpreter, fonts and caches (~34 MB resident): a large host needs no more than a few to keep the
+# server's event loop free.
+MAX_DEFAULT_RENDER_PROCESSES = 4
+
 
 class Command(BaseCommand):
     help = (
@@ -56,9 +60,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--render-processes",
             type=int,
-            default=os.cpu_count() or 1,
+            default=min(MAX_DEFAULT_RENDER_PROCESSES, os.cpu_count() or 1),
             help="processes drawing designed pictures, so drawing cannot delay the quota's arrival stamps "
-            "(default: one per CPU; 0: threads of the server's process)",
+            f"(default: one per CPU, at most {MAX_DEFAULT_RENDER_PROCESSES}; 0: threads of the server's process)",
         )
         parser.add_argument("--log-level", default="info")
 
