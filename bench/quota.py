@@ -23,8 +23,8 @@ arrivals. With `--render-processes 0` (those threads) the run is reproduced: 5 c
 1.8-1.9 s after their slots started, while the first round's answers were being drawn, and 5 429s at the 62nd
 second; an httpcore trace showed the worker writing each request 1-17 ms after its slot started, the rest spent
 before the emulator read it. The emulator now draws them in render processes (`foundry_emulator
---render-processes`, one per CPU up to 4 by default): transits p50 3-4 ms, max 84-105 ms, no 429. Designed pictures
-(`--render full`) are the default again; `--render plain` is what bench/throughput.py uses.
+--render-processes`, one per CPU up to 4 by default): transits p50 3-4 ms, max 84-110 ms, no 429 (three runs).
+Designed pictures (`--render full`) are the default again; `--render plain` is what bench/throughput.py uses.
 
 Baseline, in the same run and on the same emulator quota (reset afterwards): the same number of callers with no
 shared limiter, each honouring the 429's retry-after, for `--baseline-seconds` (90; 0 skips it).

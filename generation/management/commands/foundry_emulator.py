@@ -13,8 +13,8 @@ from generation.emulator.config import (
     Fault,
 )
 
-# Each render process holds its own interpreter, fonts and caches (~34 MB resident): a large host needs no more than a few to keep the
-# server's event loop free.
+# Each render process holds its own interpreter, fonts and caches (~34 MB resident): a large host needs no more than
+# a few to keep the server's event loop free.
 MAX_DEFAULT_RENDER_PROCESSES = 4
 
 
