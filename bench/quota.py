@@ -134,8 +134,8 @@ def departures(log_path: Path) -> dict[str, float]:
 
 
 def transit_report(calls: list[dict], left: dict[str, float], window_margin: float) -> list[str]:
-    """How long after its slot started each call reached the emulator's quota, and which calls were still in the
-    emulator's window when a 429 came although the limiter had let their slot go (transit > the window margin).
+    """How long after its slot started each call was counted by the emulator's quota, and which calls were counted
+    later than the limiter's margin (the emulator still counts them when the limiter has let their slot go).
 
     A call retried by the client keeps its x-ms-client-request-id: its first arrival is the restamped one."""
     first: dict[str, dict] = {}
