@@ -99,11 +99,14 @@ def test_the_command_serves_the_api_with_its_start_options(tmp_path):
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
 def test_render_processes_do_not_outlive_the_server(tmp_path, signum):
     process, _ = _start(tmp_path, "--render-processes", "2")
-    helpers = _children(process.pid)
-    assert len(helpers) >= 2  # the render processes (and multiprocessing's resource tracker)
+    try:
+        helpers = _children(process.pid)
+        assert len(helpers) >= 2  # the render processes (and multiprocessing's resource tracker)
 
-    process.send_signal(signum)
-    process.wait(timeout=15)
+        process.send_signal(signum)
+        process.wait(timeout=15)
+    finally:
+        process.kill()
 
     # SIGTERM: the server shuts its pool down; SIGKILL: each render process notices it was orphaned.
     assert _gone_within(helpers, 5), f"left running: {_running(helpers)}"
