@@ -1,5 +1,6 @@
-"""Where the emulator draws: a render process gives the same bytes as the server's own threads, and the
-`foundry_emulator` command draws in processes of its own (so drawing cannot delay the quota's arrival stamps)."""
+"""Where the emulator draws: a render process gives the same bytes as the server's own threads, and the render pool
+runs in processes of its own (so drawing cannot delay the quota's arrival stamps). The `foundry_emulator` command's
+processes are tested in test_emulator_command.py."""
 
 from __future__ import annotations
 
