@@ -272,19 +272,18 @@ def _run_unit(job: Job, unit: JobGeneration, run: _RunContext, *, then: Callable
         if result is not None:
             response = _record_response(job, unit, result, run.config)
             refs, written = store_output_blobs(job=job, outputs=result.outputs, provenance=provenance)
-            try:
-                # Scanned before any version exists: a blocked output never becomes visible, not even briefly.
-                refs = refs_moderated(
-                    refs=refs,
-                    provider_request_id=response.provider_request_id,
-                    policy=run.policy,
-                    backend=run.moderation,
-                    written=written,
-                )
-            finally:
-                # Recorded even when moderation failed: a re-run scans these instead of generating again.
-                ProviderResponse.objects.for_tenant(job.tenant_id).filter(pk=response.pk).update(outputs=refs)
-                response.outputs = refs
+            # Recorded before moderation, which can take seconds or fail: a run after a crash or a moderation
+            # error scans these instead of paying for the same images again.
+            _response_outputs_set(job, response, refs)
+            # Scanned before any version exists: a blocked output never becomes visible, not even briefly.
+            refs = refs_moderated(
+                refs=refs,
+                provider_request_id=response.provider_request_id,
+                policy=run.policy,
+                backend=run.moderation,
+                written=written,
+            )
+            _response_outputs_set(job, response, refs)  # the verdicts kept: a re-run does not scan again
         else:
             moderate_outputs(job=job, response=response, policy=run.policy, backend=run.moderation)
         renditions = [
@@ -292,6 +291,11 @@ def _run_unit(job: Job, unit: JobGeneration, run: _RunContext, *, then: Callable
             for ref in response.outputs
         ]
         outputs_persist(job=job, unit=unit, response=response, renditions=renditions, then=then)
+
+
+def _response_outputs_set(job: Job, response: ProviderResponse, refs: list[dict]) -> None:
+    ProviderResponse.objects.for_tenant(job.tenant_id).filter(pk=response.pk).update(outputs=refs)
+    response.outputs = refs
 
 
 def _error_detail(exc: FoundryError) -> dict:
