@@ -11,16 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from rest_framework import exceptions, permissions, viewsets
 from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView, exception_handler
+from rest_framework.views import APIView
 
 from tenants.authentication import ApiKeyPrincipal
-from tenants.errors import ServiceError
 from tenants.models import ApiKey, Scope, Tenant
+from tenants.problems import problem_exception_handler
 
 TENANT_HEADER = "HTTP_X_TENANT"
 # Any of these marks an actor of the brand's own team, who may see work in progress.
@@ -133,10 +131,5 @@ class TenantScopedViewSet(TenantScopedMixin, viewsets.GenericViewSet):
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]):
-    if isinstance(exc, ServiceError):
-        return Response(exc.as_dict(), status=exc.status_code)
-    # Services raise Django's ValidationError; the API answers it as a 400 naming the field.
-    if isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        exc = exceptions.ValidationError(detail)
-    return exception_handler(exc, context)
+    """Every API error as RFC 9457 problem details (`tenants.problems`), services' errors included."""
+    return problem_exception_handler(exc, context)

@@ -22,10 +22,20 @@ The serializers describe the shape for the OpenAPI schema; `problem_body` builds
 
 from __future__ import annotations
 
+import json
 from http import HTTPStatus
 from typing import Any
 
-from rest_framework import serializers
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpResponse
+from drf_standardized_errors.formatter import ExceptionFormatter, flatten_errors
+from drf_standardized_errors.handler import ExceptionHandler
+from rest_framework import exceptions, serializers
+from rest_framework.response import Response
+from rest_framework.status import is_server_error
+
+from tenants.errors import ServiceError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE = "about:blank"
@@ -73,3 +83,83 @@ def problem_body(*, status: int, errors: list[dict[str, Any]], detail: str | Non
         "code": errors[0]["code"],
         "errors": errors,
     }
+
+
+# Keys that name no single field: DRF's, Django's, and the services' default.
+NON_FIELD_KEYS = frozenset({"non_field_errors", "__all__", NON_FIELD_ERRORS})
+
+
+def field_or_none(name: str | None) -> str | None:
+    return None if name is None or name in NON_FIELD_KEYS else name
+
+
+class ProblemFormatter(ExceptionFormatter):
+    """drf-standardized-errors' flattening of nested errors (`tags.0`), rendered as problem details."""
+
+    def run(self) -> dict[str, Any]:
+        status = self.exc.status_code
+        if is_server_error(status) and not isinstance(self.original_exc, exceptions.APIException | ServiceError):
+            # An unexpected exception: its text may hold secrets or internals, so only the status is said.
+            return problem_body(status=status, errors=[{"field": None, "code": "error", "message": "Server Error"}])
+        errors = [
+            {"field": field_or_none(error.attr), "code": error.code, "message": error.detail}
+            for error in flatten_errors(self.exc.detail)
+        ]
+        body = problem_body(status=status, errors=errors)
+        if isinstance(self.original_exc, ServiceError):
+            # Extension members a service adds (a refused budget's figures), next to the standard ones.
+            for key, value in self.original_exc.as_dict().items():
+                if key not in {self.original_exc.field, "code"}:
+                    body.setdefault(key, value)
+        return body
+
+
+class ProblemExceptionHandler(ExceptionHandler):
+    def convert_known_exceptions(self, exc: Exception) -> Exception:
+        if isinstance(exc, ServiceError):
+            converted = exceptions.APIException({exc.field: [exceptions.ErrorDetail(exc.message, code=exc.code)]})
+            converted.status_code = exc.status_code
+            return converted
+        # Services raise Django's ValidationError; the API answers it as a 400 naming the field.
+        if isinstance(exc, DjangoValidationError):
+            detail = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+            codes = _django_codes(exc)
+            return exceptions.ValidationError(
+                {
+                    key: [exceptions.ErrorDetail(message, code=codes.get(key, "invalid")) for message in messages]
+                    for key, messages in detail.items()
+                }
+            )
+        return super().convert_known_exceptions(exc)
+
+    def format_exception(self, exc: exceptions.APIException) -> dict:
+        return ProblemFormatter(exc, self.context, self.exc).run()
+
+    def get_response(self, exc: exceptions.APIException, data: dict) -> Response:
+        response = super().get_response(exc, data)
+        request = self.context.get("request")
+        renderer = getattr(request, "accepted_renderer", None)
+        if renderer is None or renderer.format == "json":
+            response.content_type = PROBLEM_CONTENT_TYPE
+        return response
+
+
+def _django_codes(exc: DjangoValidationError) -> dict[str | None, str]:
+    if hasattr(exc, "error_dict"):
+        return {key: (errors[0].code or "invalid") for key, errors in exc.error_dict.items() if errors}
+    return {None: next((error.code for error in exc.error_list if error.code), "invalid")}
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    return ProblemExceptionHandler(exc, context).run()  # type: ignore[arg-type]
+
+
+def problem_response(*, status: int, errors: list[dict[str, Any]], detail: str | None = None) -> HttpResponse:
+    """A problem answer outside DRF (middleware, Django's error handlers)."""
+    response = HttpResponse(
+        json.dumps(problem_body(status=status, errors=errors, detail=detail)),
+        status=status,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
