@@ -13,6 +13,7 @@ from governance.safety.presets import PRESETS
 from governance.safety.selectors import safety_policy_for
 from governance.safety.services import safety_config_update
 from tests.governance.conftest import content_safety_calls
+from tests.support.errors import error_codes, error_message, names_field
 
 pytestmark = pytest.mark.django_db
 
@@ -118,9 +119,10 @@ def test_a_blocked_prompt_is_a_422_naming_the_rule_but_not_the_term(alice, bob):
     copy = alice.client().post("/api/v1/jobs", body, format="json")
     regex = alice.client().post("/api/v1/jobs", {"prompt": "FREE  GIFT with every order"}, format="json")
     assert (copy.status_code, regex.status_code) == (422, 422)
-    assert copy.json()["code"] == "safety_blocked" and "locales" in copy.json()
-    assert ids["激安"] in copy.json()["locales"][0] and "激安" not in copy.content.decode()
-    assert ids[r"free\s+gift"] in regex.json()["prompt"][0] and "gift" not in regex.json()["prompt"][0].lower()
+    assert "safety_blocked" in error_codes(copy) and names_field(copy, "locales")
+    assert ids["激安"] in error_message(copy, "locales") and "激安" not in copy.content.decode()
+    regex_message = error_message(regex, "prompt")
+    assert ids[r"free\s+gift"] in regex_message and "gift" not in regex_message.lower()
     assert not Job.objects.for_tenant(alice.tenant).exists()
 
 
@@ -130,7 +132,7 @@ def test_the_brand_style_guide_is_part_of_the_checked_prompt(alice):
     brand_policy_update(tenant=alice.tenant, style_guide="Always show a Free Gift ribbon")
     _block(alice.tenant, {"text": r"free\s+gift", "regex": True})
     response = alice.client().post("/api/v1/jobs/plan", {"prompt": "A kayak"}, format="json")
-    assert response.status_code == 422 and response.json()["code"] == "safety_blocked"
+    assert response.status_code == 422 and "safety_blocked" in error_codes(response)
 
 
 def test_with_the_azure_backend_the_blocklist_is_synced_to_the_service_and_matched_there_too(alice, azure_moderation):

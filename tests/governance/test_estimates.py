@@ -18,6 +18,7 @@ from governance.prices import price_sheet_at
 from tenants.models import Scope
 from tenants.services import placement_create
 from tests.factories import make_api_key
+from tests.support.errors import names_field
 
 pytestmark = pytest.mark.django_db
 PRICE = {
@@ -130,7 +131,7 @@ def test_bad_workloads_are_400_naming_the_field(reader):
     }
     for field, body in cases.items():
         response = reader.post("/api/v1/costs/estimate", {"images_per_month": 10, **body}, format="json")
-        assert response.status_code == 400 and field in response.json(), (field, response.json())
+        assert response.status_code == 400 and names_field(response, field), (field, response.json())
 
 
 def test_estimates_need_costs_read(bob):

@@ -12,6 +12,7 @@ from dam.services import asset_create, asset_version_create
 from governance.models import ReviewDecision
 from tenants.models import Role, Scope
 from tests.factories import make_api_key, make_user, png_bytes
+from tests.support.errors import error_codes
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +72,7 @@ def test_four_eyes_the_requesting_key_may_not_approve_and_nothing_changes(alice,
     version = _version(tenant_a, requested_by_key=requester.api_key)
     before = _state(version)
     response = _client(requester.token).post(_url(version, "approve"), {"comment": "mine"}, format="json")
-    assert response.status_code == 403 and response.json()["code"] == "four_eyes"
+    assert response.status_code == 403 and "four_eyes" in error_codes(response)
     assert _state(version) == before == (VersionStatus.NEEDS_REVIEW, 0)
 
 
@@ -115,7 +116,7 @@ def test_approving_an_older_version_while_a_newer_one_waits_must_be_explicit(ten
     old = _version(tenant_a)
     _version(tenant_a, asset=old.asset, colour=(5, 5, 5))
     implicit = reviewer.post(_url(old, "approve"), {}, format="json")
-    assert implicit.status_code == 409 and implicit.json()["code"] == "newer_version_waiting"
+    assert implicit.status_code == 409 and "newer_version_waiting" in error_codes(implicit)
     assert _state(old) == (VersionStatus.NEEDS_REVIEW, 0)
     explicit = reviewer.post(_url(old, "approve"), {"approve_over_newer": True}, format="json")
     assert explicit.status_code == 200 and explicit.json()["decision"]["approved_over_newer"] is True
