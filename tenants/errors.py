@@ -35,3 +35,10 @@ class Unprocessable(ServiceError):
 class PaymentRequired(ServiceError):
     status_code = 402
     code = "budget_exceeded"
+
+
+class NotFound(ServiceError):
+    """The object is gone (deleted by a concurrent request after the caller read it): a delete is final."""
+
+    status_code = 404
+    code = "not_found"

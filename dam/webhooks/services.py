@@ -32,6 +32,7 @@ from dam.webhooks.signing import (
 )
 from tenants.audit import Actor, audit, changes
 from tenants.errors import ServiceError
+from tenants.locking import lock_for_change
 from tenants.models import Tenant
 
 MAX_ENDPOINTS_PER_TENANT = 20
@@ -128,36 +129,51 @@ def webhook_endpoint_update(
     actor: Actor | None = None,
     request: Any = None,
 ) -> WebhookEndpoint:
-    before = _endpoint_values(endpoint)
+    # Checked before any lock: resolving the target's name must not hold the row.
+    updates: dict[str, Any] = {}
     if url is not None:
         check_target(url)
-        endpoint.url = url
+        updates["url"] = url
     if events is not None:
-        endpoint.events = _check_events(events)
+        updates["events"] = _check_events(events)
     if description is not None:
-        endpoint.description = description[:200]
+        updates["description"] = description[:200]
     if active is not None:
-        endpoint.active = active
-    endpoint.save()
-    _audit(endpoint, "webhook.updated", actor, request, changes(before, _endpoint_values(endpoint)))
-    return endpoint
+        updates["active"] = active
+    # The row first, the audit chain head last (tenants.locking); never a full save(), which would
+    # re-insert an endpoint deleted since the caller read it.
+    locked = _locked(endpoint)
+    before = _endpoint_values(locked)
+    for name, value in updates.items():
+        setattr(locked, name, value)
+    locked.save(update_fields=[*updates, "updated_at"])
+    _audit(locked, "webhook.updated", actor, request, changes(before, _endpoint_values(locked)))
+    return locked
 
 
 @transaction.atomic
 def webhook_endpoint_rotate_secret(
     *, endpoint: WebhookEndpoint, actor: Actor | None = None, request: Any = None
 ) -> RegisteredEndpoint:
+    locked = _locked(endpoint)
     secret = new_signing_secret()
-    endpoint.secret_encrypted = encrypt_signing_secret(secret)
-    endpoint.save(update_fields=["secret_encrypted", "updated_at"])
-    _audit(endpoint, "webhook.secret_rotated", actor, request, {})  # never the secret itself
-    return RegisteredEndpoint(endpoint=endpoint, secret=secret)
+    locked.secret_encrypted = encrypt_signing_secret(secret)
+    locked.save(update_fields=["secret_encrypted", "updated_at"])
+    _audit(locked, "webhook.secret_rotated", actor, request, {})  # never the secret itself
+    return RegisteredEndpoint(endpoint=locked, secret=secret)
 
 
 @transaction.atomic
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Actor | None = None, request: Any = None) -> None:
-    _audit(endpoint, "webhook.deleted", actor, request, changes(_endpoint_values(endpoint), None))
-    endpoint.delete()
+    # Auditing first took the chain head before the row: the opposite order of every update, a deadlock.
+    locked = _locked(endpoint, delete=True)
+    _audit(locked, "webhook.deleted", actor, request, changes(_endpoint_values(locked), None))
+    locked.delete()
+
+
+def _locked(endpoint: WebhookEndpoint, *, delete: bool = False) -> WebhookEndpoint:
+    rows = WebhookEndpoint.objects.for_tenant(endpoint.tenant_id)
+    return lock_for_change(rows, endpoint.pk, label="webhook endpoint", delete=delete)
 
 
 def _endpoint_values(endpoint: WebhookEndpoint) -> dict[str, Any]:
