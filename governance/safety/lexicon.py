@@ -6,8 +6,9 @@ every threshold without Azure:
 
 1. Triggers: `cs-<category>-<severity>` anywhere in a text (`cs-violence-4`, `cs-self_harm-6`; `selfharm`
    and `self-harm` are accepted too) report that severity (0-7) for that category.
-2. Words: the entries of `LEXICON` below, matched as whole words across case and Unicode normalisation
-   (`governance.safety.matching`), each with a category and a severity on the 0-7 scale.
+2. Words: the entries of `LEXICON` below, matched as whole words across case, Unicode normalisation,
+   invisible characters and look-alike letters (`governance.safety.matching`), each with a category and a
+   severity on the 0-7 scale.
 3. Prompt attacks: the phrases of `ATTACK_PHRASES` make the prompt shield report an attack.
 
 A text's severity per category is the highest of everything found in it.
@@ -18,7 +19,8 @@ from __future__ import annotations
 import re
 
 from governance.safety.categories import CATEGORIES, MAX_SEVERITY, Category
-from governance.safety.matching import fold, term_occurs
+from governance.safety.matching import prepared_terms, term_found
+from governance.safety.screening import ScreenedText
 
 TRIGGER = re.compile(r"(?<![\w-])cs-(hate|sexual|violence|self[_-]?harm)-([0-7])(?![\w-])", re.IGNORECASE)
 
@@ -60,17 +62,18 @@ ATTACK_PHRASES: tuple[str, ...] = (
 def lexicon_severities(text: str) -> dict[str, int]:
     """Severity 0-7 per category for `text`: the highest trigger or lexicon entry found."""
     severities = dict.fromkeys(CATEGORIES, 0)
-    folded = fold(text or "")
-    for match in TRIGGER.finditer(folded):
+    screened = ScreenedText.of(text or "")
+    for match in TRIGGER.finditer(screened.folded):
         name = match.group(1).replace("-", "_")
         category = Category.SELF_HARM if name.startswith("self") else name
         severities[category] = max(severities[category], min(MAX_SEVERITY, int(match.group(2))))
-    for term, (category, severity) in LEXICON.items():
-        if severity > severities[category] and term_occurs(fold(term), folded):
+    for term in prepared_terms(tuple(LEXICON)):
+        category, severity = LEXICON[term.term]
+        if severity > severities[category] and term_found(term, screened):
             severities[category] = severity
     return severities
 
 
 def attack_detected(text: str) -> bool:
-    folded = fold(text or "")
-    return any(term_occurs(fold(phrase), folded) for phrase in ATTACK_PHRASES)
+    screened = ScreenedText.of(text or "")
+    return any(term_found(phrase, screened) for phrase in prepared_terms(ATTACK_PHRASES))

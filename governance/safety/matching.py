@@ -1,17 +1,27 @@
-"""Finding terms and patterns in text in any script, ignoring case and Unicode normalisation.
+"""Finding terms and patterns in text in any script, through invisible characters, Unicode forms, case and
+look-alike letters of other scripts.
 
 Shared by the brand policy's banned terms (`generation.prompting.find_banned_terms`), the safety
-configuration's blocklists and the local lexicon, so every screen treats text the same way:
+configuration's blocklists and the local lexicon, so every screen treats text the same way. Text and terms
+are put in the screening forms of `governance.safety.screening` (invisible characters removed, NFKC, case
+folding, TR39 skeleton), both sides alike; the term is reported as the list spells it.
 
-- Text and terms are folded with NFKC + case folding: composed or decomposed accents, full-width Latin,
-  half-width kana and upper/lower case all compare equal.
+- A term is found in the folded text (invisible characters removed, NFKC + case folding: composed or
+  decomposed accents, full-width Latin, half-width kana and upper/lower case all compare equal), or in the
+  skeleton of the text (its TR39 skeleton equals the term's: `cheap` spelt with a Cyrillic es, U+0441). A skeleton match
+  counts only when the text or the term has a character outside ASCII there: within plain ASCII the
+  skeleton's look-alikes are ordinary spellings (`rn`/`m`: `burn` is not `bum`; `1`/`l`, `0`/`o`), so a
+  brand banning `bum` can still say `burn`.
 - A term in a script written with spaces between words (Latin, Devanagari, Bengali...) must occur as a
-  whole word; a term containing characters of a script written without spaces (Chinese, Japanese,
-  Thai...) or Hangul (Korean attaches particles to the noun: 싸구려를) matches anywhere.
-- A regular expression is searched case-insensitively in the folded text and in the NFKC text (a pattern
-  spelling `ß` still finds `ß` although case folding turns it into `ss`). Patterns run on the `regex`
-  engine with a time limit: one that backtracks catastrophically on repetitive text (`(a|aa)+$`) is refused
-  when saved, and a search that still runs out of time counts as a match (a safety screen fails closed).
+  whole word, judged on the folded characters around the match; a term containing characters of a script
+  written without spaces (Chinese, Japanese, Thai...) or Hangul (Korean attaches particles to the noun:
+  싸구려를) matches anywhere.
+- A regular expression is searched case-insensitively in the folded text, in the NFKC text (a pattern
+  spelling `ß` still finds `ß` although case folding turns it into `ss`), both without invisible characters,
+  and in the folded text with its non-ASCII look-alikes replaced by their skeletons. Patterns run on the
+  `regex` engine with a time limit: one that backtracks catastrophically on repetitive text (`(a|aa)+$`) is
+  refused when saved, and a search that still runs out of time counts as a match (a safety screen fails
+  closed).
 """
 
 from __future__ import annotations
@@ -20,8 +30,11 @@ import logging
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import regex
+
+from governance.safety.screening import ScreenedText, char_skeleton, fold, lookalikes_folded, visible
 
 logger = logging.getLogger(__name__)
 MAX_PATTERN_CHARS = 128  # Azure's limit for one blocklist item
@@ -38,27 +51,69 @@ class TermMatch:
     field: str  # the key of the text it was found in
 
 
-def fold(text: str) -> str:
-    # NFKC before case folding so full-width letters fold; again after, as case folding can un-normalise.
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+@dataclass(frozen=True)
+class PreparedTerm:
+    """A term in its screening forms (computed once per term list: `prepared_terms`)."""
+
+    term: str  # as the list spells it
+    folded: str
+    skeleton: str
+    unspaced: bool  # has characters of a script written without spaces: matches anywhere, not as a word
+    ascii: bool
+
+    @classmethod
+    def of(cls, term: str) -> PreparedTerm:
+        folded = fold(term).strip()
+        return cls(
+            term=term,
+            folded=folded,
+            skeleton="".join(char_skeleton(char) for char in folded),
+            unspaced=any(_is_unspaced(char) for char in folded),
+            ascii=folded.isascii(),
+        )
+
+
+@lru_cache(maxsize=256)
+def prepared_terms(terms: tuple[str, ...]) -> tuple[PreparedTerm, ...]:
+    """The distinct terms of a list in their screening forms, first spelling kept (cached per list)."""
+    prepared: dict[str, PreparedTerm] = {}
+    for term in terms:
+        candidate = PreparedTerm.of(term)
+        if candidate.folded:
+            prepared.setdefault(candidate.folded, candidate)
+    return tuple(prepared.values())
 
 
 def find_terms(*, terms: Iterable[str], texts: Mapping[str, str]) -> list[TermMatch]:
     """Every (term, field) where a term occurs in a text, in field order then term order."""
-    folded_terms: dict[str, str] = {}
-    for term in terms:
-        folded = fold(term).strip()
-        if folded:
-            folded_terms.setdefault(folded, term)
+    prepared = prepared_terms(tuple(terms))
     matches = []
     for field_name, text in texts.items():
-        folded_text = fold(text or "")
-        matches += [
-            TermMatch(term=term, field=field_name)
-            for folded, term in folded_terms.items()
-            if term_occurs(folded, folded_text)
-        ]
+        screened = ScreenedText.of(text or "")
+        matches += [TermMatch(term=p.term, field=field_name) for p in prepared if term_found(p, screened)]
     return matches
+
+
+def term_found(term: PreparedTerm, text: ScreenedText) -> bool:
+    """Whether `term` occurs in `text`: in its folded form, or through look-alikes in its skeleton."""
+    return term_occurs(term.folded, text.folded) or _skeleton_occurs(term, text)
+
+
+def _skeleton_occurs(term: PreparedTerm, text: ScreenedText) -> bool:
+    if not term.skeleton:
+        return False
+    start = 0
+    while (index := text.skeleton.find(term.skeleton, start)) >= 0:
+        start = index + 1
+        span = text.folded_span(index, index + len(term.skeleton))
+        if span is None:
+            continue
+        first, end = span
+        if term.ascii and text.folded[first:end].isascii():
+            continue  # ASCII look-alike spellings (rn/m, 1/l) are words of their own: see the module docstring
+        if term.unspaced or _whole_word(term.folded, text.folded, first, end):
+            return True
+    return False
 
 
 def term_occurs(term: str, text: str) -> bool:
@@ -69,13 +124,16 @@ def term_occurs(term: str, text: str) -> bool:
         return term in text
     start = 0
     while (index := text.find(term, start)) >= 0:
-        end = index + len(term)
-        left_ok = not _is_word_char(term[0]) or index == 0 or not _is_word_char(text[index - 1])
-        right_ok = not _is_word_char(term[-1]) or end == len(text) or not _is_word_char(text[end])
-        if left_ok and right_ok:
+        if _whole_word(term, text, index, index + len(term)):
             return True
         start = index + 1
     return False
+
+
+def _whole_word(term: str, text: str, index: int, end: int) -> bool:
+    left_ok = not _is_word_char(term[0]) or index == 0 or not _is_word_char(text[index - 1])
+    right_ok = not _is_word_char(term[-1]) or end == len(text) or not _is_word_char(text[end])
+    return left_ok and right_ok
 
 
 def compile_pattern(pattern: str) -> regex.Pattern[str]:
@@ -117,9 +175,9 @@ def _probes(pattern: str) -> list[str]:
 
 def pattern_occurs(pattern: regex.Pattern[str], text: str) -> bool:
     try:
-        return bool(
-            pattern.search(fold(text), timeout=SEARCH_TIMEOUT_SECONDS)
-            or pattern.search(unicodedata.normalize("NFKC", text), timeout=SEARCH_TIMEOUT_SECONDS)
+        return any(
+            pattern.search(form, timeout=SEARCH_TIMEOUT_SECONDS)
+            for form in (fold(text), unicodedata.normalize("NFKC", visible(text)), lookalikes_folded(text))
         )
     except TimeoutError:
         logger.warning(
