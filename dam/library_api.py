@@ -25,7 +25,6 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -44,6 +43,7 @@ from dam.search import AssetFilters, assets_filter
 from dam.uploads import UploadTooLarge, asset_upload
 from tenants.api_base import TenantScopedAPIView, TenantScopedViewSet
 from tenants.audit import Actor
+from tenants.input_guard import GuardedFormParser, GuardedJSONParser, GuardedMultiPartParser
 from tenants.models import Scope, Tenant
 
 LIBRARY_SCOPES: dict[str, str] = {
@@ -339,7 +339,7 @@ class LibrarySettingsView(TenantScopedAPIView):
     """The tenant's library settings: on-demand rendition allow-list and provenance."""
 
     required_scopes = {"GET": Scope.ASSETS_WRITE, "*": Scope.ADMIN}
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [GuardedJSONParser, GuardedFormParser, GuardedMultiPartParser]
 
     @extend_schema(summary="The tenant's library settings", responses={200: LibrarySettingsSerializer})
     def get(self, request: Request) -> Response:

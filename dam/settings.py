@@ -50,7 +50,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "tenants.middleware.RequestIdMiddleware",
+    # Django's own error pages under /api/ (unknown URL, body too big, 500) become problem details.
+    "tenants.problems.ApiProblemMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # NUL and unpaired surrogates in the path, query or a web UI form: a 400 before any view.
+    "tenants.input_guard.RequestTextGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -192,6 +196,12 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "UNAUTHENTICATED_USER": None,
+    # Bodies with text no column can store, or nested too deep, are a 400 naming the field.
+    "DEFAULT_PARSER_CLASSES": [
+        "tenants.input_guard.GuardedJSONParser",
+        "tenants.input_guard.GuardedFormParser",
+        "tenants.input_guard.GuardedMultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "tenants.api_base.api_exception_handler",
 }
 # Throttled "last used" writes: at most one UPDATE per key per interval.

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from django.db.models import QuerySet
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -23,6 +20,7 @@ from governance.safety.verdicts import redact
 from tenants.api_base import TenantScopedViewSet
 from tenants.audit import Actor
 from tenants.errors import ServiceError
+from tenants.input_guard import GuardedFormParser, GuardedJSONParser, GuardedMultiPartParser, load_json
 from tenants.models import Scope, Tenant
 
 MAX_MASK_BYTES = 16 * 1024 * 1024
@@ -134,10 +132,7 @@ class JobDetailSerializer(JobSerializer):
 def _request_body(request: Request) -> tuple[dict, bytes | None]:
     """JSON body, or multipart with a `request` JSON part and an optional `mask` PNG."""
     if request.content_type.startswith("multipart/"):
-        try:
-            body = json.loads(request.data.get("request") or "{}")
-        except json.JSONDecodeError as exc:
-            raise ServiceError(f"the request part is not JSON: {exc.msg}", field="request") from None
+        body = load_json(request.data.get("request") or "{}", field="request")
         mask_file = request.FILES.get("mask")
         mask = None
         if mask_file is not None:
@@ -154,7 +149,7 @@ def _request_body(request: Request) -> tuple[dict, bytes | None]:
 
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     serializer_class = JobSerializer
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [GuardedJSONParser, GuardedMultiPartParser, GuardedFormParser]
     required_scopes = {
         "list": Scope.JOBS_READ,
         "retrieve": Scope.JOBS_READ,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
-from rest_framework import exceptions, permissions, viewsets
+from rest_framework import exceptions, metadata, permissions, viewsets
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -89,8 +89,21 @@ class HasRequiredScope(permissions.BasePermission):
         return False
 
 
+class EndpointMetadata(metadata.SimpleMetadata):
+    """`OPTIONS`: name, description and media types; no serializer walk (which could fail or need a scope)."""
+
+    def determine_metadata(self, request: Request, view: APIView) -> dict[str, Any]:
+        return {
+            "name": view.get_view_name(),
+            "description": view.get_view_description(),
+            "renders": [renderer.media_type for renderer in view.renderer_classes],
+            "parses": [parser.media_type for parser in view.parser_classes],
+        }
+
+
 class TenantScopedMixin:
     permission_classes = [permissions.IsAuthenticated, HasRequiredScope]
+    metadata_class = EndpointMetadata
     # "action:METHOD", action name or HTTP method -> scope, most specific first; "*" is the
     # fallback. None means any authenticated actor of the tenant.
     required_scopes: dict[str, str | None] = {}
@@ -102,6 +115,12 @@ class TenantScopedMixin:
             request.tenant_context = resolve_tenant_context(request)
 
     def required_scope_for(self, request: Request) -> str | None:
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            # Said before any scope is looked up: a method the endpoint lacks is a 405 with `Allow`, for anyone.
+            raise exceptions.MethodNotAllowed(request.method)
+        if request.method == "OPTIONS":
+            return None  # EndpointMetadata names the endpoint and its media types, nothing of the tenant's
         action = getattr(self, "action", None)
         for key in (f"{action}:{request.method}", action, request.method, "*"):
             if key in self.required_scopes:

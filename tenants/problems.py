@@ -23,12 +23,13 @@ The serializers describe the shape for the OpenAPI schema; `problem_body` builds
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from drf_standardized_errors.formatter import ExceptionFormatter, flatten_errors
 from drf_standardized_errors.handler import ExceptionHandler
 from rest_framework import exceptions, serializers
@@ -39,6 +40,7 @@ from tenants.errors import ServiceError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE = "about:blank"
+API_PREFIX = "/api/"
 
 
 class ProblemFieldErrorSerializer(serializers.Serializer):
@@ -130,6 +132,13 @@ class ProblemExceptionHandler(ExceptionHandler):
                     for key, messages in detail.items()
                 }
             )
+        # Django's request limits (DATA_UPLOAD_MAX_MEMORY_SIZE, ..._NUMBER_FIELDS/_FILES) met while parsing a body.
+        if isinstance(exc, RequestDataTooBig):
+            too_big = exceptions.APIException(exceptions.ErrorDetail("the request body is too large", code="too_large"))
+            too_big.status_code = 413
+            return too_big
+        if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+            return exceptions.ParseError(exceptions.ErrorDetail(str(exc), code="too_many_fields"))
         return super().convert_known_exceptions(exc)
 
     def format_exception(self, exc: exceptions.APIException) -> dict:
@@ -163,3 +172,42 @@ def problem_response(*, status: int, errors: list[dict[str, Any]], detail: str |
     )
     response["Cache-Control"] = "no-store"
     return response
+
+
+_ERROR_PAGE_CODES = {
+    400: "bad_request",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    500: "error",
+}
+
+
+class ApiProblemMiddleware:
+    """Django's own error pages under `/api/` (unknown URL, body too big, a 500) become problem details.
+
+    DRF's handler answers errors raised in API views; this catches what happens before or outside
+    them (URL resolution, Django's request limits, middleware, an exception DRF let through). The
+    body says only the status: Django's page may hold exception text. Outside `/api/` HTML stays.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and request.path_info.startswith(API_PREFIX)
+            and not response.get("Content-Type", "").startswith((PROBLEM_CONTENT_TYPE, "application/json"))
+        ):
+            status = response.status_code
+            code = _ERROR_PAGE_CODES.get(status, "error")
+            errors = [{"field": None, "code": code, "message": status_title(status)}]
+            problem = problem_response(status=status, errors=errors)
+            for header in ("Allow", "Retry-After", "WWW-Authenticate", "X-Request-Id"):
+                if header in response:
+                    problem[header] = response[header]
+            return problem
+        return response
