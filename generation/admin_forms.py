@@ -125,7 +125,8 @@ def mask_bytes(upload: UploadedFile | None) -> bytes | None:
 def error_fields(exc: ServiceError | ValidationError) -> dict[str, list[str]]:
     """Field -> messages, for both of the services' error types."""
     if isinstance(exc, ServiceError):
-        return {exc.field: [exc.message]}
+        # The page shows errors per input: `locales.ja` belongs to the locale rows (the message names the locale).
+        return {exc.field.split(".")[0]: [exc.message]}
     if hasattr(exc, "error_dict"):
         return {name: [str(m) for m in errors] for name, errors in exc.message_dict.items()}
     return {"non_field_errors": [str(m) for m in exc.messages]}

@@ -28,6 +28,7 @@ from generation.planning import (
     plan_sizes,
 )
 from generation.sizing import Quality, Size, is_legal_size
+from governance.safety.screening import bidi_control_in
 from tenants.errors import ServiceError
 
 MAX_N = 10
@@ -140,8 +141,20 @@ def _locales_from(raw: Any) -> dict[str, str]:
             raise ServiceError(f"the copy for {code!r} must be non-empty text", field="locales")
         if len(copy) > MAX_COPY_CHARS:
             raise ServiceError(f"the copy for {code!r} is longer than {MAX_COPY_CHARS} characters", field="locales")
+        _refuse_bidi_controls(copy, field=f"locales.{code}", label=f"the copy for {code!r}")
         locales[code] = copy.strip()
     return locales
+
+
+def _refuse_bidi_controls(text: str, *, field: str, label: str) -> None:
+    # An override or isolate makes a reader (a reviewer, the brand's staff) see the text in another order
+    # than the model reads it; no prompt or in-image copy needs one, so it is refused rather than stripped.
+    if control := bidi_control_in(text):
+        raise ServiceError(
+            f"{label} contains the bidirectional control {control} (embeddings, overrides and isolates are refused)",
+            field=field,
+            code="bidi_control",
+        )
 
 
 def build_job_spec(
@@ -158,6 +171,7 @@ def build_job_spec(
         raise ServiceError("a non-empty prompt is required", field="prompt")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise ServiceError(f"at most {MAX_PROMPT_CHARS} characters", field="prompt")
+    _refuse_bidi_controls(prompt, field="prompt", label="the prompt")
     quality = request.get("quality") or default_quality
     if quality not in Quality.__members__.values():
         raise ServiceError(f"must be one of {', '.join(Quality)}", field="quality")
