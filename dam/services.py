@@ -86,6 +86,11 @@ def asset_version_create(
     """
     if parent is not None and parent.asset_id != asset.pk:
         raise ValidationError({"parent": "must be a version of the same asset"})
+    if "created_by_person" not in provenance and "created_by_person_id" not in provenance:
+        # The person behind the request: the user, else the key's person (a key minted with a key carries
+        # the person at the root of its chain). Ids only: the generation path counts its statements.
+        user, key = provenance.get("created_by"), provenance.get("created_by_key")
+        provenance["created_by_person_id"] = user.pk if user is not None else getattr(key, "created_by_id", None)
     fields = {
         "tenant_id": asset.tenant_id,
         "parent": parent,
@@ -142,7 +147,7 @@ def asset_version_create(
         actor=Actor.resolve(actor, user=provenance.get("created_by"), fallback="worker"),
         action="asset.version_created",
         target=("asset_version", version.pk),
-        payload=facts,
+        payload={**facts, "requester": version.requester},  # not in the webhook: ids of people
         request=request,
     )
     if version.status != VersionStatus.BLOCKED:  # a quarantined output is never announced

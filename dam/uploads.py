@@ -39,7 +39,7 @@ from governance.safety.moderation import initial_version_status
 from governance.safety.selectors import safety_config_current, safety_policy_for
 from tenants.audit import Actor, audit
 from tenants.errors import ServiceError
-from tenants.models import Tenant
+from tenants.models import ApiKey, Tenant
 from tenants.selectors import brand_policy_current
 
 logger = logging.getLogger(__name__)
@@ -217,10 +217,15 @@ def asset_upload(
     alt_text: dict[str, Any] | None = None,
     digital_source_type: str = "",
     created_by: Any = None,
+    created_by_key: ApiKey | None = None,
     actor: Actor | None = None,
     request: Any = None,
 ) -> UploadResult:
-    """Validate, sanitise and store an upload as a new asset with one version (or find the earlier one)."""
+    """Validate, sanitise and store an upload as a new asset with one version (or find the earlier one).
+
+    `created_by` / `created_by_key`: who uploads (a person, or an API key): the version's requester, who may
+    not approve it (four-eyes).
+    """
     source_sha256 = hashlib.sha256(data).hexdigest()
     if found := _existing_upload(tenant, source_sha256):
         return UploadResult(found.asset, found, created=False)
@@ -262,6 +267,8 @@ def asset_upload(
                 digital_source_type=source_type,
                 alt_text=alt,
                 created_by=created_by,
+                created_by_key=created_by_key,
+                actor=Actor.resolve(actor, user=created_by),
             )
             audit(
                 tenant=tenant,
@@ -276,6 +283,7 @@ def asset_upload(
                     "width": version.width,
                     "height": version.height,
                     "digital_source_type": source_type,
+                    "requester": version.requester,
                 },
                 request=request,
             )

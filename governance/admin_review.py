@@ -21,6 +21,7 @@ from dam.models import AssetVersion
 from governance.review import (
     FourEyesViolation,
     Reviewer,
+    is_own_request,
     review_queue,
     version_approve,
     version_publish,
@@ -37,7 +38,7 @@ BOARD_SIZE = 50
 class BoardItem:
     version: AssetVersion
     requested_by: str
-    own_request: bool  # four-eyes: the viewer requested it (in person or through a key they issued)
+    own_request: bool  # four-eyes: the viewer requested it (in person or through a key of a chain they started)
     newer_waiting: list[int]
 
 
@@ -52,16 +53,10 @@ def _requester_label(version: AssetVersion) -> str:
     return version.created_by.get_username() if version.created_by_id else "system"
 
 
-def _own_request(version: AssetVersion, user: Any) -> bool:
-    people = {version.created_by_id}
-    if version.created_by_key_id:
-        people.add(version.created_by_key.created_by_id)
-    return user.pk in people
-
-
 def board_items(*, tenant: Tenant, user: Any) -> tuple[list[BoardItem], int]:
     queue = review_queue(tenant=tenant)
     versions = list(queue[:BOARD_SIZE])
+    reviewer = Reviewer(user=user)
     waiting: dict[int, list[int]] = {}
     for asset_id, number in queue.values_list("asset_id", "number"):
         waiting.setdefault(asset_id, []).append(number)
@@ -69,7 +64,7 @@ def board_items(*, tenant: Tenant, user: Any) -> tuple[list[BoardItem], int]:
         BoardItem(
             version=v,
             requested_by=_requester_label(v),
-            own_request=_own_request(v, user),
+            own_request=is_own_request(version=v, reviewer=reviewer),
             newer_waiting=sorted(n for n in waiting.get(v.asset_id, []) if n > v.number),
         )
         for v in versions

@@ -4,9 +4,13 @@ Every decision is one transaction: the asset row is locked (decisions on one ass
 the version moves with a conditional UPDATE whose WHERE names the statuses the action may start from
 (`dam.lifecycle.review_action_sources`), and a `ReviewDecision` records who, when and why.
 
-Four-eyes: whoever requested a version (the person, or the API key, or the person who issued that key)
-may not approve it. Approving an older version while a newer version of the same asset waits for
-review must be asked for explicitly (`approve_over_newer`), never happen by accident.
+Four-eyes: whoever requested a version may not approve it, compared as principals
+(`tenants.selectors.principals_of`): the user, the API key and every key it was minted with, and the person
+behind them. So a person acting in a session or through any key of a chain they started, and the same key
+or chain of keys, all count as the requester, for uploads, generations and edits alike.
+
+Approving an older version while a newer version of the same asset waits for review must be asked for
+explicitly (`approve_over_newer`), never happen by accident.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from governance.models import ReviewDecision
 from tenants.audit import Actor, audit
 from tenants.errors import Conflict, ServiceError
 from tenants.models import ApiKey, Tenant
+from tenants.selectors import principals_of
 
 MAX_COMMENT_CHARS = 4000
 _PAST_TENSE = {"approve": "approved", "reject": "rejected", "publish": "published", "unpublish": "unpublished"}
@@ -37,7 +42,7 @@ class FourEyesViolation(ServiceError):
 
 @dataclass(frozen=True)
 class Reviewer:
-    """Who decides: a signed-in person, or an API key (whose issuer is the person behind it)."""
+    """Who decides: a signed-in person, or an API key (whose chain of issuers ends at the person behind it)."""
 
     user: Any | None = None
     api_key: ApiKey | None = None
@@ -50,11 +55,12 @@ class Reviewer:
             return f"user:{self.user.get_username()}"
         return "system"
 
-    def people(self) -> set[int]:
-        ids = {getattr(self.user, "pk", None)}
-        if self.api_key is not None:
-            ids.add(self.api_key.created_by_id)
-        return {i for i in ids if i is not None}
+    def principals(self, tenant_id: int) -> frozenset[tuple[str, int]]:
+        return principals_of(
+            tenant=tenant_id,
+            user_id=getattr(self.user, "pk", None),
+            api_key_id=getattr(self.api_key, "pk", None),
+        )
 
 
 # Review decisions storefront integrations want to hear about.
@@ -88,22 +94,26 @@ def _audit_review_decision(*, decision: ReviewDecision, reviewer: Reviewer, requ
         webhook_emit(tenant=decision.tenant_id, event=event, payload=payload)
 
 
-def _requesters(version: AssetVersion) -> tuple[set[int], set[int]]:
-    """(people, API keys) behind a version: its requester and, for a key, the person who issued it."""
-    people = {version.created_by_id}
-    keys = {version.created_by_key_id}
-    if version.created_by_key_id is not None:
-        key = ApiKey.objects.for_tenant(version.tenant_id).filter(pk=version.created_by_key_id).first()
-        people.add(key.created_by_id if key else None)
-    return {p for p in people if p is not None}, {k for k in keys if k is not None}
+def version_requesters(*, version: AssetVersion) -> frozenset[tuple[str, int]]:
+    """The principals behind a version: its user, its key and that key's chain, and the person kept on it."""
+    return principals_of(
+        tenant=version.tenant_id,
+        user_id=version.created_by_id,
+        api_key_id=version.created_by_key_id,
+        person_id=version.created_by_person_id,
+    )
+
+
+def is_own_request(*, version: AssetVersion, reviewer: Reviewer) -> bool:
+    """Four-eyes: the reviewer is (or acts for) the version's requester."""
+    return bool(version_requesters(version=version) & reviewer.principals(version.tenant_id))
 
 
 def _check_four_eyes(version: AssetVersion, reviewer: Reviewer) -> None:
-    people, keys = _requesters(version)
-    same_key = reviewer.api_key is not None and reviewer.api_key.pk in keys
-    if same_key or reviewer.people() & people:
+    if is_own_request(version=version, reviewer=reviewer):
         raise FourEyesViolation(
-            "the requester of this version may not approve it (four-eyes): another reviewer must decide",
+            "the requester of this version may not approve it (four-eyes: the same person, directly or through "
+            "an API key they minted, or the same key or chain of keys): another reviewer must decide",
             field="reviewer",
         )
 

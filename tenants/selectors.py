@@ -28,6 +28,36 @@ def api_keys_for_tenant(*, tenant: Tenant) -> QuerySet[ApiKey]:
     return ApiKey.objects.for_tenant(tenant).order_by("id")
 
 
+# Keys are minted one by one by people or other keys; a longer chain than this is not a real delegation.
+API_KEY_CHAIN_LIMIT = 32
+
+
+def api_key_chain(*, tenant: Tenant | int, api_key_id: int | None) -> list[ApiKey]:
+    """The key and the keys it was minted with, nearest first, up to the key a person (or a command) minted."""
+    chain: list[ApiKey] = []
+    while api_key_id is not None and len(chain) < API_KEY_CHAIN_LIMIT:
+        key = ApiKey.objects.for_tenant(tenant).filter(pk=api_key_id).only("pk", "created_by", "created_by_key").first()
+        if key is None or key in chain:
+            break
+        chain.append(key)
+        api_key_id = key.created_by_key_id
+    return chain
+
+
+def principals_of(
+    *, tenant: Tenant | int, user_id: int | None = None, api_key_id: int | None = None, person_id: int | None = None
+) -> frozenset[tuple[str, int]]:
+    """Who stands behind an act: the user, the API key and every key it was minted with, and their persons.
+
+    Four-eyes compares these sets: two acts with a principal in common are the same requester (a person acting
+    in a session or through any key of a chain they started, or the same chain of keys).
+    """
+    principals = {("user", user_id), ("user", person_id)}
+    for key in api_key_chain(tenant=tenant, api_key_id=api_key_id):
+        principals |= {("api_key", key.pk), ("user", key.created_by_id)}
+    return frozenset(p for p in principals if p[1] is not None)
+
+
 def memberships_for_tenant(*, tenant: Tenant) -> QuerySet[Membership]:
     return Membership.objects.for_tenant(tenant).select_related("user").order_by("id")
 

@@ -109,9 +109,16 @@ class AssetVersion(TenantOwnedModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # The API key that asked for it (a job's requester): with created_by, who may not approve it (four-eyes).
+    # The API key that asked for it (a job's requester, an upload's key): with created_by, who may not approve it
+    # (four-eyes, governance.review).
     created_by_key = models.ForeignKey(
         "tenants.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The person who asked for it: created_by, or the person behind created_by_key (who minted it, following
+    # keys minted with keys up to the person who minted the first). Kept at creation, so a later change of
+    # the key rows cannot make a requester into a stranger.
+    created_by_person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     # Moderation: the verdicts that decided the starting status (governance.safety.verdicts), and the
     # configuration versions it was generated under.
@@ -144,6 +151,11 @@ class AssetVersion(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.asset_id} v{self.number}"
+
+    @property
+    def requester(self) -> dict[str, int | None]:
+        """Who asked for this version, as its audit events record it (ids: user, API key, person behind)."""
+        return {"user": self.created_by_id, "api_key": self.created_by_key_id, "person": self.created_by_person_id}
 
 
 class Rendition(TenantOwnedModel):

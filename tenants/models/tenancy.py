@@ -92,9 +92,13 @@ class ApiKey(TenantOwnedModel):
     prefix = models.CharField(max_length=16, unique=True, help_text="Visible part of the key, used to look it up")
     secret_hash = models.CharField(max_length=64)
     scopes = ArrayField(models.CharField(max_length=32, choices=Scope.choices), default=list)
+    # The person behind the key: who minted it, or, for a key minted with another key, the person behind
+    # that key (so the root of the chain). Null only for keys provisioned without a person (commands).
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The key this one was minted with (POST /api-keys authenticated by a key): the chain four-eyes follows.
+    created_by_key = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -128,10 +128,15 @@ def api_key_create(
     scopes: Iterable[str],
     expires_at: datetime | None = None,
     created_by: AbstractBaseUser | None = None,
+    created_by_key: ApiKey | None = None,
     actor: Actor | None = None,
     request: Any = None,
 ) -> IssuedApiKey:
+    """`created_by_key`: the key it is minted with; the new key's person is then that key's person (four-eyes)."""
     scopes = _validate_scopes(scopes)
+    if created_by_key is not None and created_by_key.tenant_id != tenant.pk:
+        raise ValueError("an API key is minted with a key of its own tenant")
+    person_id = created_by.pk if created_by is not None else getattr(created_by_key, "created_by_id", None)
     if not name.strip():
         raise ValidationError({"name": "must not be blank"})
     if expires_at is not None and expires_at <= timezone.now():
@@ -148,7 +153,8 @@ def api_key_create(
                     secret_hash=hash_api_key_secret(secret),
                     scopes=scopes,
                     expires_at=expires_at,
-                    created_by=created_by,
+                    created_by_id=person_id,
+                    created_by_key=created_by_key,
                 )
         except IntegrityError:  # prefix collision: 48 random bits, practically never
             continue

@@ -1,0 +1,107 @@
+"""Four-eyes on generated versions and edits: a job's versions record its requester (user, key, and the
+person behind the key through a key-minted-by-key chain), and that person may not approve them through
+any key of the chain; another reviewer may. End to end: API -> a real worker -> the emulator."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from rest_framework.test import APIClient
+
+from dam.lifecycle import VersionStatus
+from dam.models import AssetVersion
+from generation.job_models import Job
+from governance.models import AuditEvent, ReviewDecision
+from governance.safety.services import safety_config_update
+from tenants.models import ApiKey, Role, Scope
+from tenants.services import membership_set
+from tests.support.errors import error_codes
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def emulator(clean_emulator, job_worker):
+    return clean_emulator
+
+
+def _bearer(token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+def _session(user) -> APIClient:
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+def _mint(client: APIClient, name: str, *scopes: str) -> tuple[str, ApiKey]:
+    response = client.post("/api/v1/api-keys", {"name": name, "scopes": list(scopes)}, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()["token"], ApiKey.unscoped.get(pk=response.json()["id"])
+
+
+def _run(client: APIClient, body: dict, timeout: float = 120) -> AssetVersion:
+    response = client.post("/api/v1/jobs", body, format="json")
+    assert response.status_code == 202, response.content
+    job_id = response.json()["id"]
+    deadline = time.monotonic() + timeout
+    while (job := Job.unscoped.get(pk=job_id)).state not in ("succeeded", "failed", "cancelled"):
+        assert time.monotonic() < deadline, f"job {job_id} still {job.state}"
+        time.sleep(0.25)
+    assert job.state == "succeeded", (job.error_code, job.error_message)
+    return AssetVersion.unscoped.get(job_id=job_id)
+
+
+def _approve(client: APIClient, version: AssetVersion):
+    return client.post(f"/api/v1/assets/{version.asset_id}/versions/{version.number}/approve", {}, format="json")
+
+
+def _state(version: AssetVersion) -> tuple[str, int, int]:
+    version.refresh_from_db()
+    tenant = version.tenant_id
+    return (
+        version.status,
+        ReviewDecision.objects.for_tenant(tenant).count(),
+        AuditEvent.objects.for_tenant(tenant).count(),
+    )
+
+
+def _refused_to_the_chain_and_approved_by_another(version, *, alice, bob, k1_token, k2_token, k2) -> None:
+    assert (version.created_by_id, version.created_by_key_id, version.created_by_person_id) == (
+        None,
+        k2.pk,
+        alice.user.pk,
+    )
+    created = AuditEvent.objects.for_tenant(alice.tenant).get(action="asset.version_created", target_id=str(version.pk))
+    assert created.payload["requester"] == {"user": None, "api_key": k2.pk, "person": alice.user.pk}
+    before = _state(version)
+    assert before[0] == VersionStatus.NEEDS_REVIEW
+    for client in (_session(alice.user), _bearer(k1_token), _bearer(k2_token)):
+        response = _approve(client, version)
+        assert response.status_code == 403 and "four_eyes" in error_codes(response)
+        assert _state(version) == before
+    response = _approve(_session(bob.user), version)
+    assert response.status_code == 200, response.content
+    assert _state(version)[:2] == (VersionStatus.APPROVED, before[1] + 1)
+
+
+def test_generated_versions_and_edits_made_through_a_chain_of_keys_are_refused_to_the_person_behind_it(
+    alice, bob, emulator
+):
+    safety_config_update(tenant=alice.tenant, review_rule="always")
+    membership_set(tenant=bob.tenant, user=bob.user, role=Role.REVIEWER)
+    k1_token, _ = _mint(_session(alice.user), "k1", Scope.ADMIN, Scope.JOBS_WRITE, Scope.REVIEWS_WRITE)
+    k2_token, k2 = _mint(_bearer(k1_token), "k2", Scope.JOBS_WRITE, Scope.JOBS_READ, Scope.REVIEWS_WRITE)
+    chain = {"alice": alice, "bob": bob, "k1_token": k1_token, "k2_token": k2_token, "k2": k2}
+
+    generated = _run(_bearer(k2_token), {"prompt": "A tent at dawn", "quality": "low"})
+    _refused_to_the_chain_and_approved_by_another(generated, **chain)
+
+    edit_of = {"prompt": "The tent in snow", "quality": "low", "source_version": {"asset": generated.asset_id}}
+    edit = _run(_bearer(k2_token), edit_of)
+    assert (edit.parent_id, edit.number) == (generated.pk, 2)
+    _refused_to_the_chain_and_approved_by_another(edit, **chain)
