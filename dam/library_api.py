@@ -228,6 +228,7 @@ class AssetLibraryMixin:
             alt_text=alt_text,
             digital_source_type=form.validated_data.get("digital_source_type", ""),
             created_by=context.user,
+            created_by_key=context.api_key,
             actor=Actor.from_context(context),
             request=request,
         )

@@ -71,6 +71,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
         issued = api_key_create(
             tenant=self.tenant,
             created_by=context.user,
+            created_by_key=context.api_key,  # a key minted with a key: the chain four-eyes follows
             actor=Actor.from_context(context),
             request=request,
             **params.validated_data,
