@@ -7,9 +7,10 @@ from typing import Any
 
 from django.db import transaction
 
-from dam.models import AssetVersion, PublishWindow, TenantDelivery
+from dam.models import Asset, AssetVersion, PublishWindow, TenantDelivery
 from tenants.audit import Actor, audit, changes
 from tenants.errors import ServiceError
+from tenants.locking import lock_for_change
 from tenants.models import Tenant
 
 
@@ -25,6 +26,10 @@ def publish_window_set(
     """Set (or, with both ends None, remove) the rights window outside which the version is not served."""
     if available_from and available_until and available_from >= available_until:
         raise ServiceError("must be after available_from", field="available_until")
+    # Lock order (tenants.locking): the asset, the version, its window, the audit chain head. Two
+    # concurrent first windows of one version would otherwise both try to insert it.
+    lock_for_change(Asset.objects.for_tenant(version.tenant_id), version.asset_id, label="asset")
+    version = lock_for_change(AssetVersion.objects.for_tenant(version.tenant_id), version.pk, label="version")
     windows = PublishWindow.objects.for_tenant(version.tenant_id)
     previous = windows.filter(version=version).first()
     before = _window_values(previous) if previous else None

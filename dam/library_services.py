@@ -22,6 +22,7 @@ from dam.renditions.tasks import renditions_enqueue_up_front
 from dam.search import asset_search_refresh
 from dam.services import _clean_tags
 from tenants.audit import Actor, audit, changes
+from tenants.locking import lock_for_change, lock_key_share
 from tenants.models import Tenant
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -72,6 +73,8 @@ def collection_update(
     unknown = set(updates) - {"slug", "name"}
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "cannot be changed"))
+    # The row as it is now, locked before the audit chain head; gone since the caller read it: 404.
+    collection = lock_for_change(Collection.objects.for_tenant(collection.tenant_id), collection.pk, label="collection")
     before = _collection_values(collection)
     if "slug" in updates:
         collection.slug = _clean_slug(updates["slug"])
@@ -98,15 +101,22 @@ def collection_update(
 @transaction.atomic
 def collection_delete(*, collection: Collection, actor: Actor | None = None, request: Any = None) -> None:
     """The collection goes; its assets stay, outside any collection."""
+    # Its row first (FOR UPDATE: an asset moving in holds it FOR KEY SHARE and is waited for), then
+    # its assets (the delete sets their collection to NULL), then the audit chain head: auditing
+    # first took the head before the rows, the reverse of every update of them (a deadlock).
+    collection = lock_for_change(
+        Collection.objects.for_tenant(collection.tenant_id), collection.pk, label="collection", delete=True
+    )
+    collection_id, payload = collection.pk, {**_collection_values(collection), "assets": collection.assets.count()}
+    collection.delete()
     audit(
         tenant=collection.tenant_id,
         actor=Actor.resolve(actor),
         action="collection.deleted",
-        target=("collection", collection.pk),
-        payload={**_collection_values(collection), "assets": collection.assets.count()},
+        target=("collection", collection_id),
+        payload=payload,
         request=request,
     )
-    collection.delete()
 
 
 def _asset_values(asset: Asset) -> dict[str, Any]:
@@ -124,6 +134,13 @@ def asset_update(
     actor: Actor | None = None,
     request: Any = None,
 ) -> Asset:
+    # Lock order (tenants.locking): the collection it moves into, the asset, the audit chain head.
+    if collection is not UNSET and collection is not None:
+        if collection.tenant_id != asset.tenant_id:
+            raise ValidationError({"collection": "not found"})
+        if not lock_key_share(Collection.objects.for_tenant(asset.tenant_id), collection.pk):
+            raise ValidationError({"collection": "not found"})  # deleted since the caller looked it up
+    asset = lock_for_change(Asset.objects.for_tenant(asset.tenant_id), asset.pk, label="asset")
     before = _asset_values(asset)
     fields = []
     if title is not UNSET:
@@ -133,8 +150,6 @@ def asset_update(
     if tags is not UNSET:
         asset.tags, fields = _clean_tags(tags), [*fields, "tags"]
     if collection is not UNSET:
-        if collection is not None and collection.tenant_id != asset.tenant_id:
-            raise ValidationError({"collection": "not found"})
         asset.collection, fields = collection, [*fields, "collection"]
     if locale is not UNSET:
         if locale and not LOCALE.match(locale):
@@ -201,6 +216,9 @@ def version_metadata_update(
     request: Any = None,
 ) -> AssetVersion:
     """Set the focal point (`{"x", "y"}` fractions, or None for the centre) and/or merge alt texts per locale."""
+    # The asset row first, as version creation and review take it: its search vector is rewritten below,
+    # and taking the version first would be the reverse of a review's order (a deadlock).
+    lock_for_change(Asset.objects.for_tenant(version.tenant_id), version.asset_id, label="asset")
     # FOR UPDATE: waits for renders holding the focal point (FOR SHARE) and keeps new ones waiting.
     locked = AssetVersion.objects.for_tenant(version.tenant_id).select_for_update(no_key=True).get(pk=version.pk)
     before = _metadata_values(locked)

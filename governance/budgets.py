@@ -334,7 +334,8 @@ def budget_set(
     _validate(_budget_values(budget))
     try:
         with transaction.atomic():
-            budget.save()
+            # An existing budget is locked above: an UPDATE of the fields given, never a full save().
+            budget.save(update_fields=None if created else [*values, "updated_at"])
     except IntegrityError:
         raise ValidationError({"api_key": "this scope already has a budget"}) from None
     _limits_to_counters(tenant, budget)

@@ -165,10 +165,14 @@ def webhook_endpoint_rotate_secret(
 
 @transaction.atomic
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Actor | None = None, request: Any = None) -> None:
-    # Auditing first took the chain head before the row: the opposite order of every update, a deadlock.
+    # The row, then its deliveries (deleted with it), then the audit chain head. Auditing first took
+    # the head before the row: the opposite order of every update, a deadlock.
     locked = _locked(endpoint, delete=True)
-    _audit(locked, "webhook.deleted", actor, request, changes(_endpoint_values(locked), None))
+    payload = changes(_endpoint_values(locked), None)
+    endpoint_id = locked.pk
     locked.delete()
+    locked.pk = endpoint_id  # the audit event names the endpoint that was
+    _audit(locked, "webhook.deleted", actor, request, payload)
 
 
 def _locked(endpoint: WebhookEndpoint, *, delete: bool = False) -> WebhookEndpoint:

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from tenants.audit import Actor, audit, changes
+from tenants.locking import lock_for_change
 from tenants.models import BrandPolicy, OutputFormat, Placement, Tenant
 
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -157,6 +158,9 @@ def placement_update(
     unknown = set(updates) - allowed
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "cannot be changed"))
+    # The row as it is now (a concurrent edit's values, not the ones the caller read), locked before
+    # the audit chain head (tenants.locking).
+    placement = lock_for_change(Placement.objects.for_tenant(placement.tenant_id), placement.pk, label="placement")
     before = _placement_values(placement)
     for name, value in updates.items():
         setattr(placement, name, value)
