@@ -17,6 +17,9 @@ from functools import cache
 from django.conf import settings
 from django.utils import timezone
 
+# Unix seconds have 10 digits until the year 2286.
+MAX_EXPIRY_DIGITS = 12
+
 
 class SignatureError(Exception):
     """A signed URL that is missing, malformed, tampered with or expired."""
@@ -52,10 +55,13 @@ def verify_signature(path: str, *, expires: str | None, sig: str | None, now: dt
     """The expiry (unix seconds) of a valid signature; SignatureError otherwise."""
     if not expires or not sig:
         raise SignatureError("this URL needs a signature")
-    try:
-        expires_at = int(expires)
-    except ValueError:
-        raise SignatureError("malformed expiry") from None
+    # ASCII digits only: int() also takes other scripts' digits ("٣") and refuses superscripts ("²"),
+    # and compare_digest raises on non-ASCII text; all of them are forgeries, answered alike.
+    if not (expires.isascii() and expires.isdigit() and len(expires) <= MAX_EXPIRY_DIGITS):
+        raise SignatureError("malformed expiry")
+    if not sig.isascii():
+        raise SignatureError("bad signature")
+    expires_at = int(expires)
     # Compare first, so a forged expiry and a forged signature look the same from outside.
     if not hmac.compare_digest(_signature(path, expires_at), sig):
         raise SignatureError("bad signature")

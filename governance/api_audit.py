@@ -7,7 +7,7 @@ import datetime as dt
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view, inline_serializer
-from rest_framework import mixins, pagination, serializers
+from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,6 +16,7 @@ from governance.audit import audit_chain_head, audit_events_for_tenant
 from governance.models import AuditEvent
 from tenants.api_base import TenantScopedViewSet
 from tenants.models import Scope, Tenant
+from tenants.pagination import SignedCursorPagination
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -71,10 +72,9 @@ class AuditFilterSerializer(serializers.Serializer):
         return parse_moment(value, end=True)
 
 
-class AuditPagination(pagination.CursorPagination):
+class AuditPagination(SignedCursorPagination):
     # seq is unique within the (single) tenant a page is scoped to: a stable cursor.
     ordering = "-seq"
-    page_size_query_param = "page_size"
     max_page_size = 500
 
 
