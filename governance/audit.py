@@ -111,6 +111,14 @@ def canonical_event(event: AuditEvent) -> dict[str, Any]:
 
 
 def _lock_chain_head(tenant_id: int) -> AuditChainHead:
+    """The tenant's chain head, locked until commit: the LAST lock of every write.
+
+    Lock order (tenants/locking.py, docs/audit-and-costs.md "Lock order"): the tenant row, a
+    collection, an asset and its versions, the other object changed, and this head last. A service
+    that audits before it locks or deletes its row takes the head first and deadlocks against one
+    that changes the row and then audits, so `audit()` comes after the change (a delete audits after
+    deleting) or inside `tenants.audit.audit_deferred()`.
+    """
     # Locking the head serialises this tenant's writers until commit; it is made (idempotently)
     # only on the tenant's first event, so every later event costs one statement less under it.
     head = AuditChainHead.objects.select_for_update(no_key=True).filter(tenant_id=tenant_id).first()

@@ -4,7 +4,7 @@ Two transactions that take the same two locks in opposite orders deadlock (Postg
 of them: a 500). So every service takes its row locks in this order, skipping what it does not need:
 
 1. the tenant row, for the tenant-wide versioned settings (brand policy, safety configuration,
-   the tenant's status) and the tenant's first audit event;
+   the tenant's status);
 2. a collection: FOR KEY SHARE when an asset moves into it (the lock the foreign key check would
    take anyway, taken before the asset's), FOR UPDATE to delete it;
 3. an asset, then its versions, then what hangs off a version (renditions, publish window): the
