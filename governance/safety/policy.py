@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 
 from governance.safety.categories import CATEGORIES, THRESHOLD_CHOICES
 from governance.safety.matching import MAX_PATTERN_CHARS, compile_pattern, fold
+from governance.safety.screening import visible
 
 MAX_BLOCKLIST_ITEMS = 10_000  # Azure's limit per blocklist
 
@@ -161,8 +162,8 @@ def _clean_blocklist(raw: Any) -> list[dict[str, Any]]:
                 compile_pattern(text)
             except ValueError as exc:
                 raise ValidationError({f"{key}.text": str(exc)}) from None
-        elif not text:
-            raise ValidationError({f"{key}.text": "must not be blank"})
+        elif not visible(text).strip():
+            raise ValidationError({f"{key}.text": "must not be blank (invisible characters do not count)"})
         elif len(text) > MAX_PATTERN_CHARS:
             raise ValidationError({f"{key}.text": f"at most {MAX_PATTERN_CHARS} characters"})
         description = str(entry.get("description") or "")[:200]

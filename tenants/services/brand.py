@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
+import regex
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -14,6 +15,9 @@ from tenants.audit import Actor, audit, changes
 from tenants.locking import lock_for_change
 from tenants.models import BrandPolicy, OutputFormat, Placement, Tenant
 
+# The characters screening ignores (`governance.safety.screening`, which this layer cannot import), and
+# spaces: a term made only of these is blank.
+_INVISIBLE_OR_SPACE = regex.compile(r"[\p{Cf}\p{Default_Ignorable_Code_Point}\s]+")
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -34,8 +38,9 @@ def _clean_terms(terms: Iterable[str]) -> list[str]:
     cleaned = []
     for raw in terms:
         term = unicodedata.normalize("NFKC", str(raw)).strip()
-        if not term:
-            raise ValidationError({"banned_terms": "terms must not be blank"})
+        if not _INVISIBLE_OR_SPACE.sub("", term):
+            # A term of invisible characters only would be stored but could never match anything.
+            raise ValidationError({"banned_terms": "terms must not be blank (invisible characters do not count)"})
         cleaned.append(term)
     return list(dict.fromkeys(cleaned))
 
