@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import json
 import random
-import socket
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -30,6 +27,7 @@ from dam.webhooks.signing import (
     SIGNATURE_HEADER,
     signature_header,
 )
+from dam.webhooks.targets import UnsafeTarget, check_target, pinned_request, resolve_target
 from tenants.audit import Actor, audit, changes
 from tenants.errors import ServiceError
 from tenants.locking import lock_for_change
@@ -55,10 +53,6 @@ class AttemptOutcome:
     retry_in: float | None = None
 
 
-class UnsafeTarget(ServiceError):
-    pass
-
-
 def _check_events(events: Iterable[str]) -> list[str]:
     chosen = list(dict.fromkeys(events))
     unknown = sorted(set(chosen) - set(WebhookEvent.values))
@@ -69,27 +63,6 @@ def _check_events(events: Iterable[str]) -> list[str]:
             field="events",
         )
     return chosen
-
-
-def check_target(url: str) -> None:
-    """Refuse receivers on loopback, private, link-local or reserved addresses (SSRF)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UnsafeTarget("must be an http(s) URL with a host", field="url")
-    if parts.username or parts.password:
-        raise UnsafeTarget("must not carry credentials", field="url")
-    if settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
-        return
-    if parts.scheme != "https":
-        raise UnsafeTarget("must be https", field="url")
-    try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except socket.gaierror:
-        raise UnsafeTarget("host does not resolve", field="url") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise UnsafeTarget("must not point at a private, loopback or reserved address", field="url")
 
 
 @transaction.atomic
@@ -312,7 +285,9 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str, str]:
     """(status code, error, response excerpt) of one POST, bounded by WEBHOOK_TIMEOUT_SECONDS."""
     endpoint = delivery.endpoint
     try:
-        check_target(endpoint.url)
+        # Checked again at every attempt (DNS changes after registration), and the POST below goes to
+        # the addresses this one resolution returned: no second lookup a rebinding resolver could answer.
+        target = resolve_target(endpoint.url)
     except UnsafeTarget as refused:
         return None, f"refused target: {refused.message}", ""
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
@@ -328,7 +303,14 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str, str]:
     timeout = httpx.Timeout(settings.WEBHOOK_TIMEOUT_SECONDS)
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            response = client.post(endpoint.url, content=body, headers=headers)
+            for index, address in enumerate(target.addresses):
+                url, host, extensions = pinned_request(target, address)
+                try:
+                    response = client.post(url, content=body, headers=headers | host, extensions=extensions)
+                    break
+                except httpx.ConnectError:
+                    if index == len(target.addresses) - 1:
+                        raise  # every checked address refused; the next attempt resolves afresh
     except httpx.TimeoutException:
         return None, f"timed out after {settings.WEBHOOK_TIMEOUT_SECONDS}s", ""
     except httpx.HTTPError as error:
