@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -33,7 +34,8 @@ class RenditionSerializer(serializers.ModelSerializer):
         model = Rendition
         fields = ["spec", "placement_slug", "width", "height", "format", "file_size", "url"]
 
-    def get_url(self, rendition: Rendition) -> str:
+    def get_url(self, rendition: Rendition) -> str | None:
+        # None when the version is not servable to the caller (AssetVersionSerializer.to_representation).
         return blob_url(rendition.storage_key)
 
 
@@ -45,6 +47,8 @@ class AssetVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = AssetVersion
         fields = [
+            # The version's id: the one `/publish-windows/{id}` and delivery URLs take.
+            "id",
             "number",
             "parent",
             "status",
@@ -71,7 +75,8 @@ class AssetVersionSerializer(serializers.ModelSerializer):
 
     safety_verdicts = serializers.SerializerMethodField()
 
-    def get_url(self, version: AssetVersion) -> str:
+    def get_url(self, version: AssetVersion) -> str | None:
+        # None when the version is not servable to the caller (to_representation).
         return blob_url(version.storage_key)
 
     def get_safety_verdicts(self, version: AssetVersion) -> list[dict[str, Any]]:
@@ -91,8 +96,9 @@ class AssetVersionSerializer(serializers.ModelSerializer):
 
 
 class AssetSerializer(serializers.ModelSerializer):
-    collection = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    current_version = AssetVersionSerializer(read_only=True)
+    collection = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    # None for a storefront caller when no version of the asset is visible to it.
+    current_version = AssetVersionSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Asset
@@ -133,6 +139,10 @@ class AssetViewSet(AssetLibraryMixin, mixins.ListModelMixin, mixins.RetrieveMode
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), **_viewer_context(self.request)}
 
+    @extend_schema(
+        summary="The versions of an asset (to a storefront key: the visible ones only)",
+        responses={200: inline_serializer("AssetVersionList", {"results": AssetVersionSerializer(many=True)})},
+    )
     @action(detail=True, methods=["get"])
     def versions(self, request: Request, pk: str | None = None) -> Response:
         versions = asset_versions(tenant=self.tenant, asset=self.get_object()).select_related("parent")

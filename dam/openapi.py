@@ -13,19 +13,31 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from rest_framework.generics import GenericAPIView
 
-ERROR_SCHEMA = {
-    "type": "object",
-    "properties": {"detail": {"type": "string"}},
-    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+from dam.openapi_operations import operation_errors
+from tenants.problems import PROBLEM_CONTENT_TYPE, ProblemDetailSerializer, problem_body
+
+# Every error under /api/ is one RFC 9457 problem document (tenants.problems); these are the
+# answers any operation can give, whatever its view: the rest come from `operation_errors`.
+COMMON_ERRORS: dict[int, str] = {
+    400: "Invalid input: `errors` names each field (query parameter, body field) and the rule it broke",
+    401: "Missing, invalid, revoked or expired API key, and no signed-in session",
+    403: "The key or role lacks the operation's scope, the tenant is suspended, or a session's CSRF check failed",
+    404: "Not found, another tenant's object (never distinguished), or an unknown `X-Tenant`",
+    406: "The `Accept` header asks for a type other than JSON",
 }
-ERRORS: dict[str, tuple[str, dict[str, Any]]] = {
-    "400": ("Invalid input: the body names each field and the rule", {"scopes": ["unknown scope(s): x"]}),
-    "401": ("Missing, invalid, revoked or expired API key", {"detail": "API key revoked"}),
-    "403": ("The key lacks the scope, or the tenant is suspended", {"detail": "this action needs the 'admin' scope"}),
-    "404": (
-        "Not found, or another tenant's object (never distinguished)",
-        {"detail": "No Asset matches the given query."},
-    ),
+BODY_ERRORS: dict[int, str] = {
+    413: "The request body is larger than the limit",
+    415: "The request body's content type is not one the operation accepts",
+}
+ERROR_EXAMPLES: dict[int, tuple[str | None, str, str]] = {
+    400: ("name", "required", "This field is required."),
+    401: (None, "authentication_failed", "API key revoked"),
+    402: (None, "budget_exceeded", "the job's estimate exceeds what is left of this month's budget"),
+    403: (None, "permission_denied", "this action needs the 'admin' scope"),
+    404: (None, "not_found", "No Asset matches the given query."),
+    409: (None, "conflict", "the object changed meanwhile"),
+    422: ("prompt", "safety_blocked", "blocked by the safety configuration"),
+    503: ("moderation", "moderation_unavailable", "content moderation is unavailable (try again shortly)"),
 }
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -86,18 +98,22 @@ class ScopedAutoSchema(AutoSchema):
             note = f"**Scope:** `{scope}`" if scope else "**Scope:** any key or member of the tenant"
             operation["x-required-scope"] = scope
             operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()
-        responses = operation.setdefault("responses", {})
-        codes = ["401", "403"]
-        if "{" in path:
-            codes.append("404")
-        if method in WRITE_METHODS or self._is_list_view():
-            codes.append("400")
-        for code in codes:
-            if code in responses:
-                continue
-            description, example = ERRORS[code]
-            responses[code] = {
-                "description": description,
-                "content": {"application/json": {"schema": ERROR_SCHEMA, "example": example}},
-            }
+        self._add_problem_responses(operation, method)
         return operation
+
+    def _add_problem_responses(self, operation: dict[str, Any], method: str) -> None:
+        """Each error status the operation can answer, all as the one problem-details document."""
+        responses = operation.setdefault("responses", {})
+        codes = dict(COMMON_ERRORS)
+        if "requestBody" in operation or method in WRITE_METHODS - {"DELETE"}:
+            codes.update(BODY_ERRORS)
+        codes.update(operation_errors(operation["operationId"]))
+        for code, description in codes.items():
+            responses.setdefault(str(code), {"description": description})
+        problem = self.resolve_serializer(ProblemDetailSerializer, "response").ref
+        for code, response in responses.items():
+            if not code.startswith(("4", "5")):
+                continue
+            field, rule, message = ERROR_EXAMPLES.get(int(code), (None, "error", response["description"]))
+            example = problem_body(status=int(code), errors=[{"field": field, "code": rule, "message": message}])
+            response["content"] = {PROBLEM_CONTENT_TYPE: {"schema": problem, "example": example}}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from rest_framework import mixins, serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -42,12 +43,14 @@ class BrandPolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenan
     def scoped_queryset(self, tenant: Tenant) -> QuerySet[BrandPolicy]:
         return brand_policy_versions(tenant=tenant)
 
+    @extend_schema(methods=["GET"], responses={200: BrandPolicySerializer})
+    @extend_schema(methods=["PUT", "PATCH"], responses={201: BrandPolicySerializer})
     @action(detail=False, methods=["get", "put", "patch"], url_path="current")
     def current(self, request: Request) -> Response:
         if request.method == "GET":
             policy = brand_policy_current(tenant=self.tenant)
             if policy is None:
-                return Response({"detail": "no brand policy yet"}, status=status.HTTP_404_NOT_FOUND)
+                raise exceptions.NotFound("no brand policy yet")
             return Response(BrandPolicySerializer(policy).data)
         partial = request.method == "PATCH"
         params = BrandPolicySerializer(data=request.data, partial=partial)

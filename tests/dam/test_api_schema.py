@@ -85,3 +85,73 @@ def test_schema_and_docs_are_served_without_any_cdn(client):
     assert "swagger-ui" in html
     assert not re.search(r"https?://(?!127\.0\.0\.1|localhost|testserver)[^\"']+\.(js|css)", html)
     assert "drf_spectacular_sidecar" in html or "/static/" in html
+
+
+def _json_schema(schema: dict, node: dict) -> dict:
+    """The schema object itself, following a `$ref` into components."""
+    if "$ref" in node:
+        return schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]]
+    return node
+
+
+def _body(schema: dict, operation: dict, status: str | None = None, media: str = "application/json") -> dict:
+    holder = operation["responses"][status] if status else operation["requestBody"]
+    return _json_schema(schema, holder["content"][media]["schema"])
+
+
+def test_every_error_is_documented_as_the_one_problem_details_document(schema):
+    for path, method, operation in _operations(schema):
+        errors = {code: response for code, response in operation["responses"].items() if code[0] in "45"}
+        assert {"400", "401", "403", "404", "406"} <= set(errors), f"{method} {path}"
+        for code, response in errors.items():
+            (media,) = response["content"]
+            assert media == "application/problem+json", (method, path, code)
+            assert response["content"][media]["schema"] == {"$ref": "#/components/schemas/ProblemDetail"}
+            assert response["content"][media]["example"]["status"] == int(code)
+    problem = schema["components"]["schemas"]["ProblemDetail"]
+    assert {"type", "title", "status", "detail", "code", "errors"} <= set(problem["properties"])
+
+
+def test_job_submission_documents_what_it_accepts_and_answers(schema):
+    operation = schema["paths"]["/api/v1/jobs"]["post"]
+    assert {"202", "402", "409", "422", "503"} <= set(operation["responses"])
+    assert not {"200", "201"} & set(operation["responses"])
+    accepted = _body(schema, operation)["properties"]
+    assert {"prompt", "placements", "size", "routing", "source_version", "collection", "tags", "locales", "n"} <= set(
+        accepted
+    )
+    # What the job answers is not what it is asked for.
+    assert not {"state", "size_plan", "attempts", "started_at"} & set(accepted)
+    assert "request" in _body(schema, operation, media="multipart/form-data")["properties"]
+    plan = schema["paths"]["/api/v1/jobs/plan"]["post"]
+    assert {"provider_calls", "images", "size_plan"} <= set(_body(schema, plan, "200")["properties"])
+    assert "requestBody" not in schema["paths"]["/api/v1/jobs/{id}/cancel"]["post"]
+
+
+def test_api_key_creation_documents_its_parameters_and_the_token_it_answers_once(schema):
+    operation = schema["paths"]["/api/v1/api-keys"]["post"]
+    request = _body(schema, operation)
+    assert {"name", "scopes", "expires_at"} <= set(request["properties"])
+    assert set(request["required"]) == {"name", "scopes"}
+    assert "token" in _body(schema, operation, "201")["properties"]
+
+
+def test_responses_mark_nullable_fields_and_give_version_ids(schema):
+    asset = schema["components"]["schemas"]["Asset"]["properties"]
+    assert asset["collection"].get("nullable") is True
+    assert asset["current_version"].get("nullable") is True
+    version = schema["components"]["schemas"]["AssetVersion"]["properties"]
+    assert "id" in version  # /publish-windows/{id} takes a version's id
+    assert version["url"].get("nullable") is True
+    versions = schema["paths"]["/api/v1/assets/{id}/versions"]["get"]
+    listed = _body(schema, versions, "200")["properties"]["results"]
+    assert listed["type"] == "array" and listed["items"] == {"$ref": "#/components/schemas/AssetVersion"}
+    assert "201" in schema["paths"]["/api/v1/brand-policy/current"]["put"]["responses"]
+
+
+def test_the_schema_answers_json_to_a_json_accept_header(client):
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["openapi"].startswith("3.")
+    assert client.get("/api/schema/")["Content-Type"].startswith("application/vnd.oai.openapi")
