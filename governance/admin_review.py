@@ -57,6 +57,11 @@ def board_items(*, tenant: Tenant, user: Any) -> tuple[list[BoardItem], int]:
     queue = review_queue(tenant=tenant)
     versions = list(queue[:BOARD_SIZE])
     reviewer = Reviewer(user=user)
+    own: dict[tuple[int | None, ...], bool] = {}  # one walk of a key chain per requester, not per version
+    for v in versions:
+        requester = (v.created_by_id, v.created_by_key_id, v.created_by_person_id)
+        if requester not in own:
+            own[requester] = is_own_request(version=v, reviewer=reviewer)
     waiting: dict[int, list[int]] = {}
     for asset_id, number in queue.values_list("asset_id", "number"):
         waiting.setdefault(asset_id, []).append(number)
@@ -64,7 +69,7 @@ def board_items(*, tenant: Tenant, user: Any) -> tuple[list[BoardItem], int]:
         BoardItem(
             version=v,
             requested_by=_requester_label(v),
-            own_request=is_own_request(version=v, reviewer=reviewer),
+            own_request=own[(v.created_by_id, v.created_by_key_id, v.created_by_person_id)],
             newer_waiting=sorted(n for n in waiting.get(v.asset_id, []) if n > v.number),
         )
         for v in versions
