@@ -25,6 +25,7 @@ from dam.models import Asset, AssetVersion, Rendition
 from dam.thumbnails import version_thumbnail
 from tenants.admin_base import admin_tenant_context
 from tenants.models import Scope
+from tenants.numbers import is_digits
 
 if TYPE_CHECKING:
     from dam.admin import AssetAdmin
@@ -36,7 +37,7 @@ PRIVATE_CACHE_SECONDS = 3600
 def _asset_or_404(model_admin: AssetAdmin, request: HttpRequest, asset_id: Any) -> Asset:
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
-    asset = model_admin.get_queryset(request).filter(pk=asset_id).first() if str(asset_id).isdigit() else None
+    asset = model_admin.get_queryset(request).filter(pk=asset_id).first() if is_digits(str(asset_id)) else None
     if asset is None:
         raise Http404("no such asset")
     return asset
@@ -126,7 +127,7 @@ def asset_page(model_admin: AssetAdmin, request: HttpRequest, object_id: str) ->
         raise Http404("the asset has no versions")
     by_number = {v.number: v for v in versions}
     requested = request.GET.get("v", "")
-    selected = by_number.get(int(requested)) if requested.isdigit() else None
+    selected = by_number.get(int(requested)) if is_digits(requested) else None
     selected = selected or next((v for v in versions if v.pk == asset.current_version_id), versions[-1])
     context = admin_tenant_context(request)
     costs = version_costs(asset=asset, versions=versions) if context.can(Scope.COSTS_READ) else {}
@@ -182,7 +183,7 @@ def asset_compare(model_admin: AssetAdmin, request: HttpRequest, asset_id: int) 
 
     def pick(name: str, default: AssetVersion) -> AssetVersion:
         value = request.GET.get(name, "")
-        return by_number.get(int(value), default) if value.isdigit() else default
+        return by_number.get(int(value), default) if is_digits(value) else default
 
     right = pick("b", versions[-1])
     left = pick("a", right.parent if right.parent_id else versions[max(0, len(versions) - 2)])
@@ -234,7 +235,7 @@ def version_thumbnail_view(model_admin: AssetAdmin, request: HttpRequest, versio
     version = _version_or_404(model_admin, request, version_id)
     widths = settings.UI_THUMBNAIL_WIDTHS
     requested = request.GET.get("w", "")
-    wanted = int(requested) if requested.isdigit() else widths[2]
+    wanted = int(requested) if is_digits(requested) else widths[2]
     # Only the configured widths: an arbitrary width per request would be an unbounded cache.
     width = next((w for w in widths if w >= wanted), widths[-1])
     data, etag = version_thumbnail(version=version, width=width)

@@ -45,6 +45,7 @@ from tenants.api_base import TenantScopedAPIView, TenantScopedViewSet
 from tenants.audit import Actor
 from tenants.input_guard import GuardedFormParser, GuardedJSONParser, GuardedMultiPartParser
 from tenants.models import Scope, Tenant
+from tenants.numbers import is_digits
 
 LIBRARY_SCOPES: dict[str, str] = {
     "create": Scope.ASSETS_WRITE,
@@ -198,7 +199,7 @@ class AssetLibraryMixin:
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         declared = request.META.get("CONTENT_LENGTH") or "0"
-        if declared.isdigit() and int(declared) > settings.UPLOAD_MAX_BYTES + MULTIPART_OVERHEAD:
+        if is_digits(declared) and int(declared) > settings.UPLOAD_MAX_BYTES + MULTIPART_OVERHEAD:
             # Refused before the body is read: a huge upload never reaches a temporary file.
             raise UploadTooLarge(
                 f"the request has {int(declared):,} bytes; the file limit is {settings.UPLOAD_MAX_BYTES:,}"

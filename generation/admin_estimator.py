@@ -17,13 +17,14 @@ from generation.cost_estimates import MAX_ROUTING_OPTIONS, workload_estimate
 from tenants.admin_base import require_scope
 from tenants.errors import ServiceError
 from tenants.models import Scope
+from tenants.numbers import is_digits
 
 DEFAULT_ROUTING_TEXT = "auto, smimage, xlimage"
 
 
 def _int(raw: str, default: int) -> Any:
     raw = (raw or "").strip().replace(",", "").replace("_", "")
-    return int(raw) if raw.lstrip("-").isdigit() else (raw or default)
+    return int(raw) if is_digits(raw.removeprefix("-")) else (raw or default)
 
 
 def estimate_body(data: Any) -> dict[str, Any]:

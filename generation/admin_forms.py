@@ -15,6 +15,7 @@ from django.http import QueryDict
 
 from generation.sizing import NAMED_SIZES, Quality
 from tenants.errors import ServiceError
+from tenants.numbers import is_digits
 
 ROUTING_MODES = ("auto", "tier", "bucket", "explicit")
 MAX_MASK_BYTES = 16 * 1024 * 1024
@@ -55,7 +56,7 @@ def form_state(data: QueryDict) -> GenerateFormState:
         tier=data.get("tier", "image"),
         bucket=data.get("bucket", "24"),
         size=data.get("size", "").strip(),
-        n=int(n) if n.isdigit() else 1,
+        n=int(n) if is_digits(n) else 1,
         output_format=data.get("output_format", ""),
         collection=data.get("collection", "").strip(),
         tags=data.get("tags", ""),
@@ -101,7 +102,7 @@ def job_request(state: GenerateFormState) -> dict[str, Any]:
     if tags:
         request["tags"] = tags
     if state.source_asset:
-        if not state.source_asset.isdigit() or (state.source_version and not state.source_version.isdigit()):
+        if not is_digits(state.source_asset) or (state.source_version and not is_digits(state.source_version)):
             raise ServiceError("the asset and version to edit are numbers", field="source_version")
         source = {"asset": int(state.source_asset)}
         if state.source_version:

@@ -39,6 +39,7 @@ from tenants.admin_base import admin_tenant_context, require_scope
 from tenants.audit import Actor
 from tenants.errors import Conflict, ServiceError
 from tenants.models import Scope, Tenant
+from tenants.numbers import is_digits
 from tenants.selectors import brand_policy_current, placements_for_tenant
 
 if TYPE_CHECKING:
@@ -69,10 +70,10 @@ def _initial_state(tenant: Tenant, request: HttpRequest) -> GenerateFormState:
 
 
 def _source_preview(tenant: Tenant, state: GenerateFormState) -> AssetVersion | None:
-    if not state.source_asset.isdigit():
+    if not is_digits(state.source_asset):
         return None
     versions = AssetVersion.objects.for_tenant(tenant).filter(asset_id=int(state.source_asset)).select_related("asset")
-    if state.source_version.isdigit():
+    if is_digits(state.source_version):
         return versions.filter(number=int(state.source_version)).first()
     return versions.order_by("-number").first()
 
@@ -187,7 +188,7 @@ def plan_view(model_admin: JobAdmin, request: HttpRequest) -> HttpResponse:
 def _job_or_404(model_admin: JobAdmin, request: HttpRequest, job_id: Any) -> Job:
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
-    job = model_admin.get_queryset(request).filter(pk=job_id).first() if str(job_id).isdigit() else None
+    job = model_admin.get_queryset(request).filter(pk=job_id).first() if is_digits(str(job_id)) else None
     if job is None:
         raise Http404("no such job")
     return job

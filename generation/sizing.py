@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 
+from tenants.numbers import is_digits
+
 EDGE_MULTIPLE = 16
 MAX_EDGE = 3840
 MAX_ASPECT = 3
@@ -81,7 +83,7 @@ def is_legal_size(width: int, height: int) -> bool:
 def parse_size(text: str) -> tuple[int, int]:
     """'1536x1024' -> (1536, 1024). Raises ValueError naming the expected format."""
     parts = text.lower().strip().split("x")
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+    if len(parts) != 2 or not all(is_digits(p) for p in parts):
         raise ValueError(f"size {text!r} must be WIDTHxHEIGHT, e.g. 1536x1024, or 'auto'")
     return int(parts[0]), int(parts[1])
 

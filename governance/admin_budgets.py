@@ -19,6 +19,7 @@ from governance.admin_review import page_context
 from governance.budgets import budget_set, budget_status, budgets_for_tenant
 from tenants.audit import Actor
 from tenants.models import ApiKey, Tenant
+from tenants.numbers import is_digits
 
 DEFAULTS = {"api_key": "", "monthly_limit_usd": "", "alert_threshold_percent": "80", "hard_stop": True, "active": True}
 
@@ -35,14 +36,14 @@ def _parse(tenant: Tenant, post: Any) -> tuple[dict[str, Any], ApiKey | None, di
     except InvalidOperation:
         errors["monthly_limit_usd"] = ["must be an amount in dollars, e.g. 500.00"]
     raw_threshold = post.get("alert_threshold_percent", "").strip()
-    if raw_threshold.isdigit():
+    if is_digits(raw_threshold):
         values["alert_threshold_percent"] = int(raw_threshold)
     else:
         errors["alert_threshold_percent"] = ["must be an integer from 1 to 100"]
     api_key = None
     raw_key = post.get("api_key", "").strip()
     if raw_key:
-        api_key = ApiKey.objects.for_tenant(tenant).filter(pk=raw_key).first() if raw_key.isdigit() else None
+        api_key = ApiKey.objects.for_tenant(tenant).filter(pk=raw_key).first() if is_digits(raw_key) else None
         if api_key is None:
             errors["api_key"] = ["no such API key in this tenant"]
     return values, api_key, errors

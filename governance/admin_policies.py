@@ -23,6 +23,7 @@ from governance.safety.services import CONFIG_FIELDS, safety_config_update
 from tenants.admin_base import require_scope
 from tenants.audit import Actor
 from tenants.models import BrandPolicy, OutputFormat, Scope, Tenant
+from tenants.numbers import is_digits
 from tenants.services import brand_policy_update
 from tenants.services.brand import POLICY_FIELDS
 
@@ -163,7 +164,7 @@ def _safety_changes(post: Any, current: SafetyConfig | None) -> dict[str, Any]:
         thresholds = {}
         for category in CATEGORIES:
             raw = post.get(f"{stage}.{category}", "")
-            if raw.isdigit():
+            if is_digits(raw):
                 thresholds[category] = int(raw)
         changes[stage] = thresholds
     blocklist = []

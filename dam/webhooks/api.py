@@ -21,6 +21,7 @@ from tenants.api_base import TenantScopedViewSet
 from tenants.audit import Actor
 from tenants.errors import ServiceError
 from tenants.models import Scope, Tenant
+from tenants.numbers import is_digits
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
@@ -164,7 +165,7 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, T
         deliveries = WebhookDelivery.objects.for_tenant(tenant)
         params = self.request.query_params
         if endpoint := params.get("endpoint"):
-            if not endpoint.isdigit():
+            if not is_digits(endpoint):
                 raise ServiceError("must be an endpoint id", field="endpoint")
             deliveries = deliveries.filter(endpoint_id=int(endpoint))
         if status_filter := params.get("status"):

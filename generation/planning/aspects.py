@@ -13,6 +13,7 @@ from fractions import Fraction
 from functools import lru_cache
 
 from generation.sizing import EDGE_MULTIPLE, MAX_ASPECT, MAX_EDGE, Size, is_legal_size
+from tenants.numbers import is_digits
 
 WIDEST = Fraction(MAX_ASPECT)
 TALLEST = Fraction(1, MAX_ASPECT)
@@ -40,7 +41,7 @@ def parse_aspect(text: str) -> Fraction:
     for separator in (":", "x", "/"):
         if separator in text:
             left, _, right = text.strip().lower().partition(separator)
-            if left.isdigit() and right.isdigit() and int(left) > 0 and int(right) > 0:
+            if is_digits(left) and is_digits(right) and int(left) > 0 and int(right) > 0:
                 return Fraction(int(left), int(right))
     raise ValueError(f"aspect {text!r} must be W:H, e.g. 16:9")
 

@@ -21,6 +21,7 @@ from fractions import Fraction
 
 from generation.planning.aspects import aspect_error, format_aspect, sizes_of_aspect
 from generation.sizing import MAX_PIXELS, MIN_PIXELS, Quality, Size, output_tokens, parse_size, validate_size
+from tenants.numbers import is_digits
 
 
 class Tier(StrEnum):
@@ -133,7 +134,7 @@ def parse_routing(text: str) -> Routing:
     if cleaned in set(Tier):
         return Routing.tier(cleaned)
     bucket = cleaned.removeprefix("bucket:")
-    if bucket.isdigit():
+    if is_digits(bucket):
         return Routing.bucket(int(bucket))
     if "x" in cleaned:
         width, height = parse_size(cleaned)
