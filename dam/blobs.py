@@ -43,6 +43,10 @@ def blob_put(*, tenant_id: int, kind: str, data: bytes, image_format: str) -> St
     return StoredBlob(key=key, sha256=sha256, size=len(data))
 
 
+def blob_exists(key: str) -> bool:
+    return default_storage.exists(key)
+
+
 def blob_read(key: str) -> bytes:
     with default_storage.open(key, "rb") as handle:
         return handle.read()

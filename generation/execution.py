@@ -1,9 +1,10 @@
 """Running a job: claim it, make each provider call once, store the outputs, finish.
 
 Every step is safe to repeat. A job is claimed with a conditional UPDATE under a lease; a
-redelivered message for a finished or freshly claimed job finds nothing to do. Usage is
-recorded the moment a response arrives (unique on the provider request id), and outputs
-already received are stored from the recorded response instead of calling again.
+redelivered message for a finished or freshly claimed job finds nothing to do. Each claim is one
+attempt, bounded by JOB_MAX_ATTEMPTS. An answer's images are stored (content-addressed) before the
+transaction that records the response with their references and its charge (unique on the provider
+request id), so a recorded response can always be finished from: a unit with one is never called again.
 
 Each output is moderated before it becomes a version (its verdict is kept with the response, so a
 re-run does not scan again); a provider refusal becomes a verdict on the job, in the same model.
@@ -23,8 +24,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from dam.blobs import blob_read
+from dam.blobs import blob_exists, blob_read
 from dam.imaging import resize_exact
+from generation.crashpoints import crash_point
 from generation.foundry.client import EditImage, FoundryImageClient, shared_client
 from generation.foundry.config import DeploymentConfig
 from generation.foundry.errors import (
@@ -184,11 +186,13 @@ def _request(
     return partial(client.generate, **common)
 
 
-def _record_response(job: Job, unit: JobGeneration, result: ImageResult, config: DeploymentConfig) -> ProviderResponse:
-    """Usage and its charge, in one transaction, the moment the response arrives."""
+def _record_response(
+    job: Job, unit: JobGeneration, result: ImageResult, config: DeploymentConfig, *, outputs: list[dict]
+) -> ProviderResponse:
+    """Usage, the refs of its stored `outputs` and its charge, in one transaction, the moment the images are stored."""
     provider_request_id = result.provider_request_id or f"local-{uuid.uuid4()}"
     try:
-        return _response_insert(job, unit, result, config, provider_request_id)
+        return _response_insert(job, unit, result, config, provider_request_id, outputs=outputs)
     except IntegrityError:
         # Recorded already (the same answer reached another run of this job): its charge came with it.
         return ProviderResponse.objects.for_tenant(job.tenant_id).get(provider_request_id=provider_request_id)
@@ -196,7 +200,13 @@ def _record_response(job: Job, unit: JobGeneration, result: ImageResult, config:
 
 @transaction.atomic(durable=True)  # outermost: a duplicate rolls all of it back, nothing else
 def _response_insert(
-    job: Job, unit: JobGeneration, result: ImageResult, config: DeploymentConfig, provider_request_id: str
+    job: Job,
+    unit: JobGeneration,
+    result: ImageResult,
+    config: DeploymentConfig,
+    provider_request_id: str,
+    *,
+    outputs: list[dict],
 ) -> ProviderResponse:
     usage = result.usage
     if not usage.reported:
@@ -221,6 +231,7 @@ def _response_insert(
         total_tokens=usage.total_tokens,
         usage_reported=usage.reported,
         latency_ms=int(result.latency_seconds * 1000),
+        outputs=outputs,
     )
     ledger_charge_response(
         tenant=job.tenant,
@@ -241,14 +252,32 @@ def _response_insert(
     return response
 
 
-def _response_with_outputs(unit: JobGeneration) -> ProviderResponse | None:
-    return (
-        ProviderResponse.objects.for_tenant(unit.tenant_id)
-        .filter(generation=unit)
-        .exclude(outputs=[])
-        .order_by("id")
-        .first()
-    )
+class RecordedOutputsLost(Exception):
+    """A unit's recorded (and charged) response whose images cannot be read: finishing it is impossible, and
+    calling the provider again would pay twice for one unit, so the job fails and says why."""
+
+    def __init__(self, response: ProviderResponse, missing: list[str]) -> None:
+        self.response, self.missing = response, missing
+        what = f"{len(missing)} of its images are missing from storage" if missing else "it has no output references"
+        super().__init__(
+            f"provider response {response.provider_request_id} was recorded and charged but {what}; "
+            "the call is not made again"
+        )
+
+
+def _recorded_response(unit: JobGeneration) -> ProviderResponse | None:
+    """The unit's recorded answer, if any: every recorded response is reused, never paid for again.
+
+    Since the images are stored before the response is recorded, a response without output refs is one
+    recorded before that order (or a bug); one with refs is preferred if a unit somehow has several."""
+    responses = ProviderResponse.objects.for_tenant(unit.tenant_id).filter(generation=unit).order_by("id")
+    return responses.exclude(outputs=[]).first() or responses.first()
+
+
+def _outputs_readable(response: ProviderResponse) -> None:
+    missing = [ref["key"] for ref in response.outputs if not blob_exists(ref["key"])]
+    if missing or not response.outputs:
+        raise RecordedOutputsLost(response, missing)
 
 
 @dataclass(frozen=True)
@@ -264,33 +293,49 @@ def _run_unit(job: Job, unit: JobGeneration, run: _RunContext, *, then: Callable
     transaction of its versions (the job's terminal transition, after the last unit)."""
     provenance = output_provenance(job=job, unit=unit, deployment=run.config.name)
     # A unit never called has no recorded answer to reuse (its calls are counted before they are made).
-    response = _response_with_outputs(unit) if unit.provider_calls else None
+    response = _recorded_response(unit) if unit.provider_calls else None
     result = _call_provider(job, unit, run.client, run.config, run.policy) if response is None else None
     prepared()  # a recorded answer reused: no call, but nothing more to prepare either
     # Paced (generation.pacing): a round of answers that arrives together finishes first come, first served.
     with finishing():
         if result is not None:
-            response = _record_response(job, unit, result, run.config)
+            crash_point("answer_received")
+            # The images are stored before the response and its charge are committed, under content-addressed
+            # keys (a repeat writes nothing new): a recorded response is reusable from the moment it exists.
+            # A crash before that commit loses an answer nothing recorded, and the unit is called again.
             refs, written = store_output_blobs(job=job, outputs=result.outputs, provenance=provenance)
-            # Recorded before moderation, which can take seconds or fail: a run after a crash or a moderation
-            # error scans these instead of paying for the same images again.
-            _response_outputs_set(job, response, refs)
+            crash_point("outputs_stored")
+            response = _record_response(job, unit, result, run.config, outputs=refs)
+            crash_point("response_recorded")
             # Scanned before any version exists: a blocked output never becomes visible, not even briefly.
+            # (The response's own refs: another run may have recorded this very answer first.)
             refs = refs_moderated(
-                refs=refs,
+                refs=response.outputs,
                 provider_request_id=response.provider_request_id,
                 policy=run.policy,
                 backend=run.moderation,
                 written=written,
             )
+            crash_point("output_scanned")
             _response_outputs_set(job, response, refs)  # the verdicts kept: a re-run does not scan again
+            crash_point("verdicts_recorded")
         else:
+            _outputs_readable(response)
             moderate_outputs(job=job, response=response, policy=run.policy, backend=run.moderation)
         renditions = [
             [] if output_blocked(ref) else prepare_renditions(job=job, unit=unit, output_ref=ref, provenance=provenance)
             for ref in response.outputs
         ]
-        outputs_persist(job=job, unit=unit, response=response, renditions=renditions, then=then)
+        crash_point("renditions_stored")
+        outputs_persist(job=job, unit=unit, response=response, renditions=renditions, then=partial(_persisted, then))
+    crash_point("unit_stored")
+
+
+def _persisted(then: Callable[[], object] | None) -> None:
+    """Last in the versions' transaction: the job's terminal transition after its last unit."""
+    crash_point("versions_created")
+    if then is not None:
+        then()
 
 
 def _response_outputs_set(job: Job, response: ProviderResponse, refs: list[dict]) -> None:
@@ -351,6 +396,8 @@ def _job_run(*, job_id: int, owner: str) -> RunOutcome:
             if job.cancel_requested and pending:  # asked for while no run held the job: stop before the next call
                 _transition(job, owner, JobState.CANCELLED)
                 return RunOutcome(state=JobState.CANCELLED)
+            if pending and job.attempts > settings.JOB_MAX_ATTEMPTS:
+                return _attempts_exhausted(job, owner)
             for index, unit in enumerate(pending):
                 # The claim has just set the lease and read the cancel flag: the first unit needs no renewal.
                 if index and not _renew_lease(job, owner):
@@ -397,6 +444,17 @@ def _job_run(*, job_id: int, owner: str) -> RunOutcome:
         return RunOutcome(state=JobState.FAILED)
     except QuotaTimeout as exc:
         return _wait_for_quota(job, owner, exc)
+    except RecordedOutputsLost as exc:
+        # The charge stays in the ledger (the provider was paid); the rest of the hold is released.
+        _transition(
+            job,
+            owner,
+            JobState.FAILED,
+            error_code="outputs_lost",
+            error_message=str(exc),
+            error_detail={"provider_request_id": exc.response.provider_request_id, "missing": exc.missing},
+        )
+        return RunOutcome(state=JobState.FAILED)
     except FoundryError as exc:
         # Rate limits, 5xx, timeouts, malformed answers: the client already retried within its
         # bounds; the job gets a bounded number of further attempts later.
@@ -408,6 +466,24 @@ def _job_run(*, job_id: int, owner: str) -> RunOutcome:
 
 def _succeed(job: Job, owner: str) -> bool:
     return _transition(job, owner, JobState.SUCCEEDED, error_code="", error_message="", error_detail={})
+
+
+def _attempts_exhausted(job: Job, owner: str) -> RunOutcome:
+    """A claim beyond JOB_MAX_ATTEMPTS: every earlier run ended without finishing the job (its worker died, a
+    database error interrupted it, a provider error sent it back), so it fails instead of running forever.
+    The refused claim is not an attempt: the job keeps the count the limit allowed."""
+    used = job.attempts - 1
+    _transition(
+        job,
+        owner,
+        JobState.FAILED,
+        lease_expires_at=None,
+        attempts=used,
+        error_code="attempts_exhausted",
+        error_message=f"gave up: {used} attempts (JOB_MAX_ATTEMPTS) ended without finishing the job",
+        error_detail={"attempts": used, "max_attempts": settings.JOB_MAX_ATTEMPTS},
+    )
+    return RunOutcome(state=JobState.FAILED)
 
 
 def _wait_for_quota(job: Job, owner: str, exc: QuotaTimeout) -> RunOutcome:

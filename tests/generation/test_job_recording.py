@@ -38,8 +38,8 @@ def test_the_same_answer_recorded_twice_is_one_response_and_one_charge(alice):
     config = platform_deployment_config()
     hold_before = BudgetHold.objects.for_tenant(alice.tenant).get(job_id=job_id).remaining_usd
 
-    first = _record_response(job, unit, _answer("req-dup-1"), config)
-    again = _record_response(job, unit, _answer("req-dup-1"), config)  # the insert fails and rolls back
+    first = _record_response(job, unit, _answer("req-dup-1"), config, outputs=[])
+    again = _record_response(job, unit, _answer("req-dup-1"), config, outputs=[])  # the insert fails and rolls back
 
     assert again.pk == first.pk and again.output_tokens == 272
     assert ProviderResponse.objects.for_tenant(alice.tenant).filter(job_id=job_id).count() == 1

@@ -8,13 +8,17 @@ the budget hold is settled with the ledger consistent.
 
 from __future__ import annotations
 
+import signal
 import time
+from collections import Counter
 from decimal import Decimal
 
 import pytest
 
 from dam.models import AssetVersion
-from generation.job_models import Job, ProviderResponse
+from generation.crashpoints import CRASH_STEPS
+from generation.job_models import Job, JobGeneration, ProviderResponse
+from governance.audit import audit_verify
 from governance.budgets import budget_set, spend_counters_check
 from governance.ledger import ledger_for_job
 from governance.models import LedgerEntry
@@ -87,6 +91,60 @@ def test_kill_9_after_the_provider_answered_charges_once_and_settles_the_hold(
     )
     _assert_charged_once_and_settled(alice, job_id)
     assert clean_emulator.stats()["calls"]["generations"] == 1  # continued from the record, no second call
+
+
+# Before these, the answer exists only in the dead process (in memory, or as unrecorded files): the unit
+# must be called again. From `response_recorded` on, the recorded response is reused, never called again.
+ANSWER_LOST_WITH_THE_PROCESS = ("answer_received", "outputs_stored")
+
+
+def _calls_per_unit(emulator, job_id: int) -> Counter:
+    """The emulator's calls of the job, by unit (the client request id is `job-<job>-<unit>-<slot>`)."""
+    prefix = f"job-{job_id}-"
+    return Counter(
+        int(call["client_request_id"].split("-")[2])
+        for call in emulator.stats()["recent"]
+        if (call["client_request_id"] or "").startswith(prefix)
+    )
+
+
+@pytest.mark.parametrize("step", CRASH_STEPS)
+def test_a_worker_killed_at_each_step_after_the_answer_pays_each_call_once(
+    step, alice, clean_emulator, celery_worker_factory
+):
+    """A job of two calls (two locales); the worker SIGKILLs itself at `step` of its first call (or after
+    the first call is stored), and a fresh worker finishes the job from what was recorded."""
+    env = {**emulator_env(clean_emulator), "JOB_LEASE_SECONDS": "6", "JOB_RECONCILE_INTERVAL_SECONDS": "2"}
+    budget_set(tenant=alice.tenant, actor=Actor.system("test"), monthly_limit_usd=Decimal("5.00"), hard_stop=True)
+    doomed = celery_worker_factory(JOB_TEST_CRASH_AT=step, **env)
+    with job_queue_consumed_only_by({doomed.name}):
+        body = {"prompt": "a lantern on a jetty", "quality": "low", "locales": {"de": "Neu", "fr": "Nouveau"}}
+        response = alice.client().post("/api/v1/jobs", body, format="json")
+        assert response.status_code == 202, response.content
+        job_id = response.json()["id"]
+        assert doomed.process.wait(timeout=60) == -signal.SIGKILL, "the worker never reached the crash point"
+    assert Job.unscoped.get(pk=job_id).state == "running"
+    survivor = celery_worker_factory(beat=True, **env)
+    try:
+        (job,) = wait_for([job_id], timeout=90)
+    finally:
+        survivor.stop()
+    assert job.state == "succeeded", (job.error_code, job.error_message)
+    assert job.attempts == 2
+
+    first, second = JobGeneration.objects.for_tenant(alice.tenant).filter(job_id=job_id).order_by("id")
+    calls = _calls_per_unit(clean_emulator, job_id)
+    assert calls == {first.pk: 2 if step in ANSWER_LOST_WITH_THE_PROCESS else 1, second.pk: 1}
+    responses = ProviderResponse.objects.for_tenant(alice.tenant).filter(job_id=job_id)
+    assert sorted(r.generation_id for r in responses) == [first.pk, second.pk]  # one recorded answer per unit
+    charges = LedgerEntry.objects.for_tenant(alice.tenant).filter(job_id=job_id, kind="charge")
+    assert sorted(c.provider_request_id for c in charges) == sorted(r.provider_request_id for r in responses)
+    versions = AssetVersion.objects.for_tenant(alice.tenant).filter(job_id=job_id)
+    assert sorted(v.provider_request_id for v in versions) == sorted(r.provider_request_id for r in responses)
+    ledger = ledger_for_job(tenant=alice.tenant, job_id=job_id)
+    assert ledger.open_hold_usd is None and ledger.consistent
+    assert spend_counters_check(tenant=alice.tenant) == []
+    assert audit_verify(tenant=alice.tenant).ok
 
 
 def test_a_job_that_finds_no_quota_slot_waits_in_line_without_spending_attempts(
