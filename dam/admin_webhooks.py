@@ -104,8 +104,9 @@ def webhook_endpoint_action_view(site: AdminSite, request: HttpRequest, endpoint
             return _page(site, request, tenant, errors=errors, status=400)
         messages.success(request, f"{changes['url']} saved.")
     elif op == "toggle":
-        webhook_endpoint_update(endpoint=endpoint, active=not endpoint.active, actor=actor, request=request)
-        messages.success(request, f"{endpoint.url} is {'active' if endpoint.active else 'paused'}.")
+        # The service changes the row as it is now and returns it; `endpoint` is what this request read.
+        toggled = webhook_endpoint_update(endpoint=endpoint, active=not endpoint.active, actor=actor, request=request)
+        messages.success(request, f"{toggled.url} is {'active' if toggled.active else 'paused'}.")
     elif op == "rotate":
         rotated = webhook_endpoint_rotate_secret(endpoint=endpoint, actor=actor, request=request)
         return _page(site, request, tenant, revealed=rotated)

@@ -58,7 +58,9 @@ def test_an_admin_manages_an_endpoint_through_the_page(alice):
     assert refused.status_code == 400 and "url" in str(refused.context["errors"])
     endpoint.refresh_from_db()
     assert endpoint.url == URL + "/v2"  # nothing half-written
-    assert client.post(f"{WEBHOOKS}{endpoint.pk}/action/", {"op": "toggle"}).status_code == 302
+    toggled = client.post(f"{WEBHOOKS}{endpoint.pk}/action/", {"op": "toggle"}, follow=True)
+    assert toggled.redirect_chain[0][1] == 302
+    assert [str(m) for m in toggled.context["messages"]] == [f"{URL}/v2 is paused."]
     endpoint.refresh_from_db()
     assert endpoint.active is False
     rotated = client.post(f"{WEBHOOKS}{endpoint.pk}/action/", {"op": "rotate"})
