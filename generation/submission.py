@@ -17,7 +17,6 @@ from django.utils import timezone
 
 from dam.blobs import blob_put
 from dam.models import AssetVersion, Collection
-from dam.services import collection_get_or_create
 from generation.foundry.selectors import deployment_config_for
 from generation.job_events import job_finished
 from generation.job_models import Job, JobGeneration
@@ -126,6 +125,19 @@ def _moderate_request(
     return config, tuple(verdicts)
 
 
+def _collection(*, tenant: Tenant, slug: str) -> Collection:
+    """The tenant's collection `slug`; an unknown one is a 400, like any reference (collections are
+    created explicitly, through the collections API and its scope, never as a side effect of a job)."""
+    collection = Collection.objects.for_tenant(tenant).filter(slug=slug).first()
+    if collection is None:
+        raise ServiceError(
+            f"no collection {slug!r} in this tenant (create it first: POST /api/v1/collections)",
+            field="collection",
+            code="does_not_exist",
+        )
+    return collection
+
+
 def job_plan(
     *, tenant: Tenant, request: dict[str, Any], actor: Actor | None = None, http_request: Any = None
 ) -> ResolvedRequest:
@@ -150,6 +162,9 @@ def job_plan(
         default_output_format=policy.default_output_format if policy else "png",
         edit_size=Size(source.width, source.height) if source else None,
     )
+    if spec.collection:
+        # Checked before moderation: an unknown reference costs the caller nothing and creates nothing.
+        _collection(tenant=tenant, slug=spec.collection)
     texts = {"prompt": spec.prompt, **{f"locales.{code}": copy for code, copy in spec.locales.items()}}
     banned = find_banned_terms(banned_terms=policy.banned_terms if policy else [], texts=texts)
     if banned:
@@ -254,9 +269,7 @@ def _store_job(
                 field="safety_config",
                 code="safety_config_changed",
             )
-    collection: Collection | None = (
-        collection_get_or_create(tenant=tenant, slug=spec.collection) if spec.collection else None
-    )
+    collection = _collection(tenant=tenant, slug=spec.collection) if spec.collection else None
     mask_key = blob_put(tenant_id=tenant.pk, kind="masks", data=mask, image_format="png").key if mask else ""
     snapshot = _policy_snapshot(policy)
     try:

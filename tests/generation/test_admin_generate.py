@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
+from dam.library_services import collection_create
 from generation.job_models import Job
 from tenants.models import Role
 from tenants.services import brand_policy_update, membership_set, placement_create
@@ -88,6 +89,7 @@ def test_the_plan_panel_names_the_rule_a_request_breaks(alice, placements):
 
 
 def test_submitting_creates_the_job_through_the_service_and_opens_its_page(alice, placements):
+    collection_create(tenant=alice.tenant, slug="spring-26")  # references are never created on the fly
     client = signed_in(alice.user)
     response = client.post(GENERATE, form(collection="spring-26", tags="footwear, outdoor"))
     job = Job.objects.for_tenant(alice.tenant).get()
