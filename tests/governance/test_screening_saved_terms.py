@@ -44,3 +44,12 @@ def test_blocklist_spellings_that_differ_only_by_invisible_characters_are_one_it
     response = alice.client().patch(SAFETY, {"blocklist": terms}, format="json")
     assert response.status_code == 201, response.content
     assert [item["text"] for item in response.json()["blocklist"]] == ["bargain"]
+
+
+def test_the_azure_backend_is_sent_the_text_without_its_invisible_characters(alice, azure_moderation):
+    response = alice.client().post("/api/v1/jobs/plan", {"prompt": "a mar\u200bble sta\u00adtue"}, format="json")
+    assert response.status_code == 200, response.content
+    recent = azure_moderation.stats()["content_safety"]["recent"]
+    analysed = [call["text"] for call in recent if call["operation"] == "text_analyze"]
+    assert analysed and all("\u200b" not in text and "\u00ad" not in text for text in analysed), recent
+    assert any("marble statue" in text for text in analysed)

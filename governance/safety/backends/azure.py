@@ -7,6 +7,8 @@
   previous configuration version keep theirs. Synced names are remembered per process; a list the
   service no longer knows (a restarted emulator, a cleaned-up resource) is synced again once.
 - Images are downscaled to the service's limits before scanning (`governance.safety.images`).
+- Text is sent without its invisible characters (`governance.safety.screening.visible`): a zero-width space
+  or a soft hyphen inside a word must not hide it from the service's classifier and blocklist either.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from governance.safety.backends.base import ImageAnalysis, ModerationError, Shie
 from governance.safety.categories import CATEGORIES, FROM_AZURE_NAME, four_levels
 from governance.safety.images import prepare_for_scan
 from governance.safety.policy import SafetyPolicy
+from governance.safety.screening import visible
 from governance.safety.verdicts import BlocklistHit
 
 _synced_lock = threading.Lock()
@@ -54,7 +57,7 @@ class AzureModerationBackend:
         severities = dict.fromkeys(CATEGORIES, 0)
         hits: dict[str, BlocklistHit] = {}
         by_text = {item.text: item for item in policy.blocklist}
-        for chunk in _chunks(text):
+        for chunk in _chunks(visible(text)):
             result = self._analyze_chunk(chunk, names, policy)
             for entry in result.get("categoriesAnalysis", []):
                 category = FROM_AZURE_NAME.get(entry.get("category", ""))
