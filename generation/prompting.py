@@ -198,8 +198,10 @@ def find_banned_terms(*, banned_terms: Iterable[str], texts: Mapping[str, str]) 
     decomposed accents, full-width Latin, half-width kana). A term in a script written with spaces between
     words (Latin, Devanagari, Bengali...) must occur as a whole word; a term containing characters of a
     script written without spaces (Chinese, Japanese, Thai...) or Hangul (Korean attaches particles to the
-    noun: 싸구려를) matches anywhere. The matcher is shared with the safety blocklists
-    (`governance.safety.matching`), so both screens treat text alike.
+    noun: 싸구려를) matches anywhere. Invisible characters inside a word and look-alike letters of other
+    scripts do not hide a term (`governance.safety.screening`: format characters stripped, TR39 skeletons).
+    The matcher is shared with the safety blocklists (`governance.safety.matching`), so both screens treat
+    text alike; a match reports the term as the policy spells it.
     """
     return [BannedTermMatch(term=m.term, field=m.field) for m in find_terms(terms=banned_terms, texts=texts)]
 
