@@ -370,7 +370,12 @@ class BudgetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
         if existing is not None:
             raise Conflict(f"this scope already has budget {existing.pk}: PATCH it", field="api_key")
         budget = budget_set(
-            tenant=self.tenant, api_key=api_key, actor=Actor.from_request(request), request=request, **values
+            tenant=self.tenant,
+            api_key=api_key,
+            actor=Actor.from_request(request),
+            request=request,
+            create_only=True,  # the check above is advice: a concurrent POST may have created it since
+            **values,
         )
         return Response(BudgetSerializer(budget).data, status=status.HTTP_201_CREATED)
 

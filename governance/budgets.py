@@ -38,7 +38,7 @@ from governance.models import Budget, BudgetHold, LedgerEntry, SpendCounter
 from governance.periods import local_day, month_of, period_label
 from governance.prices import AMOUNT_QUANTUM
 from tenants.audit import Actor, audit, changes
-from tenants.errors import PaymentRequired, ServiceError
+from tenants.errors import Conflict, PaymentRequired, ServiceError
 from tenants.models import ApiKey, Tenant
 
 logger = logging.getLogger(__name__)
@@ -310,10 +310,12 @@ def budget_set(
     actor: Actor,
     api_key: ApiKey | None = None,
     request: Any = None,
+    create_only: bool = False,
     **values: Any,
 ) -> Budget:
     """Create or change the tenant's (or one API key's) monthly budget; the current month's counter
-    takes the new limit at once. Audited (`budget.created` / `budget.updated`)."""
+    takes the new limit at once. Audited (`budget.created` / `budget.updated`). `create_only` (the API's
+    POST): a scope that has a budget by now is a Conflict, also when a concurrent POST made it."""
     unknown = set(values) - set(BUDGET_FIELDS)
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "not a budget field"))
@@ -324,6 +326,8 @@ def budget_set(
     scope = Q(api_key__isnull=True) if api_key is None else Q(api_key=api_key)
     budget = Budget.objects.for_tenant(tenant).select_for_update(no_key=True).filter(scope).first()
     created = budget is None
+    if create_only and not created:
+        raise Conflict(f"this scope already has budget {budget.pk}: PATCH it", field="api_key")
     if created:
         if "monthly_limit_usd" not in values:
             raise ValidationError({"monthly_limit_usd": "required for a new budget"})
@@ -336,8 +340,8 @@ def budget_set(
         with transaction.atomic():
             # An existing budget is locked above: an UPDATE of the fields given, never a full save().
             budget.save(update_fields=None if created else [*values, "updated_at"])
-    except IntegrityError:
-        raise ValidationError({"api_key": "this scope already has a budget"}) from None
+    except IntegrityError:  # a concurrent first budget of the same scope won
+        raise Conflict("this scope already has a budget: PATCH it", field="api_key") from None
     _limits_to_counters(tenant, budget)
     audit(
         tenant=tenant,
