@@ -96,7 +96,7 @@ def find_terms(*, terms: Iterable[str], texts: Mapping[str, str]) -> list[TermMa
 
 def term_found(term: PreparedTerm, text: ScreenedText) -> bool:
     """Whether `term` occurs in `text`: in its folded form, or through look-alikes in its skeleton."""
-    return term_occurs(term.folded, text.folded) or _skeleton_occurs(term, text)
+    return term_occurs(term.folded, text.folded, unspaced=term.unspaced) or _skeleton_occurs(term, text)
 
 
 def _skeleton_occurs(term: PreparedTerm, text: ScreenedText) -> bool:
@@ -116,11 +116,16 @@ def _skeleton_occurs(term: PreparedTerm, text: ScreenedText) -> bool:
     return False
 
 
-def term_occurs(term: str, text: str) -> bool:
-    """Whether the folded `term` occurs in the folded `text` (whole words for spaced scripts)."""
+def term_occurs(term: str, text: str, *, unspaced: bool | None = None) -> bool:
+    """Whether the folded `term` occurs in the folded `text` (whole words for spaced scripts).
+
+    `unspaced` is whether the term has characters of a script written without spaces (worked out when None).
+    """
     if not term:
         return False
-    if any(_is_unspaced(char) for char in term):
+    if unspaced is None:
+        unspaced = any(_is_unspaced(char) for char in term)
+    if unspaced:
         return term in text
     start = 0
     while (index := text.find(term, start)) >= 0:
