@@ -178,3 +178,36 @@ def test_inserting_format_characters_anywhere_into_a_banned_word_never_evades_th
     text = "the " + "".join(hidden) + " offer"
     assert banned(text, terms=[word]) == [word]
     assert blocked_by(blocklist(term(word)), text) == [word]
+
+
+def _lookalikes_of_ascii_letters() -> dict[str, list[str]]:
+    """Letters of Greek, Cyrillic and Armenian whose TR39 skeleton is one ASCII letter (from ICU's data)."""
+    from governance.safety.screening import char_skeleton, fold
+
+    table: dict[str, list[str]] = {}
+    for code in range(0x0370, 0x0590):
+        char = chr(code)
+        if not char.isalpha() or len(fold(char)) != 1:
+            continue
+        skeleton = char_skeleton(fold(char))
+        if len(skeleton) == 1 and skeleton.isascii() and skeleton.isalpha():
+            table.setdefault(skeleton, []).append(char)
+    return table
+
+
+LOOKALIKE_TABLE = _lookalikes_of_ascii_letters()
+
+
+@given(
+    word=st.sampled_from(["cheap", "miracle", "guaranteed", "bargain"]),
+    choices=st.lists(st.tuples(st.integers(min_value=0), st.integers(min_value=0)), min_size=1, max_size=5),
+)
+def test_replacing_letters_of_a_banned_word_with_look_alikes_of_other_scripts_never_evades_the_match(word, choices):
+    letters = list(word)
+    for position, pick in choices:
+        index = position % len(letters)
+        options = LOOKALIKE_TABLE.get(word[index])
+        if options:
+            letters[index] = options[pick % len(options)]
+    text = "the " + "".join(letters) + " offer"
+    assert banned(text, terms=[word]) == [word], text
