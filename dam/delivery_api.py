@@ -15,9 +15,10 @@ from dam.storefront import publish_window_of
 from tenants.api_base import TenantScopedViewSet
 from tenants.audit import Actor
 from tenants.models import Scope, Tenant
+from tenants.serializers import InputSerializer
 
 
-class PublishWindowSerializer(serializers.Serializer):
+class PublishWindowSerializer(InputSerializer):
     version = serializers.IntegerField(read_only=True, help_text="The asset version's id")
     asset = serializers.IntegerField(read_only=True)
     number = serializers.IntegerField(read_only=True)
@@ -76,7 +77,7 @@ class PublishWindowViewSet(mixins.RetrieveModelMixin, TenantScopedViewSet):
         return Response(_window_data(self.scoped_queryset(self.tenant).get(pk=version.pk)))
 
 
-class TenantDeliverySerializer(serializers.Serializer):
+class TenantDeliverySerializer(InputSerializer):
     signed_urls_required = serializers.BooleanField(
         help_text="Private delivery: every image URL must carry a valid, unexpired signature"
     )

@@ -46,6 +46,7 @@ from tenants.audit import Actor
 from tenants.input_guard import GuardedFormParser, GuardedJSONParser, GuardedMultiPartParser
 from tenants.models import Scope, Tenant
 from tenants.numbers import is_digits
+from tenants.serializers import InputModelSerializer, InputSerializer
 
 LIBRARY_SCOPES: dict[str, str] = {
     "create": Scope.ASSETS_WRITE,
@@ -79,7 +80,7 @@ def _listed(value: Any) -> list[str]:
     return [tag for item in items for tag in str(item).split(",") if tag.strip()]
 
 
-class AssetUploadSerializer(serializers.Serializer):
+class AssetUploadSerializer(InputSerializer):
     file = serializers.FileField(help_text="PNG, JPEG or WebP; recognised from the bytes")
     title = serializers.CharField(required=False, allow_blank=True, max_length=300, help_text="Default: file name")
     tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
@@ -96,14 +97,14 @@ class AssetUploadSerializer(serializers.Serializer):
     )
 
 
-class AssetUpdateSerializer(serializers.Serializer):
+class AssetUpdateSerializer(InputSerializer):
     title = serializers.CharField(required=False, max_length=300)
     tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
     collection = serializers.SlugField(required=False, allow_null=True, help_text="A collection slug, or null")
     locale = serializers.CharField(required=False, allow_blank=True, max_length=16)
 
 
-class FocalPointSerializer(serializers.Serializer):
+class FocalPointSerializer(InputSerializer):
     x = serializers.FloatField(min_value=0, max_value=1, help_text="Fraction of the width, 0 left .. 1 right")
     y = serializers.FloatField(min_value=0, max_value=1, help_text="Fraction of the height, 0 top .. 1 bottom")
 
@@ -121,7 +122,7 @@ class VersionMetadataSerializer(serializers.ModelSerializer):
         return None if version.focal_x is None else {"x": version.focal_x, "y": version.focal_y}
 
 
-class VersionMetadataUpdateSerializer(serializers.Serializer):
+class VersionMetadataUpdateSerializer(InputSerializer):
     focal_point = FocalPointSerializer(required=False, allow_null=True, help_text="null puts it back in the centre")
     alt_text = serializers.DictField(
         child=serializers.CharField(allow_blank=True, allow_null=True, max_length=1000),
@@ -130,7 +131,7 @@ class VersionMetadataUpdateSerializer(serializers.Serializer):
     )
 
 
-class CollectionSerializer(serializers.ModelSerializer):
+class CollectionSerializer(InputModelSerializer):
     assets = serializers.IntegerField(source="asset_count", read_only=True, help_text="Assets in the collection")
 
     class Meta:
@@ -141,7 +142,7 @@ class CollectionSerializer(serializers.ModelSerializer):
         extra_kwargs = {"slug": {"validators": []}, "name": {"required": False}}
 
 
-class LibrarySettingsSerializer(serializers.ModelSerializer):
+class LibrarySettingsSerializer(InputModelSerializer):
     rendition_allow_list = serializers.ListField(
         child=serializers.CharField(max_length=200),
         required=False,

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from generation.cost_estimates import workload_estimate
 from tenants.api_base import TenantScopedAPIView
 from tenants.models import Scope
+from tenants.serializers import InputSerializer, refuse_unknown_keys
 
 ESTIMATE_REQUEST = {
     "images_per_month": 10000,
@@ -26,7 +27,7 @@ ESTIMATE_REQUEST = {
 }
 
 
-class EstimateRequestSerializer(serializers.Serializer):
+class EstimateRequestSerializer(InputSerializer):
     images_per_month = serializers.IntegerField(min_value=0, help_text="base images, before locales and placements")
     placements = serializers.ListField(child=serializers.CharField(), required=False, help_text="slugs or WxH")
     quality = serializers.ChoiceField(choices=["low", "medium", "high"], required=False)
@@ -58,6 +59,7 @@ class CostEstimateView(TenantScopedAPIView):
         examples=[OpenApiExample("10,000 product images in 6 locales", value=ESTIMATE_REQUEST, request_only=True)],
     )
     def post(self, request: Request) -> Response:
+        refuse_unknown_keys(request.data, EstimateRequestSerializer)  # the service validates the values
         return Response(workload_estimate(tenant=self.tenant, body=request.data))
 
 

@@ -12,6 +12,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
 from generation.planning import (
     IllegalSizeError,
     PlacementTarget,
@@ -155,6 +157,35 @@ def _refuse_bidi_controls(text: str, *, field: str, label: str) -> None:
             field=field,
             code="bidi_control",
         )
+
+
+# Every key a job request may carry; any other is a 400 naming it (a misspelt `collecton` did nothing).
+REQUEST_FIELDS = frozenset(
+    {
+        "prompt",
+        "placements",
+        "locales",
+        "quality",
+        "n",
+        "size",
+        "routing",
+        "output_format",
+        "output_compression",
+        "background",
+        "source_version",
+        "collection",
+        "tags",
+    }
+)
+
+
+def refuse_unknown_fields(request: Any) -> None:
+    if not isinstance(request, dict):
+        raise ServiceError("the request must be a JSON object", field="non_field_errors")
+    unknown = sorted(str(key) for key in request if key not in REQUEST_FIELDS)
+    if unknown:
+        message = f"unknown field; a job request takes {', '.join(sorted(REQUEST_FIELDS))}"
+        raise ValidationError({key: ValidationError(message, code="unknown_field") for key in unknown})
 
 
 def build_job_spec(

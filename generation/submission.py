@@ -22,7 +22,14 @@ from generation.job_events import job_finished
 from generation.job_models import Job, JobGeneration
 from generation.lifecycle import JobState, allowed_sources
 from generation.prompting import BrandPolicySnapshot, compile_prompt, find_banned_terms
-from generation.requests import JobSpec, PlacementSpec, build_job_spec, placement_snapshot, request_fingerprint
+from generation.requests import (
+    JobSpec,
+    PlacementSpec,
+    build_job_spec,
+    placement_snapshot,
+    refuse_unknown_fields,
+    request_fingerprint,
+)
 from generation.sizing import Size
 from governance.budgets import BudgetExceeded, budget_hold, budget_refusal_record
 from governance.models import SafetyConfig
@@ -146,6 +153,7 @@ def job_plan(
     Moderation calls the configured backend (possibly over the network): never call this inside a
     transaction.
     """
+    refuse_unknown_fields(request)
     policy = brand_policy_current(tenant=tenant)
     source = _source_version(tenant=tenant, ref=request.get("source_version"))
     slugs = request.get("placements") or []

@@ -25,6 +25,7 @@ from tenants.api_base import TenantScopedAPIView, TenantScopedViewSet
 from tenants.audit import Actor
 from tenants.errors import Conflict
 from tenants.models import ApiKey, Scope, Tenant
+from tenants.serializers import InputSerializer
 
 MAX_REPORT_DAYS = 3 * 366
 
@@ -287,7 +288,7 @@ class BudgetSerializer(serializers.ModelSerializer):
         return budget_status(budget=budget).to_dict()
 
 
-class BudgetWriteSerializer(serializers.Serializer):
+class BudgetWriteSerializer(InputSerializer):
     monthly_limit_usd = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal(0))
     alert_threshold_percent = serializers.IntegerField(min_value=1, max_value=100, required=False)
     hard_stop = serializers.BooleanField(required=False)

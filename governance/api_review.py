@@ -34,6 +34,7 @@ from governance.review import (
 from tenants.api_base import TenantScopedAPIView, TenantScopedViewSet
 from tenants.models import Scope, Tenant
 from tenants.pagination import StableCursorPagination
+from tenants.serializers import InputSerializer
 
 
 class OldestFirstPagination(StableCursorPagination):
@@ -176,7 +177,7 @@ class ReviewDecisionSerializer(serializers.ModelSerializer):
         ]
 
 
-class DecisionParams(serializers.Serializer):
+class DecisionParams(InputSerializer):
     comment = serializers.CharField(required=False, allow_blank=True, max_length=4000, trim_whitespace=True)
     approve_over_newer = serializers.BooleanField(required=False, default=False)
 

@@ -23,6 +23,7 @@ from governance.safety.selectors import safety_config_current, safety_config_ver
 from governance.safety.services import safety_config_update
 from tenants.api_base import TenantScopedViewSet
 from tenants.models import Scope, Tenant
+from tenants.serializers import InputSerializer
 
 
 def _may_see_terms(request: Request) -> bool:
@@ -53,7 +54,7 @@ class SafetyConfigSerializer(serializers.ModelSerializer):
         return data
 
 
-class SafetyConfigChangeSerializer(serializers.Serializer):
+class SafetyConfigChangeSerializer(InputSerializer):
     """Shapes only; the service validates values and the tighten-only rule, naming the field."""
 
     preset = serializers.CharField(required=False)

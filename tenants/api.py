@@ -13,6 +13,7 @@ from tenants.api_base import TenantScopedAPIView, TenantScopedViewSet
 from tenants.audit import Actor
 from tenants.models import ApiKey, Membership, Scope, Tenant
 from tenants.selectors import api_keys_for_tenant, memberships_for_tenant
+from tenants.serializers import InputSerializer
 from tenants.services import api_key_create, api_key_revoke
 
 
@@ -51,7 +52,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ApiKeyCreateSerializer(serializers.Serializer):
+class ApiKeyCreateSerializer(InputSerializer):
     name = serializers.CharField(max_length=100)
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=Scope.choices), allow_empty=False)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)

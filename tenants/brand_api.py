@@ -13,10 +13,11 @@ from tenants.api_base import TenantScopedViewSet
 from tenants.audit import Actor
 from tenants.models import BrandPolicy, OutputFormat, Placement, Scope, Tenant
 from tenants.selectors import brand_policy_current, brand_policy_versions, placements_for_tenant
+from tenants.serializers import InputModelSerializer, InputSerializer
 from tenants.services import brand_policy_update, placement_archive, placement_create, placement_update
 
 
-class BrandPolicySerializer(serializers.ModelSerializer):
+class BrandPolicySerializer(InputModelSerializer):
     class Meta:
         model = BrandPolicy
         fields = [
@@ -65,14 +66,14 @@ class BrandPolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenan
         return Response(BrandPolicySerializer(policy).data, status=status.HTTP_201_CREATED)
 
 
-class PlacementSerializer(serializers.ModelSerializer):
+class PlacementSerializer(InputModelSerializer):
     class Meta:
         model = Placement
         fields = ["id", "slug", "name", "width", "height", "output_format", "compression", "archived", "created_at"]
         read_only_fields = ["id", "archived", "created_at"]
 
 
-class PlacementUpdateSerializer(serializers.Serializer):
+class PlacementUpdateSerializer(InputSerializer):
     name = serializers.CharField(max_length=100, required=False)
     width = serializers.IntegerField(required=False)
     height = serializers.IntegerField(required=False)

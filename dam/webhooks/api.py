@@ -22,9 +22,10 @@ from tenants.audit import Actor
 from tenants.errors import ServiceError
 from tenants.models import Scope, Tenant
 from tenants.numbers import is_digits
+from tenants.serializers import InputModelSerializer
 
 
-class WebhookEndpointSerializer(serializers.ModelSerializer):
+class WebhookEndpointSerializer(InputModelSerializer):
     events = serializers.ListField(child=serializers.ChoiceField(choices=WebhookEvent.choices), allow_empty=False)
 
     class Meta:
