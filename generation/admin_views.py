@@ -155,7 +155,10 @@ def _plan_or_errors(tenant: Tenant, state: GenerateFormState, request: HttpReque
             tenant=tenant, request=job_request(state), actor=Actor.for_user(request.user), http_request=request
         )
     except (ServiceError, ValidationError) as exc:
-        return {"errors": error_fields(exc)}
+        errors = error_fields(exc)
+        # Only a missing prompt is a hint rather than an error: a refused one (a banned term, a bidi control)
+        # must say why while the user types.
+        return {"errors": errors, "needs_prompt": set(errors) == {"prompt"} and not state.prompt.strip()}
     spec = resolved.spec
     locales = list(spec.locales) or [""]
     return {

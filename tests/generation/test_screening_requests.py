@@ -102,4 +102,17 @@ def test_the_generate_page_refuses_a_bidi_override_and_names_it(alice):
     form.update(prompt="A kayak", locale_code=["ja"], locale_copy=[f"夏{LRI}"])
     plan = client.post("/admin/generation/job/generate/plan/", form)
     assert "U+2066" in plan.content.decode()
+    brand_policy_update(tenant=alice.tenant, banned_terms=["Miracle"])
+    form.update(prompt=f"A m{CYRILLIC_I}ra{ZWSP}cle cream", locale_code=[], locale_copy=[])
+    plan = client.post("/admin/generation/job/generate/plan/", form)
+    assert "bans the term &#x27;Miracle&#x27;" in plan.content.decode()
+    assert client.post("/admin/generation/job/generate/", form).status_code == 400
     assert not Job.objects.for_tenant(alice.tenant).exists()
+
+
+def test_the_live_plan_asks_for_a_prompt_only_when_there_is_none(alice):
+    client = Client()
+    client.force_login(alice.user)
+    form = {"prompt": "  ", "quality": "low", "routing_mode": "auto", "n": "1", "output_format": "png"}
+    page = client.post("/admin/generation/job/generate/plan/", form)
+    assert "Enter a prompt to see the plan." in page.content.decode()
