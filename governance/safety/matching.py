@@ -51,7 +51,7 @@ class TermMatch:
     field: str  # the key of the text it was found in
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PreparedTerm:
     """A term in its screening forms (computed once per term list: `prepared_terms`)."""
 
@@ -73,7 +73,8 @@ class PreparedTerm:
         )
 
 
-@lru_cache(maxsize=256)
+# A list is at most 10,000 items (a few MB prepared): a process screens for a handful of tenants at a time.
+@lru_cache(maxsize=32)
 def prepared_terms(terms: tuple[str, ...]) -> tuple[PreparedTerm, ...]:
     """The distinct terms of a list in their screening forms, first spelling kept (cached per list)."""
     prepared: dict[str, PreparedTerm] = {}
