@@ -131,9 +131,12 @@ def _cancel_requested(job: Job) -> bool:
     return _jobs(job).filter(cancel_requested=True).exists()
 
 
-def _call_provider(
-    job: Job, unit: JobGeneration, client: FoundryImageClient, config: DeploymentConfig, policy: SafetyPolicy
-) -> ImageResult:
+class _LeaseLost(Exception):
+    """This run no longer holds the job (reclaimed after its lease ran out, or a cancel was asked for)."""
+
+
+def _call_provider(job: Job, unit: JobGeneration, run: _RunContext) -> ImageResult:
+    client, config, policy = run.client, run.config, run.policy
     estimated = output_tokens(unit.width, unit.height, job.quality) * job.n + len(unit.compiled_prompt) // 2
     # The quota wait and the call take seconds to minutes: give the pooled connection back for both,
     # or a node's threads queue for the pool (and time out) instead of waiting for the provider.
@@ -141,6 +144,10 @@ def _call_provider(
     prepared()  # the quota wait and the call: the next job may prepare meanwhile
     slot = uuid.uuid4().hex
     acquire_quota(config=config, tokens=estimated, request_id=slot)
+    # Renewed right before each call, after the quota wait that can outlast the lease: a run whose job was
+    # reclaimed meanwhile (its lease ran out: a second, concurrent run) or asked to cancel never pays for a call.
+    if not _renew_lease(job, run.owner):
+        raise _LeaseLost
     readmit = partial(acquire_quota, config=config, tokens=estimated)
     JobGeneration.objects.for_tenant(job.tenant_id).filter(pk=unit.pk).update(provider_calls=F("provider_calls") + 1)
     connection.close()
@@ -286,6 +293,7 @@ class _RunContext:
     config: DeploymentConfig
     policy: SafetyPolicy
     moderation: ModerationBackend
+    owner: str  # this run's lease
 
 
 def _run_unit(job: Job, unit: JobGeneration, run: _RunContext, *, then: Callable[[], object] | None = None) -> None:
@@ -294,7 +302,7 @@ def _run_unit(job: Job, unit: JobGeneration, run: _RunContext, *, then: Callable
     provenance = output_provenance(job=job, unit=unit, deployment=run.config.name)
     # A unit never called has no recorded answer to reuse (its calls are counted before they are made).
     response = _recorded_response(unit) if unit.provider_calls else None
-    result = _call_provider(job, unit, run.client, run.config, run.policy) if response is None else None
+    result = _call_provider(job, unit, run) if response is None else None
     prepared()  # a recorded answer reused: no call, but nothing more to prepare either
     # Paced (generation.pacing): a round of answers that arrives together finishes first come, first served.
     with finishing():
@@ -390,7 +398,9 @@ def _job_run(*, job_id: int, owner: str) -> RunOutcome:
     policy = job_safety_policy(job)
     try:
         with moderation_backend() as moderation:
-            run = _RunContext(client=shared_client(config), config=config, policy=policy, moderation=moderation)
+            run = _RunContext(
+                client=shared_client(config), config=config, policy=policy, moderation=moderation, owner=owner
+            )
             units = JobGeneration.objects.for_tenant(job.tenant_id).filter(job=job).order_by("id")
             pending = [unit for unit in units if unit.state != GenerationState.STORED]
             if job.cancel_requested and pending:  # asked for while no run held the job: stop before the next call
@@ -399,12 +409,7 @@ def _job_run(*, job_id: int, owner: str) -> RunOutcome:
             if pending and job.attempts > settings.JOB_MAX_ATTEMPTS:
                 return _attempts_exhausted(job, owner)
             for index, unit in enumerate(pending):
-                # The claim has just set the lease and read the cancel flag: the first unit needs no renewal.
-                if index and not _renew_lease(job, owner):
-                    if _cancel_requested(job):
-                        _transition(job, owner, JobState.CANCELLED)
-                        return RunOutcome(state=JobState.CANCELLED)
-                    return RunOutcome(state=None)  # someone reclaimed the job: stop without touching it
+                # The lease is renewed (and the cancel flag read) before each provider call (_call_provider).
                 last = index == len(pending) - 1
                 # Every step ran once the last unit's versions exist: the job succeeds in their transaction
                 # (a cancel that arrives now is too late to save anything).
@@ -444,6 +449,11 @@ def _job_run(*, job_id: int, owner: str) -> RunOutcome:
         return RunOutcome(state=JobState.FAILED)
     except QuotaTimeout as exc:
         return _wait_for_quota(job, owner, exc)
+    except _LeaseLost:
+        if _cancel_requested(job):
+            _transition(job, owner, JobState.CANCELLED)
+            return RunOutcome(state=JobState.CANCELLED)
+        return RunOutcome(state=None)  # someone reclaimed the job: stop without touching it
     except RecordedOutputsLost as exc:
         # The charge stays in the ledger (the provider was paid); the rest of the hold is released.
         _transition(

@@ -110,3 +110,24 @@ def test_a_recorded_response_whose_images_are_lost_fails_the_job_without_a_secon
     ledger = ledger_for_job(tenant=alice.tenant, job_id=job_id)
     assert ledger.open_hold_usd is None and ledger.consistent
     assert audit_verify(tenant=alice.tenant).ok
+
+
+def test_a_run_whose_job_was_reclaimed_while_it_waited_for_quota_makes_no_call(alice, clean_emulator, monkeypatch):
+    """A wait that outlasts the lease lets another run take the job (one more attempt); the first run must not
+    pay for the call the new owner will make."""
+    with job_queue_consumed_only_by(set()):
+        job_id = _submit(alice, "a kite at dusk")
+
+        def wait_past_the_lease(**kwargs) -> float:
+            Job.unscoped.filter(pk=job_id).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+            assert job_claim(job_id=job_id, owner="the-next-run") is not None
+            return time.time()
+
+        monkeypatch.setattr("generation.execution.acquire_quota", wait_past_the_lease)
+        outcome = job_run(job_id=job_id, owner="the-slow-run")
+
+    assert outcome.state is None
+    job = Job.unscoped.get(pk=job_id)
+    assert (job.state, job.lease_owner, job.attempts) == ("running", "the-next-run", 2)
+    assert JobGeneration.objects.for_tenant(alice.tenant).get(job_id=job_id).provider_calls == 0
+    assert clean_emulator.stats()["image_calls"] == 0
