@@ -34,6 +34,14 @@ class WebhookEndpointSerializer(InputModelSerializer):
         read_only_fields = ["id", "created_at", "updated_at"]
 
 
+class WebhookEndpointCreateSerializer(WebhookEndpointSerializer):
+    """A new endpoint starts active (`webhook_endpoint_create` takes no `active`): pause it with a PATCH."""
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = ["url", "description", "events"]
+        read_only_fields = []
+
+
 class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
     secret = serializers.CharField(read_only=True, help_text="Shown once: keep it to verify signatures")
 
@@ -88,7 +96,7 @@ ENDPOINT_EXAMPLE = {
     retrieve=extend_schema(summary="One webhook endpoint"),
     create=extend_schema(
         summary="Register an endpoint; the response carries the signing secret once",
-        request=WebhookEndpointSerializer,
+        request=WebhookEndpointCreateSerializer,
         responses={201: WebhookEndpointWithSecretSerializer},
         examples=[OpenApiExample("Register", value=ENDPOINT_EXAMPLE, request_only=True)],
     ),
@@ -114,7 +122,7 @@ class WebhookEndpointViewSet(
         return WebhookEndpoint.objects.for_tenant(tenant).order_by("-id")
 
     def create(self, request: Request) -> Response:
-        params = WebhookEndpointSerializer(data=request.data)
+        params = WebhookEndpointCreateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         registered = webhook_endpoint_create(
             tenant=self.tenant, actor=Actor.from_request(request), request=request, **params.validated_data

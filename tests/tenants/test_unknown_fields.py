@@ -8,6 +8,9 @@ case list must name every write route (`test_every_write_route_is_covered`).
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import re
 from decimal import Decimal
 
 import pytest
@@ -98,3 +101,57 @@ def test_an_upload_with_an_undeclared_form_field_is_400_naming_it(alice):
     response = alice.client().post("/api/v1/assets", {"file": upload, "titel": "typo"}, format="multipart")
     assert response.status_code == 400 and "titel" in error_fields(response)
     assert not Asset.objects.for_tenant(alice.tenant).exists()
+
+
+API_MODULES = [
+    "dam.library_api",
+    "dam.delivery_api",
+    "dam.webhooks.api",
+    "generation.api",
+    "generation.api_costs",
+    "governance.api_audit",
+    "governance.api_costs",
+    "governance.api_review",
+    "governance.api_safety",
+    "tenants.api",
+    "tenants.brand_api",
+]
+
+
+SPREAD = re.compile(r"(\w+)\(\s*(?:[^()]|\([^()]*\))*?\*\*(\w+)\.validated_data")
+
+
+def _spread_calls():
+    """(view, service, serializer) for every `service(..., **<serializer>.validated_data)` in the API."""
+    for module_name in API_MODULES:
+        module = importlib.import_module(module_name)
+        for view in vars(module).values():
+            if not (inspect.isclass(view) and view.__module__ == module_name and hasattr(view, "as_view")):
+                continue
+            for name, method in vars(view).items():
+                if not inspect.isfunction(method):
+                    continue
+                source = inspect.getsource(method)
+                made = dict(re.findall(r"(\w+) = (\w+)\(data=", source))
+                for service, variable in re.findall(
+                    r"(\w+)\(\s*(?:[^()]|\([^()]*\))*?\*\*(\w+)\.validated_data", source
+                ):
+                    serializer = getattr(module, made[variable]) if variable in made else view.serializer_class
+                    yield f"{view.__name__}.{name}", getattr(module, service), serializer
+
+
+def test_no_spread_of_validated_data_hands_a_service_a_keyword_it_does_not_take():
+    calls = list(_spread_calls())
+    assert len(calls) >= 8
+    for where, service, serializer in calls:
+        parameters = inspect.signature(service).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+            continue  # the service checks the keys itself
+        writable = {name for name, field in serializer().fields.items() if not field.read_only}
+        assert writable <= set(parameters), (where, service.__name__, writable - set(parameters))
+
+
+def test_a_new_webhook_with_active_false_is_400_naming_it_not_a_500(alice):
+    body = {"url": "https://example.com/hook", "events": ["asset.approved"], "active": False}
+    response = alice.client().post("/api/v1/webhooks", body, format="json")
+    assert response.status_code == 400 and error_fields(response) == {"active"}
