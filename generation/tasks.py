@@ -15,8 +15,9 @@ from generation.execution import job_run, jobs_reconcile
     bind=True,
     acks_late=True,
     ignore_result=True,  # the job row is the result; nobody reads the backend's copy
-    # Provider failures are bounded by JOB_MAX_ATTEMPTS inside job_run (attempts counted on the row);
-    # a database that went away for a moment is retried here, with backoff, instead of stranding the job.
+    # A database that went away for a moment is retried here, with backoff, instead of stranding the job.
+    # Each retry re-claims the job and so is one of its JOB_MAX_ATTEMPTS (counted on the row at every claim,
+    # like a run after a provider failure or a dead worker): that limit, not max_retries, ends a job.
     autoretry_for=(OperationalError, InterfaceError),
     retry_backoff=True,
     retry_backoff_max=60,
