@@ -48,7 +48,39 @@
     });
   });
 
+  // The Content-Security-Policy allows no style attributes and no inline handlers: values computed
+  // on the server travel as data attributes and are applied here through the CSSOM (which CSP allows).
+  function within(root, selector) {
+    var found = Array.prototype.slice.call(root.querySelectorAll(selector));
+    if (root.matches && root.matches(selector)) found.unshift(root);
+    return found;
+  }
+
+  function applyComputedStyles(root) {
+    within(root, "[data-width]").forEach(function (el) {
+      var percent = parseFloat(el.getAttribute("data-width"));
+      if (!isNaN(percent)) el.style.width = Math.max(0, Math.min(100, percent)) + "%";
+    });
+    within(root, "[data-aspect]").forEach(function (el) {
+      el.style.aspectRatio = el.getAttribute("data-aspect");
+    });
+    within(root, "[data-swatch]").forEach(function (el) {
+      el.style.backgroundColor = el.getAttribute("data-swatch");
+    });
+  }
+
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
+
+  // htmx swaps in plan panels, job progress and estimates: style what each swap brings.
+  document.addEventListener("htmx:load", function (event) {
+    applyComputedStyles(event.target);
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
+    applyComputedStyles(document);
     var form = document.getElementById("generate-form");
     if (form) showRoutingPanel(form);
   });

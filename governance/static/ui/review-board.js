@@ -35,6 +35,9 @@
   }
 
   document.addEventListener("click", function (event) {
+    // Which of the two approve buttons was pressed travels in the form's `publish` field.
+    var approve = event.target.closest("[data-approve], [data-approve-publish]");
+    if (approve) approve.form.publish.value = approve.hasAttribute("data-approve-publish") ? "1" : "";
     var open = event.target.closest("[data-reject-open]");
     if (open) { var item = open.closest("[data-review-item]"); select(item); openReject(item); return; }
     var clicked = event.target.closest("[data-review-item]");
