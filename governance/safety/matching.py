@@ -217,9 +217,8 @@ def _is_unspaced(char: str) -> bool:
 
 def _is_word_char(char: str) -> bool:
     # Letters, marks (Devanagari and Bengali vowel signs and viramas are marks, which `\w` does not count),
-    # digits, connectors and the zero-width (non-)joiners used inside Indic words. A character of an unspaced
-    # script next to a Latin term is a boundary: Japanese text embeds Latin words without spaces.
-    if char in "\u200c\u200d":
-        return True
+    # digits and connectors. The zero-width (non-)joiners inside Indic words never get here: folding removed
+    # them. A character of an unspaced script next to a Latin term is a boundary: Japanese text embeds Latin
+    # words without spaces.
     category = unicodedata.category(char)
     return (category[0] in "LMN" or category == "Pc") and not _is_unspaced(char)
