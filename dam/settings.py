@@ -285,6 +285,10 @@ CONTENT_SAFETY_KEY = env_str("CONTENT_SAFETY_KEY", "emulator-dev-key")
 CONTENT_SAFETY_API_VERSION = env_str("CONTENT_SAFETY_API_VERSION", "2024-09-01")
 CONTENT_SAFETY_TIMEOUT_SECONDS = env_int("CONTENT_SAFETY_TIMEOUT_SECONDS", 10, minimum=1)
 CONTENT_SAFETY_MAX_ATTEMPTS = env_int("CONTENT_SAFETY_MAX_ATTEMPTS", 3, minimum=1)
+# Answers of a remote backend to the same text under the same safety configuration are kept in Redis this
+# long (0 = off): the live plan re-checks unchanged text on every pause in typing. Errors are never kept.
+MODERATION_CACHE_SECONDS = env_int("MODERATION_CACHE_SECONDS", 3600, minimum=0)
+MODERATION_CACHE_KEY_PREFIX = "dam:moderation"
 if MODERATION_BACKEND == "azure" and not DEBUG and CONTENT_SAFETY_KEY in ("", "emulator-dev-key"):
     raise ImproperlyConfigured("MODERATION_BACKEND=azure needs CONTENT_SAFETY_KEY when DEBUG is off")
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from dam.lifecycle import VersionStatus
 from governance.safety.backends import ModerationBackend, ModerationError
+from governance.safety.backends.cached import with_answer_cache
 from governance.safety.matching import find_terms, pattern_occurs
 from governance.safety.policy import ReviewRule, SafetyPolicy
 from governance.safety.verdicts import BlocklistHit, Stage, Verdict, evaluate
@@ -56,6 +57,9 @@ def moderate_prompt(
     `user_prompt` is what the requester wrote (the prompt shield judges it, not the brand's own prefix);
     `documents` maps a field to further requester text the shield judges as documents (locale copies).
     """
+    # Repeated checks of the same text (the live plan, on every pause in typing) are answered from a cache of
+    # the backend's analyses, kept per tenant and safety configuration (`governance.safety.backends.cached`).
+    backend = with_answer_cache(backend, policy=policy)
     platform_hits = blocklist_hits(policy=policy, texts=texts)
     attacks: dict[str, bool] = {}
     shield_ms = 0
