@@ -6,6 +6,7 @@ keys, a brand policy and placements, a safety configuration and a monthly budget
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,7 +16,7 @@ from django.db import transaction
 from governance.budgets import budget_set
 from governance.safety.services import safety_config_ensure
 from tenants.audit import Actor
-from tenants.models import ApiKey, Placement, Role, Scope, Tenant
+from tenants.models import ApiKey, Placement, Role, Scope, Tenant, hash_api_key_secret
 from tenants.selectors import brand_policy_current
 from tenants.services import (
     api_key_create,
@@ -70,8 +71,15 @@ class DemoCredentials:
 
 
 @transaction.atomic
-def demo_seed(*, password: str | None = None) -> DemoCredentials:
-    """Idempotent: re-running resets the demo passwords and rotates the demo API keys."""
+def demo_seed(
+    *, password: str | None = None, kept_tokens: dict[str, str] | None = None, rotate_keys: bool = False
+) -> DemoCredentials:
+    """Idempotent: re-running resets the demo passwords and keeps the demo API keys.
+
+    `kept_tokens` (name -> token, as printed by an earlier run) are reused while each is still that demo key
+    (active, unexpired, same name and scopes in the demo tenant), so whatever a newcomer wired to them keeps
+    working across restarts; a key that is not is replaced. `rotate_keys` revokes them all and issues new ones.
+    """
     password = password or secrets.token_urlsafe(12)
     tenant = Tenant.objects.filter(slug=DEMO_TENANT_SLUG).first() or tenant_create(
         slug=DEMO_TENANT_SLUG, name="Acme Outdoor", time_zone="Europe/Berlin"
@@ -90,9 +98,15 @@ def demo_seed(*, password: str | None = None) -> DemoCredentials:
 
     tokens: dict[str, str] = {}
     for name, scopes in DEMO_KEYS.items():
+        token = None if rotate_keys else (kept_tokens or {}).get(name)
+        kept = _demo_key(tenant=tenant, name=name, scopes=scopes, token=token) if token else None
         for old in ApiKey.objects.for_tenant(tenant).filter(name=name, revoked_at__isnull=True):
-            api_key_revoke(api_key=old)
-        tokens[name] = api_key_create(tenant=tenant, name=name, scopes=scopes, created_by=admin).token
+            if old != kept:
+                api_key_revoke(api_key=old)
+        if kept is not None:
+            tokens[name] = token
+        else:
+            tokens[name] = api_key_create(tenant=tenant, name=name, scopes=scopes, created_by=admin).token
     return DemoCredentials(
         editor_username=editor.get_username(),
         tenant=tenant,
@@ -101,6 +115,17 @@ def demo_seed(*, password: str | None = None) -> DemoCredentials:
         password=password,
         api_keys=tokens,
     )
+
+
+def _demo_key(*, tenant: Tenant, name: str, scopes: list[str], token: str) -> ApiKey | None:
+    """The key `token` opens, if it is still the demo key `name`: active, unexpired, with the demo scopes."""
+    pieces = token.split("_", 2)
+    if len(pieces) != 3 or pieces[0] != "dam":
+        return None
+    key = ApiKey.objects.for_tenant(tenant).filter(prefix=pieces[1], name=name, revoked_at__isnull=True).first()
+    if key is None or key.is_expired() or sorted(key.scopes) != sorted(scopes):
+        return None
+    return key if hmac.compare_digest(key.secret_hash, hash_api_key_secret(pieces[2])) else None
 
 
 def _seed_brand(*, tenant: Tenant, admin) -> None:

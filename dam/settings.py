@@ -6,7 +6,9 @@ Production (DEBUG=0) refuses to start without an explicit SECRET_KEY.
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -24,10 +26,22 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off")
     # A dev key that survives restarts (sessions stay valid) without being committed.
+    # Readable by its owner only (it signs sessions); written whole, then linked into place, so processes
+    # starting together never read a half-written key, and the first one's key wins.
     _key_file = VAR_DIR / "dev-secret-key"
     _key_file.parent.mkdir(parents=True, exist_ok=True)
     if not _key_file.exists():
-        _key_file.write_text(secrets.token_urlsafe(50))
+        _fd, _temporary = tempfile.mkstemp(dir=_key_file.parent, prefix=".dev-secret-key.")  # mode 0600
+        with os.fdopen(_fd, "w") as _handle:
+            _handle.write(secrets.token_urlsafe(50))
+        try:
+            os.link(_temporary, _key_file)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(_temporary)
+    if _key_file.stat().st_mode & 0o077:  # written by an earlier version with the umask's mode
+        _key_file.chmod(0o600)
     SECRET_KEY = _key_file.read_text().strip()
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
