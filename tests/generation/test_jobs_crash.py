@@ -3,7 +3,9 @@
 Killed during the provider call: one version, one recorded provider response, one charge.
 Killed after the provider answered (usage recorded) but before the job finished: the new
 worker continues from the recorded response without calling again; still one charge, and
-the budget hold is settled with the ledger consistent.
+the budget hold is settled with the ledger consistent. And a worker that kills itself at each step
+from the answer to the job's final state (generation/crashpoints.py): one call per unit, except while
+the answer is not yet recorded anywhere, one charge per recorded response, no doubled version.
 """
 
 from __future__ import annotations
