@@ -1,6 +1,7 @@
 .PHONY: run test lint lock bench
 
-# Set everything up and run the platform (web UI + API + worker + emulator, demo tenant).
+# Set everything up and run the platform under supervisord (web UI + API on gunicorn, workers, beat,
+# emulator, demo tenant); a process that dies is restarted. ROTATE_DEMO_KEYS=1 issues new demo API keys.
 run:
 	bash scripts/run.sh
 

@@ -37,8 +37,9 @@ BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 EMULATOR_API_KEY = "bench-emulator-key"
 DEPLOYMENT = "gpt-image-2"
 API_VERSION = "2025-04-01-preview"
-# The job worker of the Procfile. Renditions (CPU bound) have their own prefork workers, scaled apart;
-# add `renditions` to --queues to charge their work (~170 ms of CPU per 1024x1024 job) to the same process.
+# The job worker of `make run` (scripts/supervisord.conf). Renditions (CPU bound) have their own prefork workers,
+# scaled apart; add `renditions` to --queues to charge their work (~170 ms of CPU per 1024x1024 job) to the same
+# process.
 QUEUES = "default,generation"
 
 
@@ -261,7 +262,7 @@ def add_worker_options(parser: Any) -> None:
         help="first wait up to this long for the machine's CPUs to be at most 25%% busy (shared machines)",
     )
     parser.add_argument(
-        "--queues", default=QUEUES, help=f"queues the worker serves (default {QUEUES}, the Procfile's job worker)"
+        "--queues", default=QUEUES, help=f"queues the worker serves (default {QUEUES}, make run's job worker)"
     )
     parser.add_argument(
         "--worker-env",

@@ -17,6 +17,13 @@ urlpatterns = [
     path("", include("dam.delivery_urls")),
 ]
 
+if settings.DEBUG:
+    from django.contrib.staticfiles.urls import staticfiles_urlpatterns
+
+    # The admin's and the UI's static files under any server in development (runserver did this itself;
+    # `make run` serves with gunicorn). Production collects them (Dockerfile) and serves them in front.
+    urlpatterns += staticfiles_urlpatterns()
+
 if settings.DEBUG and settings.STORAGE_BACKEND == "local":
     from django.conf.urls.static import static
 
