@@ -141,6 +141,13 @@ class ProblemExceptionHandler(ExceptionHandler):
             return exceptions.ParseError(exceptions.ErrorDetail(str(exc), code="too_many_fields"))
         return super().convert_known_exceptions(exc)
 
+    def report_exception(self, exc: exceptions.APIException, response: Response) -> None:
+        # Only the unexpected is reported as an exception (got_request_exception: error trackers,
+        # the test client). A 503 a service chose (moderation unavailable) is an answer, which
+        # Django logs like any 5xx response.
+        if not isinstance(self.exc, exceptions.APIException | ServiceError):
+            super().report_exception(exc, response)
+
     def format_exception(self, exc: exceptions.APIException) -> dict:
         return ProblemFormatter(exc, self.context, self.exc).run()
 
