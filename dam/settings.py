@@ -449,6 +449,8 @@ TEMPLATES[0]["OPTIONS"]["context_processors"].append("csp.context_processors.non
 # widths through the CSSOM, which CSP allows) and htmx's indicator <style> is off. Images also from
 # data: (the favicon, the admin's and Swagger UI's SVG icons) and CSP_EXTRA_IMG_SRC (a CDN or storage
 # origin, when thumbnails are served from one).
+from datetime import timedelta as _timedelta  # noqa: E402
+
 from csp.constants import NONCE, NONE, SELF  # noqa: E402
 
 CSP_EXTRA_IMG_SRC = env_list("CSP_EXTRA_IMG_SRC", [])
@@ -498,7 +500,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
-AXES_COOLOFF_TIME = LOGIN_COOLOFF_MINUTES / 60  # hours
+AXES_COOLOFF_TIME = _timedelta(minutes=LOGIN_COOLOFF_MINUTES)  # a further attempt while locked out restarts it
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "tenants.login_throttle.client_ip"

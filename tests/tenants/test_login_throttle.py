@@ -52,11 +52,17 @@ def test_the_limit_of_failures_locks_the_pair_out_even_with_the_right_password(a
 def test_the_lockout_ends_after_the_cool_off(alice, monkeypatch):
     client = Client()
     _fail(client, "alice", settings.LOGIN_FAILURE_LIMIT)
-    assert _login(client, "alice", "pw-alice").status_code == 429
-    later = timezone.now() + dt.timedelta(minutes=settings.LOGIN_COOLOFF_MINUTES, seconds=1)
+    cool_off = dt.timedelta(minutes=settings.LOGIN_COOLOFF_MINUTES)
+    clock = {"now": timezone.now()}
     # Time travel for django-axes: it stamps each attempt (proxy) and computes the threshold (attempts).
-    monkeypatch.setattr(axes.attempts, "now", lambda: later)
-    monkeypatch.setattr(axes.handlers.proxy, "now", lambda: later)
+    monkeypatch.setattr(axes.attempts, "now", lambda: clock["now"])
+    monkeypatch.setattr(axes.handlers.proxy, "now", lambda: clock["now"])
+    clock["now"] += cool_off - dt.timedelta(minutes=1)
+    assert _login(client, "alice", "pw-alice").status_code == 429  # still locked a minute before the end
+    # That attempt, made while locked out, restarted the cool-off.
+    clock["now"] += cool_off - dt.timedelta(seconds=5)
+    assert _login(client, "alice", "pw-alice").status_code == 429
+    clock["now"] += cool_off + dt.timedelta(seconds=1)
     assert _logged_in(_login(client, "alice", "pw-alice"))
 
 
