@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db.models import Prefetch, QuerySet
 
 from dam.models import Asset, AssetVersion, Rendition
@@ -25,8 +27,23 @@ def asset_versions(*, tenant: Tenant, asset: Asset) -> QuerySet[AssetVersion]:
     )
 
 
+# keys -> the ones rows of a higher layer still point at (a generation job's recorded provider responses)
+BlobHolder = Callable[[list[str]], set[str]]
+_blob_holders: list[BlobHolder] = []
+
+
+def install_blob_holder(holder: BlobHolder) -> None:
+    """Installed by an app that keeps blob keys in its own rows (generation), which dam may not import."""
+    if holder not in _blob_holders:
+        _blob_holders.append(holder)
+
+
 def storage_keys_in_use(*, keys: list[str]) -> set[str]:
-    """Which of these blob keys some version or rendition points at (any tenant: housekeeping)."""
+    """Which of these blob keys some version or rendition, or an installed holder, points at (any tenant:
+    housekeeping). A charged provider response's images are held before their versions exist: removing
+    them would leave the job nothing to finish from but a second, paid call."""
     used = set(AssetVersion.unscoped.filter(storage_key__in=keys).values_list("storage_key", flat=True))
     used |= set(Rendition.unscoped.filter(storage_key__in=keys).values_list("storage_key", flat=True))
+    for holder in _blob_holders:
+        used |= holder([key for key in keys if key not in used])
     return used

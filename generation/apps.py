@@ -11,3 +11,9 @@ class GenerationConfig(AppConfig):
         from governance.budgets import install_job_outcome_resolver
 
         install_job_outcome_resolver(job_budget_outcomes)
+
+        # dam may not import generation: its blob housekeeping asks which originals recorded responses still need.
+        from dam.selectors import install_blob_holder
+        from generation.selectors import response_output_keys_held
+
+        install_blob_holder(response_output_keys_held)

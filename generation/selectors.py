@@ -8,7 +8,7 @@ from django.db.models import Count, Prefetch, QuerySet, Sum
 
 from dam.models import AssetVersion, Rendition
 from generation.job_models import Job, JobGeneration, ProviderResponse
-from generation.lifecycle import TERMINAL_STATES, JobState
+from generation.lifecycle import TERMINAL_STATES, GenerationState, JobState
 from tenants.models import Tenant
 
 
@@ -55,3 +55,18 @@ def job_budget_outcomes(job_ids: Sequence[int]) -> dict[int, str]:
         pk: "settle" if state == JobState.SUCCEEDED else "release" if state in TERMINAL_STATES else "active"
         for pk, state in states.items()
     }
+
+
+def response_output_keys_held(keys: list[str]) -> set[str]:
+    """Which of these blob keys a recorded provider response of a unit not yet stored points at (any tenant:
+    housekeeping). Its images were stored before it was recorded and charged; the unit's next run, or the
+    audit of a job that failed before its versions, needs them. A stored unit's versions point at them."""
+    wanted = {key for key in keys if "/originals/" in key}
+    if not wanted:
+        return set()
+    held = (
+        ProviderResponse.unscoped.filter(generation__state=GenerationState.PENDING)
+        .exclude(outputs=[])
+        .values_list("outputs", flat=True)
+    )
+    return {ref.get("key") for outputs in held.iterator(chunk_size=2000) for ref in outputs} & wanted

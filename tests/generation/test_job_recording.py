@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
+import os
+import time
+from io import StringIO
 
+import pytest
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+
+from dam.blobs import blob_put
 from generation.execution import _record_response, job_claim
 from generation.foundry.config import platform_deployment_config
 from generation.foundry.results import ImageOutput, ImageResult, Usage
 from generation.job_models import JobGeneration, ProviderResponse
 from governance.models import BudgetHold, LedgerEntry
+from tests.factories import png_bytes
 from tests.fixtures.celery_worker import job_queue_consumed_only_by
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the recording transaction must be the outermost
@@ -48,3 +56,24 @@ def test_the_same_answer_recorded_twice_is_one_response_and_one_charge(alice):
     charge = charges.get().amount_usd
     hold_after = BudgetHold.objects.for_tenant(alice.tenant).get(job_id=job_id).remaining_usd
     assert charge > 0 and hold_after == max(hold_before - charge, 0)  # consumed once, not twice
+
+
+@pytest.mark.local_storage
+def test_blob_cleanup_keeps_the_images_of_a_recorded_response_whose_versions_do_not_exist_yet(alice):
+    """Its worker died and the re-run is late: the charged images are its only way to finish without paying again."""
+    job_id = alice.client().post("/api/v1/jobs", {"prompt": "a sloop", "quality": "low"}, format="json").json()["id"]
+    job = job_claim(job_id=job_id, owner="test-run")
+    unit = JobGeneration.objects.for_tenant(alice.tenant).get(job=job)
+    held = blob_put(tenant_id=alice.tenant.pk, kind="originals", data=png_bytes(colour=(3, 4, 5)), image_format="png")
+    orphan = blob_put(tenant_id=alice.tenant.pk, kind="originals", data=png_bytes(colour=(6, 7, 8)), image_format="png")
+    ref = {"key": held.key, "sha256": held.sha256, "size": held.size, "width": 64, "height": 64, "format": "png"}
+    _record_response(job, unit, _answer("req-held-1"), platform_deployment_config(), outputs=[ref])
+    old = time.time() - 3 * 3600
+    for key in (held.key, orphan.key):
+        os.utime(default_storage.path(key), (old, old))
+
+    out = StringIO()
+    call_command("cleanup_orphan_blobs", stdout=out)
+
+    assert default_storage.exists(held.key), out.getvalue()
+    assert not default_storage.exists(orphan.key)

@@ -1,4 +1,4 @@
-"""Remove blobs that no version or rendition points at (left by a crash between blob and row)."""
+"""Remove blobs that no version, rendition or recorded provider response points at (a crash between blob and row)."""
 
 from __future__ import annotations
 
