@@ -35,7 +35,11 @@ def blob_key(*, tenant_id: int, kind: str, sha256: str, image_format: str) -> st
 def blob_put(*, tenant_id: int, kind: str, data: bytes, image_format: str) -> StoredBlob:
     sha256 = hashlib.sha256(data).hexdigest()
     key = blob_key(tenant_id=tenant_id, kind=kind, sha256=sha256, image_format=image_format)
-    if not default_storage.exists(key):
+    if not blob_intact(key=key, size=len(data)):
+        if default_storage.exists(key):
+            # A writer killed mid-write (the filesystem backend writes in place) left a truncated file under
+            # this content's key: without this, every later write of the same bytes would keep it.
+            default_storage.delete(key)
         saved = default_storage.save(key, ContentFile(data))
         if saved != key:
             # A concurrent writer stored the same bytes first; ours got a suffixed name.
@@ -43,8 +47,9 @@ def blob_put(*, tenant_id: int, kind: str, data: bytes, image_format: str) -> St
     return StoredBlob(key=key, sha256=sha256, size=len(data))
 
 
-def blob_exists(key: str) -> bool:
-    return default_storage.exists(key)
+def blob_intact(*, key: str, size: int) -> bool:
+    """The blob is stored whole (content-addressed: the right size under its hash's key is the whole file)."""
+    return default_storage.exists(key) and default_storage.size(key) == size
 
 
 def blob_read(key: str) -> bytes:

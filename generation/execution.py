@@ -24,7 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from dam.blobs import blob_exists, blob_read
+from dam.blobs import blob_intact, blob_read
 from dam.imaging import resize_exact
 from generation.crashpoints import crash_point
 from generation.foundry.client import EditImage, FoundryImageClient, shared_client
@@ -265,7 +265,7 @@ class RecordedOutputsLost(Exception):
 
     def __init__(self, response: ProviderResponse, missing: list[str]) -> None:
         self.response, self.missing = response, missing
-        what = f"{len(missing)} of its images are missing from storage" if missing else "it has no output references"
+        what = f"{len(missing)} of its images are missing (or truncated)" if missing else "it has no output references"
         super().__init__(
             f"provider response {response.provider_request_id} was recorded and charged but {what}; "
             "the call is not made again"
@@ -282,7 +282,7 @@ def _recorded_response(unit: JobGeneration) -> ProviderResponse | None:
 
 
 def _outputs_readable(response: ProviderResponse) -> None:
-    missing = [ref["key"] for ref in response.outputs if not blob_exists(ref["key"])]
+    missing = [ref["key"] for ref in response.outputs if not blob_intact(key=ref["key"], size=ref["size"])]
     if missing or not response.outputs:
         raise RecordedOutputsLost(response, missing)
 

@@ -42,3 +42,18 @@ def test_cleanup_removes_only_old_unreferenced_blobs(tenant_a):
     assert default_storage.exists(kept)
     assert not default_storage.exists(orphan.key)
     assert default_storage.exists(fresh_orphan.key)  # within the grace period: may belong to a running job
+
+
+@pytest.mark.local_storage
+def test_a_truncated_blob_left_by_a_killed_writer_is_rewritten_whole(tenant_a):
+    data = png_bytes(colour=(4, 5, 6))
+    expected = blob_put(tenant_id=tenant_a.pk, kind="originals", data=data, image_format="png")
+    with open(default_storage.path(expected.key), "wb") as handle:
+        handle.write(data[:10])  # what a SIGKILL during the filesystem backend's in-place write leaves
+
+    again = blob_put(tenant_id=tenant_a.pk, kind="originals", data=data, image_format="png")
+
+    assert again == expected
+    assert blob_read(expected.key) == data
+    directory = os.path.dirname(default_storage.path(expected.key))
+    assert os.listdir(directory) == [os.path.basename(expected.key)]
