@@ -147,6 +147,9 @@ def test_responses_mark_nullable_fields_and_give_version_ids(schema):
     listed = _body(schema, versions, "200")["properties"]["results"]
     assert listed["type"] == "array" and listed["items"] == {"$ref": "#/components/schemas/AssetVersion"}
     assert "201" in schema["paths"]["/api/v1/brand-policy/current"]["put"]["responses"]
+    upload = schema["paths"]["/api/v1/assets"]["post"]
+    for status in ("200", "201"):
+        assert _body(schema, upload, status) == schema["components"]["schemas"]["Asset"]
 
 
 def test_the_schema_answers_json_to_a_json_accept_header(client):

@@ -83,14 +83,12 @@ def world(db, tenant_b):
     staff = make_user("fuzz-staff", tenant=tenant, role=Role.ADMIN)
     browser = Client()
     browser.force_login(staff)
-    headers = {
-        "admin": {"Authorization": f"Bearer {admin.token}"},
-        "editor": {"Authorization": f"Bearer {editor.token}"},
-        "storefront": {"Authorization": f"Bearer {storefront.token}"},
-        "staff": {
-            "Cookie": f"sessionid={browser.cookies['sessionid'].value}; csrftoken={CSRF}",
-            "X-CSRFToken": CSRF,
-        },
+    # role -> (headers, cookies); the session also passes Django's CSRF check on writes.
+    credentials = {
+        "admin": ({"Authorization": f"Bearer {admin.token}"}, {}),
+        "editor": ({"Authorization": f"Bearer {editor.token}"}, {}),
+        "storefront": ({"Authorization": f"Bearer {storefront.token}"}, {}),
+        "staff": ({"X-CSRFToken": CSRF}, {"sessionid": browser.cookies["sessionid"].value, "csrftoken": CSRF}),
     }
     api = Client(HTTP_AUTHORIZATION=f"Bearer {admin.token}", HTTP_HOST="localhost")
 
@@ -121,7 +119,7 @@ def world(db, tenant_b):
         "api-keys": [storefront.api_key.pk, admin.api_key.pk],
         "memberships": list(staff.memberships.values_list("pk", flat=True)),
     }
-    return headers, ids
+    return credentials, ids
 
 
 def _resource(path: str) -> str:
@@ -152,7 +150,7 @@ def fuzz_schema(wsgi_app):
     )
 
 
-def _fuzz_operation(schema, operation, *, headers: dict, ids: dict, role: str) -> None:
+def _fuzz_operation(schema, operation, *, credentials: tuple[dict, dict], ids: dict, role: str) -> None:
     """Valid and invalid requests for one operation, and its schema's examples (they reach past
     validation into the services); raises the first failing check after shrinking."""
     cases = st.one_of(
@@ -161,13 +159,15 @@ def _fuzz_operation(schema, operation, *, headers: dict, ids: dict, role: str) -
         *schema.get_strategies_from_examples(operation),
     )
 
+    headers, cookies = credentials
+
     @FUZZ_SETTINGS
     @given(case=cases)
     def run(case) -> None:
         _point_at_real_objects(case, ids)
         FIGURES["requests"] += 1
         with transaction.atomic():
-            response = case.call(headers=headers)
+            response = case.call(headers=headers, cookies=cookies)
             transaction.set_rollback(True)
         STATUSES[role][response.status_code] += 1
         case.validate_response(response, checks=CHECKS, headers=headers)
@@ -187,13 +187,13 @@ FUZZ_SETTINGS = settings(
 
 @pytest.mark.parametrize("role", ["admin", "editor", "storefront", "staff"])
 def test_every_operation_answers_as_its_schema_says(fuzz_schema, world, role):
-    headers, ids = world
+    credentials, ids = world
     failures: list[str] = []
     for result in fuzz_schema.get_all_operations():
         operation = result.ok()
         OPERATIONS.add(operation.label)
         try:
-            _fuzz_operation(fuzz_schema, operation, headers=headers[role], ids=ids, role=role)
+            _fuzz_operation(fuzz_schema, operation, credentials=credentials[role], ids=ids, role=role)
         except (Exception, BaseExceptionGroup) as exc:  # every failing operation is reported, not the first only
             FAILED.add(f"{role} {operation.label}")
             failures.append(f"--- {role} {operation.label}\n{exc}")
