@@ -3,8 +3,12 @@ the address that was checked (one resolution per attempt: a rebinding resolver c
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import socket
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.test import override_settings
@@ -143,3 +147,82 @@ def test_https_keeps_the_host_name_for_sni_and_certificate_verification():
     v6 = ipaddress.ip_address("2606:4700::1111")
     url, host, _ = pinned_request(CheckedTarget(url="http://h.example:81/x", hostname="h.example", addresses=(v6,)), v6)
     assert url == "http://[2606:4700::1111]:81/x" and host == {"Host": "h.example:81"}
+
+
+def _tls_files(tmp_path, hostname: str) -> tuple[str, str, str]:
+    """A throwaway CA and a server certificate for `hostname` only (no IP address in it)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder(subject_name=name("test CA"), issuer_name=name("test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf = (
+        x509.CertificateBuilder(subject_name=name(hostname), issuer_name=ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return tuple(str(p) for p in paths)
+
+
+@pytest.mark.django_db
+def test_https_to_the_pinned_address_sends_the_host_name_in_sni_and_verifies_the_certificate_for_it(
+    alice, monkeypatch, tmp_path
+):
+    """The socket goes to 127.0.0.1, yet TLS asks for and verifies hooks.test: the certificate names only the
+    host, so a check against the IP address would fail the delivery."""
+    ca, cert, key = _tls_files(tmp_path, "hooks.test")
+    server_names: list[str | None] = []
+    received: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            received.append(self.headers["Host"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, server_name, ctx: server_names.append(server_name)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        webhook_endpoint_create(tenant=alice.tenant, url=f"https://hooks.test:{port}/dam", events=["job.failed"])
+        (delivery,) = webhook_emit(tenant=alice.tenant, event="job.failed", payload={"job": 1})
+        asked = _scripted_resolver(monkeypatch, "hooks.test", ["127.0.0.1", "192.0.2.1"])
+        monkeypatch.setenv("SSL_CERT_FILE", ca)  # httpx trusts the test CA (and only it)
+        outcome = webhook_delivery_attempt(delivery_id=delivery.pk)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert outcome.status == "succeeded", WebhookDelivery.objects.for_tenant(alice.tenant).get().last_error
+    assert asked == ["hooks.test"] and server_names == ["hooks.test"] and received == [f"hooks.test:{port}"]
