@@ -64,7 +64,7 @@ class JobSourceVersionSerializer(serializers.Serializer):
     version = serializers.IntegerField(required=False, help_text="The version's number; default: the newest")
 
 
-class JobRequestSerializer(serializers.Serializer):
+class JobSubmissionSerializer(serializers.Serializer):
     """The job request `generation.requests.build_job_spec` validates (also the dry-run plan's)."""
 
     prompt = serializers.CharField(max_length=MAX_PROMPT_CHARS)
@@ -104,7 +104,7 @@ JOB_EXAMPLE = OpenApiExample(
     },
     request_only=True,
 )
-JOB_REQUEST = {"application/json": JobRequestSerializer, "multipart/form-data": JobMultipartSerializer}
+JOB_REQUEST = {"application/json": JobSubmissionSerializer, "multipart/form-data": JobMultipartSerializer}
 
 JobPlanSerializer = inline_serializer(
     "JobPlan",

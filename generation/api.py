@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -54,6 +55,7 @@ class JobOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = AssetVersion
         fields = [
+            "id",  # the version's id: the one `/publish-windows/{id}` takes
             "asset",
             "version",
             "status",
@@ -122,6 +124,7 @@ class JobDetailSerializer(JobSerializer):
     class Meta(JobSerializer.Meta):
         fields = [*JobSerializer.Meta.fields, "outputs", "usage"]
 
+    @extend_schema_field(JobOutputSerializer(many=True))
     def get_outputs(self, job: Job) -> list[dict]:
         return JobOutputSerializer(job_outputs(job=job), many=True, context=self.context).data
 
