@@ -20,6 +20,7 @@ bench:
 	.venv/bin/python bench/renditions.py
 	.venv/bin/python -m bench.ledger_reports
 	.venv/bin/python bench/storefront.py
+	.venv/bin/python bench/plan.py
 
 # Recompile the lock after editing requirements.in.
 lock:

@@ -511,15 +511,23 @@ class Stack:
         self._wait_until(child, lambda: app.control.ping(destination=[node_name], timeout=0.5), timeout=60)
         return Worker(child, node_name, concurrency, queues)
 
-    def start_web(self, *, workers: int, threads: int = 1) -> str:
-        """gunicorn serving the project's WSGI app, for submissions over real HTTP."""
+    def start_web(self, *, workers: int, threads: int = 1, env: dict[str, str] | None = None) -> str:
+        """gunicorn serving the project's WSGI app, for submissions over real HTTP (`env`: more settings)."""
         port = free_port()
         command = [sys.executable, "-m", "gunicorn", "dam.wsgi:application", "-b", f"127.0.0.1:{port}"]
         command += ["-w", str(workers), "--threads", str(threads), "--log-level", "warning"]
-        child = self._spawn("web", command, self.env())
+        # Its own control socket: gunicorn's default (~/.gunicorn/gunicorn.ctl) is shared by every server.
+        command += ["--control-socket", str(self.run_dir / f"gunicorn-{port}.ctl")]
+        child = self._spawn("web", command, self.env(**(env or {})))
         base_url = f"http://127.0.0.1:{port}"
         self._wait_until(child, lambda: httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200, timeout=60)
         return base_url
+
+    def stop_child(self, name: str) -> None:
+        """Stop the running children called `name` (a web server before the next one starts, say)."""
+        for child in self.children:
+            if child.name == name:
+                child.stop()
 
     def start_profiler(self, *, pid: int, name: str, mode: str) -> tuple[Child, Path]:
         """py-spy sampling `pid` into collapsed stacks (one line per stack, its sample count last).
