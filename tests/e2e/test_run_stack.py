@@ -239,6 +239,7 @@ def test_a_killed_worker_is_restarted_while_the_web_and_the_emulator_keep_answer
 
 
 def test_the_web_answers_200_concurrent_requests(run_stack):
+    """Under Django's development server (listen backlog 10) a burst like this lost 83 of 200 connections."""
     token = _demo_key(run_stack, "demo-integration")
     headers = {"Authorization": f"Bearer {token}"}
     barrier = threading.Barrier(200)
@@ -247,11 +248,14 @@ def test_the_web_answers_200_concurrent_requests(run_stack):
         with httpx.Client(timeout=120) as client:
             barrier.wait()
             try:
-                if index % 2:
-                    response = client.get(f"{run_stack.web}/api/v1/tenant", headers=headers)
-                else:
+                if index % 3 == 0:  # a job submission, as in the issue's 100 concurrent ones
+                    body = {"prompt": f"A tent by a lake, number {index}", "quality": "low"}
+                    response = client.post(f"{run_stack.web}/api/v1/jobs", json=body, headers=headers)
+                elif index % 3 == 1:
                     body = {"prompt": f"A tent by a lake, variant {index % 10}", "quality": "low"}
                     response = client.post(f"{run_stack.web}/api/v1/jobs/plan", json=body, headers=headers)
+                else:
+                    response = client.get(f"{run_stack.web}/api/v1/tenant", headers=headers)
             except httpx.HTTPError as exc:
                 return type(exc).__name__
             return str(response.status_code)
@@ -260,15 +264,17 @@ def test_the_web_answers_200_concurrent_requests(run_stack):
     with ThreadPoolExecutor(max_workers=200) as pool:
         outcomes = Counter(pool.map(one, range(200)))
     elapsed = time.monotonic() - started
-    print(f"\n200 concurrent requests (100 GET /tenant, 100 POST /jobs/plan): {dict(outcomes)} in {elapsed:.1f} s")
-    assert outcomes == {"200": 200}
+    print(f"\n200 concurrent requests (67 jobs, 67 plans, 66 tenant reads): {dict(outcomes)} in {elapsed:.1f} s")
+    assert outcomes == {"202": 67, "200": 133}
 
 
-def test_sigterm_stops_every_process_it_started(run_stack):
+def test_ctrl_c_stops_every_process_it_started(run_stack):
     run_stack.remember_processes()
     processes = set(run_stack.seen)
     assert len(processes) > 12  # run.sh, supervisord, six labellers and their programs, gunicorn's workers...
-    assert run_stack.stop() == 0
+    # What a terminal does on Ctrl-C: SIGINT to the whole foreground group (run.sh and supervisord).
+    os.killpg(run_stack.process.pid, signal.SIGINT)
+    assert run_stack.process.wait(timeout=90) == 0
     deadline = time.monotonic() + 10
     while (left := {pid for pid in processes if _alive(pid)}) and time.monotonic() < deadline:
         time.sleep(0.2)
