@@ -92,3 +92,12 @@ def test_a_failed_check_is_never_kept(alice, cached_moderation, settings):
     settled = _calls(cached_moderation)
     _plan(alice)
     assert _calls(cached_moderation) == settled
+
+
+def test_a_redis_outage_skips_the_cache_and_the_check_still_runs(alice, cached_moderation, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    first = _plan(alice)
+    second = _plan(alice)
+    # Nothing could be kept, so each plan was checked by the service, and answered.
+    assert _calls(cached_moderation) == (4, 2)
+    assert [v["decision"] for v in first["safety_verdicts"]] == [v["decision"] for v in second["safety_verdicts"]]
