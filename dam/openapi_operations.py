@@ -29,15 +29,11 @@ OPERATION_ERRORS: dict[str, dict[int, str]] = {
     "jobs_create": {
         **_MODERATED,
         402: "A hard-stop budget has not enough left this month for the job's estimate",
-        409: "The `Idempotency-Key` was used for a different request",
+        409: "The `Idempotency-Key` was used with a different request, or the safety configuration changed meanwhile",
     },
     "jobs_plan_create": _MODERATED,
     "jobs_cancel_create": {409: "The job has finished and cannot be cancelled"},
-    "assets_create": {
-        409: "The same bytes were uploaded concurrently",
-        422: "The file is not a readable PNG, JPEG or WebP image, or its text was blocked",
-        503: _MODERATED[503],
-    },
+    "assets_create": {422: "The file is truncated or corrupt, or has too many pixels"},
     "budgets_create": {409: "This scope (tenant or API key) already has a budget: PATCH it"},
     **{
         f"assets_versions_{action}_create": {409: "The version's status does not allow this decision (now)"}
