@@ -12,9 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiViewExtension
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers
 
+from generation.lifecycle import JobState
 from generation.requests import BACKGROUNDS, MAX_COPY_CHARS, MAX_N, MAX_PROMPT_CHARS, OUTPUT_FORMATS
 from generation.sizing import Quality
 
@@ -125,6 +133,9 @@ class JobViewSchema(OpenApiViewExtension):
         from generation.api import JobSerializer
 
         @extend_schema_view(
+            list=extend_schema(
+                parameters=[OpenApiParameter("state", str, enum=JobState.values, description="Only jobs in this state")]
+            ),
             create=extend_schema(
                 request=JOB_REQUEST,
                 responses={202: OpenApiResponse(JobSerializer, description="Accepted: queued for generation")},
@@ -187,7 +198,11 @@ class AssetViewSchema(OpenApiViewExtension):
         created = OpenApiResponse(AssetSerializer, description="The new asset")
         again = OpenApiResponse(AssetSerializer, description="The same bytes again: the asset made the first time")
 
-        @extend_schema_view(create=extend_schema(responses={201: created, 200: again}))
+        family = OpenApiParameter("family", str, description="Only the assets of this family (its locale variants)")
+
+        @extend_schema_view(
+            list=extend_schema(parameters=[family]), create=extend_schema(responses={201: created, 200: again})
+        )
         class Fixed(self.target_class):  # type: ignore[name-defined]
             pass
 
@@ -201,7 +216,9 @@ class PlacementViewSchema(OpenApiViewExtension):
     target_class = "tenants.brand_api.PlacementViewSet"
 
     def view_replacement(self) -> Any:
-        @extend_schema_view(archive=extend_schema(request=None))
+        archived = OpenApiParameter("archived", str, enum=["1"], description="`1`: archived placements too")
+
+        @extend_schema_view(list=extend_schema(parameters=[archived]), archive=extend_schema(request=None))
         class Fixed(self.target_class):  # type: ignore[name-defined]
             pass
 

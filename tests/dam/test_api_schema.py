@@ -159,3 +159,12 @@ def test_the_schema_answers_json_to_a_json_accept_header(client):
     assert response["Content-Type"].startswith("application/json")
     assert response.json()["openapi"].startswith("3.")
     assert client.get("/api/schema/")["Content-Type"].startswith("application/vnd.oai.openapi")
+
+
+def test_list_filters_the_views_read_are_documented(schema):
+    def query(path: str) -> set[str]:
+        return {p["name"] for p in schema["paths"][path]["get"].get("parameters", []) if p["in"] == "query"}
+
+    assert "state" in query("/api/v1/jobs")
+    assert {"family", "q", "status", "tag"} <= query("/api/v1/assets")
+    assert "archived" in query("/api/v1/placements")
