@@ -38,6 +38,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from dam.lifecycle import VersionStatus
+from governance.models import AuditEvent
 from tenants.models import Role, Scope
 from tests.dam.delivery_factories import make_webhook_delivery, set_window, storefront_asset
 from tests.dam.library_factories import make_version
@@ -100,14 +101,19 @@ def world(db, tenant_b):
 
     placement = created("/api/v1/placements", {"slug": "pdp-square", "width": 1024, "height": 1024})
     collection = created("/api/v1/collections", {"slug": "spring"})
+    budget = created("/api/v1/budgets", {"monthly_limit_usd": "250.00"})
+    policy = api.put("/api/v1/brand-policy/current", {"banned_terms": ["cheap"]}, content_type="application/json")
+    safety = api.put("/api/v1/safety-config/current", {"preset": "general"}, content_type="application/json")
+    assert policy.status_code == safety.status_code == 201, (policy.content, safety.content)
     webhook = make_webhook_delivery(tenant)
     job = created("/api/v1/jobs", {"prompt": "A trail shoe on wet rock", "placements": ["pdp-square"]})
     asset = storefront_asset(tenant, title="hero")
     make_version(tenant, asset=asset, title="hero")
     draft = make_asset(tenant, title="draft")
-    window = set_window(asset.current_version, start=None, end=None)
+    set_window(asset.current_version, start=None, end=None)
     storefront_asset(tenant, title="published", status=VersionStatus.PUBLISHED)
     other = make_asset(tenant_b, title="theirs")
+    events = AuditEvent.objects.for_tenant(tenant).order_by("pk").values_list("pk", flat=True)
     ids = {
         "assets": [asset.pk, draft.pk, other.pk],
         "storefront": [asset.pk, other.pk],
@@ -116,7 +122,11 @@ def world(db, tenant_b):
         "webhooks": [webhook.endpoint_id],
         "webhook-deliveries": [webhook.pk],
         "jobs": [job],
-        "publish-windows": [window.pk],
+        "publish-windows": [asset.current_version_id, draft.current_version_id, other.current_version_id],
+        "budgets": [budget],
+        "brand-policy": [policy.json()["id"]],
+        "safety-config": [safety.json()["id"]],
+        "audit": [events.first(), events.last()],
         "api-keys": [storefront.api_key.pk, admin.api_key.pk],
         "memberships": list(staff.memberships.values_list("pk", flat=True)),
     }
@@ -144,6 +154,9 @@ def _point_at_real_objects(case, ids: dict) -> None:
             # Negative and huge ids stay as drawn.
         elif name == "number":
             case.path_parameters[name] = value % 4  # 0 and 3 do not exist, 1 and 2 do
+    spec = (case.path_parameters or {}).get("spec")
+    if isinstance(spec, str) and len(spec) % 3:
+        case.path_parameters["spec"] = "original" if len(spec) % 3 == 1 else "placement:pdp-square"
 
 
 @pytest.fixture
