@@ -64,6 +64,7 @@ class SrcsetSerializer(serializers.Serializer):
 
 
 class StorefrontVersionSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The version's id (`/publish-windows/{id}`, `/d/{id}/...`)")
     number = serializers.IntegerField()
     status = serializers.CharField()
     width = serializers.IntegerField()
@@ -160,6 +161,7 @@ def storefront_asset_data(asset: Asset, version: dict[str, Any], *, urls: UrlBui
         "tags": list(asset.tags),
         "locale": version["locale"] or asset.locale,
         "version": {
+            "id": version["id"],
             "number": version["number"],
             "status": version["status"],
             "width": version["width"],
@@ -236,6 +238,7 @@ ASSET_EXAMPLE = {
     "tags": ["sneakers"],
     "locale": "ja-JP",
     "version": {
+        "id": 311,
         "number": 3,
         "status": "approved",
         "width": 2048,

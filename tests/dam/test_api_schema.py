@@ -143,6 +143,7 @@ def test_responses_mark_nullable_fields_and_give_version_ids(schema):
     version = schema["components"]["schemas"]["AssetVersion"]["properties"]
     assert "id" in version  # /publish-windows/{id} takes a version's id
     assert "id" in schema["components"]["schemas"]["JobOutput"]["properties"]
+    assert "id" in schema["components"]["schemas"]["StorefrontVersion"]["properties"]
     assert version["url"].get("nullable") is True
     versions = schema["paths"]["/api/v1/assets/{id}/versions"]["get"]
     listed = _body(schema, versions, "200")["properties"]["results"]
