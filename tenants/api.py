@@ -73,6 +73,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
             tenant=self.tenant,
             created_by=context.user,
             created_by_key=context.api_key,  # a key minted with a key: the chain four-eyes follows
+            granter_scopes=context.scopes,
             actor=Actor.from_context(context),
             request=request,
             **params.validated_data,

@@ -37,6 +37,11 @@ class PaymentRequired(ServiceError):
     code = "budget_exceeded"
 
 
+class Forbidden(ServiceError):
+    status_code = 403
+    code = "forbidden"
+
+
 class NotFound(ServiceError):
     """The object is gone (deleted by a concurrent request after the caller read it): a delete is final."""
 

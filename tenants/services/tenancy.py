@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from tenants.audit import Actor, audit, changes
 from tenants.change_feed import AUTH_CHANNEL, change_feed
+from tenants.errors import Forbidden
 from tenants.models import ApiKey, Membership, Role, Scope, Tenant, hash_api_key_secret
 
 API_KEY_PREFIX_LENGTH = 12
@@ -129,11 +130,25 @@ def api_key_create(
     expires_at: datetime | None = None,
     created_by: AbstractBaseUser | None = None,
     created_by_key: ApiKey | None = None,
+    granter_scopes: Iterable[str] | None = None,
     actor: Actor | None = None,
     request: Any = None,
 ) -> IssuedApiKey:
-    """`created_by_key`: the key it is minted with; the new key's person is then that key's person (four-eyes)."""
+    """`created_by_key`: the key it is minted with; the new key's person is then that key's person (four-eyes).
+
+    `granter_scopes`: what the minting key or person may do themselves (None: a platform operator). A key
+    never carries a scope its minter lacks, or a key with `admin` alone could mint itself `reviews:write`
+    and approve what it asked for.
+    """
     scopes = _validate_scopes(scopes)
+    if granter_scopes is not None:
+        beyond = sorted(set(scopes) - set(granter_scopes))
+        if beyond:
+            raise Forbidden(
+                f"a key may carry only scopes its minter holds; not held: {', '.join(beyond)}",
+                field="scopes",
+                code="scope_not_held",
+            )
     if created_by_key is not None and created_by_key.tenant_id != tenant.pk:
         raise ValueError("an API key is minted with a key of its own tenant")
     person_id = created_by.pk if created_by is not None else getattr(created_by_key, "created_by_id", None)

@@ -102,3 +102,25 @@ def test_bad_key_requests_are_400_naming_the_field(alice, body, field):
     assert response.status_code == 400
     assert names_field(response, field)
     assert ApiKey.objects.for_tenant(alice.tenant).count() == before
+
+
+def test_a_key_cannot_mint_a_key_with_a_scope_it_lacks(tenant_a, client):
+    # An admin key without reviews:write would otherwise mint one, then approve its own uploads.
+    minter = make_api_key(tenant_a, Scope.ADMIN, Scope.ASSETS_WRITE)
+    keys_before = ApiKey.objects.for_tenant(tenant_a).count()
+    response = client.post(
+        "/api/v1/api-keys",
+        {"name": "escalate", "scopes": ["assets:write", "reviews:write"]},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {minter.token}",
+    )
+    assert response.status_code == 403 and names_field(response, "scopes")
+    assert "reviews:write" in response.json()["detail"]
+    assert ApiKey.objects.for_tenant(tenant_a).count() == keys_before
+    held = client.post(
+        "/api/v1/api-keys",
+        {"name": "narrower", "scopes": ["assets:write"]},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {minter.token}",
+    )
+    assert held.status_code == 201 and held.json()["scopes"] == ["assets:write"]
