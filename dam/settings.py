@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from dam.env import env_bool, env_choice, env_int, env_list, env_mapping, env_str
@@ -56,6 +58,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
+    "csp",
+    "axes",
     "tenants",
     "governance",
     "generation",
@@ -67,14 +71,21 @@ MIDDLEWARE = [
     # Django's own error pages under /api/ (unknown URL, body too big, 500) become problem details.
     "tenants.problems.ApiProblemMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy and Permissions-Policy on every response (settings below).
+    "csp.middleware.CSPMiddleware",
+    "tenants.web_security.SecurityHeadersMiddleware",
     # NUL and unpaired surrogates in the path, query or a web UI form: a 400 before any view.
     "tenants.input_guard.RequestTextGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Idle and absolute session lifetimes, once the user is known.
+    "tenants.web_security.SessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: django-axes turns a lockout into the login page with its message.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dam.urls"
@@ -91,6 +102,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -428,31 +440,13 @@ UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000, minimum=1)
 RENDITION_TASK_TIME_LIMIT = min(env_int("RENDITION_TASK_TIME_LIMIT", 300, minimum=30), CELERY_TASK_TIME_LIMIT)
 
 # --- Web hardening: CSP, Permissions-Policy, staff login throttling, session lifetime ---
-# (OWASP ASVS level 2, Django's deployment checklist.) Inserted around the stock middleware so each
-# runs where it must: CSP and Permissions-Policy on every response, the session clocks after
-# authentication, django-axes last (it turns a lockout into the login page with a message).
-INSTALLED_APPS += ["csp", "axes"]
-MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("csp.middleware.CSPMiddleware") + 1, "tenants.web_security.SecurityHeadersMiddleware"
-)
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
-    "tenants.web_security.SessionTimeoutMiddleware",
-)
-MIDDLEWARE.append("axes.middleware.AxesMiddleware")
-TEMPLATES[0]["OPTIONS"]["context_processors"].append("csp.context_processors.nonce")
-
+# (OWASP ASVS level 2, Django's deployment checklist; the middleware is listed in MIDDLEWARE above.)
 # Content-Security-Policy (django-csp) on every response. Scripts only from our origin or with the
 # request's nonce; no inline event handlers, no eval (htmx runs with allowEval off, see base_site.html).
 # Styles from our origin only: the templates carry no style attributes (dam-admin.js sets computed
 # widths through the CSSOM, which CSP allows) and htmx's indicator <style> is off. Images also from
 # data: (the favicon, the admin's and Swagger UI's SVG icons) and CSP_EXTRA_IMG_SRC (a CDN or storage
 # origin, when thumbnails are served from one).
-from datetime import timedelta as _timedelta  # noqa: E402
-
-from csp.constants import NONCE, NONE, SELF  # noqa: E402
-
 CSP_EXTRA_IMG_SRC = env_list("CSP_EXTRA_IMG_SRC", [])
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -500,7 +494,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
-AXES_COOLOFF_TIME = _timedelta(minutes=LOGIN_COOLOFF_MINUTES)  # a further attempt while locked out restarts it
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)  # a further attempt while locked out restarts it
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "tenants.login_throttle.client_ip"
