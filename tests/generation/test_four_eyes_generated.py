@@ -94,7 +94,7 @@ def test_generated_versions_and_edits_made_through_a_chain_of_keys_are_refused_t
 ):
     safety_config_update(tenant=alice.tenant, review_rule="always")
     membership_set(tenant=bob.tenant, user=bob.user, role=Role.REVIEWER)
-    k1_token, _ = _mint(_session(alice.user), "k1", Scope.ADMIN, Scope.JOBS_WRITE, Scope.REVIEWS_WRITE)
+    k1_token, _ = _mint(_session(alice.user), "k1", Scope.ADMIN, Scope.JOBS_WRITE, Scope.JOBS_READ, Scope.REVIEWS_WRITE)
     k2_token, k2 = _mint(_bearer(k1_token), "k2", Scope.JOBS_WRITE, Scope.JOBS_READ, Scope.REVIEWS_WRITE)
     chain = {"alice": alice, "bob": bob, "k1_token": k1_token, "k2_token": k2_token, "k2": k2}
 

@@ -71,7 +71,9 @@ def _refused(response) -> bool:
 @pytest.fixture
 def chain(alice):
     """alice mints K1 in her session; K1 mints K2: K2's person is alice, through the chain."""
-    k1_token, k1 = _mint(_session(alice.user), "k1", Scope.ADMIN, Scope.ASSETS_WRITE, Scope.REVIEWS_WRITE)
+    k1_token, k1 = _mint(
+        _session(alice.user), "k1", Scope.ADMIN, Scope.ASSETS_WRITE, Scope.ASSETS_READ, Scope.REVIEWS_WRITE
+    )
     k2_token, k2 = _mint(_bearer(k1_token), "k2", Scope.ASSETS_WRITE, Scope.ASSETS_READ, Scope.REVIEWS_WRITE)
     return {"k1": (k1_token, k1), "k2": (k2_token, k2)}
 
@@ -132,7 +134,9 @@ def test_the_person_at_the_root_of_the_chain_may_not_approve_an_upload_made_with
 
 
 def test_a_key_minted_by_a_key_without_a_person_is_the_same_requester_as_its_issuer(tenant_a):
-    root = make_api_key(tenant_a, Scope.ADMIN, Scope.REVIEWS_WRITE, name="provisioned")  # no person behind it
+    root = make_api_key(
+        tenant_a, Scope.ADMIN, Scope.ASSETS_WRITE, Scope.REVIEWS_WRITE, name="provisioned"
+    )  # no person behind it
     child_token, child = _mint(_bearer(root.token), "child", Scope.ASSETS_WRITE, Scope.REVIEWS_WRITE)
     sibling_token, _ = _mint(_bearer(root.token), "sibling", Scope.REVIEWS_WRITE)
     assert (child.created_by_id, child.created_by_key_id) == (None, root.api_key.pk)

@@ -54,8 +54,10 @@ def _run_backfill() -> None:
 
 
 def test_the_migrations_give_old_keys_uploads_and_generated_versions_their_requesters(alice):
-    k1_token, k1 = _mint(_client(user=alice.user), "k1", Scope.ADMIN, Scope.ASSETS_WRITE, Scope.JOBS_WRITE)
-    k2_token, k2 = _mint(_client(k1_token), "k2", Scope.ADMIN, Scope.JOBS_WRITE, Scope.JOBS_READ)
+    k1_token, k1 = _mint(
+        _client(user=alice.user), "k1", Scope.ADMIN, Scope.ASSETS_WRITE, Scope.JOBS_WRITE, Scope.JOBS_READ
+    )
+    k2_token, k2 = _mint(_client(k1_token), "k2", Scope.ADMIN, Scope.ASSETS_WRITE, Scope.JOBS_WRITE, Scope.JOBS_READ)
     k3_token, k3 = _mint(_client(k2_token), "k3", Scope.ASSETS_WRITE)
     upload = _client(k3_token).post(
         "/api/v1/assets",
