@@ -8,7 +8,8 @@ so a term cannot be hidden from one screen in a way another would see through:
    U+E0000 block) and every other Default_Ignorable_Code_Point (variation selectors, the combining
    grapheme joiner, Hangul fillers...) are removed. Only for matching: stored prompts and copy keep them,
    as ZWJ/ZWNJ are part of correct Indic spelling and of emoji sequences.
-2. `fold`: NFKC, case folding, NFKC again (full-width letters, composed and decomposed accents, ß/SS).
+2. `fold`: NFKC, case folding, NFKC again (full-width letters, composed and decomposed accents, ß/SS);
+   symbols that NFKC spells out as letters or digits (™, ①, ²) stand apart from the word they touch.
 3. `ScreenedText.skeleton`: each character of the folded text mapped to its Unicode TR39 skeleton (ICU's
    SpoofChecker, the confusables data of the ICU build in use), then case-folded again: a Cyrillic a (U+0430) or a
    Greek omicron reads as the Latin letter it imitates. The map is per character (TR39 maps single code
@@ -53,10 +54,23 @@ def visible(text: str) -> str:
     return _INVISIBLE.sub("", text)
 
 
+# Symbols and non-decimal numbers that NFKC spells out as letters or digits (U+2122 TM, U+2460 circled 1,
+# superscript 2, U+2120 SM): spelt out inside a word they would join it ("cheapTM" hides "cheap"), so each
+# stands apart, as the reader sees it. Letters that NFKC folds (full-width, ligatures) are not among them.
+_SPELT_OUT_SYMBOL = regex.compile(r"[\p{S}\p{No}]")
+
+
+@lru_cache(maxsize=4096)
+def _symbol_apart(char: str) -> str:
+    spelt = unicodedata.normalize("NFKC", char)
+    return f" {spelt} " if spelt != char and any(part.isalnum() for part in spelt) else char
+
+
 def fold(text: str) -> str:
     # Invisible characters first (NFKC keeps most of them); NFKC before case folding so full-width letters
     # fold; again after, as case folding can un-normalise.
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", visible(text)).casefold())
+    text = _SPELT_OUT_SYMBOL.sub(lambda match: _symbol_apart(match.group()), visible(text))
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
 
 
 @lru_cache(maxsize=65536)

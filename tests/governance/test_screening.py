@@ -211,3 +211,20 @@ def test_replacing_letters_of_a_banned_word_with_look_alikes_of_other_scripts_ne
             letters[index] = options[pick % len(options)]
     text = "the " + "".join(letters) + " offer"
     assert banned(text, terms=[word]) == [word], text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["so cheap\u2122 today", "cheap\u2460 offer", "\u2122cheap", "a miracle\u00b2 cream", "good deal\u2120 now"],
+    ids=["trade mark sign", "circled digit", "sign before", "superscript two", "service mark"],
+)
+def test_a_compatibility_symbol_glued_to_a_word_does_not_hide_it(text):
+    # NFKC spells these symbols out as letters or digits (TM, 1, 2, SM) that would join the word before them.
+    assert banned(text)
+
+
+def test_letters_that_nfkc_folds_still_join_their_word():
+    # Full-width letters and ligatures are letters: they fold into the word, they do not split it.
+    assert banned("\uff43\uff48\uff45\uff41\uff50") == ["cheap"]
+    assert banned("mira\ufb02e") == []  # "mirafle": the fl ligature is two letters of another word
+    assert banned("cheapest") == []
