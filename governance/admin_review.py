@@ -49,7 +49,10 @@ def page_context(site: AdminSite, request: HttpRequest, **context: Any) -> dict[
 
 def _requester_label(version: AssetVersion) -> str:
     if version.created_by_key_id:
-        return f"API key {version.created_by_key.prefix}…"
+        person = version.created_by_person.get_username() if version.created_by_person_id else None
+        # The person behind the key is who four-eyes compares: the reviewer sees them, not only the key.
+        key = f"API key {version.created_by_key.prefix}…"
+        return f"{key} for {person}" if person else key
     return version.created_by.get_username() if version.created_by_id else "system"
 
 

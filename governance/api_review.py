@@ -77,6 +77,7 @@ REVIEW_ITEM_EXAMPLE = {
     "safety_config_version": 3,
     "brand_policy_version": 5,
     "requested_by": "api-key:k3x9",
+    "requested_by_person": "alice",
     "created_at": "2026-11-25T09:00:00Z",
 }
 DECISION_EXAMPLE = {
@@ -102,6 +103,9 @@ class ReviewItemSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     renditions = serializers.SerializerMethodField()
     requested_by = serializers.SerializerMethodField()
+    requested_by_person = serializers.SerializerMethodField(
+        help_text="Username of the person behind the request (a key's minter, down a chain of keys); null if none."
+    )
 
     class Meta:
         model = AssetVersion
@@ -123,6 +127,7 @@ class ReviewItemSerializer(serializers.ModelSerializer):
             "safety_config_version",
             "brand_policy_version",
             "requested_by",
+            "requested_by_person",
             "created_at",
         ]
 
@@ -134,6 +139,9 @@ class ReviewItemSerializer(serializers.ModelSerializer):
             {"spec": r.spec, "width": r.width, "height": r.height, "format": r.format, "url": blob_url(r.storage_key)}
             for r in version.renditions.all()
         ]
+
+    def get_requested_by_person(self, version: AssetVersion) -> str | None:
+        return version.created_by_person.get_username() if version.created_by_person_id else None
 
     def get_requested_by(self, version: AssetVersion) -> str | None:
         if version.created_by_key_id:

@@ -210,7 +210,7 @@ def review_queue(*, tenant: Tenant) -> QuerySet[AssetVersion]:
     return (
         AssetVersion.objects.for_tenant(tenant)
         .filter(status=VersionStatus.NEEDS_REVIEW)
-        .select_related("asset", "created_by", "created_by_key")
+        .select_related("asset", "created_by", "created_by_key", "created_by_person")
         .prefetch_related(Prefetch("renditions", queryset=Rendition.unscoped.order_by("spec")))
         .order_by("id")
     )

@@ -164,3 +164,13 @@ def test_the_review_board_refuses_the_person_behind_the_key_and_lets_another_rev
     reviewer.force_login(bob.user)
     assert reviewer.post(f"{BOARD}{version.pk}/decide/", {"action": "approve"}).status_code == 302
     assert _state(version)[:2] == (VersionStatus.APPROVED, 1)
+
+
+def test_the_review_queue_and_board_name_the_person_behind_the_key(alice, chain, bob_reviewer):
+    k2_token, k2 = chain["k2"]
+    version = _upload(_bearer(k2_token))
+    listed = {item["id"]: item for item in _session(bob_reviewer.user).get("/api/v1/reviews").json()["results"]}
+    assert listed[version.pk]["requested_by"] == f"api-key:{k2.prefix}"
+    assert listed[version.pk]["requested_by_person"] == alice.user.get_username()
+    board = _session(bob_reviewer.user).get(BOARD)
+    assert f"API key {k2.prefix}… for {alice.user.get_username()}" in board.content.decode()
