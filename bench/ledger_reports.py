@@ -1,10 +1,13 @@
 """Spend reports at a million ledger entries per tenant: daily roll-ups against a full ledger scan.
 
-    .venv/bin/python -m bench.ledger_reports [--entries 1000000] [--reuse] [--writes 2000]
+    .venv/bin/python -m bench.ledger_reports [--entries 1000000] [--writes 2000] [--reuse]
+    .venv/bin/python -m bench.ledger_reports --smoke     # a few seconds: the whole path, for the test suite
 
-Runs against its own database (`dam_bench_ledger` on the server of DATABASE_URL, or BENCH_DATABASE_URL),
-created and migrated here, never the development or test database. It loads one tenant (Europe/Berlin)
-with N charges spread over a year (20 API keys, 50 users, 200 collections, 2 models) by one SQL
+Runs against a database of its own, never the development or test database: by default a fresh one per run
+(bench/stack.py: `dam_bench_jobs_<run id>` on the server of BENCH_POSTGRES_URL, migrated, dropped at the end, so
+runs never meet); with `--reuse`, `dam_bench_ledger` on the server of DATABASE_URL (or BENCH_DATABASE_URL), kept
+between runs so a loaded million entries can be measured again without reloading them. It loads one tenant
+(Europe/Berlin) with N charges spread over a year (20 API keys, 50 users, 200 collections, 2 models) by one SQL
 INSERT ... SELECT, builds the roll-ups with `daily_spend_rebuild`, then times each report:
 
 - baseline: `spend_report_from_ledger`, the same report aggregated from the ledger (what a naive
@@ -32,8 +35,11 @@ TENANT = "bench-ledger"
 WRITE_TENANT = "bench-ledger-writes"
 RUNS = 5
 
+# Two statements, sent one at a time: with server-side binding (the settings' default) a statement with
+# parameters is prepared, and PostgreSQL cannot prepare several commands in one
+# ("cannot insert multiple commands into a prepared statement"). Same connection, so the seed holds for random().
+SEED = "SELECT setseed(0.42)"
 GENERATE = """
-SELECT setseed(0.42);
 INSERT INTO governance_ledgerentry (
     tenant_id, kind, amount_usd, job_id, api_key_id, user_id, collection_id, provider_request_id, model,
     deployment_tier, size, quality, operation, images, text_input_tokens, cached_text_input_tokens,
@@ -56,7 +62,7 @@ FROM (
 ) AS r
 JOIN (VALUES (1, '1024x1024', 7024), (2, '1536x1024', 5488), (3, '2048x2048', 8592),
              (4, '3840x2160', 10976), (5, '1024x1024-low', 272)) AS sizes(size_index, size, output)
-  ON sizes.size_index = r.size_index;
+  ON sizes.size_index = r.size_index
 """
 
 
@@ -86,7 +92,8 @@ def _bench_database_url() -> str:
     return urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
 
 
-def _setup() -> None:
+def _setup_reused() -> None:
+    """Django on the long-lived `dam_bench_ledger` database (created and migrated if need be)."""
     os.environ["DATABASE_URL"] = _bench_database_url()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dam.settings")
     os.environ.setdefault("DB_POOL", "0")
@@ -127,6 +134,7 @@ def _load(entries: int, reuse: bool):
     tenant = tenant_create(slug=TENANT, name="Ledger benchmark", time_zone="Europe/Berlin")
     start = time.perf_counter()
     with connection.cursor() as cursor:
+        cursor.execute(SEED)
         cursor.execute(
             GENERATE,
             {"tenant": tenant.pk, "zone": tenant.time_zone, "start": "2025-06-01T00:00:00Z", "entries": entries},
@@ -228,17 +236,34 @@ def _writes(count: int) -> list[list[object]]:
     return rows
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--writes", type=int, default=2000)
-    parser.add_argument("--reuse", action="store_true", help="keep the loaded tenant from an earlier run")
+    parser.add_argument(
+        "--reuse", action="store_true", help=f"measure in {BENCH_DB}, kept between runs, reusing its loaded tenant"
+    )
+    parser.add_argument("--smoke", action="store_true", help="3,000 entries, 20 writes: the path, not a figure")
     args = parser.parse_args()
-    _setup()
+    if args.smoke:
+        args.entries, args.writes = 3000, 20
+    if args.reuse:
+        _setup_reused()
+        return _measure(args, database=urlsplit(_bench_database_url()).path.lstrip("/"))
+    from bench.stack import Stack
+
+    os.environ.setdefault("DB_POOL", "0")
+    with Stack(name="ledger_reports") as stack:
+        stack.prepare_data_stores()
+        stack.setup_django()
+        return _measure(args, database=f"{stack.database} (this run's, dropped at the end)")
+
+
+def _measure(args: argparse.Namespace, *, database: str) -> int:
     _header(
-        "Ledger spend reports",
+        "Ledger spend reports" + (" (smoke)" if args.smoke else ""),
         {
-            "database": urlsplit(_bench_database_url()).path.lstrip("/"),
+            "database": database,
             "entries per tenant": f"{args.entries:,}",
             "runs per figure": f"median of {RUNS}",
         },
@@ -247,7 +272,10 @@ def main() -> None:
     _table(_reports(tenant), heading=["report", "rows", "ledger scan (baseline)", "daily roll-ups", "speed-up"])
     print(f"\n== Ledger writes ({args.writes:,} charges, one transaction each) ==")
     _table(_writes(args.writes), heading=["write", "count", "p50", "p95", "throughput"])
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    from bench.stack import run_main
+
+    run_main(main)
