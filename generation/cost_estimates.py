@@ -13,9 +13,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from generation.emulator.usage import image_input_tokens
 from generation.planning import PlacementTarget, PlanningError, RoutingError, parse_routing, plan_sizes
-from generation.sizing import IllegalSizeError, Quality, parse_size
+from generation.sizing import IllegalSizeError, Quality, image_input_tokens, parse_size
 from governance.estimates import DEFAULT_PROMPT_TOKENS, PlannedImage, RoutingOption, Workload, estimate_compare
 from tenants.errors import ServiceError
 from tenants.models import Tenant

@@ -12,8 +12,8 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from generation.emulator.usage import image_input_tokens
 from generation.requests import JobSpec
+from generation.sizing import image_input_tokens
 from governance.estimates import PlannedImage, Workload, estimate_routing, observed_usage
 from governance.models import TokenKind
 from governance.prices import PriceMissing, price_sheet_at

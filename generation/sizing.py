@@ -1,7 +1,11 @@
-"""GPT-image-2's size rules and output-token formula: facts of the model, pure functions.
+"""GPT-image-2's size rules and token formulas: facts of the model, pure functions.
 
 Rules (Microsoft Foundry model catalog, 2026-04-21): both edges multiples of 16, the long
 edge at most 3840 px, long/short at most 3:1, total pixels in [655,360, 8,294,400].
+
+The token formulas (output tokens per image, input tokens per edit image) live here, in production code:
+the cost estimator and the submission's cost ceiling read them, and the local emulator imports them to
+report `usage`, never the other way round.
 """
 
 from __future__ import annotations
@@ -98,6 +102,35 @@ def output_tokens(width: int, height: int, quality: str) -> int:
     long_edge, short_edge = max(width, height), min(width, height)
     s = (2 * q * short_edge + long_edge) // (2 * long_edge)
     return math.ceil(q * s * (2_000_000 + width * height) / 4_000_000)
+
+
+# An edit's input image, by OpenAI's published vision accounting for high detail: scale to fit in
+# IMAGE_FIT x IMAGE_FIT, then so the short edge is at most IMAGE_SHORT_EDGE; count IMAGE_TILE-px tiles;
+# tokens = IMAGE_BASE_TOKENS + IMAGE_TILE_TOKENS * tiles (1024x1024 -> 768x768 -> 4 tiles -> 765). Masks are
+# not counted.
+IMAGE_BASE_TOKENS = 85
+IMAGE_TILE_TOKENS = 170
+IMAGE_TILE = 512
+IMAGE_FIT = 2048
+IMAGE_SHORT_EDGE = 768
+
+
+def image_input_tokens(width: int, height: int) -> int:
+    """Input tokens for one edit input image of WIDTHxHEIGHT."""
+    scale = min(1.0, IMAGE_FIT / max(width, height))
+    w, h = width * scale, height * scale
+    scale = min(1.0, IMAGE_SHORT_EDGE / min(w, h))
+    w, h = w * scale, h * scale
+    tiles = math.ceil(w / IMAGE_TILE) * math.ceil(h / IMAGE_TILE)
+    return IMAGE_BASE_TOKENS + IMAGE_TILE_TOKENS * tiles
+
+
+# The most one edit input image can count, whatever its size: after the two scalings the long edge is at most
+# IMAGE_FIT and the short edge at most IMAGE_SHORT_EDGE, so at most 4 x 2 tiles: 85 + 170 x 8 = 1445. The
+# submission's cost ceiling holds this much per edit image, before the source image's size is looked at.
+MAX_EDIT_INPUT_IMAGE_TOKENS = IMAGE_BASE_TOKENS + IMAGE_TILE_TOKENS * (
+    math.ceil(IMAGE_FIT / IMAGE_TILE) * math.ceil(IMAGE_SHORT_EDGE / IMAGE_TILE)
+)
 
 
 @dataclass(frozen=True, order=True)

@@ -30,7 +30,7 @@ from generation.requests import (
     refuse_unknown_fields,
     request_fingerprint,
 )
-from generation.sizing import Size
+from generation.sizing import MAX_EDIT_INPUT_IMAGE_TOKENS, Size
 from governance.budgets import BudgetExceeded, budget_hold, budget_refusal_record
 from governance.models import SafetyConfig
 from governance.prices import job_cost_ceiling
@@ -43,10 +43,6 @@ from tenants.audit import Actor, audit
 from tenants.errors import Conflict, ServiceError, Unprocessable
 from tenants.models import ApiKey, BrandPolicy, Tenant
 from tenants.selectors import brand_policy_current, placements_by_slugs
-
-# An edit's input image as OpenAI's vision accounting counts it at most (2048-px fit, 768-px short
-# edge: 2x4 tiles of 512 px): 85 + 170 x 8.
-MAX_EDIT_INPUT_IMAGE_TOKENS = 1445
 
 
 @dataclass(frozen=True)

