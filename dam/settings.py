@@ -23,34 +23,38 @@ VAR_DIR = Path(env_str("DAM_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", True)
 
-SECRET_KEY = env_str("SECRET_KEY")
-if not SECRET_KEY:
+
+def _dev_secret_key() -> str:
+    """A dev key that survives restarts (sessions stay valid) without being committed.
+
+    Readable by its owner only (it signs sessions); written whole, then linked into place, so processes
+    starting together never read a half-written key, and the first one's key wins.
+    """
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off")
-    # A dev key that survives restarts (sessions stay valid) without being committed.
-    # Readable by its owner only (it signs sessions); written whole, then linked into place, so processes
-    # starting together never read a half-written key, and the first one's key wins.
-    _key_file = VAR_DIR / "dev-secret-key"
-    _key_file.parent.mkdir(parents=True, exist_ok=True)
-    if not _key_file.exists():
-        _fd, _temporary = tempfile.mkstemp(dir=_key_file.parent, prefix=".dev-secret-key.")  # mode 0600
-        with os.fdopen(_fd, "w") as _handle:
-            _handle.write(secrets.token_urlsafe(50))
+    key_file = VAR_DIR / "dev-secret-key"
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    if not key_file.exists():
+        fd, temporary = tempfile.mkstemp(dir=key_file.parent, prefix=".dev-secret-key.")  # mode 0600
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
         try:
-            os.link(_temporary, _key_file)
+            os.link(temporary, key_file)
         except FileExistsError:
             pass
         finally:
-            os.unlink(_temporary)
-    if _key_file.stat().st_mode & 0o077:  # written by an earlier version with the umask's mode
-        _key_file.chmod(0o600)
-    SECRET_KEY = _key_file.read_text().strip()
+            os.unlink(temporary)
+    if key_file.stat().st_mode & 0o077:  # written by an earlier version with the umask's mode
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = env_str("SECRET_KEY") or _dev_secret_key()
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -64,6 +68,13 @@ INSTALLED_APPS = [
     "governance",
     "generation",
     "dam",
+    # The OpenAPI schema (dam.openapi) and Swagger UI's files, served from the package, not a CDN.
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    # The staff UI is the Django admin with the platform's tenant-aware site (dam.admin_site), in place of
+    # "django.contrib.admin". It comes after our apps so their templates (admin/base_site.html) override the
+    # stock admin's.
+    "dam.admin_config.DamAdminConfig",
 ]
 
 MIDDLEWARE = [
@@ -152,6 +163,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "generation.*": {"queue": "generation"},
     "dam.renditions.*": {"queue": "renditions"},
+    "dam.webhooks.*": {"queue": "webhooks"},
 }
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -229,6 +241,8 @@ REST_FRAMEWORK = {
         "tenants.input_guard.GuardedMultiPartParser",
     ],
     "EXCEPTION_HANDLER": "tenants.api_base.api_exception_handler",
+    # Each operation's schema names the scope it needs (SPECTACULAR_SETTINGS below).
+    "DEFAULT_SCHEMA_CLASS": "dam.openapi.ScopedAutoSchema",
 }
 # Throttled "last used" writes: at most one UPDATE per key per interval.
 API_KEY_LAST_USED_RESOLUTION_SECONDS = env_int("API_KEY_LAST_USED_RESOLUTION_SECONDS", 60, minimum=0)
@@ -284,9 +298,6 @@ FOUNDRY_QUOTA_WAIT_SECONDS = env_int("FOUNDRY_QUOTA_WAIT_SECONDS", 120, minimum=
 RATE_LIMIT_KEY_PREFIX = "dam:ratelimit"
 FOUNDRY_QUOTA_WINDOW_SECONDS = env_int("FOUNDRY_QUOTA_WINDOW_SECONDS", 61, minimum=1)
 JOB_RECONCILE_INTERVAL_SECONDS = env_int("JOB_RECONCILE_INTERVAL_SECONDS", 60, minimum=1)
-CELERY_BEAT_SCHEDULE = {
-    "reconcile-jobs": {"task": "generation.reconcile_jobs", "schedule": JOB_RECONCILE_INTERVAL_SECONDS},
-}
 
 # --- Governance: audit trail, ledger, budgets ---
 # How many reverse proxies of ours append to X-Forwarded-For: the audit trail records the address
@@ -295,9 +306,18 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 # Open budget holds of jobs that ended (or vanished) are settled or released once this old.
 BUDGET_HOLD_RECONCILE_AFTER_SECONDS = env_int("BUDGET_HOLD_RECONCILE_AFTER_SECONDS", 120, minimum=10)
 BUDGET_RECONCILE_INTERVAL_SECONDS = env_int("BUDGET_RECONCILE_INTERVAL_SECONDS", 300, minimum=10)
-CELERY_BEAT_SCHEDULE["reconcile-budget-holds"] = {
-    "task": "governance.reconcile_budget_holds",
-    "schedule": BUDGET_RECONCILE_INTERVAL_SECONDS,
+
+# --- Periodic tasks (Celery beat) ---
+CELERY_BEAT_SCHEDULE = {
+    # Expired job leases and queued jobs whose broker message was lost (JOB_* above).
+    "reconcile-jobs": {"task": "generation.reconcile_jobs", "schedule": JOB_RECONCILE_INTERVAL_SECONDS},
+    # Open budget holds of jobs that ended or vanished (BUDGET_HOLD_* above).
+    "reconcile-budget-holds": {
+        "task": "governance.reconcile_budget_holds",
+        "schedule": BUDGET_RECONCILE_INTERVAL_SECONDS,
+    },
+    # Webhook deliveries due for a (re)try (WEBHOOK_* below).
+    "webhooks-sweep": {"task": "dam.webhooks.sweep", "schedule": 30},
 }
 
 # --- Content Safety ---
@@ -333,7 +353,6 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
-    SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 _LEVELS = ("debug", "info", "warning", "error")
@@ -353,8 +372,6 @@ LOGGING = {
 }
 
 # --- Storefront delivery, API schema and webhooks ---
-INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
-REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "dam.openapi.ScopedAutoSchema"
 SPECTACULAR_SETTINGS = {
     "TITLE": "DAM platform API",
     "DESCRIPTION": "Multi-tenant asset library for AI-generated brand imagery. Authenticate with "
@@ -413,14 +430,9 @@ WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 6 * 3600, minim
 # Receivers on loopback/private/link-local addresses (an SSRF hole in production) are refused
 # unless this is on; development and tests run receivers on 127.0.0.1.
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", DEBUG)
-CELERY_TASK_ROUTES["dam.webhooks.*"] = {"queue": "webhooks"}
-CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {"task": "dam.webhooks.sweep", "schedule": 30}
 
 # --- Web UI ---
-# The staff UI is the Django admin with the platform's tenant-aware site (dam.admin_site). It
-# comes after our apps so their templates (admin/base_site.html) override the stock admin's.
-INSTALLED_APPS.remove("django.contrib.admin")
-INSTALLED_APPS.append("dam.admin_config.DamAdminConfig")
+# The staff UI is the Django admin with the platform's tenant-aware site (INSTALLED_APPS above).
 # Front-end packages come from npm through ui/package-lock.json (`npm ci --prefix ui`), never
 # copied into the repository; only their dist folders are exposed as static files.
 UI_NODE_MODULES = BASE_DIR / "ui" / "node_modules"

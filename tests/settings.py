@@ -23,8 +23,9 @@ API_KEY_LAST_USED_RESOLUTION_SECONDS = 0
 
 # A worker process started by the fixtures is told its database explicitly (DATABASE_URL names
 # the test database itself), so only the pytest process needs the per-run test name.
+# A whole new DATABASES rather than an item written into the one dam.settings built.
 if not DATABASES["default"]["NAME"].startswith("test_"):
-    DATABASES["default"]["TEST"] = {"NAME": f"test_dam_{_scope}"}
+    DATABASES = {**DATABASES, "default": {**DATABASES["default"], "TEST": {"NAME": f"test_dam_{_scope}"}}}
 CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": f"dam-test-{_scope}:"}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": f"dam-test-{_scope}:"}
 RATE_LIMIT_KEY_PREFIX = f"dam-test-{_scope}:ratelimit"

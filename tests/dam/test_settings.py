@@ -1,3 +1,4 @@
+import ast
 import os
 import subprocess
 import sys
@@ -60,3 +61,88 @@ def test_bad_values_fail_loudly_naming_the_variable(name, value, message):
     result = _manage("check", **{name: value})
     assert result.returncode != 0
     assert name in result.stderr and message in result.stderr
+
+
+MUTATING_METHODS = {"append", "extend", "insert", "remove", "pop", "clear", "update", "setdefault", "__setitem__"}
+
+
+def _root_name(node: ast.AST) -> str | None:
+    while isinstance(node, ast.Subscript | ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _is_setting(name: str | None) -> bool:
+    return bool(name) and name.isupper()
+
+
+def settings_written_after_the_fact(source: str) -> list[str]:
+    """Every place where dam/settings.py changes a setting it already wrote: a second assignment, `+=`, an item
+    assignment or a mutating method call (`INSTALLED_APPS.remove(...)`, `REST_FRAMEWORK[...] = ...`). Helper
+    functions' own locals are not settings, so function bodies are skipped."""
+    found: list[str] = []
+    bound: set[str] = set()
+
+    class Visitor(ast.NodeVisitor):
+        def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+            return  # a helper's locals are not settings
+
+        def visit_Assign(self, node: ast.Assign) -> None:
+            for target in node.targets:
+                self._target(target, node.lineno)
+            self.generic_visit(node)
+
+        def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+            self._target(node.target, node.lineno)
+            self.generic_visit(node)
+
+        def visit_AugAssign(self, node: ast.AugAssign) -> None:
+            if _is_setting(_root_name(node.target)):
+                found.append(f"line {node.lineno}: {ast.unparse(node.target)} augmented")
+            self.generic_visit(node)
+
+        def visit_Call(self, node: ast.Call) -> None:
+            func = node.func
+            mutating = isinstance(func, ast.Attribute) and func.attr in MUTATING_METHODS
+            if mutating and _is_setting(_root_name(func.value)):
+                found.append(f"line {node.lineno}: {ast.unparse(func)}(...)")
+            self.generic_visit(node)
+
+        def _target(self, target: ast.AST, line: int) -> None:
+            if isinstance(target, ast.Name) and _is_setting(target.id):
+                if target.id in bound:
+                    found.append(f"line {line}: {target.id} assigned again")
+                bound.add(target.id)
+            elif isinstance(target, ast.Subscript | ast.Attribute) and _is_setting(_root_name(target)):
+                found.append(f"line {line}: {ast.unparse(target)} assigned")
+            elif isinstance(target, ast.Tuple | ast.List):
+                for element in target.elts:
+                    self._target(element, line)
+
+    Visitor().visit(ast.parse(source))
+    return found
+
+
+def test_every_setting_is_written_once_in_its_own_literal():
+    # A setting patched further down the file (`INSTALLED_APPS += [...]`, `REST_FRAMEWORK["X"] = ...`) is read
+    # wrongly by anyone who stops at its literal: each is written in one place, its comments beside its entries.
+    assert settings_written_after_the_fact((REPO / "dam" / "settings.py").read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        'INSTALLED_APPS += ["x"]',
+        'INSTALLED_APPS.remove("x")',
+        'MIDDLEWARE.insert(0, "x")',
+        'REST_FRAMEWORK["X"] = 1',
+        'CELERY_BEAT_SCHEDULE["x"]["schedule"] = 1',
+        'TEMPLATES[0]["OPTIONS"]["context_processors"].append("x")',
+        "DEBUG = False",
+    ],
+)
+def test_the_settings_check_sees_each_kind_of_patch(patch):
+    source = 'DEBUG = True\nINSTALLED_APPS = ["a"]\nMIDDLEWARE = []\nREST_FRAMEWORK = {}\n'
+    source += 'CELERY_BEAT_SCHEDULE = {"x": {}}\nTEMPLATES = [{"OPTIONS": {"context_processors": []}}]\n'
+    assert settings_written_after_the_fact(source) == []
+    assert len(settings_written_after_the_fact(source + patch + "\n")) == 1
