@@ -40,6 +40,16 @@ ERROR_EXAMPLES: dict[int, tuple[str | None, str, str]] = {
     503: ("moderation", "moderation_unavailable", "content moderation is unavailable (try again shortly)"),
 }
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# A signed-in member of several tenants names the one they act in (tenants.api_base.resolve_tenant_context);
+# an API key belongs to one tenant and the header is ignored for it.
+TENANT_HEADER_PARAMETER: dict[str, Any] = {
+    "in": "header",
+    "name": "X-Tenant",
+    "required": False,
+    "description": "Staff sessions only: the slug of the tenant to act in, when the user belongs to several "
+    "(ignored for API keys). An unknown slug or one the user is not a member of is a 404.",
+    "schema": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$", "maxLength": 63},
+}
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -98,6 +108,7 @@ class ScopedAutoSchema(AutoSchema):
             note = f"**Scope:** `{scope}`" if scope else "**Scope:** any key or member of the tenant"
             operation["x-required-scope"] = scope
             operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()
+            operation.setdefault("parameters", []).append(TENANT_HEADER_PARAMETER)
         self._add_problem_responses(operation, method)
         return operation
 

@@ -169,3 +169,9 @@ def test_list_filters_the_views_read_are_documented(schema):
     assert "state" in query("/api/v1/jobs")
     assert {"family", "q", "status", "tag"} <= query("/api/v1/assets")
     assert "archived" in query("/api/v1/placements")
+
+
+def test_every_tenant_operation_documents_the_x_tenant_header_of_staff_sessions(schema):
+    for path, method, operation in _operations(schema):
+        headers = [p for p in operation.get("parameters", []) if p["in"] == "header" and p["name"] == "X-Tenant"]
+        assert len(headers) == 1 and not headers[0]["required"], f"{method.upper()} {path}"
