@@ -6,7 +6,8 @@ job warms caches (as a long-running worker's first job does); the report is of t
 
     .venv/bin/python bench/job_sql.py [--jobs 3] [--size 1024x1024] [--quality low] [--format jpeg] [--quiet]
 
-Prints the statements (truncated) and the count by kind; `--quiet` prints only the counts.
+Prints the statements (truncated) and the count by kind; `--quiet` prints only the counts; `--smoke` (2 jobs, the
+counts only) is what the test suite runs.
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quiet", action="store_true", help="print only the counts")
     parser.add_argument("--api", default="client")
     parser.add_argument("--web-workers", type=int, default=1)
-    return parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="2 jobs, the counts only")
+    args = parser.parse_args()
+    if args.smoke:
+        args.jobs, args.quiet = 2, True
+    return args
 
 
 def statement_kind(sql: str) -> str:

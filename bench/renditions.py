@@ -1,6 +1,7 @@
 """Rendition set for one 3840x2160 version: Pillow against pyvips, per operation, then whole pipelines.
 
     .venv/bin/python bench/renditions.py [--repeat 7] [--threads N]
+    .venv/bin/python bench/renditions.py --smoke    # a 1920x1080 source, one run each: the path, not a figure
 
 The source is a synthetic photo-like 4K image (gradients, shapes, blur and sensor-like noise,
 so encoders see realistic entropy), stored as PNG (what GPT-image-2 returns) and as JPEG q92
@@ -106,12 +107,12 @@ def operation_rows(sources: dict[str, bytes]) -> list[tuple[str, str, Callable[[
         return lambda e, n: e.encode(scaled[size][n], image_format=image_format, quality=quality)
 
     return [
-        ("decode", "decode PNG 3840x2160", lambda e, n: e.decode(sources["png"])),
-        ("decode", "decode JPEG 3840x2160", lambda e, n: e.decode(sources["jpeg"])),
-        ("crop", "crop 2160x2160 (fill box)", lambda e, n: e.to_pixels(e.crop(decoded[n], box))),
-        ("resize", "scale 3840x2160 -> 1600x900", lambda e, n: e.to_pixels(e.resize(decoded[n], (1600, 900)))),
-        ("resize", "scale 3840x2160 -> 800x450", lambda e, n: e.to_pixels(e.resize(decoded[n], (800, 450)))),
-        ("resize", "scale 2160x2160 -> 400x400", lambda e, n: e.to_pixels(e.resize(cropped[n], (400, 400)))),
+        ("decode", f"decode PNG {WIDTH}x{HEIGHT}", lambda e, n: e.decode(sources["png"])),
+        ("decode", f"decode JPEG {WIDTH}x{HEIGHT}", lambda e, n: e.decode(sources["jpeg"])),
+        ("crop", f"crop {HEIGHT}x{HEIGHT} (fill box)", lambda e, n: e.to_pixels(e.crop(decoded[n], box))),
+        ("resize", f"scale {WIDTH}x{HEIGHT} -> 1600x900", lambda e, n: e.to_pixels(e.resize(decoded[n], (1600, 900)))),
+        ("resize", f"scale {WIDTH}x{HEIGHT} -> 800x450", lambda e, n: e.to_pixels(e.resize(decoded[n], (800, 450)))),
+        ("resize", f"scale {HEIGHT}x{HEIGHT} -> 400x400", lambda e, n: e.to_pixels(e.resize(cropped[n], (400, 400)))),
         ("encode:webp", "encode WebP q80 1600x900", encode((1600, 900), "webp", 80)),
         ("encode:webp", "encode WebP q80 800x450", encode((800, 450), "webp", 80)),
         ("encode:webp", "encode WebP q80 400x400", encode((400, 400), "webp", 80)),
@@ -189,10 +190,15 @@ def measure_pipelines(sources: dict[str, bytes], measured: dict[str, str], repea
 
 
 def main() -> None:
+    global WIDTH, HEIGHT
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=7, help="timed runs per measurement (the best is shown)")
     parser.add_argument("--threads", type=int, default=0, help="libvips and AVIF threads; 0: library defaults")
+    parser.add_argument("--smoke", action="store_true", help="a 1920x1080 source, one run each: the path only")
     args = parser.parse_args()
+    if args.smoke:
+        # Still larger than every rendition, so the same crops and downscales run on a quarter of the pixels.
+        WIDTH, HEIGHT, args.repeat = 1920, 1080, 1
     if args.threads:
         os.environ["VIPS_CONCURRENCY"] = str(args.threads)  # read when libvips starts, so before the import
     import PIL

@@ -1,14 +1,16 @@
 """Storefront list endpoint under concurrent load, beside a minimal in-memory Django view.
 
     .venv/bin/python bench/storefront.py [--assets 200] [--concurrency 16] [--seconds 8] [--rounds 2]
+    .venv/bin/python bench/storefront.py --smoke    # a few seconds: the whole path, for the test suite
 
 What it does, all on this machine:
-- drops and re-creates the database `dam_bench_storefront` (BENCH_STOREFRONT_DATABASE_URL must
-  name a database starting with `dam_bench`), migrates it and seeds one tenant with N approved
+- creates a database of its own, `dam_bench_storefront_<run id>`, dropped at the end (or drops and
+  re-creates the one BENCH_STOREFRONT_DATABASE_URL names, which must start with `dam_bench` and is
+  kept), migrates it and seeds one tenant with N approved
   assets, each with its original and 4 renditions (placements and widths), and a storefront key;
 - starts gunicorn (gthread) with production settings (DEBUG=0) on a free port of 127.0.0.1;
 - counts the SQL queries of an uncached list page for page sizes 1, 24, 100 and 200 (the same
-  count whatever the size);
+  count whatever the size; sizes above N are left out);
 - measures `GET /api/v1/storefront/assets?page_size=24` (API key, DRF, the per-process caches that
   the change feed keeps honest: `docs/storefront.md`) and `GET /bench/baseline`, a plain Django
   view returning the same bytes from memory, alternating rounds so both see the same machine state;
@@ -27,6 +29,7 @@ import math
 import multiprocessing
 import os
 import platform
+import shutil
 import signal
 import socket
 import statistics
@@ -34,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -41,9 +45,12 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+# A database per run unless one is named: two runs (a CI job's smoke beside someone's full run) never meet.
 DATABASE_URL = os.environ.get(
-    "BENCH_STOREFRONT_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dam_bench_storefront"
+    "BENCH_STOREFRONT_DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/dam_bench_storefront_{uuid.uuid4().hex[:8]}"
 )
+KEEP_DATABASE = "BENCH_STOREFRONT_DATABASE_URL" in os.environ
+PAGE_SIZES = (1, 24, 100, 200)
 LIST_PATH = "/api/v1/storefront/assets?page_size=24"
 BASELINE_PATH = "/bench/baseline"
 # The cheapest authenticated API call: the floor any keyed endpoint stands on (auth, DRF, JSON).
@@ -85,7 +92,7 @@ def _env(media_root: str, baseline_json: str) -> dict[str, str]:
     return env
 
 
-def _recreate_database() -> None:
+def _recreate_database(*, create: bool = True) -> None:
     import psycopg
 
     parsed = urlparse(DATABASE_URL)
@@ -95,7 +102,8 @@ def _recreate_database() -> None:
     admin = parsed._replace(path="/postgres").geturl()
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
+        if create:
+            connection.execute(f'CREATE DATABASE "{name}"')
 
 
 def _seed(env: dict[str, str], assets: int) -> str:
@@ -106,8 +114,8 @@ def _seed(env: dict[str, str], assets: int) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
-def _query_counts(env: dict[str, str], token: str) -> dict[int, int]:
-    command = [sys.executable, "-m", "bench.storefront_seed", "--queries", token]
+def _query_counts(env: dict[str, str], token: str, sizes: list[int]) -> dict[int, int]:
+    command = [sys.executable, "-m", "bench.storefront_seed", "--queries", token, *map(str, sizes)]
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
     if result.returncode:
         raise SystemExit(f"counting queries failed:\n{result.stderr[-3000:]}")
@@ -173,15 +181,33 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--warmup-seconds", type=float, default=2.0)
+    parser.add_argument(
+        "--smoke", action="store_true", help="30 assets, 2 clients, 0.5 s per endpoint, 1 web worker: the path only"
+    )
     options = parser.parse_args()
+    if options.smoke:
+        options.assets, options.concurrency, options.processes = 30, 2, 1
+        options.seconds, options.rounds, options.warmup_seconds, options.workers, options.threads = 0.5, 1, 0.5, 1, 2
+    if options.assets < 24:
+        raise SystemExit("--assets must be at least 24: the measured page holds 24")
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-storefront-"))
+    try:
+        _run(options, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        if not KEEP_DATABASE:
+            _recreate_database(create=False)
+
+
+def _run(options: argparse.Namespace, workdir: Path) -> None:
     baseline_json = workdir / "baseline.json"
     baseline_json.write_bytes(b"{}")
     env = _env(str(workdir / "media"), str(baseline_json))
     _recreate_database()
     token = _seed(env, options.assets)
-    queries = _query_counts(env, token)
+    queries = _query_counts(env, token, [size for size in PAGE_SIZES if size <= options.assets])
 
     port = _free_port()
     server = subprocess.Popen(
@@ -206,7 +232,14 @@ def main() -> None:
         if _get(port, BASELINE_PATH, token) != body:
             raise SystemExit("the baseline view does not answer the same bytes")
         for path in (LIST_PATH, BASELINE_PATH):  # warm-up: connection pools, imports, caches
-            _measure(port, path, token, seconds=2, concurrency=options.concurrency, processes=options.processes)
+            _measure(
+                port,
+                path,
+                token,
+                seconds=options.warmup_seconds,
+                concurrency=options.concurrency,
+                processes=options.processes,
+            )
         rounds: dict[str, list[dict]] = {LIST_PATH: [], BASELINE_PATH: [], FLOOR_PATH: [], UNCACHED_PATH: []}
         for _ in range(options.rounds):
             for path in (BASELINE_PATH, FLOOR_PATH, LIST_PATH, UNCACHED_PATH):
@@ -234,9 +267,12 @@ def _report(options: argparse.Namespace, *, body: bytes, queries: dict[int, int]
     print(f"   machine: {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(
         f"   gunicorn gthread {options.workers}x{options.threads}, DEBUG=0; load: {options.concurrency} "
-        f"keep-alive clients in {options.processes} processes; {options.rounds} rounds of {options.seconds:.0f} s"
+        f"keep-alive clients in {options.processes} processes; {options.rounds} rounds of {options.seconds:g} s"
     )
     print(f"   response: {len(body):,} bytes; {options.assets} approved assets, {len(RENDITIONS)} renditions each")
+    database = urlparse(DATABASE_URL).path.lstrip("/")
+    kept = "kept: BENCH_STOREFRONT_DATABASE_URL" if KEEP_DATABASE else "dropped at the end"
+    print(f"   database {database} ({kept})")
     counts = ", ".join(f"{size}: {count}" for size, count in queries.items())
     constant = "constant" if len(set(queries.values())) == 1 else "NOT constant"
     print(f"   SQL queries of an uncached page, by page size: {counts} ({constant})")

@@ -1,7 +1,7 @@
 """Seeds the storefront benchmark's database (run by bench/storefront.py with the bench environment).
 
     python -m bench.storefront_seed <assets>           # prints the storefront API key
-    python -m bench.storefront_seed --queries <key>    # SQL queries of an uncached list, per page size
+    python -m bench.storefront_seed --queries <key> [<page size> ...]   # SQL queries of an uncached list, per size
 
 One tenant, N approved assets in a collection, each with an original and the renditions in
 RENDITIONS, created through the library services as production code creates them.
@@ -90,6 +90,7 @@ def query_counts(token: str, sizes: tuple[int, ...] = (1, 24, 100, 200)) -> dict
 if __name__ == "__main__":
     django.setup()
     if sys.argv[1] == "--queries":
-        print(json.dumps(query_counts(sys.argv[2])))
+        sizes = tuple(int(size) for size in sys.argv[3:])
+        print(json.dumps(query_counts(sys.argv[2], *([sizes] if sizes else []))))
     else:
         print(seed(int(sys.argv[1])))
