@@ -12,15 +12,12 @@ test:
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
 
-# Benchmarks: each script prints its figures next to a baseline measured in the same run.
+# Benchmarks: each script prints its figures next to a baseline measured in the same run (bench/all.py runs every
+# one to its end, then fails only if one broke; a missed target is reported). `make bench ARGS=--smoke`: each one's
+# smoke mode, a few minutes; `ARGS="--only quota,plan"`.
 bench:
-	.venv/bin/python bench/throughput.py
-	.venv/bin/python bench/overhead.py
-	.venv/bin/python bench/quota.py --jobs 120
-	.venv/bin/python bench/renditions.py
-	.venv/bin/python -m bench.ledger_reports
-	.venv/bin/python bench/storefront.py
-	.venv/bin/python bench/plan.py
+	bash scripts/bootstrap.sh
+	.venv/bin/python bench/all.py $(ARGS)
 
 # Recompile the lock after editing requirements.in.
 lock:
