@@ -20,9 +20,10 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
 from dam.admin_related import VersionCost, asset_audit_events, version_costs, version_verdicts
-from dam.blobs import EXTENSIONS, blob_read
+from dam.blobs import blob_read
+from dam.formats import FORMATS
 from dam.models import Asset, AssetVersion, Rendition
-from dam.thumbnails import version_thumbnail
+from dam.thumbnails import THUMBNAIL_FORMAT, version_thumbnail
 from tenants.admin_base import admin_tenant_context
 from tenants.models import Scope
 from tenants.numbers import is_digits
@@ -30,7 +31,6 @@ from tenants.numbers import is_digits
 if TYPE_CHECKING:
     from dam.admin import AssetAdmin
 
-CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "avif": "image/avif"}
 PRIVATE_CACHE_SECONDS = 3600
 
 
@@ -241,15 +241,17 @@ def version_thumbnail_view(model_admin: AssetAdmin, request: HttpRequest, versio
     data, etag = version_thumbnail(version=version, width=width)
     if _not_modified(request, etag):
         return HttpResponseNotModified()
-    return _private(HttpResponse(data, content_type="image/webp"), etag)
+    return _private(HttpResponse(data, content_type=FORMATS[THUMBNAIL_FORMAT].content_type), etag)
 
 
 def _file_response(request: HttpRequest, *, key: str, sha256: str, image_format: str, name: str) -> HttpResponse:
     if _not_modified(request, sha256):
         return HttpResponseNotModified()
-    response = HttpResponse(blob_read(key), content_type=CONTENT_TYPES.get(image_format, "application/octet-stream"))
+    stored = FORMATS.get(image_format)
+    content_type, extension = (stored.content_type, stored.extension) if stored else ("application/octet-stream", "bin")
+    response = HttpResponse(blob_read(key), content_type=content_type)
     disposition = "attachment" if request.GET.get("download") else "inline"
-    response["Content-Disposition"] = f'{disposition}; filename="{name}.{EXTENSIONS.get(image_format, "bin")}"'
+    response["Content-Disposition"] = f'{disposition}; filename="{name}.{extension}"'
     return _private(response, sha256)
 
 

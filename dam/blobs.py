@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp", "avif": "avif"}
+from dam.formats import FORMATS
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class StoredBlob:
 
 
 def blob_key(*, tenant_id: int, kind: str, sha256: str, image_format: str) -> str:
-    return f"tenants/{tenant_id}/{kind}/{sha256[:2]}/{sha256}.{EXTENSIONS[image_format]}"
+    return f"tenants/{tenant_id}/{kind}/{sha256[:2]}/{sha256}.{FORMATS[image_format].extension}"
 
 
 def blob_put(*, tenant_id: int, kind: str, data: bytes, image_format: str) -> StoredBlob:

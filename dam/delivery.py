@@ -25,8 +25,8 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 
-from dam.blobs import EXTENSIONS
 from dam.delivery_signing import SignatureError, signed_query, verify_signature
+from dam.formats import FORMATS
 from dam.models import Asset, AssetVersion, Rendition
 from dam.storefront import (
     ORIGINAL_SPEC,
@@ -39,8 +39,6 @@ from dam.storefront import (
     version_path,
 )
 
-# The only Content-Types delivery ever sends; anything else is not served at all.
-CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "avif": "image/avif"}
 IMMUTABLE_MAX_AGE = 31536000
 # Formats a client may be given instead of the spec's own, best first, when its Accept allows.
 NEGOTIABLE_FORMATS = ("avif", "webp")
@@ -141,9 +139,11 @@ def serve_version(request: HttpRequest, version_id: int, spec: str, filename: st
         if rendition is None:
             raise Http404("no such rendition")
         key, sha256, image_format = rendition.storage_key, rendition.sha256, rendition.format
-    content_type = CONTENT_TYPES.get(image_format)
-    if content_type is None or filename != f"{sha256}.{EXTENSIONS[image_format]}":
+    # The table's Content-Types are the only ones delivery ever sends; any other format is not served at all.
+    stored = FORMATS.get(image_format)
+    if stored is None or filename != f"{sha256}.{stored.extension}":
         raise Http404("no such image")
+    content_type = stored.content_type
 
     etag = f'"{sha256}"'
     if settings.DELIVERY_MODE == "storage":

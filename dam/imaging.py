@@ -11,15 +11,19 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
-PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "avif": "AVIF"}
+from dam.formats import FORMATS
+
+WHITE = (255, 255, 255)
 
 
 @dataclass(frozen=True)
 class EncodedImage:
+    """Encoded bytes and what they are: a rendition, a placement cut, a thumbnail, a sanitised upload."""
+
     data: bytes
     width: int
     height: int
-    format: str
+    format: str  # a name in dam.formats.FORMATS
 
 
 def open_image(data: bytes) -> Image.Image:
@@ -28,26 +32,31 @@ def open_image(data: bytes) -> Image.Image:
     return image
 
 
-def encode(image: Image.Image, *, image_format: str, quality: int | None = None) -> EncodedImage:
+def pillow_save(image: Image.Image, *, image_format: str, quality: int | None = None, **options: Any) -> bytes:
+    """Pillow's encoding of `image` with the format table's options; `options` add to or override them.
+
+    Every Pillow encoder of the library goes through here (renditions, placement cuts, thumbnails, uploads),
+    so one format is encoded one way. A lossy format without `quality` gets the table's default.
+    """
+    stored = FORMATS[image_format]
+    if image_format == "jpeg" and image.mode not in ("RGB", "L"):
+        image = flatten_on_white(image)
+    settings: dict[str, Any] = dict(stored.pillow_options)
+    if stored.lossy:
+        settings["quality"] = stored.default_quality if quality is None else quality
     buffer = io.BytesIO()
-    options: dict[str, Any] = {}
-    if image_format in ("jpeg", "webp", "avif"):
-        options["quality"] = quality if quality is not None else 85
-    if image_format == "jpeg":
-        options["optimize"] = True
-        options["progressive"] = True
-        if image.mode not in ("RGB", "L"):
-            image = _flatten(image)
-    elif image_format == "png":
-        options["compress_level"] = 6
-    image.save(buffer, format=PIL_FORMATS[image_format], **options)
-    return EncodedImage(buffer.getvalue(), image.width, image.height, image_format)
+    image.save(buffer, format=stored.pil_format, **(settings | options))
+    return buffer.getvalue()
 
 
-def _flatten(image: Image.Image) -> Image.Image:
+def encode(image: Image.Image, *, image_format: str, quality: int | None = None) -> EncodedImage:
+    return EncodedImage(pillow_save(image, image_format=image_format, quality=quality), *image.size, image_format)
+
+
+def flatten_on_white(image: Image.Image) -> Image.Image:
     """JPEG has no alpha: composite on white rather than letting transparent pixels turn black."""
     rgba = image.convert("RGBA")
-    background = Image.new("RGB", rgba.size, (255, 255, 255))
+    background = Image.new("RGB", rgba.size, WHITE)
     background.paste(rgba, mask=rgba.getchannel("A"))
     return background
 

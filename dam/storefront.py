@@ -17,8 +17,8 @@ from django.conf import settings
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from dam.blobs import EXTENSIONS
 from dam.delivery_signing import signed_query
+from dam.formats import FORMATS
 from dam.lifecycle import STOREFRONT_VISIBLE
 from dam.models import Asset, AssetVersion, PublishWindow, Rendition, TenantDelivery
 from dam.storefront_cache import signing_flags
@@ -122,7 +122,7 @@ def spec_segment(spec: str) -> str:
 
 def version_path(*, version_id: int, spec: str, sha256: str, image_format: str) -> str:
     """The immutable, content-addressed path of one version's bytes under one spec."""
-    return f"/d/{version_id}/{spec_segment(spec)}/{sha256}.{EXTENSIONS[image_format]}"
+    return f"/d/{version_id}/{spec_segment(spec)}/{sha256}.{FORMATS[image_format].extension}"
 
 
 def current_path(*, asset_id: int, placement_slug: str) -> str:

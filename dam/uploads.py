@@ -29,7 +29,8 @@ from django.db import IntegrityError, transaction
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from dam.blobs import blob_put
-from dam.formats import describe_refused, sniff_format
+from dam.formats import FORMATS, UPLOAD_FORMATS, describe_refused, labels, sniff_format
+from dam.imaging import EncodedImage, pillow_save
 from dam.library_services import alt_text_merged
 from dam.library_settings import library_settings_for
 from dam.models import Asset, AssetVersion, Collection
@@ -44,7 +45,6 @@ from tenants.selectors import brand_policy_current
 
 logger = logging.getLogger(__name__)
 
-ACCEPTED_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 JPEG_QUALITY = 92  # re-encoding a photo once: high enough that nobody sees it
 WEBP_QUALITY = 90
 _SRGB = ImageCms.createProfile("sRGB")
@@ -76,11 +76,7 @@ class TooManyPixels(UploadRejected):
 
 
 @dataclass(frozen=True)
-class SanitisedImage:
-    data: bytes
-    width: int
-    height: int
-    format: str
+class SanitisedImage(EncodedImage):
     declared_source_type: str  # what the file said about itself, before its metadata was dropped
 
 
@@ -139,17 +135,13 @@ def _normalise_mode(image: Image.Image) -> Image.Image:
 
 
 def _encode(image: Image.Image, image_format: str, *, lossless_webp: bool) -> bytes:
-    buffer = io.BytesIO()
     if image_format == "jpeg":
-        if image.mode == "RGBA":
-            image = image.convert("RGB")
-        image.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
-    elif image_format == "webp":
-        options = {"lossless": True} if lossless_webp else {"quality": WEBP_QUALITY}
-        image.save(buffer, format="WEBP", method=4, **options)
-    else:
-        image.save(buffer, format="PNG", compress_level=6)
-    return buffer.getvalue()
+        # Baseline, not progressive as renditions are: stored originals keep the bytes they always had.
+        return pillow_save(image, image_format="jpeg", quality=JPEG_QUALITY, progressive=False)
+    if image_format == "webp" and lossless_webp:
+        # Lossless stays lossless (quality is then libwebp's effort; the table's default, Pillow's too).
+        return pillow_save(image, image_format="webp", lossless=True)
+    return pillow_save(image, image_format=image_format, quality=WEBP_QUALITY if image_format == "webp" else None)
 
 
 def upload_sanitise(data: bytes) -> SanitisedImage:
@@ -159,10 +151,10 @@ def upload_sanitise(data: bytes) -> SanitisedImage:
     if not data:
         raise UnreadableImage("the file is empty")
     image_format = sniff_format(data)
-    if image_format not in ACCEPTED_FORMATS:
-        what = "AVIF" if image_format == "avif" else describe_refused(data)
-        raise UnsupportedMediaType(f"{what} files are not accepted; upload a PNG, JPEG or WebP image")
-    pil_format = ACCEPTED_FORMATS[image_format]
+    if image_format not in UPLOAD_FORMATS:
+        what = FORMATS[image_format].label if image_format else describe_refused(data)
+        raise UnsupportedMediaType(f"{what} files are not accepted; upload a {labels(UPLOAD_FORMATS)} image")
+    pil_format = FORMATS[image_format].pil_format
     with _open(data, pil_format) as probe:
         width, height = probe.size
         limit = max_upload_pixels()

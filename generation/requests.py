@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from dam.formats import GENERATED_FORMATS
 from generation.planning import (
     IllegalSizeError,
     PlacementTarget,
@@ -37,7 +38,7 @@ MAX_N = 10
 MAX_LOCALES = 20
 MAX_PROMPT_CHARS = 32_000
 MAX_COPY_CHARS = 500
-OUTPUT_FORMATS = ("png", "jpeg", "webp")
+OUTPUT_FORMATS = GENERATED_FORMATS
 BACKGROUNDS = ("auto", "opaque", "transparent")
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 

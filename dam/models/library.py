@@ -9,15 +9,12 @@ from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from dam.formats import FORMATS
 from dam.lifecycle import VersionStatus
 from tenants.scoping import TenantOwnedModel
 
-
-class ImageFormat(models.TextChoices):
-    PNG = "png", "PNG"
-    JPEG = "jpeg", "JPEG"
-    WEBP = "webp", "WebP"
-    AVIF = "avif", "AVIF"
+# The column's choices are the format table's rows (dam.formats), so the two cannot disagree.
+ImageFormat = models.TextChoices("ImageFormat", [(f.name.upper(), (f.name, f.label)) for f in FORMATS.values()])
 
 
 class Collection(TenantOwnedModel):

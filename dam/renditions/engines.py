@@ -19,16 +19,13 @@ from typing import Any, Protocol
 
 from PIL import Image, ImageOps, PngImagePlugin
 
+from dam.formats import AVIF_SPEED, FORMATS, PNG_COMPRESSION, WEBP_METHOD
+from dam.imaging import WHITE, pillow_save
 from dam.renditions.geometry import Box
 
-PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "avif": "AVIF"}
 # What the renderer accepts as a source: the formats the library stores, nothing Pillow merely can open.
-DECODABLE = ("PNG", "JPEG", "WEBP", "AVIF")
-AVIF_SPEED = 6  # libavif's speed (0 slowest .. 10 fastest); libvips calls it effort = 9 - speed
+DECODABLE = tuple(f.pil_format for f in FORMATS.values())
 AVIF_THREADS: int | None = None  # Pillow's AVIF encoder threads; None: libavif's default (one per core)
-WEBP_METHOD = 4  # libwebp's method/effort 0..6
-PNG_COMPRESSION = 6
-WHITE = (255, 255, 255)
 
 
 class EngineUnavailable(RuntimeError):
@@ -82,20 +79,9 @@ class PillowEngine:
         return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
     def encode(self, image: Image.Image, *, image_format: str, quality: int | None, xmp: bytes | None = None) -> bytes:
-        buffer = io.BytesIO()
         options: dict[str, Any] = {}
-        if image_format == "jpeg":
-            options.update(quality=quality, optimize=True, progressive=True)
-            if image.mode == "RGBA":
-                image = _flatten_pillow(image)
-        elif image_format == "webp":
-            options.update(quality=quality, method=WEBP_METHOD)
-        elif image_format == "avif":
-            options.update(quality=quality, speed=AVIF_SPEED)
-            if AVIF_THREADS:
-                options["max_threads"] = AVIF_THREADS
-        elif image_format == "png":
-            options.update(compress_level=PNG_COMPRESSION)
+        if image_format == "avif" and AVIF_THREADS:
+            options["max_threads"] = AVIF_THREADS
         if xmp:
             if image_format == "png":
                 info = PngImagePlugin.PngInfo()
@@ -103,8 +89,7 @@ class PillowEngine:
                 options["pnginfo"] = info
             else:
                 options["xmp"] = xmp
-        image.save(buffer, format=PIL_FORMATS[image_format], **options)
-        return buffer.getvalue()
+        return pillow_save(image, image_format=image_format, quality=quality, **options)
 
     def to_pixels(self, image: Image.Image) -> Pixels:
         return Pixels(image.tobytes(), image.width, image.height, len(image.getbands()))
@@ -112,13 +97,6 @@ class PillowEngine:
     def from_pixels(self, pixels: Pixels) -> Image.Image:
         mode = "RGBA" if pixels.bands == 4 else "RGB"
         return Image.frombytes(mode, (pixels.width, pixels.height), pixels.data)
-
-
-def _flatten_pillow(image: Image.Image) -> Image.Image:
-    """JPEG has no alpha: composite on white rather than letting transparent pixels turn black."""
-    background = Image.new("RGB", image.size, WHITE)
-    background.paste(image, mask=image.getchannel("A"))
-    return background
 
 
 @cache

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dam.formats import sniff_format
+from dam.formats import labels, sniff_format
+from dam.imaging import EncodedImage
 from dam.renditions.engines import Engine, EngineUnavailable, engine
 from dam.renditions.geometry import plan_for
 from dam.renditions.spec import FilterSpec
@@ -40,14 +41,6 @@ OPERATIONS = tuple(OPERATION_ENGINES)
 
 class SourceUnreadable(ValueError):
     pass
-
-
-@dataclass(frozen=True)
-class EncodedImage:
-    data: bytes
-    width: int
-    height: int
-    format: str
 
 
 @dataclass
@@ -81,7 +74,7 @@ class Renderer:
     def decode(self, data: bytes) -> DecodedSource:
         image_format = sniff_format(data)
         if image_format is None:
-            raise SourceUnreadable("the source is not a PNG, JPEG, WebP or AVIF image")
+            raise SourceUnreadable(f"the source is not a {labels()} image")
         decoder = self._engine("decode")
         image = decoder.decode(data)
         width, height = decoder.dimensions(image)

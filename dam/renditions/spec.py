@@ -20,13 +20,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from dam.formats import FORMATS, LOSSY_FORMATS, STORED_FORMATS
+
 MAX_EDGE = 16384  # the largest placement edge a tenant may define
 MAX_OUTPUT_PIXELS = 40_000_000  # an 8K x 5K rendition; bounds the memory of one render
 MAX_SPEC_LENGTH = 200  # Rendition.spec's column
-FORMATS = ("png", "jpeg", "webp", "avif")
 FORMAT_ALIASES = {"jpg": "jpeg"}
-LOSSY_FORMATS = frozenset({"jpeg", "webp", "avif"})
-DEFAULT_QUALITY = {"jpeg": 85, "webp": 80, "avif": 60}
 RESIZE_OPERATIONS = ("original", "width", "height", "max", "min", "fill")
 
 _SIZE = r"(?P<w>[0-9]{1,5})x(?P<h>[0-9]{1,5})"
@@ -82,7 +81,7 @@ class FilterSpec:
         image_format = self.output_format(source_format)
         if image_format not in LOSSY_FORMATS:
             return None
-        return self.quality if self.quality is not None else DEFAULT_QUALITY[image_format]
+        return self.quality if self.quality is not None else FORMATS[image_format].default_quality
 
     @property
     def uses_focal_point(self) -> bool:
@@ -91,7 +90,7 @@ class FilterSpec:
     def with_format(self, image_format: str) -> FilterSpec:
         """The same geometry in another format (format negotiation); quality resets to that format's default."""
         if image_format not in FORMATS:
-            raise SpecError(f"format-{image_format}: unknown format; use one of {', '.join(FORMATS)}")
+            raise SpecError(f"format-{image_format}: unknown format; use one of {', '.join(STORED_FORMATS)}")
         return replace(self, format=image_format, quality=None)
 
 
@@ -128,7 +127,7 @@ def parse_spec(text: str) -> FilterSpec:
         if kind == "format":
             image_format = FORMAT_ALIASES.get(values["format"], values["format"])
             if image_format not in FORMATS:
-                raise SpecError(f"{operation}: unknown format; use one of {', '.join(FORMATS)}")
+                raise SpecError(f"{operation}: unknown format; use one of {', '.join(STORED_FORMATS)}")
             fields["format"] = image_format
         elif kind == "quality":
             fields["quality"] = _number(values["q"], what="quality", low=1, high=100, operation=operation)

@@ -19,6 +19,7 @@ from typing import Any
 import certifi
 import httpx
 
+from dam.formats import FORMATS, GENERATED_FORMATS, sniff_format
 from generation.foundry.auth import auth_for
 from generation.foundry.config import ApiStyle, AuthKind, DeploymentConfig
 from generation.foundry.errors import (
@@ -308,18 +309,10 @@ def _file_part(item: ImageInput, index: int, *, default_name: str | None = None)
         return (item.filename, item.data, item.content_type)
     if not isinstance(item, bytes):
         raise TypeError("edit images are bytes or EditImage")
-    kind = _sniff_image_type(item)
-    return (default_name or f"image-{index}.{kind}", item, f"image/{kind}")
-
-
-def _sniff_image_type(data: bytes) -> str:
-    if data.startswith(b"\x89PNG"):
-        return "png"
-    if data.startswith(b"\xff\xd8"):
-        return "jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    return "png"
+    kind = sniff_format(item)
+    if kind not in GENERATED_FORMATS:
+        kind = "png"  # the service takes PNG, JPEG and WebP; anything else goes labelled as PNG
+    return (default_name or f"image-{index}.{kind}", item, FORMATS[kind].content_type)
 
 
 def _with_timing(result: ImageResult, *, elapsed: float, attempts: int) -> ImageResult:

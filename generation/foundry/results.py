@@ -16,9 +16,11 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from dam.formats import FORMATS, GENERATED_FORMATS, labels
 from generation.foundry.errors import MalformedResponseError, content_filter_from_output
 
-_PIL_FORMATS = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp"}
+# Pillow's name of each format the service may return -> ours.
+_PIL_FORMATS = {FORMATS[name].pil_format: name for name in GENERATED_FORMATS}
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,7 @@ def _decode_output(encoded: str, item: Mapping[str, Any], index: int, malformed)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise malformed(f"data[{index}] is not a decodable image") from None
     if pil_format not in _PIL_FORMATS:
-        raise malformed(f"data[{index}] is {pil_format}, not PNG, JPEG or WebP")
+        raise malformed(f"data[{index}] is {pil_format}, not {labels(GENERATED_FORMATS)}")
     return ImageOutput(
         data=raw,
         format=_PIL_FORMATS[pil_format],
