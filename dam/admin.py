@@ -11,9 +11,10 @@ from django.urls import path
 
 from dam import admin_uploads, admin_views
 from dam.admin_filters import LocaleFilter, PlacementFilter, StatusFilter, TagFilter
+from dam.library_services import collection_create
 from dam.models import Asset, Collection
-from dam.services import collection_get_or_create
 from tenants.admin_base import TenantScopedAdmin, admin_tenant_context
+from tenants.audit import Actor
 from tenants.models import Scope
 
 
@@ -99,6 +100,13 @@ class CollectionAdmin(TenantScopedAdmin):
         return obj.assets_total
 
     def save_model(self, request: HttpRequest, obj: Collection, form, change: bool) -> None:
-        tenant = admin_tenant_context(request).tenant
-        saved = collection_get_or_create(tenant=tenant, slug=obj.slug, name=obj.name)
+        # The API's service: its slug rule, its "already exists" and its audit event (a refusal
+        # comes back as a form error, see ServiceWritesAdmin).
+        saved = collection_create(
+            tenant=admin_tenant_context(request).tenant,
+            slug=obj.slug,
+            name=obj.name,
+            actor=Actor.for_user(request.user),
+            request=request,
+        )
         obj.pk, obj.tenant_id = saved.pk, saved.tenant_id

@@ -10,11 +10,12 @@ from django.utils.text import Truncator
 
 from generation import admin_views
 from generation.foundry.config import AuthKind
-from generation.foundry.services import deployment_save
+from generation.foundry.services import deployment_delete, deployment_save
 from generation.job_models import Job
 from generation.lifecycle import GenerationState
 from generation.models import Deployment
-from tenants.admin_base import TenantScopedAdmin, admin_tenant_context
+from tenants.admin_base import ServiceWritesAdmin, TenantScopedAdmin, admin_tenant_context
+from tenants.audit import Actor
 from tenants.models import Scope
 
 
@@ -69,7 +70,7 @@ class DeploymentForm(forms.ModelForm):
 
 
 @admin.register(Deployment)
-class DeploymentAdmin(admin.ModelAdmin):
+class DeploymentAdmin(ServiceWritesAdmin):
     form = DeploymentForm
     list_display = ["name", "tenant", "endpoint", "deployment", "api_style", "auth_kind", "has_key", "is_default"]
     list_filter = ["tenant", "api_style", "auth_kind", "is_default"]
@@ -83,9 +84,21 @@ class DeploymentAdmin(admin.ModelAdmin):
     def save_model(self, request, obj: Deployment, form: DeploymentForm, change: bool) -> None:
         # The admin is one more entry point to the same service as code and API.
         obj.is_default = form.cleaned_data["make_default"]
-        if form.cleaned_data.get("clear_api_key"):
-            obj.set_api_key(None)
-        deployment_save(deployment=obj, api_key=form.cleaned_data.get("api_key") or None)
+        deployment_save(
+            deployment=obj,
+            api_key=form.cleaned_data.get("api_key") or None,
+            clear_api_key=bool(form.cleaned_data.get("clear_api_key")),
+            actor=Actor.for_user(request.user),
+            request=request,
+        )
+
+    def delete_model(self, request, obj: Deployment) -> None:
+        deployment_delete(deployment=obj, actor=Actor.for_user(request.user), request=request)
+
+    def delete_queryset(self, request, queryset) -> None:
+        # One service call (and one audit event) per deployment, as the single delete.
+        for deployment in queryset:
+            self.delete_model(request, deployment)
 
 
 @admin.register(Job)

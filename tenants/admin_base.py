@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import HttpRequest
 
+from tenants.errors import ServiceError
 from tenants.models import ROLE_SCOPES, Role, Scope, Tenant
 from tenants.scoping import TenantOwnedModel
 
@@ -133,7 +134,52 @@ def require_scope(request: HttpRequest, scope: str) -> AdminTenantContext:
     return context
 
 
-class TenantScopedAdmin(admin.ModelAdmin):
+class ServiceWritesAdmin(admin.ModelAdmin):
+    """A model admin whose save_model/delete_model call services: a service's refusal is a form error.
+
+    A service validates (the same rules as the API) and raises `ValidationError` or `ServiceError`
+    from inside the admin's transaction, which rolls back. The page is then built again from the
+    same POST with the refusal added to the form, so the staff member sees the API's message on
+    the field it names instead of a server error.
+    """
+
+    def changeform_view(self, request: HttpRequest, object_id=None, form_url: str = "", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (ValidationError, ServiceError) as refusal:
+            if request.method != "POST":
+                raise
+            setattr(request, _REFUSAL_ATTRIBUTE, refusal)
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request: HttpRequest, obj: models.Model | None = None, change: bool = False, **kwargs: Any):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        refusal = getattr(request, _REFUSAL_ATTRIBUTE, None)
+        if refusal is None:
+            return form
+
+        class RefusedForm(form):
+            def clean(self) -> dict:
+                cleaned = super().clean()
+                for name, messages in _refusal_messages(refusal).items():
+                    self.add_error(name if name in self.fields else None, messages)
+                return cleaned
+
+        return RefusedForm
+
+
+_REFUSAL_ATTRIBUTE = "_admin_service_refusal"
+
+
+def _refusal_messages(refusal: ValidationError | ServiceError) -> dict[str, list[str]]:
+    if isinstance(refusal, ServiceError):
+        return {refusal.field: [refusal.message]}
+    if hasattr(refusal, "error_dict"):
+        return {name: [m for e in errors for m in e.messages] for name, errors in refusal.error_dict.items()}
+    return {"non_field_errors": refusal.messages}
+
+
+class TenantScopedAdmin(ServiceWritesAdmin):
     """Base of every model admin over tenant-owned rows.
 
     Permissions: `scopes` maps "view", "add", "change" and "delete" to the scope the role needs

@@ -177,3 +177,36 @@ def test_admin_switches_the_default(admin_client, tenant_a):
     first.refresh_from_db()
     second.refresh_from_db()
     assert second.is_default and not first.is_default
+
+
+def test_admin_changes_and_deletes_are_audited_without_the_key(admin_client, tenant_a):
+    from governance.models import AuditEvent
+
+    created = _create(tenant_a)
+    url = f"/admin/generation/deployment/{created.pk}/change/"
+    form = {
+        "tenant": tenant_a.pk,
+        "name": "brand-prod",
+        "endpoint": created.endpoint,
+        "deployment": created.deployment,
+        "api_style": "deployments",
+        "api_version": created.api_version,
+        "auth_kind": "api_key",
+        "connect_timeout_seconds": 10,
+        "read_timeout_seconds": 180,
+        "rpm": 30,
+        "tpm": 600000,
+        "max_attempts": 4,
+        "max_retry_seconds": 300,
+        "api_key": "rotated-key-a1b2c3d4e5f6",
+    }
+    assert admin_client.post(url, form).status_code == 302
+    assert admin_client.post(f"/admin/generation/deployment/{created.pk}/delete/", {"post": "yes"}).status_code == 302
+
+    events = list(AuditEvent.objects.for_tenant(tenant_a).filter(target_type="deployment").order_by("seq"))
+    assert [e.action for e in events] == ["deployment.created", "deployment.updated", "deployment.deleted"]
+    assert events[1].actor_label == "user:root"
+    assert events[1].payload["after"] == {"rpm": 30} and events[1].payload["api_key"] == "replaced"
+    assert not Deployment.objects.for_tenant(tenant_a).exists()
+    for event in events:
+        assert KEY not in str(event.payload) and "rotated-key" not in str(event.payload)
