@@ -7,6 +7,7 @@ a URL for a version that is never served (`blocked`), nor for its renditions.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
@@ -27,6 +28,43 @@ from tenants.api_base import TenantScopedViewSet
 from tenants.models import Scope, Tenant
 
 
+def viewer_context(request: Request) -> dict[str, Any]:
+    """What the version fields need to know of the caller; every API that shows versions puts it in its context."""
+    context = request.tenant_context
+    # Blocklist terms only for those who manage or review them (admin, reviews:write).
+    reveal_terms = bool(context.scopes & {Scope.ADMIN, Scope.REVIEWS_WRITE})
+    return {"storefront": context.is_storefront, "reveal_terms": reveal_terms}
+
+
+def verdicts_shown(verdicts: Iterable[Mapping[str, Any]], *, context: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Stored safety verdicts as shown to the caller of `context` (`viewer_context`): terms only if it may see them."""
+    return redact(verdicts, reveal_terms=context.get("reveal_terms", False))
+
+
+class VersionFieldsMixin:
+    """A version's `url` and `safety_verdicts`, shown one way by every API (library, job outputs, review queue).
+
+    A version that is never served to the caller (blocked; to a storefront, one not visible) has no URL,
+    and neither have its renditions. Without `viewer_context` the caller counts as a storefront.
+    """
+
+    context: dict[str, Any]
+
+    def get_url(self, version: AssetVersion) -> str | None:
+        servable = is_servable(version.status, storefront=self.context.get("storefront", True))
+        return blob_url(version.storage_key) if servable else None
+
+    def get_safety_verdicts(self, version: AssetVersion) -> list[dict[str, Any]]:
+        return verdicts_shown(version.safety_verdicts, context=self.context)
+
+    def to_representation(self, version: AssetVersion) -> dict[str, Any]:
+        data = super().to_representation(version)  # type: ignore[misc]
+        if data.get("url") is None:
+            for rendition in data.get("renditions", []):
+                rendition["url"] = None
+        return data
+
+
 class RenditionSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
 
@@ -35,11 +73,11 @@ class RenditionSerializer(serializers.ModelSerializer):
         fields = ["spec", "placement_slug", "width", "height", "format", "file_size", "url"]
 
     def get_url(self, rendition: Rendition) -> str | None:
-        # None when the version is not servable to the caller (AssetVersionSerializer.to_representation).
+        # None when the version is not servable to the caller (VersionFieldsMixin.to_representation).
         return blob_url(rendition.storage_key)
 
 
-class AssetVersionSerializer(serializers.ModelSerializer):
+class AssetVersionSerializer(VersionFieldsMixin, serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     parent = serializers.SerializerMethodField()
     renditions = RenditionSerializer(many=True, read_only=True)
@@ -75,22 +113,6 @@ class AssetVersionSerializer(serializers.ModelSerializer):
 
     safety_verdicts = serializers.SerializerMethodField()
 
-    def get_url(self, version: AssetVersion) -> str | None:
-        # None when the version is not servable to the caller (to_representation).
-        return blob_url(version.storage_key)
-
-    def get_safety_verdicts(self, version: AssetVersion) -> list[dict[str, Any]]:
-        # Blocklist terms only for those who manage or review them (admin, reviews:write).
-        return redact(version.safety_verdicts, reveal_terms=self.context.get("reveal_terms", False))
-
-    def to_representation(self, version: AssetVersion) -> dict[str, Any]:
-        data = super().to_representation(version)
-        if not is_servable(version.status, storefront=self.context.get("storefront", True)):
-            data["url"] = None
-            for rendition in data["renditions"]:
-                rendition["url"] = None
-        return data
-
     def get_parent(self, version: AssetVersion) -> int | None:
         return version.parent.number if version.parent_id else None
 
@@ -113,12 +135,6 @@ class AssetSerializer(serializers.ModelSerializer):
         return data
 
 
-def _viewer_context(request: Request) -> dict[str, Any]:
-    context = request.tenant_context
-    reveal_terms = bool(context.scopes & {Scope.ADMIN, Scope.REVIEWS_WRITE})
-    return {"storefront": context.is_storefront, "reveal_terms": reveal_terms}
-
-
 class AssetViewSet(AssetLibraryMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     serializer_class = AssetSerializer
     required_scopes = {**LIBRARY_SCOPES, "*": Scope.ASSETS_READ}
@@ -137,7 +153,7 @@ class AssetViewSet(AssetLibraryMixin, mixins.ListModelMixin, mixins.RetrieveMode
         return assets
 
     def get_serializer_context(self) -> dict[str, Any]:
-        return {**super().get_serializer_context(), **_viewer_context(self.request)}
+        return {**super().get_serializer_context(), **viewer_context(self.request)}
 
     @extend_schema(
         summary="The versions of an asset (to a storefront key: the visible ones only)",
@@ -148,5 +164,5 @@ class AssetViewSet(AssetLibraryMixin, mixins.ListModelMixin, mixins.RetrieveMode
         versions = asset_versions(tenant=self.tenant, asset=self.get_object()).select_related("parent")
         if request.tenant_context.is_storefront:
             versions = versions.filter(pk__in=storefront_versions(tenant=self.tenant).values("pk"))
-        data = AssetVersionSerializer(versions, many=True, context=_viewer_context(request)).data
+        data = AssetVersionSerializer(versions, many=True, context=viewer_context(request)).data
         return Response({"results": data})

@@ -9,15 +9,12 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dam.api import RenditionSerializer
-from dam.blobs import blob_url
-from dam.lifecycle import is_servable
+from dam.api import RenditionSerializer, VersionFieldsMixin, verdicts_shown, viewer_context
 from dam.models import AssetVersion
 from generation.job_models import Job, JobGeneration
 from generation.lifecycle import JobState
 from generation.selectors import job_outputs, job_usage, jobs_for_tenant
 from generation.submission import job_cancel, job_plan, job_submit
-from governance.safety.verdicts import redact
 from tenants.api_base import TenantScopedViewSet
 from tenants.audit import Actor
 from tenants.errors import ServiceError
@@ -38,14 +35,7 @@ class JobGenerationSerializer(serializers.ModelSerializer):
         return f"{unit.width}x{unit.height}"
 
 
-def _reveal_terms(context: dict) -> bool:
-    # Blocklist terms only for those who manage or review them.
-    request = context.get("request")
-    scopes = request.tenant_context.scopes if request is not None else frozenset()
-    return bool(scopes & {Scope.ADMIN, Scope.REVIEWS_WRITE})
-
-
-class JobOutputSerializer(serializers.ModelSerializer):
+class JobOutputSerializer(VersionFieldsMixin, serializers.ModelSerializer):
     asset = serializers.IntegerField(source="asset_id")
     version = serializers.IntegerField(source="number")
     url = serializers.SerializerMethodField()
@@ -68,12 +58,7 @@ class JobOutputSerializer(serializers.ModelSerializer):
             "safety_verdicts",
         ]
 
-    def get_url(self, version: AssetVersion) -> str | None:
-        # A blocked output is kept for audit, never served: no URL, to anyone.
-        return blob_url(version.storage_key) if is_servable(version.status, storefront=False) else None
-
-    def get_safety_verdicts(self, version: AssetVersion) -> list[dict]:
-        return redact(version.safety_verdicts, reveal_terms=_reveal_terms(self.context))
+    # A blocked output is kept for audit, never served: no URL, to anyone (VersionFieldsMixin).
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -109,7 +94,7 @@ class JobSerializer(serializers.ModelSerializer):
         ]
 
     def get_safety_verdicts(self, job: Job) -> list[dict]:
-        return redact(job.safety_verdicts, reveal_terms=_reveal_terms(self.context))
+        return verdicts_shown(job.safety_verdicts, context=self.context)
 
     def get_error(self, job: Job) -> dict | None:
         if not job.error_code:
@@ -170,6 +155,9 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedV
     def get_serializer_class(self):
         return JobDetailSerializer if self.action == "retrieve" else JobSerializer
 
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), **viewer_context(self.request)}
+
     def create(self, request: Request) -> Response:
         body, mask = _request_body(request)
         context = request.tenant_context
@@ -203,9 +191,8 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedV
                 "output_format": spec.output_format,
                 "brand_policy_version": resolved.policy.version if resolved.policy else None,
                 "safety_config_version": resolved.safety_config.version if resolved.safety_config else None,
-                "safety_verdicts": redact(
-                    [v.to_dict() for v in resolved.safety_verdicts],
-                    reveal_terms=_reveal_terms(self.get_serializer_context()),
+                "safety_verdicts": verdicts_shown(
+                    [v.to_dict() for v in resolved.safety_verdicts], context=self.get_serializer_context()
                 ),
             }
         )

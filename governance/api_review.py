@@ -17,8 +17,9 @@ from rest_framework import exceptions, mixins, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from dam.api import VersionFieldsMixin, viewer_context
 from dam.blobs import blob_url
-from dam.lifecycle import ReviewAction, is_servable
+from dam.lifecycle import ReviewAction
 from dam.models import AssetVersion
 from governance.models import ReviewDecision
 from governance.review import (
@@ -94,7 +95,7 @@ DECISION_EXAMPLE = {
 }
 
 
-class ReviewItemSerializer(serializers.ModelSerializer):
+class ReviewItemSerializer(VersionFieldsMixin, serializers.ModelSerializer):
     """A version waiting for review, with what a reviewer needs to decide."""
 
     asset = serializers.IntegerField(source="asset_id")
@@ -102,6 +103,7 @@ class ReviewItemSerializer(serializers.ModelSerializer):
     version = serializers.IntegerField(source="number")
     url = serializers.SerializerMethodField()
     renditions = serializers.SerializerMethodField()
+    safety_verdicts = serializers.SerializerMethodField()
     requested_by = serializers.SerializerMethodField()
     requested_by_person = serializers.SerializerMethodField(
         help_text="Username of the person behind the request (a key's minter, down a chain of keys); null if none."
@@ -131,9 +133,6 @@ class ReviewItemSerializer(serializers.ModelSerializer):
             "created_at",
         ]
 
-    def get_url(self, version: AssetVersion) -> str | None:
-        return blob_url(version.storage_key) if is_servable(version.status, storefront=False) else None
-
     def get_renditions(self, version: AssetVersion) -> list[dict[str, Any]]:
         return [
             {"spec": r.spec, "width": r.width, "height": r.height, "format": r.format, "url": blob_url(r.storage_key)}
@@ -159,6 +158,9 @@ class ReviewQueueViewSet(mixins.ListModelMixin, TenantScopedViewSet):
     serializer_class = ReviewItemSerializer
     pagination_class = OldestFirstPagination
     required_scopes = {"list": Scope.REVIEWS_WRITE}
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), **viewer_context(self.request)}
 
     def scoped_queryset(self, tenant: Tenant) -> QuerySet[AssetVersion]:
         return review_queue(tenant=tenant)
