@@ -11,7 +11,8 @@ from django.db.models import Max
 
 from dam.blobs import StoredBlob
 from dam.lifecycle import VersionStatus
-from dam.models import Asset, AssetVersion, Collection, Rendition
+from dam.models import Asset, AssetVersion, Collection
+from dam.renditions.services import rendition_create  # noqa: F401  (its home is the renditions' services)
 from dam.renditions.tasks import renditions_enqueue_up_front
 from dam.search import asset_current_version_set
 from dam.webhooks.services import webhook_emit
@@ -153,30 +154,3 @@ def asset_version_create(
     if version.status != VersionStatus.BLOCKED:  # a quarantined output is never announced
         webhook_emit(tenant=asset.tenant_id, event="asset.version_created", payload=facts)
     return version
-
-
-@transaction.atomic
-def rendition_create(
-    *,
-    version: AssetVersion,
-    spec: str,
-    blob: StoredBlob,
-    width: int,
-    height: int,
-    image_format: str,
-    placement_slug: str = "",
-) -> Rendition:
-    """Store a rendition once per (version, spec); a second writer gets the first one's row."""
-    rendition, _ = Rendition.objects.for_tenant(version.tenant_id).get_or_create(
-        version=version,
-        spec=spec,
-        defaults={
-            "tenant_id": version.tenant_id,
-            "placement_slug": placement_slug,
-            **blob.row_fields(),
-            "width": width,
-            "height": height,
-            "format": image_format,
-        },
-    )
-    return rendition

@@ -8,7 +8,7 @@ audit, never served, no renditions), `needs_review` or `approved`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import transaction
@@ -20,7 +20,9 @@ from dam.library_settings import library_settings_shared
 from dam.lifecycle import VersionStatus
 from dam.models import Asset, AssetVersion
 from dam.provenance import ProvenanceRecord, provenance_for_generated_output, provenance_stamp
-from dam.services import asset_create, asset_version_create, rendition_create
+from dam.renditions.presets import placement_spec_key
+from dam.renditions.services import rendition_blob_put, rendition_create
+from dam.services import asset_create, asset_version_create
 from generation.foundry.results import ImageOutput
 from generation.job_models import Job, JobGeneration, ProviderResponse
 from generation.lifecycle import GenerationState
@@ -172,8 +174,8 @@ def prepare_renditions(
         encoded = derive(
             source, derivation.steps(), image_format=placement["output_format"], quality=placement["compression"]
         )
-        data = provenance_stamp(encoded.data, image_format=encoded.format, record=provenance)
-        blob = blob_put(tenant_id=job.tenant_id, kind="renditions", data=data, image_format=encoded.format)
+        stamped = replace(encoded, data=provenance_stamp(encoded.data, image_format=encoded.format, record=provenance))
+        blob = rendition_blob_put(tenant_id=job.tenant_id, image=stamped)
         prepared.append(PreparedRendition(derivation.slug, blob, encoded.width, encoded.height, encoded.format))
     return prepared
 
@@ -273,7 +275,7 @@ def _versions_create(
         for prepared in renditions[index]:
             rendition_create(
                 version=version,
-                spec=f"placement:{prepared.slug}",
+                spec=placement_spec_key(prepared.slug),
                 blob=prepared.blob,
                 width=prepared.width,
                 height=prepared.height,

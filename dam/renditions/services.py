@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
-from dam.blobs import blob_put, blob_read
+from dam.blobs import StoredBlob, blob_put, blob_read
+from dam.imaging import EncodedImage
 from dam.library_settings import library_settings_for
 from dam.lifecycle import VersionStatus
 from dam.models import AssetVersion, Rendition
@@ -100,6 +101,43 @@ def spec_allowed(*, tenant_id: int, resolved: ResolvedSpec) -> bool:
     return bool(resolved.placement_slug) or resolved.key in specs_allowed_on_demand(tenant_id=tenant_id)
 
 
+def rendition_blob_put(*, tenant_id: int, image: EncodedImage) -> StoredBlob:
+    """Store a rendition's bytes, before its row (dam.blobs): content-addressed, so a retry is harmless."""
+    return blob_put(tenant_id=tenant_id, kind="renditions", data=image.data, image_format=image.format)
+
+
+@transaction.atomic
+def rendition_create(
+    *,
+    version: AssetVersion,
+    spec: str,
+    blob: StoredBlob,
+    width: int,
+    height: int,
+    image_format: str,
+    placement_slug: str = "",
+) -> Rendition:
+    """The row of a stored rendition, once per (version, spec); a second writer gets the first one's row.
+
+    Both ways a rendition is made end here: rendered from the original (`rendition_get_or_create`, up front
+    or on demand) and cut from a generated output beside its version (`generation.outputs`, which stores
+    the bytes with `rendition_blob_put` before its transaction).
+    """
+    rendition, _ = Rendition.objects.for_tenant(version.tenant_id).get_or_create(
+        version=version,
+        spec=spec,
+        defaults={
+            "tenant_id": version.tenant_id,
+            "placement_slug": placement_slug,
+            **blob.row_fields(),
+            "width": width,
+            "height": height,
+            "format": image_format,
+        },
+    )
+    return rendition
+
+
 def _lock_key(version_id: int, key: str) -> int:
     digest = hashlib.sha256(f"rendition:{version_id}:{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
@@ -165,16 +203,15 @@ def _render_once(
         focal = current
     else:
         raise FocalPointMoving(f"version {version.pk}: the focal point changed during {MAX_FOCAL_RETRIES} renders")
-    blob = blob_put(tenant_id=version.tenant_id, kind="renditions", data=encoded.data, image_format=encoded.format)
-    rendition = Rendition.objects.for_tenant(version.tenant_id).create(
-        tenant_id=version.tenant_id,
-        version_id=version.pk,
+    blob = rendition_blob_put(tenant_id=version.tenant_id, image=encoded)
+    rendition = rendition_create(
+        version=version,
         spec=resolved.key,
-        placement_slug=resolved.placement_slug,
-        **blob.row_fields(),
+        blob=blob,
         width=encoded.width,
         height=encoded.height,
-        format=encoded.format,
+        image_format=encoded.format,
+        placement_slug=resolved.placement_slug,
     )
     logger.info(
         "rendition rendered",
