@@ -14,8 +14,9 @@ from dam.models import AssetVersion
 from generation.job_models import Job
 from governance.models import AuditEvent, ReviewDecision
 from governance.safety.services import safety_config_update
-from tenants.models import ApiKey, Role, Scope
+from tenants.models import Role, Scope
 from tenants.services import membership_set
+from tests.support.clients import bearer_client, mint_key, session_client
 from tests.support.errors import error_codes
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -24,24 +25,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def emulator(clean_emulator, job_worker):
     return clean_emulator
-
-
-def _bearer(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
-
-
-def _session(user) -> APIClient:
-    client = APIClient()
-    client.force_login(user)
-    return client
-
-
-def _mint(client: APIClient, name: str, *scopes: str) -> tuple[str, ApiKey]:
-    response = client.post("/api/v1/api-keys", {"name": name, "scopes": list(scopes)}, format="json")
-    assert response.status_code == 201, response.content
-    return response.json()["token"], ApiKey.unscoped.get(pk=response.json()["id"])
 
 
 def _run(client: APIClient, body: dict, timeout: float = 120) -> AssetVersion:
@@ -80,11 +63,11 @@ def _refused_to_the_chain_and_approved_by_another(version, *, alice, bob, k1_tok
     assert created.payload["requester"] == {"user": None, "api_key": k2.pk, "person": alice.user.pk}
     before = _state(version)
     assert before[0] == VersionStatus.NEEDS_REVIEW
-    for client in (_session(alice.user), _bearer(k1_token), _bearer(k2_token)):
+    for client in (session_client(alice.user), bearer_client(k1_token), bearer_client(k2_token)):
         response = _approve(client, version)
         assert response.status_code == 403 and "four_eyes" in error_codes(response)
         assert _state(version) == before
-    response = _approve(_session(bob.user), version)
+    response = _approve(session_client(bob.user), version)
     assert response.status_code == 200, response.content
     assert _state(version)[:2] == (VersionStatus.APPROVED, before[1] + 1)
 
@@ -94,14 +77,16 @@ def test_generated_versions_and_edits_made_through_a_chain_of_keys_are_refused_t
 ):
     safety_config_update(tenant=alice.tenant, review_rule="always")
     membership_set(tenant=bob.tenant, user=bob.user, role=Role.REVIEWER)
-    k1_token, _ = _mint(_session(alice.user), "k1", Scope.ADMIN, Scope.JOBS_WRITE, Scope.JOBS_READ, Scope.REVIEWS_WRITE)
-    k2_token, k2 = _mint(_bearer(k1_token), "k2", Scope.JOBS_WRITE, Scope.JOBS_READ, Scope.REVIEWS_WRITE)
+    k1_token, _ = mint_key(
+        session_client(alice.user), "k1", Scope.ADMIN, Scope.JOBS_WRITE, Scope.JOBS_READ, Scope.REVIEWS_WRITE
+    )
+    k2_token, k2 = mint_key(bearer_client(k1_token), "k2", Scope.JOBS_WRITE, Scope.JOBS_READ, Scope.REVIEWS_WRITE)
     chain = {"alice": alice, "bob": bob, "k1_token": k1_token, "k2_token": k2_token, "k2": k2}
 
-    generated = _run(_bearer(k2_token), {"prompt": "A tent at dawn", "quality": "low"})
+    generated = _run(bearer_client(k2_token), {"prompt": "A tent at dawn", "quality": "low"})
     _refused_to_the_chain_and_approved_by_another(generated, **chain)
 
     edit_of = {"prompt": "The tent in snow", "quality": "low", "source_version": {"asset": generated.asset_id}}
-    edit = _run(_bearer(k2_token), edit_of)
+    edit = _run(bearer_client(k2_token), edit_of)
     assert (edit.parent_id, edit.number) == (generated.pk, 2)
     _refused_to_the_chain_and_approved_by_another(edit, **chain)

@@ -13,32 +13,15 @@ from rest_framework.test import APIClient
 from dam.lifecycle import VersionStatus
 from dam.models import AssetVersion
 from governance.models import AuditEvent, ReviewDecision
-from tenants.models import ApiKey, Role, Scope
+from tenants.models import Role, Scope
 from tenants.services import membership_set
 from tests.factories import make_api_key, png_bytes
+from tests.support.clients import bearer_client, mint_key, session_client
 from tests.support.errors import error_codes
 
 pytestmark = pytest.mark.django_db
 
 BOARD = "/admin/governance/review/"
-
-
-def _bearer(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
-
-
-def _session(user) -> APIClient:
-    client = APIClient()
-    client.force_login(user)
-    return client
-
-
-def _mint(client: APIClient, name: str, *scopes: str) -> tuple[str, ApiKey]:
-    response = client.post("/api/v1/api-keys", {"name": name, "scopes": list(scopes)}, format="json")
-    assert response.status_code == 201, response.content
-    return response.json()["token"], ApiKey.unscoped.get(pk=response.json()["id"])
 
 
 def _upload(client: APIClient, colour=(30, 60, 90)) -> AssetVersion:
@@ -71,10 +54,10 @@ def _refused(response) -> bool:
 @pytest.fixture
 def chain(alice):
     """alice mints K1 in her session; K1 mints K2: K2's person is alice, through the chain."""
-    k1_token, k1 = _mint(
-        _session(alice.user), "k1", Scope.ADMIN, Scope.ASSETS_WRITE, Scope.ASSETS_READ, Scope.REVIEWS_WRITE
+    k1_token, k1 = mint_key(
+        session_client(alice.user), "k1", Scope.ADMIN, Scope.ASSETS_WRITE, Scope.ASSETS_READ, Scope.REVIEWS_WRITE
     )
-    k2_token, k2 = _mint(_bearer(k1_token), "k2", Scope.ASSETS_WRITE, Scope.ASSETS_READ, Scope.REVIEWS_WRITE)
+    k2_token, k2 = mint_key(bearer_client(k1_token), "k2", Scope.ASSETS_WRITE, Scope.ASSETS_READ, Scope.REVIEWS_WRITE)
     return {"k1": (k1_token, k1), "k2": (k2_token, k2)}
 
 
@@ -86,7 +69,7 @@ def bob_reviewer(bob):
 
 def test_an_upload_through_a_key_cannot_be_approved_by_the_same_key_and_nothing_changes(tenant_a):
     key = make_api_key(tenant_a, Scope.ASSETS_WRITE, Scope.REVIEWS_WRITE, name="pipeline")
-    client = _bearer(key.token)
+    client = bearer_client(key.token)
     version = _upload(client)
     before = _state(version)
     assert before[0] == VersionStatus.NEEDS_REVIEW
@@ -106,7 +89,7 @@ def test_a_key_minted_by_a_key_records_the_issuing_key_and_the_person_at_the_roo
 
 def test_an_upload_records_the_user_the_key_and_the_person_behind_the_key(alice, chain):
     _, k2 = chain["k2"]
-    version = _upload(_bearer(chain["k2"][0]))
+    version = _upload(bearer_client(chain["k2"][0]))
     assert (version.created_by_id, version.created_by_key_id, version.created_by_person_id) == (
         None,
         k2.pk,
@@ -117,18 +100,18 @@ def test_an_upload_records_the_user_the_key_and_the_person_behind_the_key(alice,
         event = AuditEvent.objects.for_tenant(alice.tenant).filter(action=action).latest("seq")
         assert event.payload["requester"] == requester, action
     # An upload in a session: the person is the user.
-    own = _upload(_session(alice.user), colour=(1, 2, 3))
+    own = _upload(session_client(alice.user), colour=(1, 2, 3))
     assert (own.created_by_id, own.created_by_key_id, own.created_by_person_id) == (alice.user.pk, None, alice.user.pk)
 
 
 def test_the_person_at_the_root_of_the_chain_may_not_approve_an_upload_made_with_its_keys(alice, chain, bob_reviewer):
     alices_other_key = make_api_key(alice.tenant, Scope.REVIEWS_WRITE, name="alice-review", created_by=alice.user)
-    version = _upload(_bearer(chain["k2"][0]))
+    version = _upload(bearer_client(chain["k2"][0]))
     before = _state(version)
-    for client in (_session(alice.user), _bearer(chain["k1"][0]), _bearer(alices_other_key.token)):
+    for client in (session_client(alice.user), bearer_client(chain["k1"][0]), bearer_client(alices_other_key.token)):
         assert _refused(_approve(client, version))
         assert _state(version) == before
-    response = _approve(_session(bob_reviewer.user), version)
+    response = _approve(session_client(bob_reviewer.user), version)
     assert response.status_code == 200, response.content
     assert _state(version)[:2] == (VersionStatus.APPROVED, 1)
 
@@ -137,20 +120,20 @@ def test_a_key_minted_by_a_key_without_a_person_is_the_same_requester_as_its_iss
     root = make_api_key(
         tenant_a, Scope.ADMIN, Scope.ASSETS_WRITE, Scope.REVIEWS_WRITE, name="provisioned"
     )  # no person behind it
-    child_token, child = _mint(_bearer(root.token), "child", Scope.ASSETS_WRITE, Scope.REVIEWS_WRITE)
-    sibling_token, _ = _mint(_bearer(root.token), "sibling", Scope.REVIEWS_WRITE)
+    child_token, child = mint_key(bearer_client(root.token), "child", Scope.ASSETS_WRITE, Scope.REVIEWS_WRITE)
+    sibling_token, _ = mint_key(bearer_client(root.token), "sibling", Scope.REVIEWS_WRITE)
     assert (child.created_by_id, child.created_by_key_id) == (None, root.api_key.pk)
-    version = _upload(_bearer(child_token))
+    version = _upload(bearer_client(child_token))
     before = _state(version)
     for token in (child_token, root.token, sibling_token):
-        assert _refused(_approve(_bearer(token), version))
+        assert _refused(_approve(bearer_client(token), version))
     assert _state(version) == before
     other = make_api_key(tenant_a, Scope.REVIEWS_WRITE, name="another pipeline")
-    assert _approve(_bearer(other.token), version).status_code == 200
+    assert _approve(bearer_client(other.token), version).status_code == 200
 
 
 def test_the_review_board_refuses_the_person_behind_the_key_and_lets_another_reviewer_decide(alice, chain, bob):
-    version = _upload(_bearer(chain["k2"][0]))
+    version = _upload(bearer_client(chain["k2"][0]))
     before = _state(version)
     client = Client()
     client.force_login(alice.user)
@@ -168,9 +151,9 @@ def test_the_review_board_refuses_the_person_behind_the_key_and_lets_another_rev
 
 def test_the_review_queue_and_board_name_the_person_behind_the_key(alice, chain, bob_reviewer):
     k2_token, k2 = chain["k2"]
-    version = _upload(_bearer(k2_token))
-    listed = {item["id"]: item for item in _session(bob_reviewer.user).get("/api/v1/reviews").json()["results"]}
+    version = _upload(bearer_client(k2_token))
+    listed = {item["id"]: item for item in session_client(bob_reviewer.user).get("/api/v1/reviews").json()["results"]}
     assert listed[version.pk]["requested_by"] == f"api-key:{k2.prefix}"
     assert listed[version.pk]["requested_by_person"] == alice.user.get_username()
-    board = _session(bob_reviewer.user).get(BOARD)
+    board = session_client(bob_reviewer.user).get(BOARD)
     assert f"API key {k2.prefix}… for {alice.user.get_username()}" in board.content.decode()
