@@ -20,7 +20,7 @@ from dam.library_settings import library_settings_shared
 from dam.lifecycle import VersionStatus
 from dam.models import Asset, AssetVersion
 from dam.provenance import ProvenanceRecord, provenance_for_generated_output, provenance_stamp
-from dam.renditions.presets import placement_spec_key
+from dam.renditions.presets import placement_quality, placement_spec_key
 from dam.renditions.services import rendition_blob_put, rendition_create
 from dam.services import asset_create, asset_version_create
 from generation.foundry.results import ImageOutput
@@ -171,9 +171,9 @@ def prepare_renditions(
     prepared = []
     for derivation in group.placements:
         placement = placements[derivation.slug]
-        encoded = derive(
-            source, derivation.steps(), image_format=placement["output_format"], quality=placement["compression"]
-        )
+        image_format = placement["output_format"]
+        quality = placement_quality(output_format=image_format, compression=placement["compression"])
+        encoded = derive(source, derivation.steps(), image_format=image_format, quality=quality)
         stamped = replace(encoded, data=provenance_stamp(encoded.data, image_format=encoded.format, record=provenance))
         blob = rendition_blob_put(tenant_id=job.tenant_id, image=stamped)
         prepared.append(PreparedRendition(derivation.slug, blob, encoded.width, encoded.height, encoded.format))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dam.formats import LOSSY_FORMATS
 from dam.renditions.spec import FilterSpec, canonical_spec, parse_spec
 
 # A responsive srcset in WebP (400/800/1600 wide), an AVIF for clients that take it, a
@@ -25,7 +26,15 @@ def placement_spec_key(slug: str) -> str:
     return f"{PLACEMENT_PREFIX}{slug}"
 
 
+def placement_quality(*, output_format: str, compression: int) -> int | None:
+    """The encoder quality of a placement's files: its compression (0-100), at least 1; none for a lossless format.
+
+    Both ways a placement's rendition is made read it (rendered from the original, cut from a generated output).
+    """
+    return max(1, compression) if output_format in LOSSY_FORMATS else None
+
+
 def placement_filter(*, width: int, height: int, output_format: str, compression: int) -> FilterSpec:
     """A placement's exact slot as a spec: fill to its pixels around the focal point, in its encoding."""
-    quality = f"|quality-{max(1, compression)}" if output_format != "png" else ""
-    return parse_spec(f"fill-{width}x{height}|format-{output_format}{quality}")
+    quality = placement_quality(output_format=output_format, compression=compression)
+    return parse_spec(f"fill-{width}x{height}|format-{output_format}" + (f"|quality-{quality}" if quality else ""))
