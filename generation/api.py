@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from dam.api import RenditionSerializer, VersionFieldsMixin, verdicts_shown, viewer_context
+from dam.formats import sniff_format
 from dam.models import AssetVersion
 from generation.job_models import Job, JobGeneration
 from generation.lifecycle import JobState
@@ -127,7 +128,7 @@ def _request_body(request: Request) -> tuple[dict, bytes | None]:
             if mask_file.size > MAX_MASK_BYTES:
                 raise ServiceError(f"at most {MAX_MASK_BYTES // (1024 * 1024)} MB", field="mask")
             mask = mask_file.read()
-            if not mask.startswith(b"\x89PNG\r\n\x1a\n"):
+            if sniff_format(mask) != "png":
                 raise ServiceError("must be a PNG with an alpha channel", field="mask")
         return body, mask
     if not isinstance(request.data, dict):
