@@ -1,31 +1,17 @@
-"""Fixed actors (healthchecks-style): alice administers tenant A, bob views tenant A,
-charlie administers tenant B. Each also has an API key with matching scopes."""
+"""Fixed actors (healthchecks-style): alice administers tenant A, bob reviews in tenant A,
+charlie administers tenant B. Each also has an API key with their role's scopes. A test that
+needs another role (a viewer, an editor) makes that person with `tests.support.actors.make_persona`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
-from rest_framework.test import APIClient
 
 from tenants.change_feed import change_feed
-from tenants.models import Role, Scope, Tenant
-from tests.factories import make_api_key, make_tenant, make_user
+from tenants.models import Role, Tenant
+from tests.factories import make_tenant
+from tests.support.actors import Persona, make_persona
 
 pytest_plugins = ["tests.fixtures.azurite", "tests.fixtures.celery_worker", "tests.fixtures.emulator"]
-
-
-@dataclass
-class Actor:
-    user: object
-    tenant: Tenant
-    token: str
-    api_key: object
-
-    def client(self) -> APIClient:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {self.token}")
-        return client
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -45,18 +31,15 @@ def tenant_b(db) -> Tenant:
 
 
 @pytest.fixture
-def alice(tenant_a) -> Actor:
-    issued = make_api_key(tenant_a, *Scope.values, name="alice-admin")
-    return Actor(make_user("alice", tenant=tenant_a, role=Role.ADMIN), tenant_a, issued.token, issued.api_key)
+def alice(tenant_a) -> Persona:
+    return make_persona("alice", tenant=tenant_a, role=Role.ADMIN)
 
 
 @pytest.fixture
-def bob(tenant_a) -> Actor:
-    issued = make_api_key(tenant_a, Scope.ASSETS_READ, name="bob-viewer")
-    return Actor(make_user("bob", tenant=tenant_a, role=Role.VIEWER), tenant_a, issued.token, issued.api_key)
+def bob(tenant_a) -> Persona:
+    return make_persona("bob", tenant=tenant_a, role=Role.REVIEWER)
 
 
 @pytest.fixture
-def charlie(tenant_b) -> Actor:
-    issued = make_api_key(tenant_b, *Scope.values, name="charlie-admin")
-    return Actor(make_user("charlie", tenant=tenant_b, role=Role.ADMIN), tenant_b, issued.token, issued.api_key)
+def charlie(tenant_b) -> Persona:
+    return make_persona("charlie", tenant=tenant_b, role=Role.ADMIN)

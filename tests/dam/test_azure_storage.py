@@ -13,8 +13,7 @@ from django.test import override_settings
 
 from dam.blobs import blob_put, blob_read, blob_url
 from dam.storefront import version_path
-from tests.dam.delivery_factories import storefront_asset
-from tests.factories import png_bytes
+from tests.factories import png_bytes, storefront_asset
 from tests.fixtures.azurite import azure_storages
 
 pytestmark = pytest.mark.django_db

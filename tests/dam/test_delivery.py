@@ -15,7 +15,7 @@ from dam.delivery_signing import signed_query
 from dam.lifecycle import VersionStatus
 from dam.models import TenantDelivery
 from dam.storefront import current_path, version_path
-from tests.dam.delivery_factories import add_rendition, set_status, set_window, storefront_asset
+from tests.factories import add_rendition, set_status, set_window, storefront_asset
 
 pytestmark = pytest.mark.django_db
 IMMUTABLE = "public, max-age=31536000, immutable"

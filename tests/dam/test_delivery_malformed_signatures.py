@@ -7,7 +7,7 @@ import pytest
 from dam.delivery_signing import signed_query
 from dam.models import TenantDelivery
 from dam.storefront import current_path, version_path
-from tests.dam.delivery_factories import storefront_asset
+from tests.factories import storefront_asset
 
 pytestmark = pytest.mark.django_db
 

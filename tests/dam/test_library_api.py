@@ -7,7 +7,7 @@ import pytest
 from dam.library_services import collection_create
 from dam.models import Asset, AssetVersion, Collection, LibrarySettings
 from governance.models.audit import AuditEvent
-from tests.dam.library_factories import make_version
+from tests.factories import make_version
 from tests.support.errors import error_message
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from dam.library_services import asset_update, collection_create, version_metada
 from dam.models import Asset
 from dam.renditions.services import rendition_get_or_create
 from tenants.services import placement_create
-from tests.dam.library_factories import make_version
+from tests.factories import make_version
 from tests.support.errors import names_field
 
 pytestmark = pytest.mark.django_db

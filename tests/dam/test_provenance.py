@@ -22,7 +22,7 @@ from dam.provenance import (
 from dam.renditions.services import rendition_get_or_create
 from dam.services import asset_create, asset_version_create
 from tenants.services import placement_create
-from tests.dam.library_factories import encode, make_version, marked_image
+from tests.factories import encode, make_version, marked_image
 
 pytestmark = pytest.mark.django_db
 PROMPT = 'Summer sale <50% off> & "free" shipping, 夏のセール'

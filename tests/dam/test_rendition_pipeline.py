@@ -12,7 +12,7 @@ from dam.renditions.pipeline import OPERATION_ENGINES, OPERATIONS, Renderer, Sou
 from dam.renditions.presets import PRESET_SPECS
 from dam.renditions.spec import parse_spec
 from dam.xmp import read_xmp
-from tests.dam.library_factories import RED, encode, marked_image
+from tests.factories import RED, encode, marked_image
 
 XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/></x:xmpmeta>'
 ALL_PILLOW = dict.fromkeys(OPERATIONS, "pillow")

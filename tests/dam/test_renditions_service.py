@@ -18,7 +18,7 @@ from dam.models import Rendition
 from dam.renditions.presets import PRESET_SPECS
 from dam.renditions.services import InvalidSpec, SpecNotAllowed, rendition_get_or_create, renditions_generate_up_front
 from tenants.services import placement_archive, placement_create
-from tests.dam.library_factories import make_version
+from tests.factories import make_version
 
 SERVICE_LOGGER = "dam.renditions.services"
 

@@ -16,20 +16,19 @@ from dam.models import TenantDelivery
 from dam.services import asset_version_create, collection_get_or_create
 from dam.storefront_cache import storefront_pages
 from tenants.models import Scope
-from tests.conftest import Actor
-from tests.dam.delivery_factories import add_rendition, set_status, set_window, storefront_asset
-from tests.factories import make_api_key, png_bytes
+from tests.factories import add_rendition, png_bytes, set_status, set_window, storefront_asset
+from tests.support.actors import Persona, key_holder
 from tests.support.errors import error_codes
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def shop(alice) -> Actor:
+def shop(alice) -> Persona:
     """A storefront key of tenant A: only `assets:read`."""
-    issued = make_api_key(alice.tenant, Scope.ASSETS_READ, name="web-shop")
-    assert issued.api_key.scopes == [Scope.ASSETS_READ]
-    return Actor(None, alice.tenant, issued.token, issued.api_key)
+    shop = key_holder(alice.tenant, Scope.ASSETS_READ, name="web-shop")
+    assert shop.api_key.scopes == [Scope.ASSETS_READ]
+    return shop
 
 
 def _ids(response) -> list[int]:

@@ -18,9 +18,8 @@ from dam.storefront_cache import storefront_pages
 from tenants.authentication import api_keys
 from tenants.change_feed import change_feed
 from tenants.models import Scope, Tenant
-from tests.conftest import Actor
-from tests.dam.delivery_factories import set_status, set_window, storefront_asset
-from tests.factories import make_api_key
+from tests.factories import set_status, set_window, storefront_asset
+from tests.support.actors import Persona, key_holder
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LIST = "/api/v1/storefront/assets"
@@ -34,11 +33,11 @@ def no_up_front_renditions(monkeypatch):
 
 
 @pytest.fixture
-def shop(alice, settings) -> Actor:
+def shop(alice, settings) -> Persona:
     settings.API_KEY_LAST_USED_RESOLUTION_SECONDS = 3600  # no last-used write to count
-    issued = make_api_key(alice.tenant, Scope.ASSETS_READ, name="web-shop")
+    shop = key_holder(alice.tenant, Scope.ASSETS_READ, name="web-shop")
     assert change_feed.wait_until_live(10), "the change feed did not connect"
-    return Actor(None, alice.tenant, issued.token, issued.api_key)
+    return shop
 
 
 def _get(api, path: str = LIST):

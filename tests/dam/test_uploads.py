@@ -13,7 +13,7 @@ from PIL import Image
 from dam.blobs import blob_read
 from dam.models import Asset, AssetVersion
 from dam.provenance import read_provenance
-from tests.dam.library_factories import encode, marked_image
+from tests.factories import encode, marked_image
 from tests.support.errors import error_codes, error_fields, error_message, names_field
 
 pytestmark = pytest.mark.django_db

@@ -16,8 +16,8 @@ from django.test import override_settings
 from dam.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from dam.webhooks.services import webhook_delivery_attempt, webhook_emit, webhook_endpoint_create
 from dam.webhooks.targets import CheckedTarget, pinned_request, resolve_target
-from tests.dam.webhook_receiver import webhook_receiver
 from tests.support.errors import error_fields
+from tests.support.webhook_receiver import webhook_receiver
 
 # IPv6 forms that reach an internal IPv4 address through a translator or a tunnel.
 EMBEDDED_INTERNAL = [

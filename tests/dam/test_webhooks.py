@@ -16,8 +16,8 @@ from dam.celery import app
 from dam.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from dam.webhooks.services import webhook_delivery_attempt, webhook_emit, webhook_endpoint_create
 from governance.models import AuditEvent
-from tests.dam.webhook_receiver import webhook_receiver
 from tests.support.errors import names_field
+from tests.support.webhook_receiver import webhook_receiver
 
 README = Path(__file__).resolve().parents[2] / "dam" / "webhooks" / "README.md"
 

@@ -8,11 +8,12 @@ No browser is downloaded: Playwright ships only its driver, and launches `/usr/b
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.browser import VIEWPORT
 
 # Playwright's sync API keeps an asyncio loop on the main thread; Django would take every ORM
 # call of the test for async code and refuse it. The test's own calls are plain synchronous code.
@@ -28,8 +29,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-VIEWPORT = {"width": 1440, "height": 900}
 
 
 @pytest.fixture(scope="session")
@@ -54,21 +53,3 @@ def page(browser, live_server) -> Iterator:
     yield page
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-def screenshot(page, name: str) -> Path:
-    """Save a full-page screenshot as artifacts/screenshots/<name>.png."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    # The sticky top bar would be drawn where the page happens to be scrolled to.
-    page.evaluate("window.scrollTo(0, 0)")
-    path = SCREENSHOTS / f"{re.sub(r'[^a-z0-9-]+', '-', name.lower())}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def log_in(page, username: str, password: str) -> None:
-    page.goto("/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("input[type=submit]")
-    page.wait_for_url("**/admin/")

@@ -14,8 +14,8 @@ from governance.budgets import budget_set
 from governance.safety.services import safety_config_update
 from tenants.audit import Actor
 from tenants.services import placement_create
-from tests.dam.library_factories import make_version
-from tests.e2e.conftest import log_in, screenshot
+from tests.factories import make_version
+from tests.support.browser import log_in, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -16,13 +16,10 @@ from playwright.sync_api import Page, expect
 from dam.models import Asset, AssetVersion
 from generation.job_models import Job
 from tenants.services import brand_policy_update, placement_create
-from tests.e2e.conftest import log_in, screenshot
 from tests.factories import png_bytes
+from tests.support.browser import JOB_TIMEOUT_MS, images_loaded, log_in, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-JOB_TIMEOUT_MS = 120_000
-ALL_IMAGES_LOADED = "sel => [...document.querySelectorAll(sel)].every(i => i.complete && i.naturalWidth > 0)"
 
 
 @pytest.fixture
@@ -36,11 +33,6 @@ def campaign_tenant(alice):
         )
     brand_policy_update(tenant=alice.tenant, style_guide="Clean product photography, soft daylight.")
     return alice
-
-
-def images_loaded(page: Page, selector: str) -> None:
-    """Every image under `selector` was served and decoded (the admin-only thumbnail view works)."""
-    page.wait_for_function(ALL_IMAGES_LOADED, arg=selector)
 
 
 def upload_photo(page: Page) -> None:
@@ -120,7 +112,7 @@ def edit_and_compare(page: Page, tenant, asset_id: int) -> None:
 
 
 def test_generate_two_locales_two_placements_watch_it_finish_and_browse_the_outputs(
-    page, campaign_tenant, clean_emulator, job_worker
+    page, campaign_tenant, clean_emulator, celery_worker
 ):
     tenant = campaign_tenant.tenant
     page.goto("/admin/login/")

@@ -21,9 +21,8 @@ from governance.safety.services import safety_config_update
 from tenants.audit import Actor
 from tenants.models import Role, Scope
 from tenants.services import brand_policy_update, placement_create
-from tests.e2e.conftest import VIEWPORT, log_in, screenshot
-from tests.e2e.test_generate_flow import JOB_TIMEOUT_MS, images_loaded
 from tests.factories import make_api_key, make_user
+from tests.support.browser import JOB_TIMEOUT_MS, VIEWPORT, images_loaded, log_in, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -74,7 +73,7 @@ def edit_policies(page: Page) -> None:
 
 
 def test_review_as_a_second_user_then_find_it_in_the_storefront_and_see_the_spend(
-    page, rita_page, review_tenant, clean_emulator, job_worker
+    page, rita_page, review_tenant, clean_emulator, celery_worker
 ):
     tenant = review_tenant.tenant
     log_in(page, "alice", "pw-alice")

@@ -26,7 +26,7 @@ import pytest
 import redis
 from psycopg import sql
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"

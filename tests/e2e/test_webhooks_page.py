@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from dam.models import WebhookEndpoint
-from tests.e2e.conftest import log_in, screenshot
+from tests.support.browser import log_in, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    from tests.fuzz.test_api_fuzz import REPORT
+    from tests.support.fuzz import REPORT
 
     if REPORT:
         terminalreporter.write_sep("-", "API fuzz")

@@ -40,18 +40,25 @@ from schemathesis.specs.openapi.checks import (
 from dam.lifecycle import VersionStatus
 from governance.models import AuditEvent
 from tenants.models import Role, Scope
-from tests.dam.delivery_factories import make_webhook_delivery, set_window, storefront_asset
-from tests.dam.library_factories import make_version
-from tests.factories import make_api_key, make_asset, make_tenant, make_user
+from tests.factories import (
+    make_api_key,
+    make_asset,
+    make_tenant,
+    make_user,
+    make_version,
+    make_webhook_delivery,
+    set_window,
+    storefront_asset,
+)
+from tests.support.fuzz import REPORT
 
-pytestmark = [pytest.mark.django_db, pytest.mark.fuzz]
+pytestmark = [pytest.mark.django_db, pytest.mark.fuzz, pytest.mark.slow]
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "20"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EDITOR_SCOPES = [s for s in Scope.values if s != Scope.ADMIN]
 FIGURES: Counter = Counter()
 STATUSES: defaultdict[str, Counter] = defaultdict(Counter)
-REPORT: list[str] = []
 OPERATIONS: set[str] = set()
 FAILED: set[str] = set()
 CSRF = "f" * 32

@@ -49,18 +49,17 @@ def form(**overrides) -> dict:
     return data
 
 
-def test_a_viewer_cannot_reach_generate_and_nothing_is_created(bob, placements):
-    client = signed_in(bob.user)
+def test_a_viewer_cannot_reach_generate_and_nothing_is_created(alice, placements):
+    client = signed_in(make_user("vera", tenant=alice.tenant, role=Role.VIEWER))
     assert client.get(GENERATE).status_code == 403
     assert client.post(GENERATE, form()).status_code == 403
     assert client.post(PLAN, form()).status_code == 403
-    assert not Job.objects.for_tenant(bob.tenant).exists()
+    assert not Job.objects.for_tenant(alice.tenant).exists()
     assert b"/admin/generation/job/generate/" not in client.get("/admin/").content  # no link either
 
 
-def test_a_reviewer_cannot_generate_either(alice, placements):
-    reviewer = make_user("rita", tenant=alice.tenant, role=Role.REVIEWER)
-    assert signed_in(reviewer).post(GENERATE, form()).status_code == 403
+def test_a_reviewer_cannot_generate_either(alice, bob, placements):
+    assert signed_in(bob.user).post(GENERATE, form()).status_code == 403
     assert not Job.objects.for_tenant(alice.tenant).exists()
 
 

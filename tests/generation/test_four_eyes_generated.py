@@ -14,8 +14,7 @@ from dam.models import AssetVersion
 from generation.job_models import Job
 from governance.models import AuditEvent, ReviewDecision
 from governance.safety.services import safety_config_update
-from tenants.models import Role, Scope
-from tenants.services import membership_set
+from tenants.models import Scope
 from tests.support.clients import bearer_client, mint_key, session_client
 from tests.support.errors import error_codes
 
@@ -23,7 +22,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def emulator(clean_emulator, job_worker):
+def emulator(clean_emulator, celery_worker):
     return clean_emulator
 
 
@@ -76,7 +75,6 @@ def test_generated_versions_and_edits_made_through_a_chain_of_keys_are_refused_t
     alice, bob, emulator
 ):
     safety_config_update(tenant=alice.tenant, review_rule="always")
-    membership_set(tenant=bob.tenant, user=bob.user, role=Role.REVIEWER)
     k1_token, _ = mint_key(
         session_client(alice.user), "k1", Scope.ADMIN, Scope.JOBS_WRITE, Scope.JOBS_READ, Scope.REVIEWS_WRITE
     )

@@ -22,7 +22,7 @@ from governance.audit import audit_verify
 from governance.ledger import ledger_for_job
 from governance.models import AuditEvent, LedgerEntry
 from tests.fixtures.celery_worker import emulator_env, job_queue_consumed_only_by
-from tests.generation.test_jobs_pipeline import wait_for
+from tests.support.jobs import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

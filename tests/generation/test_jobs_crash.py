@@ -26,7 +26,7 @@ from governance.ledger import ledger_for_job
 from governance.models import LedgerEntry
 from tenants.audit import Actor
 from tests.fixtures.celery_worker import emulator_env, job_queue_consumed_only_by
-from tests.generation.test_jobs_pipeline import wait_for
+from tests.support.jobs import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -67,6 +67,7 @@ def _assert_charged_once_and_settled(alice, job_id: int) -> None:
     assert spend_counters_check(tenant=alice.tenant) == []
 
 
+@pytest.mark.slow
 def test_kill_9_during_a_provider_call_then_a_new_worker_completes_the_job_once(
     alice, clean_emulator, celery_worker_factory
 ):
@@ -80,6 +81,7 @@ def test_kill_9_during_a_provider_call_then_a_new_worker_completes_the_job_once(
     _assert_charged_once_and_settled(alice, job_id)
 
 
+@pytest.mark.slow
 def test_kill_9_after_the_provider_answered_charges_once_and_settles_the_hold(
     alice, clean_emulator, celery_worker_factory
 ):
@@ -110,6 +112,7 @@ def _calls_per_unit(emulator, job_id: int) -> Counter:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", CRASH_STEPS)
 def test_a_worker_killed_at_each_step_after_the_answer_pays_each_call_once(
     step, alice, clean_emulator, celery_worker_factory

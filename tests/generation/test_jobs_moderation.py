@@ -4,8 +4,6 @@ approved."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from dam.blobs import blob_read
@@ -14,22 +12,13 @@ from generation.job_models import Job, ProviderResponse
 from governance.safety.services import safety_config_update
 from tenants.services import brand_policy_update, placement_create
 from tests.support.errors import error_codes
+from tests.support.jobs import wait_for_job
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def wait_for(job_id: int, timeout: float = 120) -> Job:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = Job.unscoped.get(pk=job_id)
-        if job.state in ("succeeded", "failed", "cancelled"):
-            return job
-        time.sleep(0.25)
-    raise AssertionError(f"job {job_id} did not finish within {timeout}s")
-
-
 @pytest.fixture
-def emulator(clean_emulator, job_worker, settings):
+def emulator(clean_emulator, celery_worker, settings):
     # The API process screens prompts through the same emulator's Content Safety endpoints.
     settings.MODERATION_BACKEND = "azure"
     settings.CONTENT_SAFETY_ENDPOINT = clean_emulator.base_url
@@ -55,7 +44,7 @@ def test_a_prompt_blocked_before_generation_costs_nothing(alice, emulator):
     assert blocked.status_code == 422 and "safety_blocked" in error_codes(blocked)
     assert not Job.objects.for_tenant(alice.tenant).exists()
     # A job that passes runs on the same worker: the blocked one was never there to run.
-    (job,) = [wait_for(_submit(alice, {"prompt": "A forest at dawn", "quality": "low"}))]
+    (job,) = [wait_for_job(_submit(alice, {"prompt": "A forest at dawn", "quality": "low"}))]
     assert job.state == "succeeded", (job.error_code, job.error_message)
     assert emulator.image_calls() == 1
     assert ProviderResponse.objects.for_tenant(alice.tenant).count() == 1
@@ -65,7 +54,7 @@ def test_a_prompt_blocked_before_generation_costs_nothing(alice, emulator):
 def test_an_output_over_the_threshold_is_quarantined_and_never_served(alice, emulator):
     placement_create(tenant=alice.tenant, slug="square", width=1024, height=1024, output_format="jpeg")
     emulator.configure(content_safety={"image_verdict_queue": [{"violence": 6}, {}]})
-    job = wait_for(_submit(alice, {"prompt": "A tent at dawn", "quality": "low", "n": 2, "placements": ["square"]}))
+    job = wait_for_job(_submit(alice, {"prompt": "A tent at dawn", "quality": "low", "n": 2, "placements": ["square"]}))
     assert job.state == "succeeded", (job.error_code, job.error_message)
     blocked, clean = AssetVersion.objects.for_tenant(alice.tenant).filter(job_id=job.pk).order_by("output_index")
     assert (blocked.status, clean.status) == ("blocked", "approved")
@@ -90,22 +79,22 @@ def test_an_output_over_the_threshold_is_quarantined_and_never_served(alice, emu
 def test_the_review_rule_decides_where_outputs_start(alice, emulator):
     # flagged_only (the general preset): a flagged output waits, a clean one is approved.
     emulator.configure(content_safety={"image_verdict_queue": [{"sexual": 2}, {}]})
-    first = wait_for(_submit(alice, {"prompt": "A beach towel", "quality": "low", "n": 2}))
+    first = wait_for_job(_submit(alice, {"prompt": "A beach towel", "quality": "low", "n": 2}))
     assert _statuses(alice.tenant, first.pk) == ["needs_review", "approved"]
     # A prompt the classifier flags (below the threshold) sends its outputs to review too.
-    flagged_prompt = wait_for(_submit(alice, {"prompt": "A boxing brawl poster", "quality": "low"}))
+    flagged_prompt = wait_for_job(_submit(alice, {"prompt": "A boxing brawl poster", "quality": "low"}))
     assert _statuses(alice.tenant, flagged_prompt.pk) == ["needs_review"]
     # always: everything waits; a brand policy that requires review adds to the rule.
     safety_config_update(tenant=alice.tenant, review_rule="always")
-    always = wait_for(_submit(alice, {"prompt": "A beach towel", "quality": "low"}))
+    always = wait_for_job(_submit(alice, {"prompt": "A beach towel", "quality": "low"}))
     assert _statuses(alice.tenant, always.pk) == ["needs_review"]
     safety_config_update(tenant=alice.tenant, review_rule="never")
     brand_policy_update(tenant=alice.tenant, review_required=True)
-    brand = wait_for(_submit(alice, {"prompt": "A beach towel", "quality": "low"}))
+    brand = wait_for_job(_submit(alice, {"prompt": "A beach towel", "quality": "low"}))
     assert _statuses(alice.tenant, brand.pk) == ["needs_review"]
     brand_policy_update(tenant=alice.tenant, review_required=False)
     emulator.configure(content_safety={"image_verdict_queue": [{"hate": 2}]})
-    never = wait_for(_submit(alice, {"prompt": "A beach towel", "quality": "low"}))
+    never = wait_for_job(_submit(alice, {"prompt": "A beach towel", "quality": "low"}))
     assert _statuses(alice.tenant, never.pk) == ["approved"]
     version = AssetVersion.objects.for_tenant(alice.tenant).get(job_id=never.pk)
     assert (version.safety_config_version, version.brand_policy_version) == (3, 2)
@@ -113,7 +102,7 @@ def test_the_review_rule_decides_where_outputs_start(alice, emulator):
 
 def test_a_provider_refusal_is_recorded_as_a_verdict_on_the_job(alice, emulator):
     blocked_term = emulator.config()["blocked_terms"][0]
-    job = wait_for(_submit(alice, {"prompt": f"a scene with {blocked_term}", "quality": "low"}))
+    job = wait_for_job(_submit(alice, {"prompt": f"a scene with {blocked_term}", "quality": "low"}))
     assert job.state == "failed" and job.error_code == "content_filtered"
     refusal = job.safety_verdicts[-1]
     assert (refusal["stage"], refusal["decision"], refusal["backend"]) == ("prompt", "block", "provider")
@@ -132,7 +121,7 @@ def test_a_moderation_outage_at_submission_is_a_503_and_stores_nothing(alice, em
 def test_a_moderation_outage_in_the_worker_retries_the_job_without_generating_again(alice, emulator, settings):
     settings.MODERATION_BACKEND = "local"  # the outage hits the worker's output checks only
     emulator.configure(content_safety={"fault_queue": ["500", "500", "500"]})
-    job = wait_for(_submit(alice, {"prompt": "A canoe on a lake", "quality": "low"}))
+    job = wait_for_job(_submit(alice, {"prompt": "A canoe on a lake", "quality": "low"}))
     assert job.state == "succeeded", (job.error_code, job.error_message)
     assert job.attempts == 2
     assert emulator.image_calls() == 1  # the second attempt moderated the outputs already received

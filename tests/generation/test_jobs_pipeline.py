@@ -4,7 +4,6 @@ versioned assets in storage. Counts of provider calls are read at the emulator."
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 from django.db.models import Count
@@ -13,25 +12,15 @@ from PIL import Image
 from dam.blobs import blob_read
 from dam.models import Asset, AssetVersion, Rendition
 from dam.provenance import read_provenance
-from generation.job_models import Job, ProviderResponse
+from generation.job_models import ProviderResponse
 from tenants.services import placement_create
 from tests.factories import make_asset
 from tests.fixtures.celery_worker import FAST_FAILURE_ENV
+from tests.support.jobs import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 LOCALES = {"ja": "夏のセール", "ko": "여름 세일", "zh": "夏季特卖", "hi": "गर्मी की सेल", "bn": "গ্রীষ্মের সেল"}
-
-
-def wait_for(job_ids: list[int], *, timeout: float = 120, states=("succeeded", "failed", "cancelled")) -> list[Job]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        jobs = list(Job.unscoped.filter(pk__in=job_ids))
-        if len(jobs) == len(job_ids) and all(job.state in states for job in jobs):
-            return jobs
-        time.sleep(0.25)
-    pending = {job.pk: job.state for job in Job.unscoped.filter(pk__in=job_ids)}
-    raise AssertionError(f"jobs did not finish within {timeout}s: {pending}")
 
 
 def decode(data: bytes) -> Image.Image:
@@ -41,7 +30,7 @@ def decode(data: bytes) -> Image.Image:
 
 
 @pytest.fixture
-def emulator(clean_emulator, job_worker):
+def emulator(clean_emulator, celery_worker):
     return clean_emulator
 
 

@@ -26,7 +26,3 @@ def azure_backend(clean_emulator) -> Iterator[AzureModerationBackend]:
     )
     yield backend
     backend.close()
-
-
-def content_safety_calls(emulator) -> dict[str, int]:
-    return emulator.stats()["content_safety"]["calls"]

@@ -46,12 +46,7 @@ def _state(version) -> tuple[str, int, int]:
     )
 
 
-@pytest.fixture
-def rita(tenant_a):
-    return make_user("rita", tenant=tenant_a, role=Role.REVIEWER)
-
-
-def test_the_board_lists_waiting_versions_oldest_first_with_policy_and_safety_versions(alice, charlie, rita):
+def test_the_board_lists_waiting_versions_oldest_first_with_policy_and_safety_versions(alice, charlie, bob):
     verdict = {"stage": "output", "decision": "flag", "categories": {"violence": {"severity": 2, "threshold": 4}}}
     older = _waiting(
         alice.tenant, title="older-one", safety_verdicts=[verdict], brand_policy_version=3, safety_config_version=2
@@ -59,7 +54,7 @@ def test_the_board_lists_waiting_versions_oldest_first_with_policy_and_safety_ve
     newer = _waiting(alice.tenant, title="newer-one", colour=(1, 1, 1))
     _waiting(alice.tenant, title="approved-one", status=VersionStatus.APPROVED)
     _waiting(charlie.tenant, title="other-tenant-one")
-    page = _client(rita).get(BOARD)
+    page = _client(bob.user).get(BOARD)
     assert page.status_code == 200
     html = page.content.decode()
     assert html.index("older-one") < html.index("newer-one")
@@ -69,21 +64,21 @@ def test_the_board_lists_waiting_versions_oldest_first_with_policy_and_safety_ve
     assert [i.version.pk for i in page.context["items"]] == [older.pk, newer.pk]
 
 
-def test_a_reviewer_approves_and_publishes_through_the_services(alice, rita):
+def test_a_reviewer_approves_and_publishes_through_the_services(alice, bob):
     version = _waiting(alice.tenant, requested_by=alice.user)
-    response = _decide(_client(rita), version, "approve", comment="on brand", publish="1")
+    response = _decide(_client(bob.user), version, "approve", comment="on brand", publish="1")
     assert response.status_code == 302
     assert _state(version) == (VersionStatus.PUBLISHED, 2, 2)
     decisions = ReviewDecision.objects.for_tenant(alice.tenant).order_by("id")
     assert [(d.action, d.actor_label, d.comment) for d in decisions] == [
-        ("approve", "user:rita", "on brand"),
-        ("publish", "user:rita", "on brand"),
+        ("approve", "user:bob", "on brand"),
+        ("publish", "user:bob", "on brand"),
     ]
 
 
-def test_a_rejection_needs_a_comment(alice, rita):
+def test_a_rejection_needs_a_comment(alice, bob):
     version = _waiting(alice.tenant, requested_by=alice.user)
-    client = _client(rita)
+    client = _client(bob.user)
     _decide(client, version, "reject", comment="  ")
     assert _state(version) == (VersionStatus.NEEDS_REVIEW, 0, 0)
     _decide(client, version, "reject", comment="logo distorted")
@@ -91,22 +86,22 @@ def test_a_rejection_needs_a_comment(alice, rita):
     assert ReviewDecision.objects.for_tenant(alice.tenant).get().comment == "logo distorted"
 
 
-def test_the_requester_sees_four_eyes_and_no_approve_button_and_a_forced_post_is_refused(alice, rita):
+def test_the_requester_sees_four_eyes_and_no_approve_button_and_a_forced_post_is_refused(alice, bob):
     version = _waiting(alice.tenant, requested_by=alice.user)
     client = _client(alice.user)
     html = client.get(BOARD).content.decode()
     assert "You requested this: another reviewer must approve it." in html
     assert "data-approve>" not in html and "data-approve-publish" not in html
-    assert "data-approve>" in _client(rita).get(BOARD).content.decode()
+    assert "data-approve>" in _client(bob.user).get(BOARD).content.decode()
     response = _decide(client, version, "approve")
     assert response.status_code == 403
     assert "four-eyes" in response.content.decode()
     assert _state(version) == (VersionStatus.NEEDS_REVIEW, 0, 0)
 
 
-def test_a_viewer_can_neither_see_the_board_nor_decide_and_nothing_changes(alice, bob):
+def test_a_viewer_can_neither_see_the_board_nor_decide_and_nothing_changes(alice):
     version = _waiting(alice.tenant, requested_by=alice.user)
-    client = _client(bob.user)
+    client = _client(make_user("vera", tenant=alice.tenant, role=Role.VIEWER))
     assert client.get(BOARD).status_code == 403
     assert _decide(client, version, "approve").status_code == 403
     assert _decide(client, version, "reject", comment="no").status_code == 403

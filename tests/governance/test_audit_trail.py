@@ -27,7 +27,7 @@ from tenants import audit as audit_port
 from tenants.audit import Actor, AuditWriterMissing, audit
 from tenants.services import api_key_revoke, brand_policy_update, placement_create, placement_update
 from tests.factories import make_api_key, make_tenant
-from tests.governance.concurrency import run_concurrently
+from tests.support.concurrency import run_concurrently
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from governance.safety.moderation import blocklist_hits
 from governance.safety.presets import PRESETS
 from governance.safety.selectors import safety_policy_for
 from governance.safety.services import safety_config_update
-from tests.governance.conftest import content_safety_calls
 from tests.support.errors import error_codes, error_message, names_field
+from tests.support.moderation import content_safety_calls
 
 pytestmark = pytest.mark.django_db
 

@@ -26,7 +26,7 @@ from governance.models import AuditEvent, BudgetHold, LedgerEntry, SpendCounter
 from governance.reports import spend_report
 from tenants.audit import Actor
 from tests.factories import make_api_key, make_tenant
-from tests.governance.concurrency import run_concurrently
+from tests.support.concurrency import run_concurrently
 
 pytestmark = pytest.mark.django_db
 ADMIN = Actor.system("test-admin")

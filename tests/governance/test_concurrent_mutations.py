@@ -27,7 +27,7 @@ from governance.models import AuditEvent, Budget, SafetyConfig
 from tenants.models import ApiKey, BrandPolicy, Membership, Placement, Role, Scope
 from tenants.services import membership_set
 from tests.factories import make_api_key, make_asset, make_user
-from tests.governance.concurrency import run_concurrently
+from tests.support.concurrency import run_concurrently
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

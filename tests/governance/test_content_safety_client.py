@@ -18,7 +18,7 @@ from governance.safety.images import MAX_BYTES, MAX_EDGE, prepare_for_scan
 from governance.safety.policy import BlocklistItem
 from governance.safety.presets import PRESETS
 from tests.factories import png_bytes
-from tests.governance.conftest import content_safety_calls
+from tests.support.moderation import content_safety_calls
 
 pytestmark = pytest.mark.integration
 

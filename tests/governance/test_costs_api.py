@@ -13,16 +13,15 @@ from governance.budgets import budget_hold
 from governance.ledger import ledger_charge_response
 from governance.models import AuditEvent, Budget
 from tenants.models import Scope
-from tests.conftest import Actor as KeyHolder
 from tests.factories import make_api_key
+from tests.support.actors import key_holder
 from tests.support.errors import error_message, names_field
 
 pytestmark = pytest.mark.django_db
 
 
 def key_client(tenant, *scopes):
-    issued = make_api_key(tenant, *scopes, name="-".join(scopes))
-    return KeyHolder(None, tenant, issued.token, issued.api_key).client()
+    return key_holder(tenant, *scopes, name="-".join(scopes)).client()
 
 
 def charge(tenant, request_id, output_tokens=7024, **extra):
@@ -64,13 +63,13 @@ def test_an_admin_creates_and_changes_a_budget_and_the_event_names_the_key_reque
     assert updated.request_id and updated.request_id != "req-budget-1"  # the middleware minted one
 
 
-def test_budget_scopes_read_with_costs_read_change_with_admin(alice, bob):
+def test_budget_scopes_read_with_costs_read_change_with_admin(alice):
     budget_id = alice.client().post("/api/v1/budgets", {"monthly_limit_usd": "5.00"}, format="json").json()["id"]
     reader = key_client(alice.tenant, Scope.COSTS_READ)
     assert reader.get("/api/v1/budgets").status_code == 200
     assert reader.get(f"/api/v1/budgets/{budget_id}").status_code == 200
     assert reader.patch(f"/api/v1/budgets/{budget_id}", {"monthly_limit_usd": "9.00"}, format="json").status_code == 403
-    assert bob.client().get("/api/v1/budgets").status_code == 403  # assets:read only
+    assert key_client(alice.tenant, Scope.ASSETS_READ).get("/api/v1/budgets").status_code == 403
     assert Budget.objects.for_tenant(alice.tenant).get().monthly_limit_usd == Decimal("5.00")
 
 

@@ -16,7 +16,7 @@ from governance.ledger import ledger_charge_response
 from governance.prices import price_sheet_at
 from tenants.models import Scope
 from tenants.services import placement_create
-from tests.factories import make_api_key
+from tests.support.actors import key_holder
 from tests.support.errors import names_field
 
 pytestmark = pytest.mark.django_db
@@ -37,10 +37,7 @@ def estimate(client, **body):
 
 @pytest.fixture
 def reader(alice):
-    from tests.conftest import Actor as KeyHolder
-
-    issued = make_api_key(alice.tenant, Scope.COSTS_READ, name="finance")
-    return KeyHolder(None, alice.tenant, issued.token, issued.api_key).client()
+    return key_holder(alice.tenant, Scope.COSTS_READ, name="finance").client()
 
 
 def test_explicit_4k_and_auto_side_by_side_priced_from_the_planners_tokens(reader, alice):
@@ -133,8 +130,9 @@ def test_bad_workloads_are_400_naming_the_field(reader):
         assert response.status_code == 400 and names_field(response, field), (field, response.json())
 
 
-def test_estimates_need_costs_read(bob):
-    assert bob.client().post("/api/v1/costs/estimate", {"images_per_month": 1}, format="json").status_code == 403
+def test_estimates_need_costs_read(alice):
+    shop = key_holder(alice.tenant, Scope.ASSETS_READ, name="web-shop")
+    assert shop.client().post("/api/v1/costs/estimate", {"images_per_month": 1}, format="json").status_code == 403
 
 
 def test_the_command_prints_the_same_estimate(alice, reader):

@@ -13,8 +13,7 @@ from rest_framework.test import APIClient
 from dam.lifecycle import VersionStatus
 from dam.models import AssetVersion
 from governance.models import AuditEvent, ReviewDecision
-from tenants.models import Role, Scope
-from tenants.services import membership_set
+from tenants.models import Scope
 from tests.factories import make_api_key, png_bytes
 from tests.support.clients import bearer_client, mint_key, session_client
 from tests.support.errors import error_codes
@@ -61,12 +60,6 @@ def chain(alice):
     return {"k1": (k1_token, k1), "k2": (k2_token, k2)}
 
 
-@pytest.fixture
-def bob_reviewer(bob):
-    membership_set(tenant=bob.tenant, user=bob.user, role=Role.REVIEWER)
-    return bob
-
-
 def test_an_upload_through_a_key_cannot_be_approved_by_the_same_key_and_nothing_changes(tenant_a):
     key = make_api_key(tenant_a, Scope.ASSETS_WRITE, Scope.REVIEWS_WRITE, name="pipeline")
     client = bearer_client(key.token)
@@ -104,14 +97,14 @@ def test_an_upload_records_the_user_the_key_and_the_person_behind_the_key(alice,
     assert (own.created_by_id, own.created_by_key_id, own.created_by_person_id) == (alice.user.pk, None, alice.user.pk)
 
 
-def test_the_person_at_the_root_of_the_chain_may_not_approve_an_upload_made_with_its_keys(alice, chain, bob_reviewer):
+def test_the_person_at_the_root_of_the_chain_may_not_approve_an_upload_made_with_its_keys(alice, chain, bob):
     alices_other_key = make_api_key(alice.tenant, Scope.REVIEWS_WRITE, name="alice-review", created_by=alice.user)
     version = _upload(bearer_client(chain["k2"][0]))
     before = _state(version)
     for client in (session_client(alice.user), bearer_client(chain["k1"][0]), bearer_client(alices_other_key.token)):
         assert _refused(_approve(client, version))
         assert _state(version) == before
-    response = _approve(session_client(bob_reviewer.user), version)
+    response = _approve(session_client(bob.user), version)
     assert response.status_code == 200, response.content
     assert _state(version)[:2] == (VersionStatus.APPROVED, 1)
 
@@ -142,18 +135,17 @@ def test_the_review_board_refuses_the_person_behind_the_key_and_lets_another_rev
     response = client.post(f"{BOARD}{version.pk}/decide/", {"action": "approve"})
     assert response.status_code == 403
     assert _state(version) == before
-    membership_set(tenant=bob.tenant, user=bob.user, role=Role.REVIEWER)
     reviewer = Client()
     reviewer.force_login(bob.user)
     assert reviewer.post(f"{BOARD}{version.pk}/decide/", {"action": "approve"}).status_code == 302
     assert _state(version)[:2] == (VersionStatus.APPROVED, 1)
 
 
-def test_the_review_queue_and_board_name_the_person_behind_the_key(alice, chain, bob_reviewer):
+def test_the_review_queue_and_board_name_the_person_behind_the_key(alice, chain, bob):
     k2_token, k2 = chain["k2"]
     version = _upload(bearer_client(k2_token))
-    listed = {item["id"]: item for item in session_client(bob_reviewer.user).get("/api/v1/reviews").json()["results"]}
+    listed = {item["id"]: item for item in session_client(bob.user).get("/api/v1/reviews").json()["results"]}
     assert listed[version.pk]["requested_by"] == f"api-key:{k2.prefix}"
     assert listed[version.pk]["requested_by_person"] == alice.user.get_username()
-    board = session_client(bob_reviewer.user).get(BOARD)
+    board = session_client(bob.user).get(BOARD)
     assert f"API key {k2.prefix}… for {alice.user.get_username()}" in board.content.decode()

@@ -8,8 +8,8 @@ import pytest
 import redis
 
 from governance.safety.services import safety_config_update
-from tests.governance.conftest import content_safety_calls
 from tests.support.errors import error_codes
+from tests.support.moderation import content_safety_calls
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

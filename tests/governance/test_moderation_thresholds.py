@@ -13,8 +13,8 @@ from governance.safety.moderation import moderate_image, moderate_prompt
 from governance.safety.presets import PRESETS
 from governance.safety.services import safety_config_update
 from tests.factories import png_bytes
-from tests.governance.conftest import content_safety_calls
 from tests.support.errors import error_message, names_field
+from tests.support.moderation import content_safety_calls
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

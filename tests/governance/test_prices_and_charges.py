@@ -18,7 +18,7 @@ from governance.models import LedgerEntry, Price, TokenKind
 from governance.prices import PriceSheet, UnitPrice, charge_breakdown, ledger_charge_cost, price_set
 from tenants.errors import Conflict
 from tests.factories import make_tenant
-from tests.governance.concurrency import run_concurrently
+from tests.support.concurrency import run_concurrently
 
 pytestmark = pytest.mark.django_db
 MAY = dt.datetime(2026, 5, 4, 10, 0, tzinfo=dt.UTC)

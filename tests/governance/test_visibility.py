@@ -10,7 +10,9 @@ import pytest
 from dam.blobs import blob_put, blob_url
 from dam.lifecycle import VersionStatus
 from dam.services import asset_create, asset_version_create, rendition_create
+from tenants.models import Scope
 from tests.factories import png_bytes
+from tests.support.actors import key_holder
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +23,12 @@ def _add_version(tenant, asset, status: str, colour: tuple[int, int, int]):
     small = blob_put(tenant_id=tenant.pk, kind="renditions", data=png_bytes(16, 12, colour=colour), image_format="png")
     rendition_create(version=version, spec="placement:thumb", blob=small, width=16, height=12, image_format="png")
     return version
+
+
+@pytest.fixture
+def shop(tenant_a):
+    """A storefront key of tenant A: only `assets:read`."""
+    return key_holder(tenant_a, Scope.ASSETS_READ, name="web-shop")
 
 
 @pytest.fixture
@@ -50,8 +58,8 @@ def _hidden_urls(library) -> set[str]:
     return urls
 
 
-def test_storefront_lists_only_assets_with_visible_versions_through_their_latest_visible_one(bob, library):
-    results = bob.client().get("/api/v1/assets").json()["results"]
+def test_storefront_lists_only_assets_with_visible_versions_through_their_latest_visible_one(shop, library):
+    results = shop.client().get("/api/v1/assets").json()["results"]
     shown = {item["title"]: item["current_version"] for item in results}
     assert set(shown) == {"approved-then-waiting", "published"}
     assert shown["approved-then-waiting"]["number"] == 1 and shown["approved-then-waiting"]["status"] == "approved"
@@ -59,22 +67,22 @@ def test_storefront_lists_only_assets_with_visible_versions_through_their_latest
 
 
 @pytest.mark.parametrize("name", ["waiting", "rejected", "blocked"])
-def test_storefront_detail_of_an_asset_without_a_visible_version_is_not_found(bob, library, name):
+def test_storefront_detail_of_an_asset_without_a_visible_version_is_not_found(shop, library, name):
     asset, _ = library[name]
-    assert bob.client().get(f"/api/v1/assets/{asset.pk}").status_code == 404
-    assert bob.client().get(f"/api/v1/assets/{asset.pk}/versions").status_code == 404
+    assert shop.client().get(f"/api/v1/assets/{asset.pk}").status_code == 404
+    assert shop.client().get(f"/api/v1/assets/{asset.pk}/versions").status_code == 404
 
 
-def test_storefront_version_list_and_detail_hide_the_waiting_version(bob, library):
+def test_storefront_version_list_and_detail_hide_the_waiting_version(shop, library):
     asset, (approved, _waiting) = library["approved-then-waiting"]
-    versions = bob.client().get(f"/api/v1/assets/{asset.pk}/versions").json()["results"]
+    versions = shop.client().get(f"/api/v1/assets/{asset.pk}/versions").json()["results"]
     assert [v["number"] for v in versions] == [approved.number]
-    detail = bob.client().get(f"/api/v1/assets/{asset.pk}").json()
+    detail = shop.client().get(f"/api/v1/assets/{asset.pk}").json()
     assert detail["current_version"]["number"] == approved.number
 
 
-def test_no_storefront_response_carries_a_url_of_a_hidden_version(bob, library):
-    api = bob.client()
+def test_no_storefront_response_carries_a_url_of_a_hidden_version(shop, library):
+    api = shop.client()
     bodies = [api.get("/api/v1/assets").content]
     for asset, _ in library.values():
         bodies += [api.get(f"/api/v1/assets/{asset.pk}{suffix}").content for suffix in ("", "/versions")]

@@ -59,9 +59,9 @@ def test_a_member_works_in_their_tenant_with_their_roles_scopes(alice, bob):
     client = signed_in(bob.user)
     assert client.get("/admin/").status_code == 200
     context = admin_tenant_context(admin_request(client, bob.user))
-    assert context.tenant == bob.tenant and context.role == Role.VIEWER
+    assert context.tenant == bob.tenant and context.role == Role.REVIEWER
     assert client.session[SESSION_TENANT_KEY] == bob.tenant.slug  # the session API reads the same key
-    assert context.can("assets:read") and not context.can("jobs:write")
+    assert context.can("assets:read") and context.can("reviews:write") and not context.can("jobs:write")
 
 
 def test_the_switcher_moves_between_own_tenants_and_refuses_others(alice, tenant_b):
@@ -117,14 +117,14 @@ def test_an_owner_role_is_granted_only_by_owners(alice, bob):
         f"/admin/tenants/membership/{_membership(bob).pk}/change/", {"username": "bob", "role": "owner"}
     )
     assert response.status_code == 200 and b"Only an owner" in response.content
-    assert _membership(bob).role == Role.VIEWER
+    assert _membership(bob).role == Role.REVIEWER
     ok = client.post(f"/admin/tenants/membership/{_membership(bob).pk}/change/", {"username": "bob", "role": "editor"})
     assert ok.status_code == 302
     assert _membership(bob).role == Role.EDITOR
 
 
-def test_a_viewer_cannot_open_member_or_key_settings(bob):
-    client = signed_in(bob.user)
+def test_a_non_admin_cannot_open_member_or_key_settings(bob):
+    client = signed_in(bob.user)  # a reviewer
     for url in ("/admin/tenants/membership/", "/admin/tenants/apikey/", "/admin/tenants/apikey/add/", "/admin/data/"):
         assert client.get(url).status_code == 403, url
 

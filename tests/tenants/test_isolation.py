@@ -14,10 +14,10 @@ from dam.models import Asset, AssetVersion, Collection, PublishWindow, WebhookDe
 from generation.job_models import Job
 from generation.submission import job_submit
 from governance.models import AuditEvent, Budget, LedgerEntry, ReviewDecision, SafetyConfig
-from tenants.models import ApiKey, BrandPolicy, Membership, Placement
+from tenants.models import ApiKey, BrandPolicy, Membership, Placement, Role
 from tenants.services import brand_policy_update, placement_create
-from tests.dam.delivery_factories import approve_current, make_webhook_delivery
-from tests.factories import make_asset
+from tests.factories import approve_current, make_asset, make_webhook_delivery
+from tests.support.actors import make_persona
 from tests.support.errors import names_field
 
 pytestmark = pytest.mark.django_db
@@ -231,9 +231,10 @@ def test_lists_show_only_the_callers_tenant(url, alice, bob, charlie):
     assert ids_a and ids_b and not (ids_a & ids_b)
 
 
-def test_a_viewer_key_cannot_call_write_endpoints_and_nothing_changes(alice, bob):
+def test_a_viewer_key_cannot_call_write_endpoints_and_nothing_changes(alice):
+    viewer = make_persona("vera", tenant=alice.tenant, role=Role.VIEWER)
     before = _snapshot(alice.tenant)
-    api = bob.client()
+    api = viewer.client()
     create = api.post("/api/v1/api-keys", {"name": "x", "scopes": ["admin"]}, format="json")
     ids = _object_ids(alice)
     denied = [
@@ -248,8 +249,8 @@ def test_a_viewer_key_cannot_call_write_endpoints_and_nothing_changes(alice, bob
     assert _snapshot(alice.tenant) == before
 
 
-def test_a_viewer_session_follows_the_role(alice, bob, client):
-    client.force_login(bob.user)
+def test_a_viewer_session_follows_the_role(alice, client):
+    client.force_login(make_persona("vera", tenant=alice.tenant, role=Role.VIEWER).user)
     assert client.get("/api/v1/tenant").json()["scopes"] == ["assets:read", "costs:read", "jobs:read"]
     assert client.get("/api/v1/api-keys").status_code == 403
 
@@ -283,8 +284,7 @@ def review_data(storefront_data, alice, charlie):
     from dam.blobs import blob_put
     from dam.lifecycle import VersionStatus
     from dam.services import asset_version_create
-    from tests.dam.delivery_factories import add_rendition, set_status
-    from tests.factories import png_bytes
+    from tests.factories import add_rendition, png_bytes, set_status
 
     for actor in (alice, charlie):
         asset = Asset.objects.for_tenant(actor.tenant).get()

@@ -22,8 +22,7 @@ from governance.models import Budget, SafetyConfig
 from tenants.audit import Actor
 from tenants.models import ApiKey, Placement
 from tenants.services import placement_create
-from tests.dam.delivery_factories import make_webhook_delivery
-from tests.factories import make_asset, png_bytes
+from tests.factories import make_asset, make_webhook_delivery, png_bytes
 from tests.support.errors import error_fields
 
 pytestmark = pytest.mark.django_db
