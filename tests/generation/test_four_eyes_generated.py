@@ -12,11 +12,11 @@ from rest_framework.test import APIClient
 from dam.lifecycle import VersionStatus
 from dam.models import AssetVersion
 from generation.job_models import Job
-from governance.models import AuditEvent, ReviewDecision
+from governance.models import AuditEvent
 from governance.safety.services import safety_config_update
 from tenants.models import Scope
 from tests.support.clients import bearer_client, mint_key, session_client
-from tests.support.errors import error_codes
+from tests.support.review import approve, refused_by_four_eyes, review_state
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -38,20 +38,6 @@ def _run(client: APIClient, body: dict, timeout: float = 120) -> AssetVersion:
     return AssetVersion.unscoped.get(job_id=job_id)
 
 
-def _approve(client: APIClient, version: AssetVersion):
-    return client.post(f"/api/v1/assets/{version.asset_id}/versions/{version.number}/approve", {}, format="json")
-
-
-def _state(version: AssetVersion) -> tuple[str, int, int]:
-    version.refresh_from_db()
-    tenant = version.tenant_id
-    return (
-        version.status,
-        ReviewDecision.objects.for_tenant(tenant).count(),
-        AuditEvent.objects.for_tenant(tenant).count(),
-    )
-
-
 def _refused_to_the_chain_and_approved_by_another(version, *, alice, bob, k1_token, k2_token, k2) -> None:
     assert (version.created_by_id, version.created_by_key_id, version.created_by_person_id) == (
         None,
@@ -60,15 +46,15 @@ def _refused_to_the_chain_and_approved_by_another(version, *, alice, bob, k1_tok
     )
     created = AuditEvent.objects.for_tenant(alice.tenant).get(action="asset.version_created", target_id=str(version.pk))
     assert created.payload["requester"] == {"user": None, "api_key": k2.pk, "person": alice.user.pk}
-    before = _state(version)
+    before = review_state(version)
     assert before[0] == VersionStatus.NEEDS_REVIEW
     for client in (session_client(alice.user), bearer_client(k1_token), bearer_client(k2_token)):
-        response = _approve(client, version)
-        assert response.status_code == 403 and "four_eyes" in error_codes(response)
-        assert _state(version) == before
-    response = _approve(session_client(bob.user), version)
+        response = approve(client, version)
+        assert refused_by_four_eyes(response)
+        assert review_state(version) == before
+    response = approve(session_client(bob.user), version)
     assert response.status_code == 200, response.content
-    assert _state(version)[:2] == (VersionStatus.APPROVED, before[1] + 1)
+    assert review_state(version)[:2] == (VersionStatus.APPROVED, before[1] + 1)
 
 
 def test_generated_versions_and_edits_made_through_a_chain_of_keys_are_refused_to_the_person_behind_it(

@@ -12,11 +12,11 @@ from rest_framework.test import APIClient
 
 from dam.lifecycle import VersionStatus
 from dam.models import AssetVersion
-from governance.models import AuditEvent, ReviewDecision
+from governance.models import AuditEvent
 from tenants.models import Scope
 from tests.factories import make_api_key, png_bytes
 from tests.support.clients import bearer_client, mint_key, session_client
-from tests.support.errors import error_codes
+from tests.support.review import approve, refused_by_four_eyes, review_state
 
 pytestmark = pytest.mark.django_db
 
@@ -30,24 +30,6 @@ def _upload(client: APIClient, colour=(30, 60, 90)) -> AssetVersion:
     )
     assert response.status_code == 201, response.content
     return AssetVersion.unscoped.get(asset_id=response.json()["id"], number=1)
-
-
-def _approve(client: APIClient, version: AssetVersion):
-    return client.post(f"/api/v1/assets/{version.asset_id}/versions/{version.number}/approve", {}, format="json")
-
-
-def _state(version: AssetVersion) -> tuple[str, int, int]:
-    version.refresh_from_db()
-    tenant = version.tenant_id
-    return (
-        version.status,
-        ReviewDecision.objects.for_tenant(tenant).count(),
-        AuditEvent.objects.for_tenant(tenant).count(),
-    )
-
-
-def _refused(response) -> bool:
-    return response.status_code == 403 and "four_eyes" in error_codes(response)
 
 
 @pytest.fixture
@@ -64,10 +46,10 @@ def test_an_upload_through_a_key_cannot_be_approved_by_the_same_key_and_nothing_
     key = make_api_key(tenant_a, Scope.ASSETS_WRITE, Scope.REVIEWS_WRITE, name="pipeline")
     client = bearer_client(key.token)
     version = _upload(client)
-    before = _state(version)
+    before = review_state(version)
     assert before[0] == VersionStatus.NEEDS_REVIEW
-    assert _refused(_approve(client, version))
-    assert _state(version) == before
+    assert refused_by_four_eyes(approve(client, version))
+    assert review_state(version) == before
     assert version.created_by_key_id == key.api_key.pk
 
 
@@ -100,13 +82,13 @@ def test_an_upload_records_the_user_the_key_and_the_person_behind_the_key(alice,
 def test_the_person_at_the_root_of_the_chain_may_not_approve_an_upload_made_with_its_keys(alice, chain, bob):
     alices_other_key = make_api_key(alice.tenant, Scope.REVIEWS_WRITE, name="alice-review", created_by=alice.user)
     version = _upload(bearer_client(chain["k2"][0]))
-    before = _state(version)
+    before = review_state(version)
     for client in (session_client(alice.user), bearer_client(chain["k1"][0]), bearer_client(alices_other_key.token)):
-        assert _refused(_approve(client, version))
-        assert _state(version) == before
-    response = _approve(session_client(bob.user), version)
+        assert refused_by_four_eyes(approve(client, version))
+        assert review_state(version) == before
+    response = approve(session_client(bob.user), version)
     assert response.status_code == 200, response.content
-    assert _state(version)[:2] == (VersionStatus.APPROVED, 1)
+    assert review_state(version)[:2] == (VersionStatus.APPROVED, 1)
 
 
 def test_a_key_minted_by_a_key_without_a_person_is_the_same_requester_as_its_issuer(tenant_a):
@@ -117,28 +99,28 @@ def test_a_key_minted_by_a_key_without_a_person_is_the_same_requester_as_its_iss
     sibling_token, _ = mint_key(bearer_client(root.token), "sibling", Scope.REVIEWS_WRITE)
     assert (child.created_by_id, child.created_by_key_id) == (None, root.api_key.pk)
     version = _upload(bearer_client(child_token))
-    before = _state(version)
+    before = review_state(version)
     for token in (child_token, root.token, sibling_token):
-        assert _refused(_approve(bearer_client(token), version))
-    assert _state(version) == before
+        assert refused_by_four_eyes(approve(bearer_client(token), version))
+    assert review_state(version) == before
     other = make_api_key(tenant_a, Scope.REVIEWS_WRITE, name="another pipeline")
-    assert _approve(bearer_client(other.token), version).status_code == 200
+    assert approve(bearer_client(other.token), version).status_code == 200
 
 
 def test_the_review_board_refuses_the_person_behind_the_key_and_lets_another_reviewer_decide(alice, chain, bob):
     version = _upload(bearer_client(chain["k2"][0]))
-    before = _state(version)
+    before = review_state(version)
     client = Client()
     client.force_login(alice.user)
     html = client.get(BOARD).content.decode()
     assert "You requested this: another reviewer must approve it." in html
     response = client.post(f"{BOARD}{version.pk}/decide/", {"action": "approve"})
     assert response.status_code == 403
-    assert _state(version) == before
+    assert review_state(version) == before
     reviewer = Client()
     reviewer.force_login(bob.user)
     assert reviewer.post(f"{BOARD}{version.pk}/decide/", {"action": "approve"}).status_code == 302
-    assert _state(version)[:2] == (VersionStatus.APPROVED, 1)
+    assert review_state(version)[:2] == (VersionStatus.APPROVED, 1)
 
 
 def test_the_review_queue_and_board_name_the_person_behind_the_key(alice, chain, bob):
