@@ -10,7 +10,7 @@ test:
 	bash scripts/test.sh $(ARGS)
 
 lint:
-	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/lint-imports
 
 # Benchmarks: each script prints its figures next to a baseline measured in the same run (bench/all.py runs every
 # one to its end, then fails only if one broke; a missed target is reported). `make bench ARGS=--smoke`: each one's
