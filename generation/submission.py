@@ -208,7 +208,7 @@ def job_submit(
         if existing is not None:
             return _replay(existing, fingerprint)
 
-    actor = _actor(requested_by, requested_by_key)
+    actor = Actor.of(user=requested_by, api_key=requested_by_key)
     resolved = job_plan(tenant=tenant, request=request, actor=actor, http_request=http_request)
     if mask is not None and resolved.source is None:
         raise ServiceError("a mask needs a source_version to edit", field="mask")
@@ -230,12 +230,6 @@ def job_submit(
         # The refused transaction left nothing behind; the refusal itself is on the record.
         budget_refusal_record(tenant=tenant, actor=actor, refusal=refusal, job_request=request, request=http_request)
         raise
-
-
-def _actor(user: Any, api_key: ApiKey | None) -> Actor:
-    if api_key is not None:
-        return Actor.for_api_key(api_key)
-    return Actor.resolve(None, user=user)
 
 
 def _cost_ceiling(*, spec: JobSpec, units: list[JobGeneration], edit: bool) -> Decimal:

@@ -33,6 +33,7 @@ from governance.review import (
     version_unpublish,
 )
 from tenants.api_base import TenantScopedAPIView, TenantScopedViewSet
+from tenants.audit import Actor
 from tenants.models import Scope, Tenant
 from tenants.pagination import StableCursorPagination
 from tenants.serializers import InputSerializer
@@ -143,9 +144,9 @@ class ReviewItemSerializer(VersionFieldsMixin, serializers.ModelSerializer):
         return version.created_by_person.get_username() if version.created_by_person_id else None
 
     def get_requested_by(self, version: AssetVersion) -> str | None:
-        if version.created_by_key_id:
-            return f"api-key:{version.created_by_key.prefix}"
-        return f"user:{version.created_by.get_username()}" if version.created_by_id else None
+        if not (version.created_by_key_id or version.created_by_id):
+            return None
+        return Actor.of(user=version.created_by, api_key=version.created_by_key).label
 
 
 @extend_schema_view(

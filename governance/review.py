@@ -49,11 +49,7 @@ class Reviewer:
 
     @property
     def label(self) -> str:
-        if self.api_key is not None:
-            return f"api-key:{self.api_key.prefix}"
-        if self.user is not None:
-            return f"user:{self.user.get_username()}"
-        return "system"
+        return Actor.of(user=self.user, api_key=self.api_key, fallback="reviewer").label
 
     def principals(self, tenant_id: int) -> frozenset[tuple[str, int]]:
         return principals_of(

@@ -16,6 +16,7 @@ from rest_framework import exceptions, metadata, permissions, viewsets
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from tenants.audit import Actor
 from tenants.authentication import ApiKeyPrincipal
 from tenants.models import ApiKey, Scope, Tenant
 from tenants.problems import problem_exception_handler
@@ -39,7 +40,7 @@ class TenantContext:
 
     @property
     def actor_label(self) -> str:
-        return f"api-key:{self.api_key.prefix}" if self.api_key else f"user:{self.user.get_username()}"
+        return Actor.of(user=self.user, api_key=self.api_key).label
 
 
 def resolve_tenant_context(request: Request) -> TenantContext:

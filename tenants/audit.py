@@ -45,6 +45,15 @@ class Actor:
     SYSTEM = "system"
 
     @classmethod
+    def of(cls, *, user: Any = None, api_key: ApiKey | None = None, fallback: str = "unattributed") -> Actor:
+        """The key if there is one (it is what acted), else the person, else a named system actor."""
+        if api_key is not None:
+            return cls.for_api_key(api_key)
+        if user is not None:
+            return cls.for_user(user)
+        return cls.system(fallback)
+
+    @classmethod
     def for_user(cls, user: Any) -> Actor:
         return cls(cls.USER, str(user.pk), f"user:{user.get_username()}")
 
@@ -59,9 +68,7 @@ class Actor:
     @classmethod
     def from_context(cls, context: TenantContext) -> Actor:
         """The actor of an API request (`request.tenant_context`)."""
-        if context.api_key is not None:
-            return cls.for_api_key(context.api_key)
-        return cls.for_user(context.user)
+        return cls.of(user=context.user, api_key=context.api_key)
 
     @classmethod
     def from_request(cls, request: Any) -> Actor:

@@ -12,6 +12,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
+from tenants.audit import Actor
 from tenants.change_feed import AUTH_CHANNEL
 from tenants.feed_cache import FeedCache
 from tenants.models import ApiKey, hash_api_key_secret
@@ -34,7 +35,7 @@ class ApiKeyPrincipal:
     pk: None = field(default=None, init=False)
 
     def __str__(self) -> str:
-        return f"api-key:{self.api_key.prefix}"
+        return Actor.for_api_key(self.api_key).label
 
 
 class ApiKeyAuthentication(BaseAuthentication):
