@@ -11,4 +11,4 @@ COPY . .
 RUN npm ci --prefix ui --no-audit --no-fund --loglevel=error \
     && DEBUG=1 python manage.py collectstatic --no-input -v 0
 EXPOSE 8000 8765
-CMD ["gunicorn", "dam.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4"]
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4"]

@@ -57,7 +57,7 @@ def main() -> int:
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
-        from generation.execution import job_run
+        from generation.services.execution import job_run
 
         token = bench_tenant_token()
         submitter = make_submitter(stack, args, token=token)
@@ -71,7 +71,7 @@ def main() -> int:
                 job_run(job_id=job_id, owner=f"sql-{index}")
             elapsed = time.perf_counter() - started
 
-        from generation.job_models import Job
+        from generation.models import Job
 
         job = Job.unscoped.get(pk=job_id)
         queries = captured.captured_queries

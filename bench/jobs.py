@@ -90,7 +90,7 @@ def wait_until_finished(job_ids: list[int], *, timeout: float, stall: float = 12
     """
     from django.db.models import Count
 
-    from generation.job_models import Job
+    from generation.models import Job
 
     deadline = time.monotonic() + timeout
     finished, progressed = -1, time.monotonic()
@@ -153,7 +153,7 @@ class JobTiming:
 def job_timings(submitted: list[Submitted]) -> list[JobTiming]:
     from django.db.models import Count, Sum
 
-    from generation.job_models import Job, ProviderResponse
+    from generation.models import Job, ProviderResponse
 
     ids = [s.job_id for s in submitted]
     jobs = {job.pk: job for job in Job.unscoped.filter(pk__in=ids)}

@@ -95,7 +95,7 @@ def _bench_database_url() -> str:
 def _setup_reused() -> None:
     """Django on the long-lived `dam_bench_ledger` database (created and migrated if need be)."""
     os.environ["DATABASE_URL"] = _bench_database_url()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dam.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("DB_POOL", "0")
     import django
 
@@ -119,8 +119,8 @@ def _timed(function, runs: int = RUNS) -> tuple[float, object]:
 def _load(entries: int, reuse: bool):
     from django.db import connection
 
-    from governance.ledger import daily_spend_rebuild
     from governance.models import LedgerEntry
+    from governance.services.ledger import daily_spend_rebuild
     from tenants.models import Tenant
     from tenants.services import tenant_create
 
@@ -153,7 +153,7 @@ def _load(entries: int, reuse: bool):
 def _reports(tenant) -> list[list[object]]:
     import datetime as dt
 
-    from governance.reports import spend_report, spend_report_from_ledger
+    from governance.selectors.reports import spend_report, spend_report_from_ledger
 
     month = {"start": dt.date(2026, 3, 1), "end": dt.date(2026, 3, 31)}
     year = {"start": dt.date(2025, 6, 1), "end": dt.date(2026, 5, 31)}
@@ -180,10 +180,10 @@ def _writes(count: int) -> list[list[object]]:
     from django.db import transaction
     from django.utils import timezone
 
-    from governance.budgets import budget_set
-    from governance.ledger import ledger_charge_response
     from governance.models import LedgerEntry
     from governance.periods import local_day
+    from governance.services.budgets import budget_set
+    from governance.services.ledger import ledger_charge_response
     from tenants.audit import Actor
     from tenants.models import Tenant
     from tenants.services import tenant_create

@@ -68,7 +68,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def run_one(submitter, body: dict, *, poll: float, timeout: float):
-    from generation.job_models import Job
+    from generation.models import Job
 
     submitted = submitter.submit(body)
     deadline = time.monotonic() + timeout

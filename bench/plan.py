@@ -4,7 +4,7 @@
     .venv/bin/python bench/plan.py --smoke      # a few seconds: the whole path once, for the test suite
 
 What it does, all on this machine (bench/stack.py: its own database and Redis prefix, dropped at the end):
-- seeds the demo tenant (`dam.demo.demo_seed`: brand policy, placements, safety configuration, the
+- seeds the demo tenant (`ui.demo.demo_seed`: brand policy, placements, safety configuration, the
   `demo-integration` key with `jobs:write`);
 - starts the emulator, whose Content Safety endpoints answer the platform's Azure client (the moderation
   backend of `make run`), optionally with a latency per call (`--moderation-latency-ms`; a real Azure
@@ -137,7 +137,7 @@ def main() -> int:
     with Stack("plan") as stack:
         stack.prepare_data_stores()
         stack.setup_django()
-        from dam.demo import demo_seed
+        from ui.demo import demo_seed
 
         token = demo_seed().api_keys["demo-integration"]
         emulator = stack.start_emulator(render="plain")

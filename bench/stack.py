@@ -305,7 +305,7 @@ class Worker:
 
     def pause(self) -> None:
         """Stop taking messages from its queues (Celery remote control); queued jobs wait in Redis."""
-        from dam.celery import app
+        from config.celery import app
 
         for queue in self.queues.split(","):
             app.control.cancel_consumer(queue, destination=[self.node_name], reply=True, timeout=5)
@@ -316,7 +316,7 @@ class Worker:
 
 def resume_workers(workers: list[Worker]) -> None:
     """Take messages again: all the processes of a node at once, one broadcast per queue."""
-    from dam.celery import app
+    from config.celery import app
 
     for queue in workers[0].queues.split(","):
         app.control.add_consumer(queue, destination=[w.node_name for w in workers], reply=True, timeout=5)
@@ -502,10 +502,10 @@ class Stack:
         return emulator
 
     def start_worker(self, *, concurrency: int, env: dict[str, str], queues: str = QUEUES) -> Worker:
-        from dam.celery import app
+        from config.celery import app
 
         node_name = f"bench-{uuid.uuid4().hex[:8]}@localhost"
-        command = [sys.executable, "-m", "celery", "-A", "dam", "worker", "-P", "threads", "-c", str(concurrency)]
+        command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads", "-c", str(concurrency)]
         command += ["-Q", queues, "-n", node_name, "--without-gossip", "--without-mingle", "-l", "warning"]
         child = self._spawn("worker", command, self.env(**env))
         self._wait_until(child, lambda: app.control.ping(destination=[node_name], timeout=0.5), timeout=60)
@@ -514,7 +514,7 @@ class Stack:
     def start_web(self, *, workers: int, threads: int = 1, env: dict[str, str] | None = None) -> str:
         """gunicorn serving the project's WSGI app, for submissions over real HTTP (`env`: more settings)."""
         port = free_port()
-        command = [sys.executable, "-m", "gunicorn", "dam.wsgi:application", "-b", f"127.0.0.1:{port}"]
+        command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "-b", f"127.0.0.1:{port}"]
         command += ["-w", str(workers), "--threads", str(threads), "--log-level", "warning"]
         # Its own control socket: gunicorn's default (~/.gunicorn/gunicorn.ctl) is shared by every server.
         command += ["--control-socket", str(self.run_dir / f"gunicorn-{port}.ctl")]

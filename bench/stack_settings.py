@@ -6,8 +6,8 @@ one run are invisible to any other process using the same Redis database, and ar
 
 import os
 
-from dam.settings import *  # noqa: F403
-from dam.settings import CELERY_BROKER_TRANSPORT_OPTIONS
+from config.settings import *  # noqa: F403
+from config.settings import CELERY_BROKER_TRANSPORT_OPTIONS
 
 _PREFIX = os.environ["BENCH_REDIS_PREFIX"]
 

@@ -212,7 +212,7 @@ def _run(options: argparse.Namespace, workdir: Path) -> None:
     port = _free_port()
     server = subprocess.Popen(
         [
-            *(sys.executable, "-m", "gunicorn", "dam.wsgi:application", "--bind", f"127.0.0.1:{port}"),
+            *(sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}"),
             *("--workers", str(options.workers), "--threads", str(options.threads), "--worker-class", "gthread"),
             *("--keep-alive", "30", "--log-level", "warning"),
         ],

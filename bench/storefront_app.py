@@ -13,7 +13,7 @@ from pathlib import Path
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
-from dam.urls import urlpatterns as app_urlpatterns
+from config.urls import urlpatterns as app_urlpatterns
 
 _BODY = Path(os.environ["BENCH_BASELINE_JSON"]).read_bytes() if os.environ.get("BENCH_BASELINE_JSON") else b"{}"
 

@@ -30,7 +30,7 @@ def seed(assets: int) -> str:
     from dam.blobs import blob_put
     from dam.lifecycle import VersionStatus
     from dam.models import AssetVersion
-    from dam.services import asset_create, asset_version_create, collection_get_or_create, rendition_create
+    from dam.services.assets import asset_create, asset_version_create, collection_get_or_create, rendition_create
     from tenants.models import Scope
     from tenants.services import api_key_create, tenant_create
 

@@ -1,5 +1,5 @@
 """Settings of the storefront benchmark's server: the platform's own, plus the bench URL conf."""
 
-from dam.settings import *  # noqa: F403
+from config.settings import *  # noqa: F403
 
 ROOT_URLCONF = "bench.storefront_app"

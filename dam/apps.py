@@ -6,7 +6,7 @@ class DamConfig(AppConfig):
     verbose_name = "Asset library"
 
     def ready(self) -> None:
-        from governance.budgets import register_budget_alert_hook
+        from governance.services.budgets import register_budget_alert_hook
 
         register_budget_alert_hook(_budget_alert_webhook)
 
@@ -17,7 +17,7 @@ def _budget_alert_webhook(alert) -> None:
         return
     from django.db import transaction
 
-    from dam.webhooks.services import webhook_emit
+    from dam.services.webhooks import webhook_emit
 
     with transaction.atomic():
         webhook_emit(

@@ -22,7 +22,7 @@ class FormatInfo:
     content_type: str  # the only Content-Type its bytes are ever served with
     pil_format: str  # Pillow's format name, for Image.open(formats=...) and Image.save(format=...)
     extension: str  # of a stored blob's key and a delivery URL's file name
-    uploadable: bool  # an upload in this format is accepted (sniffed from the bytes, dam.uploads)
+    uploadable: bool  # an upload in this format is accepted (sniffed from the bytes, dam.services.uploads)
     generated: bool  # gpt-image-2 can return it: a job's output_format may name it
     lossy: bool  # a rendition spec may carry `quality-N`
     default_quality: int | None  # a lossy rendition's quality when the spec names none

@@ -5,7 +5,8 @@ Every status change is a conditional UPDATE whose allowed sources come from here
 its own path. Storefronts see only `STOREFRONT_VISIBLE` versions.
 
 A generated version starts `blocked` (moderation quarantined it: kept for audit, never served),
-`needs_review` or `approved` (the tenant's review rule decides, `governance.safety.moderation`).
+`needs_review` or `approved`: governance's moderation and the tenant's review rule decide a
+`SafetyDecision` (`governance.safety.moderation.safety_decision`), and `initial_status` maps it here.
 Review decisions (`REVIEW_ACTIONS`) move it on; each names the statuses it may start from, a
 subset of the transitions below.
 """
@@ -13,6 +14,8 @@ subset of the transitions below.
 from __future__ import annotations
 
 from django.db import models
+
+from governance.safety.moderation import SafetyDecision
 
 
 class VersionStatus(models.TextChoices):
@@ -67,3 +70,15 @@ def is_servable(status: str, *, storefront: bool) -> bool:
     if status in NEVER_SERVED:
         return False
     return status in STOREFRONT_VISIBLE if storefront else True
+
+
+INITIAL_STATUS: dict[SafetyDecision, str] = {
+    SafetyDecision.QUARANTINE: VersionStatus.BLOCKED,
+    SafetyDecision.REVIEW: VersionStatus.NEEDS_REVIEW,
+    SafetyDecision.CLEAR: VersionStatus.APPROVED,
+}
+
+
+def initial_status(decision: SafetyDecision) -> str:
+    """The status a new version starts in, from what moderation and the review rule decided."""
+    return INITIAL_STATUS[decision]

@@ -1,12 +1,22 @@
+"""Celery tasks of the asset library: thin wrappers that take ids and call one service.
+
+Routed by name (`CELERY_TASK_ROUTES`): `dam.renditions.*` to the `renditions` queue (CPU bound),
+`dam.webhooks.*` to the `webhooks` queue (outgoing HTTP). Services enqueue through the `*_enqueue` helpers
+below, imported at module level; the tasks import their services inside the function, so the two modules
+never import each other at load time.
+"""
+
 from __future__ import annotations
 
 import socket
 
 from celery import shared_task
-from django.db import connection
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection, transaction
 
-# Celery autodiscovers `<app>.tasks` only: register the renditions queue's tasks with the worker.
-from dam.renditions import tasks as renditions_tasks  # noqa: F401
+RENDITION_RETRY_BASE_SECONDS = 10
+# Bounded well above one attempt (connect + read timeouts), far below the job tasks' limits.
+WEBHOOK_TIME_LIMIT = settings.WEBHOOK_TIMEOUT_SECONDS * 2 + 30
 
 
 @shared_task(name="dam.ping", time_limit=30, soft_time_limit=25)
@@ -16,3 +26,64 @@ def ping(token: str) -> dict[str, str]:
         cursor.execute("SELECT current_database()")
         (database,) = cursor.fetchone()
     return {"token": token, "worker": socket.gethostname(), "database": database}
+
+
+@shared_task(
+    name="dam.renditions.generate_up_front",
+    bind=True,
+    acks_late=True,  # safe to run twice: each rendition is created once per (version, spec)
+    max_retries=5,
+    time_limit=settings.RENDITION_TASK_TIME_LIMIT,
+    soft_time_limit=max(5, settings.RENDITION_TASK_TIME_LIMIT - 15),
+)
+def generate_up_front(self, version_id: int) -> list[str]:
+    from dam.services.renditions import FocalPointMoving, renditions_generate_up_front
+
+    try:
+        return renditions_generate_up_front(version_id=version_id)
+    except (OperationalError, InterfaceError, FocalPointMoving) as error:
+        # Transient: the database went away, or someone kept moving the focal point.
+        raise self.retry(exc=error, countdown=RENDITION_RETRY_BASE_SECONDS * 2**self.request.retries) from error
+
+
+def renditions_up_front_enqueue(*, version_id: int) -> None:
+    """Queue the up-front renditions of a new version once its transaction commits."""
+    transaction.on_commit(lambda: generate_up_front.delay(version_id))
+
+
+@shared_task(
+    name="dam.webhooks.deliver",
+    acks_late=True,
+    time_limit=WEBHOOK_TIME_LIMIT,
+    soft_time_limit=WEBHOOK_TIME_LIMIT - 10,
+)
+def deliver_webhook(delivery_id: int) -> str:
+    from dam.services.webhooks import webhook_delivery_attempt
+
+    outcome = webhook_delivery_attempt(delivery_id=delivery_id)
+    if outcome.retry_in is not None:
+        # The row already says when; this message only saves waiting for the sweep.
+        deliver_webhook.apply_async((delivery_id,), countdown=outcome.retry_in)
+    return outcome.status
+
+
+@shared_task(name="dam.webhooks.sweep", time_limit=60, soft_time_limit=50)
+def sweep_webhooks() -> int:
+    """Re-enqueue deliveries whose message was lost or whose worker died (beat, every 30 s)."""
+    from dam.services.webhooks import webhook_deliveries_due
+
+    due = webhook_deliveries_due()
+    for delivery_id in due:
+        deliver_webhook.delay(delivery_id)
+    return len(due)
+
+
+def webhook_deliveries_enqueue(*, delivery_ids: list[int]) -> None:
+    """Queue each delivery's first attempt once the transaction that created it commits."""
+
+    def send() -> None:
+        for delivery_id in delivery_ids:
+            deliver_webhook.delay(delivery_id)
+
+    if delivery_ids:
+        transaction.on_commit(send)

@@ -1,13 +1,15 @@
-"""Celery tasks of the generation queue: thin wrappers that take ids and call one service."""
+"""Celery tasks of the generation queue: thin wrappers that take ids and call one service.
+
+Services enqueue through `job_run_enqueue`, imported at module level; the tasks import their services
+inside the function, so the two modules never import each other at load time.
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
-
-from generation.execution import job_run, jobs_reconcile
+from django.db import InterfaceError, OperationalError, transaction
 
 
 @shared_task(
@@ -26,6 +28,8 @@ from generation.execution import job_run, jobs_reconcile
     soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
 )
 def run_job(self, job_id: int) -> str | None:
+    from generation.services.execution import job_run
+
     outcome = job_run(job_id=job_id, owner=f"task-{self.request.id}" if self.request.id else None)
     if outcome.retry_in is not None:
         run_job.apply_async(args=[job_id], countdown=outcome.retry_in)
@@ -34,10 +38,17 @@ def run_job(self, job_id: int) -> str | None:
 
 @shared_task(name="generation.reconcile_jobs", time_limit=120, soft_time_limit=100)
 def reconcile_jobs() -> int:
+    from generation.services.execution import jobs_reconcile
+
     job_ids = jobs_reconcile()
     for job_id in job_ids:
         run_job.delay(job_id)
     return len(job_ids)
+
+
+def job_run_enqueue(*, job_id: int) -> None:
+    """Queue a job's run once the transaction that submitted it commits."""
+    transaction.on_commit(lambda: run_job.delay(job_id))
 
 
 @worker_ready.connect

@@ -21,7 +21,7 @@ class GovernanceConfig(AppConfig):
     verbose_name = "Governance"
 
     def ready(self) -> None:
-        from governance.audit import audit_record, audit_record_many
+        from governance.services.audit import audit_record, audit_record_many
         from tenants.audit import install_audit_writer
 
         # tenants' services write their audit events through this port (tenants may not import governance).

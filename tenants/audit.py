@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from django.conf import settings
 
 if TYPE_CHECKING:
-    from tenants.api_base import TenantContext
+    from tenants.api.base import TenantContext
     from tenants.models import ApiKey, Tenant
 
 REQUEST_ID_HEADER = "X-Request-Id"

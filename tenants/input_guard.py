@@ -187,7 +187,7 @@ class RequestTextGuardMiddleware:
         if errors:
             if request.path_info.startswith(API_PREFIX):
                 # Imported here: DRF imports this module's parsers while its views module loads.
-                from tenants.problems import problem_response
+                from tenants.api.problems import problem_response
 
                 return problem_response(status=400, errors=errors)
             first = errors[0]

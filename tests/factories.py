@@ -18,8 +18,8 @@ from dam import imaging
 from dam.blobs import blob_put
 from dam.lifecycle import VersionStatus, version_sources
 from dam.models import Asset, AssetVersion, PublishWindow, Rendition, WebhookDelivery
-from dam.services import asset_create, asset_version_create, rendition_create
-from dam.webhooks.services import webhook_emit, webhook_endpoint_create
+from dam.services.assets import asset_create, asset_version_create, rendition_create
+from dam.services.webhooks import webhook_emit, webhook_endpoint_create
 from tenants.models import Role, Scope, Tenant
 from tenants.services import IssuedApiKey, api_key_create, membership_set, tenant_create
 

@@ -15,15 +15,15 @@ _scope = f"{_run_id}_{_worker}"
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/10")
 os.environ.setdefault("MEDIA_ROOT", os.path.join(tempfile.gettempdir(), f"dam-test-media-{_scope}"))
 
-from dam.settings import *  # noqa: E402, F403
-from dam.settings import CELERY_BROKER_TRANSPORT_OPTIONS, DATABASES  # noqa: E402
+from config.settings import *  # noqa: E402, F403
+from config.settings import CELERY_BROKER_TRANSPORT_OPTIONS, DATABASES  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 0
 
 # A worker process started by the fixtures is told its database explicitly (DATABASE_URL names
 # the test database itself), so only the pytest process needs the per-run test name.
-# A whole new DATABASES rather than an item written into the one dam.settings built.
+# A whole new DATABASES rather than an item written into the one config.settings built.
 if not DATABASES["default"]["NAME"].startswith("test_"):
     DATABASES = {**DATABASES, "default": {**DATABASES["default"], "TEST": {"NAME": f"test_dam_{_scope}"}}}
 CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": f"dam-test-{_scope}:"}

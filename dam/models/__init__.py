@@ -1,5 +1,6 @@
 from dam.models.delivery import PublishWindow, TenantDelivery
 from dam.models.library import Asset, AssetVersion, Collection, ImageFormat, Rendition
+from dam.models.review import ReviewDecision
 from dam.models.settings import LibrarySettings
 from dam.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -11,6 +12,7 @@ __all__ = [
     "LibrarySettings",
     "PublishWindow",
     "Rendition",
+    "ReviewDecision",
     "TenantDelivery",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -50,7 +50,7 @@ class Asset(TenantOwnedModel):
         "AssetVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     # Full-text search over title, tags, locale, and the current version's prompt and alt texts;
-    # written by `dam.search.asset_search_refresh` whenever one of those changes.
+    # written by `dam.selectors.search.asset_search_refresh` whenever one of those changes.
     search_vector = SearchVectorField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -95,7 +95,7 @@ class AssetVersion(TenantOwnedModel):
     # Where crops centre, as fractions of the width and height (0..1); null: the centre.
     focal_x = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
     focal_y = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
-    # {"en-US": "...", "ja-JP": "..."}: alternative text per locale (dam.library_services.version_metadata_update).
+    # {"en-US": "...", "ja-JP": "..."}: alternative text per locale (dam.services.metadata.version_metadata_update).
     alt_text = models.JSONField(default=dict, blank=True)
     # IPTC Digital Source Type term (e.g. trainedAlgorithmicMedia, digitalCapture); blank: derived
     # from how the version was made (dam.provenance.source_type_for).
@@ -107,7 +107,7 @@ class AssetVersion(TenantOwnedModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     # The API key that asked for it (a job's requester, an upload's key): with created_by, who may not approve it
-    # (four-eyes, governance.review).
+    # (four-eyes, dam.services.review).
     created_by_key = models.ForeignKey(
         "tenants.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -1,5 +1,5 @@
 """NOTIFY `dam_jobs` with the tenant id when what a job's run reads before its call changes: the
-tenant's deployments and its library settings (see tenants.change_feed, generation.foundry.selectors)."""
+tenant's deployments and its library settings (see tenants.change_feed, generation.selectors.deployments)."""
 
 from django.db import migrations
 

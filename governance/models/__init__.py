@@ -1,10 +1,9 @@
 """Governance models, re-exported. Several modules contribute: append your import and `__all__` names
-(keep both sorted) rather than reorganising others'. Safety and review: `safety.py`, `review.py`."""
+(keep both sorted) rather than reorganising others'. Safety: `safety.py`."""
 
 from governance.models.audit import GENESIS_HASH, AuditChainHead, AuditEvent
 from governance.models.budgets import Budget, BudgetHold, SpendCounter
 from governance.models.ledger import DEFAULT_MODEL, DEFAULT_TIER, DailySpend, LedgerEntry, Price, TokenKind
-from governance.models.review import ReviewDecision
 from governance.models.safety import SafetyConfig
 
 __all__ = [
@@ -18,7 +17,6 @@ __all__ = [
     "DailySpend",
     "LedgerEntry",
     "Price",
-    "ReviewDecision",
     "SafetyConfig",
     "SpendCounter",
     "TokenKind",

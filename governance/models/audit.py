@@ -1,7 +1,7 @@
 """The audit trail: one hash chain of events per tenant, append-only in the database.
 
 Each event's `hash` is SHA-256 over a canonical serialisation of its fields and the previous
-event's hash (`governance.audit.canonical_event`). Writers of one tenant are serialised on
+event's hash (`governance.services.audit.canonical_event`). Writers of one tenant are serialised on
 the tenant's `AuditChainHead` row (SELECT ... FOR UPDATE), backed by unique (tenant, seq):
 concurrent writers can never fork the chain. A trigger refuses UPDATE, DELETE and TRUNCATE
 (migration `governance_append_only`).

@@ -148,7 +148,7 @@ class DailySpend(TenantOwnedModel):
 
     Reports read these instead of the ledger: a year of a tenant by collection is at most 365 rows per
     collection however many entries it has. Keyed by one dimension at a time on purpose: a row per
-    combination of dimensions would be nearly one row per entry. `governance.ledger.daily_spend_rebuild`
+    combination of dimensions would be nearly one row per entry. `governance.services.ledger.daily_spend_rebuild`
     recomputes them from the ledger.
     """
 

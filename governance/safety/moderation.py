@@ -8,8 +8,8 @@ shield, and judge the result against the tenant's thresholds (`governance.safety
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from enum import StrEnum
 
-from dam.lifecycle import VersionStatus
 from governance.safety.backends import ModerationBackend, ModerationError
 from governance.safety.backends.cached import with_answer_cache
 from governance.safety.matching import find_terms, pattern_occurs
@@ -115,19 +115,28 @@ def first_block_reason(verdicts: Sequence[Verdict]) -> tuple[Verdict, str] | Non
     return None
 
 
-def initial_version_status(
-    *, output_decision: str, prompt_flagged: bool, review_rule: str, brand_review_required: bool
-) -> str:
-    """Where a new generated version starts: blocked, waiting for a person, or approved.
+class SafetyDecision(StrEnum):
+    """What moderation and the review rule decide about a new image: a value the asset library maps to a
+    version status (`dam.lifecycle.initial_status`)."""
 
-    `flagged_only` sends a version to review when its output or the prompt it came from was flagged (a
+    QUARANTINE = "quarantine"  # blocked by moderation: kept for audit, never served
+    REVIEW = "review"  # a person looks first
+    CLEAR = "clear"  # nothing asks for a person
+
+
+def safety_decision(
+    *, output_decision: str, prompt_flagged: bool, review_rule: str, brand_review_required: bool
+) -> SafetyDecision:
+    """Where a new image stands: quarantined, waiting for a person, or clear.
+
+    `flagged_only` sends an image to review when its output or the prompt it came from was flagged (a
     severity above 0, or an image no classifier looked at). A brand policy that requires review adds to
     the safety rule, never removes from it.
     """
     if output_decision == "block":
-        return VersionStatus.BLOCKED
+        return SafetyDecision.QUARANTINE
     if review_rule == ReviewRule.ALWAYS or brand_review_required:
-        return VersionStatus.NEEDS_REVIEW
+        return SafetyDecision.REVIEW
     if review_rule == ReviewRule.FLAGGED_ONLY and (output_decision == "flag" or prompt_flagged):
-        return VersionStatus.NEEDS_REVIEW
-    return VersionStatus.APPROVED
+        return SafetyDecision.REVIEW
+    return SafetyDecision.CLEAR

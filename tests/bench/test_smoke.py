@@ -94,12 +94,12 @@ def test_job_sql_smoke_counts_the_statements_of_one_job():
 def test_stacks_summarises_a_collapsed_profile(tmp_path):
     profile = tmp_path / "worker.collapsed.txt"
     profile.write_text(
-        "main (celery.py:1);job_run (generation/execution.py:10);post (httpx.py:5) 30\n"
+        "main (celery.py:1);job_run (generation/services/execution.py:10);post (httpx.py:5) 30\n"
         "main (celery.py:1);idle (threading.py:2) 10\n"
     )
     out = _run("bench/stacks.py", str(profile), "--only", "generation/")
     assert out.startswith("30 samples"), out
-    assert "job_run (generation/execution.py)" in out and "idle" not in out, out
+    assert "job_run (generation/services/execution.py)" in out and "idle" not in out, out
 
 
 def test_bench_all_lists_every_benchmark_in_the_folder():

@@ -11,7 +11,7 @@ from PIL import Image
 
 from dam.blobs import blob_put
 from dam.models import AssetVersion
-from dam.services import asset_version_create, rendition_create
+from dam.services.assets import asset_version_create, rendition_create
 from tests.factories import make_asset, png_bytes
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +78,7 @@ def test_a_superuser_sees_every_tenants_assets(alice, charlie):
 
 
 def test_search_and_filters_narrow_the_grid(alice):
-    from dam.services import asset_create
+    from dam.services.assets import asset_create
 
     shoe = make_asset(alice.tenant, title="Trail shoe")
     tent = asset_create(tenant=alice.tenant, title="Dome tent", source="uploaded", tags=["camping"], locale="ja")
@@ -102,7 +102,7 @@ def test_search_and_filters_narrow_the_grid(alice):
 
 
 def test_the_tag_filter_lists_only_this_tenants_tags(alice, charlie):
-    from dam.services import asset_create
+    from dam.services.assets import asset_create
 
     asset_create(tenant=charlie.tenant, title="b", source="uploaded", tags=["tenant-b-only"])
     asset_create(tenant=alice.tenant, title="a", source="uploaded", tags=["tenant-a-tag"])
@@ -125,7 +125,7 @@ def test_the_asset_page_shows_the_lineage_and_the_compare_page_both_versions(ali
 
 
 def test_a_thumbnail_is_a_downscaled_webp_of_the_stored_image_and_cacheable(alice):
-    from dam.services import asset_create
+    from dam.services.assets import asset_create
 
     asset = asset_create(tenant=alice.tenant, title="big", source="uploaded")
     blob = blob_put(tenant_id=alice.tenant.pk, kind="originals", data=png_bytes(1200, 800), image_format="png")
@@ -167,8 +167,8 @@ def test_the_asset_page_shows_verdicts_cost_and_audit_events_of_its_versions(ali
     from django.db import transaction
     from django.utils import timezone
 
-    from dam.services import asset_create
-    from governance.ledger import ledger_charge_response
+    from dam.services.assets import asset_create
+    from governance.services.ledger import ledger_charge_response
     from tenants.audit import Actor, audit
 
     asset = asset_create(tenant=alice.tenant, title="governed", source="generated")
@@ -218,7 +218,7 @@ def test_the_asset_page_shows_verdicts_cost_and_audit_events_of_its_versions(ali
 
 
 def test_the_placement_filter_follows_the_size_plan_not_the_up_front_renditions(alice):
-    from dam.services import asset_create
+    from dam.services.assets import asset_create
 
     def generated(title: str, planned: str):
         asset = asset_create(tenant=alice.tenant, title=title, source="generated")

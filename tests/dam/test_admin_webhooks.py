@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 
 from dam.models import WebhookDelivery, WebhookEndpoint
+from dam.services.webhooks import webhook_emit, webhook_endpoint_create
 from dam.webhooks.secrets import decrypt_signing_secret
-from dam.webhooks.services import webhook_emit, webhook_endpoint_create
 from governance.models import AuditEvent
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from django.core.files.storage import storages
 from django.test import override_settings
 
 from dam.blobs import blob_put, blob_read, blob_url
-from dam.storefront import version_path
+from dam.selectors.storefront import version_path
 from tests.factories import png_bytes, storefront_asset
 from tests.fixtures.azurite import azure_storages
 

@@ -3,7 +3,7 @@ import uuid
 import pytest
 from django.db import connection
 
-from dam.celery import app
+from config.celery import app
 from dam.tasks import ping
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -10,11 +10,11 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from dam.delivery import accepted_formats
-from dam.delivery_signing import signed_query
+from dam.api.serving import accepted_formats
+from dam.delivery.signing import signed_query
 from dam.lifecycle import VersionStatus
 from dam.models import TenantDelivery
-from dam.storefront import current_path, version_path
+from dam.selectors.storefront import current_path, version_path
 from tests.factories import add_rendition, set_status, set_window, storefront_asset
 
 pytestmark = pytest.mark.django_db
@@ -120,7 +120,7 @@ def test_current_url_redirects_to_the_latest_approved_version_with_short_caching
     assert "Accept" in response["Vary"]
     # A newer version that is not approved yet changes nothing; once approved, the redirect follows it.
     from dam.blobs import blob_put
-    from dam.services import asset_version_create
+    from dam.services.assets import asset_version_create
     from tests.factories import png_bytes
 
     blob = blob_put(tenant_id=alice.tenant.pk, kind="originals", data=png_bytes(colour=(1, 2, 3)), image_format="png")

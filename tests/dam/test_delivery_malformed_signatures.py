@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from dam.delivery_signing import signed_query
+from dam.delivery.signing import signed_query
 from dam.models import TenantDelivery
-from dam.storefront import current_path, version_path
+from dam.selectors.storefront import current_path, version_path
 from tests.factories import storefront_asset
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ def _load_settings(var_dir: Path) -> str:
     env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DJANGO_SETTINGS_MODULE")}
     env.update(DEBUG="1", DAM_VAR_DIR=str(var_dir))
     done = subprocess.run(
-        [sys.executable, "-c", "import os; os.umask(0o022); from dam import settings; print(settings.SECRET_KEY)"],
+        [sys.executable, "-c", "import os; os.umask(0o022); from config import settings; print(settings.SECRET_KEY)"],
         cwd=REPO,
         env=env,
         capture_output=True,

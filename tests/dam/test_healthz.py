@@ -22,7 +22,7 @@ def test_healthz_reports_every_part_ok(client):
 def test_healthz_is_503_naming_redis_when_redis_is_unreachable(client, settings, caplog):
     port = _closed_port()
     settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
-    with caplog.at_level("WARNING", logger="dam.health"):
+    with caplog.at_level("WARNING", logger="config.health"):
         response = client.get("/healthz")
     assert response.status_code == 503
     body = response.json()
@@ -34,4 +34,4 @@ def test_healthz_is_503_naming_redis_when_redis_is_unreachable(client, settings,
     assert "Connection" not in text and "Error" not in text and str(port) not in text and "127.0.0.1" not in text
     assert set(body["checks"]["redis"]) == {"ok", "ms"}
     # The operator still finds the cause in the log.
-    assert any(r.name == "dam.health" and r.exc_info and str(port) in str(r.exc_info[1]) for r in caplog.records)
+    assert any(r.name == "config.health" and r.exc_info and str(port) in str(r.exc_info[1]) for r in caplog.records)

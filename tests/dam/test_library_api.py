@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dam.library_services import collection_create
 from dam.models import Asset, AssetVersion, Collection, LibrarySettings
+from dam.services.metadata import collection_create
 from governance.models.audit import AuditEvent
 from tests.factories import make_version
 from tests.support.errors import error_message

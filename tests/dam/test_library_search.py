@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from dam.library_services import asset_update, collection_create, version_metadata_update
 from dam.models import Asset
-from dam.renditions.services import rendition_get_or_create
+from dam.services.metadata import asset_update, collection_create, version_metadata_update
+from dam.services.renditions import rendition_get_or_create
 from tenants.services import placement_create
 from tests.factories import make_version
 from tests.support.errors import names_field

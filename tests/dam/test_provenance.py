@@ -9,7 +9,6 @@ import pyvips
 from PIL import Image
 
 from dam.blobs import blob_put, blob_read
-from dam.library_settings import library_settings_for, library_settings_update
 from dam.provenance import (
     IPTC_SOURCE_TYPE_BASE,
     ProvenanceRecord,
@@ -19,8 +18,9 @@ from dam.provenance import (
     read_provenance,
     xmp_packet,
 )
-from dam.renditions.services import rendition_get_or_create
-from dam.services import asset_create, asset_version_create
+from dam.services.assets import asset_create, asset_version_create
+from dam.services.renditions import rendition_get_or_create
+from dam.services.settings import library_settings_for, library_settings_update
 from tenants.services import placement_create
 from tests.factories import encode, make_version, marked_image
 

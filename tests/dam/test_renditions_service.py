@@ -12,15 +12,15 @@ from django.db import connection
 from PIL import Image
 
 from dam.blobs import blob_read
-from dam.library_services import version_metadata_update
-from dam.library_settings import library_settings_update
 from dam.models import Rendition
 from dam.renditions.presets import PRESET_SPECS
-from dam.renditions.services import InvalidSpec, SpecNotAllowed, rendition_get_or_create, renditions_generate_up_front
+from dam.services.metadata import version_metadata_update
+from dam.services.renditions import InvalidSpec, SpecNotAllowed, rendition_get_or_create, renditions_generate_up_front
+from dam.services.settings import library_settings_update
 from tenants.services import placement_archive, placement_create
 from tests.factories import make_version
 
-SERVICE_LOGGER = "dam.renditions.services"
+SERVICE_LOGGER = "dam.services.renditions"
 
 
 def _renders(caplog, spec: str) -> int:

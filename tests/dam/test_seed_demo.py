@@ -6,9 +6,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from dam.demo import DEMO_PLACEMENTS
 from governance.models import Budget
 from tenants.models import ApiKey, BrandPolicy, Membership, Placement, Tenant
+from ui.demo import DEMO_PLACEMENTS
 
 pytestmark = pytest.mark.django_db
 

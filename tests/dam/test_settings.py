@@ -22,7 +22,7 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     # DJANGO_ALLOW_ASYNC_UNSAFE for the browser tests) leak into it.
     dropped = {"DEBUG", "SECRET_KEY", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     full_env = {k: v for k, v in os.environ.items() if k not in dropped}
-    full_env.update(DJANGO_SETTINGS_MODULE="dam.settings", **env)
+    full_env.update(DJANGO_SETTINGS_MODULE="config.settings", **env)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         check=False,
@@ -53,8 +53,8 @@ def test_production_without_a_secret_key_refuses_to_start():
         ("API_PAGE_SIZE", "lots", "is not an integer"),
         ("STORAGE_BACKEND", "ftp", "must be one of"),
         ("DATABASE_URL", "mysql://root@localhost/dam", "must point at PostgreSQL"),
-        ("LOG_LEVELS", "generation.execution=loud", "must be NAME=LEVEL"),
-        ("LOG_LEVELS", "generation.execution", "must be NAME=LEVEL"),
+        ("LOG_LEVELS", "generation.services.execution=loud", "must be NAME=LEVEL"),
+        ("LOG_LEVELS", "generation.services.execution", "must be NAME=LEVEL"),
     ],
 )
 def test_bad_values_fail_loudly_naming_the_variable(name, value, message):
@@ -77,7 +77,7 @@ def _is_setting(name: str | None) -> bool:
 
 
 def settings_written_after_the_fact(source: str) -> list[str]:
-    """Every place where dam/settings.py changes a setting it already wrote: a second assignment, `+=`, an item
+    """Every place where config/settings.py changes a setting it already wrote: a second assignment, `+=`, an item
     assignment or a mutating method call (`INSTALLED_APPS.remove(...)`, `REST_FRAMEWORK[...] = ...`). Helper
     functions' own locals are not settings, so function bodies are skipped."""
     found: list[str] = []
@@ -126,7 +126,7 @@ def settings_written_after_the_fact(source: str) -> list[str]:
 def test_every_setting_is_written_once_in_its_own_literal():
     # A setting patched further down the file (`INSTALLED_APPS += [...]`, `REST_FRAMEWORK["X"] = ...`) is read
     # wrongly by anyone who stops at its literal: each is written in one place, its comments beside its entries.
-    assert settings_written_after_the_fact((REPO / "dam" / "settings.py").read_text(encoding="utf-8")) == []
+    assert settings_written_after_the_fact((REPO / "config" / "settings.py").read_text(encoding="utf-8")) == []
 
 
 @pytest.mark.parametrize(

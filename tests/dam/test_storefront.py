@@ -11,10 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from dam.blobs import blob_put
+from dam.delivery.cache import storefront_pages
 from dam.lifecycle import VersionStatus
 from dam.models import TenantDelivery
-from dam.services import asset_version_create, collection_get_or_create
-from dam.storefront_cache import storefront_pages
+from dam.services.assets import asset_version_create, collection_get_or_create
 from tenants.models import Scope
 from tests.factories import add_rendition, png_bytes, set_status, set_window, storefront_asset
 from tests.support.actors import Persona, key_holder

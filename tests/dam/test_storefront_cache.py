@@ -12,10 +12,10 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from dam.delivery.cache import storefront_pages
 from dam.lifecycle import VersionStatus
 from dam.models import TenantDelivery
-from dam.storefront_cache import storefront_pages
-from tenants.authentication import api_keys
+from tenants.api.authentication import api_keys
 from tenants.change_feed import change_feed
 from tenants.models import Scope, Tenant
 from tests.factories import set_status, set_window, storefront_asset
@@ -29,7 +29,7 @@ LIST = "/api/v1/storefront/assets"
 def no_up_front_renditions(monkeypatch):
     """The session's worker would add rendition rows for each new version a moment later, and each
     commit rightly drops the tenant's pages: these tests count queries, so only they write."""
-    monkeypatch.setattr("dam.services.renditions_enqueue_up_front", lambda *, version_id: None)
+    monkeypatch.setattr("dam.services.assets.renditions_up_front_enqueue", lambda *, version_id: None)
 
 
 @pytest.fixture

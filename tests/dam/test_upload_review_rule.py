@@ -5,7 +5,7 @@ import io
 import pytest
 from PIL import Image
 
-from governance.safety.services import safety_config_update
+from governance.services.safety import safety_config_update
 from tenants.services import brand_policy_update
 
 pytestmark = pytest.mark.django_db

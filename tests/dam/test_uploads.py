@@ -161,7 +161,7 @@ def test_the_same_bytes_twice_give_the_same_asset_with_200(alice, charlie):
 
 
 def test_upload_fields_are_validated_and_applied(alice):
-    from dam.library_services import collection_create
+    from dam.services.metadata import collection_create
 
     collection_create(tenant=alice.tenant, slug="summer-26", name="Summer")
     response = post(
@@ -189,8 +189,8 @@ def test_upload_fields_are_validated_and_applied(alice):
 
 
 def test_the_declared_source_type_of_the_file_itself_is_kept_when_the_uploader_names_none(alice):
-    from dam.library_settings import library_settings_update
     from dam.provenance import ProvenanceRecord, provenance_stamp
+    from dam.services.settings import library_settings_update
 
     library_settings_update(tenant=alice.tenant, credit_line="Tenant A Studio")
     declared = provenance_stamp(

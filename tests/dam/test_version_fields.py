@@ -1,16 +1,16 @@
 """Every API that shows a version (library, job outputs, review queue) shows its URL, its renditions' URLs
-and its safety verdicts one way (dam.api.VersionFieldsMixin)."""
+and its safety verdicts one way (dam.api.assets.VersionFieldsMixin)."""
 
 from __future__ import annotations
 
 import pytest
 
-from dam.api import AssetVersionSerializer
+from dam.api.assets import AssetVersionSerializer
+from dam.api.review import ReviewItemSerializer
 from dam.blobs import blob_put, blob_url
 from dam.lifecycle import VersionStatus
-from dam.services import asset_create, asset_version_create, rendition_create
-from generation.api import JobOutputSerializer
-from governance.api_review import ReviewItemSerializer
+from dam.services.assets import asset_create, asset_version_create, rendition_create
+from generation.api.jobs import JobOutputSerializer
 from tests.factories import png_bytes
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ import pytest
 from django.test import override_settings
 
 from dam.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from dam.webhooks.services import webhook_delivery_attempt, webhook_emit, webhook_endpoint_create
+from dam.services.webhooks import webhook_delivery_attempt, webhook_emit, webhook_endpoint_create
 from dam.webhooks.targets import CheckedTarget, pinned_request, resolve_target
 from tests.support.errors import error_fields
 from tests.support.webhook_receiver import webhook_receiver

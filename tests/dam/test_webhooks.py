@@ -12,9 +12,9 @@ import pytest
 from django.db import transaction
 from django.test import override_settings
 
-from dam.celery import app
+from config.celery import app
 from dam.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from dam.webhooks.services import webhook_delivery_attempt, webhook_emit, webhook_endpoint_create
+from dam.services.webhooks import webhook_delivery_attempt, webhook_emit, webhook_endpoint_create
 from governance.models import AuditEvent
 from tests.support.errors import names_field
 from tests.support.webhook_receiver import webhook_receiver

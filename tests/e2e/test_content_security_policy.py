@@ -9,9 +9,9 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from dam.webhooks.services import webhook_endpoint_create
-from governance.budgets import budget_set
-from governance.safety.services import safety_config_update
+from dam.services.webhooks import webhook_endpoint_create
+from governance.services.budgets import budget_set
+from governance.services.safety import safety_config_update
 from tenants.audit import Actor
 from tenants.services import placement_create
 from tests.factories import make_version

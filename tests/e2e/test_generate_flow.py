@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from dam.models import Asset, AssetVersion
-from generation.job_models import Job
+from generation.models import Job
 from tenants.services import brand_policy_update, placement_create
 from tests.factories import png_bytes
 from tests.support.browser import JOB_TIMEOUT_MS, images_loaded, log_in, screenshot

@@ -14,10 +14,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from dam.lifecycle import VersionStatus
-from dam.models import AssetVersion
-from governance.budgets import budget_set
-from governance.models import ReviewDecision
-from governance.safety.services import safety_config_update
+from dam.models import AssetVersion, ReviewDecision
+from governance.services.budgets import budget_set
+from governance.services.safety import safety_config_update
 from tenants.audit import Actor
 from tenants.models import Role, Scope
 from tenants.services import brand_policy_update, placement_create

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from dam.library_services import collection_create
-from generation.job_models import Job
+from dam.services.metadata import collection_create
+from generation.models import Job
 from tenants.models import Role
 from tenants.services import brand_policy_update, membership_set, placement_create
 from tests.factories import make_asset, make_user

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from generation.job_models import Job
+from generation.models import Job
 from tests.fixtures.celery_worker import emulator_env, job_queue_consumed_only_by
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -21,8 +21,8 @@ from generation.foundry.errors import (
     RateLimitedError,
     TransientError,
 )
-from generation.foundry.selectors import deployment_config_for
-from generation.foundry.services import deployment_create
+from generation.selectors.deployments import deployment_config_for
+from generation.services.deployments import deployment_create
 from generation.sizing import output_tokens
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,9 @@ from django.test import override_settings
 
 from generation.foundry.config import ApiStyle, AuthKind, Secret, platform_deployment_config
 from generation.foundry.encryption import DecryptionError
-from generation.foundry.selectors import deployment_config_for
-from generation.foundry.services import deployment_create, deployment_save
 from generation.models import Deployment
+from generation.selectors.deployments import deployment_config_for
+from generation.services.deployments import deployment_create, deployment_save
 
 KEY = "tenant-a-foundry-key-7f3c9d0e1b2a"
 

@@ -11,9 +11,9 @@ from rest_framework.test import APIClient
 
 from dam.lifecycle import VersionStatus
 from dam.models import AssetVersion
-from generation.job_models import Job
+from generation.models import Job
 from governance.models import AuditEvent
-from governance.safety.services import safety_config_update
+from governance.services.safety import safety_config_update
 from tenants.models import Scope
 from tests.support.clients import bearer_client, mint_key, session_client
 from tests.support.review import approve, refused_by_four_eyes, review_state

@@ -14,13 +14,13 @@ import pytest
 from django.utils import timezone
 
 from dam.models import AssetVersion
-from generation.execution import _record_response, job_claim, job_run
 from generation.foundry.config import platform_deployment_config
 from generation.foundry.results import ImageOutput, ImageResult, Usage
-from generation.job_models import Job, JobGeneration
-from governance.audit import audit_verify
-from governance.ledger import ledger_for_job
+from generation.models import Job, JobGeneration
+from generation.services.execution import _record_response, job_claim, job_run
 from governance.models import AuditEvent, LedgerEntry
+from governance.services.audit import audit_verify
+from governance.services.ledger import ledger_for_job
 from tests.fixtures.celery_worker import emulator_env, job_queue_consumed_only_by
 from tests.support.jobs import wait_for
 
@@ -123,7 +123,7 @@ def test_a_run_whose_job_was_reclaimed_while_it_waited_for_quota_makes_no_call(a
             assert job_claim(job_id=job_id, owner="the-next-run") is not None
             return time.time()
 
-        monkeypatch.setattr("generation.execution.acquire_quota", wait_past_the_lease)
+        monkeypatch.setattr("generation.services.execution.acquire_quota", wait_past_the_lease)
         outcome = job_run(job_id=job_id, owner="the-slow-run")
 
     assert outcome.state is None

@@ -10,10 +10,10 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from dam.library_settings import library_settings_shared, library_settings_update
+from dam.services.settings import library_settings_shared, library_settings_update
 from generation.foundry.config import platform_deployment_config
-from generation.foundry.selectors import deployment_config_for
-from generation.foundry.services import deployment_create
+from generation.selectors.deployments import deployment_config_for
+from generation.services.deployments import deployment_create
 from tenants.audit import Actor
 from tenants.change_feed import change_feed
 from tests.factories import make_tenant

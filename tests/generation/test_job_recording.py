@@ -11,10 +11,10 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 
 from dam.blobs import blob_put
-from generation.execution import _record_response, job_claim
 from generation.foundry.config import platform_deployment_config
 from generation.foundry.results import ImageOutput, ImageResult, Usage
-from generation.job_models import JobGeneration, ProviderResponse
+from generation.models import JobGeneration, ProviderResponse
+from generation.services.execution import _record_response, job_claim
 from governance.models import BudgetHold, LedgerEntry
 from tests.factories import png_bytes
 from tests.fixtures.celery_worker import job_queue_consumed_only_by

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from generation.job_models import Job, JobGeneration
+from generation.models import Job, JobGeneration
 from tenants.models import Scope
 from tenants.services import brand_policy_update, placement_create
 from tests.factories import make_api_key
@@ -166,7 +166,7 @@ def test_cancelling_a_queued_job_is_immediate_and_final(alice):
 def test_a_running_job_is_claimed_again_only_by_its_own_run(alice):
     """A task retried after a database error keeps its task id (the lease owner) and takes its job
     back at once; any other run waits for the lease to run out."""
-    from generation.execution import job_claim
+    from generation.services.execution import job_claim
 
     job_id = _submit(alice, {"prompt": "claimed twice"}).json()["id"]  # never enqueued: no commit here
     first = job_claim(job_id=job_id, owner="task-a")

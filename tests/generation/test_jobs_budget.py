@@ -10,9 +10,9 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from generation.job_models import Job
-from governance.budgets import budget_set
+from generation.models import Job
 from governance.models import BudgetHold, LedgerEntry
+from governance.services.budgets import budget_set
 from tenants.audit import Actor
 from tests.fixtures.celery_worker import job_queue_consumed_only_by
 

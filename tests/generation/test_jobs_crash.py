@@ -19,11 +19,11 @@ import pytest
 
 from dam.models import AssetVersion
 from generation.crashpoints import CRASH_STEPS
-from generation.job_models import Job, JobGeneration, ProviderResponse
-from governance.audit import audit_verify
-from governance.budgets import budget_set, spend_counters_check
-from governance.ledger import ledger_for_job
+from generation.models import Job, JobGeneration, ProviderResponse
 from governance.models import LedgerEntry
+from governance.services.audit import audit_verify
+from governance.services.budgets import budget_set, spend_counters_check
+from governance.services.ledger import ledger_for_job
 from tenants.audit import Actor
 from tests.fixtures.celery_worker import emulator_env, job_queue_consumed_only_by
 from tests.support.jobs import wait_for

@@ -8,8 +8,8 @@ import pytest
 
 from dam.blobs import blob_read
 from dam.models import AssetVersion, Rendition
-from generation.job_models import Job, ProviderResponse
-from governance.safety.services import safety_config_update
+from generation.models import Job, ProviderResponse
+from governance.services.safety import safety_config_update
 from tenants.services import brand_policy_update, placement_create
 from tests.support.errors import error_codes
 from tests.support.jobs import wait_for_job

@@ -12,7 +12,7 @@ from PIL import Image
 from dam.blobs import blob_read
 from dam.models import Asset, AssetVersion, Rendition
 from dam.provenance import read_provenance
-from generation.job_models import ProviderResponse
+from generation.models import ProviderResponse
 from tenants.services import placement_create
 from tests.factories import make_asset
 from tests.fixtures.celery_worker import FAST_FAILURE_ENV

@@ -10,8 +10,8 @@ from dam.blobs import blob_put, blob_read
 from dam.imaging import derive
 from dam.provenance import ProvenanceRecord, provenance_stamp
 from dam.renditions.presets import placement_filter
-from generation.outputs import prepare_renditions
 from generation.planning.plan import plan_sizes
+from generation.services.outputs import prepare_renditions
 from tests.factories import png_bytes
 
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from generation.job_models import Job
+from generation.models import Job
 from governance.models import AuditEvent, BudgetHold, LedgerEntry
-from governance.safety.services import safety_config_update
+from governance.services.safety import safety_config_update
 from tenants.services import brand_policy_update
 from tests.factories import make_asset
 from tests.support.errors import error_codes, error_fields, error_message, names_field

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from dam.library_services import collection_create
 from dam.models import Collection
-from generation.job_models import Job
+from dam.services.metadata import collection_create
+from generation.models import Job
 from tests.support.errors import error_fields
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +26,7 @@ def test_an_unknown_reference_is_400_naming_it_and_creates_nothing(alice, charli
     def must_not_run(*args, **kwargs):
         raise AssertionError("moderation was called for a request with an unknown reference")
 
-    monkeypatch.setattr("generation.submission.moderate_prompt", must_not_run)
+    monkeypatch.setattr("generation.services.submission.moderate_prompt", must_not_run)
     collection_create(tenant=charlie.tenant, slug="spring-26")  # another tenant's is unknown here too
     response = alice.client().post(url, {"prompt": "a trail shoe", "quality": "low", **reference}, format="json")
     assert response.status_code == 400, response.content

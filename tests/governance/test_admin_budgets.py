@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from governance.budgets import budget_hold, budget_set
 from governance.models import AuditEvent, Budget
+from governance.services.budgets import budget_hold, budget_set
 from tenants.audit import Actor
 
 pytestmark = pytest.mark.django_db

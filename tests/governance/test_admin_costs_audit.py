@@ -11,11 +11,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from governance.audit import audit_verify_export
-from governance.budgets import budget_set
-from governance.ledger import ledger_charge_response
 from governance.periods import month_of
-from governance.reports import spend_total
+from governance.selectors.reports import spend_total
+from governance.services.audit import audit_verify_export
+from governance.services.budgets import budget_set
+from governance.services.ledger import ledger_charge_response
 from tenants.audit import Actor
 from tenants.services import brand_policy_update
 

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from governance.models import AuditEvent, SafetyConfig
-from governance.safety.services import safety_config_update
+from governance.services.safety import safety_config_update
 from tenants.models import BrandPolicy
 from tenants.services import brand_policy_update
 

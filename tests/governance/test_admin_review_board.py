@@ -8,8 +8,9 @@ from django.test import Client
 
 from dam.blobs import blob_put
 from dam.lifecycle import VersionStatus
-from dam.services import asset_create, asset_version_create
-from governance.models import AuditEvent, ReviewDecision
+from dam.models import ReviewDecision
+from dam.services.assets import asset_create, asset_version_create
+from governance.models import AuditEvent
 from tenants.models import Role
 from tests.factories import make_user, png_bytes
 

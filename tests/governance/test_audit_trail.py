@@ -14,7 +14,8 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 from django.test import RequestFactory
 
-from governance.audit import (
+from governance.models import GENESIS_HASH, AuditEvent
+from governance.services.audit import (
     AuditOutsideTransaction,
     audit_export_lines,
     audit_verify,
@@ -22,7 +23,6 @@ from governance.audit import (
     canonical_bytes,
     canonical_event,
 )
-from governance.models import GENESIS_HASH, AuditEvent
 from tenants import audit as audit_port
 from tenants.audit import Actor, AuditWriterMissing, audit
 from tenants.services import api_key_revoke, brand_policy_update, placement_create, placement_update

@@ -7,11 +7,11 @@ import unicodedata
 
 import pytest
 
-from generation.job_models import Job
+from generation.models import Job
 from governance.safety.moderation import blocklist_hits
 from governance.safety.presets import PRESETS
-from governance.safety.selectors import safety_policy_for
-from governance.safety.services import safety_config_update
+from governance.selectors.safety import safety_policy_for
+from governance.services.safety import safety_config_update
 from tests.support.errors import error_codes, error_message, names_field
 from tests.support.moderation import content_safety_calls
 

@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from governance.budgets import (
+from governance.models import AuditEvent, BudgetHold, LedgerEntry, SpendCounter
+from governance.selectors.reports import spend_report
+from governance.services.budgets import (
     BudgetExceeded,
     budget_hold,
     budget_holds_reconcile,
@@ -21,9 +23,7 @@ from governance.budgets import (
     spend_counters_check,
     unregister_budget_alert_hook,
 )
-from governance.ledger import ledger_charge_response, ledger_for_job
-from governance.models import AuditEvent, BudgetHold, LedgerEntry, SpendCounter
-from governance.reports import spend_report
+from governance.services.ledger import ledger_charge_response, ledger_for_job
 from tenants.audit import Actor
 from tests.factories import make_api_key, make_tenant
 from tests.support.concurrency import run_concurrently
@@ -231,7 +231,7 @@ def test_the_reconciler_leaves_young_holds_alone_and_needs_a_resolver(tenant_a):
     budget_hold(tenant=tenant_a, job_id=580, amount=Decimal("1.00"))
     report = budget_holds_reconcile(older_than=dt.timedelta(minutes=5), resolver=lambda ids: {})
     assert (report.settled, report.released) == ([], [])
-    from governance import budgets
+    from governance.services import budgets
 
     saved, budgets._resolver = budgets._resolver, None
     try:

@@ -22,8 +22,8 @@ from django.db import connection
 
 from dam.lifecycle import VersionStatus
 from dam.models import AssetVersion, Collection, PublishWindow, WebhookEndpoint
-from governance.audit import audit_verify
 from governance.models import AuditEvent, Budget, SafetyConfig
+from governance.services.audit import audit_verify
 from tenants.models import ApiKey, BrandPolicy, Membership, Placement, Role, Scope
 from tenants.services import membership_set
 from tests.factories import make_api_key, make_asset, make_user
@@ -263,7 +263,7 @@ def test_asset_metadata(alice):
 def test_a_patch_that_read_the_endpoint_before_its_delete_does_not_bring_it_back(alice):
     """The interleaving behind the resurrection, made deterministic: the PATCH's view read the row,
     the DELETE committed, then the PATCH's service ran with the row it had read."""
-    from dam.webhooks.services import webhook_endpoint_create, webhook_endpoint_delete, webhook_endpoint_update
+    from dam.services.webhooks import webhook_endpoint_create, webhook_endpoint_delete, webhook_endpoint_update
     from tenants.errors import NotFound
 
     registered = webhook_endpoint_create(tenant=alice.tenant, url="http://127.0.0.1:9/hook", events=["job.failed"])

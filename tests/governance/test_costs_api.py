@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from governance.audit import audit_chain_head
-from governance.budgets import budget_hold
-from governance.ledger import ledger_charge_response
 from governance.models import AuditEvent, Budget
+from governance.services.audit import audit_chain_head
+from governance.services.budgets import budget_hold
+from governance.services.ledger import ledger_charge_response
 from tenants.models import Scope
 from tests.factories import make_api_key
 from tests.support.actors import key_holder

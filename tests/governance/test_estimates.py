@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from generation.sizing import image_input_tokens, output_tokens, parse_size
 from governance.estimates import MIN_OBSERVED_CALLS, PlannedImage, Workload, estimate_routing
-from governance.ledger import ledger_charge_response
 from governance.prices import price_sheet_at
+from governance.services.ledger import ledger_charge_response
 from tenants.models import Scope
 from tenants.services import placement_create
 from tests.support.actors import key_holder

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from governance.safety.services import safety_config_update
+from governance.services.safety import safety_config_update
 from tests.support.errors import error_codes
 from tests.support.moderation import content_safety_calls
 

@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from generation.job_models import Job
+from generation.models import Job
 from governance.safety.categories import CATEGORIES
 from governance.safety.moderation import moderate_image, moderate_prompt
 from governance.safety.presets import PRESETS
-from governance.safety.services import safety_config_update
+from governance.services.safety import safety_config_update
 from tests.factories import png_bytes
 from tests.support.errors import error_message, names_field
 from tests.support.moderation import content_safety_calls

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from generation.sizing import output_tokens
-from governance.ledger import ledger_charge_response, ledger_for_job
 from governance.models import LedgerEntry, Price, TokenKind
 from governance.prices import PriceSheet, UnitPrice, charge_breakdown, ledger_charge_cost, price_set
+from governance.services.ledger import ledger_charge_response, ledger_for_job
 from tenants.errors import Conflict
 from tests.factories import make_tenant
 from tests.support.concurrency import run_concurrently

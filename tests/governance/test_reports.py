@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from governance.ledger import daily_spend_rebuild, ledger_adjust, ledger_charge_response
 from governance.models import AuditEvent, DailySpend
-from governance.reports import GROUPINGS, spend_report, spend_report_from_ledger
+from governance.selectors.reports import GROUPINGS, spend_report, spend_report_from_ledger
+from governance.services.ledger import daily_spend_rebuild, ledger_adjust, ledger_charge_response
 from tenants.audit import Actor
 from tests.factories import make_tenant
 

@@ -17,8 +17,8 @@ from rest_framework.test import APIClient
 
 from dam.blobs import blob_put
 from dam.models import AssetVersion
-from dam.services import asset_version_create
-from generation.job_models import Job
+from dam.services.assets import asset_version_create
+from generation.models import Job
 from tenants.models import ApiKey, Scope
 from tests.factories import png_bytes
 

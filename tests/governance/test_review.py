@@ -7,9 +7,8 @@ from rest_framework.test import APIClient
 
 from dam.blobs import blob_put
 from dam.lifecycle import VersionStatus
-from dam.models import AssetVersion
-from dam.services import asset_create, asset_version_create
-from governance.models import ReviewDecision
+from dam.models import AssetVersion, ReviewDecision
+from dam.services.assets import asset_create, asset_version_create
 from tenants.models import Scope
 from tests.factories import make_api_key, png_bytes
 from tests.support.errors import error_codes

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from governance.models import SafetyConfig
 from governance.safety.categories import CATEGORIES
 from governance.safety.presets import PRESETS
-from governance.safety.services import safety_config_update
+from governance.services.safety import safety_config_update
 from tenants.models import Scope
 from tests.factories import make_api_key
 from tests.support.errors import names_field

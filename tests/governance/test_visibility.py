@@ -9,7 +9,7 @@ import pytest
 
 from dam.blobs import blob_put, blob_url
 from dam.lifecycle import VersionStatus
-from dam.services import asset_create, asset_version_create, rendition_create
+from dam.services.assets import asset_create, asset_version_create, rendition_create
 from tenants.models import Scope
 from tests.factories import png_bytes
 from tests.support.actors import key_holder

@@ -1,6 +1,6 @@
 """Reading the API's error answers in tests.
 
-Every error under `/api/` is RFC 9457 problem details (`tenants/problems.py`):
+Every error under `/api/` is RFC 9457 problem details (`tenants/api/problems.py`):
 `{"type", "title", "status", "detail", "code", "errors": [{"field", "code", "message"}]}`.
 Tests ask which fields an error names and with which codes through these helpers, so that a
 change of the shape is made in one place.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from generation.job_models import Job
+from generation.models import Job
 
 FINISHED = ("succeeded", "failed", "cancelled")
 

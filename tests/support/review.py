@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rest_framework.test import APIClient
 
-from dam.models import AssetVersion
-from governance.models import AuditEvent, ReviewDecision
+from dam.models import AssetVersion, ReviewDecision
+from governance.models import AuditEvent
 from tests.support.errors import error_codes
 
 

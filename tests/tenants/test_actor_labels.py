@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from governance.review import Reviewer
+from dam.services.review import Reviewer
+from tenants.api.authentication import ApiKeyPrincipal
 from tenants.audit import Actor
-from tenants.authentication import ApiKeyPrincipal
 from tenants.models import Scope
 from tests.factories import make_api_key
 

@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.test import Client, RequestFactory
 
-from tenants.admin_base import SESSION_TENANT_KEY, TenantScopedAdmin, admin_tenant_context
+from tenants.admin.base import SESSION_TENANT_KEY, TenantScopedAdmin, admin_tenant_context
 from tenants.models import Membership, Role
 from tenants.scoping import TenantOwnedModel
 from tenants.services import membership_set

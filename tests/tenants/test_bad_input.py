@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 
 from dam.models import Collection
-from generation.job_models import Job
+from generation.models import Job
 from tenants.models import Placement
 from tests.support.errors import error_codes, error_fields
 
@@ -52,7 +52,7 @@ def test_an_unpaired_surrogate_in_a_prompt_is_refused_before_moderation_is_calle
     def must_not_run(*args, **kwargs):
         raise AssertionError("moderation was called")
 
-    monkeypatch.setattr("generation.submission.moderate_prompt", must_not_run)
+    monkeypatch.setattr("generation.services.submission.moderate_prompt", must_not_run)
     response = post_json(alice, "/api/v1/jobs", '{"prompt": "a lakeside cabin \\ud83d at dawn", "quality": "low"}')
     assert response.status_code == 400 and error_fields(response) == {"prompt"}
     assert not Job.objects.for_tenant(alice.tenant).exists()

@@ -10,10 +10,10 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from dam.models import Asset, AssetVersion, Collection, PublishWindow, WebhookDelivery, WebhookEndpoint
-from generation.job_models import Job
-from generation.submission import job_submit
-from governance.models import AuditEvent, Budget, LedgerEntry, ReviewDecision, SafetyConfig
+from dam.models import Asset, AssetVersion, Collection, PublishWindow, ReviewDecision, WebhookDelivery, WebhookEndpoint
+from generation.models import Job
+from generation.services.submission import job_submit
+from governance.models import AuditEvent, Budget, LedgerEntry, SafetyConfig
 from tenants.models import ApiKey, BrandPolicy, Membership, Placement, Role
 from tenants.services import brand_policy_update, placement_create
 from tests.factories import approve_current, make_asset, make_webhook_delivery
@@ -283,7 +283,7 @@ def review_data(storefront_data, alice, charlie):
     """Each asset gets v2 (published, with the storefront's square rendition) and v3 (waiting for review)."""
     from dam.blobs import blob_put
     from dam.lifecycle import VersionStatus
-    from dam.services import asset_version_create
+    from dam.services.assets import asset_version_create
     from tests.factories import add_rendition, png_bytes, set_status
 
     for actor in (alice, charlie):
@@ -310,8 +310,8 @@ def governance_data(alice, charlie):
     """A budget and a ledger charge in each tenant (their audit trails exist from the start)."""
     from django.utils import timezone
 
-    from governance.budgets import budget_set
-    from governance.ledger import ledger_charge_response
+    from governance.services.budgets import budget_set
+    from governance.services.ledger import ledger_charge_response
     from tenants.audit import Actor
 
     for actor in (alice, charlie):
@@ -328,7 +328,7 @@ def governance_data(alice, charlie):
 @pytest.fixture(autouse=True)
 def library_data(brand_data, alice, charlie):
     """Collection endpoints need a collection in each tenant."""
-    from dam.library_services import collection_create
+    from dam.services.metadata import collection_create
 
     for actor in (alice, charlie):
         collection_create(tenant=actor.tenant, slug="campaign", name=f"{actor.tenant.slug} campaign")

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from governance.audit import audit_events_for_tenant, audit_verify
+from governance.services.audit import audit_events_for_tenant, audit_verify
 
 pytestmark = pytest.mark.django_db
 

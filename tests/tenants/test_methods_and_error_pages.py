@@ -88,7 +88,7 @@ def test_a_server_error_under_api_is_a_problem_without_exception_text(alice, mon
     def explode(**kwargs):
         raise RuntimeError("secret-internal-detail dsn=postgres://user:pw@db")
 
-    monkeypatch.setattr("tenants.brand_api.placement_create", explode)
+    monkeypatch.setattr("tenants.api.brand.placement_create", explode)
     client = alice.client()
     client.raise_request_exception = False
     response = client.post("/api/v1/placements", {"slug": "pdp", "width": 300, "height": 300}, format="json")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tenants.api.problems import ProblemDetailSerializer, ProblemFieldErrorSerializer
 from tenants.models import Placement
-from tenants.problems import ProblemDetailSerializer, ProblemFieldErrorSerializer
 from tenants.services import placement_create
 from tests.support.errors import PROBLEM_CONTENT_TYPE, error_body, error_codes, error_fields
 

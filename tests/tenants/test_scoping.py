@@ -1,6 +1,6 @@
 import pytest
 
-from tenants.api_base import TenantScopedViewSet
+from tenants.api.base import TenantScopedViewSet
 from tenants.models import ApiKey, Membership
 from tenants.scoping import UnscopedQueryError
 

@@ -16,8 +16,8 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from dam.library_services import collection_create
 from dam.models import Asset, Collection
+from dam.services.metadata import collection_create
 from governance.models import Budget, SafetyConfig
 from tenants.audit import Actor
 from tenants.models import ApiKey, Placement
@@ -58,7 +58,7 @@ WRITES = [
 
 @pytest.fixture
 def objects(alice):
-    from governance.budgets import budget_set
+    from governance.services.budgets import budget_set
 
     asset = make_asset(alice.tenant, title="lamp")
     placement = placement_create(tenant=alice.tenant, slug="hero", width=640, height=480)
@@ -103,17 +103,17 @@ def test_an_upload_with_an_undeclared_form_field_is_400_naming_it(alice):
 
 
 API_MODULES = [
-    "dam.library_api",
-    "dam.delivery_api",
-    "dam.webhooks.api",
-    "generation.api",
-    "generation.api_costs",
-    "governance.api_audit",
-    "governance.api_costs",
-    "governance.api_review",
-    "governance.api_safety",
-    "tenants.api",
-    "tenants.brand_api",
+    "dam.api.library",
+    "dam.api.delivery",
+    "dam.api.webhooks",
+    "generation.api.jobs",
+    "generation.api.costs",
+    "governance.api.audit",
+    "governance.api.costs",
+    "dam.api.review",
+    "governance.api.safety",
+    "tenants.api.tenancy",
+    "tenants.api.brand",
 ]
 
 

@@ -31,20 +31,20 @@ from django.test import RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from tenants import audit as audit_module
-from tenants.admin_base import SESSION_TENANT_KEY
+from tenants.admin.base import SESSION_TENANT_KEY
 
-OUR_APPS = ("dam", "generation", "governance", "tenants")
+OUR_APPS = ("config", "ui", "dam", "generation", "governance", "tenants")
 WRITE_METHODS = ("post", "put", "patch", "delete")
 # Calls that write a row when made in an entry point's own body.
 ROW_WRITES = {"save", "delete", "create", "get_or_create", "update_or_create", "bulk_create", "bulk_update"}
 
 # Entry points that take POST yet change no row, and why.
 WRITES_NOTHING = {
-    "generation.api.JobViewSet.plan": "plans a job (sizes, cost, checks) without submitting it",
-    "generation.api_costs.CostEstimateView.post": "prices a request; the estimate is not stored",
-    "generation.admin_views.plan_view": "the generate page's live plan, nothing stored",
-    "generation.admin_estimator.estimator_view": "the cost estimator page, nothing stored",
-    "dam.admin_site.DamAdminSite.switch_tenant": "changes the staff member's session, not a row",
+    "generation.api.jobs.JobViewSet.plan": "plans a job (sizes, cost, checks) without submitting it",
+    "generation.api.costs.CostEstimateView.post": "prices a request; the estimate is not stored",
+    "generation.admin.views.plan_view": "the generate page's live plan, nothing stored",
+    "generation.admin.estimator.estimator_view": "the cost estimator page, nothing stored",
+    "ui.site.DamAdminSite.switch_tenant": "changes the staff member's session, not a row",
 }
 
 
@@ -281,14 +281,14 @@ def test_every_model_admin_write_goes_through_an_audited_service(model_admin, su
 def test_the_guard_sees_the_entry_points_and_fails_on_an_unaudited_write():
     """The guard itself: it finds the known entry points, and a write that skips the audit fails it."""
     labels = {label for label, *_ in api_write_handlers()}
-    assert "dam.library_api.CollectionViewSet.create" in labels
-    assert "governance.api_review.VersionApproveView.post" in labels
+    assert "dam.api.library.CollectionViewSet.create" in labels
+    assert "dam.api.review.VersionApproveView.post" in labels
     admin_views = {label for label, *_ in admin_post_views()}
-    assert "governance.admin_review.review_decide_view" in admin_views
+    assert "dam.admin.review.review_decide_view" in admin_views
     assert set(WRITES_NOTHING) <= labels | admin_views, "an entry in WRITES_NOTHING no longer exists"
 
-    from dam.library_services import collection_create
-    from dam.services import collection_get_or_create
+    from dam.services.assets import collection_get_or_create
+    from dam.services.metadata import collection_create
 
     def audited(tenant):
         return collection_create(tenant=tenant, slug="x")

@@ -9,7 +9,7 @@ from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from dam.selectors import storage_keys_in_use
+from dam.selectors.assets import storage_keys_in_use
 
 BATCH = 500
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from dam.models import Asset
-from dam.renditions.tasks import generate_up_front
-from dam.search import asset_search_refresh
+from dam.selectors.search import asset_search_refresh
+from dam.tasks import generate_up_front
 from tenants.models import Tenant
 
 

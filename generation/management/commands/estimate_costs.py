@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from generation.cost_estimates import workload_estimate
+from generation.estimates.workloads import workload_estimate
 from tenants.errors import ServiceError
 from tenants.models import Tenant
 

@@ -7,7 +7,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
-from governance.audit import audit_export_lines
+from governance.services.audit import audit_export_lines
 from tenants.models import Tenant
 
 

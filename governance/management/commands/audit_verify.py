@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from governance.audit import audit_verify, audit_verify_export
+from governance.services.audit import audit_verify, audit_verify_export
 from tenants.models import Tenant
 
 

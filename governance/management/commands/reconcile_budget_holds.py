@@ -7,7 +7,7 @@ import datetime as dt
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from governance.budgets import budget_holds_reconcile, spend_counters_check
+from governance.services.budgets import budget_holds_reconcile, spend_counters_check
 from tenants.models import Tenant
 
 

@@ -1,0 +1,113 @@
+"""The asset library in the staff UI: the asset browser (a thumbnail grid) and collections."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.urls import path
+
+from dam.admin import uploads as admin_uploads
+from dam.admin import views as admin_views
+from dam.admin.filters import LocaleFilter, PlacementFilter, StatusFilter, TagFilter
+from dam.models import Asset, Collection
+from dam.services.metadata import collection_create
+from tenants.admin.base import TenantScopedAdmin, admin_tenant_context
+from tenants.audit import Actor
+from tenants.models import Scope
+
+
+@admin.register(Asset)
+class AssetAdmin(TenantScopedAdmin):
+    scopes = {"view": Scope.ASSETS_READ, "add": None, "change": None, "delete": None}
+    change_list_template = "admin/dam/asset/grid.html"
+    list_display = ["title", "collection", "locale", "source", "created_at"]
+    list_filter = [
+        ("collection", admin.RelatedOnlyFieldListFilter),
+        TagFilter,
+        LocaleFilter,
+        PlacementFilter,
+        StatusFilter,
+        "source",
+    ]
+    search_fields = ["title", "family", "collection__name", "current_version__compiled_prompt"]
+    search_help_text = "Title, prompt, collection, job family or an exact tag"
+    list_per_page = 48
+    show_full_result_count = False
+
+    def scoped_queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.select_related("collection", "current_version", "tenant").annotate(
+            version_count=Count("versions", distinct=True)
+        )
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip().lower()
+        if term:
+            results = results | queryset.filter(tags__contains=[term])
+        return results, may_have_duplicates
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+
+        def bound(function):
+            return view(partial(function, self))
+
+        return [
+            path("upload/", bound(admin_uploads.upload_view), name="dam_asset_upload"),
+            path("<int:asset_id>/compare/", bound(admin_views.asset_compare), name="dam_asset_compare"),
+            path(
+                "version/<int:version_id>/thumbnail/",
+                bound(admin_views.version_thumbnail_view),
+                name="dam_asset_thumbnail",
+            ),
+            path("version/<int:version_id>/file/", bound(admin_views.version_file_view), name="dam_asset_version_file"),
+            path(
+                "rendition/<int:rendition_id>/file/",
+                bound(admin_views.rendition_file_view),
+                name="dam_asset_rendition_file",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        return admin_views.asset_page(self, request, object_id)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        context = admin_tenant_context(request)
+        extra = {
+            "can_generate": context.can(Scope.JOBS_WRITE) and context.tenant is not None,
+            "can_upload": context.can(Scope.ASSETS_WRITE) and context.tenant is not None,
+            "thumbnail_width": 480,
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context=extra)
+
+
+@admin.register(Collection)
+class CollectionAdmin(TenantScopedAdmin):
+    scopes = {"view": Scope.ASSETS_READ, "add": Scope.ASSETS_WRITE, "change": None, "delete": None}
+    list_display = ["name", "slug", "asset_count", "created_at"]
+    search_fields = ["name", "slug"]
+    fields = ["name", "slug"]
+
+    def scoped_queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.annotate(assets_total=Count("assets"))
+
+    @admin.display(description="Assets", ordering="assets_total")
+    def asset_count(self, obj: Collection) -> int:
+        return obj.assets_total
+
+    def save_model(self, request: HttpRequest, obj: Collection, form, change: bool) -> None:
+        # The API's service: its slug rule, its "already exists" and its audit event (a refusal
+        # comes back as a form error, see ServiceWritesAdmin).
+        saved = collection_create(
+            tenant=admin_tenant_context(request).tenant,
+            slug=obj.slug,
+            name=obj.name,
+            actor=Actor.for_user(request.user),
+            request=request,
+        )
+        obj.pk, obj.tenant_id = saved.pk, saved.tenant_id

@@ -1,0 +1,293 @@
+"""Review endpoints: the queue, the decisions on a version, and each version's decision history.
+
+GET  /reviews                                      versions waiting for review, oldest first (reviews:write)
+POST /assets/{id}/versions/{n}/approve             {"comment"?, "approve_over_newer"?}     (reviews:write)
+POST /assets/{id}/versions/{n}/reject              {"comment"} (required)                  (reviews:write)
+POST /assets/{id}/versions/{n}/publish|unpublish   {"comment"?}                            (reviews:write)
+GET  /assets/{id}/versions/{n}/reviews             who decided what, when and why          (jobs:read)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import exceptions, mixins, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from dam.api.assets import VersionFieldsMixin, viewer_context
+from dam.blobs import blob_url
+from dam.lifecycle import ReviewAction
+from dam.models import AssetVersion, ReviewDecision
+from dam.services.review import (
+    Reviewer,
+    review_decisions,
+    review_queue,
+    version_approve,
+    version_of_asset,
+    version_publish,
+    version_reject,
+    version_unpublish,
+)
+from tenants.api.base import TenantScopedAPIView, TenantScopedViewSet
+from tenants.api.pagination import StableCursorPagination
+from tenants.api.serializers import InputSerializer
+from tenants.audit import Actor
+from tenants.models import Scope, Tenant
+
+
+class OldestFirstPagination(StableCursorPagination):
+    ordering = "id"
+
+
+VERDICT_EXAMPLE = {
+    "stage": "output",
+    "target": "output 4b1f…/0",
+    "decision": "flag",
+    "backend": "azure",
+    "latency_ms": 41,
+    "categories": {
+        "hate": {"severity": 0, "threshold": 4, "blocked": False},
+        "sexual": {"severity": 0, "threshold": 4, "blocked": False},
+        "violence": {"severity": 2, "threshold": 4, "blocked": False},
+        "self_harm": {"severity": 0, "threshold": 4, "blocked": False},
+    },
+    "blocklist_matches": [],
+    "prompt_attack": None,
+    "analysed": True,
+    "reasons": ["violence severity 2 below the output threshold 4"],
+    "safety_config_version": 3,
+}
+REVIEW_ITEM_EXAMPLE = {
+    "id": 812,
+    "asset": 311,
+    "asset_title": "Trail shoe on wet rock [ja]",
+    "version": 1,
+    "status": "needs_review",
+    "locale": "ja",
+    "width": 1536,
+    "height": 1024,
+    "format": "png",
+    "url": "/media/tenants/1/originals/9f/9f86d0….png",
+    "renditions": [],
+    "job_id": 97,
+    "compiled_prompt": "Brand style guide …",
+    "safety_verdicts": [VERDICT_EXAMPLE],
+    "safety_config_version": 3,
+    "brand_policy_version": 5,
+    "requested_by": "api-key:k3x9",
+    "requested_by_person": "alice",
+    "created_at": "2026-11-25T09:00:00Z",
+}
+DECISION_EXAMPLE = {
+    "id": 55,
+    "asset": 311,
+    "version": 1,
+    "action": "approve",
+    "from_status": "needs_review",
+    "to_status": "approved",
+    "comment": "On brand",
+    "approved_over_newer": False,
+    "decided_by": "user:rita",
+    "created_at": "2026-11-25T09:05:00Z",
+}
+
+
+class ReviewItemSerializer(VersionFieldsMixin, serializers.ModelSerializer):
+    """A version waiting for review, with what a reviewer needs to decide."""
+
+    asset = serializers.IntegerField(source="asset_id")
+    asset_title = serializers.CharField(source="asset.title")
+    version = serializers.IntegerField(source="number")
+    url = serializers.SerializerMethodField()
+    renditions = serializers.SerializerMethodField()
+    safety_verdicts = serializers.SerializerMethodField()
+    requested_by = serializers.SerializerMethodField()
+    requested_by_person = serializers.SerializerMethodField(
+        help_text="Username of the person behind the request (a key's minter, down a chain of keys); null if none."
+    )
+
+    class Meta:
+        model = AssetVersion
+        fields = [
+            "id",
+            "asset",
+            "asset_title",
+            "version",
+            "status",
+            "locale",
+            "width",
+            "height",
+            "format",
+            "url",
+            "renditions",
+            "job_id",
+            "compiled_prompt",
+            "safety_verdicts",
+            "safety_config_version",
+            "brand_policy_version",
+            "requested_by",
+            "requested_by_person",
+            "created_at",
+        ]
+
+    def get_renditions(self, version: AssetVersion) -> list[dict[str, Any]]:
+        return [
+            {"spec": r.spec, "width": r.width, "height": r.height, "format": r.format, "url": blob_url(r.storage_key)}
+            for r in version.renditions.all()
+        ]
+
+    def get_requested_by_person(self, version: AssetVersion) -> str | None:
+        return version.created_by_person.get_username() if version.created_by_person_id else None
+
+    def get_requested_by(self, version: AssetVersion) -> str | None:
+        if not (version.created_by_key_id or version.created_by_id):
+            return None
+        return Actor.of(user=version.created_by, api_key=version.created_by_key).label
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="The review queue: versions waiting for a person, oldest first, with their verdicts",
+        examples=[OpenApiExample("Queue", value=[REVIEW_ITEM_EXAMPLE], response_only=True)],
+    )
+)
+class ReviewQueueViewSet(mixins.ListModelMixin, TenantScopedViewSet):
+    serializer_class = ReviewItemSerializer
+    pagination_class = OldestFirstPagination
+    required_scopes = {"list": Scope.REVIEWS_WRITE}
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), **viewer_context(self.request)}
+
+    def scoped_queryset(self, tenant: Tenant) -> QuerySet[AssetVersion]:
+        return review_queue(tenant=tenant)
+
+
+class ReviewDecisionSerializer(serializers.ModelSerializer):
+    version = serializers.IntegerField(source="version.number")
+    asset = serializers.IntegerField(source="version.asset_id")
+    decided_by = serializers.CharField(source="actor_label")
+
+    class Meta:
+        model = ReviewDecision
+        fields = [
+            "id",
+            "asset",
+            "version",
+            "action",
+            "from_status",
+            "to_status",
+            "comment",
+            "approved_over_newer",
+            "decided_by",
+            "created_at",
+        ]
+
+
+class DecisionParams(InputSerializer):
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=4000, trim_whitespace=True)
+    approve_over_newer = serializers.BooleanField(required=False, default=False)
+
+
+class _VersionView(TenantScopedAPIView):
+    def version(self, pk: int, number: int) -> AssetVersion:
+        try:
+            return version_of_asset(tenant=self.tenant, asset_id=pk, number=number)
+        except AssetVersion.DoesNotExist:
+            raise exceptions.NotFound("no such asset version") from None
+
+
+DECISION_RESULT = inline_serializer(
+    "ReviewDecisionResult", {"status": serializers.CharField(), "decision": ReviewDecisionSerializer()}
+)
+
+
+def _decision_schema(action: str, summary: str, request_example: dict[str, Any]):
+    return extend_schema(
+        summary=summary,
+        request=DecisionParams,
+        responses={200: DECISION_RESULT},
+        examples=[
+            OpenApiExample(f"{action} request", value=request_example, request_only=True),
+            OpenApiExample(
+                f"{action} result",
+                value={"status": DECISION_EXAMPLE["to_status"], "decision": {**DECISION_EXAMPLE, "action": action}},
+                response_only=True,
+            ),
+        ],
+    )
+
+
+class VersionDecisionView(_VersionView):
+    review_action: ClassVar[str]
+    required_scopes = {"POST": Scope.REVIEWS_WRITE}
+
+    def post(self, request: Request, pk: int, number: int) -> Response:
+        version = self.version(pk, number)
+        params = DecisionParams(data=request.data)
+        params.is_valid(raise_exception=True)
+        context = request.tenant_context
+        reviewer = Reviewer(user=context.user, api_key=context.api_key)
+        comment = params.validated_data.get("comment", "")
+        if self.review_action == ReviewAction.APPROVE:
+            decision = version_approve(
+                version=version,
+                reviewer=reviewer,
+                comment=comment,
+                approve_over_newer=params.validated_data["approve_over_newer"],
+            )
+        else:
+            service = {
+                ReviewAction.REJECT: version_reject,
+                ReviewAction.PUBLISH: version_publish,
+                ReviewAction.UNPUBLISH: version_unpublish,
+            }[self.review_action]
+            decision = service(version=version, reviewer=reviewer, comment=comment)
+        return Response({"status": decision.to_status, "decision": ReviewDecisionSerializer(decision).data})
+
+
+@extend_schema_view(
+    post=_decision_schema(
+        "approve",
+        "Approve a version waiting for review (not by its requester: four-eyes; 409 while a newer version "
+        "waits unless approve_over_newer)",
+        {"comment": "On brand", "approve_over_newer": False},
+    )
+)
+class VersionApproveView(VersionDecisionView):
+    review_action = ReviewAction.APPROVE
+
+
+@extend_schema_view(
+    post=_decision_schema(
+        "reject", "Reject a waiting or approved version (a comment is required)", {"comment": "Logo cropped"}
+    )
+)
+class VersionRejectView(VersionDecisionView):
+    review_action = ReviewAction.REJECT
+
+
+@extend_schema_view(post=_decision_schema("publish", "Publish an approved version", {"comment": "Campaign live"}))
+class VersionPublishView(VersionDecisionView):
+    review_action = ReviewAction.PUBLISH
+
+
+@extend_schema_view(post=_decision_schema("unpublish", "Take a published version back to approved", {}))
+class VersionUnpublishView(VersionDecisionView):
+    review_action = ReviewAction.UNPUBLISH
+
+
+class VersionReviewHistoryView(_VersionView):
+    required_scopes = {"GET": Scope.JOBS_READ}
+
+    @extend_schema(
+        summary="Every review decision on a version: who, when, why",
+        responses=inline_serializer("ReviewHistory", {"results": ReviewDecisionSerializer(many=True)}),
+        examples=[OpenApiExample("History", value={"results": [DECISION_EXAMPLE]}, response_only=True)],
+    )
+    def get(self, request: Request, pk: int, number: int) -> Response:
+        decisions = review_decisions(version=self.version(pk, number)).select_related("version")
+        return Response({"results": ReviewDecisionSerializer(decisions, many=True).data})

@@ -1,0 +1,12 @@
+"""Routes of generation's API under /api/v1/: jobs and the workload cost estimate."""
+
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from generation.api.costs import CostEstimateView
+from generation.api.jobs import JobViewSet
+
+router = SimpleRouter(trailing_slash=False)
+router.register("jobs", JobViewSet, basename="job")
+api_v1 = [path("costs/estimate", CostEstimateView.as_view(), name="costs-estimate"), *router.urls]
+urlpatterns = [path("api/v1/", include(api_v1))]
