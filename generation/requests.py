@@ -68,7 +68,7 @@ class JobSpec:
     locales: dict[str, str]
     tags: tuple[str, ...] = ()
     collection: str | None = None
-    request: dict[str, Any] = field(default_factory=dict)
+    body: dict[str, Any] = field(default_factory=dict)
 
     @property
     def units(self) -> int:
@@ -80,13 +80,13 @@ class JobSpec:
         return self.plan.estimated_output_tokens * self.n * max(1, len(self.locales))
 
 
-def request_fingerprint(request: dict[str, Any], *, mask_sha256: str = "") -> str:
-    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def request_fingerprint(body: dict[str, Any], *, mask_sha256: str = "") -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{canonical}|{mask_sha256}".encode()).hexdigest()
 
 
-def _routing_from(request: dict[str, Any], *, edit_size: Size | None, quality: str) -> Routing:
-    size, routing = request.get("size"), request.get("routing")
+def _routing_from(body: dict[str, Any], *, edit_size: Size | None, quality: str) -> Routing:
+    size, routing = body.get("size"), body.get("routing")
     if size is not None and routing is not None:
         raise ServiceError("give either size or routing, not both", field="size")
     if routing is not None:
@@ -180,10 +180,10 @@ REQUEST_FIELDS = frozenset(
 )
 
 
-def refuse_unknown_fields(request: Any) -> None:
-    if not isinstance(request, dict):
+def refuse_unknown_fields(body: Any) -> None:
+    if not isinstance(body, dict):
         raise ServiceError("the request must be a JSON object", field="non_field_errors")
-    unknown = sorted(str(key) for key in request if key not in REQUEST_FIELDS)
+    unknown = sorted(str(key) for key in body if key not in REQUEST_FIELDS)
     if unknown:
         message = f"unknown field; a job request takes {', '.join(sorted(REQUEST_FIELDS))}"
         raise ValidationError({key: ValidationError(message, code="unknown_field") for key in unknown})
@@ -191,38 +191,38 @@ def refuse_unknown_fields(request: Any) -> None:
 
 def build_job_spec(
     *,
-    request: dict[str, Any],
+    body: dict[str, Any],
     placements: list[PlacementSpec],
     default_quality: str,
     default_output_format: str,
     edit_size: Size | None = None,
 ) -> JobSpec:
     """Validate and resolve a request. Raises ServiceError naming the field and the rule."""
-    prompt = request.get("prompt")
+    prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise ServiceError("a non-empty prompt is required", field="prompt")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise ServiceError(f"at most {MAX_PROMPT_CHARS} characters", field="prompt")
     _refuse_bidi_controls(prompt, field="prompt", label="the prompt")
-    quality = request.get("quality") or default_quality
+    quality = body.get("quality") or default_quality
     if quality not in Quality.__members__.values():
         raise ServiceError(f"must be one of {', '.join(Quality)}", field="quality")
-    n = request.get("n", 1)
+    n = body.get("n", 1)
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_N:
         raise ServiceError(f"must be an integer from 1 to {MAX_N}", field="n")
-    output_format = request.get("output_format") or default_output_format
+    output_format = body.get("output_format") or default_output_format
     if output_format not in OUTPUT_FORMATS:
         raise ServiceError(f"must be one of {', '.join(OUTPUT_FORMATS)}", field="output_format")
-    compression = request.get("output_compression")
+    compression = body.get("output_compression")
     if compression is not None and (not isinstance(compression, int) or not 0 <= compression <= 100):
         raise ServiceError("must be an integer from 0 to 100", field="output_compression")
-    background = request.get("background") or "auto"
+    background = body.get("background") or "auto"
     if background not in BACKGROUNDS:
         raise ServiceError(f"must be one of {', '.join(BACKGROUNDS)}", field="background")
     if background == "transparent" and output_format == "jpeg":
         raise ServiceError("a transparent background needs png or webp", field="background")
-    locales = _locales_from(request.get("locales"))
-    routing = _routing_from(request, edit_size=edit_size, quality=quality)
+    locales = _locales_from(body.get("locales"))
+    routing = _routing_from(body, edit_size=edit_size, quality=quality)
     targets = [PlacementTarget(p.slug, p.width, p.height) for p in placements]
     # A bare edit at a routed size keeps the source's aspect ratio.
     aspect = (
@@ -234,10 +234,10 @@ def build_job_spec(
         plan = plan_sizes(placements=targets, routing=routing, quality=quality, aspect=aspect)
     except (PlanningError, RoutingError, IllegalSizeError) as exc:
         raise ServiceError(str(exc), field="placements" if targets else "size") from None
-    tags = request.get("tags") or []
+    tags = body.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise ServiceError("must be a list of strings", field="tags")
-    collection = request.get("collection")
+    collection = body.get("collection")
     if collection is not None and not isinstance(collection, str):
         raise ServiceError("must be a collection slug", field="collection")
     return JobSpec(
@@ -253,7 +253,7 @@ def build_job_spec(
         locales=locales,
         tags=tuple(tags),
         collection=collection,
-        request=request,
+        body=body,
     )
 
 

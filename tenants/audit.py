@@ -99,6 +99,23 @@ class Target:
         return cls(str(kind), "" if ident is None else str(ident))
 
 
+@dataclass(frozen=True)
+class RequestOrigin:
+    """Where an HTTP-borne change came from, as the audit trail records it: the request id and the
+    client address. Entry points build it once (`RequestOrigin.of(request)`) so services never hold
+    the HTTP request itself."""
+
+    request_id: str = ""
+    ip: str = ""
+
+    @classmethod
+    def of(cls, request: Any) -> RequestOrigin | None:
+        """The origin of a Django or DRF request; None when there is no request (a task, a command)."""
+        if request is None:
+            return None
+        return cls(request_id=request_id_of(request), ip=client_ip_of(request))
+
+
 class AuditWriter(Protocol):
     def __call__(
         self,
@@ -108,7 +125,7 @@ class AuditWriter(Protocol):
         action: str,
         target: Target,
         payload: Mapping[str, Any],
-        request: Any = None,
+        origin: RequestOrigin | None = None,
     ) -> Any: ...
 
 
@@ -136,12 +153,12 @@ def audit(
     action: str,
     target: Target | tuple[str, Any],
     payload: Mapping[str, Any],
-    request: Any = None,
+    origin: RequestOrigin | None = None,
 ) -> Any:
     """Record that `actor` did `action` to `target`, in the caller's transaction.
 
-    `payload` holds what changed, usually `changes(before, after)`. `request` (Django or DRF)
-    supplies the request id and client IP when the change came through HTTP.
+    `payload` holds what changed, usually `changes(before, after)`. `origin` carries the request id
+    and client IP when the change came through HTTP.
     """
     if _writer is None:
         raise AuditWriterMissing("no audit writer is installed: is 'governance' in INSTALLED_APPS?")
@@ -155,7 +172,7 @@ def audit(
         "action": action,
         "target": Target.coerce(target),
         "payload": payload,
-        "request": request,
+        "origin": origin,
     }
     if (pending := _deferred.get()) is not None:
         pending.append(event)

@@ -30,7 +30,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from tenants.audit import Actor, audit, client_ip_of
+from tenants.audit import Actor, RequestOrigin, audit, client_ip_of
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -78,10 +78,11 @@ def _tenants_of(username: str) -> list[Tenant]:
     return list(Tenant.objects.filter(memberships__user__username=username).distinct().order_by("pk"))
 
 
-def _audit_login_event(*, action: str, username: str, request: HttpRequest | None, payload: dict[str, Any]) -> None:
+def _audit_login_event(*, action: str, username: str, origin: RequestOrigin | None, payload: dict[str, Any]) -> None:
     tenants = _tenants_of(username) if username else []
     if not tenants:
-        logger.warning("%s for %r from %s: no tenant chain to audit in", action, username, client_ip_of(request))
+        ip = origin.ip if origin is not None else ""
+        logger.warning("%s for %r from %s: no tenant chain to audit in", action, username, ip)
         return
     with transaction.atomic():
         for tenant in tenants:
@@ -91,7 +92,7 @@ def _audit_login_event(*, action: str, username: str, request: HttpRequest | Non
                 action=action,
                 target=("user", username),
                 payload={"username": username, **payload},
-                request=request,
+                origin=origin,
             )
 
 
@@ -100,7 +101,7 @@ def audit_failed_login(sender: Any, credentials: dict[str, Any], request: HttpRe
     if request is None:  # no HTTP login: nothing an attacker did over the network
         return
     username = str(credentials.get("username") or "")[:150]
-    _audit_login_event(action="login.failed", username=username, request=request, payload={})
+    _audit_login_event(action="login.failed", username=username, origin=RequestOrigin.of(request), payload={})
 
 
 @receiver(user_locked_out, dispatch_uid="tenants.login_throttle.locked_out")
@@ -108,7 +109,7 @@ def audit_lockout(sender: Any, request: HttpRequest, username: str | None, ip_ad
     _audit_login_event(
         action="login.locked_out",
         username=str(username or "")[:150],
-        request=request,
+        origin=RequestOrigin.of(request),
         payload={
             "failures": settings.AXES_FAILURE_LIMIT,
             "cooloff_minutes": settings.LOGIN_COOLOFF_MINUTES,

@@ -15,7 +15,7 @@ from dam.admin.filters import LocaleFilter, PlacementFilter, StatusFilter, TagFi
 from dam.models import Asset, Collection
 from dam.services.metadata import collection_create
 from tenants.admin.base import TenantScopedAdmin, admin_tenant_context
-from tenants.audit import Actor
+from tenants.audit import Actor, RequestOrigin
 from tenants.models import Scope
 
 
@@ -108,6 +108,6 @@ class CollectionAdmin(TenantScopedAdmin):
             slug=obj.slug,
             name=obj.name,
             actor=Actor.for_user(request.user),
-            request=request,
+            origin=RequestOrigin.of(request),
         )
         obj.pk, obj.tenant_id = saved.pk, saved.tenant_id

@@ -17,7 +17,7 @@ from django.urls import reverse
 from dam.models import Collection
 from dam.services.uploads import asset_upload
 from tenants.admin.base import require_scope
-from tenants.audit import Actor
+from tenants.audit import Actor, RequestOrigin
 from tenants.errors import ServiceError
 from tenants.models import Scope
 
@@ -82,7 +82,7 @@ def upload_view(model_admin: AssetAdmin, request: HttpRequest) -> HttpResponse:
                 locale=request.POST.get("locale", "").strip(),
                 created_by=request.user,
                 actor=Actor.for_user(request.user),
-                request=request,
+                origin=RequestOrigin.of(request),
             )
         except (ServiceError, ValidationError) as exc:
             outcomes.append(FileOutcome(upload.name or "file", None, False, _error_text(exc)))

@@ -25,7 +25,7 @@ from dam.services.webhooks import (
     webhook_endpoint_update,
 )
 from tenants.admin.base import require_scope
-from tenants.audit import Actor
+from tenants.audit import Actor, RequestOrigin
 from tenants.errors import ServiceError
 from tenants.models import Scope, Tenant
 
@@ -77,7 +77,9 @@ def webhooks_view(site: AdminSite, request: HttpRequest) -> HttpResponse:
         "events": request.POST.getlist("events"),
     }
     try:
-        registered = webhook_endpoint_create(tenant=tenant, **form, actor=Actor.for_user(request.user), request=request)
+        registered = webhook_endpoint_create(
+            tenant=tenant, **form, actor=Actor.for_user(request.user), origin=RequestOrigin.of(request)
+        )
     except ServiceError as exc:
         return _page(site, request, tenant, form=form, errors={exc.field: [exc.message]}, status=400)
     return _page(site, request, tenant, revealed=registered)
@@ -98,21 +100,23 @@ def webhook_endpoint_action_view(site: AdminSite, request: HttpRequest, endpoint
             "events": request.POST.getlist("events"),
         }
         try:
-            webhook_endpoint_update(endpoint=endpoint, **changes, actor=actor, request=request)
+            webhook_endpoint_update(endpoint=endpoint, **changes, actor=actor, origin=RequestOrigin.of(request))
         except ServiceError as exc:
             errors = {f"{endpoint.url} {exc.field}": [exc.message]}
             return _page(site, request, tenant, errors=errors, status=400)
         messages.success(request, f"{changes['url']} saved.")
     elif op == "toggle":
         # The service changes the row as it is now and returns it; `endpoint` is what this request read.
-        toggled = webhook_endpoint_update(endpoint=endpoint, active=not endpoint.active, actor=actor, request=request)
+        toggled = webhook_endpoint_update(
+            endpoint=endpoint, active=not endpoint.active, actor=actor, origin=RequestOrigin.of(request)
+        )
         messages.success(request, f"{toggled.url} is {'active' if toggled.active else 'paused'}.")
     elif op == "rotate":
-        rotated = webhook_endpoint_rotate_secret(endpoint=endpoint, actor=actor, request=request)
+        rotated = webhook_endpoint_rotate_secret(endpoint=endpoint, actor=actor, origin=RequestOrigin.of(request))
         return _page(site, request, tenant, revealed=rotated)
     elif op == "delete":
         url = endpoint.url
-        webhook_endpoint_delete(endpoint=endpoint, actor=actor, request=request)
+        webhook_endpoint_delete(endpoint=endpoint, actor=actor, origin=RequestOrigin.of(request))
         messages.success(request, f"{url} deleted, with its delivery log.")
     else:
         raise Http404("no such action")
@@ -124,6 +128,8 @@ def webhook_delivery_replay_view(site: AdminSite, request: HttpRequest, delivery
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     delivery = get_object_or_404(WebhookDelivery.objects.for_tenant(tenant).select_related("endpoint"), pk=delivery_id)
-    replay = webhook_delivery_replay(delivery=delivery, actor=Actor.for_user(request.user), request=request)
+    replay = webhook_delivery_replay(
+        delivery=delivery, actor=Actor.for_user(request.user), origin=RequestOrigin.of(request)
+    )
     messages.success(request, f"{delivery.event} queued again for {delivery.endpoint.url} (delivery {replay.pk}).")
     return HttpResponseRedirect(reverse(LIST_URL))

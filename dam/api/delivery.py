@@ -14,7 +14,7 @@ from dam.selectors.storefront import publish_window_of
 from dam.services.delivery import publish_window_set, tenant_delivery_set
 from tenants.api.base import TenantScopedViewSet
 from tenants.api.serializers import InputSerializer
-from tenants.audit import Actor
+from tenants.audit import Actor, RequestOrigin
 from tenants.models import Scope, Tenant
 
 
@@ -72,7 +72,7 @@ class PublishWindowViewSet(mixins.RetrieveModelMixin, TenantScopedViewSet):
             available_from=params.validated_data.get("available_from"),
             available_until=params.validated_data.get("available_until"),
             actor=Actor.from_request(request),
-            request=request,
+            origin=RequestOrigin.of(request),
         )
         return Response(_window_data(self.scoped_queryset(self.tenant).get(pk=version.pk)))
 
@@ -104,7 +104,10 @@ class DeliverySettingsViewSet(TenantScopedViewSet):
             params = TenantDeliverySerializer(data=request.data)
             params.is_valid(raise_exception=True)
             tenant_delivery_set(
-                tenant=self.tenant, actor=Actor.from_request(request), request=request, **params.validated_data
+                tenant=self.tenant,
+                actor=Actor.from_request(request),
+                origin=RequestOrigin.of(request),
+                **params.validated_data,
             )
         setting = self.scoped_queryset(self.tenant).first()
         return Response({"signed_urls_required": bool(setting and setting.signed_urls_required)})

@@ -43,7 +43,7 @@ from dam.services.settings import library_settings_for, library_settings_update
 from dam.services.uploads import UploadTooLarge, asset_upload
 from tenants.api.base import TenantScopedAPIView, TenantScopedViewSet
 from tenants.api.serializers import InputModelSerializer, InputSerializer
-from tenants.audit import Actor
+from tenants.audit import Actor, RequestOrigin
 from tenants.input_guard import GuardedFormParser, GuardedJSONParser, GuardedMultiPartParser
 from tenants.models import Scope, Tenant
 from tenants.numbers import is_digits
@@ -232,7 +232,7 @@ class AssetLibraryMixin:
             created_by=context.user,
             created_by_key=context.api_key,
             actor=Actor.from_context(context),
-            request=request,
+            origin=RequestOrigin.of(request),
         )
         asset = self.get_queryset().get(pk=result.asset.pk)
         response = Response(
@@ -260,7 +260,9 @@ class AssetLibraryMixin:
             changes["collection"] = Collection.objects.for_tenant(self.tenant).filter(slug=slug).first()
             if changes["collection"] is None:
                 raise ValidationError({"collection": f"no collection {slug!r}"})
-        asset_update(asset=asset, actor=Actor.from_context(request.tenant_context), request=request, **changes)
+        asset_update(
+            asset=asset, actor=Actor.from_context(request.tenant_context), origin=RequestOrigin.of(request), **changes
+        )
         return Response(self.get_serializer(self.get_queryset().get(pk=asset.pk)).data)
 
     @extend_schema(
@@ -289,7 +291,7 @@ class AssetLibraryMixin:
         updated = version_metadata_update(
             version=version,
             actor=Actor.from_context(request.tenant_context),
-            request=request,
+            origin=RequestOrigin.of(request),
             **{name: request.data[name] for name in ("focal_point", "alt_text") if name in request.data},
         )
         return Response(VersionMetadataSerializer(updated).data)
@@ -324,7 +326,7 @@ class CollectionViewSet(
         return Collection.objects.for_tenant(tenant).annotate(asset_count=Count("assets"))
 
     def _actor(self) -> dict[str, Any]:
-        return {"actor": Actor.from_context(self.request.tenant_context), "request": self.request}
+        return {"actor": Actor.from_context(self.request.tenant_context), "origin": RequestOrigin.of(self.request)}
 
     def perform_create(self, serializer: CollectionSerializer) -> None:
         collection = collection_create(tenant=self.tenant, **serializer.validated_data, **self._actor())
@@ -371,7 +373,7 @@ class LibrarySettingsView(TenantScopedAPIView):
         updated = library_settings_update(
             tenant=self.tenant,
             actor=Actor.from_context(request.tenant_context),
-            request=request,
+            origin=RequestOrigin.of(request),
             **form.validated_data,
         )
         return Response(LibrarySettingsSerializer(updated).data)

@@ -19,7 +19,7 @@ from dam.services.webhooks import (
 )
 from tenants.api.base import TenantScopedViewSet
 from tenants.api.serializers import InputModelSerializer
-from tenants.audit import Actor
+from tenants.audit import Actor, RequestOrigin
 from tenants.errors import ServiceError
 from tenants.models import Scope, Tenant
 from tenants.numbers import is_digits
@@ -125,7 +125,10 @@ class WebhookEndpointViewSet(
         params = WebhookEndpointCreateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         registered = webhook_endpoint_create(
-            tenant=self.tenant, actor=Actor.from_request(request), request=request, **params.validated_data
+            tenant=self.tenant,
+            actor=Actor.from_request(request),
+            origin=RequestOrigin.of(request),
+            **params.validated_data,
         )
         data = {**WebhookEndpointSerializer(registered.endpoint).data, "secret": registered.secret}
         return Response(data, status=status.HTTP_201_CREATED)
@@ -134,12 +137,17 @@ class WebhookEndpointViewSet(
         params = WebhookEndpointSerializer(data=request.data, partial=True)
         params.is_valid(raise_exception=True)
         endpoint = webhook_endpoint_update(
-            endpoint=self.get_object(), actor=Actor.from_request(request), request=request, **params.validated_data
+            endpoint=self.get_object(),
+            actor=Actor.from_request(request),
+            origin=RequestOrigin.of(request),
+            **params.validated_data,
         )
         return Response(WebhookEndpointSerializer(endpoint).data)
 
     def destroy(self, request: Request, pk: str | None = None) -> Response:
-        webhook_endpoint_delete(endpoint=self.get_object(), actor=Actor.from_request(request), request=request)
+        webhook_endpoint_delete(
+            endpoint=self.get_object(), actor=Actor.from_request(request), origin=RequestOrigin.of(request)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -150,7 +158,7 @@ class WebhookEndpointViewSet(
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, pk: str | None = None) -> Response:
         registered = webhook_endpoint_rotate_secret(
-            endpoint=self.get_object(), actor=Actor.from_request(request), request=request
+            endpoint=self.get_object(), actor=Actor.from_request(request), origin=RequestOrigin.of(request)
         )
         return Response({**WebhookEndpointSerializer(registered.endpoint).data, "secret": registered.secret})
 
@@ -195,5 +203,7 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, T
     )
     @action(detail=True, methods=["post"])
     def replay(self, request: Request, pk: str | None = None) -> Response:
-        replay = webhook_delivery_replay(delivery=self.get_object(), actor=Actor.from_request(request), request=request)
+        replay = webhook_delivery_replay(
+            delivery=self.get_object(), actor=Actor.from_request(request), origin=RequestOrigin.of(request)
+        )
         return Response(WebhookDeliverySerializer(replay).data)

@@ -16,7 +16,7 @@ from dam.selectors.search import asset_current_version_set
 from dam.services.renditions import rendition_create  # noqa: F401  (its home is the renditions' services)
 from dam.services.webhooks import webhook_emit
 from dam.tasks import renditions_up_front_enqueue
-from tenants.audit import Actor, audit
+from tenants.audit import Actor, RequestOrigin, audit
 from tenants.models import Tenant
 
 MAX_TAGS = 50
@@ -75,7 +75,7 @@ def asset_version_create(
     image_format: str,
     parent: AssetVersion | None = None,
     actor: Actor | None = None,
-    request: Any = None,
+    origin: RequestOrigin | None = None,
     new_asset: bool = False,
     **provenance: Any,
 ) -> AssetVersion:
@@ -149,7 +149,7 @@ def asset_version_create(
         action="asset.version_created",
         target=("asset_version", version.pk),
         payload={**facts, "requester": version.requester},  # not in the webhook: ids of people
-        request=request,
+        origin=origin,
     )
     if version.status != VersionStatus.BLOCKED:  # a quarantined output is never announced
         webhook_emit(tenant=asset.tenant_id, event="asset.version_created", payload=facts)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.db import transaction
 
 from dam.models import Asset, AssetVersion, PublishWindow, TenantDelivery
-from tenants.audit import Actor, audit, changes
+from tenants.audit import Actor, RequestOrigin, audit, changes
 from tenants.errors import ServiceError
 from tenants.locking import lock_for_change
 from tenants.models import Tenant
@@ -21,7 +20,7 @@ def publish_window_set(
     available_from: dt.datetime | None,
     available_until: dt.datetime | None,
     actor: Actor | None = None,
-    request: Any = None,
+    origin: RequestOrigin | None = None,
 ) -> PublishWindow | None:
     """Set (or, with both ends None, remove) the rights window outside which the version is not served."""
     if available_from and available_until and available_from >= available_until:
@@ -51,7 +50,7 @@ def publish_window_set(
         action="publish_window.set" if window else "publish_window.cleared",
         target=("asset_version", version.pk),
         payload=changes(before, _window_values(window) if window else None),
-        request=request,
+        origin=origin,
     )
     return window
 
@@ -65,7 +64,7 @@ def _window_values(window: PublishWindow) -> dict[str, str | None]:
 
 @transaction.atomic
 def tenant_delivery_set(
-    *, tenant: Tenant, signed_urls_required: bool, actor: Actor | None = None, request: Any = None
+    *, tenant: Tenant, signed_urls_required: bool, actor: Actor | None = None, origin: RequestOrigin | None = None
 ) -> TenantDelivery:
     previous = TenantDelivery.objects.for_tenant(tenant).filter(tenant=tenant).first()
     before = {"signed_urls_required": previous.signed_urls_required} if previous else None
@@ -78,6 +77,6 @@ def tenant_delivery_set(
         action="delivery_settings.updated",
         target=("tenant", tenant.pk),
         payload=changes(before, {"signed_urls_required": signed_urls_required}),
-        request=request,
+        origin=origin,
     )
     return delivery

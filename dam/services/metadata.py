@@ -21,7 +21,7 @@ from dam.renditions.presets import PLACEMENT_PREFIX
 from dam.selectors.search import asset_search_refresh
 from dam.services.assets import _clean_tags
 from dam.tasks import renditions_up_front_enqueue
-from tenants.audit import Actor, audit, changes
+from tenants.audit import Actor, RequestOrigin, audit, changes
 from tenants.locking import lock_for_change, lock_key_share
 from tenants.models import Tenant
 
@@ -41,7 +41,7 @@ def _clean_slug(slug: Any) -> str:
 
 @transaction.atomic
 def collection_create(
-    *, tenant: Tenant, slug: str, name: str = "", actor: Actor | None = None, request: Any = None
+    *, tenant: Tenant, slug: str, name: str = "", actor: Actor | None = None, origin: RequestOrigin | None = None
 ) -> Collection:
     slug = _clean_slug(slug)
     try:
@@ -57,7 +57,7 @@ def collection_create(
         action="collection.created",
         target=("collection", collection.pk),
         payload={"slug": collection.slug, "name": collection.name},
-        request=request,
+        origin=origin,
     )
     return collection
 
@@ -68,7 +68,7 @@ def _collection_values(collection: Collection) -> dict[str, str]:
 
 @transaction.atomic
 def collection_update(
-    *, collection: Collection, actor: Actor | None = None, request: Any = None, **updates: Any
+    *, collection: Collection, actor: Actor | None = None, origin: RequestOrigin | None = None, **updates: Any
 ) -> Collection:
     unknown = set(updates) - {"slug", "name"}
     if unknown:
@@ -93,13 +93,15 @@ def collection_update(
         action="collection.updated",
         target=("collection", collection.pk),
         payload=changes(before, _collection_values(collection)),
-        request=request,
+        origin=origin,
     )
     return collection
 
 
 @transaction.atomic
-def collection_delete(*, collection: Collection, actor: Actor | None = None, request: Any = None) -> None:
+def collection_delete(
+    *, collection: Collection, actor: Actor | None = None, origin: RequestOrigin | None = None
+) -> None:
     """The collection goes; its assets stay, outside any collection."""
     # Its row first (FOR UPDATE: an asset moving in holds it FOR KEY SHARE and is waited for), then
     # its assets (the delete sets their collection to NULL), then the audit chain head: auditing
@@ -115,7 +117,7 @@ def collection_delete(*, collection: Collection, actor: Actor | None = None, req
         action="collection.deleted",
         target=("collection", collection_id),
         payload=payload,
-        request=request,
+        origin=origin,
     )
 
 
@@ -132,7 +134,7 @@ def asset_update(
     collection: Collection | None = UNSET,
     locale: str = UNSET,
     actor: Actor | None = None,
-    request: Any = None,
+    origin: RequestOrigin | None = None,
 ) -> Asset:
     # Lock order (tenants.locking): the collection it moves into, the asset, the audit chain head.
     if collection is not UNSET and collection is not None:
@@ -164,7 +166,7 @@ def asset_update(
             action="asset.updated",
             target=("asset", asset.pk),
             payload=changes(before, _asset_values(asset)),
-            request=request,
+            origin=origin,
         )
     return asset
 
@@ -213,7 +215,7 @@ def version_metadata_update(
     focal_point: Any = UNSET,
     alt_text: Any = UNSET,
     actor: Actor | None = None,
-    request: Any = None,
+    origin: RequestOrigin | None = None,
 ) -> AssetVersion:
     """Set the focal point (`{"x", "y"}` fractions, or None for the centre) and/or merge alt texts per locale."""
     # The asset row first, as version creation and review take it: its search vector is rewritten below,
@@ -247,6 +249,6 @@ def version_metadata_update(
             action="version.metadata_updated",
             target=("asset_version", locked.pk),
             payload={"asset": locked.asset_id, "number": locked.number, **changes(before, _metadata_values(locked))},
-            request=request,
+            origin=origin,
         )
     return locked

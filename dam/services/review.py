@@ -25,7 +25,7 @@ from django.db.models import Prefetch, QuerySet
 from dam.lifecycle import ReviewAction, VersionStatus, review_action_sources
 from dam.models import Asset, AssetVersion, Rendition, ReviewDecision
 from dam.services.webhooks import webhook_emit
-from tenants.audit import Actor, audit
+from tenants.audit import Actor, RequestOrigin, audit
 from tenants.errors import Conflict, ServiceError
 from tenants.models import ApiKey, Tenant
 from tenants.selectors import principals_of
@@ -62,7 +62,9 @@ class Reviewer:
 _WEBHOOK_EVENTS = {ReviewAction.APPROVE: "asset.approved", ReviewAction.PUBLISH: "asset.published"}
 
 
-def _audit_review_decision(*, decision: ReviewDecision, reviewer: Reviewer, request: Any = None) -> None:
+def _audit_review_decision(
+    *, decision: ReviewDecision, reviewer: Reviewer, origin: RequestOrigin | None = None
+) -> None:
     """The decision's audit event (and webhook), inside the decision's transaction."""
     if reviewer.api_key is not None:
         actor = Actor.for_api_key(reviewer.api_key)
@@ -83,7 +85,7 @@ def _audit_review_decision(*, decision: ReviewDecision, reviewer: Reviewer, requ
         action=f"review.{decision.action}",
         target=("asset_version", decision.version_id),
         payload=payload,
-        request=request,
+        origin=origin,
     )
     if event := _WEBHOOK_EVENTS.get(decision.action):
         webhook_emit(tenant=decision.tenant_id, event=event, payload=payload)

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from dam.models import LibrarySettings
 from dam.renditions.spec import SpecError, canonical_spec
-from tenants.audit import Actor, audit
+from tenants.audit import Actor, RequestOrigin, audit
 from tenants.audit import changes as audit_changes
 from tenants.change_feed import JOBS_CHANNEL
 from tenants.feed_cache import FeedCache
@@ -65,7 +65,7 @@ def _values(settings: LibrarySettings) -> dict[str, Any]:
 
 @transaction.atomic
 def library_settings_update(
-    *, tenant: Tenant, actor: Actor | None = None, request: Any = None, **changes: Any
+    *, tenant: Tenant, actor: Actor | None = None, origin: RequestOrigin | None = None, **changes: Any
 ) -> LibrarySettings:
     unknown = set(changes) - set(EDITABLE)
     if unknown:
@@ -91,6 +91,6 @@ def library_settings_update(
         action="library_settings.updated",
         target=("library_settings", settings.pk),
         payload=audit_changes(before, _values(settings)),
-        request=request,
+        origin=origin,
     )
     return settings

@@ -39,7 +39,7 @@ from dam.services.metadata import alt_text_merged
 from dam.services.settings import library_settings_for
 from governance.safety.moderation import safety_decision
 from governance.selectors.safety import safety_config_current, safety_policy_for
-from tenants.audit import Actor, audit
+from tenants.audit import Actor, RequestOrigin, audit
 from tenants.errors import ServiceError
 from tenants.models import ApiKey, Tenant
 from tenants.selectors import brand_policy_current
@@ -214,7 +214,7 @@ def asset_upload(
     created_by: Any = None,
     created_by_key: ApiKey | None = None,
     actor: Actor | None = None,
-    request: Any = None,
+    origin: RequestOrigin | None = None,
 ) -> UploadResult:
     """Validate, sanitise and store an upload as a new asset with one version (or find the earlier one).
 
@@ -280,7 +280,7 @@ def asset_upload(
                     "digital_source_type": source_type,
                     "requester": version.requester,
                 },
-                request=request,
+                origin=origin,
             )
     except IntegrityError:
         # The same bytes were being uploaded concurrently and the other request won the unique key.

@@ -29,7 +29,7 @@ from dam.webhooks.signing import (
     signature_header,
 )
 from dam.webhooks.targets import UnsafeTarget, check_target, pinned_request, resolve_target
-from tenants.audit import Actor, audit, changes
+from tenants.audit import Actor, RequestOrigin, audit, changes
 from tenants.errors import ServiceError
 from tenants.locking import lock_for_change
 from tenants.models import Tenant
@@ -74,7 +74,7 @@ def webhook_endpoint_create(
     events: Iterable[str],
     description: str = "",
     actor: Actor | None = None,
-    request: Any = None,
+    origin: RequestOrigin | None = None,
 ) -> RegisteredEndpoint:
     check_target(url)
     chosen = _check_events(events)
@@ -88,7 +88,7 @@ def webhook_endpoint_create(
         description=description[:200],
         secret_encrypted=encrypt_signing_secret(secret),
     )
-    _audit(endpoint, "webhook.created", actor, request, changes(None, _endpoint_values(endpoint)))
+    _audit(endpoint, "webhook.created", actor, origin, changes(None, _endpoint_values(endpoint)))
     return RegisteredEndpoint(endpoint=endpoint, secret=secret)
 
 
@@ -101,7 +101,7 @@ def webhook_endpoint_update(
     description: str | None = None,
     active: bool | None = None,
     actor: Actor | None = None,
-    request: Any = None,
+    origin: RequestOrigin | None = None,
 ) -> WebhookEndpoint:
     # Checked before any lock: resolving the target's name must not hold the row.
     updates: dict[str, Any] = {}
@@ -121,24 +121,26 @@ def webhook_endpoint_update(
     for name, value in updates.items():
         setattr(locked, name, value)
     locked.save(update_fields=[*updates, "updated_at"])
-    _audit(locked, "webhook.updated", actor, request, changes(before, _endpoint_values(locked)))
+    _audit(locked, "webhook.updated", actor, origin, changes(before, _endpoint_values(locked)))
     return locked
 
 
 @transaction.atomic
 def webhook_endpoint_rotate_secret(
-    *, endpoint: WebhookEndpoint, actor: Actor | None = None, request: Any = None
+    *, endpoint: WebhookEndpoint, actor: Actor | None = None, origin: RequestOrigin | None = None
 ) -> RegisteredEndpoint:
     locked = _locked(endpoint)
     secret = new_signing_secret()
     locked.secret_encrypted = encrypt_signing_secret(secret)
     locked.save(update_fields=["secret_encrypted", "updated_at"])
-    _audit(locked, "webhook.secret_rotated", actor, request, {})  # never the secret itself
+    _audit(locked, "webhook.secret_rotated", actor, origin, {})  # never the secret itself
     return RegisteredEndpoint(endpoint=locked, secret=secret)
 
 
 @transaction.atomic
-def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Actor | None = None, request: Any = None) -> None:
+def webhook_endpoint_delete(
+    *, endpoint: WebhookEndpoint, actor: Actor | None = None, origin: RequestOrigin | None = None
+) -> None:
     # The row, then its deliveries (deleted with it), then the audit chain head. Auditing first took
     # the head before the row: the opposite order of every update, a deadlock.
     locked = _locked(endpoint, delete=True)
@@ -146,7 +148,7 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Actor | None = 
     endpoint_id = locked.pk
     locked.delete()
     locked.pk = endpoint_id  # the audit event names the endpoint that was
-    _audit(locked, "webhook.deleted", actor, request, payload)
+    _audit(locked, "webhook.deleted", actor, origin, payload)
 
 
 def _locked(endpoint: WebhookEndpoint, *, delete: bool = False) -> WebhookEndpoint:
@@ -163,14 +165,16 @@ def _endpoint_values(endpoint: WebhookEndpoint) -> dict[str, Any]:
     }
 
 
-def _audit(endpoint: WebhookEndpoint, action: str, actor: Actor | None, request: Any, payload: dict) -> None:
+def _audit(
+    endpoint: WebhookEndpoint, action: str, actor: Actor | None, origin: RequestOrigin | None, payload: dict
+) -> None:
     audit(
         tenant=endpoint.tenant_id,
         actor=actor or Actor.system("unattributed"),
         action=action,
         target=("webhook_endpoint", endpoint.pk),
         payload=payload,
-        request=request,
+        origin=origin,
     )
 
 
@@ -222,7 +226,7 @@ def webhook_emit(*, tenant: Tenant | int, event: str, payload: dict[str, Any]) -
 
 @transaction.atomic
 def webhook_delivery_replay(
-    *, delivery: WebhookDelivery, actor: Actor | None = None, request: Any = None
+    *, delivery: WebhookDelivery, actor: Actor | None = None, origin: RequestOrigin | None = None
 ) -> WebhookDelivery:
     """Send the same event (same id and body) again, as a new delivery with its own log; audited."""
     replay = WebhookDelivery.objects.for_tenant(delivery.tenant_id).create(
@@ -245,7 +249,7 @@ def webhook_delivery_replay(
             "event": delivery.event,
             "event_id": str(delivery.event_id),
         },
-        request=request,
+        origin=origin,
     )
     webhook_deliveries_enqueue(delivery_ids=[replay.pk])
     return replay

@@ -68,9 +68,9 @@ def form_state(data: QueryDict) -> GenerateFormState:
 
 def job_request(state: GenerateFormState) -> dict[str, Any]:
     """The API's job request body. Raises ServiceError for what only the form can get wrong."""
-    request: dict[str, Any] = {"prompt": state.prompt}
+    body: dict[str, Any] = {"prompt": state.prompt}
     if state.placements:
-        request["placements"] = state.placements
+        body["placements"] = state.placements
     locales: dict[str, str] = {}
     for code, copy in state.locales:
         if not code:
@@ -79,36 +79,36 @@ def job_request(state: GenerateFormState) -> dict[str, Any]:
             raise ServiceError(f"{code} is listed twice", field="locales")
         locales[code] = copy
     if locales:
-        request["locales"] = locales
+        body["locales"] = locales
     if state.quality:
-        request["quality"] = state.quality
+        body["quality"] = state.quality
     if state.routing_mode not in ROUTING_MODES:
         raise ServiceError(f"choose one of {', '.join(ROUTING_MODES)}", field="routing")
     if state.routing_mode == "tier":
-        request["routing"] = {"mode": "tier", "tier": state.tier}
+        body["routing"] = {"mode": "tier", "tier": state.tier}
     elif state.routing_mode == "bucket":
-        request["routing"] = {"mode": "bucket", "bucket": state.bucket}
+        body["routing"] = {"mode": "bucket", "bucket": state.bucket}
     elif state.routing_mode == "explicit":
         if not state.size:
             raise ServiceError("enter a size such as 1536x1024", field="size")
-        request["size"] = state.size
+        body["size"] = state.size
     if state.n != 1:
-        request["n"] = state.n
+        body["n"] = state.n
     if state.output_format:
-        request["output_format"] = state.output_format
+        body["output_format"] = state.output_format
     if state.collection:
-        request["collection"] = state.collection
+        body["collection"] = state.collection
     tags = [t.strip() for t in state.tags.split(",") if t.strip()]
     if tags:
-        request["tags"] = tags
+        body["tags"] = tags
     if state.source_asset:
         if not is_digits(state.source_asset) or (state.source_version and not is_digits(state.source_version)):
             raise ServiceError("the asset and version to edit are numbers", field="source_version")
         source = {"asset": int(state.source_asset)}
         if state.source_version:
             source["version"] = int(state.source_version)
-        request["source_version"] = source
-    return request
+        body["source_version"] = source
+    return body
 
 
 def mask_bytes(upload: UploadedFile | None) -> bytes | None:

@@ -14,7 +14,7 @@ from generation.lifecycle import GenerationState
 from generation.models import Deployment, Job
 from generation.services.deployments import deployment_delete, deployment_save
 from tenants.admin.base import ServiceWritesAdmin, TenantScopedAdmin, admin_tenant_context
-from tenants.audit import Actor
+from tenants.audit import Actor, RequestOrigin
 from tenants.models import Scope
 
 
@@ -88,11 +88,11 @@ class DeploymentAdmin(ServiceWritesAdmin):
             api_key=form.cleaned_data.get("api_key") or None,
             clear_api_key=bool(form.cleaned_data.get("clear_api_key")),
             actor=Actor.for_user(request.user),
-            request=request,
+            origin=RequestOrigin.of(request),
         )
 
     def delete_model(self, request, obj: Deployment) -> None:
-        deployment_delete(deployment=obj, actor=Actor.for_user(request.user), request=request)
+        deployment_delete(deployment=obj, actor=Actor.for_user(request.user), origin=RequestOrigin.of(request))
 
     def delete_queryset(self, request, queryset) -> None:
         # One service call (and one audit event) per deployment, as the single delete.

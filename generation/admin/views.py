@@ -36,7 +36,7 @@ from generation.selectors.jobs import job_outputs, job_usage
 from generation.services.submission import job_cancel, job_plan, job_submit
 from governance.services.ledger import ledger_for_job
 from tenants.admin.base import admin_tenant_context, require_scope
-from tenants.audit import Actor
+from tenants.audit import Actor, RequestOrigin
 from tenants.errors import Conflict, ServiceError
 from tenants.models import Scope, Tenant
 from tenants.numbers import is_digits
@@ -123,13 +123,13 @@ def generate_view(model_admin: JobAdmin, request: HttpRequest) -> HttpResponse:
     try:
         submission = job_submit(
             tenant=tenant,
-            request=job_request(state),
+            body=job_request(state),
             requested_by=request.user,
             # The form carries a key made when it was rendered: a double click or a resubmitted
             # page returns the job already created instead of paying twice.
             idempotency_key=f"admin-form-{state.idempotency_key}" if state.idempotency_key else None,
             mask=mask_bytes(request.FILES.get("mask")),
-            http_request=request,
+            origin=RequestOrigin.of(request),
         )
     except Conflict as exc:
         if exc.code != "idempotency":
@@ -152,7 +152,7 @@ def generate_view(model_admin: JobAdmin, request: HttpRequest) -> HttpResponse:
 def _plan_or_errors(tenant: Tenant, state: GenerateFormState, request: HttpRequest) -> dict[str, Any]:
     try:
         resolved = job_plan(
-            tenant=tenant, request=job_request(state), actor=Actor.for_user(request.user), http_request=request
+            tenant=tenant, body=job_request(state), actor=Actor.for_user(request.user), origin=RequestOrigin.of(request)
         )
     except (ServiceError, ValidationError) as exc:
         errors = error_fields(exc)
@@ -246,7 +246,7 @@ def cancel_view(model_admin: JobAdmin, request: HttpRequest, job_id: int) -> Htt
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     try:
-        job_cancel(job=job, actor=Actor.for_user(request.user), http_request=request)
+        job_cancel(job=job, actor=Actor.for_user(request.user), origin=RequestOrigin.of(request))
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:

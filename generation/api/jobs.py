@@ -17,7 +17,7 @@ from generation.models import Job, JobGeneration
 from generation.selectors.jobs import job_outputs, job_usage, jobs_for_tenant
 from generation.services.submission import job_cancel, job_plan, job_submit
 from tenants.api.base import TenantScopedViewSet
-from tenants.audit import Actor
+from tenants.audit import Actor, RequestOrigin
 from tenants.errors import ServiceError
 from tenants.input_guard import GuardedFormParser, GuardedJSONParser, GuardedMultiPartParser, load_json
 from tenants.models import Scope, Tenant
@@ -164,12 +164,12 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedV
         context = request.tenant_context
         submission = job_submit(
             tenant=self.tenant,
-            request=body,
+            body=body,
             requested_by=context.user,
             requested_by_key=context.api_key,
             idempotency_key=request.headers.get("Idempotency-Key"),
             mask=mask,
-            http_request=request,
+            origin=RequestOrigin.of(request),
         )
         headers = {"Location": f"/api/v1/jobs/{submission.job.pk}"}
         if not submission.created:
@@ -180,7 +180,9 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedV
     @action(detail=False, methods=["post"])
     def plan(self, request: Request) -> Response:
         body, _ = _request_body(request)
-        resolved = job_plan(tenant=self.tenant, request=body, actor=Actor.from_request(request), http_request=request)
+        resolved = job_plan(
+            tenant=self.tenant, body=body, actor=Actor.from_request(request), origin=RequestOrigin.of(request)
+        )
         spec = resolved.spec
         return Response(
             {
@@ -200,5 +202,5 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedV
 
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
-        job = job_cancel(job=self.get_object(), actor=Actor.from_request(request), http_request=request)
+        job = job_cancel(job=self.get_object(), actor=Actor.from_request(request), origin=RequestOrigin.of(request))
         return Response(JobSerializer(job, context=self.get_serializer_context()).data)

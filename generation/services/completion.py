@@ -15,7 +15,7 @@ from dam.services.webhooks import webhook_emit
 from generation.lifecycle import TERMINAL_STATES, JobState
 from generation.models import Job
 from governance.services.budgets import budget_release, budget_settle
-from tenants.audit import Actor, audit
+from tenants.audit import Actor, RequestOrigin, audit
 
 WEBHOOK_EVENTS = {JobState.SUCCEEDED: "job.succeeded", JobState.FAILED: "job.failed"}
 
@@ -31,7 +31,7 @@ def job_summary(job: Job) -> dict[str, Any]:
     }
 
 
-def job_finished(*, job: Job, actor: Actor | None = None, request: Any = None) -> None:
+def job_finished(*, job: Job, actor: Actor | None = None, origin: RequestOrigin | None = None) -> None:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("job_finished must run in the transaction of the terminal transition")
     if job.state not in TERMINAL_STATES:
@@ -50,5 +50,5 @@ def job_finished(*, job: Job, actor: Actor | None = None, request: Any = None) -
         action=f"job.{job.state}",
         target=("job", job.pk),
         payload=job_summary(job),
-        request=request,
+        origin=origin,
     )

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from generation.foundry.config import Secret
-from tenants.audit import Actor, audit, changes
+from tenants.audit import Actor, RequestOrigin, audit, changes
 
 if TYPE_CHECKING:
     from generation.models import Deployment
@@ -44,7 +44,7 @@ def deployment_save(
     api_key: Secret | str | None = None,
     clear_api_key: bool = False,
     actor: Actor | None = None,
-    request: Any = None,
+    origin: RequestOrigin | None = None,
 ) -> Deployment:
     """Validate and save a deployment; a given api_key replaces the stored one (None keeps it).
 
@@ -84,13 +84,15 @@ def deployment_save(
         action="deployment.created" if before is None else "deployment.updated",
         target=("deployment", deployment.pk),
         payload=payload,
-        request=request,
+        origin=origin,
     )
     return deployment
 
 
 @transaction.atomic
-def deployment_delete(*, deployment: Deployment, actor: Actor | None = None, request: Any = None) -> None:
+def deployment_delete(
+    *, deployment: Deployment, actor: Actor | None = None, origin: RequestOrigin | None = None
+) -> None:
     deployment_id, values = deployment.pk, _deployment_values(deployment)
     deployment.delete()
     audit(
@@ -99,7 +101,7 @@ def deployment_delete(*, deployment: Deployment, actor: Actor | None = None, req
         action="deployment.deleted",
         target=("deployment", deployment_id),
         payload=values,
-        request=request,
+        origin=origin,
     )
 
 

@@ -40,7 +40,7 @@ from governance.safety.verdicts import Verdict
 from governance.selectors.safety import safety_config_current, safety_policy_for
 from governance.services.budgets import BudgetExceeded, budget_hold, budget_refusal_record
 from governance.services.safety import safety_config_ensure
-from tenants.audit import Actor, audit
+from tenants.audit import Actor, RequestOrigin, audit
 from tenants.errors import Conflict, ServiceError, Unprocessable
 from tenants.models import ApiKey, BrandPolicy, Tenant
 from tenants.selectors import brand_policy_current, placements_by_slugs
@@ -85,7 +85,9 @@ class ResolvedRequest:
     safety_verdicts: tuple[Verdict, ...] = ()
 
 
-def _audit_safety_block(*, tenant: Tenant, verdict: Verdict, reason: str, actor: Actor | None, request: Any) -> None:
+def _audit_safety_block(
+    *, tenant: Tenant, verdict: Verdict, reason: str, actor: Actor | None, origin: RequestOrigin | None
+) -> None:
     """A request blocked by moderation before any spend. Its own transaction: the event survives the 422."""
     with transaction.atomic():
         audit(
@@ -94,12 +96,12 @@ def _audit_safety_block(*, tenant: Tenant, verdict: Verdict, reason: str, actor:
             action="job.safety_blocked",
             target=("tenant", tenant.pk),
             payload={"verdict": verdict.to_dict(), "reason": reason},
-            request=request,
+            origin=origin,
         )
 
 
 def _moderate_request(
-    *, tenant: Tenant, spec: JobSpec, policy: BrandPolicy | None, actor: Actor | None, request: Any
+    *, tenant: Tenant, spec: JobSpec, policy: BrandPolicy | None, actor: Actor | None, origin: RequestOrigin | None
 ) -> tuple[SafetyConfig | None, tuple[Verdict, ...]]:
     config = safety_config_current(tenant=tenant)
     safety = safety_policy_for(tenant=tenant, config=config, default=config is None)
@@ -119,7 +121,7 @@ def _moderate_request(
     blocked = first_block_reason(verdicts)
     if blocked is not None:
         verdict, reason = blocked
-        _audit_safety_block(tenant=tenant, verdict=verdict, reason=reason, actor=actor, request=request)
+        _audit_safety_block(tenant=tenant, verdict=verdict, reason=reason, actor=actor, origin=origin)
         raise Unprocessable(
             f"blocked by the safety configuration (v{safety.version}, preset {safety.preset}) in {verdict.target}: "
             f"{reason}",
@@ -143,17 +145,17 @@ def _collection(*, tenant: Tenant, slug: str) -> Collection:
 
 
 def job_plan(
-    *, tenant: Tenant, request: dict[str, Any], actor: Actor | None = None, http_request: Any = None
+    *, tenant: Tenant, body: dict[str, Any], actor: Actor | None = None, origin: RequestOrigin | None = None
 ) -> ResolvedRequest:
     """Validate, moderate and plan a request without storing or spending anything (also the API's dry run).
 
     Moderation calls the configured backend (possibly over the network): never call this inside a
     transaction.
     """
-    refuse_unknown_fields(request)
+    refuse_unknown_fields(body)
     policy = brand_policy_current(tenant=tenant)
-    source = _source_version(tenant=tenant, ref=request.get("source_version"))
-    slugs = request.get("placements") or []
+    source = _source_version(tenant=tenant, ref=body.get("source_version"))
+    slugs = body.get("placements") or []
     if not isinstance(slugs, list) or not all(isinstance(s, str) for s in slugs):
         raise ServiceError("must be a list of placement slugs", field="placements")
     placements = [
@@ -161,7 +163,7 @@ def job_plan(
         for p in placements_by_slugs(tenant=tenant, slugs=slugs)
     ]
     spec = build_job_spec(
-        request=request,
+        body=body,
         placements=placements,
         default_quality=policy.default_quality if policy else "high",
         default_output_format=policy.default_output_format if policy else "png",
@@ -177,9 +179,7 @@ def job_plan(
         raise Unprocessable(
             f"the brand policy bans the term {first.term!r}", field=first.field.split(".")[0], code="banned_term"
         )
-    safety_config, verdicts = _moderate_request(
-        tenant=tenant, spec=spec, policy=policy, actor=actor, request=http_request
-    )
+    safety_config, verdicts = _moderate_request(tenant=tenant, spec=spec, policy=policy, actor=actor, origin=origin)
     return ResolvedRequest(
         spec=spec, policy=policy, source=source, safety_config=safety_config, safety_verdicts=verdicts
     )
@@ -188,12 +188,12 @@ def job_plan(
 def job_submit(
     *,
     tenant: Tenant,
-    request: dict[str, Any],
+    body: dict[str, Any],
     requested_by: Any = None,
     requested_by_key: ApiKey | None = None,
     idempotency_key: str | None = None,
     mask: bytes | None = None,
-    http_request: Any = None,
+    origin: RequestOrigin | None = None,
 ) -> Submission:
     """Validate, moderate, plan, hold its budget, and store a job with its provider calls; enqueue it after commit.
 
@@ -201,7 +201,7 @@ def job_submit(
     the moderation service, and a blocked request leaves nothing behind.
     """
     mask_sha = hashlib.sha256(mask).hexdigest() if mask else ""
-    fingerprint = request_fingerprint(request, mask_sha256=mask_sha)
+    fingerprint = request_fingerprint(body, mask_sha256=mask_sha)
     if idempotency_key is not None:
         if not 1 <= len(idempotency_key) <= 200:
             raise ServiceError("must be 1-200 characters", field="Idempotency-Key")
@@ -210,14 +210,14 @@ def job_submit(
             return _replay(existing, fingerprint)
 
     actor = Actor.of(user=requested_by, api_key=requested_by_key)
-    resolved = job_plan(tenant=tenant, request=request, actor=actor, http_request=http_request)
+    resolved = job_plan(tenant=tenant, body=body, actor=actor, origin=origin)
     if mask is not None and resolved.source is None:
         raise ServiceError("a mask needs a source_version to edit", field="mask")
     try:
         with transaction.atomic():
             return _store_job(
                 tenant=tenant,
-                request=request,
+                body=body,
                 resolved=resolved,
                 fingerprint=fingerprint,
                 requested_by=requested_by,
@@ -225,11 +225,11 @@ def job_submit(
                 idempotency_key=idempotency_key,
                 mask=mask,
                 actor=actor,
-                http_request=http_request,
+                origin=origin,
             )
     except BudgetExceeded as refusal:
         # The refused transaction left nothing behind; the refusal itself is on the record.
-        budget_refusal_record(tenant=tenant, actor=actor, refusal=refusal, job_request=request, request=http_request)
+        budget_refusal_record(tenant=tenant, actor=actor, refusal=refusal, job_request=body, origin=origin)
         raise
 
 
@@ -246,7 +246,7 @@ def _cost_ceiling(*, spec: JobSpec, units: list[JobGeneration], edit: bool) -> D
 def _store_job(
     *,
     tenant: Tenant,
-    request: dict[str, Any],
+    body: dict[str, Any],
     resolved: ResolvedRequest,
     fingerprint: str,
     requested_by: Any,
@@ -254,7 +254,7 @@ def _store_job(
     idempotency_key: str | None,
     mask: bytes | None,
     actor: Actor,
-    http_request: Any,
+    origin: RequestOrigin | None,
 ) -> Submission:
     spec, policy, source = resolved.spec, resolved.policy, resolved.source
     safety_config = resolved.safety_config
@@ -276,7 +276,7 @@ def _store_job(
             job = Job.objects.for_tenant(tenant).create(
                 tenant=tenant,
                 kind=Job.Kind.EDIT if source else Job.Kind.GENERATE,
-                request=request,
+                request=body,  # the column keeps its name: the job request as submitted
                 request_fingerprint=fingerprint,
                 idempotency_key=idempotency_key,
                 prompt=spec.prompt,
@@ -341,7 +341,7 @@ def _store_job(
             "brand_policy_version": policy.version if policy else None,
             "safety_config_version": safety_config.version,
         },
-        request=http_request,
+        origin=origin,
     )
     job_run_enqueue(job_id=job.pk)
     return Submission(job=job, created=True)
@@ -356,7 +356,7 @@ def _replay(existing: Job, fingerprint: str) -> Submission:
 
 
 @transaction.atomic
-def job_cancel(*, job: Job, actor: Actor | None = None, http_request: Any = None) -> Job:
+def job_cancel(*, job: Job, actor: Actor | None = None, origin: RequestOrigin | None = None) -> Job:
     """Cancel a queued job at once; a running job stops at its next step boundary."""
     jobs = Job.objects.for_tenant(job.tenant_id).filter(pk=job.pk)
     requested = jobs.filter(state__in=allowed_sources(JobState.CANCELLED), cancel_requested=False).update(
@@ -371,10 +371,10 @@ def job_cancel(*, job: Job, actor: Actor | None = None, http_request: Any = None
             action="job.cancel_requested",
             target=("job", job.pk),
             payload={"state": job.state},
-            request=http_request,
+            origin=origin,
         )
     if cancelled:
-        job_finished(job=job, actor=actor, request=http_request)
+        job_finished(job=job, actor=actor, origin=origin)
     if job.state not in (JobState.CANCELLED, JobState.RUNNING):
         raise Conflict(f"a {job.state} job cannot be cancelled", field="state", code="not_cancellable")
     return job

@@ -17,7 +17,7 @@ from django.urls import reverse
 from governance.admin.policies import _errors, _tenant
 from governance.services.budgets import budget_set, budget_status, budgets_for_tenant
 from tenants.admin.base import page_context
-from tenants.audit import Actor
+from tenants.audit import Actor, RequestOrigin
 from tenants.models import ApiKey, Tenant
 from tenants.numbers import is_digits
 
@@ -62,7 +62,11 @@ def budgets_view(site: AdminSite, request: HttpRequest) -> HttpResponse:
         if not errors:
             try:
                 budget = budget_set(
-                    tenant=tenant, actor=Actor.for_user(request.user), api_key=api_key, request=request, **values
+                    tenant=tenant,
+                    actor=Actor.for_user(request.user),
+                    api_key=api_key,
+                    origin=RequestOrigin.of(request),
+                    **values,
                 )
             except ValidationError as exc:
                 errors = _errors(exc)

@@ -20,7 +20,7 @@ from governance.safety.categories import CATEGORIES, SEVERITY_LEVELS
 from governance.safety.policy import ProviderModeration, ReviewRule
 from governance.services.safety import CONFIG_FIELDS, safety_config_update
 from tenants.admin.base import page_context, require_scope
-from tenants.audit import Actor
+from tenants.audit import Actor, RequestOrigin
 from tenants.models import BrandPolicy, OutputFormat, Scope, Tenant
 from tenants.numbers import is_digits
 from tenants.services import brand_policy_update
@@ -113,7 +113,11 @@ def brand_policy_editor_view(site: AdminSite, request: HttpRequest) -> HttpRespo
         try:
             with transaction.atomic():
                 policy = brand_policy_update(
-                    tenant=tenant, created_by=request.user, actor=Actor.for_user(request.user), request=request, **form
+                    tenant=tenant,
+                    created_by=request.user,
+                    actor=Actor.for_user(request.user),
+                    origin=RequestOrigin.of(request),
+                    **form,
                 )
         except ValidationError as exc:
             errors = _errors(exc)

@@ -23,7 +23,7 @@ from governance.services.budgets import budget_set, budget_status, budgets_for_t
 from governance.services.ledger import ledger_entries_for_tenant
 from tenants.api.base import TenantScopedAPIView, TenantScopedViewSet
 from tenants.api.serializers import InputSerializer
-from tenants.audit import Actor
+from tenants.audit import Actor, RequestOrigin
 from tenants.errors import Conflict
 from tenants.models import ApiKey, Scope, Tenant
 
@@ -374,7 +374,7 @@ class BudgetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
             tenant=self.tenant,
             api_key=api_key,
             actor=Actor.from_request(request),
-            request=request,
+            origin=RequestOrigin.of(request),
             create_only=True,  # the check above is advice: a concurrent POST may have created it since
             **values,
         )
@@ -388,7 +388,7 @@ class BudgetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
             tenant=self.tenant,
             api_key=budget.api_key,
             actor=Actor.from_request(request),
-            request=request,
+            origin=RequestOrigin.of(request),
             **params.validated_data,
         )
         return Response(BudgetSerializer(budget).data)

@@ -25,7 +25,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from governance.models import GENESIS_HASH, AuditChainHead, AuditEvent
-from tenants.audit import Actor, Target, client_ip_of, request_id_of
+from tenants.audit import Actor, RequestOrigin, Target
 from tenants.models import Tenant
 
 FORMAT = "dam-audit/1"
@@ -135,14 +135,14 @@ def audit_record(
     action: str,
     target: Target,
     payload: Mapping[str, Any],
-    request: Any = None,
+    origin: RequestOrigin | None = None,
 ) -> AuditEvent:
     """The writer installed into `tenants.audit`: append one event to the tenant's chain.
 
     Runs in the caller's transaction (required), so the event commits or rolls back with the change.
     """
     return audit_record_many(
-        [{"tenant": tenant, "actor": actor, "action": action, "target": target, "payload": payload, "request": request}]
+        [{"tenant": tenant, "actor": actor, "action": action, "target": target, "payload": payload, "origin": origin}]
     )[0]
 
 
@@ -160,7 +160,8 @@ def audit_record_many(events: Sequence[Mapping[str, Any]]) -> list[AuditEvent]:
         if tenant_id not in heads:
             heads[tenant_id] = _lock_chain_head(tenant_id)
         head = heads[tenant_id]
-        actor, target, request = each["actor"], each["target"], each.get("request")
+        actor, target = each["actor"], each["target"]
+        origin = each.get("origin") or RequestOrigin()
         # The time is taken under the lock, so it never runs backwards along a chain (unless the clock does).
         event = AuditEvent(
             tenant_id=tenant_id,
@@ -172,8 +173,8 @@ def audit_record_many(events: Sequence[Mapping[str, Any]]) -> list[AuditEvent]:
             target_type=target.type[:64],
             target_id=target.id[:64],
             payload=normalise_payload(dict(each["payload"])),
-            request_id=request_id_of(request),
-            ip=client_ip_of(request),
+            request_id=origin.request_id,
+            ip=origin.ip,
             created_at=timezone.now(),
             prev_hash=head.hash,
         )

@@ -37,7 +37,7 @@ from governance.services.counters import (
     unregister_budget_alert_hook,
 )
 from governance.services.ledger import tenant_of
-from tenants.audit import Actor, audit, changes
+from tenants.audit import Actor, RequestOrigin, audit, changes
 from tenants.errors import Conflict, PaymentRequired, ServiceError
 from tenants.models import ApiKey, Tenant
 
@@ -309,7 +309,7 @@ def budget_set(
     tenant: Tenant,
     actor: Actor,
     api_key: ApiKey | None = None,
-    request: Any = None,
+    origin: RequestOrigin | None = None,
     create_only: bool = False,
     **values: Any,
 ) -> Budget:
@@ -349,7 +349,7 @@ def budget_set(
         action="budget.created" if created else "budget.updated",
         target=("budget", budget.pk),
         payload=changes(before, _budget_values(budget)),
-        request=request,
+        origin=origin,
     )
     return budget
 
@@ -363,7 +363,12 @@ def _limits_to_counters(tenant: Tenant, budget: Budget) -> None:
 
 
 def budget_refusal_record(
-    *, tenant: Tenant, actor: Actor, refusal: BudgetExceeded, job_request: Mapping[str, Any] | None = None, request=None
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    refusal: BudgetExceeded,
+    job_request: Mapping[str, Any] | None = None,
+    origin: RequestOrigin | None = None,
 ) -> None:
     """Audit a refused submission (`budget.refused`). Call it after the refused transaction rolled
     back (the refusal changed nothing, so it has no transaction of its own to join)."""
@@ -381,7 +386,7 @@ def budget_refusal_record(
                 "limit_usd": refusal.limit_usd,
                 "prompt": (job_request or {}).get("prompt", "")[:200],
             },
-            request=request,
+            origin=origin,
         )
 
 

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, Sum
@@ -23,7 +22,7 @@ from governance.models import DEFAULT_MODEL, DEFAULT_TIER, BudgetHold, DailySpen
 from governance.periods import local_day
 from governance.prices import AMOUNT_QUANTUM, ledger_charge_cost
 from governance.services.counters import ZERO, counters_alert, counters_apply, deltas_for
-from tenants.audit import Actor, audit
+from tenants.audit import Actor, RequestOrigin, audit
 from tenants.errors import Conflict, ServiceError
 from tenants.models import Tenant
 
@@ -135,7 +134,7 @@ def ledger_adjust(
     api_key_id: int | None = None,
     user_id: int | None = None,
     collection_id: int | None = None,
-    request: Any = None,
+    origin: RequestOrigin | None = None,
 ) -> LedgerEntry:
     """A debit (positive) or credit (negative) by an administrator, with the reason; audited."""
     amount = Decimal(str(amount_usd))
@@ -165,7 +164,7 @@ def ledger_adjust(
         action="ledger.adjusted",
         target=("ledger_entry", entry.pk),
         payload={"amount_usd": amount, "note": entry.note, "job_id": job_id, "occurred_at": occurred_at},
-        request=request,
+        origin=origin,
     )
     return entry
 

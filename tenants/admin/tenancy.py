@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from tenants.admin.base import TenantScopedAdmin, admin_tenant_context
-from tenants.audit import Actor
+from tenants.audit import Actor, RequestOrigin
 from tenants.models import ApiKey, BrandPolicy, Membership, Placement, Role, Scope, Tenant
 from tenants.services import (
     api_key_create,
@@ -32,7 +32,7 @@ from tenants.services import (
 
 def _by(request: HttpRequest) -> dict[str, Any]:
     """Who acts, for the audit event each service writes: the signed-in staff member."""
-    return {"actor": Actor.for_user(request.user), "request": request}
+    return {"actor": Actor.for_user(request.user), "origin": RequestOrigin.of(request)}
 
 
 @admin.register(Tenant)

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from tenants.api.base import TenantScopedViewSet
 from tenants.api.serializers import InputModelSerializer, InputSerializer
-from tenants.audit import Actor
+from tenants.audit import Actor, RequestOrigin
 from tenants.models import BrandPolicy, OutputFormat, Placement, Scope, Tenant
 from tenants.selectors import brand_policy_current, brand_policy_versions, placements_for_tenant
 from tenants.services import brand_policy_update, placement_archive, placement_create, placement_update
@@ -60,7 +60,7 @@ class BrandPolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenan
             tenant=self.tenant,
             created_by=request.tenant_context.user,
             actor=Actor.from_request(request),
-            request=request,
+            origin=RequestOrigin.of(request),
             **params.validated_data,
         )
         return Response(BrandPolicySerializer(policy).data, status=status.HTTP_201_CREATED)
@@ -93,7 +93,10 @@ class PlacementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantS
         params = PlacementSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         placement = placement_create(
-            tenant=self.tenant, actor=Actor.from_request(request), request=request, **params.validated_data
+            tenant=self.tenant,
+            actor=Actor.from_request(request),
+            origin=RequestOrigin.of(request),
+            **params.validated_data,
         )
         return Response(PlacementSerializer(placement).data, status=status.HTTP_201_CREATED)
 
@@ -101,11 +104,16 @@ class PlacementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantS
         params = PlacementUpdateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         placement = placement_update(
-            placement=self.get_object(), actor=Actor.from_request(request), request=request, **params.validated_data
+            placement=self.get_object(),
+            actor=Actor.from_request(request),
+            origin=RequestOrigin.of(request),
+            **params.validated_data,
         )
         return Response(PlacementSerializer(placement).data)
 
     @action(detail=True, methods=["post"])
     def archive(self, request: Request, pk: str | None = None) -> Response:
-        placement = placement_archive(placement=self.get_object(), actor=Actor.from_request(request), request=request)
+        placement = placement_archive(
+            placement=self.get_object(), actor=Actor.from_request(request), origin=RequestOrigin.of(request)
+        )
         return Response(PlacementSerializer(placement).data)

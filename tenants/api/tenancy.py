@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from tenants.api.base import TenantScopedAPIView, TenantScopedViewSet
 from tenants.api.serializers import InputSerializer
-from tenants.audit import Actor
+from tenants.audit import Actor, RequestOrigin
 from tenants.models import ApiKey, Membership, Scope, Tenant
 from tenants.selectors import api_keys_for_tenant, memberships_for_tenant
 from tenants.services import api_key_create, api_key_revoke
@@ -75,7 +75,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
             created_by_key=context.api_key,  # a key minted with a key: the chain four-eyes follows
             granter_scopes=context.scopes,
             actor=Actor.from_context(context),
-            request=request,
+            origin=RequestOrigin.of(request),
             **params.validated_data,
         )
         data = ApiKeySerializer(issued.api_key).data
@@ -84,7 +84,9 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
 
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str | None = None) -> Response:
-        api_key = api_key_revoke(api_key=self.get_object(), actor=Actor.from_request(request), request=request)
+        api_key = api_key_revoke(
+            api_key=self.get_object(), actor=Actor.from_request(request), origin=RequestOrigin.of(request)
+        )
         return Response(ApiKeySerializer(api_key).data)
 
 

@@ -11,7 +11,7 @@ import regex
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from tenants.audit import Actor, audit, changes
+from tenants.audit import Actor, RequestOrigin, audit, changes
 from tenants.locking import lock_for_change
 from tenants.models import BrandPolicy, OutputFormat, Placement, Tenant
 
@@ -63,7 +63,12 @@ def _validate_policy(values: dict[str, Any]) -> dict[str, Any]:
 
 @transaction.atomic
 def brand_policy_update(
-    *, tenant: Tenant, created_by: Any = None, actor: Actor | None = None, request: Any = None, **updates: Any
+    *,
+    tenant: Tenant,
+    created_by: Any = None,
+    actor: Actor | None = None,
+    origin: RequestOrigin | None = None,
+    **updates: Any,
 ) -> BrandPolicy:
     """Create the next version of the tenant's brand policy from the current one plus `updates`."""
     unknown = set(updates) - set(POLICY_FIELDS)
@@ -85,7 +90,7 @@ def brand_policy_update(
         action="policy.updated",
         target=("brand_policy", policy.pk),
         payload={"version": policy.version, **changes(before if current else {}, values)},
-        request=request,
+        origin=origin,
     )
     return policy
 
@@ -128,7 +133,7 @@ def placement_create(
     compression: int = 85,
     name: str = "",
     actor: Actor | None = None,
-    request: Any = None,
+    origin: RequestOrigin | None = None,
 ) -> Placement:
     _validate_placement(slug=slug, width=width, height=height, output_format=output_format, compression=compression)
     try:
@@ -150,14 +155,14 @@ def placement_create(
         action="placement.created",
         target=("placement", placement.pk),
         payload=changes({}, _placement_values(placement)),
-        request=request,
+        origin=origin,
     )
     return placement
 
 
 @transaction.atomic
 def placement_update(
-    *, placement: Placement, actor: Actor | None = None, request: Any = None, **updates: Any
+    *, placement: Placement, actor: Actor | None = None, origin: RequestOrigin | None = None, **updates: Any
 ) -> Placement:
     allowed = {"name", "width", "height", "output_format", "compression"}
     unknown = set(updates) - allowed
@@ -185,13 +190,15 @@ def placement_update(
             action="placement.updated",
             target=("placement", placement.pk),
             payload={"slug": placement.slug, **payload},
-            request=request,
+            origin=origin,
         )
     return placement
 
 
 @transaction.atomic
-def placement_archive(*, placement: Placement, actor: Actor | None = None, request: Any = None) -> Placement:
+def placement_archive(
+    *, placement: Placement, actor: Actor | None = None, origin: RequestOrigin | None = None
+) -> Placement:
     archived = (
         Placement.objects.for_tenant(placement.tenant_id).filter(pk=placement.pk, archived=False).update(archived=True)
     )
@@ -203,6 +210,6 @@ def placement_archive(*, placement: Placement, actor: Actor | None = None, reque
             action="placement.archived",
             target=("placement", placement.pk),
             payload={"slug": placement.slug, **changes({"archived": False}, {"archived": True})},
-            request=request,
+            origin=origin,
         )
     return placement

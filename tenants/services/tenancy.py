@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from tenants.audit import Actor, audit, changes
+from tenants.audit import Actor, RequestOrigin, audit, changes
 from tenants.change_feed import AUTH_CHANNEL, change_feed
 from tenants.errors import Forbidden
 from tenants.models import ApiKey, Membership, Role, Scope, Tenant, hash_api_key_secret
@@ -56,7 +56,7 @@ def _api_key_values(api_key: ApiKey) -> dict[str, Any]:
 
 @transaction.atomic
 def tenant_create(
-    *, slug: str, name: str, time_zone: str = "UTC", actor: Actor | None = None, request: Any = None
+    *, slug: str, name: str, time_zone: str = "UTC", actor: Actor | None = None, origin: RequestOrigin | None = None
 ) -> Tenant:
     if not _SLUG_RE.match(slug):
         raise ValidationError({"slug": "lowercase letters, digits and hyphens, 1-63 characters"})
@@ -74,13 +74,15 @@ def tenant_create(
         action="tenant.created",
         target=("tenant", tenant.pk),
         payload=changes({}, {"slug": slug, "name": name, "time_zone": time_zone}),
-        request=request,
+        origin=origin,
     )
     return tenant
 
 
 @transaction.atomic
-def tenant_set_status(*, tenant: Tenant, status: str, actor: Actor | None = None, request: Any = None) -> Tenant:
+def tenant_set_status(
+    *, tenant: Tenant, status: str, actor: Actor | None = None, origin: RequestOrigin | None = None
+) -> Tenant:
     if status not in Tenant.Status.values:
         raise ValidationError({"status": f"must be one of {', '.join(Tenant.Status.values)}"})
     before = Tenant.objects.select_for_update(no_key=True).values_list("status", flat=True).get(pk=tenant.pk)
@@ -93,14 +95,19 @@ def tenant_set_status(*, tenant: Tenant, status: str, actor: Actor | None = None
             action="tenant.status_changed",
             target=("tenant", tenant.pk),
             payload=changes({"status": before}, {"status": status}),
-            request=request,
+            origin=origin,
         )
     return tenant
 
 
 @transaction.atomic
 def membership_set(
-    *, tenant: Tenant, user: AbstractBaseUser, role: str, actor: Actor | None = None, request: Any = None
+    *,
+    tenant: Tenant,
+    user: AbstractBaseUser,
+    role: str,
+    actor: Actor | None = None,
+    origin: RequestOrigin | None = None,
 ) -> Membership:
     if role not in Role.values:
         raise ValidationError({"role": f"must be one of {', '.join(Role.values)}"})
@@ -116,7 +123,7 @@ def membership_set(
             action="membership.created" if previous is None else "membership.role_changed",
             target=("membership", membership.pk),
             payload={"user": user.get_username(), **changes(before, {"role": role})},
-            request=request,
+            origin=origin,
         )
     return membership
 
@@ -132,7 +139,7 @@ def api_key_create(
     created_by_key: ApiKey | None = None,
     granter_scopes: Iterable[str] | None = None,
     actor: Actor | None = None,
-    request: Any = None,
+    origin: RequestOrigin | None = None,
 ) -> IssuedApiKey:
     """`created_by_key`: the key it is minted with; the new key's person is then that key's person (four-eyes).
 
@@ -179,14 +186,14 @@ def api_key_create(
             action="api_key.created",
             target=("api_key", api_key.pk),
             payload=changes({}, _api_key_values(api_key)),
-            request=request,
+            origin=origin,
         )
         return IssuedApiKey(api_key=api_key, token=f"dam_{prefix}_{secret}")
     raise RuntimeError("could not allocate a unique API key prefix")
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey, actor: Actor | None = None, request: Any = None) -> ApiKey:
+def api_key_revoke(*, api_key: ApiKey, actor: Actor | None = None, origin: RequestOrigin | None = None) -> ApiKey:
     # Conditional UPDATE: revoking twice keeps the first revocation time (and writes one event).
     revoked = (
         ApiKey.objects.for_tenant(api_key.tenant_id)
@@ -203,7 +210,7 @@ def api_key_revoke(*, api_key: ApiKey, actor: Actor | None = None, request: Any 
             action="api_key.revoked",
             target=("api_key", api_key.pk),
             payload={"prefix": api_key.prefix, **changes({"revoked_at": None}, {"revoked_at": api_key.revoked_at})},
-            request=request,
+            origin=origin,
         )
     return api_key
 

@@ -24,7 +24,7 @@ from governance.services.audit import (
     canonical_event,
 )
 from tenants import audit as audit_port
-from tenants.audit import Actor, AuditWriterMissing, audit
+from tenants.audit import Actor, AuditWriterMissing, RequestOrigin, audit
 from tenants.services import api_key_revoke, brand_policy_update, placement_create, placement_update
 from tests.factories import make_api_key, make_tenant
 from tests.support.concurrency import run_concurrently
@@ -125,7 +125,7 @@ def test_tenant_services_write_their_events_with_the_actor_and_request(alice):
     request = RequestFactory().post("/x", HTTP_X_REQUEST_ID="req-123", REMOTE_ADDR="203.0.113.9")
     actor = Actor.for_api_key(alice.api_key)
     placement = placement_create(
-        tenant=alice.tenant, slug="hero", width=1920, height=1080, actor=actor, request=request
+        tenant=alice.tenant, slug="hero", width=1920, height=1080, actor=actor, origin=RequestOrigin.of(request)
     )
     placement_update(placement=placement, width=1280, actor=actor)
     placement_update(placement=placement, width=1280, actor=actor)  # no change: no event

@@ -132,7 +132,7 @@ def brand_data(alice, charlie):
         brand_policy_update(tenant=actor.tenant, style_guide=f"{actor.tenant.slug} style")
         placement_create(tenant=actor.tenant, slug="pdp-square", width=2048, height=2048, output_format="webp")
         make_asset(actor.tenant, title=f"{actor.tenant.slug} hero")
-        job_submit(tenant=actor.tenant, request={"prompt": f"{actor.tenant.slug} job"})
+        job_submit(tenant=actor.tenant, body={"prompt": f"{actor.tenant.slug} job"})
 
 
 def _object_ids(alice) -> dict[str, int]:
