@@ -46,6 +46,11 @@ class Asset(TenantOwnedModel):
     family = models.CharField(max_length=64, blank=True, db_index=True)
     source = models.CharField(max_length=16, choices=Source.choices)
     locale = models.CharField(max_length=16, blank=True)
+    # A campaign's output (generation.Campaign, by id: the library sits below generation): which campaign and
+    # creative it is, and the placements it is cut for. The market is `locale`.
+    campaign_id = models.BigIntegerField(null=True, blank=True)
+    creative = models.CharField(max_length=64, blank=True)
+    placements = ArrayField(models.SlugField(max_length=63), default=list, blank=True)
     current_version = models.ForeignKey(
         "AssetVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -61,6 +66,12 @@ class Asset(TenantOwnedModel):
             models.Index(fields=["tenant", "-id"], name="asset_tenant_recent"),
             GinIndex(fields=["search_vector"], name="asset_search_vector"),
             GinIndex(fields=["tags"], name="asset_tags"),
+            GinIndex(fields=["placements"], name="asset_placements"),
+            models.Index(
+                fields=["tenant", "campaign_id", "creative", "locale"],
+                condition=models.Q(campaign_id__isnull=False),
+                name="asset_campaign_cell",
+            ),
         ]
 
     def __str__(self) -> str:
