@@ -9,7 +9,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
 from generation.admin import views as admin_views
-from generation.foundry.config import AuthKind
+from generation.foundry.config import DEPLOYMENT_SETTINGS, AuthKind
 from generation.lifecycle import GenerationState
 from generation.models import Deployment, Job
 from generation.services.deployments import deployment_delete, deployment_save
@@ -40,21 +40,7 @@ class DeploymentForm(forms.ModelForm):
 
     class Meta:
         model = Deployment
-        fields = [
-            "tenant",
-            "name",
-            "endpoint",
-            "deployment",
-            "api_style",
-            "api_version",
-            "auth_kind",
-            "connect_timeout_seconds",
-            "read_timeout_seconds",
-            "rpm",
-            "tpm",
-            "max_attempts",
-            "max_retry_seconds",
-        ]
+        fields = ["tenant", *DEPLOYMENT_SETTINGS]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -161,3 +161,20 @@ def platform_deployment_config() -> DeploymentConfig:
         max_attempts=settings.FOUNDRY_MAX_ATTEMPTS,
         max_retry_seconds=float(settings.FOUNDRY_MAX_RETRY_SECONDS),
     )
+
+
+# The settings of a deployment staff and code may change (the admin's form, the audit events of a change).
+DEPLOYMENT_SETTINGS = (
+    "name",
+    "endpoint",
+    "deployment",
+    "api_style",
+    "api_version",
+    "auth_kind",
+    "connect_timeout_seconds",
+    "read_timeout_seconds",
+    "rpm",
+    "tpm",
+    "max_attempts",
+    "max_retry_seconds",
+)

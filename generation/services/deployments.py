@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from generation.foundry.config import Secret
+from generation.foundry.config import DEPLOYMENT_SETTINGS, Secret
 from tenants.audit import Actor, RequestOrigin, audit, changes
 
 if TYPE_CHECKING:
@@ -16,21 +16,7 @@ if TYPE_CHECKING:
 
 
 # What a deployment's audit events record; the key itself never (only whether one is stored).
-_AUDITED_FIELDS = (
-    "name",
-    "endpoint",
-    "deployment",
-    "api_style",
-    "api_version",
-    "auth_kind",
-    "connect_timeout_seconds",
-    "read_timeout_seconds",
-    "rpm",
-    "tpm",
-    "max_attempts",
-    "max_retry_seconds",
-    "is_default",
-)
+_AUDITED_FIELDS = (*DEPLOYMENT_SETTINGS, "is_default")
 
 
 def _deployment_values(deployment: Deployment) -> dict[str, Any]:
