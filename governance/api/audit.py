@@ -57,11 +57,9 @@ def parse_moment(value: str, *, end: bool = False) -> dt.datetime:
     return timezone.make_aware(moment, dt.UTC) if timezone.is_naive(moment) else moment
 
 
-class AuditFilterSerializer(serializers.Serializer):
-    action = serializers.CharField(required=False, max_length=64)
-    actor = serializers.CharField(required=False, max_length=200)
-    target_type = serializers.CharField(required=False, max_length=64)
-    target_id = serializers.CharField(required=False, max_length=64)
+class MomentRangeSerializer(serializers.Serializer):
+    """`since` and `until` query parameters: a date or a moment, `until` a date's end (see parse_moment)."""
+
     since = serializers.CharField(required=False)
     until = serializers.CharField(required=False)
 
@@ -70,6 +68,13 @@ class AuditFilterSerializer(serializers.Serializer):
 
     def validate_until(self, value: str) -> dt.datetime:
         return parse_moment(value, end=True)
+
+
+class AuditFilterSerializer(MomentRangeSerializer):
+    action = serializers.CharField(required=False, max_length=64)
+    actor = serializers.CharField(required=False, max_length=200)
+    target_type = serializers.CharField(required=False, max_length=64)
+    target_id = serializers.CharField(required=False, max_length=64)
 
 
 class AuditPagination(SignedCursorPagination):

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 from django.db.models import QuerySet
@@ -14,7 +13,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from governance.api.audit import parse_moment
+from governance.api.audit import MomentRangeSerializer
 from governance.models import Budget, LedgerEntry, Price, TokenKind
 from governance.periods import local_day
 from governance.prices import price_sheet_at
@@ -137,17 +136,9 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
         ]
 
 
-class LedgerQuerySerializer(serializers.Serializer):
+class LedgerQuerySerializer(MomentRangeSerializer):
     kind = serializers.ChoiceField(choices=LedgerEntry.Kind.values, required=False)
     job = serializers.IntegerField(required=False, min_value=1)
-    since = serializers.CharField(required=False)
-    until = serializers.CharField(required=False)
-
-    def validate_since(self, value: str) -> dt.datetime:
-        return parse_moment(value)
-
-    def validate_until(self, value: str) -> dt.datetime:
-        return parse_moment(value, end=True)
 
 
 LEDGER_EXAMPLE = {
