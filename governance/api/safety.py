@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from governance.models import SafetyConfig
 from governance.safety.presets import PRESETS
 from governance.selectors.safety import safety_config_current, safety_config_versions, safety_policy_for
-from governance.services.safety import safety_config_update
+from governance.services.safety import CONFIG_FIELDS, safety_config_update
 from tenants.api.base import TenantScopedViewSet
 from tenants.api.serializers import InputSerializer
 from tenants.models import Scope, Tenant
@@ -33,18 +33,7 @@ def _may_see_terms(request: Request) -> bool:
 class SafetyConfigSerializer(serializers.ModelSerializer):
     class Meta:
         model = SafetyConfig
-        fields = [
-            "id",
-            "version",
-            "preset",
-            "prompt_thresholds",
-            "output_thresholds",
-            "blocklist",
-            "prompt_shield",
-            "provider_moderation",
-            "review_rule",
-            "created_at",
-        ]
+        fields = ["id", "version", *CONFIG_FIELDS, "created_at"]
 
     def to_representation(self, config: SafetyConfig) -> dict[str, Any]:
         data = super().to_representation(config)

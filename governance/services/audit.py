@@ -202,8 +202,9 @@ class ChainBreak:
 
 
 @dataclass(frozen=True)
-class ChainReport:
-    tenant_id: int
+class ExportReport:
+    """What a walk of a chain found: how far it goes, its head, and the first broken link if any."""
+
     events: int
     head_seq: int
     head_hash: str
@@ -212,6 +213,13 @@ class ChainReport:
     @property
     def ok(self) -> bool:
         return self.first_break is None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChainReport(ExportReport):
+    """A walk of one tenant's chain in the database."""
+
+    tenant_id: int
 
 
 def verify_records(
@@ -299,18 +307,6 @@ def audit_export_lines(*, tenant: Tenant, since_seq: int = 0) -> Iterator[str]:
         record = {"type": "event", **canonical_event(event), "hash": event.hash}
         yield json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     yield json.dumps({"type": "chain_head", "tenant": tenant.pk, "seq": head_seq, "hash": head_hash}, sort_keys=True)
-
-
-@dataclass(frozen=True)
-class ExportReport:
-    events: int
-    head_seq: int
-    head_hash: str
-    first_break: ChainBreak | None
-
-    @property
-    def ok(self) -> bool:
-        return self.first_break is None
 
 
 def audit_verify_export(lines: Iterable[str], *, pinned_head: tuple[int, str] | None = None) -> ExportReport:
