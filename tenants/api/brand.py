@@ -15,23 +15,13 @@ from tenants.audit import Actor, RequestOrigin
 from tenants.models import BrandPolicy, OutputFormat, Placement, Scope, Tenant
 from tenants.selectors import brand_policy_current, brand_policy_versions, placements_for_tenant
 from tenants.services import brand_policy_update, placement_archive, placement_create, placement_update
+from tenants.services.brand import POLICY_FIELDS
 
 
 class BrandPolicySerializer(InputModelSerializer):
     class Meta:
         model = BrandPolicy
-        fields = [
-            "id",
-            "version",
-            "style_guide",
-            "banned_terms",
-            "palette",
-            "default_quality",
-            "default_output_format",
-            "default_locales",
-            "review_required",
-            "created_at",
-        ]
+        fields = ["id", "version", *POLICY_FIELDS, "created_at"]
         read_only_fields = ["id", "version", "created_at"]
 
 
