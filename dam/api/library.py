@@ -28,6 +28,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from dam.api.bulk import AssetBulkMixin
 from dam.lifecycle import VersionStatus
 from dam.models import AssetVersion, Collection, LibrarySettings
 from dam.provenance import DigitalSourceType
@@ -52,6 +53,7 @@ LIBRARY_SCOPES: dict[str, str] = {
     "create": Scope.ASSETS_WRITE,
     "partial_update": Scope.ASSETS_WRITE,
     "version": Scope.ASSETS_WRITE,
+    "bulk": Scope.ASSETS_WRITE,
 }
 # Multipart framing around the file: a request this much over the file limit is refused unread.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -65,9 +67,18 @@ SEARCH_PARAMETERS = [
     ),
     OpenApiParameter("collection", str, description="Collection (campaign) slug"),
     OpenApiParameter("tag", str, description="Exact tag"),
-    OpenApiParameter("locale", str, description="Asset or version locale, or a locale with alt text (e.g. ja-JP)"),
-    OpenApiParameter("placement", str, description="Only assets whose current version has this placement's rendition"),
+    OpenApiParameter(
+        "locale", str, description="Market: asset or version locale, or a locale with alt text (e.g. ja-JP)"
+    ),
+    OpenApiParameter(
+        "placement",
+        str,
+        description="Placement slug: assets made for it (a campaign's placements, else the size plan; "
+        "uploads: having its rendition)",
+    ),
+    OpenApiParameter("campaign", int, description="Only outputs of this campaign (its id)"),
     OpenApiParameter("status", str, enum=VersionStatus.values, description="Status of the current version"),
+    OpenApiParameter("source", str, enum=["generated", "uploaded"], description="How the asset was made"),
     OpenApiParameter("created_after", OpenApiTypes.DATE, description="On or after this day (YYYY-MM-DD)"),
     OpenApiParameter("created_before", OpenApiTypes.DATE, description="On or before this day (YYYY-MM-DD)"),
     OpenApiParameter("page_size", int, description="1-200; pages are cursors over the id, stable under inserts"),
@@ -175,8 +186,8 @@ VERSION_EXAMPLE = {
 }
 
 
-class AssetLibraryMixin:
-    """Search, upload and metadata endpoints mixed into `dam.api.assets.AssetViewSet`."""
+class AssetLibraryMixin(AssetBulkMixin):
+    """Search, upload, metadata and bulk endpoints mixed into `dam.api.assets.AssetViewSet`."""
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         queryset = super().filter_queryset(queryset)

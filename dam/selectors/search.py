@@ -15,16 +15,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.contrib.postgres.search import SearchQuery
+from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models.functions import Lower
 
 from dam.lifecycle import VersionStatus
 from dam.models import Asset, AssetVersion, Rendition
 from tenants.models import Tenant
 
 MAX_QUERY_CHARS = 200
+# How a result list is ordered: the UI offers each; the API pages by id (newest first).
+SORTS = {"newest": "Newest first", "oldest": "Oldest first", "relevance": "Best match", "name": "Name (A-Z)"}
 
 
 def _weighted_text(asset: Asset, version: AssetVersion | None) -> dict[str, str]:
@@ -80,9 +83,11 @@ class AssetFilters:
     q: str = ""
     collection: str = ""  # slug
     tag: str = ""
-    locale: str = ""
-    placement: str = ""  # slug: the current version has a rendition for it
+    locale: str = ""  # the market
+    placement: str = ""  # slug: made for this placement (see `assets_filter`)
+    campaign: int | None = None  # generation.Campaign id (by value: the library sits below generation)
     status: str = ""  # of the current version
+    source: str = ""  # generated / uploaded
     created_after: dt.date | None = None
     created_before: dt.date | None = None  # inclusive
 
@@ -103,13 +108,21 @@ class AssetFilters:
         status = params.get("status", "").strip()
         if status and status not in VersionStatus.values:
             raise ValidationError({"status": f"one of {', '.join(VersionStatus.values)}"})
+        source = params.get("source", "").strip()
+        if source and source not in Asset.Source.values:
+            raise ValidationError({"source": f"one of {', '.join(Asset.Source.values)}"})
+        campaign = str(params.get("campaign", "")).strip()
+        if campaign and not (campaign.isascii() and campaign.isdigit() and len(campaign) <= 18):
+            raise ValidationError({"campaign": "a campaign id"})
         return cls(
             q=q,
             collection=params.get("collection", "").strip(),
             tag=params.get("tag", "").strip().lower(),
             locale=params.get("locale", "").strip(),
             placement=params.get("placement", "").strip(),
+            campaign=int(campaign) if campaign else None,
             status=status,
+            source=source,
             created_after=date("created_after"),
             created_before=date("created_before"),
         )
@@ -121,7 +134,8 @@ def assets_filter(assets: QuerySet[Asset], filters: AssetFilters) -> QuerySet[As
         query = SearchQuery(filters.q, config="english", search_type="websearch") | SearchQuery(
             filters.q, config="simple", search_type="websearch"
         )
-        assets = assets.filter(search_vector=query)
+        # A job family ("job-7", the id every output of one request shares) is matched as written.
+        assets = assets.filter(Q(search_vector=query) | Q(family=filters.q))
     if filters.collection:
         assets = assets.filter(collection__slug=filters.collection)
     if filters.tag:
@@ -133,10 +147,13 @@ def assets_filter(assets: QuerySet[Asset], filters: AssetFilters) -> QuerySet[As
             | Q(current_version__alt_text__has_key=filters.locale)
         )
     if filters.placement:
-        renditions = Rendition.unscoped.filter(version=OuterRef("current_version"), placement_slug=filters.placement)
-        assets = assets.filter(Exists(renditions))
+        assets = assets.filter(_made_for(filters.placement))
+    if filters.campaign is not None:
+        assets = assets.filter(campaign_id=filters.campaign)
     if filters.status:
         assets = assets.filter(current_version__status=filters.status)
+    if filters.source:
+        assets = assets.filter(source=filters.source)
     if filters.created_after:
         assets = assets.filter(created_at__date__gte=filters.created_after)
     if filters.created_before:
@@ -144,5 +161,29 @@ def assets_filter(assets: QuerySet[Asset], filters: AssetFilters) -> QuerySet[As
     return assets
 
 
-def assets_search(*, tenant: Tenant, filters: AssetFilters) -> QuerySet[Asset]:
-    return assets_filter(Asset.objects.for_tenant(tenant), filters)
+def _made_for(slug: str) -> Q:
+    """Assets made for a placement: carrying it (campaign outputs), else generated with it in the size plan,
+    else (uploads, which have no plan) having its rendition. Every version gets every placement's rendition
+    up front, so the renditions alone would not tell a banner from a story."""
+    planned = Q(current_version__size_plan__contains={"placements": [{"slug": slug}]})
+    renditions = Rendition.unscoped.filter(version=OuterRef("current_version"), placement_slug=slug)
+    unplanned = Q(current_version__size_plan={}) & Exists(renditions)
+    return Q(placements__contains=[slug]) | (Q(placements=[]) & (planned | unplanned))
+
+
+def assets_sorted(assets: QuerySet[Asset], *, sort: str, q: str = "") -> QuerySet[Asset]:
+    """Order a result list: newest (the default), oldest, relevance (rank of `q`; newest without one), name."""
+    if sort == "oldest":
+        return assets.order_by("id")
+    if sort == "name":
+        return assets.order_by(Lower("title"), "id")
+    if sort == "relevance" and q:
+        query = SearchQuery(q, config="english", search_type="websearch") | SearchQuery(
+            q, config="simple", search_type="websearch"
+        )
+        return assets.annotate(rank=SearchRank(F("search_vector"), query)).order_by("-rank", "-id")
+    return assets.order_by("-id")
+
+
+def assets_search(*, tenant: Tenant, filters: AssetFilters, sort: str = "newest") -> QuerySet[Asset]:
+    return assets_sorted(assets_filter(Asset.objects.for_tenant(tenant), filters), sort=sort, q=filters.q)
