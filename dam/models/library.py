@@ -17,6 +17,20 @@ from tenants.scoping import TenantOwnedModel
 ImageFormat = models.TextChoices("ImageFormat", [(f.name.upper(), (f.name, f.label)) for f in FORMATS.values()])
 
 
+class StoredImage(models.Model):
+    """The facts of one image file in blob storage, as versions and renditions both record them."""
+
+    storage_key = models.CharField(max_length=300)
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    format = models.CharField(max_length=8, choices=ImageFormat.choices)
+    file_size = models.PositiveBigIntegerField()
+
+    class Meta:
+        abstract = True
+
+
 class Collection(TenantOwnedModel):
     """A campaign or folder; assets belong to at most one."""
 
@@ -78,7 +92,7 @@ class Asset(TenantOwnedModel):
         return self.title
 
 
-class AssetVersion(TenantOwnedModel):
+class AssetVersion(TenantOwnedModel, StoredImage):
     """Immutable once written: an edit is a new version whose parent is the one edited."""
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
@@ -86,12 +100,6 @@ class AssetVersion(TenantOwnedModel):
     number = models.PositiveIntegerField()
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     status = models.CharField(max_length=16, choices=VersionStatus.choices, default=VersionStatus.NEEDS_REVIEW)
-    storage_key = models.CharField(max_length=300)
-    sha256 = models.CharField(max_length=64)
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
-    format = models.CharField(max_length=8, choices=ImageFormat.choices)
-    file_size = models.PositiveBigIntegerField()
     # Provenance of a generated version. The job is referenced by id, not by foreign key:
     # generation depends on the library, never the other way round.
     job_id = models.BigIntegerField(null=True, blank=True, db_index=True)
@@ -166,19 +174,13 @@ class AssetVersion(TenantOwnedModel):
         return {"user": self.created_by_id, "api_key": self.created_by_key_id, "person": self.created_by_person_id}
 
 
-class Rendition(TenantOwnedModel):
+class Rendition(TenantOwnedModel, StoredImage):
     """A derived file of a version: a placement's exact size, or a filter spec."""
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
     version = models.ForeignKey(AssetVersion, on_delete=models.CASCADE, related_name="renditions")
     spec = models.CharField(max_length=200, help_text="'placement:<slug>' or a filter spec")
     placement_slug = models.SlugField(max_length=63, blank=True)
-    storage_key = models.CharField(max_length=300)
-    sha256 = models.CharField(max_length=64)
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
-    format = models.CharField(max_length=8, choices=ImageFormat.choices)
-    file_size = models.PositiveBigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta(TenantOwnedModel.Meta):
