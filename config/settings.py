@@ -391,6 +391,7 @@ SPECTACULAR_SETTINGS = {
         "ImageFormatEnum": "dam.models.library.ImageFormat",
         "OutputFormatEnum": "tenants.models.brand.OutputFormat",
         "VersionStatusEnum": "dam.lifecycle.VersionStatus",
+        "ReviewActionEnum": "dam.lifecycle.ReviewAction",
         "JobStateEnum": "generation.lifecycle.JobState",
         "GenerationStateEnum": "generation.lifecycle.GenerationState",
         "WebhookEventEnum": "dam.models.webhooks.WebhookEvent",

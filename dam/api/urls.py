@@ -15,6 +15,7 @@ from dam.api.review import (
     VersionReviewHistoryView,
     VersionUnpublishView,
 )
+from dam.api.review_bulk import BulkReviewView
 from dam.api.serving import serve_current, serve_version
 from dam.api.storefront import StorefrontAssetViewSet
 from dam.api.webhooks import WebhookDeliveryViewSet, WebhookEndpointViewSet
@@ -37,6 +38,7 @@ api_v1 = [
     path(f"{_version}/publish", VersionPublishView.as_view(), name="asset-version-publish"),
     path(f"{_version}/unpublish", VersionUnpublishView.as_view(), name="asset-version-unpublish"),
     path(f"{_version}/reviews", VersionReviewHistoryView.as_view(), name="asset-version-reviews"),
+    path("reviews/bulk", BulkReviewView.as_view(), name="review-bulk"),
     *library.urls,
 ]
 

@@ -15,7 +15,8 @@ explicitly (`approve_over_newer`), never happen by accident.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -125,7 +126,13 @@ def _newer_waiting(version: AssetVersion) -> list[int]:
 
 
 def _decide(
-    *, version: AssetVersion, reviewer: Reviewer, action: str, comment: str, approve_over_newer: bool = False
+    *,
+    version: AssetVersion,
+    reviewer: Reviewer,
+    action: str,
+    comment: str,
+    approve_over_newer: bool = False,
+    origin: RequestOrigin | None = None,
 ) -> ReviewDecision:
     comment = (comment or "").strip()
     if len(comment) > MAX_COMMENT_CHARS:
@@ -170,13 +177,18 @@ def _decide(
             decided_by_key=reviewer.api_key,
             actor_label=reviewer.label,
         )
-        _audit_review_decision(decision=decision, reviewer=reviewer)
+        _audit_review_decision(decision=decision, reviewer=reviewer, origin=origin)
     version.status = target
     return decision
 
 
 def version_approve(
-    *, version: AssetVersion, reviewer: Reviewer, comment: str = "", approve_over_newer: bool = False
+    *,
+    version: AssetVersion,
+    reviewer: Reviewer,
+    comment: str = "",
+    approve_over_newer: bool = False,
+    origin: RequestOrigin | None = None,
 ) -> ReviewDecision:
     return _decide(
         version=version,
@@ -184,19 +196,158 @@ def version_approve(
         action=ReviewAction.APPROVE,
         comment=comment,
         approve_over_newer=approve_over_newer,
+        origin=origin,
     )
 
 
-def version_reject(*, version: AssetVersion, reviewer: Reviewer, comment: str) -> ReviewDecision:
-    return _decide(version=version, reviewer=reviewer, action=ReviewAction.REJECT, comment=comment)
+def version_reject(
+    *, version: AssetVersion, reviewer: Reviewer, comment: str, origin: RequestOrigin | None = None
+) -> ReviewDecision:
+    return _decide(version=version, reviewer=reviewer, action=ReviewAction.REJECT, comment=comment, origin=origin)
 
 
-def version_publish(*, version: AssetVersion, reviewer: Reviewer, comment: str = "") -> ReviewDecision:
-    return _decide(version=version, reviewer=reviewer, action=ReviewAction.PUBLISH, comment=comment)
+def version_publish(
+    *, version: AssetVersion, reviewer: Reviewer, comment: str = "", origin: RequestOrigin | None = None
+) -> ReviewDecision:
+    return _decide(version=version, reviewer=reviewer, action=ReviewAction.PUBLISH, comment=comment, origin=origin)
 
 
-def version_unpublish(*, version: AssetVersion, reviewer: Reviewer, comment: str = "") -> ReviewDecision:
-    return _decide(version=version, reviewer=reviewer, action=ReviewAction.UNPUBLISH, comment=comment)
+def version_unpublish(
+    *, version: AssetVersion, reviewer: Reviewer, comment: str = "", origin: RequestOrigin | None = None
+) -> ReviewDecision:
+    return _decide(version=version, reviewer=reviewer, action=ReviewAction.UNPUBLISH, comment=comment, origin=origin)
+
+
+# --- bulk -------------------------------------------------------------------------------------
+
+MAX_BULK_VERSIONS = 500
+
+
+class BulkSkip(StrEnum):
+    """Why a version of a bulk decision was left as it was."""
+
+    FOUR_EYES = "four_eyes"  # the reviewer requested it: another reviewer must approve it
+    WRONG_STATUS = "wrong_status"  # its status does not allow the action (already decided, or not yet approved)
+    NEWER_VERSION_WAITING = "newer_version_waiting"  # a newer version of its asset waits: decide that one
+    NOT_FOUND = "not_found"  # no such version in this tenant (another tenant's ids look exactly like this)
+    INVALID = "invalid"  # the decision itself was refused (the reason is in the detail)
+
+
+@dataclass(frozen=True)
+class BulkSkipped:
+    version_id: int
+    reason: BulkSkip
+    detail: str
+
+
+@dataclass
+class BulkReviewReport:
+    action: str
+    done: list[int] = field(default_factory=list)
+    skipped: list[BulkSkipped] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "requested": len(self.done) + len(self.skipped),
+            "done": self.done,
+            "skipped": [
+                {"version_id": s.version_id, "reason": str(s.reason), "detail": s.detail} for s in self.skipped
+            ],
+        }
+
+
+_SINGLE = {
+    ReviewAction.APPROVE: version_approve,
+    ReviewAction.REJECT: version_reject,
+    ReviewAction.PUBLISH: version_publish,
+    ReviewAction.UNPUBLISH: version_unpublish,
+}
+
+
+def _skip_reason(exc: ServiceError) -> BulkSkip:
+    if isinstance(exc, FourEyesViolation):
+        return BulkSkip.FOUR_EYES
+    if exc.code == "invalid_transition":
+        return BulkSkip.WRONG_STATUS
+    if exc.code == "newer_version_waiting":
+        return BulkSkip.NEWER_VERSION_WAITING
+    return BulkSkip.INVALID
+
+
+def versions_review_bulk(
+    *,
+    tenant: Tenant | int,
+    action: str,
+    version_ids: list[int],
+    reviewer: Reviewer,
+    comment: str = "",
+    origin: RequestOrigin | None = None,
+) -> BulkReviewReport:
+    """One decision over many versions, each through the single-version service in its own transaction.
+
+    One transaction per version, not one for all: a version another reviewer decided meanwhile, or one the
+    reviewer requested (four-eyes), is skipped and reported while the rest are decided, and no lock is held
+    across the whole selection. Each decision writes its own record, audit event and webhook, exactly as one
+    made on its own; a `review.bulk` event then records the request with what was done and skipped.
+    Versions are decided in id order (oldest first): of two waiting versions of one asset, approving the older
+    is skipped (`newer_version_waiting`, never approved over the newer by accident), the newer is approved.
+    """
+    if action not in _SINGLE:
+        raise ServiceError(f"action must be one of {', '.join(_SINGLE)}", field="action")
+    ids = sorted(dict.fromkeys(version_ids))
+    if not ids:
+        raise ServiceError("name at least one version", field="version_ids")
+    if len(ids) > MAX_BULK_VERSIONS:
+        raise ServiceError(
+            f"at most {MAX_BULK_VERSIONS} versions per call ({len(ids)} given): split the selection",
+            field="version_ids",
+            code="too_many",
+        )
+    comment = (comment or "").strip()
+    # The comment is checked once for the whole selection, not reported once per version.
+    if len(comment) > MAX_COMMENT_CHARS:
+        raise ServiceError(f"at most {MAX_COMMENT_CHARS} characters", field="comment")
+    if action == ReviewAction.REJECT and not comment:
+        raise ServiceError("a rejection needs a comment saying why (one comment for all)", field="comment")
+    tenant_id = getattr(tenant, "pk", tenant)
+    found = AssetVersion.objects.for_tenant(tenant_id).select_related("asset").in_bulk(ids)
+    report = BulkReviewReport(action=action)
+    service = _SINGLE[action]
+    for version_id in ids:
+        version = found.get(version_id)
+        if version is None:
+            report.skipped.append(BulkSkipped(version_id, BulkSkip.NOT_FOUND, "no such version"))
+            continue
+        try:
+            service(version=version, reviewer=reviewer, comment=comment, origin=origin)
+        except ServiceError as exc:
+            report.skipped.append(BulkSkipped(version_id, _skip_reason(exc), exc.message))
+        except ValidationError as exc:
+            report.skipped.append(BulkSkipped(version_id, BulkSkip.INVALID, "; ".join(exc.messages)))
+        else:
+            report.done.append(version_id)
+    _audit_bulk(tenant_id=tenant_id, reviewer=reviewer, report=report, comment=comment, origin=origin)
+    return report
+
+
+def _audit_bulk(
+    *, tenant_id: int, reviewer: Reviewer, report: BulkReviewReport, comment: str, origin: RequestOrigin | None
+) -> None:
+    """What was asked and what became of it; the skipped versions have no decision of their own to show it."""
+    if reviewer.api_key is not None:
+        actor = Actor.for_api_key(reviewer.api_key)
+    else:
+        actor = Actor.resolve(None, user=reviewer.user, fallback="review")
+    with transaction.atomic():
+        audit(
+            tenant=tenant_id,
+            actor=actor,
+            action="review.bulk",
+            target=("tenant", tenant_id),
+            payload={**report.as_dict(), "comment": comment},
+            origin=origin,
+        )
 
 
 # --- selectors ----------------------------------------------------------------------------------

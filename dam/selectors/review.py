@@ -1,0 +1,107 @@
+"""Reads of review work: versions narrowed by campaign, market, placement, job, collection and status.
+
+One selector (`review_versions`) serves the review board's filters, its "select all matching" and the bulk
+review API's `filter`, so a row, a column or a whole campaign means the same versions everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Exists, Min, OuterRef, Prefetch, Q, QuerySet
+
+from dam.lifecycle import VersionStatus
+from dam.models import Asset, AssetVersion, Collection, Rendition
+from tenants.models import Placement, Tenant
+
+
+@dataclass(frozen=True)
+class ReviewFilters:
+    """Which versions: every field narrows, an empty one does not. `statuses` empty means any status."""
+
+    statuses: tuple[str, ...] = (VersionStatus.NEEDS_REVIEW,)
+    campaign_id: int | None = None
+    locale: str = ""
+    placement: str = ""
+    job_id: int | None = None
+    collection: str = ""  # the collection's slug, as the asset list's filter takes it
+    asset_ids: tuple[int, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.statuses) - set(VersionStatus.values)
+        if unknown:
+            raise ValueError(f"unknown statuses {sorted(unknown)}")
+
+
+def review_versions(*, tenant: Tenant | int, filters: ReviewFilters) -> QuerySet[AssetVersion]:
+    """The tenant's versions matching `filters`, oldest first, with what a review card shows."""
+    versions = AssetVersion.objects.for_tenant(tenant)
+    if filters.statuses:
+        versions = versions.filter(status__in=filters.statuses)
+    if filters.campaign_id is not None:
+        versions = versions.filter(asset__campaign_id=filters.campaign_id)
+    if filters.locale:
+        # The market is the asset's locale; versions made before campaigns carry it on the version only.
+        versions = versions.filter(Q(asset__locale__iexact=filters.locale) | Q(locale__iexact=filters.locale))
+    if filters.placement:
+        cut_for = Rendition.unscoped.filter(version=OuterRef("pk"), placement_slug=filters.placement)
+        versions = versions.filter(Q(asset__placements__contains=[filters.placement]) | Q(Exists(cut_for)))
+    if filters.job_id is not None:
+        versions = versions.filter(job_id=filters.job_id)
+    if filters.collection:
+        versions = versions.filter(asset__collection__slug=filters.collection)
+    if filters.asset_ids:
+        versions = versions.filter(asset_id__in=filters.asset_ids)
+    return versions.order_by("id")
+
+
+def review_cards(versions: QuerySet[AssetVersion]) -> QuerySet[AssetVersion]:
+    """What a review card draws, fetched with the page: the asset, the requester, the renditions."""
+    return versions.select_related("asset", "created_by", "created_by_key", "created_by_person").prefetch_related(
+        Prefetch("renditions", queryset=Rendition.unscoped.order_by("spec"))
+    )
+
+
+def campaign_label(title: str) -> str:
+    """A campaign's name as its outputs' titles begin (`campaign / creative / market`)."""
+    return title.split(" / ", 1)[0].strip() or title
+
+
+def review_campaign_labels(*, tenant: Tenant | int, ids: list[int] | None = None) -> dict[int, str]:
+    """campaign id -> its label, newest campaign first. The library knows campaigns only by id (generation
+    sits above it), so the label is the title prefix its outputs carry."""
+    assets = Asset.objects.for_tenant(tenant).filter(campaign_id__isnull=False)
+    if ids is not None:
+        assets = assets.filter(campaign_id__in=ids)
+    rows = assets.values("campaign_id").annotate(title=Min("title")).order_by("-campaign_id")
+    return {row["campaign_id"]: campaign_label(row["title"]) for row in rows}
+
+
+def review_filter_choices(*, tenant: Tenant | int) -> dict[str, list[tuple[str, str]]]:
+    """The options of the board's filters: (value, label) pairs, from what the tenant has."""
+    versions = AssetVersion.objects.for_tenant(tenant)
+    locales = sorted(
+        set(versions.exclude(locale="").values_list("locale", flat=True).distinct())
+        | set(Asset.objects.for_tenant(tenant).exclude(locale="").values_list("locale", flat=True).distinct()),
+        key=str.lower,
+    )
+    jobs = (
+        versions.filter(job_id__isnull=False, status__in=[VersionStatus.NEEDS_REVIEW, VersionStatus.APPROVED])
+        .values_list("job_id", flat=True)
+        .distinct()
+        .order_by("-job_id")[:100]
+    )
+    return {
+        "campaign": [(str(pk), label) for pk, label in review_campaign_labels(tenant=tenant).items()],
+        "locale": [(loc, loc) for loc in dict.fromkeys(locales)],
+        "placement": [
+            (slug, name or slug)
+            for slug, name in Placement.objects.for_tenant(tenant).order_by("slug").values_list("slug", "name")
+        ],
+        "job": [(str(job), f"Job #{job}") for job in jobs],
+        "collection": list(Collection.objects.for_tenant(tenant).order_by("name").values_list("slug", "name")),
+    }
+
+
+def placement_names(*, tenant: Tenant | int) -> dict[str, str]:
+    return {slug: name or slug for slug, name in Placement.objects.for_tenant(tenant).values_list("slug", "name")}
