@@ -1,40 +1,24 @@
-"""The staff UI's admin site: a per-tenant dashboard as the home page, the tenant switcher, the nav.
-
-Part of the project package (like config/urls.py), so it may read from every app.
-"""
+"""The staff UI's admin site: a per-tenant dashboard as the home page (`ui.dashboard`), the tenant
+switcher, the nav (`ui.navigation`) and the UI's own pages (`ui.pages`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from dam.lifecycle import VersionStatus
-from dam.models import Asset
-from dam.selectors.assets import assets_for_tenant
-from generation.lifecycle import JobState
-from generation.models import Job, ProviderResponse
-from generation.selectors.jobs import jobs_for_tenant
-from governance.periods import month_of
-from governance.selectors.reports import spend_total
-from governance.services.budgets import budget_status, budgets_for_tenant
-from tenants.models import Scope, Tenant
+from tenants.models import Scope
+from ui.dashboard import all_tenants_overview, month_spend, tenant_dashboard
 
 # Django builds this site lazily, at the first `@admin.register` anywhere, in the middle of importing some
 # app's admin package: what this module imports at load time must not import an admin package (each one
 # registers its model admins when imported). The site's methods import them when they run.
-RECENT_JOBS = 8
-RECENT_ASSETS = 12
 
 
 class DamAdminSite(admin.AdminSite):
@@ -71,11 +55,11 @@ class DamAdminSite(admin.AdminSite):
         context = {**self.each_context(request), "title": self.index_title, **(extra_context or {})}
         if tenant_context.tenant is not None:
             tenant = tenant_context.tenant
-            context.update(_tenant_dashboard(tenant, can_read=tenant_context.can(Scope.ASSETS_READ)))
+            context.update(tenant_dashboard(tenant, can_read=tenant_context.can(Scope.ASSETS_READ)))
             if tenant_context.can(Scope.COSTS_READ):
-                context["spend"] = _month_spend(tenant)
+                context["spend"] = month_spend(tenant)
         elif tenant_context.all_tenants:
-            context["tenant_rows"] = _all_tenants_overview()
+            context["tenant_rows"] = all_tenants_overview()
         request.current_app = self.name
         return TemplateResponse(request, self.index_template, context)
 
@@ -111,71 +95,3 @@ def _section_of(next_url: str, request: HttpRequest) -> str:
     if next_url.startswith(index) and len(parts) >= 2 and parts[0] != "data":
         return f"{index}{parts[0]}/{parts[1]}/"
     return index
-
-
-def _month_start(tenant: Tenant) -> datetime:
-    local = timezone.now().astimezone(ZoneInfo(tenant.time_zone))
-    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-def _tenant_dashboard(tenant: Tenant, *, can_read: bool) -> dict[str, Any]:
-    if not can_read:
-        return {}
-    assets = assets_for_tenant(tenant=tenant)
-    jobs = jobs_for_tenant(tenant=tenant)
-    job_counts = Job.objects.for_tenant(tenant).aggregate(
-        active=Count("id", filter=Q(state__in=[JobState.QUEUED, JobState.RUNNING])),
-        failed=Count("id", filter=Q(state=JobState.FAILED)),
-        total=Count("id"),
-    )
-    month_tokens = (
-        ProviderResponse.objects.for_tenant(tenant)
-        .filter(created_at__gte=_month_start(tenant))
-        .aggregate(output=Sum("output_tokens"), total=Sum("total_tokens"), calls=Count("id"))
-    )
-    return {
-        "kpis": {
-            "assets": assets.count(),
-            "needs_review": assets.filter(current_version__status=VersionStatus.NEEDS_REVIEW).count(),
-            "approved": assets.filter(
-                current_version__status__in=[VersionStatus.APPROVED, VersionStatus.PUBLISHED]
-            ).count(),
-            "jobs_active": job_counts["active"],
-            "jobs_failed": job_counts["failed"],
-            "jobs_total": job_counts["total"],
-            "month_output_tokens": month_tokens["output"] or 0,
-            "month_total_tokens": month_tokens["total"] or 0,
-            "month_calls": month_tokens["calls"],
-        },
-        "recent_jobs": list(jobs[:RECENT_JOBS]),
-        "recent_assets": list(assets[:RECENT_ASSETS]),
-    }
-
-
-def _month_spend(tenant: Tenant) -> dict[str, Any]:
-    """Month-to-date spend (tenant time zone) and the tenant-wide budget, if one is set."""
-    now = timezone.now()
-    period = month_of(now, tenant.time_zone)
-    today = timezone.localtime(now, ZoneInfo(tenant.time_zone)).date()
-    spent = spend_total(tenant=tenant, start=period, end=today)
-    budget = budgets_for_tenant(tenant=tenant).filter(api_key__isnull=True, active=True).first()
-    status = budget_status(budget=budget, at=now) if budget else None
-    percent = None
-    if status and status.limit_usd:
-        percent = min(100, round(100 * (status.charged_usd + status.held_usd) / status.limit_usd))
-    return {"spent_usd": spent, "budget": status, "percent": percent}
-
-
-def _all_tenants_overview() -> list[dict[str, Any]]:
-    # A superuser's cross-tenant view: the only reads here that name no tenant, on purpose.
-    assets = dict(Asset.unscoped.values_list("tenant_id").annotate(n=Count("id")))
-    jobs = dict(Job.unscoped.values_list("tenant_id").annotate(n=Count("id")))
-    active = dict(
-        Job.unscoped.filter(state__in=[JobState.QUEUED, JobState.RUNNING])
-        .values_list("tenant_id")
-        .annotate(n=Count("id"))
-    )
-    return [
-        {"tenant": t, "assets": assets.get(t.pk, 0), "jobs": jobs.get(t.pk, 0), "active": active.get(t.pk, 0)}
-        for t in Tenant.objects.order_by("name")
-    ]
