@@ -51,7 +51,12 @@ def asset_create(
     tags: Iterable[str] = (),
     family: str = "",
     locale: str = "",
+    campaign_id: int | None = None,
+    creative: str = "",
+    placements: Iterable[str] = (),
 ) -> Asset:
+    """`campaign_id`, `creative` and `placements`: where a campaign's output sits in its grid, and the
+    placement slugs any generated asset is cut for (filterable fields of the library)."""
     if collection is not None and collection.tenant_id != tenant.pk:
         raise ValidationError({"collection": "not found"})
     return Asset.objects.for_tenant(tenant).create(
@@ -62,6 +67,9 @@ def asset_create(
         tags=_clean_tags(tags),
         family=family,
         locale=locale,
+        campaign_id=campaign_id,
+        creative=creative,
+        placements=list(dict.fromkeys(placements)),
     )
 
 

@@ -45,6 +45,12 @@ class Job(TenantOwnedModel):
     )
     mask_key = models.CharField(max_length=300, blank=True)
     collection = models.ForeignKey("dam.Collection", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # A campaign's job: which campaign, version and creative it generates (its outputs land in the campaign's cells).
+    campaign = models.ForeignKey(
+        "generation.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    campaign_version = models.PositiveIntegerField(null=True, blank=True)
+    campaign_creative = models.CharField(max_length=64, blank=True)
     tags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

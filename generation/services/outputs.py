@@ -28,6 +28,7 @@ from generation.foundry.results import ImageOutput
 from generation.lifecycle import GenerationState
 from generation.models import Job, JobGeneration, ProviderResponse
 from generation.planning import GenerationGroup, SizePlan
+from generation.services.campaign_outputs import campaign_cell_asset, campaign_cells_store
 from governance.safety.backends import ModerationBackend
 from governance.safety.moderation import moderate_image, safety_decision
 from governance.safety.policy import SafetyPolicy
@@ -219,6 +220,8 @@ def _versions_create(
     review_rule = job_safety_policy(job).review_rule
     brand_review_required = bool(job.brand_policy_id and job.brand_policy.review_required)
     output_verdicts = []
+    slugs = [derivation.slug for derivation in group.placements]
+    cell_version = None
     for index, ref in enumerate(response.outputs):
         # An output that was never scanned (moderation switched off by a bug, an old response) is not
         # approved unseen: it counts as not analysed.
@@ -232,7 +235,9 @@ def _versions_create(
             )
         )
         output_verdicts.append(output_verdict)
-        if job.source_version_id:
+        if job.campaign_id:
+            asset, parent, new_asset = campaign_cell_asset(job=job, unit=unit, placements=slugs)
+        elif job.source_version_id:
             asset = Asset.objects.for_tenant(job.tenant_id).get(pk=job.source_version.asset_id)
             parent, new_asset = job.source_version, False
         else:
@@ -245,6 +250,7 @@ def _versions_create(
                 tags=job.tags,
                 family=f"job-{job.pk}",
                 locale=unit.locale,
+                placements=slugs,
             )
             parent, new_asset = None, True
         version = asset_version_create(
@@ -272,6 +278,7 @@ def _versions_create(
             brand_policy_version=job.brand_policy.version if job.brand_policy_id else None,
             actor=Actor.system("worker"),
         )
+        cell_version = version
         if status == VersionStatus.BLOCKED:
             _audit_output_blocked(job=job, version=version)
             continue  # quarantined: no renditions are derived from it
@@ -285,6 +292,8 @@ def _versions_create(
                 image_format=prepared.format,
                 placement_slug=prepared.slug,
             )
+    if job.campaign_id and cell_version is not None:
+        campaign_cells_store(job=job, locale=unit.locale, placements=slugs, version=cell_version)
     if output_verdicts:
         # Once per unit (it was marked stored above, under its row lock).
         Job.objects.for_tenant(job.tenant_id).filter(pk=job.pk).update(

@@ -18,7 +18,7 @@ from django.utils import timezone
 from dam.blobs import blob_put
 from dam.models import AssetVersion, Collection
 from generation.lifecycle import JobState, allowed_sources
-from generation.models import Job, JobGeneration
+from generation.models import Campaign, Job, JobGeneration
 from generation.prompting import BrandPolicySnapshot, compile_prompt, find_banned_terms
 from generation.requests import (
     JobSpec,
@@ -44,6 +44,13 @@ from tenants.audit import Actor, RequestOrigin, audit
 from tenants.errors import Conflict, ServiceError, Unprocessable
 from tenants.models import ApiKey, BrandPolicy, Tenant
 from tenants.selectors import brand_policy_current, placements_by_slugs
+
+
+@dataclass(frozen=True)
+class CampaignLink:
+    campaign: Campaign
+    version: int | None
+    creative: str
 
 
 @dataclass(frozen=True)
@@ -194,11 +201,15 @@ def job_submit(
     idempotency_key: str | None = None,
     mask: bytes | None = None,
     origin: RequestOrigin | None = None,
+    campaign: Campaign | None = None,
+    campaign_version: int | None = None,
+    campaign_creative: str = "",
 ) -> Submission:
     """Validate, moderate, plan, hold its budget, and store a job with its provider calls; enqueue it after commit.
 
     Moderation runs before the transaction opens: no row lock or connection is held across a call to
-    the moderation service, and a blocked request leaves nothing behind.
+    the moderation service, and a blocked request leaves nothing behind. `campaign*`: the campaign version
+    and creative whose cells the job generates (generation.services.campaigns.campaign_run).
     """
     mask_sha = hashlib.sha256(mask).hexdigest() if mask else ""
     fingerprint = request_fingerprint(body, mask_sha256=mask_sha)
@@ -226,6 +237,7 @@ def job_submit(
                 mask=mask,
                 actor=actor,
                 origin=origin,
+                campaign=CampaignLink(campaign, campaign_version, campaign_creative) if campaign else None,
             )
     except BudgetExceeded as refusal:
         # The refused transaction left nothing behind; the refusal itself is on the record.
@@ -255,6 +267,7 @@ def _store_job(
     mask: bytes | None,
     actor: Actor,
     origin: RequestOrigin | None,
+    campaign: CampaignLink | None = None,
 ) -> Submission:
     spec, policy, source = resolved.spec, resolved.policy, resolved.source
     safety_config = resolved.safety_config
@@ -295,6 +308,9 @@ def _store_job(
                 mask_key=mask_key,
                 collection=collection,
                 tags=list(spec.tags),
+                campaign=campaign.campaign if campaign else None,
+                campaign_version=campaign.version if campaign else None,
+                campaign_creative=campaign.creative if campaign else "",
                 requested_by=requested_by,
                 requested_by_key=requested_by_key,
                 deployment=deployment_config_for(tenant=tenant).name,

@@ -1,0 +1,207 @@
+"""Reads for campaigns: their versions, the cell grid with derived statuses, and spend from the ledger."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from dam.blobs import blob_url
+from dam.lifecycle import is_servable
+from dam.models import Rendition
+from dam.renditions.presets import placement_spec_key
+from generation.lifecycle import JobState
+from generation.models import Campaign, CampaignCell, CampaignVersion, CellStatus, Job, ProviderResponse
+from generation.planning import SizePlan
+from governance.models import LedgerEntry
+from tenants.errors import NotFound
+from tenants.models import Tenant
+from tenants.selectors import placements_for_tenant
+
+CellKey = tuple[str, str, str]  # (creative, locale, placement)
+# What a run generates again: cells with nothing usable (never run, or the job failed) and rejected ones.
+RERUNNABLE = frozenset({CellStatus.PLANNED, CellStatus.FAILED, CellStatus.REJECTED})
+SPENDING_KINDS = (LedgerEntry.Kind.CHARGE, LedgerEntry.Kind.ADJUSTMENT)
+CENT = Decimal("0.000001")
+
+
+def campaigns_for_tenant(*, tenant: Tenant, archived: bool | None = None) -> QuerySet[Campaign]:
+    campaigns = Campaign.objects.for_tenant(tenant).select_related("collection", "owner")
+    return campaigns if archived is None else campaigns.filter(archived=archived)
+
+
+def campaign_versions(*, campaign: Campaign) -> QuerySet[CampaignVersion]:
+    return CampaignVersion.objects.for_tenant(campaign.tenant_id).filter(campaign=campaign).order_by("-number")
+
+
+def campaign_version_current(*, campaign: Campaign) -> CampaignVersion:
+    version = campaign_versions(campaign=campaign).filter(number=campaign.version).first()
+    if version is None:
+        raise NotFound("the campaign has no such version")
+    return version
+
+
+def cell_status(cell: CampaignCell | None) -> str:
+    """planned (never run), generating (its last job is queued or running), failed (the last job failed and
+    the cell has no version), else its current version's status."""
+    if cell is None or (cell.last_job_id is None and cell.current_version_id is None):
+        return CellStatus.PLANNED
+    job = cell.last_job
+    if job is not None and job.state in (JobState.QUEUED, JobState.RUNNING):
+        return CellStatus.GENERATING
+    if cell.current_version is None:
+        return CellStatus.FAILED if job is not None else CellStatus.PLANNED
+    return cell.current_version.status
+
+
+def campaign_cells(*, campaign: Campaign, with_renditions: bool = False) -> dict[CellKey, CampaignCell]:
+    """The campaign's cells by (creative, locale, placement), with what their status needs, in a fixed number of
+    queries whatever the grid's size."""
+    cells = (
+        CampaignCell.objects.for_tenant(campaign.tenant_id)
+        .filter(campaign=campaign)
+        .select_related("current_version", "last_job")
+        .defer("last_job__request", "last_job__size_plan", "last_job__safety_verdicts")
+    )
+    if with_renditions:
+        cells = cells.prefetch_related(
+            Prefetch(
+                "current_version__renditions",
+                queryset=Rendition.unscoped.filter(spec__startswith="placement:").only(
+                    "id", "version_id", "spec", "storage_key"
+                ),
+            )
+        )
+    return {(cell.creative, cell.locale, cell.placement): cell for cell in cells}
+
+
+def grid_positions(version: CampaignVersion) -> list[CellKey]:
+    """Every cell of a version, market by market (rows), placement by placement (columns), creative by creative."""
+    return [
+        (creative, locale, placement)
+        for locale in version.locales
+        for placement in version.placements
+        for creative in version.creative_keys
+    ]
+
+
+@dataclass
+class Spend:
+    total_usd: Decimal = Decimal(0)
+    by_market: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    by_creative: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    by_cell: dict[CellKey, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    jobs: int = 0
+
+
+def campaign_spend(*, campaign: Campaign) -> Spend:
+    """What the campaign's jobs cost (charges and adjustments in the ledger), per market, creative and cell.
+
+    A provider response makes one market's aspect group: its charge is that market's, and it is split evenly
+    over the group's placements for the cells (the rounding remainder goes to the first)."""
+    tenant_id = campaign.tenant_id
+    jobs = {
+        pk: (creative, plan)
+        for pk, creative, plan in Job.objects.for_tenant(tenant_id)
+        .filter(campaign=campaign)
+        .values_list("pk", "campaign_creative", "size_plan")
+    }
+    spend = Spend(jobs=len(jobs))
+    if not jobs:
+        return spend
+    entries = list(
+        LedgerEntry.objects.for_tenant(tenant_id)
+        .filter(job_id__in=list(jobs), kind__in=SPENDING_KINDS)
+        .values_list("job_id", "provider_request_id", "amount_usd")
+    )
+    units = {
+        request_id: (locale, group)
+        for request_id, locale, group in ProviderResponse.objects.for_tenant(tenant_id)
+        .filter(provider_request_id__in=[request_id for _, request_id, _ in entries if request_id])
+        .values_list("provider_request_id", "generation__locale", "generation__group_index")
+    }
+    for job_id, request_id, amount in entries:
+        creative, plan = jobs[job_id]
+        spend.total_usd += amount
+        spend.by_creative[creative] += amount
+        if request_id not in units:
+            continue  # an adjustment of the whole job: the campaign's and the creative's, no market's
+        locale, group_index = units[request_id]
+        spend.by_market[locale] += amount
+        slugs = [d.slug for d in SizePlan.from_dict(plan).groups[group_index].placements]
+        if slugs:
+            share = (amount / len(slugs)).quantize(CENT)
+            for index, slug in enumerate(slugs):
+                spend.by_cell[(creative, locale, slug)] += share + (amount - share * len(slugs) if index == 0 else 0)
+    return spend
+
+
+def campaign_grid(*, campaign: Campaign, storefront: bool = False) -> dict[str, Any]:
+    """The grid as the API and the web UI show it: the current version's markets (rows) x placements (columns)
+    x creatives, each cell with its status, version, URLs and cost. Queries are constant in the number of cells."""
+    version = campaign_version_current(campaign=campaign)
+    cells = campaign_cells(campaign=campaign, with_renditions=True)
+    spend = campaign_spend(campaign=campaign)
+    placements = {
+        p.slug: p
+        for p in placements_for_tenant(tenant=campaign.tenant_id, include_archived=True).filter(
+            slug__in=version.placements
+        )
+    }
+    rows, counts = [], defaultdict(int)
+    for market in version.markets:
+        row = []
+        for slug in version.placements:
+            for creative in version.creative_keys:
+                key = (creative, market["locale"], slug)
+                cell = cells.get(key)
+                status = cell_status(cell)
+                counts[status] += 1
+                row.append(_cell_data(key, cell, status, spend.by_cell.get(key), storefront=storefront))
+        rows.append({"locale": market["locale"], "cells": row})
+    return {
+        "campaign": campaign.pk,
+        "version": version.number,
+        "markets": version.markets,
+        "placements": [
+            {
+                "slug": slug,
+                "name": placements[slug].name if slug in placements else slug,
+                "width": placements[slug].width if slug in placements else None,
+                "height": placements[slug].height if slug in placements else None,
+            }
+            for slug in version.placements
+        ],
+        "creatives": [{"key": c["key"], "name": c.get("name") or c["key"]} for c in version.creatives],
+        "rows": rows,
+        "counts": dict(counts),
+        "spend_usd": spend.total_usd,
+    }
+
+
+def _cell_data(
+    key: CellKey, cell: CampaignCell | None, status: str, cost: Decimal | None, *, storefront: bool
+) -> dict[str, Any]:
+    creative, locale, placement = key
+    version = cell.current_version if cell else None
+    servable = version is not None and is_servable(version.status, storefront=storefront)
+    rendition = None
+    if servable:
+        spec = placement_spec_key(placement)
+        rendition = next((r for r in version.renditions.all() if r.spec == spec), None)
+    return {
+        "creative": creative,
+        "locale": locale,
+        "placement": placement,
+        "status": status,
+        "asset": cell.asset_id if cell else None,
+        "version": version.pk if version else None,
+        "version_number": version.number if version else None,
+        "job": cell.last_job_id if cell else None,
+        "url": blob_url(version.storage_key) if servable else None,
+        "placement_url": blob_url(rendition.storage_key) if rendition else None,
+        "cost_usd": cost or Decimal(0),
+    }
