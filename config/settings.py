@@ -394,6 +394,7 @@ SPECTACULAR_SETTINGS = {
         "ReviewActionEnum": "dam.lifecycle.ReviewAction",
         "JobStateEnum": "generation.lifecycle.JobState",
         "GenerationStateEnum": "generation.lifecycle.GenerationState",
+        "CampaignCellStatusEnum": "generation.models.campaigns.CellStatus",
         "WebhookEventEnum": "dam.models.webhooks.WebhookEvent",
         "TenantStatusEnum": [("active", "Active"), ("suspended", "Suspended")],
         "WebhookDeliveryStatusEnum": [

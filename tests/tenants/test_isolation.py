@@ -11,7 +11,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from dam.models import Asset, AssetVersion, Collection, PublishWindow, ReviewDecision, WebhookDelivery, WebhookEndpoint
-from generation.models import Job
+from generation.models import Campaign, Job
 from generation.services.submission import job_submit
 from governance.models import AuditEvent, Budget, LedgerEntry, SafetyConfig
 from tenants.models import ApiKey, BrandPolicy, Membership, Placement, Role
@@ -106,6 +106,12 @@ OBJECT_ENDPOINTS = {
     ),
     "collection-detail": ("collection-detail", "get", "/api/v1/collections/{id}", "collection", None),
     "collection-update": ("collection-detail", "patch", "/api/v1/collections/{id}", "collection", {"name": "x"}),
+    "campaign-detail": ("campaign-detail", "get", "/api/v1/campaigns/{id}", "campaign", None),
+    "campaign-update": ("campaign-detail", "patch", "/api/v1/campaigns/{id}", "campaign", {"brief": "changed"}),
+    "campaign-versions": ("campaign-versions", "get", "/api/v1/campaigns/{id}/versions", "campaign", None),
+    "campaign-run": ("campaign-run", "post", "/api/v1/campaigns/{id}/run", "campaign", {"dry_run": True}),
+    "campaign-grid": ("campaign-grid", "get", "/api/v1/campaigns/{id}/grid", "campaign", None),
+    "campaign-spend": ("campaign-spend", "get", "/api/v1/campaigns/{id}/spend", "campaign", None),
 }
 LIST_ENDPOINTS = [
     "/api/v1/api-keys",
@@ -123,6 +129,7 @@ LIST_ENDPOINTS = [
     "/api/v1/audit",
     "/api/v1/costs/ledger",
     "/api/v1/collections",
+    "/api/v1/campaigns",
 ]
 
 
@@ -151,6 +158,7 @@ def _object_ids(alice) -> dict[str, int]:
         "budget": Budget.objects.for_tenant(alice.tenant).get().pk,
         "audit_event": AuditEvent.objects.for_tenant(alice.tenant).order_by("seq").first().pk,
         "collection": Collection.objects.for_tenant(alice.tenant).get().pk,  # made by library_data
+        "campaign": Campaign.objects.for_tenant(alice.tenant).get().pk,  # made by campaign_data
     }
 
 
@@ -177,6 +185,7 @@ def _snapshot(tenant) -> list:
         sorted(AssetVersion.objects.for_tenant(tenant).values_list("id", "focal_x", "focal_y")),
         sorted(str(row) for row in AssetVersion.objects.for_tenant(tenant).values_list("id", "alt_text")),
         sorted(Collection.objects.for_tenant(tenant).values_list("id", "slug", "name")),
+        sorted(Campaign.objects.for_tenant(tenant).values_list("id", "name", "version", "archived")),
     ]
 
 
@@ -332,3 +341,18 @@ def library_data(brand_data, alice, charlie):
 
     for actor in (alice, charlie):
         collection_create(tenant=actor.tenant, slug="campaign", name=f"{actor.tenant.slug} campaign")
+
+
+@pytest.fixture(autouse=True)
+def campaign_data(brand_data, alice, charlie):
+    """Campaign endpoints need a campaign in each tenant."""
+    from generation.services.campaigns import campaign_create
+
+    for actor in (alice, charlie):
+        campaign_create(
+            tenant=actor.tenant,
+            name=f"{actor.tenant.slug} campaign",
+            markets=[{"locale": "en", "copy": "Sale"}],
+            placements=["pdp-square"],
+            creatives=[{"key": "hero", "prompt": "A tent"}],
+        )
