@@ -38,6 +38,7 @@ def governance_admin_urls(site: AdminSite) -> list[URLPattern]:
             ),
         ),
         path("governance/review/", page(admin_review.review_board_view), name="governance_review_board"),
+        path("governance/review/bulk/", page(admin_review.review_bulk_view), name="governance_review_bulk"),
         path(
             "governance/review/<int:version_id>/decide/",
             page(admin_review.review_decide_view),

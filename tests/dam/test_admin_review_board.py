@@ -8,10 +8,12 @@ from django.test import Client
 
 from dam.blobs import blob_put
 from dam.lifecycle import VersionStatus
-from dam.models import ReviewDecision
+from dam.models import Asset, ReviewDecision
 from dam.services.assets import asset_create, asset_version_create
+from dam.services.metadata import collection_create
 from governance.models import AuditEvent
 from tenants.models import Role
+from tenants.services import placement_create
 from tests.factories import make_user, png_bytes
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +120,158 @@ def test_tenant_b_sees_none_of_tenant_a_queue_and_cannot_decide_on_it(alice, cha
     assert page.context["total"] == 0
     assert _decide(client, version, "approve").status_code == 404
     assert _state(version) == (VersionStatus.NEEDS_REVIEW, 0, 0)
+
+
+# --- at scale: filters, pages, groups, placements, bulk decisions ------------------------------------
+
+BULK = f"{BOARD}bulk/"
+
+
+def _campaign_version(tenant, *, campaign_id, title, locale="", placements=(), requested_by=None, colour, **fields):
+    version = _waiting(tenant, title=title, colour=colour, requested_by=requested_by, **fields)
+    Asset.objects.for_tenant(tenant).filter(pk=version.asset_id).update(
+        campaign_id=campaign_id, locale=locale, placements=list(placements)
+    )
+    return version
+
+
+def _messages(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_the_board_pages_through_everything_waiting_with_totals(alice, bob):
+    versions = [_waiting(alice.tenant, title=f"item-{i:02d}", colour=(i, 2, 3)) for i in range(55)]
+    client = _client(bob.user)
+    first = client.get(BOARD)
+    assert first.context["total"] == 55
+    assert [i.version.pk for i in first.context["items"]] == [v.pk for v in versions[:24]]
+    html = first.content.decode()
+    assert "55 versions waiting" in html and "Showing 1\u201324 of 55 · page 1 of 3" in html
+    assert 'rel="next" href="?page=2"' in html and "Select all 55 matching the filter" in html
+    last = client.get(f"{BOARD}?page=3")
+    assert [i.version.pk for i in last.context["items"]] == [v.pk for v in versions[48:]]
+    assert "Showing 49\u201355 of 55" in last.content.decode()
+    assert client.get(f"{BOARD}?page=x").status_code == 200  # a bad page number is the first page, not a 500
+
+
+def test_the_board_filters_by_campaign_market_placement_job_collection_and_status(alice, bob):
+    placement_create(tenant=alice.tenant, slug="pdp-square", name="PDP square", width=1024, height=1024)
+    collection = collection_create(tenant=alice.tenant, slug="spring", name="Spring")
+    de_square = _campaign_version(
+        alice.tenant,
+        campaign_id=7,
+        title="Spring sale / hero / de-DE",
+        locale="de-DE",
+        placements=["pdp-square"],
+        colour=(1, 1, 1),
+        job_id=41,
+    )
+    fr = _campaign_version(
+        alice.tenant, campaign_id=7, title="Spring sale / hero / fr-FR", locale="fr-FR", colour=(2, 2, 2)
+    )
+    other = _campaign_version(
+        alice.tenant, campaign_id=8, title="Winter / hero / de-DE", locale="de-DE", colour=(3, 3, 3)
+    )
+    Asset.objects.for_tenant(alice.tenant).filter(pk=other.asset_id).update(collection=collection)
+    approved = _campaign_version(
+        alice.tenant,
+        campaign_id=7,
+        title="Spring sale / alt / de-DE",
+        locale="de-DE",
+        colour=(4, 4, 4),
+        status=VersionStatus.APPROVED,
+    )
+    client = _client(bob.user)
+
+    def shown(query: str) -> list[int]:
+        response = client.get(f"{BOARD}?{query}")
+        assert response.status_code == 200
+        return [i.version.pk for i in response.context["items"]]
+
+    page = client.get(BOARD)
+    html = page.content.decode()
+    # Campaigns are labelled by their outputs' title prefix; each card names its placements.
+    assert '<option value="7">Spring sale</option>' in html and '<option value="8">Winter</option>' in html
+    assert "data-placement>PDP square</span>" in html
+    assert "Campaign: Spring sale" in html and "Campaign: Winter" in html
+    assert shown("campaign=7") == [de_square.pk, fr.pk]
+    assert shown("locale=de-DE") == [other.pk, de_square.pk]  # grouped by campaign, newest campaign first
+    assert shown("locale=de-DE&group=none") == [de_square.pk, other.pk]
+    assert shown("campaign=7&placement=pdp-square") == [de_square.pk]
+    assert shown("job=41") == [de_square.pk]
+    assert shown("collection=spring") == [other.pk]
+    assert shown("status=approved") == [approved.pk]
+    assert shown("campaign=nope&job=1e9&status=weird&group=x") == shown("")  # bad values are ignored, not a 500
+    assert "Nothing matches" in client.get(f"{BOARD}?campaign=99").content.decode()
+
+
+def test_bulk_approve_on_the_board_skips_the_reviewers_own_requests_and_says_why(alice, bob):
+    alices = [_waiting(alice.tenant, title=f"alice-{i}", requested_by=alice.user, colour=(i, 9, 9)) for i in range(3)]
+    bobs = _waiting(alice.tenant, title="bobs-own", requested_by=bob.user, colour=(7, 7, 7))
+    client = _client(bob.user)
+    response = client.post(
+        BULK, {"action": "approve", "version_ids": [v.pk for v in [*alices, bobs]], "locale": ""}, follow=True
+    )
+    assert response.status_code == 200
+    said = _messages(response)
+    assert said[0] == "Approved 3 versions. Skipped 1 version, listed below."
+    assert said[1] == "You requested it, so another reviewer must approve it (1): bobs-own v1."
+    assert not any("four_eyes" in m or "wrong_status" in m for m in said)  # product words, not API codes
+    assert [_state(v)[0] for v in alices] == [VersionStatus.APPROVED] * 3
+    assert _state(bobs)[0] == VersionStatus.NEEDS_REVIEW
+
+
+def test_bulk_reject_needs_one_comment_and_applies_it_to_all(alice, bob):
+    versions = [_waiting(alice.tenant, title=f"r-{i}", requested_by=alice.user, colour=(i, 1, 1)) for i in range(2)]
+    client = _client(bob.user)
+    refused = client.post(BULK, {"action": "reject", "version_ids": [v.pk for v in versions]}, follow=True)
+    assert _messages(refused) == ["Write a comment saying why: it goes with every rejection. Nothing was changed."]
+    assert [_state(v)[0] for v in versions] == [VersionStatus.NEEDS_REVIEW] * 2
+    response = client.post(
+        BULK, {"action": "reject", "version_ids": [v.pk for v in versions], "comment": "logo cropped"}, follow=True
+    )
+    assert _messages(response) == ["Rejected 2 versions."]
+    assert set(ReviewDecision.objects.for_tenant(alice.tenant).values_list("comment", flat=True)) == {"logo cropped"}
+
+
+def test_bulk_on_everything_matching_the_filter_decides_the_campaigns_market(alice, bob):
+    de = [
+        _campaign_version(alice.tenant, campaign_id=7, title=f"Sale / c{i} / de-DE", locale="de-DE", colour=(i, 5, 5))
+        for i in range(3)
+    ]
+    fr = _campaign_version(alice.tenant, campaign_id=7, title="Sale / c1 / fr-FR", locale="fr-FR", colour=(9, 5, 5))
+    response = _client(bob.user).post(
+        BULK, {"action": "approve", "scope": "matching", "campaign": "7", "locale": "de-DE"}, follow=True
+    )
+    assert _messages(response) == ["Approved 3 versions."]
+    assert response.redirect_chain[-1][0] == f"{BOARD}?campaign=7&locale=de-DE"
+    assert [_state(v)[0] for v in de] == [VersionStatus.APPROVED] * 3
+    assert _state(fr)[0] == VersionStatus.NEEDS_REVIEW
+
+
+def test_bulk_publish_from_the_approved_view_and_what_was_not_approved_is_listed(alice, bob):
+    approved = _waiting(alice.tenant, title="ready", status=VersionStatus.APPROVED, colour=(1, 2, 1))
+    waiting = _waiting(alice.tenant, title="not-yet", colour=(2, 1, 2))
+    client = _client(bob.user)
+    assert "Publish selected" in client.get(f"{BOARD}?status=approved").content.decode()
+    response = client.post(
+        BULK, {"action": "publish", "status": "approved", "version_ids": [approved.pk, waiting.pk]}, follow=True
+    )
+    assert _messages(response) == [
+        "Published 1 version. Skipped 1 version, listed below.",
+        "Not in a state for this decision (already decided, or not approved yet) (1): not-yet v1 (needs review).",
+    ]
+    assert _state(approved)[0] == VersionStatus.PUBLISHED
+
+
+def test_a_viewer_cannot_decide_in_bulk_and_another_tenant_changes_nothing(alice, charlie):
+    version = _waiting(alice.tenant, requested_by=alice.user, title="theirs")
+    viewer = _client(make_user("vera", tenant=alice.tenant, role=Role.VIEWER))
+    assert viewer.post(BULK, {"action": "approve", "version_ids": [version.pk]}).status_code == 403
+    response = _client(charlie.user).post(BULK, {"action": "approve", "version_ids": [version.pk]}, follow=True)
+    assert _messages(response) == [
+        "Nothing was approved. Skipped 1 version, listed below.",
+        f"No longer available (1): version #{version.pk}.",
+    ]
+    assert _state(version) == (VersionStatus.NEEDS_REVIEW, 0, 0)
+    assert _client(charlie.user).get(BULK).status_code == 405
