@@ -114,6 +114,15 @@ def world(db, tenant_b):
     assert policy.status_code == safety.status_code == 201, (policy.content, safety.content)
     webhook = make_webhook_delivery(tenant)
     job = created("/api/v1/jobs", {"prompt": "A trail shoe on wet rock", "placements": ["pdp-square"]})
+    campaign = created(
+        "/api/v1/campaigns",
+        {
+            "name": "Spring",
+            "markets": [{"locale": "en", "copy": "Spring sale"}],
+            "placements": ["pdp-square"],
+            "creatives": [{"key": "shoe", "prompt": "A trail shoe on wet rock"}],
+        },
+    )
     asset = storefront_asset(tenant, title="hero")
     make_version(tenant, asset=asset, title="hero")
     draft = make_asset(tenant, title="draft")
@@ -129,6 +138,7 @@ def world(db, tenant_b):
         "webhooks": [webhook.endpoint_id],
         "webhook-deliveries": [webhook.pk],
         "jobs": [job],
+        "campaigns": [campaign],
         "publish-windows": [asset.current_version_id, draft.current_version_id, other.current_version_id],
         "budgets": [budget],
         "brand-policy": [policy.json()["id"]],
