@@ -5,18 +5,39 @@ from __future__ import annotations
 from functools import partial
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.urls import path
 
+from dam.admin import editing as admin_editing
 from dam.admin import uploads as admin_uploads
 from dam.admin import views as admin_views
-from dam.admin.filters import LocaleFilter, PlacementFilter, StatusFilter, TagFilter
+from dam.admin.filters import (
+    CampaignFilter,
+    CollectionFilter,
+    LocaleFilter,
+    PlacementFilter,
+    SortFilter,
+    SourceFilter,
+    StatusFilter,
+    TagFilter,
+)
 from dam.models import Asset, Collection
+from dam.selectors.search import MAX_QUERY_CHARS, AssetFilters, assets_filter, assets_sorted
+from dam.services.bulk import MAX_BULK_ASSETS
 from dam.services.metadata import collection_create
 from tenants.admin.base import TenantScopedAdmin, admin_tenant_context
 from tenants.audit import Actor, RequestOrigin
 from tenants.models import Scope
+
+
+class AssetChangeList(ChangeList):
+    """The grid's order comes from the search selector (newest, oldest, relevance, name), after the filters."""
+
+    def get_queryset(self, request: HttpRequest, exclude_parameters=None) -> QuerySet:
+        queryset = super().get_queryset(request, exclude_parameters)
+        return assets_sorted(queryset, sort=request.GET.get("sort", ""), q=self.query[:MAX_QUERY_CHARS])
 
 
 @admin.register(Asset)
@@ -25,15 +46,18 @@ class AssetAdmin(TenantScopedAdmin):
     change_list_template = "admin/dam/asset/grid.html"
     list_display = ["title", "collection", "locale", "source", "created_at"]
     list_filter = [
-        ("collection", admin.RelatedOnlyFieldListFilter),
-        TagFilter,
+        CollectionFilter,
+        CampaignFilter,
         LocaleFilter,
         PlacementFilter,
+        TagFilter,
         StatusFilter,
-        "source",
+        SourceFilter,
+        SortFilter,
     ]
-    search_fields = ["title", "family", "collection__name", "current_version__compiled_prompt"]
-    search_help_text = "Title, prompt, collection, job family or an exact tag"
+    # Searched by the API's full-text search (get_search_results), not by these columns.
+    search_fields = ["title"]
+    search_help_text = "Title, tags, alt text, prompt, market or job family"
     list_per_page = 48
     show_full_result_count = False
 
@@ -42,12 +66,12 @@ class AssetAdmin(TenantScopedAdmin):
             version_count=Count("versions", distinct=True)
         )
 
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        return AssetChangeList
+
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
-        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        term = search_term.strip().lower()
-        if term:
-            results = results | queryset.filter(tags__contains=[term])
-        return results, may_have_duplicates
+        term = search_term.strip()[:MAX_QUERY_CHARS]
+        return (assets_filter(queryset, AssetFilters(q=term)) if term else queryset), False
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -57,6 +81,8 @@ class AssetAdmin(TenantScopedAdmin):
 
         return [
             path("upload/", bound(admin_uploads.upload_view), name="dam_asset_upload"),
+            path("bulk/", bound(admin_editing.asset_bulk), name="dam_asset_bulk"),
+            path("<int:asset_id>/edit/", bound(admin_editing.asset_edit), name="dam_asset_edit"),
             path("<int:asset_id>/compare/", bound(admin_views.asset_compare), name="dam_asset_compare"),
             path(
                 "version/<int:version_id>/thumbnail/",
@@ -80,6 +106,9 @@ class AssetAdmin(TenantScopedAdmin):
         extra = {
             "can_generate": context.can(Scope.JOBS_WRITE) and context.tenant is not None,
             "can_upload": context.can(Scope.ASSETS_WRITE) and context.tenant is not None,
+            "can_bulk": context.can(Scope.ASSETS_WRITE) and context.tenant is not None,
+            "bulk_collections": admin_editing.collections_of(context.tenant),
+            "max_bulk": MAX_BULK_ASSETS,
             "thumbnail_width": 480,
             **(extra_context or {}),
         }

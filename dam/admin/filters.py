@@ -1,21 +1,51 @@
-"""Filters of the asset browser. Their choices come from the already tenant-scoped rows, so a
-filter never lists another tenant's collections, tags, locales or placements."""
+"""Filters of the asset browser: the API's own filters (`dam.selectors.search`), by the same parameter
+names, so the browser and `GET /api/v1/assets` answer the same question the same way and a browser
+query string is a bulk selection the service can re-run. Their choices come from the already
+tenant-scoped rows, so a filter never lists another tenant's collections, tags, markets or placements."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
-from django.db.models import F, Func, Q, QuerySet
+from django.db.models import F, Func, QuerySet
 from django.http import HttpRequest
 
 from dam.lifecycle import VersionStatus
-from dam.models import Rendition
+from dam.models import Asset, Collection, Rendition
+from dam.selectors.search import SORTS, AssetFilters, assets_filter
+from tenants.numbers import is_digits
 
 MAX_CHOICES = 200
 
 
-class TagFilter(admin.SimpleListFilter):
+class SearchFilter(admin.SimpleListFilter):
+    """A filter whose rows are the search selector's answer for `AssetFilters(<field>=value)`."""
+
+    field = ""
+
+    def filters(self) -> AssetFilters | None:
+        value = self.value()
+        return AssetFilters(**{self.field: value}) if value else None
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        filters = self.filters()
+        return assets_filter(queryset, filters) if filters else queryset
+
+
+class CollectionFilter(SearchFilter):
+    title = "collection"
+    parameter_name = field = "collection"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        used = model_admin.get_queryset(request).exclude(collection=None).values("collection_id")
+        rows = Collection.unscoped.filter(pk__in=used).order_by("name").values_list("slug", "name")[:MAX_CHOICES]
+        return [(slug, name) for slug, name in rows]
+
+
+class TagFilter(SearchFilter):
     title = "tag"
-    parameter_name = "tag"
+    parameter_name = field = "tag"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         tags = (
@@ -27,13 +57,12 @@ class TagFilter(admin.SimpleListFilter):
         )
         return [(tag, tag) for tag in tags]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        return queryset.filter(tags__contains=[self.value()]) if self.value() else queryset
 
+class LocaleFilter(SearchFilter):
+    """The market: the asset's or its version's locale, or a locale it has alt text for."""
 
-class LocaleFilter(admin.SimpleListFilter):
-    title = "locale"
-    parameter_name = "locale"
+    title = "market"
+    parameter_name = field = "locale"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         locales = (
@@ -45,48 +74,85 @@ class LocaleFilter(admin.SimpleListFilter):
         )
         return [(code, code) for code in locales]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        return queryset.filter(locale=self.value()) if self.value() else queryset
 
-
-class PlacementFilter(admin.SimpleListFilter):
-    """Assets made for a placement: generated with it in the size plan, or (uploads, which have no
-    plan) carrying its rendition. Every version gets every placement's rendition up front, so the
-    renditions alone would not tell a banner from a story."""
-
+class PlacementFilter(SearchFilter):
     title = "placement"
-    parameter_name = "placement"
+    parameter_name = field = "placement"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         assets = model_admin.get_queryset(request)
+        carried = assets.annotate(slug=Func(F("placements"), function="unnest")).values_list("slug", flat=True)
         # Renditions hang from versions of the scoped assets: no tenant is crossed.
-        slugs = (
+        rendered = (
             Rendition.unscoped.filter(version__asset__in=assets.values("pk"))
             .exclude(placement_slug="")
-            .order_by("placement_slug")
             .values_list("placement_slug", flat=True)
-            .distinct()[:MAX_CHOICES]
+            .distinct()
         )
+        slugs = sorted({*carried.distinct()[:MAX_CHOICES], *rendered[:MAX_CHOICES]})[:MAX_CHOICES]
         return [(slug, slug) for slug in slugs]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if not self.value():
-            return queryset
-        planned = Q(current_version__size_plan__contains={"placements": [{"slug": self.value()}]})
-        unplanned = Q(current_version__size_plan={}) & Q(
-            current_version__in=Rendition.unscoped.filter(placement_slug=self.value()).values("version_id")
+
+class CampaignFilter(SearchFilter):
+    title = "campaign"
+    parameter_name = field = "campaign"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        ids = (
+            model_admin.get_queryset(request)
+            .exclude(campaign_id=None)
+            .order_by("-campaign_id")
+            .values_list("campaign_id", flat=True)
+            .distinct()[:MAX_CHOICES]
         )
-        return queryset.filter(planned | unplanned)
+        return [(str(i), f"Campaign #{i}") for i in ids]
+
+    def filters(self) -> AssetFilters | None:
+        value = self.value()
+        return AssetFilters(campaign=int(value)) if value and is_digits(value) and len(value) <= 18 else None
 
 
-class StatusFilter(admin.SimpleListFilter):
+class StatusFilter(SearchFilter):
     """The status of the asset's current version."""
 
     title = "status"
-    parameter_name = "status"
+    parameter_name = field = "status"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return list(VersionStatus.choices)
 
+
+class SourceFilter(SearchFilter):
+    title = "source"
+    parameter_name = field = "source"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return list(Asset.Source.choices)
+
+
+class SortFilter(admin.SimpleListFilter):
+    """Not a filter: the order of the grid (`dam.selectors.search.assets_sorted`, applied by the change list).
+    A list filter so the admin takes `sort` as a known parameter and the toolbar draws it like the others."""
+
+    title = "sort"
+    parameter_name = "sort"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return list(SORTS.items())
+
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        return queryset.filter(current_version__status=self.value()) if self.value() else queryset
+        return queryset
+
+    def has_output(self) -> bool:
+        return True
+
+    def choices(self, changelist: Any):
+        current = self.value() if self.value() in SORTS else "newest"
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": current == value,
+                "query_string": changelist.get_query_string(
+                    {self.parameter_name: value} if value != "newest" else {}, [] if value != "newest" else ["sort"]
+                ),
+                "display": label,
+            }

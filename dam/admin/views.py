@@ -19,6 +19,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
+from dam.admin.editing import edit_context
 from dam.admin.related import VersionCost, asset_audit_events, version_costs, version_verdicts
 from dam.blobs import blob_read
 from dam.formats import FORMATS
@@ -156,6 +157,7 @@ def asset_page(model_admin: AssetAdmin, request: HttpRequest, object_id: str) ->
             if compare_a
             else None
         ),
+        **edit_context(request, asset, selected),
     }
     request.current_app = model_admin.admin_site.name
     return TemplateResponse(request, "admin/dam/asset/detail.html", page)

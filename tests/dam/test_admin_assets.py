@@ -283,3 +283,169 @@ def test_the_grid_costs_the_same_queries_for_many_assets_as_for_few(alice):
     for index in range(10):
         make_asset(alice.tenant, title=f"many {index}", colour=(index, 10, 10))
     assert queries() == few
+
+
+# --- bulk work and metadata editing (issue 17) ------------------------------------------------------
+
+
+def _messages(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]] if response.context else []
+
+
+def test_the_grid_offers_selection_to_editors_only(alice, bob):
+    make_asset(alice.tenant, title="Pickable")
+    editor = signed_in(alice.user).get("/admin/dam/asset/").content.decode()
+    assert 'form="bulk-form"' in editor and 'id="bulk-form"' in editor
+    reviewer = signed_in(bob.user).get("/admin/dam/asset/").content.decode()
+    assert "Pickable" in reviewer and "bulk-form" not in reviewer
+
+
+def test_bulk_tag_by_ids_reports_done_and_skipped_with_reasons(alice):
+    from dam.services.metadata import asset_update
+    from governance.models import AuditEvent
+
+    one, two = make_asset(alice.tenant, title="One"), make_asset(alice.tenant, title="Two")
+    asset_update(asset=two, tags=["summer"])
+    response = signed_in(alice.user).post(
+        "/admin/dam/asset/bulk/",
+        {"action": "tag", "tags": "Summer", "ids": [one.pk, two.pk], "next": "/admin/dam/asset/?tag=summer"},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == "/admin/dam/asset/?tag=summer"
+    said = _messages(response)
+    assert "Tagged 1 asset with summer." in said
+    assert f"Skipped 1 (already tagged summer): #{two.pk} Two" in said
+    one.refresh_from_db()
+    assert one.tags == ["summer"]
+    assert AuditEvent.objects.for_tenant(alice.tenant).filter(action="asset.updated", target_id=str(one.pk)).exists()
+
+
+def test_bulk_select_all_matching_the_filter_covers_every_page(alice):
+    from dam.models import Asset
+    from dam.services.assets import asset_create
+    from dam.services.metadata import collection_create
+
+    for i in range(52):  # more than a page (48)
+        asset_create(tenant=alice.tenant, title=f"ja {i}", source="uploaded", locale="ja-JP")
+    asset_create(tenant=alice.tenant, title="en", source="uploaded", locale="en-US")
+    japan = collection_create(tenant=alice.tenant, slug="japan", name="Japan")
+    client = signed_in(alice.user)
+    grid = client.get("/admin/dam/asset/", {"locale": "ja-JP"}).content.decode()
+    assert "Select all 52 matching" in grid
+    response = client.post(
+        "/admin/dam/asset/bulk/",
+        {"action": "move", "collection": "japan", "all": "1", "filters": "locale=ja-JP&p=2"},
+        follow=True,
+    )
+    assert "Moved 52 assets to Japan." in _messages(response)
+    assert Asset.objects.for_tenant(alice.tenant).filter(collection=japan).count() == 52
+    assert Asset.objects.for_tenant(alice.tenant).get(title="en").collection_id is None
+
+
+def test_bulk_is_for_editors_of_the_tenant_and_never_crosses_it(alice, bob, charlie):
+    asset = make_asset(alice.tenant, title="Alice's")
+    body = {"action": "tag", "tags": "x", "ids": [asset.pk]}
+    assert signed_in(bob.user).post("/admin/dam/asset/bulk/", body).status_code == 403
+    response = signed_in(charlie.user).post("/admin/dam/asset/bulk/", body, follow=True)
+    assert f"Skipped 1 (not found): #{asset.pk}" in _messages(response)
+    asset.refresh_from_db()
+    assert asset.tags == []
+    refused = signed_in(alice.user).post(
+        "/admin/dam/asset/bulk/", {"action": "tag", "tags": "", "ids": [asset.pk]}, follow=True
+    )
+    assert any(m.startswith("Nothing changed: tags") for m in _messages(refused))
+
+
+def test_bulk_publish_window(alice):
+    from dam.models import PublishWindow
+
+    asset = make_asset(alice.tenant)
+    response = signed_in(alice.user).post(
+        "/admin/dam/asset/bulk/",
+        {"action": "publish_window", "ids": [asset.pk], "available_from": "2030-01-01T09:00", "available_until": ""},
+        follow=True,
+    )
+    assert "Set the publish window of 1 asset." in _messages(response)
+    window = PublishWindow.objects.for_tenant(alice.tenant).get()
+    assert window.version_id == current(asset).pk and window.available_until is None
+
+
+def test_the_asset_page_edits_details_alt_text_window_and_focal_point_through_the_services(alice):
+    from dam.models import PublishWindow
+    from dam.services.metadata import collection_create
+    from governance.models import AuditEvent
+
+    collection_create(tenant=alice.tenant, slug="summer", name="Summer")
+    asset = make_asset(alice.tenant, title="Old title")
+    version = current(asset)
+    client = signed_in(alice.user)
+    page = client.get(f"/admin/dam/asset/{asset.pk}/change/").content.decode()
+    assert 'id="edit-title"' in page and "data-focal-picker" in page
+    url = f"/admin/dam/asset/{asset.pk}/edit/"
+    client.post(url, {"part": "details", "title": "New title", "tags": "a, B", "collection": "summer"})
+    client.post(url, {"part": "alt_text", "v": 1, "alt_locale": ["de-DE"], "alt_text": ["Ein Schuh"]})
+    client.post(url, {"part": "focal_point", "v": 1, "focal_x": "0.25", "focal_y": "0.75"})
+    client.post(
+        url,
+        {"part": "publish_window", "v": 1, "available_from": "2030-01-01T00:00", "available_until": "2030-02-01T00:00"},
+    )
+    asset.refresh_from_db()
+    version.refresh_from_db()
+    assert (asset.title, asset.tags, asset.collection.slug) == ("New title", ["a", "b"], "summer")
+    assert version.alt_text == {"de-DE": "Ein Schuh"}
+    assert (version.focal_x, version.focal_y) == (0.25, 0.75)
+    assert PublishWindow.objects.for_tenant(alice.tenant).get().version_id == version.pk
+    actions = set(AuditEvent.objects.for_tenant(alice.tenant).values_list("action", flat=True))
+    assert {"asset.updated", "version.metadata_updated", "publish_window.set"} <= actions
+    # The page shows what was saved, and an emptied alt text removes its market.
+    page = client.get(f"/admin/dam/asset/{asset.pk}/change/").content.decode()
+    assert "Ein Schuh" in page and "set at 0.25, 0.75" in page
+    client.post(url, {"part": "alt_text", "v": 1, "alt_locale": ["de-DE"], "alt_text": [""]})
+    version.refresh_from_db()
+    assert version.alt_text == {}
+
+
+def test_a_refused_edit_is_a_message_and_changes_nothing(alice, bob, charlie):
+    asset = make_asset(alice.tenant, title="Keep")
+    url = f"/admin/dam/asset/{asset.pk}/edit/"
+    refused = signed_in(alice.user).post(url, {"part": "details", "title": "  ", "tags": ""}, follow=True)
+    assert any(m.startswith("Not saved: title") for m in _messages(refused))
+    bad_point = signed_in(alice.user).post(url, {"part": "focal_point", "focal_x": "2", "focal_y": "0"}, follow=True)
+    assert any(m.startswith("Not saved: focal point") for m in _messages(bad_point))
+    assert signed_in(bob.user).post(url, {"part": "details", "title": "x"}).status_code == 403
+    assert signed_in(charlie.user).post(url, {"part": "details", "title": "x"}).status_code == 404
+    asset.refresh_from_db()
+    assert asset.title == "Keep"
+    reviewer_page = signed_in(bob.user).get(f"/admin/dam/asset/{asset.pk}/change/").content.decode()
+    assert 'id="edit-title"' not in reviewer_page
+
+
+def test_the_grid_searches_and_sorts_like_the_api(alice):
+    from dam.models import Asset
+    from dam.services.assets import asset_create
+    from dam.services.metadata import version_metadata_update
+
+    boot = make_asset(alice.tenant, title="Zebra boot")
+    make_asset(alice.tenant, title="Alpine jacket")
+    version_metadata_update(version=current(boot), alt_text={"de-DE": "Wanderstiefel"})
+    campaign = asset_create(tenant=alice.tenant, title="Campaign cell", source="generated")
+    Asset.objects.for_tenant(alice.tenant).filter(pk=campaign.pk).update(campaign_id=7, placements=["story"])
+    client = signed_in(alice.user)
+
+    def order(**params) -> list[str]:
+        page = client.get("/admin/dam/asset/", params).content.decode()
+        found = [(page.find(f">{t}<"), t) for t in ("Zebra boot", "Alpine jacket", "Campaign cell")]
+        return [t for at, t in sorted(found) if at >= 0]
+
+    assert order(q="wanderstiefel") == ["Zebra boot"]  # alt text, through the API's full-text search
+    assert order(sort="name") == ["Alpine jacket", "Campaign cell", "Zebra boot"]
+    assert order(sort="oldest") == ["Zebra boot", "Alpine jacket", "Campaign cell"]
+    assert order() == ["Campaign cell", "Alpine jacket", "Zebra boot"]
+    assert order(campaign="7") == ["Campaign cell"]
+    assert order(placement="story") == ["Campaign cell"]
+    assert order(source="uploaded") == ["Alpine jacket", "Zebra boot"] or order(source="uploaded") == [
+        "Zebra boot",
+        "Alpine jacket",
+    ]
+    assert order(q="boot jacket", sort="relevance") == []  # websearch: both words must match
+    assert order(q="boot or jacket", sort="relevance")[0] in {"Zebra boot", "Alpine jacket"}

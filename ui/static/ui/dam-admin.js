@@ -85,3 +85,166 @@
     if (form) showRoutingPanel(form);
   });
 })();
+
+/* The asset browser's multi-select (click, shift-click for a range, every asset matching the filter) and
+   the asset page's focal point picker with its before/after crop previews. */
+(function () {
+  "use strict";
+
+  // --- multi-select -------------------------------------------------------------------------
+  var lastPicked = null;
+
+  function bulkForm() {
+    return document.querySelector("form[data-bulk]");
+  }
+
+  function boxes() {
+    return Array.prototype.slice.call(document.querySelectorAll("input[data-pick]"));
+  }
+
+  function refreshBulk() {
+    var form = bulkForm();
+    if (!form) return;
+    var all = form.querySelector("[data-bulk-all]");
+    var picked = boxes().filter(function (box) { return box.checked; });
+    boxes().forEach(function (box) {
+      box.closest(".ui-pick-card").classList.toggle("is-picked", box.checked);
+    });
+    var everything = all.value === "1";
+    var count = everything ? parseInt(form.getAttribute("data-total"), 10) : picked.length;
+    form.querySelector("[data-bulk-count]").textContent = count.toLocaleString();
+    form.classList.toggle("has-selection", count > 0);
+    form.querySelector("[data-bulk-clear]").hidden = count === 0;
+    form.querySelector("[data-bulk-apply]").disabled = count === 0;
+    var grid = document.querySelector(".ui-asset-grid");
+    if (grid) grid.classList.toggle("is-selecting", count > 0);
+    showBulkFields(form);
+  }
+
+  function showBulkFields(form) {
+    var action = form.querySelector("[data-bulk-action]").value;
+    form.querySelectorAll("[data-bulk-for]").forEach(function (field) {
+      field.hidden = field.getAttribute("data-bulk-for").split(" ").indexOf(action) === -1;
+    });
+  }
+
+  function pick(box, checked, shift) {
+    var list = boxes();
+    var form = bulkForm();
+    // A change by hand ends "every asset matching": the selection is what is ticked again.
+    if (form) form.querySelector("[data-bulk-all]").value = "0";
+    if (shift && lastPicked && list.indexOf(lastPicked) !== -1) {
+      var from = list.indexOf(lastPicked), to = list.indexOf(box);
+      var low = Math.min(from, to), high = Math.max(from, to);
+      for (var i = low; i <= high; i++) list[i].checked = checked;
+    } else {
+      box.checked = checked;
+    }
+    lastPicked = box;
+    refreshBulk();
+  }
+
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    var box = target.closest && target.closest("input[data-pick]");
+    if (box) {
+      // The browser has already toggled the box; a shift-click extends that state over the range.
+      pick(box, box.checked, event.shiftKey);
+      return;
+    }
+    var card = target.closest && target.closest(".ui-pick-card");
+    if (card && !event.metaKey && !event.ctrlKey && (event.shiftKey || document.querySelector(".is-selecting"))) {
+      // While selecting, a click on a card ticks it instead of opening it.
+      event.preventDefault();
+      var cardBox = card.querySelector("input[data-pick]");
+      pick(cardBox, !cardBox.checked, event.shiftKey);
+      return;
+    }
+    var form = bulkForm();
+    if (!form || !form.contains(target)) return;
+    if (target.closest("[data-bulk-page]") || target.closest("[data-bulk-everything]")) {
+      boxes().forEach(function (b) { b.checked = true; });
+      form.querySelector("[data-bulk-all]").value = target.closest("[data-bulk-everything]") ? "1" : "0";
+      refreshBulk();
+    } else if (target.closest("[data-bulk-clear]")) {
+      boxes().forEach(function (b) { b.checked = false; });
+      form.querySelector("[data-bulk-all]").value = "0";
+      lastPicked = null;
+      refreshBulk();
+    }
+  });
+
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-bulk-action]")) showBulkFields(bulkForm());
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches("form[data-bulk]")) return;
+    var everything = form.querySelector("[data-bulk-all]").value === "1";
+    var total = parseInt(form.getAttribute("data-total"), 10);
+    var max = parseInt(form.getAttribute("data-max"), 10);
+    if (everything && total > max) {
+      event.preventDefault();
+      window.alert("At most " + max.toLocaleString() + " assets at once: narrow the filter.");
+    }
+  });
+
+  // --- focal point --------------------------------------------------------------------------
+  function clamp(value, low, high) {
+    return Math.max(low, Math.min(high, value));
+  }
+
+  // The crop the renderer cuts (dam.renditions.geometry.fill_box): the target's aspect, centred on the
+  // point and pushed back inside the image; shown with object-position on an object-fit: cover image.
+  function placeCrop(img, point, imageWidth, imageHeight) {
+    var aspect = parseFloat(img.getAttribute("data-crop-width")) / parseFloat(img.getAttribute("data-crop-height"));
+    var x = 50, y = 50;
+    if (imageWidth / imageHeight > aspect) {
+      var cropWidth = imageHeight * aspect;
+      var spareX = imageWidth - cropWidth;
+      if (spareX > 0) x = clamp(point.x * imageWidth - cropWidth / 2, 0, spareX) / spareX * 100;
+    } else {
+      var cropHeight = imageWidth / aspect;
+      var spareY = imageHeight - cropHeight;
+      if (spareY > 0) y = clamp(point.y * imageHeight - cropHeight / 2, 0, spareY) / spareY * 100;
+    }
+    img.style.objectPosition = x.toFixed(2) + "% " + y.toFixed(2) + "%";
+  }
+
+  function showFocal(form, point) {
+    var width = parseFloat(form.getAttribute("data-image-width"));
+    var height = parseFloat(form.getAttribute("data-image-height"));
+    var marker = form.querySelector("[data-focal-marker]");
+    marker.style.left = (point.x * 100).toFixed(2) + "%";
+    marker.style.top = (point.y * 100).toFixed(2) + "%";
+    form.querySelector("[data-focal-label]").textContent = point.x.toFixed(2) + ", " + point.y.toFixed(2);
+    form.querySelectorAll('img[data-crop="picked"]').forEach(function (img) { placeCrop(img, point, width, height); });
+  }
+
+  function setupFocal(form) {
+    var saved = {
+      x: parseFloat(form.getAttribute("data-saved-x")),
+      y: parseFloat(form.getAttribute("data-saved-y"))
+    };
+    var width = parseFloat(form.getAttribute("data-image-width"));
+    var height = parseFloat(form.getAttribute("data-image-height"));
+    form.querySelectorAll('img[data-crop="saved"]').forEach(function (img) { placeCrop(img, saved, width, height); });
+    showFocal(form, saved);
+    form.querySelector("[data-focal-picker]").addEventListener("click", function (event) {
+      var box = event.currentTarget.querySelector("img").getBoundingClientRect();
+      var point = {
+        x: Math.round(clamp((event.clientX - box.left) / box.width, 0, 1) * 10000) / 10000,
+        y: Math.round(clamp((event.clientY - box.top) / box.height, 0, 1) * 10000) / 10000
+      };
+      form.querySelector("[data-focal-x]").value = point.x;
+      form.querySelector("[data-focal-y]").value = point.y;
+      showFocal(form, point);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    refreshBulk();
+    document.querySelectorAll("form[data-focal]").forEach(setupFocal);
+  });
+})();

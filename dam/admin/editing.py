@@ -1,0 +1,267 @@
+"""Changing the library in the staff UI: bulk work from the asset browser and metadata on the asset page.
+
+Thin views: each reads the form, calls the service the API calls (`dam.services.bulk`,
+`dam.services.metadata`, `dam.services.delivery`), reports what happened as messages and goes back
+to the page it came from. A refusal of the service is a message, not a 500; nothing is written here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, QueryDict
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from dam.models import Asset, AssetVersion, Collection, PublishWindow
+from dam.selectors.search import AssetFilters, assets_search
+from dam.services.bulk import MAX_BULK_ASSETS, BulkChange, BulkResult, assets_bulk_update
+from dam.services.delivery import publish_window_set
+from dam.services.metadata import asset_update, version_metadata_update
+from tenants.admin.base import admin_tenant_context
+from tenants.audit import Actor, RequestOrigin
+from tenants.errors import ServiceError
+from tenants.models import Scope, Tenant
+from tenants.numbers import is_digits
+from tenants.selectors import placements_for_tenant
+
+if TYPE_CHECKING:
+    from dam.admin.assets import AssetAdmin
+
+# Skipped assets named one by one in a result message, per reason; the rest are counted.
+NAMED_SKIPS = 8
+DONE_WORDS = {
+    "tag": "Tagged {n} asset{s} with {tags}.",
+    "untag": "Removed {tags} from {n} asset{s}.",
+    "move": "Moved {n} asset{s} to {collection}.",
+    "publish_window": "Set the publish window of {n} asset{s}.",
+}
+
+
+def collections_of(tenant: Tenant | None) -> list[Collection]:
+    return list(Collection.objects.for_tenant(tenant).order_by("name")) if tenant else []
+
+
+def _writer(request: HttpRequest) -> Tenant:
+    context = admin_tenant_context(request)
+    if context.tenant is None or not context.can(Scope.ASSETS_WRITE):
+        raise PermissionDenied
+    return context.tenant
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponseRedirect:
+    target = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False)
+    return HttpResponseRedirect(target if target and safe else default)
+
+
+def _explain(exc: Exception) -> str:
+    if isinstance(exc, ServiceError):
+        return exc.message
+    if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
+        return "; ".join(f"{name.replace('_', ' ')}: {' '.join(texts)}" for name, texts in exc.message_dict.items())
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    return str(exc)
+
+
+def _moment(raw: str, *, name: str) -> dt.datetime | None:
+    """A `datetime-local` field's value, in the current time zone; empty: None."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        parsed = parse_datetime(raw)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ValidationError({name: "a date and time"})
+    return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+
+
+def _tags(raw: str) -> list[str]:
+    return [tag.strip() for tag in raw.split(",") if tag.strip()]
+
+
+def _collection(tenant: Tenant, slug: str) -> Collection | None:
+    if not slug:
+        return None
+    collection = Collection.objects.for_tenant(tenant).filter(slug=slug).first()
+    if collection is None:
+        raise ValidationError({"collection": f"no collection {slug!r}"})
+    return collection
+
+
+def _selection(request: HttpRequest, tenant: Tenant) -> list[int]:
+    if request.POST.get("all") == "1":
+        # Every asset the grid's filters match, not only the page shown: the same selector, re-run.
+        filters = AssetFilters.from_query_params(QueryDict(request.POST.get("filters", "")))
+        ids = list(assets_search(tenant=tenant, filters=filters).values_list("pk", flat=True)[: MAX_BULK_ASSETS + 1])
+        if len(ids) > MAX_BULK_ASSETS:
+            raise ValidationError(f"the filter matches more than {MAX_BULK_ASSETS:,} assets: narrow it")
+        return ids
+    return [int(i) for i in request.POST.getlist("ids") if is_digits(i) and len(i) <= 18]
+
+
+def _report(request: HttpRequest, result: BulkResult, change: BulkChange) -> None:
+    n = len(result.done)
+    if n:
+        words = DONE_WORDS[change.action].format(
+            n=n,
+            s="" if n == 1 else "s",
+            tags=", ".join(change.tags),
+            collection=change.collection.name if change.collection else "no collection",
+        )
+        messages.success(request, words)
+    by_reason: dict[str, list[str]] = defaultdict(list)
+    for skip in result.skipped:
+        by_reason[skip.reason].append(f"#{skip.asset_id} {skip.title}".strip())
+    for reason, names in by_reason.items():
+        listed = ", ".join(names[:NAMED_SKIPS]) + (
+            f" and {len(names) - NAMED_SKIPS} more" if len(names) > NAMED_SKIPS else ""
+        )
+        messages.warning(request, f"Skipped {len(names)} ({reason}): {listed}")
+    if not n and not result.skipped:
+        messages.info(request, "No asset was selected.")
+
+
+def asset_bulk(model_admin: AssetAdmin, request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    tenant = _writer(request)
+    back = _back(request, reverse("admin:dam_asset_changelist"))
+    action = request.POST.get("action", "")
+    try:
+        change = BulkChange(
+            action=action,
+            tags=_tags(request.POST.get("tags", "")) if action in ("tag", "untag") else (),
+            collection=_collection(tenant, request.POST.get("collection", "")) if action == "move" else None,
+            available_from=_moment(request.POST.get("available_from", ""), name="available_from"),
+            available_until=_moment(request.POST.get("available_until", ""), name="available_until"),
+        )
+        ids = _selection(request, tenant)
+        result = assets_bulk_update(
+            tenant=tenant,
+            asset_ids=ids,
+            change=change,
+            actor=Actor.for_user(request.user),
+            origin=RequestOrigin.of(request),
+        )
+    except (ValidationError, ServiceError) as exc:
+        messages.error(request, f"Nothing changed: {_explain(exc)}")
+        return back
+    _report(request, result, change)
+    return back
+
+
+# --- the asset page ---------------------------------------------------------------------------------
+
+
+def _alt_text(request: HttpRequest) -> dict[str, str | None]:
+    """Locale and text rows; an emptied text removes its locale (the service's merge rule)."""
+    locales, texts = request.POST.getlist("alt_locale"), request.POST.getlist("alt_text")
+    return {locale.strip(): text for locale, text in zip(locales, texts, strict=False) if locale.strip()}
+
+
+def _focal_point(request: HttpRequest) -> dict[str, float] | None:
+    if request.POST.get("reset"):
+        return None
+    try:
+        point = {"x": float(request.POST.get("focal_x", "")), "y": float(request.POST.get("focal_y", ""))}
+    except ValueError:
+        raise ValidationError({"focal_point": "click on the image to choose a point"}) from None
+    return point
+
+
+def asset_edit(model_admin: AssetAdmin, request: HttpRequest, asset_id: int) -> HttpResponse:
+    """One panel of the asset page: `part` says which (details, alt_text, focal_point, publish_window)."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    if not model_admin.has_view_permission(request):
+        raise Http404("no such asset")
+    asset = model_admin.get_queryset(request).filter(pk=asset_id).first()
+    if asset is None:
+        raise Http404("no such asset")
+    tenant = _writer(request)
+    number = request.POST.get("v", "")
+    version = asset.versions.filter(number=int(number)).first() if is_digits(number) and len(number) < 9 else None
+    version = version or asset.current_version
+    page = reverse("admin:dam_asset_change", args=[asset.pk]) + (f"?v={version.number}" if version else "")
+    who = {"actor": Actor.for_user(request.user), "origin": RequestOrigin.of(request)}
+    part = request.POST.get("part", "")
+    try:
+        if part == "details":
+            asked = {
+                "title": request.POST.get("title", "").strip(),
+                "tags": [t.lower() for t in _tags(request.POST.get("tags", ""))],
+                "collection": _collection(tenant, request.POST.get("collection", "")),
+            }
+            now = {"title": asset.title, "tags": list(asset.tags), "collection": asset.collection}
+            changed = {name: value for name, value in asked.items() if value != now[name]}
+            if changed:
+                asset_update(asset=asset, **changed, **who)
+            messages.success(request, "Saved the title, tags and collection." if changed else "Nothing changed.")
+        elif part == "alt_text" and version:
+            version_metadata_update(version=version, alt_text=_alt_text(request), **who)
+            messages.success(request, f"Saved the alt text of v{version.number}.")
+        elif part == "focal_point" and version:
+            version_metadata_update(version=version, focal_point=_focal_point(request), **who)
+            messages.success(request, f"Saved the focal point of v{version.number}: its crops are being cut again.")
+        elif part == "publish_window" and version:
+            publish_window_set(
+                version=version,
+                available_from=_moment(request.POST.get("available_from", ""), name="available_from"),
+                available_until=_moment(request.POST.get("available_until", ""), name="available_until"),
+                **who,
+            )
+            messages.success(request, f"Saved the publish window of v{version.number}.")
+        else:
+            messages.error(request, "Nothing to save.")
+    except (ValidationError, ServiceError) as exc:
+        messages.error(request, f"Not saved: {_explain(exc)}")
+    return HttpResponseRedirect(page)
+
+
+def _local_input(moment: dt.datetime | None) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M") if moment else ""
+
+
+def edit_context(request: HttpRequest, asset: Asset, selected: AssetVersion) -> dict[str, Any]:
+    """What the asset page's editing panels show: only to those who may change the asset."""
+    context = admin_tenant_context(request)
+    if context.tenant is None or not context.can(Scope.ASSETS_WRITE):
+        return {"can_edit": False}
+    alt_text = dict(selected.alt_text or {})
+    markets = list(dict.fromkeys(filter(None, [*alt_text, asset.locale, selected.locale])))
+    window = PublishWindow.objects.for_tenant(context.tenant).filter(version=selected).first()
+    renditions = {r.placement_slug: r for r in selected.renditions.all() if r.placement_slug}
+    crops = [
+        {
+            "slug": p.slug,
+            "name": p.name or p.slug,
+            "width": p.width,
+            "height": p.height,
+            "rendition": renditions.get(p.slug),
+        }
+        for p in placements_for_tenant(tenant=context.tenant)
+    ]
+    return {
+        "can_edit": True,
+        "collections": collections_of(context.tenant),
+        "alt_rows": [{"locale": m, "text": alt_text.get(m, "")} for m in markets],
+        "window_from": _local_input(window.available_from if window else None),
+        "window_until": _local_input(window.available_until if window else None),
+        "time_zone": timezone.get_current_timezone_name(),
+        "focal": {
+            "x": selected.focal_x if selected.focal_x is not None else 0.5,
+            "y": selected.focal_y if selected.focal_y is not None else 0.5,
+        },
+        "focal_set": selected.focal_x is not None,
+        "crops": crops,
+    }
