@@ -166,6 +166,9 @@ CELERY_TASK_ROUTES = {
     "generation.*": {"queue": "generation"},
     "dam.renditions.*": {"queue": "renditions"},
     "dam.webhooks.*": {"queue": "webhooks"},
+    # Hand-off exports are storage I/O (read, hash, copy into a zip): the default queue's thread pool, not
+    # the two rendition processes, whose CPU the cuts of a running campaign need (dam.tasks.build_export).
+    "dam.exports.*": {"queue": "default"},
 }
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

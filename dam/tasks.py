@@ -1,9 +1,9 @@
 """Celery tasks of the asset library: thin wrappers that take ids and call one service.
 
 Routed by name (`CELERY_TASK_ROUTES`): `dam.renditions.*` to the `renditions` queue (CPU bound),
-`dam.webhooks.*` to the `webhooks` queue (outgoing HTTP). Services enqueue through the `*_enqueue` helpers
-below, imported at module level; the tasks import their services inside the function, so the two modules
-never import each other at load time.
+`dam.webhooks.*` to the `webhooks` queue (outgoing HTTP), `dam.exports.*` to `default` (storage I/O).
+Services enqueue through the `*_enqueue` helpers below, imported at module level; the tasks import their
+services inside the function, so the two modules never import each other at load time.
 """
 
 from __future__ import annotations
@@ -87,3 +87,32 @@ def webhook_deliveries_enqueue(*, delivery_ids: list[int]) -> None:
 
     if delivery_ids:
         transaction.on_commit(send)
+
+
+# One export packs up to EXPORT_MAX_VERSIONS versions; bounded like any task, and checked inside the build
+# too (`export_build` stops at its own deadline), because the thread pools that run the default queue
+# enforce no Celery time limit.
+EXPORT_TIME_LIMIT = settings.CELERY_TASK_TIME_LIMIT
+EXPORT_RETRY_BASE_SECONDS = 10
+
+
+@shared_task(
+    name="dam.exports.build",
+    bind=True,
+    acks_late=True,  # safe to run twice: a run starts the zip over under its own attempt number
+    max_retries=3,
+    time_limit=EXPORT_TIME_LIMIT,
+    soft_time_limit=max(5, EXPORT_TIME_LIMIT - 30),
+)
+def build_export(self, export_id: int) -> str:
+    from dam.services.exports import export_build
+
+    try:
+        return export_build(export_id=export_id)
+    except (OperationalError, InterfaceError) as error:
+        raise self.retry(exc=error, countdown=EXPORT_RETRY_BASE_SECONDS * 2**self.request.retries) from error
+
+
+def export_build_enqueue(*, export_id: int) -> None:
+    """Queue the build of a new export once the transaction that created it commits."""
+    transaction.on_commit(lambda: build_export.delay(export_id))

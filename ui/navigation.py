@@ -31,6 +31,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Assets", "admin:dam_asset_changelist", Scope.ASSETS_READ),
     NavItem("Generate", "admin:generation_job_generate", Scope.JOBS_WRITE, needs_tenant=True),
     NavItem("Jobs", "admin:generation_job_changelist", Scope.JOBS_READ),
+    NavItem("Exports", "admin:dam_export_changelist", Scope.ASSETS_READ, needs_tenant=True),
     # Second wave (governance): shown once these admin URLs exist.
     NavItem("Review", "admin:governance_review_board", Scope.REVIEWS_WRITE, needs_tenant=True),
     NavItem("Costs", "admin:governance_cost_dashboard", Scope.COSTS_READ),

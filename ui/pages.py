@@ -15,6 +15,7 @@ from django.contrib.admin import AdminSite
 from django.urls import URLPattern, path
 from django.views.generic import RedirectView
 
+from dam.admin import exports as admin_exports
 from dam.admin import review as admin_review
 from dam.admin import webhooks as admin_webhooks
 from dam.selectors.assets import collection_names
@@ -68,5 +69,14 @@ def governance_admin_urls(site: AdminSite) -> list[URLPattern]:
             "dam/webhookdelivery/<int:delivery_id>/replay/",
             page(admin_webhooks.webhook_delivery_replay_view),
             name="dam_webhookdelivery_replay",
+        ),
+        path("dam/export/", page(admin_exports.exports_view), name="dam_export_changelist"),
+        # The asset browser's bulk bar posts its selection here (version_ids / asset_ids, or filters).
+        path("dam/export/create/", page(admin_exports.export_create_view), name="dam_export_create"),
+        path(
+            "dam/export/<int:export_id>/progress/", page(admin_exports.export_progress_view), name="dam_export_progress"
+        ),
+        path(
+            "dam/export/<int:export_id>/download/", page(admin_exports.export_download_view), name="dam_export_download"
         ),
     ]

@@ -1,11 +1,12 @@
 """Routes of the asset library: its API under /api/v1/ (assets, collections, library settings, review,
-storefront, delivery settings, webhooks) and the public byte delivery under /d/."""
+storefront, delivery settings, webhooks, exports) and the public byte delivery under /d/."""
 
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from dam.api.assets import AssetViewSet
 from dam.api.delivery import DeliverySettingsViewSet, PublishWindowViewSet
+from dam.api.exports import ExportViewSet
 from dam.api.library import CollectionViewSet, LibrarySettingsView
 from dam.api.review import (
     ReviewQueueViewSet,
@@ -29,6 +30,7 @@ library.register("publish-windows", PublishWindowViewSet, basename="publish-wind
 library.register("delivery-settings", DeliverySettingsViewSet, basename="delivery-settings")
 library.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 library.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
+library.register("exports", ExportViewSet, basename="export")
 
 _version = "assets/<int:pk>/versions/<int:number>"
 api_v1 = [

@@ -1,4 +1,5 @@
 from dam.models.delivery import PublishWindow, TenantDelivery
+from dam.models.exports import Export
 from dam.models.library import Asset, AssetVersion, Collection, ImageFormat, Rendition
 from dam.models.review import ReviewDecision
 from dam.models.settings import LibrarySettings
@@ -8,6 +9,7 @@ __all__ = [
     "Asset",
     "AssetVersion",
     "Collection",
+    "Export",
     "ImageFormat",
     "LibrarySettings",
     "PublishWindow",

@@ -10,7 +10,17 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from dam.models import Asset, AssetVersion, Collection, PublishWindow, ReviewDecision, WebhookDelivery, WebhookEndpoint
+from dam.models import (
+    Asset,
+    AssetVersion,
+    Collection,
+    Export,
+    PublishWindow,
+    ReviewDecision,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from dam.services.exports import export_build, export_create
 from generation.models import Campaign, Job
 from generation.services.submission import job_submit
 from governance.models import AuditEvent, Budget, LedgerEntry, SafetyConfig
@@ -106,6 +116,8 @@ OBJECT_ENDPOINTS = {
     ),
     "collection-detail": ("collection-detail", "get", "/api/v1/collections/{id}", "collection", None),
     "collection-update": ("collection-detail", "patch", "/api/v1/collections/{id}", "collection", {"name": "x"}),
+    "export-detail": ("export-detail", "get", "/api/v1/exports/{id}", "export", None),
+    "export-download": ("export-download", "get", "/api/v1/exports/{id}/download", "export", None),
     "campaign-detail": ("campaign-detail", "get", "/api/v1/campaigns/{id}", "campaign", None),
     "campaign-update": ("campaign-detail", "patch", "/api/v1/campaigns/{id}", "campaign", {"brief": "changed"}),
     "campaign-versions": ("campaign-versions", "get", "/api/v1/campaigns/{id}/versions", "campaign", None),
@@ -129,6 +141,7 @@ LIST_ENDPOINTS = [
     "/api/v1/audit",
     "/api/v1/costs/ledger",
     "/api/v1/collections",
+    "/api/v1/exports",
     "/api/v1/campaigns",
 ]
 
@@ -138,7 +151,10 @@ def brand_data(alice, charlie):
     for actor in (alice, charlie):
         brand_policy_update(tenant=actor.tenant, style_guide=f"{actor.tenant.slug} style")
         placement_create(tenant=actor.tenant, slug="pdp-square", width=2048, height=2048, output_format="webp")
-        make_asset(actor.tenant, title=f"{actor.tenant.slug} hero")
+        asset = make_asset(actor.tenant, title=f"{actor.tenant.slug} hero")
+        # A finished export (built here, not by a worker), so its download answers 200 to its own tenant.
+        export = export_create(tenant=actor.tenant, selection={"version_ids": [asset.current_version_id]})
+        export_build(export_id=export.pk)
         job_submit(tenant=actor.tenant, body={"prompt": f"{actor.tenant.slug} job"})
 
 
@@ -158,6 +174,7 @@ def _object_ids(alice) -> dict[str, int]:
         "budget": Budget.objects.for_tenant(alice.tenant).get().pk,
         "audit_event": AuditEvent.objects.for_tenant(alice.tenant).order_by("seq").first().pk,
         "collection": Collection.objects.for_tenant(alice.tenant).get().pk,  # made by library_data
+        "export": Export.objects.for_tenant(alice.tenant).get().pk,
         "campaign": Campaign.objects.for_tenant(alice.tenant).get().pk,  # made by campaign_data
     }
 
@@ -185,6 +202,7 @@ def _snapshot(tenant) -> list:
         sorted(AssetVersion.objects.for_tenant(tenant).values_list("id", "focal_x", "focal_y")),
         sorted(str(row) for row in AssetVersion.objects.for_tenant(tenant).values_list("id", "alt_text")),
         sorted(Collection.objects.for_tenant(tenant).values_list("id", "slug", "name")),
+        sorted(Export.objects.for_tenant(tenant).values_list("id", "state", "files_done")),
         sorted(Campaign.objects.for_tenant(tenant).values_list("id", "name", "version", "archived")),
     ]
 

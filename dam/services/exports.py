@@ -1,0 +1,573 @@
+"""Hand-off exports: a selection of versions as one zip laid out by market and placement, with a manifest.
+
+`export_create` resolves the selection to version ids once (a re-run packs the same versions), stores the
+export and queues its build. `export_build` (the `dam.exports.build` task) writes
+`<market>/<placement>/<name>.<ext>` for each placement rendition of each version and
+`<market>/original/<name>.<ext>` for its original, then `manifest.csv` and `manifest.json`.
+
+Streamed end to end: each blob is read from storage in chunks and each chunk is hashed (the bytes must
+match the sha256 the row recorded) and written into a zip in a temporary file, which storage then takes
+in chunks; neither the zip nor any whole file is held in memory. Images are stored, not deflated (they are
+compressed already). Crash-safe: each run takes the next attempt number and writes its own zip; a run
+that finds a newer attempt has started gives up without touching the row, and a redelivered message
+after a crash starts over cleanly.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.text import slugify
+
+from dam.formats import FORMATS
+from dam.lifecycle import NEVER_SERVED, STOREFRONT_VISIBLE, VersionStatus
+from dam.models import Asset, AssetVersion, Collection, Export, Rendition
+from dam.provenance import source_type_for
+from dam.selectors.search import AssetFilters, assets_filter
+from dam.selectors.storefront import ORIGINAL_SPEC, UrlBuilder, signed_urls_required, storefront_visible, version_path
+from dam.tasks import EXPORT_TIME_LIMIT, export_build_enqueue
+from tenants.audit import Actor, RequestOrigin, audit
+from tenants.errors import Conflict, NotFound, ServiceError
+from tenants.models import ApiKey, Placement, Tenant
+
+EXPORT_MAX_VERSIONS = 500
+EXPORT_MAX_ATTEMPTS = 3
+# Read size from storage and write size into the zip: what one export holds in memory per file.
+CHUNK_BYTES = 1024 * 1024
+# Stop this long before the task's hard limit, so the export is marked failed instead of left running.
+DEADLINE_MARGIN_SECONDS = 30
+FILTER_KEYS = ("asset_ids", "collection", "locale", "placement", "campaign_id", "status")
+SELECTION_KEYS = ("version_ids", *FILTER_KEYS, "include_originals")
+MARKET_DEFAULT = "default"
+ORIGINAL_FOLDER = "original"
+MANIFEST_COLUMNS = (
+    "path",
+    "asset_id",
+    "asset_title",
+    "version_id",
+    "version",
+    "status",
+    "market",
+    "placement",
+    "creative",
+    "width",
+    "height",
+    "size",
+    "format",
+    "sha256",
+    "alt_text",
+    "delivery_url",
+    "provenance",
+)
+MARKET_SEGMENT = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+class ExportFailed(Exception):
+    """The export cannot be built (a blob missing or not matching its sha256, the time limit): it fails."""
+
+
+class Superseded(Exception):
+    """A newer run of the same export has started: this run stops without touching the row."""
+
+
+# --- Creating ---------------------------------------------------------------------------------------
+
+
+def _ids(value: Any, field: str) -> list[int]:
+    if not isinstance(value, list) or not value:
+        raise ServiceError("a non-empty list of ids", field=field)
+    if not all(isinstance(item, int) and not isinstance(item, bool) and item > 0 for item in value):
+        raise ServiceError("ids are positive integers", field=field)
+    if len(value) > EXPORT_MAX_VERSIONS:
+        raise ServiceError(f"at most {EXPORT_MAX_VERSIONS} ids", field=field)
+    return list(dict.fromkeys(value))
+
+
+def _text(selection: dict[str, Any], field: str) -> str:
+    value = selection.get(field, "")
+    if not isinstance(value, str):
+        raise ServiceError("a string", field=field)
+    return value.strip()
+
+
+def _clean_selection(*, tenant: Tenant, selection: Any) -> dict[str, Any]:
+    if not isinstance(selection, dict):
+        raise ServiceError("an object with version_ids, or filters", field="selection")
+    unknown = sorted(set(selection) - set(SELECTION_KEYS))
+    if unknown:
+        raise ServiceError(f"unknown selection field; known: {', '.join(SELECTION_KEYS)}", field=unknown[0])
+    cleaned: dict[str, Any] = {}
+    given_filters = [key for key in FILTER_KEYS if selection.get(key) not in (None, "", [])]
+    if selection.get("version_ids") not in (None, []):
+        if given_filters:
+            raise ServiceError(f"either version ids or filters, not both ({given_filters[0]})", field="version_ids")
+        cleaned["version_ids"] = _ids(selection["version_ids"], "version_ids")
+    elif not given_filters:
+        raise ServiceError("choose versions (version_ids) or a filter: " + ", ".join(FILTER_KEYS), field="selection")
+    if selection.get("asset_ids") not in (None, []):
+        cleaned["asset_ids"] = _ids(selection["asset_ids"], "asset_ids")
+    if collection := _text(selection, "collection"):
+        if not Collection.objects.for_tenant(tenant).filter(slug=collection).exists():
+            raise ServiceError(f"no collection {collection!r}", field="collection")
+        cleaned["collection"] = collection
+    if locale := _text(selection, "locale"):
+        cleaned["locale"] = locale[:16]
+    if placement := _text(selection, "placement"):
+        if not Placement.objects.for_tenant(tenant).filter(slug=placement).exists():
+            raise ServiceError(f"no placement {placement!r}", field="placement")
+        cleaned["placement"] = placement
+    if (campaign_id := selection.get("campaign_id")) is not None:
+        if not isinstance(campaign_id, int) or isinstance(campaign_id, bool) or campaign_id <= 0:
+            raise ServiceError("a campaign id (a positive integer)", field="campaign_id")
+        cleaned["campaign_id"] = campaign_id
+    if status := _text(selection, "status"):
+        if status not in VersionStatus.values:
+            raise ServiceError(f"one of {', '.join(VersionStatus.values)}", field="status")
+        cleaned["status"] = status
+    include_originals = selection.get("include_originals", True)
+    if not isinstance(include_originals, bool):
+        raise ServiceError("true or false", field="include_originals")
+    cleaned["include_originals"] = include_originals
+    return cleaned
+
+
+def _selected_versions(*, tenant: Tenant, selection: dict[str, Any], visible_only: bool) -> QuerySet[AssetVersion]:
+    versions = AssetVersion.objects.for_tenant(tenant)
+    if visible_only:
+        # A storefront key sees approved and published versions only; others do not exist for it.
+        versions = versions.filter(storefront_visible())
+    if "version_ids" in selection:
+        wanted = selection["version_ids"]
+        found = set(versions.filter(pk__in=wanted).values_list("pk", flat=True))
+        if missing := [pk for pk in wanted if pk not in found]:
+            raise ServiceError(f"no version {', '.join(map(str, missing[:10]))}", field="version_ids")
+        return versions.filter(pk__in=wanted)
+    assets = Asset.objects.for_tenant(tenant).filter(current_version__isnull=False)
+    if "asset_ids" in selection:
+        wanted = selection["asset_ids"]
+        found = set(Asset.objects.for_tenant(tenant).filter(pk__in=wanted).values_list("pk", flat=True))
+        if missing := [pk for pk in wanted if pk not in found]:
+            raise ServiceError(f"no asset {', '.join(map(str, missing[:10]))}", field="asset_ids")
+        assets = assets.filter(pk__in=wanted)
+    if "campaign_id" in selection:
+        assets = assets.filter(campaign_id=selection["campaign_id"])
+    # The library's own filters (the asset browser and the API list use the same selector).
+    assets = assets_filter(
+        assets,
+        AssetFilters(
+            collection=selection.get("collection", ""),
+            locale=selection.get("locale", ""),
+            placement=selection.get("placement", ""),
+            status=selection.get("status", ""),
+        ),
+    )
+    return versions.filter(pk__in=assets.values("current_version_id"))
+
+
+@transaction.atomic
+def export_create(
+    *,
+    tenant: Tenant,
+    selection: dict[str, Any],
+    requested_by: Any = None,
+    requested_by_key: ApiKey | None = None,
+    visible_only: bool = False,
+    delivery_origin: str = "",
+    actor: Actor | None = None,
+    origin: RequestOrigin | None = None,
+) -> Export:
+    """Store an export of `selection` and queue its build. `visible_only`: a storefront caller's export,
+    which may name approved and published versions only. Blocked versions are never exported (skipped)."""
+    cleaned = _clean_selection(tenant=tenant, selection=selection)
+    versions = list(
+        _selected_versions(tenant=tenant, selection=cleaned, visible_only=visible_only)
+        .order_by("id")
+        .values("id", "status")[: EXPORT_MAX_VERSIONS + 1]
+    )
+    if len(versions) > EXPORT_MAX_VERSIONS:
+        raise ServiceError(f"the selection has more than {EXPORT_MAX_VERSIONS} versions: narrow it", field="selection")
+    skipped = [
+        {"version": row["id"], "reason": "blocked by moderation: never handed out"}
+        for row in versions
+        if row["status"] in NEVER_SERVED
+    ]
+    version_ids = [row["id"] for row in versions if row["status"] not in NEVER_SERVED]
+    if not version_ids:
+        raise ServiceError("the selection matches no exportable version", field="selection")
+    export = Export.objects.for_tenant(tenant).create(
+        tenant=tenant,
+        requested_by=requested_by,
+        requested_by_key=requested_by_key,
+        selection=cleaned,
+        version_ids=version_ids,
+        skipped=skipped,
+        delivery_origin=(settings.DELIVERY_BASE_URL or delivery_origin).rstrip("/")[:300],
+        files_total=_file_count(tenant_id=tenant.pk, version_ids=version_ids, selection=cleaned),
+    )
+    audit(
+        tenant=tenant,
+        actor=Actor.resolve(actor, user=requested_by),
+        action="export.created",
+        target=("export", export.pk),
+        payload={"selection": cleaned, "versions": len(version_ids), "skipped": skipped, "files": export.files_total},
+        origin=origin,
+    )
+    export_build_enqueue(export_id=export.pk)
+    return export
+
+
+def _file_count(*, tenant_id: int, version_ids: list[int], selection: dict[str, Any]) -> int:
+    originals = len(version_ids) if selection.get("include_originals", True) else 0
+    return originals + _placements_of(tenant_id=tenant_id, version_ids=version_ids, selection=selection).count()
+
+
+def _placements_of(*, tenant_id: int, version_ids: list[int], selection: dict[str, Any]) -> QuerySet[Rendition]:
+    renditions = (
+        Rendition.objects.for_tenant(tenant_id)
+        .filter(version_id__in=version_ids, spec__startswith="placement:")
+        .exclude(placement_slug="")
+        .exclude(spec__contains="|")
+    )
+    if placement := selection.get("placement"):
+        renditions = renditions.filter(placement_slug=placement)
+    return renditions
+
+
+# --- Building ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    path: str
+    storage_key: str
+    sha256: str
+    size: int
+    image_format: str
+    width: int
+    height: int
+    spec: str
+    placement: str
+    version: AssetVersion
+    market: str
+    name: str
+
+
+def _market_of(asset: Asset, version: AssetVersion) -> str:
+    market = asset.locale or version.locale
+    return MARKET_SEGMENT.sub("-", market).strip("-") or MARKET_DEFAULT
+
+
+def _name_of(asset: Asset) -> str:
+    return slugify(asset.creative) or slugify(asset.title)[:80].strip("-") or f"asset-{asset.pk}"
+
+
+def _plan(export: Export) -> list[PlannedFile]:
+    """Every file of the zip, in a stable order, with a path no other file has."""
+    versions = list(
+        AssetVersion.objects.for_tenant(export.tenant_id)
+        .filter(pk__in=export.version_ids)
+        .select_related("asset", "publish_window")
+    )
+    versions.sort(key=lambda v: (_market_of(v.asset, v), _name_of(v.asset), v.asset_id, v.number))
+    renditions: dict[int, list[Rendition]] = {}
+    placements = _placements_of(tenant_id=export.tenant_id, version_ids=export.version_ids, selection=export.selection)
+    for rendition in placements.order_by("placement_slug"):
+        renditions.setdefault(rendition.version_id, []).append(rendition)
+    taken: set[str] = set()
+    names: dict[int, str] = {}  # version id -> its file name (without extension), the same in every folder
+    planned = []
+    for version in versions:
+        asset, market = version.asset, _market_of(version.asset, version)
+        base = _name_of(asset)
+        # Two assets of one market with the same creative, or two versions of one asset: the later ones
+        # carry the asset id, then the version number, so no file overwrites another.
+        candidates = [base, f"{base}-{asset.pk}", f"{base}-{asset.pk}-v{version.number}"]
+        name = next((c for c in candidates if f"{market}/{c}" not in taken), candidates[-1])
+        taken.add(f"{market}/{name}")
+        names[version.pk] = name
+        files = [(ORIGINAL_FOLDER, ORIGINAL_SPEC, version)] if export.selection.get("include_originals", True) else []
+        files += [(r.placement_slug, r.spec, r) for r in renditions.get(version.pk, [])]
+        for folder, spec, row in files:
+            extension = FORMATS[row.format].extension
+            planned.append(
+                PlannedFile(
+                    path=f"{market}/{folder}/{name}.{extension}",
+                    storage_key=row.storage_key,
+                    sha256=row.sha256,
+                    size=row.file_size,
+                    image_format=row.format,
+                    width=row.width,
+                    height=row.height,
+                    spec=spec,
+                    placement="" if spec == ORIGINAL_SPEC else folder,
+                    version=version,
+                    market=market,
+                    name=name,
+                )
+            )
+    return planned
+
+
+def _alt_text_for(version: AssetVersion, market: str) -> str:
+    alt_text = version.alt_text or {}
+    if market in alt_text:
+        return str(alt_text[market])
+    folded = {str(key).lower(): value for key, value in alt_text.items()}
+    language = market.split("-", maxsplit=1)[0].lower()
+    return str(folded.get(market.lower()) or folded.get(language) or "")
+
+
+def _provenance(version: AssetVersion) -> dict[str, Any]:
+    generated = version.job_id is not None
+    return {
+        "source": version.asset.source,
+        "digital_source_type": source_type_for(version),
+        "ai_system": version.model if generated else "",
+        "deployment": version.deployment if generated else "",
+        "job_id": version.job_id,
+        "parent_version_id": version.parent_id,
+        "created_at": version.created_at.isoformat(),
+    }
+
+
+def _provenance_summary(provenance: dict[str, Any]) -> str:
+    parts = [provenance["source"], provenance["digital_source_type"], provenance["ai_system"]]
+    if provenance["job_id"]:
+        parts.append(f"job {provenance['job_id']}")
+    if provenance["parent_version_id"]:
+        parts.append(f"edit of version {provenance['parent_version_id']}")
+    return "; ".join(part for part in parts if part)
+
+
+def _manifest_row(file: PlannedFile, urls: UrlBuilder | None) -> dict[str, Any]:
+    version, asset = file.version, file.version.asset
+    url = ""
+    if urls is not None and version.status in STOREFRONT_VISIBLE:
+        # Only approved and published versions are delivered; anything else would be a 404 there.
+        url = urls.url(
+            version_path(version_id=version.pk, spec=file.spec, sha256=file.sha256, image_format=file.image_format)
+        )
+    provenance = _provenance(version)
+    return {
+        "path": file.path,
+        "asset_id": asset.pk,
+        "asset_title": asset.title,
+        "version_id": version.pk,
+        "version": version.number,
+        "status": version.status,
+        "market": file.market,
+        "placement": file.placement or ORIGINAL_FOLDER,
+        "creative": asset.creative,
+        "width": file.width,
+        "height": file.height,
+        "size": file.size,
+        "format": file.image_format,
+        "sha256": file.sha256,
+        "alt_text": _alt_text_for(version, file.market),
+        "delivery_url": url,
+        "provenance": provenance,
+    }
+
+
+def _csv_bytes(rows: list[dict[str, Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=MANIFEST_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "provenance": _provenance_summary(row["provenance"])})
+    return buffer.getvalue().encode("utf-8")
+
+
+def _zip_time(moment: dt.datetime) -> tuple[int, int, int, int, int, int]:
+    moment = moment.astimezone(dt.UTC)
+    return (max(moment.year, 1980), moment.month, moment.day, moment.hour, moment.minute, moment.second)
+
+
+def _copy_into_zip(archive: zipfile.ZipFile, file: PlannedFile) -> int:
+    """Stream one stored blob into the zip, checking its bytes against the sha256 its row recorded."""
+    info = zipfile.ZipInfo(file.path, date_time=_zip_time(file.version.created_at))
+    info.compress_type = zipfile.ZIP_STORED
+    digest, size = hashlib.sha256(), 0
+    try:
+        handle = default_storage.open(file.storage_key, "rb")
+    except FileNotFoundError:
+        raise ExportFailed(f"{file.path}: the stored file is missing") from None
+    with handle, archive.open(info, "w", force_zip64=True) as entry:
+        while chunk := handle.read(CHUNK_BYTES):
+            digest.update(chunk)
+            size += len(chunk)
+            entry.write(chunk)
+    if digest.hexdigest() != file.sha256 or size != file.size:
+        raise ExportFailed(f"{file.path}: the stored bytes do not match the recorded sha256 {file.sha256}")
+    return size
+
+
+def _claim(export_id: int) -> tuple[Export, int] | None:
+    """Start a run: the export row locked, the next attempt number taken. None: nothing to do."""
+    with transaction.atomic():
+        export = Export.unscoped.select_for_update().filter(pk=export_id).first()
+        if export is None or export.terminal:
+            return None
+        if export.attempts >= EXPORT_MAX_ATTEMPTS:
+            _fail(export, f"gave up after {export.attempts} attempts")
+            return None
+        export.attempts += 1
+        export.state = Export.State.RUNNING
+        export.started_at = timezone.now()
+        export.files_done = export.bytes_done = 0
+        export.error = ""
+        export.save(update_fields=["attempts", "state", "started_at", "files_done", "bytes_done", "error"])
+        return export, export.attempts
+
+
+def _progress(export: Export, attempt: int, **fields: Any) -> None:
+    if not Export.unscoped.filter(pk=export.pk, attempts=attempt, state=Export.State.RUNNING).update(**fields):
+        raise Superseded
+
+
+def _finished_audit(export: Export) -> None:
+    audit(
+        tenant=export.tenant_id,
+        actor=Actor.system("exports"),
+        action="export.finished",
+        target=("export", export.pk),
+        payload={
+            "state": export.state,
+            "files": export.files_done,
+            "bytes": export.file_size,
+            "manifest_sha256": export.manifest_sha256,
+            "error": export.error,
+            "attempts": export.attempts,
+        },
+    )
+
+
+def _fail(export: Export, error: str) -> None:
+    """In the caller's transaction, with the row locked."""
+    export.state = Export.State.FAILED
+    export.error = error[:2000]
+    export.finished_at = timezone.now()
+    export.save(update_fields=["state", "error", "finished_at"])
+    _finished_audit(export)
+
+
+def _fail_attempt(export_id: int, attempt: int, error: str) -> None:
+    with transaction.atomic():
+        export = Export.unscoped.select_for_update().filter(pk=export_id, attempts=attempt).first()
+        if export is not None and export.state == Export.State.RUNNING:
+            _fail(export, error)
+
+
+def export_key(export: Export, attempt: int) -> str:
+    return f"tenants/{export.tenant_id}/exports/{export.pk}/attempt-{attempt}.zip"
+
+
+def export_build(*, export_id: int, time_limit_seconds: float | None = None) -> str:
+    """Build the export's zip (the task's work). Returns the state it ends in (or `superseded`/`skipped`)."""
+    claimed = _claim(export_id)
+    if claimed is None:
+        return "skipped"
+    export, attempt = claimed
+    limit = EXPORT_TIME_LIMIT if time_limit_seconds is None else time_limit_seconds
+    # Short limits (tests, a benchmark) have no margin to spare.
+    margin = DEADLINE_MARGIN_SECONDS if limit > DEADLINE_MARGIN_SECONDS * 2 else 0
+    deadline = time.monotonic() + limit - margin
+    key = export_key(export, attempt)
+    try:
+        with tempfile.TemporaryFile(prefix=f"export-{export.pk}-", suffix=".zip") as spool:
+            manifest_sha256, files_done = _write_zip(export, attempt, spool, deadline)
+            spool.seek(0, io.SEEK_END)
+            size = spool.tell()
+            spool.seek(0)
+            if default_storage.exists(key):
+                default_storage.delete(key)
+            saved = default_storage.save(key, File(spool, name=export.filename))
+    except Superseded:
+        return "superseded"
+    except ExportFailed as failure:
+        _fail_attempt(export.pk, attempt, str(failure))
+        return Export.State.FAILED
+    with transaction.atomic():
+        row = Export.unscoped.select_for_update().filter(pk=export.pk).first()
+        if row is None or row.attempts != attempt or row.state != Export.State.RUNNING:
+            default_storage.delete(saved)
+            return "superseded"
+        row.state = Export.State.DONE
+        row.storage_key = saved
+        row.file_size = size
+        row.manifest_sha256 = manifest_sha256
+        row.files_done = files_done
+        row.finished_at = timezone.now()
+        row.save(update_fields=["state", "storage_key", "file_size", "manifest_sha256", "files_done", "finished_at"])
+        _finished_audit(row)
+    for earlier in range(1, attempt):
+        # A run that crashed after storing its zip but before recording it left that file behind.
+        if default_storage.exists(stale := export_key(export, earlier)):
+            default_storage.delete(stale)
+    return Export.State.DONE
+
+
+def _write_zip(export: Export, attempt: int, spool: Any, deadline: float) -> tuple[str, int]:
+    planned = _plan(export)
+    _progress(export, attempt, files_total=len(planned))
+    urls = None
+    if export.delivery_origin:
+        urls = UrlBuilder(
+            origin=export.delivery_origin, sign=signed_urls_required(export.tenant_id), now=timezone.now()
+        )
+    rows: list[dict[str, Any]] = []
+    written = 0
+    with zipfile.ZipFile(spool, "w", allowZip64=True) as archive:
+        for done, file in enumerate(planned, start=1):
+            if time.monotonic() > deadline:
+                raise ExportFailed(f"stopped at the time limit after {done - 1} of {len(planned)} files")
+            written += _copy_into_zip(archive, file)
+            rows.append(_manifest_row(file, urls))
+            _progress(export, attempt, files_done=done, bytes_done=written)
+        manifest_json = json.dumps(
+            {
+                "export": export.pk,
+                "created_at": export.created_at.isoformat(),
+                "selection": export.selection,
+                "skipped": export.skipped,
+                "files": rows,
+            },
+            ensure_ascii=False,
+            indent=2,
+        ).encode("utf-8")
+        archive.writestr("manifest.json", manifest_json, compress_type=zipfile.ZIP_DEFLATED)
+        archive.writestr("manifest.csv", _csv_bytes(rows), compress_type=zipfile.ZIP_DEFLATED)
+    return hashlib.sha256(manifest_json).hexdigest(), len(planned)
+
+
+# --- Reading ----------------------------------------------------------------------------------------
+
+
+def export_for(*, tenant: Tenant | int, export_id: int) -> Export:
+    export = Export.objects.for_tenant(tenant).filter(pk=export_id).first()
+    if export is None:
+        raise NotFound(f"no export {export_id}")
+    return export
+
+
+def export_open(export: Export) -> File:
+    """The finished zip, opened for streaming."""
+    if export.state != Export.State.DONE:
+        raise Conflict(f"the export is {export.state}; download it when it is done", field="state")
+    return default_storage.open(export.storage_key, "rb")
