@@ -42,6 +42,11 @@ class GenerateFormState:
     source_version: str = ""
     idempotency_key: str = ""
 
+    @property
+    def textless_locales(self) -> list[str]:
+        """Languages whose copy was left empty: no in-image text, so no generation of their own."""
+        return [code for code, copy in self.locales if code and not copy]
+
 
 def form_state(data: QueryDict) -> GenerateFormState:
     codes, copies = data.getlist("locale_code"), data.getlist("locale_copy")
@@ -72,12 +77,17 @@ def job_request(state: GenerateFormState) -> dict[str, Any]:
     if state.placements:
         body["placements"] = state.placements
     locales: dict[str, str] = {}
+    seen: set[str] = set()
     for code, copy in state.locales:
         if not code:
-            raise ServiceError(f"name the locale of the copy {copy!r}", field="locales")
-        if code in locales:
+            raise ServiceError(f"name the language of the copy {copy!r}", field="locales")
+        if code in seen:
             raise ServiceError(f"{code} is listed twice", field="locales")
-        locales[code] = copy
+        seen.add(code)
+        # The hint's promise: a language without copy gets no in-image text. A text-free image reads the same
+        # in every language, so such a row adds no generation of its own (and the API refuses empty copy).
+        if copy:
+            locales[code] = copy
     if locales:
         body["locales"] = locales
     if state.quality:
@@ -121,6 +131,28 @@ def mask_bytes(upload: UploadedFile | None) -> bytes | None:
     if not data.startswith(PNG_SIGNATURE):
         raise ServiceError("must be a PNG with an alpha channel", field="mask")
     return data
+
+
+# The request's field names in the form's words: messages name what the user sees, not the API's keys.
+FIELD_LABELS = {
+    "prompt": "Prompt",
+    "placements": "Placements",
+    "locales": "Languages",
+    "quality": "Quality",
+    "routing": "Routing",
+    "size": "Exact size",
+    "n": "Images per generation",
+    "output_format": "Original format",
+    "collection": "Collection",
+    "tags": "Tags",
+    "source_version": "Version to edit",
+    "mask": "Mask",
+    "non_field_errors": "Request",
+}
+
+
+def field_label(name: str) -> str:
+    return FIELD_LABELS.get(name) or name.replace("_", " ").capitalize()
 
 
 def error_fields(exc: ServiceError | ValidationError) -> dict[str, list[str]]:

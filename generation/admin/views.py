@@ -23,6 +23,7 @@ from generation.admin.forms import (
     SIZE_SUGGESTIONS,
     GenerateFormState,
     error_fields,
+    field_label,
     form_state,
     job_request,
     mask_bytes,
@@ -157,8 +158,12 @@ def _plan_or_errors(tenant: Tenant, state: GenerateFormState, request: HttpReque
     except (ServiceError, ValidationError) as exc:
         errors = error_fields(exc)
         # Only a missing prompt is a hint rather than an error: a refused one (a banned term, a bidi control)
-        # must say why while the user types.
-        return {"errors": errors, "needs_prompt": set(errors) == {"prompt"} and not state.prompt.strip()}
+        # must say why while the user types, under the name the form gives the field.
+        return {
+            "errors": errors,
+            "error_list": [(field_label(name), message) for name, messages in errors.items() for message in messages],
+            "needs_prompt": set(errors) == {"prompt"} and not state.prompt.strip(),
+        }
     spec = resolved.spec
     locales = list(spec.locales) or [""]
     return {
@@ -171,6 +176,7 @@ def _plan_or_errors(tenant: Tenant, state: GenerateFormState, request: HttpReque
         "money": job_cost_estimate(tenant=tenant, spec=spec, is_edit=resolved.source is not None),
         "policy_version": resolved.policy.version if resolved.policy else None,
         "source": resolved.source,
+        "textless_locales": state.textless_locales,
     }
 
 

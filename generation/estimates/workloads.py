@@ -13,7 +13,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from generation.planning import PlacementTarget, PlanningError, RoutingError, parse_routing, plan_sizes
+from generation.planning import (
+    PlacementTarget,
+    PlanningError,
+    RoutingError,
+    WarningCode,
+    parse_routing,
+    plan_sizes,
+)
 from generation.sizing import IllegalSizeError, Quality, image_input_tokens, parse_size
 from governance.estimates import DEFAULT_PROMPT_TOKENS, PlannedImage, RoutingOption, Workload, estimate_compare
 from tenants.errors import ServiceError
@@ -74,7 +81,8 @@ def _targets(tenant: Tenant | None, names: Any) -> list[PlacementTarget]:
     return targets
 
 
-def _option(routing_text: Any, targets: list[PlacementTarget], quality: str) -> RoutingOption:
+def _option(routing_text: Any, targets: list[PlacementTarget], quality: str) -> tuple[RoutingOption, list[str]]:
+    """The routing's priced plan, and the placements it would have to upscale (its size is smaller than theirs)."""
     if not isinstance(routing_text, str):
         raise ServiceError("each routing is a string: auto, a tier, a bucket or WIDTHxHEIGHT", field="routing")
     try:
@@ -92,7 +100,9 @@ def _option(routing_text: Any, targets: list[PlacementTarget], quality: str) -> 
         )
         for group in plan.groups
     )
-    return RoutingOption(routing=str(routing), planned=planned, warnings=tuple(w.message for w in plan.warnings))
+    upscaled = [w.placement or "" for w in plan.warnings if w.code == WarningCode.UPSCALED]
+    option = RoutingOption(routing=str(routing), planned=planned, warnings=tuple(w.message for w in plan.warnings))
+    return option, upscaled
 
 
 def workload_estimate(*, tenant: Tenant | None, body: dict[str, Any]) -> dict[str, Any]:
@@ -101,6 +111,7 @@ def workload_estimate(*, tenant: Tenant | None, body: dict[str, Any]) -> dict[st
     Body: images_per_month (base images, before locales and placements), placements (slugs or WxH),
     quality, locales (a count or a list of codes), edit_share, cached_input_share, routing (one or a
     list to compare side by side), prompt_tokens, calibrate (default true).
+    Each option names its `upscaled_placements`: those its generation size is smaller than.
     """
     if not isinstance(body, dict):
         raise ServiceError("the body must be a JSON object")
@@ -127,8 +138,13 @@ def workload_estimate(*, tenant: Tenant | None, body: dict[str, Any]) -> dict[st
         prompt_tokens=_int(body, "prompt_tokens", DEFAULT_PROMPT_TOKENS, minimum=0, maximum=32_000),
     )
     targets = _targets(tenant, body.get("placements"))
-    options = [_option(text, targets, str(quality)) for text in dict.fromkeys(routings)]
+    planned = [_option(text, targets, str(quality)) for text in dict.fromkeys(routings)]
+    options = [option for option, _ in planned]
     result = estimate_compare(tenant=tenant, workload=workload, options=options, calibrate=calibrate)
+    # A cheap routing may be cheap because it generates smaller than a placement and scales up: every option
+    # names the placements it upscales, so no reader takes "cheapest" for "cheapest at full quality".
+    for row, (_, upscaled) in zip(result["options"], planned, strict=True):
+        row["upscaled_placements"] = upscaled
     result["workload"] = {
         "images_per_month": images,
         "placements": [{"name": t.slug, "size": f"{t.width}x{t.height}"} for t in targets],

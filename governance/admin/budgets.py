@@ -21,6 +21,14 @@ from tenants.audit import Actor, RequestOrigin
 from tenants.models import ApiKey, Tenant
 from tenants.numbers import is_digits
 
+# The service's field names in the form's words, for the error summary.
+FIELD_LABELS = {
+    "api_key": "Scope",
+    "monthly_limit_usd": "Monthly limit",
+    "alert_threshold_percent": "Alert at",
+    "hard_stop": "Hard stop",
+    "active": "Active",
+}
 DEFAULTS = {"api_key": "", "monthly_limit_usd": "", "alert_threshold_percent": "80", "hard_stop": True, "active": True}
 
 
@@ -72,7 +80,7 @@ def budgets_view(site: AdminSite, request: HttpRequest) -> HttpResponse:
                 errors = _errors(exc)
             else:
                 scope = f"API key {api_key.prefix}…" if api_key else "the tenant"
-                messages.success(request, f"Budget for {scope} saved: ${budget.monthly_limit_usd} a month.")
+                messages.success(request, f"Budget for {scope} saved: ${budget.monthly_limit_usd:,.2f} a month.")
                 return HttpResponseRedirect(reverse("admin:governance_budget_changelist"))
     budgets = list(budgets_for_tenant(tenant=tenant))
     editing = next((b for b in budgets if str(b.pk) == request.GET.get("edit", "")), None)
@@ -95,5 +103,9 @@ def budgets_view(site: AdminSite, request: HttpRequest) -> HttpResponse:
         form=form,
         editing=editing,
         errors=errors,
+        error_list=[
+            (FIELD_LABELS.get(name, name.replace("_", " ").capitalize()), "; ".join(msgs))
+            for name, msgs in errors.items()
+        ],
     )
     return TemplateResponse(request, "admin/governance/budgets.html", page, status=400 if errors else 200)

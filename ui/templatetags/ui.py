@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import template
 from django.utils import timezone
 
+from generation.admin.estimator import DEFAULT_ROUTINGS, ROUTING_CHOICES
+from generation.estimates.workloads import MAX_ROUTING_OPTIONS
 from generation.lifecycle import GenerationState, JobState
 
 register = template.Library()
@@ -80,16 +83,65 @@ def words(value: Any) -> str:
     return str(value or "").replace("_", " ")
 
 
-@register.filter
-def usd(value: Any) -> str:
-    """Money as the ledger keeps it, shortened for reading: $0.0123 below a dollar, $12.34 above."""
+def _amount(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, TypeError, ValueError):
-        return str(value)
-    if abs(amount) >= 1:
-        return f"${amount:,.2f}"
-    return f"${amount:.4f}"
+        return None
+    return amount if amount.is_finite() else None
+
+
+@register.filter
+def money(value: Any, kind: str = "total") -> str:
+    """Money, one way across the staff UI: US dollars as the ledger keeps them, thousands separators,
+    two decimals for totals ("$1,234.56") and up to four where a unit price needs them ("$0.0421").
+
+    Never rounds a real amount to "$0.00": a total under a cent keeps the digits that show it.
+    """
+    amount = _amount(value)
+    if amount is None:
+        return "—" if value in (None, "") else str(value)
+    sign, amount = ("-" if amount < 0 else ""), abs(amount)
+    cents = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if kind == "unit" or (amount and not cents):
+        fine = amount.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+        text = f"{fine:,.4f}".rstrip("0")
+        whole, _, fraction = text.partition(".")
+        return f"{sign}${whole}.{fraction.ljust(2, '0')}"
+    return f"{sign}${cents:,.2f}"
+
+
+@register.filter
+def unit_price(value: Any) -> str:
+    """A per-image or per-unit price: `money` with the digits a few cents need."""
+    return money(value, "unit")
+
+
+@register.filter
+def usd(value: Any) -> str:
+    """The older filter, kept for templates not yet moved to `money` / `unit_price`: the same format, with a
+    unit price's digits below a dollar (where those templates show per-version costs)."""
+    amount = _amount(value)
+    return money(value, "unit" if amount is not None and abs(amount) < 1 else "total")
+
+
+def _zone(tenant_or_zone: Any) -> ZoneInfo:
+    name = getattr(tenant_or_zone, "time_zone", tenant_or_zone) or "UTC"
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+@register.filter
+def tenant_time(value: datetime | None, tenant_or_zone: Any = None) -> str:
+    """A moment in the tenant's time zone, labelled with the zone: "2026-12-07 14:05 Europe/Berlin"."""
+    if value is None:
+        return "—"
+    zone = _zone(tenant_or_zone)
+    return f"{timezone.localtime(value, zone):%Y-%m-%d %H:%M} {zone.key}"
 
 
 @register.filter
@@ -100,3 +152,13 @@ def planned_placements(version: Any) -> list[str]:
     """
     plan = getattr(version, "size_plan", None) or {}
     return [p["slug"] for p in plan.get("placements", []) if isinstance(p, dict) and p.get("slug")]
+
+
+@register.simple_tag
+def estimator_routings() -> dict[str, Any]:
+    """The routings the cost estimator offers, grouped, and those checked at first.
+
+    A tag of the UI shell because the cost page belongs to governance, which may not import the planner's
+    vocabulary; the shell may import every app.
+    """
+    return {"groups": ROUTING_CHOICES, "checked": DEFAULT_ROUTINGS, "max": MAX_ROUTING_OPTIONS}
