@@ -4,7 +4,9 @@ roles and tenants kept apart; a refused request changes nothing."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from dam.blobs import blob_put
 from dam.lifecycle import VersionStatus
@@ -275,3 +277,31 @@ def test_a_viewer_cannot_decide_in_bulk_and_another_tenant_changes_nothing(alice
     ]
     assert _state(version) == (VersionStatus.NEEDS_REVIEW, 0, 0)
     assert _client(charlie.user).get(BULK).status_code == 405
+
+
+def test_the_boards_queries_do_not_grow_with_the_cards_on_a_page(alice, bob):
+    placement_create(tenant=alice.tenant, slug="pdp-square", name="PDP square", width=1024, height=1024)
+    client = _client(bob.user)
+
+    def queries_for_a_page() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(BOARD).status_code == 200
+        return len(captured)
+
+    def add(n: int, start: int) -> None:
+        for i in range(start, start + n):
+            _campaign_version(
+                alice.tenant,
+                campaign_id=i % 3,
+                title=f"C{i % 3} / hero / de-DE",
+                locale="de-DE",
+                placements=["pdp-square"],
+                requested_by=alice.user if i % 2 else bob.user,
+                colour=(i, 4, 4),
+            )
+
+    add(3, 0)
+    queries_for_a_page()  # the session's first page also loads what it caches
+    few = queries_for_a_page()
+    add(21, 3)  # a full page of 24 cards
+    assert queries_for_a_page() == few
