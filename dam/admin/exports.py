@@ -10,13 +10,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.admin import AdminSite
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from dam.models import Export
-from dam.services.exports import FILTER_KEYS, export_create, export_open
+from dam.selectors.search import AssetFilters, assets_search
+from dam.services.exports import EXPORT_MAX_VERSIONS, FILTER_KEYS, export_create, export_open
 from tenants.admin.base import require_scope
 from tenants.audit import Actor, RequestOrigin
 from tenants.errors import ServiceError
@@ -44,8 +45,16 @@ def _ids(request: HttpRequest, name: str) -> list[int] | str | None:
     return [int(part) for part in raw] if all(part.isascii() and part.isdigit() for part in raw) else ",".join(raw)
 
 
-def _selection(request: HttpRequest) -> dict:
+def _selection(request: HttpRequest, tenant: Tenant) -> dict:
     selection: dict = {name: ids for name in ID_FIELDS if (ids := _ids(request, name)) is not None}
+    # The asset browser's bulk bar as it is: its checked assets (`ids`), or with `all=1` every asset its
+    # filters (`filters`, the grid's query string) match, found by the grid's own selector.
+    if request.POST.get("all") == "1":
+        filters = AssetFilters.from_query_params(QueryDict(request.POST.get("filters", "")))
+        matching = assets_search(tenant=tenant, filters=filters).values_list("pk", flat=True)
+        selection["asset_ids"] = list(matching[: EXPORT_MAX_VERSIONS + 1])
+    elif "asset_ids" not in selection and (ids := _ids(request, "ids")) is not None:
+        selection["asset_ids"] = ids
     for name in FILTER_KEYS:
         if name in ID_FIELDS or not (value := request.POST.get(name, "").strip()):
             continue
@@ -70,15 +79,16 @@ def exports_view(site: AdminSite, request: HttpRequest) -> HttpResponse:
 
 
 def export_create_view(site: AdminSite, request: HttpRequest) -> HttpResponse:
-    """POST a selection (version_ids, asset_ids or filters; ids repeated or comma-separated): the export is
-    queued and the exports page shows its progress. A refused selection goes back where it came from."""
+    """POST a selection: version_ids, asset_ids (or the bulk bar's `ids`, or `all=1` with its `filters`), or
+    the filter fields (collection, locale, placement, campaign_id, status); ids repeated or comma-separated.
+    The export is queued and the exports page shows its progress; a refused selection goes back to `next`."""
     tenant = _tenant(request)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     try:
         export = export_create(
             tenant=tenant,
-            selection=_selection(request),
+            selection=_selection(request, tenant),
             requested_by=request.user,
             delivery_origin=request.build_absolute_uri("/"),
             actor=Actor.for_user(request.user),

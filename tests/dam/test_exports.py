@@ -26,26 +26,7 @@ from tenants.services import placement_create
 from tests.factories import add_rendition, encode, make_version, marked_image, set_status
 from tests.support.actors import key_holder
 from tests.support.errors import error_fields
-
-PLACEMENTS = {"pdp-square": (32, 32, "jpeg"), "hero-wide": (48, 24, "webp")}
-
-
-def _campaign_assets(tenant, *, markets=("de-DE", "ja-JP"), creatives=("sneaker", "boot")) -> list[AssetVersion]:
-    """One version per creative x market, each cut for every placement; approved, so it has delivery URLs."""
-    for slug, (width, height, image_format) in PLACEMENTS.items():
-        placement_create(tenant=tenant, slug=slug, width=width, height=height, output_format=image_format)
-    versions = []
-    for index, (market, creative) in enumerate((m, c) for m in markets for c in creatives):
-        data = encode(marked_image(width=320, height=180, mark=(0.1 + 0.2 * index, 0.3)))
-        version = make_version(tenant, data=data, title=f"Summer / {creative} / {market}", locale=market)
-        Asset.objects.for_tenant(tenant).filter(pk=version.asset_id).update(
-            locale=market, creative=creative, campaign_id=7, placements=list(PLACEMENTS)
-        )
-        for slug, (width, height, image_format) in PLACEMENTS.items():
-            add_rendition(version, f"placement:{slug}", width=width, height=height, image_format=image_format)
-        set_status(version, VersionStatus.APPROVED)
-        versions.append(version)
-    return versions
+from tests.support.exports import campaign_assets
 
 
 def _wait_done(client, export_id: int, timeout: float = 60.0) -> list[dict]:
@@ -73,7 +54,7 @@ def _sha(data: bytes) -> str:
 
 
 def test_a_worker_builds_the_zip_laid_out_by_market_and_placement_with_a_manifest(celery_worker, alice):
-    versions = _campaign_assets(alice.tenant)
+    versions = campaign_assets(alice.tenant)
     api = alice.client()
     created = api.post("/api/v1/exports", {"campaign_id": 7}, format="json")
     assert created.status_code == 202, created.content
@@ -130,7 +111,7 @@ def test_a_worker_builds_the_zip_laid_out_by_market_and_placement_with_a_manifes
 
 @pytest.mark.django_db(transaction=True)
 def test_progress_is_committed_file_by_file(alice, monkeypatch):
-    versions = _campaign_assets(alice.tenant, markets=("de-DE",))
+    versions = campaign_assets(alice.tenant, markets=("de-DE",))
     # Built here, in this process, not by a standing worker of the session.
     monkeypatch.setattr(export_services, "export_build_enqueue", lambda *, export_id: None)
     export = export_create(tenant=alice.tenant, selection={"version_ids": [v.pk for v in versions]})
@@ -184,7 +165,7 @@ def test_same_name_in_one_market_gets_the_asset_id(db, alice):
 
 
 def test_a_rerun_after_a_crash_starts_over_and_a_finished_export_is_left_alone(db, alice):
-    versions = _campaign_assets(alice.tenant, markets=("de-DE",), creatives=("sneaker",))
+    versions = campaign_assets(alice.tenant, markets=("de-DE",), creatives=("sneaker",))
     export = export_create(tenant=alice.tenant, selection={"version_ids": [versions[0].pk]})
     # A worker died mid-build: the row says running, attempt 1, half its files.
     Export.unscoped.filter(pk=export.pk).update(state="running", attempts=1, files_done=2, files_total=3)
@@ -288,7 +269,7 @@ def test_another_tenant_cannot_see_export_or_download_or_name_its_versions(db, a
 
 
 def test_the_bulk_bar_posts_a_selection_and_the_exports_page_shows_it_with_its_download(db, alice, client):
-    versions = _campaign_assets(alice.tenant, markets=("de-DE",))
+    versions = campaign_assets(alice.tenant, markets=("de-DE",))
     client.force_login(alice.user)
     posted = client.post(
         reverse("admin:dam_export_create"), {"version_ids": f"{versions[0].pk},{versions[1].pk}"}, follow=False
@@ -314,13 +295,24 @@ def test_the_bulk_bar_posts_a_selection_and_the_exports_page_shows_it_with_its_d
 
 
 def test_the_bulk_bar_posts_asset_ids_or_filters(db, alice, client):
-    versions = _campaign_assets(alice.tenant)
+    versions = campaign_assets(alice.tenant)
     client.force_login(alice.user)
     client.post(reverse("admin:dam_export_create"), {"asset_ids": [versions[0].asset_id, versions[3].asset_id]})
     client.post(reverse("admin:dam_export_create"), {"campaign_id": "7", "locale": "ja-JP", "placement": "pdp-square"})
     by_assets, by_filter = Export.objects.for_tenant(alice.tenant).order_by("id")
     assert by_assets.version_ids == [versions[0].pk, versions[3].pk]
     assert sorted(by_filter.version_ids) == [v.pk for v in versions[2:]] and by_filter.files_total == 2 + 2
+
+
+def test_the_bulk_bar_form_as_it_is_checked_assets_or_all_matching_its_filters(db, alice, client):
+    versions = campaign_assets(alice.tenant)
+    client.force_login(alice.user)
+    bar = {"next": "/admin/dam/asset/", "filters": "campaign=7&locale=ja-JP", "action": "tag"}
+    client.post(reverse("admin:dam_export_create"), {**bar, "all": "0", "ids": [versions[1].asset_id]})
+    client.post(reverse("admin:dam_export_create"), {**bar, "all": "1", "ids": [versions[1].asset_id]})
+    checked, matching = Export.objects.for_tenant(alice.tenant).order_by("id")
+    assert checked.version_ids == [versions[1].pk]
+    assert sorted(matching.version_ids) == [v.pk for v in versions if v.locale == "ja-JP"]
 
 
 def test_a_refused_selection_from_the_bulk_bar_says_why_and_stores_nothing(db, alice, client):
