@@ -102,6 +102,13 @@ def test_a_reviewer_approves_a_campaign_selection_and_his_own_requests_are_skipp
     expect(page.locator("#bulk-reject-confirm")).to_be_focused()
     page.keyboard.press("Escape")
     expect(page.locator("#reject-dialog")).not_to_be_visible()
+    # The same on one card: its reject button comes right after its comment.
+    first.locator("[data-reject-open]").click()
+    expect(page.locator(f"#comment-{campaign[0].pk}")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(first.locator("[data-reject-confirm]")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(first.locator("[data-reject-confirm]")).to_be_hidden()
 
     page.click("button[data-bulk-action][value=approve]")
     messages = page.locator(".messagelist li")
