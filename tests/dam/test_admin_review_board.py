@@ -305,3 +305,18 @@ def test_the_boards_queries_do_not_grow_with_the_cards_on_a_page(alice, bob):
     few = queries_for_a_page()
     add(21, 3)  # a full page of 24 cards
     assert queries_for_a_page() == few
+
+
+def test_more_matching_versions_than_one_bulk_decision_takes_says_to_narrow_the_filter(alice, bob, monkeypatch):
+    monkeypatch.setattr("dam.admin.review.MAX_BULK_VERSIONS", 30)
+    versions = [_waiting(alice.tenant, title=f"n-{i:02d}", colour=(i, 6, 6)) for i in range(31)]
+    client = _client(bob.user)
+    html = client.get(BOARD).content.decode()
+    assert "Select all 31 matching" not in html
+    assert "To decide all 31 at once, narrow the filter to at most 30" in html
+    response = client.post(BULK, {"action": "approve", "scope": "matching"}, follow=True)
+    assert _messages(response) == [
+        "More than 30 versions match the filter: narrow it (a campaign, a market, a placement) and decide in "
+        "parts. Nothing was changed."
+    ]
+    assert {_state(v)[0] for v in versions} == {VersionStatus.NEEDS_REVIEW}
