@@ -107,6 +107,9 @@ class AssetAdmin(TenantScopedAdmin):
             "can_generate": context.can(Scope.JOBS_WRITE) and context.tenant is not None,
             "can_upload": context.can(Scope.ASSETS_WRITE) and context.tenant is not None,
             "can_bulk": context.can(Scope.ASSETS_WRITE) and context.tenant is not None,
+            "can_review": context.can(Scope.REVIEWS_WRITE) and context.tenant is not None,
+            # The hand-off export takes the bar's selection as it is (dam.admin.exports).
+            "export_url": admin_editing.export_url() if context.can(Scope.ASSETS_READ) and context.tenant else None,
             "bulk_collections": admin_editing.collections_of(context.tenant),
             "max_bulk": MAX_BULK_ASSETS,
             "thumbnail_width": 480,

@@ -14,16 +14,18 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, QueryDict
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from dam.admin.review import bulk_report_messages
 from dam.models import Asset, AssetVersion, Collection, PublishWindow
 from dam.selectors.search import AssetFilters, assets_search
 from dam.services.bulk import MAX_BULK_ASSETS, BulkChange, BulkResult, assets_bulk_update
 from dam.services.delivery import publish_window_set
 from dam.services.metadata import asset_update, version_metadata_update
+from dam.services.review import Reviewer, versions_review_bulk
 from tenants.admin.base import admin_tenant_context
 from tenants.audit import Actor, RequestOrigin
 from tenants.errors import ServiceError
@@ -34,6 +36,8 @@ from tenants.selectors import placements_for_tenant
 if TYPE_CHECKING:
     from dam.admin.assets import AssetAdmin
 
+# Decisions on the selected assets' current versions (dam.services.review, four-eyes per version).
+REVIEW_ACTIONS = ("approve", "reject", "publish")
 # Skipped assets named one by one in a result message, per reason; the rest are counted.
 NAMED_SKIPS = 8
 DONE_WORDS = {
@@ -44,13 +48,20 @@ DONE_WORDS = {
 }
 
 
+def export_url() -> str | None:
+    try:
+        return reverse("admin:dam_export_create")
+    except NoReverseMatch:
+        return None
+
+
 def collections_of(tenant: Tenant | None) -> list[Collection]:
     return list(Collection.objects.for_tenant(tenant).order_by("name")) if tenant else []
 
 
-def _writer(request: HttpRequest) -> Tenant:
+def _writer(request: HttpRequest, scope: str = Scope.ASSETS_WRITE) -> Tenant:
     context = admin_tenant_context(request)
-    if context.tenant is None or not context.can(Scope.ASSETS_WRITE):
+    if context.tenant is None or not context.can(scope):
         raise PermissionDenied
     return context.tenant
 
@@ -131,17 +142,61 @@ def _report(request: HttpRequest, result: BulkResult, change: BulkChange) -> Non
         messages.info(request, "No asset was selected.")
 
 
+def _review_bulk(request: HttpRequest, action: str, back: HttpResponseRedirect) -> HttpResponseRedirect:
+    """Approve, reject or publish the current version of each selected asset: one decision per version
+    through the review service, so four-eyes skips (and every other refusal) are listed, not hidden."""
+    tenant = _writer(request, Scope.REVIEWS_WRITE)
+    try:
+        ids = _selection(request, tenant)
+        rows = list(
+            Asset.objects.for_tenant(tenant).filter(pk__in=ids).values_list("pk", "title", "current_version_id")
+        )
+        without = [f"#{pk} {title}" for pk, title, version_id in rows if version_id is None]
+        missing = len(set(ids)) - len(rows)
+        version_ids = [version_id for _, _, version_id in rows if version_id is not None]
+        report = (
+            versions_review_bulk(
+                tenant=tenant,
+                action=action,
+                version_ids=version_ids,
+                reviewer=Reviewer(user=request.user),
+                comment=request.POST.get("comment", ""),
+                origin=RequestOrigin.of(request),
+            )
+            if version_ids
+            else None
+        )
+    except (ValidationError, ServiceError) as exc:
+        messages.error(request, f"Nothing decided: {_explain(exc)}")
+        return back
+    if report is not None:
+        summary, lines = bulk_report_messages(tenant=tenant, report=report)
+        (messages.success if report.done else messages.info)(request, summary)
+        for line in lines:
+            messages.warning(request, line)
+    if without:
+        messages.warning(request, f"Skipped {len(without)} (has no version yet): {', '.join(without[:NAMED_SKIPS])}")
+    if missing:
+        messages.warning(request, f"Skipped {missing} (not found)")
+    if report is None and not without and not missing:
+        messages.info(request, "No asset was selected.")
+    return back
+
+
 def asset_bulk(model_admin: AssetAdmin, request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    tenant = _writer(request)
     back = _back(request, reverse("admin:dam_asset_changelist"))
     action = request.POST.get("action", "")
+    if action in REVIEW_ACTIONS:
+        return _review_bulk(request, action, back)
+    tenant = _writer(request)
     try:
         change = BulkChange(
             action=action,
             tags=_tags(request.POST.get("tags", "")) if action in ("tag", "untag") else (),
-            collection=_collection(tenant, request.POST.get("collection", "")) if action == "move" else None,
+            # Not `collection`: the export endpoint this form also posts to reads that as a filter.
+            collection=_collection(tenant, request.POST.get("to_collection", "")) if action == "move" else None,
             available_from=_moment(request.POST.get("available_from", ""), name="available_from"),
             available_until=_moment(request.POST.get("available_until", ""), name="available_until"),
         )

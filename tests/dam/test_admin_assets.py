@@ -292,12 +292,47 @@ def _messages(response) -> list[str]:
     return [str(m) for m in response.context["messages"]] if response.context else []
 
 
-def test_the_grid_offers_selection_to_editors_only(alice, bob):
+def test_the_bulk_bar_offers_what_each_role_may_do(alice, bob):
+    from tenants.models import Role
+    from tests.support.actors import make_persona
+
     make_asset(alice.tenant, title="Pickable")
     editor = signed_in(alice.user).get("/admin/dam/asset/").content.decode()
     assert 'form="bulk-form"' in editor and 'id="bulk-form"' in editor
+    assert 'value="tag"' in editor and 'value="approve"' in editor and "data-bulk-download" in editor
     reviewer = signed_in(bob.user).get("/admin/dam/asset/").content.decode()
-    assert "Pickable" in reviewer and "bulk-form" not in reviewer
+    assert 'value="approve"' in reviewer and 'value="tag"' not in reviewer
+    viewer = make_persona("vera", tenant=alice.tenant, role=Role.VIEWER)
+    page = signed_in(viewer.user).get("/admin/dam/asset/").content.decode()
+    assert "Pickable" in page and "data-bulk-verb" not in page and "data-bulk-download" in page
+
+
+def test_bulk_approve_decides_current_versions_and_lists_four_eyes_skips(alice, bob):
+    from dam.lifecycle import VersionStatus
+    from tests.factories import make_version
+
+    theirs = make_version(alice.tenant, title="Requested by alice", created_by=alice.user)
+    other = make_version(alice.tenant, title="Requested by someone else")
+    response = signed_in(alice.user).post(
+        "/admin/dam/asset/bulk/", {"action": "approve", "ids": [theirs.asset_id, other.asset_id]}, follow=True
+    )
+    said = " | ".join(_messages(response))
+    assert "Approved 1 version" in said and "Requested by alice v1" in said and "another reviewer" in said
+    theirs.refresh_from_db()
+    other.refresh_from_db()
+    assert (theirs.status, other.status) == (VersionStatus.NEEDS_REVIEW, VersionStatus.APPROVED)
+    refused = signed_in(bob.user).post(
+        "/admin/dam/asset/bulk/", {"action": "reject", "ids": [theirs.asset_id], "comment": ""}, follow=True
+    )
+    assert any(m.startswith("Nothing decided:") for m in _messages(refused))
+    rejected = signed_in(bob.user).post(
+        "/admin/dam/asset/bulk/", {"action": "reject", "ids": [theirs.asset_id], "comment": "off brand"}, follow=True
+    )
+    assert "Rejected 1 version" in " ".join(_messages(rejected))
+    assert (
+        signed_in(bob.user).post("/admin/dam/asset/bulk/", {"action": "tag", "tags": "x", "ids": [1]}).status_code
+        == 403
+    )
 
 
 def test_bulk_tag_by_ids_reports_done_and_skipped_with_reasons(alice):
@@ -334,7 +369,7 @@ def test_bulk_select_all_matching_the_filter_covers_every_page(alice):
     assert "Select all 52 matching" in grid
     response = client.post(
         "/admin/dam/asset/bulk/",
-        {"action": "move", "collection": "japan", "all": "1", "filters": "locale=ja-JP&p=2"},
+        {"action": "move", "to_collection": "japan", "all": "1", "filters": "locale=ja-JP&p=2"},
         follow=True,
     )
     assert "Moved 52 assets to Japan." in _messages(response)

@@ -80,9 +80,9 @@ def _bulk_in_the_browser(page, alice) -> None:
     expect(page.locator("input[data-pick]")).to_have_count(4)
     page.click("[data-bulk-page]")
     expect(page.locator("[data-bulk-count]")).to_have_text("4")
-    page.select_option("[data-bulk-action]", "move")
+    page.select_option("[data-bulk-verb]", "move")
     expect(page.locator(".ui-bulk-bar input[name=tags]")).to_be_hidden()
-    page.select_option(".ui-bulk-bar select[name=collection]", "summer-26")
+    page.select_option(".ui-bulk-bar select[name=to_collection]", "summer-26")
     page.click("[data-bulk-apply]")
     expect(page.locator(".messagelist")).to_contain_text("Moved 4 assets to Summer 2026.")
     assert _titles(alice.tenant, collection__slug="summer-26") == picked

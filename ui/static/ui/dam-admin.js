@@ -115,14 +115,18 @@
     form.querySelector("[data-bulk-count]").textContent = count.toLocaleString();
     form.classList.toggle("has-selection", count > 0);
     form.querySelector("[data-bulk-clear]").hidden = count === 0;
-    form.querySelector("[data-bulk-apply]").disabled = count === 0;
+    form.querySelectorAll("[data-bulk-apply], [data-bulk-download]").forEach(function (button) {
+      button.disabled = count === 0;
+    });
     var grid = document.querySelector(".ui-asset-grid");
     if (grid) grid.classList.toggle("is-selecting", count > 0);
     showBulkFields(form);
   }
 
   function showBulkFields(form) {
-    var action = form.querySelector("[data-bulk-action]").value;
+    var verb = form.querySelector("[data-bulk-verb]");
+    if (!verb) return;
+    var action = verb.value;
     form.querySelectorAll("[data-bulk-for]").forEach(function (field) {
       field.hidden = field.getAttribute("data-bulk-for").split(" ").indexOf(action) === -1;
     });
@@ -175,12 +179,19 @@
   });
 
   document.addEventListener("change", function (event) {
-    if (event.target.matches("[data-bulk-action]")) showBulkFields(bulkForm());
+    if (event.target.matches("[data-bulk-verb]")) showBulkFields(bulkForm());
   });
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form.matches("form[data-bulk]")) return;
+    var verb = form.querySelector("[data-bulk-verb]");
+    var exporting = event.submitter && event.submitter.hasAttribute("data-bulk-download");
+    if (!exporting && verb && verb.value === "reject" && !form.querySelector("input[name=comment]").value.trim()) {
+      event.preventDefault();
+      form.querySelector("input[name=comment]").focus();
+      return;
+    }
     var everything = form.querySelector("[data-bulk-all]").value === "1";
     var total = parseInt(form.getAttribute("data-total"), 10);
     var max = parseInt(form.getAttribute("data-max"), 10);
