@@ -5,34 +5,49 @@ Called inside `generation.services.outputs.outputs_persist`'s transaction, after
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dam.models import Asset, AssetVersion
 from dam.services.assets import asset_create
 from generation.models import Campaign, CampaignCell, CampaignVersion, Job, JobGeneration
 
 
-def _creative_name(job: Job) -> str:
-    version = (
+def _campaign_version(job: Job) -> CampaignVersion | None:
+    return (
         CampaignVersion.objects.for_tenant(job.tenant_id)
         .filter(campaign_id=job.campaign_id, number=job.campaign_version)
-        .only("creatives")
+        .only("creatives", "markets")
         .first()
     )
+
+
+def _creative_name(job: Job, version: CampaignVersion | None) -> str:
     for creative in version.creatives if version else []:
         if creative.get("key") == job.campaign_creative:
             return creative.get("name") or job.campaign_creative
     return job.campaign_creative
 
 
-def campaign_cell_asset(
-    *, job: Job, unit: JobGeneration, placements: list[str]
-) -> tuple[Asset, AssetVersion | None, bool]:
-    """The asset this output appends to (asset, parent version, whether it was created here).
+@dataclass(frozen=True)
+class CellTarget:
+    asset: Asset
+    parent: AssetVersion | None
+    new_asset: bool
+    alt_text: dict[str, str]  # the market's alt text from the campaign version, for the new versions
+
+
+def campaign_cell_asset(*, job: Job, unit: JobGeneration, placements: list[str]) -> CellTarget:
+    """The asset this output appends to, its parent version, and the market's alt text.
 
     The same creative, market and aspect group (an asset cut for any of these placements) always reaches
     the same asset, so a re-run extends the cell's lineage instead of starting a new asset. The campaign
     row is locked first: two units of one campaign finishing together cannot both create the asset.
     """
     campaign = Campaign.objects.for_tenant(job.tenant_id).select_for_update(no_key=True).get(pk=job.campaign_id)
+    version = _campaign_version(job)
+    markets = {market["locale"]: market for market in version.markets} if version else {}
+    alt = markets.get(unit.locale, {}).get("alt_text") or ""
+    alt_text = {unit.locale: alt} if alt and unit.locale else {}
     asset = (
         Asset.objects.for_tenant(job.tenant_id)
         .filter(
@@ -48,7 +63,7 @@ def campaign_cell_asset(
     if asset is None:
         asset = asset_create(
             tenant=job.tenant,
-            title=f"{campaign.name} / {_creative_name(job)} / {unit.locale or '-'}",
+            title=f"{campaign.name} / {_creative_name(job, version)} / {unit.locale or '-'}",
             source=Asset.Source.GENERATED,
             collection=job.collection,
             tags=job.tags,
@@ -58,13 +73,13 @@ def campaign_cell_asset(
             creative=job.campaign_creative,
             placements=placements,
         )
-        return asset, None, True
+        return CellTarget(asset, None, True, alt_text)
     missing = [slug for slug in placements if slug not in asset.placements]
     if missing:
         # A placement added to the campaign later joins the asset of its aspect group.
         asset.placements = [*asset.placements, *missing]
         Asset.objects.for_tenant(job.tenant_id).filter(pk=asset.pk).update(placements=asset.placements)
-    return asset, asset.current_version, False
+    return CellTarget(asset, asset.current_version, False, alt_text)
 
 
 def campaign_cells_store(*, job: Job, locale: str, placements: list[str], version: AssetVersion) -> None:

@@ -235,8 +235,12 @@ def _versions_create(
             )
         )
         output_verdicts.append(output_verdict)
+        campaign_fields: dict[str, Any] = {}
         if job.campaign_id:
-            asset, parent, new_asset = campaign_cell_asset(job=job, unit=unit, placements=slugs)
+            target = campaign_cell_asset(job=job, unit=unit, placements=slugs)
+            asset, parent, new_asset = target.asset, target.parent, target.new_asset
+            if target.alt_text:
+                campaign_fields["alt_text"] = target.alt_text  # the market's, from the campaign version
         elif job.source_version_id:
             asset = Asset.objects.for_tenant(job.tenant_id).get(pk=job.source_version.asset_id)
             parent, new_asset = job.source_version, False
@@ -277,6 +281,7 @@ def _versions_create(
             safety_config_version=job.safety_config.version if job.safety_config_id else None,
             brand_policy_version=job.brand_policy.version if job.brand_policy_id else None,
             actor=Actor.system("worker"),
+            **campaign_fields,
         )
         cell_version = version
         if status == VersionStatus.BLOCKED:

@@ -273,3 +273,24 @@ def test_spend_per_market_and_creative_from_the_ledger(alice, campaign):
     assert {row["locale"] for row in data["by_market"]} == {"ja", "de"}
     grid = alice.client().get(f"/api/v1/campaigns/{campaign.pk}/grid").json()
     assert sum(Decimal(c["cost_usd"]) for r in grid["rows"] for c in r["cells"]) == spend.total_usd
+
+
+def test_the_grid_reads_in_a_constant_number_of_queries(alice, campaign, placements):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import make_asset
+
+    campaign_run(campaign=campaign, scope="row", locale="ja")
+    with CaptureQueriesContext(connection) as few:
+        campaign_grid(campaign=campaign)
+    campaign_run(campaign=campaign, scope="all")
+    for cell in CampaignCell.objects.for_tenant(alice.tenant).filter(locale="de"):
+        asset = make_asset(alice.tenant)
+        CampaignCell.objects.for_tenant(alice.tenant).filter(pk=cell.pk).update(
+            asset=asset, current_version=asset.current_version
+        )
+    with CaptureQueriesContext(connection) as many:
+        grid = campaign_grid(campaign=campaign)
+    assert sum(len(r["cells"]) for r in grid["rows"]) == 18
+    assert len(many.captured_queries) <= len(few.captured_queries) + 1  # + the renditions, once there are versions

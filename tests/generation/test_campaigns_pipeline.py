@@ -42,7 +42,10 @@ def test_a_campaign_runs_into_its_grid_and_a_rejected_cell_reruns_into_the_same_
         "/api/v1/campaigns",
         {
             "name": "Summer sale",
-            "markets": [{"locale": "en-GB", "copy": "Summer sale"}, {"locale": "ja", "copy": "夏のセール"}],
+            "markets": [
+                {"locale": "en-GB", "copy": "Summer sale", "alt_text": "A green tent at dawn"},
+                {"locale": "ja", "copy": "夏のセール"},
+            ],
             "placements": ["square", "banner"],
             "creatives": [{"key": "dawn", "name": "Tent at dawn", "prompt": "A green tent at dawn"}],
             "quality": "low",
@@ -63,6 +66,8 @@ def test_a_campaign_runs_into_its_grid_and_a_rejected_cell_reruns_into_the_same_
         market = "Summer sale / Tent at dawn / " + locale
         assert (asset.title, asset.campaign_id, asset.creative, asset.locale) == (market, campaign_id, "dawn", locale)
         assert asset.placements == [placement]
+        alt_text = {"en-GB": {"en-GB": "A green tent at dawn"}, "ja": {}}[locale]
+        assert AssetVersion.objects.for_tenant(alice.tenant).get(pk=cell["version"]).alt_text == alt_text
 
     # A reviewer rejects one cell; a re-run of its row generates that cell only, onto the same asset.
     rejected = grid[("dawn", "ja", "square")]
