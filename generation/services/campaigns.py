@@ -316,6 +316,18 @@ def _job_body(
     return body
 
 
+# A job request's field -> the campaign field it comes from, for errors the job service raises on a run.
+JOB_TO_CAMPAIGN_FIELD = {"prompt": "creatives", "locales": "markets", "size": "routing", "source_version": "creatives"}
+
+
+def _as_campaign_error(error: ServiceError, *, creative: str) -> ServiceError:
+    """The job service's refusal, naming the campaign's field and the creative (same class: same status code)."""
+    if error.field in JOB_TO_CAMPAIGN_FIELD:
+        error.field = JOB_TO_CAMPAIGN_FIELD[error.field]
+        error.message = f"creative {creative!r}: {error.message}"
+    return error
+
+
 @dataclass(frozen=True)
 class PlannedJob:
     creative: str
@@ -457,7 +469,10 @@ def campaign_estimate(
     plan = campaign_run_plan(campaign=campaign, scope=scope, cells=cells, locale=locale, placement=placement)
     rows = []
     for job in plan.jobs:
-        resolved = job_plan(tenant=campaign.tenant, body=job.body, actor=actor, origin=origin)
+        try:
+            resolved = job_plan(tenant=campaign.tenant, body=job.body, actor=actor, origin=origin)
+        except ServiceError as error:
+            raise _as_campaign_error(error, creative=job.creative) from None
         estimate = job_cost_estimate(tenant=campaign.tenant, spec=resolved.spec, is_edit=resolved.source is not None)
         rows.append(
             JobEstimateRow(
@@ -513,8 +528,9 @@ def campaign_run(
                 campaign_creative=planned.creative,
             )
         except ServiceError as refusal:
+            refusal = _as_campaign_error(refusal, creative=planned.creative)
             if not result.submitted:
-                raise
+                raise refusal from None
             result.refused.append((planned, refusal))
             continue
         result.submitted.append((planned, submission.job, submission.created))

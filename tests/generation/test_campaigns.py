@@ -294,3 +294,24 @@ def test_the_grid_reads_in_a_constant_number_of_queries(alice, campaign, placeme
         grid = campaign_grid(campaign=campaign)
     assert sum(len(r["cells"]) for r in grid["rows"]) == 18
     assert len(many.captured_queries) <= len(few.captured_queries) + 1  # + the renditions, once there are versions
+
+
+def test_a_refused_creative_names_the_campaign_field_and_later_ones_are_listed_not_lost(alice, placements):
+    from tenants.services import brand_policy_update
+
+    brand_policy_update(tenant=alice.tenant, banned_terms=["canoe"])
+    lake_first = campaign_create(tenant=alice.tenant, **body(name="lake first", creatives=CREATIVES[::-1]))
+    client = alice.client()
+    for payload in ({"dry_run": True}, {}):
+        response = client.post(f"/api/v1/campaigns/{lake_first.pk}/run", payload, format="json")
+        assert response.status_code == 422 and names_field(response, "creatives"), response.content
+        assert "lake" in response.json()["errors"][0]["message"]
+    assert not Job.objects.for_tenant(alice.tenant).exists()
+    # The first creative's job is submitted; the refused one is reported with the reason, the run goes on.
+    dawn_first = campaign_create(tenant=alice.tenant, **body(name="dawn first"))
+    response = client.post(f"/api/v1/campaigns/{dawn_first.pk}/run", {}, format="json")
+    assert response.status_code == 202, response.content
+    data = response.json()
+    assert [j["creative"] for j in data["jobs"]] == ["dawn"]
+    assert [(r["creative"], r["field"], r["code"]) for r in data["refused"]] == [("lake", "creatives", "banned_term")]
+    assert Job.objects.for_tenant(alice.tenant).count() == 1
