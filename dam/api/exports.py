@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from dam.lifecycle import VersionStatus
 from dam.models import Export
-from dam.services.exports import EXPORT_MAX_VERSIONS, export_create, export_open
+from dam.services.exports import EXPORT_MAX_VERSIONS, MAX_ID, export_create, export_open
 from tenants.api.base import TenantScopedViewSet
 from tenants.api.serializers import InputSerializer
 from tenants.audit import Actor, RequestOrigin
@@ -29,20 +29,20 @@ from tenants.models import Scope, Tenant
 
 class ExportCreateSerializer(InputSerializer):
     version_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         required=False,
         max_length=EXPORT_MAX_VERSIONS,
         help_text="These versions exactly; or leave out and filter (the current version of each matching asset)",
     )
     asset_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=EXPORT_MAX_VERSIONS
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=EXPORT_MAX_VERSIONS
     )
     collection = serializers.SlugField(required=False, allow_blank=True, help_text="A collection's slug")
     locale = serializers.CharField(required=False, allow_blank=True, max_length=16, help_text="A market (locale)")
     placement = serializers.SlugField(
         required=False, allow_blank=True, help_text="Only assets cut for this placement, and only its files"
     )
-    campaign_id = serializers.IntegerField(required=False, min_value=1)
+    campaign_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     status = serializers.ChoiceField(choices=VersionStatus.choices, required=False, allow_blank=True)
     include_originals = serializers.BooleanField(
         required=False, default=True, help_text="Also each version's original, under <market>/original/"

@@ -47,6 +47,8 @@ from tenants.errors import Conflict, NotFound, ServiceError
 from tenants.models import ApiKey, Placement, Tenant
 
 EXPORT_MAX_VERSIONS = 500
+# Ids are bigints: a larger number is a 400 naming its field, not a database error.
+MAX_ID = 2**63 - 1
 EXPORT_MAX_ATTEMPTS = 3
 # Read size from storage and write size into the zip: what one export holds in memory per file.
 CHUNK_BYTES = 1024 * 1024
@@ -92,7 +94,7 @@ class Superseded(Exception):
 def _ids(value: Any, field: str) -> list[int]:
     if not isinstance(value, list) or not value:
         raise ServiceError("a non-empty list of ids", field=field)
-    if not all(isinstance(item, int) and not isinstance(item, bool) and item > 0 for item in value):
+    if not all(isinstance(item, int) and not isinstance(item, bool) and 0 < item <= MAX_ID for item in value):
         raise ServiceError("ids are positive integers", field=field)
     if len(value) > EXPORT_MAX_VERSIONS:
         raise ServiceError(f"at most {EXPORT_MAX_VERSIONS} ids", field=field)
@@ -101,8 +103,8 @@ def _ids(value: Any, field: str) -> list[int]:
 
 def _text(selection: dict[str, Any], field: str) -> str:
     value = selection.get(field, "")
-    if not isinstance(value, str):
-        raise ServiceError("a string", field=field)
+    if not isinstance(value, str) or "\x00" in value:
+        raise ServiceError("a string (without NUL characters)", field=field)
     return value.strip()
 
 
@@ -133,7 +135,7 @@ def _clean_selection(*, tenant: Tenant, selection: Any) -> dict[str, Any]:
             raise ServiceError(f"no placement {placement!r}", field="placement")
         cleaned["placement"] = placement
     if (campaign_id := selection.get("campaign_id")) is not None:
-        if not isinstance(campaign_id, int) or isinstance(campaign_id, bool) or campaign_id <= 0:
+        if not isinstance(campaign_id, int) or isinstance(campaign_id, bool) or not 0 < campaign_id <= MAX_ID:
             raise ServiceError("a campaign id (a positive integer)", field="campaign_id")
         cleaned["campaign_id"] = campaign_id
     if status := _text(selection, "status"):
