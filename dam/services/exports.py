@@ -30,7 +30,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
@@ -410,11 +410,19 @@ def _copy_into_zip(archive: zipfile.ZipFile, file: PlannedFile) -> int:
         handle = default_storage.open(file.storage_key, "rb")
     except FileNotFoundError:
         raise ExportFailed(f"{file.path}: the stored file is missing") from None
-    with handle, archive.open(info, "w", force_zip64=True) as entry:
-        while chunk := handle.read(CHUNK_BYTES):
-            digest.update(chunk)
-            size += len(chunk)
-            entry.write(chunk)
+    with archive.open(info, "w", force_zip64=True) as entry:
+        try:
+            with handle:
+                while chunk := handle.read(CHUNK_BYTES):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    entry.write(chunk)
+        except OSError as error:
+            raise ExportFailed(f"{file.path}: the stored file could not be read ({error})") from error
+        except Exception as error:
+            # Each backend says "missing" or "unreachable" its own way (Azure reads lazily: a missing
+            # blob surfaces at the first read as azure.core's ResourceNotFoundError).
+            raise ExportFailed(f"{file.path}: the stored file could not be read ({type(error).__name__})") from error
     if digest.hexdigest() != file.sha256 or size != file.size:
         raise ExportFailed(f"{file.path}: the stored bytes do not match the recorded sha256 {file.sha256}")
     return size
@@ -505,6 +513,12 @@ def export_build(*, export_id: int, time_limit_seconds: float | None = None) -> 
     except ExportFailed as failure:
         _fail_attempt(export.pk, attempt, str(failure))
         return Export.State.FAILED
+    except (OperationalError, InterfaceError):
+        raise  # the database went away: the task retries, and the retry starts this export over
+    except Exception as error:
+        # Anything else would leave the export `running` for good once the message is acked: it fails, said so.
+        _fail_attempt(export.pk, attempt, f"the build broke: {type(error).__name__}: {error}")
+        raise
     with transaction.atomic():
         row = Export.unscoped.select_for_update().filter(pk=export.pk).first()
         if row is None or row.attempts != attempt or row.state != Export.State.RUNNING:

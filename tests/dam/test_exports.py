@@ -192,6 +192,29 @@ def test_bytes_not_matching_their_sha256_fail_the_export_naming_the_file(db, ali
     assert finished.payload["state"] == "failed"
 
 
+def test_a_build_that_breaks_fails_the_export_instead_of_leaving_it_running(db, alice, monkeypatch):
+    version = make_version(alice.tenant, title="Hero")
+    export = export_create(tenant=alice.tenant, selection={"version_ids": [version.pk]})
+
+    def broken(export):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(export_services, "_plan", broken)
+    with pytest.raises(RuntimeError):
+        export_build(export_id=export.pk)
+    export.refresh_from_db()
+    assert export.state == "failed" and export.error == "the build broke: RuntimeError: disk on fire"
+
+
+def test_a_missing_blob_fails_the_export_naming_the_file(db, alice):
+    version = make_version(alice.tenant, title="Hero")
+    export = export_create(tenant=alice.tenant, selection={"version_ids": [version.pk]})
+    default_storage.delete(version.storage_key)
+    assert export_build(export_id=export.pk) == "failed"
+    export.refresh_from_db()
+    assert export.error.startswith("default/original/hero.png: the stored file")
+
+
 def test_the_time_limit_fails_the_export(db, alice, monkeypatch):
     version = make_version(alice.tenant, title="Hero")
     export = export_create(tenant=alice.tenant, selection={"version_ids": [version.pk]})
