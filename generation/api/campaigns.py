@@ -190,6 +190,9 @@ class GridCellSerializer(serializers.Serializer):
     job = serializers.IntegerField(allow_null=True, help_text="the last job that generated the cell")
     url = serializers.CharField(allow_null=True, help_text="the original; none for a blocked version")
     placement_url = serializers.CharField(allow_null=True, help_text="the placement's exact rendition")
+    moderation = serializers.CharField(
+        allow_null=True, help_text="the version's moderation badge: pass, flag or block (none without a version)"
+    )
     cost_usd = serializers.DecimalField(**MONEY)
 
 

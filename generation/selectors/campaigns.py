@@ -17,6 +17,7 @@ from generation.lifecycle import JobState
 from generation.models import Campaign, CampaignCell, CampaignVersion, CellStatus, Job, ProviderResponse
 from generation.planning import SizePlan
 from governance.models import LedgerEntry
+from governance.safety.verdicts import Decision
 from tenants.errors import NotFound
 from tenants.models import Tenant
 from tenants.selectors import placements_for_tenant
@@ -203,5 +204,12 @@ def _cell_data(
         "job": cell.last_job_id if cell else None,
         "url": blob_url(version.storage_key) if servable else None,
         "placement_url": blob_url(rendition.storage_key) if rendition else None,
+        "moderation": _worst_decision(version.safety_verdicts) if version else None,
         "cost_usd": cost or Decimal(0),
     }
+
+
+def _worst_decision(verdicts: list[dict[str, Any]]) -> str:
+    """The badge of a version's moderation: block over flag over pass (the verdicts' terms are not shown)."""
+    decisions = {verdict.get("decision") for verdict in verdicts}
+    return next((d for d in (Decision.BLOCK, Decision.FLAG) if d in decisions), Decision.PASS).value

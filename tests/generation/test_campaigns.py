@@ -240,6 +240,7 @@ def test_grid_statuses_follow_the_last_job_and_the_current_version(alice, campai
     set_status(asset.current_version, VersionStatus.REJECTED)
     cell = next(c for r in campaign_grid(campaign=campaign)["rows"] for c in r["cells"] if c["version"])
     assert (cell["status"], cell["asset"], cell["url"] is not None) == ("rejected", asset.pk, True)
+    assert cell["moderation"] == "pass"
     # Failed and rejected cells run again.
     again = campaign_run(
         campaign=campaign, scope="cells", cells=[{"creative": "dawn", "locale": "ja", "placement": "square"}]

@@ -62,6 +62,7 @@ def test_a_campaign_runs_into_its_grid_and_a_rejected_cell_reruns_into_the_same_
     for (_, locale, placement), cell in grid.items():
         assert cell["status"] in ("needs_review", "approved"), cell
         assert cell["version"] and cell["url"] and cell["placement_url"], cell
+        assert cell["moderation"] in ("pass", "flag"), cell
         asset = Asset.objects.for_tenant(alice.tenant).get(pk=cell["asset"])
         market = "Summer sale / Tent at dawn / " + locale
         assert (asset.title, asset.campaign_id, asset.creative, asset.locale) == (market, campaign_id, "dawn", locale)
