@@ -1,10 +1,13 @@
+from datetime import datetime
 from functools import partial
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
 from django.contrib import admin
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import path
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
@@ -86,6 +89,16 @@ class DeploymentAdmin(ServiceWritesAdmin):
             self.delete_model(request, deployment)
 
 
+def moment_in_zone(value: datetime, zone_name: str | None) -> str:
+    """A moment in a tenant's time zone, labelled with the zone ("2026-12-07 14:05 Europe/Berlin"): the staff
+    UI's one way of showing a time (the `tenant_time` template filter says it through this)."""
+    try:
+        zone = ZoneInfo(zone_name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return f"{timezone.localtime(value, zone):%Y-%m-%d %H:%M} {zone.key}"
+
+
 @admin.register(Job)
 class JobAdmin(TenantScopedAdmin):
     """Jobs are created on the generate page (job_submit), never through a model form."""
@@ -99,7 +112,7 @@ class JobAdmin(TenantScopedAdmin):
         "locale_list",
         "placement_list",
         "outputs",
-        "created_at",
+        "submitted",
     ]
     list_display_links = ["job_number", "short_prompt"]
     list_filter = ["state", "kind"]
@@ -108,7 +121,7 @@ class JobAdmin(TenantScopedAdmin):
 
     def scoped_queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         stored = Count("generations", filter=Q(generations__state=GenerationState.STORED), distinct=True)
-        return queryset.select_related("requested_by").annotate(
+        return queryset.select_related("requested_by", "tenant").annotate(
             units=Count("generations", distinct=True), units_stored=stored
         )
 
@@ -132,6 +145,10 @@ class JobAdmin(TenantScopedAdmin):
     def placement_list(self, job: Job) -> str:
         slugs = ((p["slug"],) for p in job.placements)
         return format_html_join(" ", '<span class="ui-chip ui-chip-muted">{}</span>', slugs) or "—"
+
+    @admin.display(description="Submitted", ordering="created_at")
+    def submitted(self, job: Job) -> str:
+        return moment_in_zone(job.created_at, job.tenant.time_zone)
 
     @admin.display(description="Progress")
     def outputs(self, job: Job) -> str:

@@ -217,3 +217,18 @@ def test_the_plan_panel_formats_its_estimate_as_money(alice, placements):
     page = signed_in(alice.user).post(PLAN, form()).content.decode()
     shown = re.search(r'data-estimated-usd="([0-9.]+)">([^<]+)<', page)
     assert shown.group(2) == money(Decimal(shown.group(1)))
+
+
+def test_the_job_list_and_the_audit_trail_show_times_in_the_tenants_zone(alice, placements):
+    alice.tenant.time_zone = "Asia/Tokyo"
+    alice.tenant.save(update_fields=["time_zone"])
+    client = signed_in(alice.user)
+    client.post(GENERATE, form())
+    job = Job.objects.for_tenant(alice.tenant).get()
+    jobs = client.get("/admin/generation/job/").content.decode()
+    assert tenant_time(job.created_at, "Asia/Tokyo") in jobs and "Submitted" in jobs
+    brand_policy_update(tenant=alice.tenant, created_by=alice.user, style_guide="Soft daylight")
+    trail = client.get("/admin/governance/audit/").content.decode()
+    assert 'When <span class="ui-muted">(Asia/Tokyo)</span>' in trail
+    policy = client.get("/admin/governance/policies/brand/").content.decode()
+    assert "Asia/Tokyo" in policy

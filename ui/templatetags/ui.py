@@ -11,6 +11,7 @@ from django import template
 from django.utils import timezone
 
 from generation.admin.estimator import DEFAULT_ROUTINGS, ROUTING_CHOICES
+from generation.admin.jobs import moment_in_zone
 from generation.estimates.workloads import MAX_ROUTING_OPTIONS
 from generation.lifecycle import GenerationState, JobState
 
@@ -140,8 +141,20 @@ def tenant_time(value: datetime | None, tenant_or_zone: Any = None) -> str:
     """A moment in the tenant's time zone, labelled with the zone: "2026-12-07 14:05 Europe/Berlin"."""
     if value is None:
         return "—"
-    zone = _zone(tenant_or_zone)
-    return f"{timezone.localtime(value, zone):%Y-%m-%d %H:%M} {zone.key}"
+    return moment_in_zone(value, _zone(tenant_or_zone).key)
+
+
+@register.filter
+def tenant_clock(value: datetime | None, tenant_or_zone: Any = None) -> str:
+    """To the second, without the zone: for tables whose heading names the zone (`zone_name`)."""
+    if value is None:
+        return "—"
+    return f"{timezone.localtime(value, _zone(tenant_or_zone)):%Y-%m-%d %H:%M:%S}"
+
+
+@register.filter
+def zone_name(tenant_or_zone: Any) -> str:
+    return _zone(tenant_or_zone).key
 
 
 @register.filter
