@@ -15,16 +15,13 @@ after a crash starts over cleanly.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import io
 import json
-import re
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -33,17 +30,15 @@ from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.text import slugify
 
-from dam.formats import FORMATS
-from dam.lifecycle import NEVER_SERVED, STOREFRONT_VISIBLE, VersionStatus
-from dam.models import Asset, AssetVersion, Collection, Export, Rendition
-from dam.provenance import source_type_for
+from dam.lifecycle import NEVER_SERVED, VersionStatus
+from dam.models import Asset, AssetVersion, Collection, Export
+from dam.selectors.exports import PlannedFile, export_files, export_placement_renditions, manifest_csv, manifest_row
 from dam.selectors.search import AssetFilters, assets_filter
-from dam.selectors.storefront import ORIGINAL_SPEC, UrlBuilder, signed_urls_required, storefront_visible, version_path
+from dam.selectors.storefront import UrlBuilder, signed_urls_required, storefront_visible
 from dam.tasks import EXPORT_TIME_LIMIT, export_build_enqueue
 from tenants.audit import Actor, RequestOrigin, audit
-from tenants.errors import Conflict, NotFound, ServiceError
+from tenants.errors import Conflict, ServiceError
 from tenants.models import ApiKey, Placement, Tenant
 
 EXPORT_MAX_VERSIONS = 500
@@ -56,28 +51,6 @@ CHUNK_BYTES = 1024 * 1024
 DEADLINE_MARGIN_SECONDS = 30
 FILTER_KEYS = ("asset_ids", "collection", "locale", "placement", "campaign_id", "status")
 SELECTION_KEYS = ("version_ids", *FILTER_KEYS, "include_originals")
-MARKET_DEFAULT = "default"
-ORIGINAL_FOLDER = "original"
-MANIFEST_COLUMNS = (
-    "path",
-    "asset_id",
-    "asset_title",
-    "version_id",
-    "version",
-    "status",
-    "market",
-    "placement",
-    "creative",
-    "width",
-    "height",
-    "size",
-    "format",
-    "sha256",
-    "alt_text",
-    "delivery_url",
-    "provenance",
-)
-MARKET_SEGMENT = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 class ExportFailed(Exception):
@@ -236,164 +209,13 @@ def export_create(
 
 def _file_count(*, tenant_id: int, version_ids: list[int], selection: dict[str, Any]) -> int:
     originals = len(version_ids) if selection.get("include_originals", True) else 0
-    return originals + _placements_of(tenant_id=tenant_id, version_ids=version_ids, selection=selection).count()
-
-
-def _placements_of(*, tenant_id: int, version_ids: list[int], selection: dict[str, Any]) -> QuerySet[Rendition]:
-    renditions = (
-        Rendition.objects.for_tenant(tenant_id)
-        .filter(version_id__in=version_ids, spec__startswith="placement:")
-        .exclude(placement_slug="")
-        .exclude(spec__contains="|")
+    return (
+        originals
+        + export_placement_renditions(tenant_id=tenant_id, version_ids=version_ids, selection=selection).count()
     )
-    if placement := selection.get("placement"):
-        renditions = renditions.filter(placement_slug=placement)
-    return renditions
 
 
 # --- Building ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PlannedFile:
-    path: str
-    storage_key: str
-    sha256: str
-    size: int
-    image_format: str
-    width: int
-    height: int
-    spec: str
-    placement: str
-    version: AssetVersion
-    market: str
-    name: str
-
-
-def _market_of(asset: Asset, version: AssetVersion) -> str:
-    market = asset.locale or version.locale
-    return MARKET_SEGMENT.sub("-", market).strip("-") or MARKET_DEFAULT
-
-
-def _name_of(asset: Asset) -> str:
-    return slugify(asset.creative) or slugify(asset.title)[:80].strip("-") or f"asset-{asset.pk}"
-
-
-def _plan(export: Export) -> list[PlannedFile]:
-    """Every file of the zip, in a stable order, with a path no other file has."""
-    versions = list(
-        AssetVersion.objects.for_tenant(export.tenant_id)
-        .filter(pk__in=export.version_ids)
-        .select_related("asset", "publish_window")
-    )
-    versions.sort(key=lambda v: (_market_of(v.asset, v), _name_of(v.asset), v.asset_id, v.number))
-    renditions: dict[int, list[Rendition]] = {}
-    placements = _placements_of(tenant_id=export.tenant_id, version_ids=export.version_ids, selection=export.selection)
-    for rendition in placements.order_by("placement_slug"):
-        renditions.setdefault(rendition.version_id, []).append(rendition)
-    taken: set[str] = set()
-    names: dict[int, str] = {}  # version id -> its file name (without extension), the same in every folder
-    planned = []
-    for version in versions:
-        asset, market = version.asset, _market_of(version.asset, version)
-        base = _name_of(asset)
-        # Two assets of one market with the same creative, or two versions of one asset: the later ones
-        # carry the asset id, then the version number, so no file overwrites another.
-        candidates = [base, f"{base}-{asset.pk}", f"{base}-{asset.pk}-v{version.number}"]
-        name = next((c for c in candidates if f"{market}/{c}" not in taken), candidates[-1])
-        taken.add(f"{market}/{name}")
-        names[version.pk] = name
-        files = [(ORIGINAL_FOLDER, ORIGINAL_SPEC, version)] if export.selection.get("include_originals", True) else []
-        files += [(r.placement_slug, r.spec, r) for r in renditions.get(version.pk, [])]
-        for folder, spec, row in files:
-            extension = FORMATS[row.format].extension
-            planned.append(
-                PlannedFile(
-                    path=f"{market}/{folder}/{name}.{extension}",
-                    storage_key=row.storage_key,
-                    sha256=row.sha256,
-                    size=row.file_size,
-                    image_format=row.format,
-                    width=row.width,
-                    height=row.height,
-                    spec=spec,
-                    placement="" if spec == ORIGINAL_SPEC else folder,
-                    version=version,
-                    market=market,
-                    name=name,
-                )
-            )
-    return planned
-
-
-def _alt_text_for(version: AssetVersion, market: str) -> str:
-    alt_text = version.alt_text or {}
-    if market in alt_text:
-        return str(alt_text[market])
-    folded = {str(key).lower(): value for key, value in alt_text.items()}
-    language = market.split("-", maxsplit=1)[0].lower()
-    return str(folded.get(market.lower()) or folded.get(language) or "")
-
-
-def _provenance(version: AssetVersion) -> dict[str, Any]:
-    generated = version.job_id is not None
-    return {
-        "source": version.asset.source,
-        "digital_source_type": source_type_for(version),
-        "ai_system": version.model if generated else "",
-        "deployment": version.deployment if generated else "",
-        "job_id": version.job_id,
-        "parent_version_id": version.parent_id,
-        "created_at": version.created_at.isoformat(),
-    }
-
-
-def _provenance_summary(provenance: dict[str, Any]) -> str:
-    parts = [provenance["source"], provenance["digital_source_type"], provenance["ai_system"]]
-    if provenance["job_id"]:
-        parts.append(f"job {provenance['job_id']}")
-    if provenance["parent_version_id"]:
-        parts.append(f"edit of version {provenance['parent_version_id']}")
-    return "; ".join(part for part in parts if part)
-
-
-def _manifest_row(file: PlannedFile, urls: UrlBuilder | None) -> dict[str, Any]:
-    version, asset = file.version, file.version.asset
-    url = ""
-    if urls is not None and version.status in STOREFRONT_VISIBLE:
-        # Only approved and published versions are delivered; anything else would be a 404 there.
-        url = urls.url(
-            version_path(version_id=version.pk, spec=file.spec, sha256=file.sha256, image_format=file.image_format)
-        )
-    provenance = _provenance(version)
-    return {
-        "path": file.path,
-        "asset_id": asset.pk,
-        "asset_title": asset.title,
-        "version_id": version.pk,
-        "version": version.number,
-        "status": version.status,
-        "market": file.market,
-        "placement": file.placement or ORIGINAL_FOLDER,
-        "creative": asset.creative,
-        "width": file.width,
-        "height": file.height,
-        "size": file.size,
-        "format": file.image_format,
-        "sha256": file.sha256,
-        "alt_text": _alt_text_for(version, file.market),
-        "delivery_url": url,
-        "provenance": provenance,
-    }
-
-
-def _csv_bytes(rows: list[dict[str, Any]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=MANIFEST_COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({**row, "provenance": _provenance_summary(row["provenance"])})
-    return buffer.getvalue().encode("utf-8")
 
 
 def _zip_time(moment: dt.datetime) -> tuple[int, int, int, int, int, int]:
@@ -540,7 +362,7 @@ def export_build(*, export_id: int, time_limit_seconds: float | None = None) -> 
 
 
 def _write_zip(export: Export, attempt: int, spool: Any, deadline: float) -> tuple[str, int]:
-    planned = _plan(export)
+    planned = export_files(export)
     _progress(export, attempt, files_total=len(planned))
     urls = None
     if export.delivery_origin:
@@ -554,7 +376,7 @@ def _write_zip(export: Export, attempt: int, spool: Any, deadline: float) -> tup
             if time.monotonic() > deadline:
                 raise ExportFailed(f"stopped at the time limit after {done - 1} of {len(planned)} files")
             written += _copy_into_zip(archive, file)
-            rows.append(_manifest_row(file, urls))
+            rows.append(manifest_row(file, urls))
             _progress(export, attempt, files_done=done, bytes_done=written)
         manifest_json = json.dumps(
             {
@@ -568,18 +390,11 @@ def _write_zip(export: Export, attempt: int, spool: Any, deadline: float) -> tup
             indent=2,
         ).encode("utf-8")
         archive.writestr("manifest.json", manifest_json, compress_type=zipfile.ZIP_DEFLATED)
-        archive.writestr("manifest.csv", _csv_bytes(rows), compress_type=zipfile.ZIP_DEFLATED)
+        archive.writestr("manifest.csv", manifest_csv(rows), compress_type=zipfile.ZIP_DEFLATED)
     return hashlib.sha256(manifest_json).hexdigest(), len(planned)
 
 
 # --- Reading ----------------------------------------------------------------------------------------
-
-
-def export_for(*, tenant: Tenant | int, export_id: int) -> Export:
-    export = Export.objects.for_tenant(tenant).filter(pk=export_id).first()
-    if export is None:
-        raise NotFound(f"no export {export_id}")
-    return export
 
 
 def export_open(export: Export) -> File:

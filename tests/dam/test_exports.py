@@ -199,7 +199,7 @@ def test_a_build_that_breaks_fails_the_export_instead_of_leaving_it_running(db, 
     def broken(export):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(export_services, "_plan", broken)
+    monkeypatch.setattr(export_services, "export_files", broken)
     with pytest.raises(RuntimeError):
         export_build(export_id=export.pk)
     export.refresh_from_db()
