@@ -116,6 +116,12 @@ def _edit_on_the_asset_page(page, alice) -> None:
     assert after.evaluate("img => img.style.objectPosition") != before_position
     marker = page.locator("[data-focal-marker]").evaluate("el => [el.style.left, el.style.top]")
     assert abs(float(marker[0].rstrip("%")) - 85) < 0.5 and abs(float(marker[1].rstrip("%")) - 30) < 0.5
+    # The keyboard moves it too: one step right and back.
+    page.focus("[data-focal-picker]")
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("[data-focal-label]")).to_have_text("0.87, 0.30")
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("[data-focal-label]")).to_have_text("0.85, 0.30")
     screenshot(page, "library-asset-editing-1440")
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "library-asset-editing-390")

@@ -242,15 +242,29 @@
     var height = parseFloat(form.getAttribute("data-image-height"));
     form.querySelectorAll('img[data-crop="saved"]').forEach(function (img) { placeCrop(img, saved, width, height); });
     showFocal(form, saved);
-    form.querySelector("[data-focal-picker]").addEventListener("click", function (event) {
-      var box = event.currentTarget.querySelector("img").getBoundingClientRect();
-      var point = {
-        x: Math.round(clamp((event.clientX - box.left) / box.width, 0, 1) * 10000) / 10000,
-        y: Math.round(clamp((event.clientY - box.top) / box.height, 0, 1) * 10000) / 10000
+    var picker = form.querySelector("[data-focal-picker]");
+    var current = { x: saved.x, y: saved.y };
+    function choose(point) {
+      current = {
+        x: Math.round(clamp(point.x, 0, 1) * 10000) / 10000,
+        y: Math.round(clamp(point.y, 0, 1) * 10000) / 10000
       };
-      form.querySelector("[data-focal-x]").value = point.x;
-      form.querySelector("[data-focal-y]").value = point.y;
-      showFocal(form, point);
+      form.querySelector("[data-focal-x]").value = current.x;
+      form.querySelector("[data-focal-y]").value = current.y;
+      showFocal(form, current);
+    }
+    picker.addEventListener("click", function (event) {
+      var box = picker.querySelector("img").getBoundingClientRect();
+      choose({ x: (event.clientX - box.left) / box.width, y: (event.clientY - box.top) / box.height });
+    });
+    // Without a mouse: the arrow keys move the point (with Shift in bigger steps).
+    var moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+    picker.addEventListener("keydown", function (event) {
+      var move = moves[event.key];
+      if (!move) return;
+      event.preventDefault();
+      var step = event.shiftKey ? 0.1 : 0.02;
+      choose({ x: current.x + move[0] * step, y: current.y + move[1] * step });
     });
   }
 
