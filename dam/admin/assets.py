@@ -22,6 +22,7 @@ from dam.admin.filters import (
     SourceFilter,
     StatusFilter,
     TagFilter,
+    grid_sort,
 )
 from dam.models import Asset, Collection
 from dam.selectors.search import MAX_QUERY_CHARS, AssetFilters, assets_filter, assets_sorted
@@ -33,11 +34,14 @@ from tenants.models import Scope
 
 
 class AssetChangeList(ChangeList):
-    """The grid's order comes from the search selector (newest, oldest, relevance, name), after the filters."""
+    """The grid's order comes from the search selector (newest, oldest, relevance, name), after the filters;
+    a search without a chosen order ranks by relevance."""
 
     def get_queryset(self, request: HttpRequest, exclude_parameters=None) -> QuerySet:
         queryset = super().get_queryset(request, exclude_parameters)
-        return assets_sorted(queryset, sort=request.GET.get("sort", ""), q=self.query[:MAX_QUERY_CHARS])
+        return assets_sorted(
+            queryset, sort=grid_sort(request.GET.get("sort", ""), self.query), q=self.query[:MAX_QUERY_CHARS]
+        )
 
 
 @admin.register(Asset)

@@ -130,6 +130,11 @@ class SourceFilter(SearchFilter):
         return list(Asset.Source.choices)
 
 
+def grid_sort(chosen: str, query: str) -> str:
+    """The grid's order: the one chosen, else the best matches first for a search, else the newest."""
+    return chosen if chosen in SORTS else ("relevance" if query.strip() else "newest")
+
+
 class SortFilter(admin.SimpleListFilter):
     """Not a filter: the order of the grid (`dam.selectors.search.assets_sorted`, applied by the change list).
     A list filter so the admin takes `sort` as a known parameter and the toolbar draws it like the others."""
@@ -147,12 +152,10 @@ class SortFilter(admin.SimpleListFilter):
         return True
 
     def choices(self, changelist: Any):
-        current = self.value() if self.value() in SORTS else "newest"
+        current = grid_sort(self.value() or "", changelist.query)
         for value, label in self.lookup_choices:
             yield {
                 "selected": current == value,
-                "query_string": changelist.get_query_string(
-                    {self.parameter_name: value} if value != "newest" else {}, [] if value != "newest" else ["sort"]
-                ),
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
                 "display": label,
             }

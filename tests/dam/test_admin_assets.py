@@ -484,3 +484,8 @@ def test_the_grid_searches_and_sorts_like_the_api(alice):
     ]
     assert order(q="boot jacket", sort="relevance") == []  # websearch: both words must match
     assert order(q="boot or jacket", sort="relevance")[0] in {"Zebra boot", "Alpine jacket"}
+    # A search ranks by relevance unless another order is chosen: the title (weight A) before the alt text (B).
+    version_metadata_update(version=current(make_asset(alice.tenant, title="Plain")), alt_text={"en": "zebra print"})
+    assert order(q="zebra")[0] == "Zebra boot"
+    page = client.get("/admin/dam/asset/", {"q": "zebra"}).content.decode()
+    assert '?q=zebra&amp;sort=relevance" selected' in page
