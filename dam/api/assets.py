@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import mixins, serializers
+from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,7 +24,7 @@ from dam.models import Asset, AssetVersion, Rendition
 from dam.selectors.assets import asset_versions, assets_for_tenant
 from dam.selectors.storefront import storefront_assets, storefront_versions
 from governance.safety.verdicts import redact
-from tenants.api.base import TenantScopedViewSet
+from tenants.api.base import TenantScopedReadViewSet
 from tenants.models import Scope, Tenant
 
 
@@ -135,7 +135,7 @@ class AssetSerializer(serializers.ModelSerializer):
         return data
 
 
-class AssetViewSet(AssetLibraryMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+class AssetViewSet(AssetLibraryMixin, TenantScopedReadViewSet):
     serializer_class = AssetSerializer
     required_scopes = {**LIBRARY_SCOPES, "*": Scope.ASSETS_READ}
 

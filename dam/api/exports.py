@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from dam.lifecycle import VersionStatus
 from dam.models import Export
 from dam.services.exports import EXPORT_MAX_VERSIONS, MAX_ID, export_create, export_open
-from tenants.api.base import TenantScopedViewSet
+from tenants.api.base import TenantScopedReadViewSet
 from tenants.api.serializers import InputSerializer
 from tenants.audit import Actor, RequestOrigin
 from tenants.models import Scope, Tenant
@@ -109,7 +109,7 @@ EXPORT_EXAMPLE = {
         examples=[OpenApiExample("Running", value=EXPORT_EXAMPLE, response_only=True)],
     ),
 )
-class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+class ExportViewSet(TenantScopedReadViewSet):
     serializer_class = ExportSerializer
     required_scopes = {"*": Scope.ASSETS_READ}
     http_method_names = ["get", "post", "head", "options"]

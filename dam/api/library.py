@@ -22,7 +22,7 @@ from drf_spectacular.utils import (
     extend_schema_field,
     extend_schema_view,
 )
-from rest_framework import mixins, serializers, status
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -42,7 +42,7 @@ from dam.services.metadata import (
 )
 from dam.services.settings import library_settings_for, library_settings_update
 from dam.services.uploads import UploadTooLarge, asset_upload
-from tenants.api.base import TenantScopedAPIView, TenantScopedViewSet
+from tenants.api.base import TenantScopedAPIView, TenantScopedModelViewSet
 from tenants.api.serializers import InputModelSerializer, InputSerializer
 from tenants.audit import Actor, RequestOrigin
 from tenants.input_guard import GuardedFormParser, GuardedJSONParser, GuardedMultiPartParser
@@ -321,14 +321,7 @@ class AssetLibraryMixin(AssetBulkMixin):
     ),
     destroy=extend_schema(summary="Delete a collection; its assets stay, outside any collection"),
 )
-class CollectionViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    TenantScopedViewSet,
-):
+class CollectionViewSet(TenantScopedModelViewSet):
     serializer_class = CollectionSerializer
     required_scopes = {"list": Scope.ASSETS_READ, "retrieve": Scope.ASSETS_READ, "*": Scope.ASSETS_WRITE}
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]

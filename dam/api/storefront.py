@@ -21,7 +21,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers
+from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotAcceptable
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -42,7 +42,7 @@ from dam.selectors.storefront import (
     storefront_version_rows,
 )
 from dam.services.renditions import SpecNotAllowed, rendition_get_or_create, spec_resolve
-from tenants.api.base import TenantScopedViewSet
+from tenants.api.base import TenantScopedReadViewSet
 from tenants.models import Scope, Tenant
 
 
@@ -284,7 +284,7 @@ ASSET_EXAMPLE = {
         examples=[OpenApiExample("An asset", value=ASSET_EXAMPLE, response_only=True)],
     ),
 )
-class StorefrontAssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+class StorefrontAssetViewSet(TenantScopedReadViewSet):
     serializer_class = StorefrontAssetSerializer
     content_negotiation_class = JsonWhateverTheAccept
     required_scopes = {"*": Scope.ASSETS_READ}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,7 +17,7 @@ from dam.services.webhooks import (
     webhook_endpoint_rotate_secret,
     webhook_endpoint_update,
 )
-from tenants.api.base import TenantScopedViewSet
+from tenants.api.base import TenantScopedModelViewSet, TenantScopedReadViewSet
 from tenants.api.serializers import InputModelSerializer
 from tenants.audit import Actor, RequestOrigin
 from tenants.errors import ServiceError
@@ -106,14 +106,7 @@ ENDPOINT_EXAMPLE = {
     ),
     destroy=extend_schema(summary="Delete the endpoint and its delivery log"),
 )
-class WebhookEndpointViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    TenantScopedViewSet,
-):
+class WebhookEndpointViewSet(TenantScopedModelViewSet):
     serializer_class = WebhookEndpointSerializer
     required_scopes = {"*": Scope.ADMIN}
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
@@ -174,7 +167,7 @@ class WebhookEndpointViewSet(
     ),
     retrieve=extend_schema(summary="One delivery with its body and every attempt"),
 )
-class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+class WebhookDeliveryViewSet(TenantScopedReadViewSet):
     serializer_class = WebhookDeliverySerializer
     required_scopes = {"*": Scope.ADMIN}
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import F, Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, inline_serializer
-from rest_framework import mixins, serializers, status
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,7 +18,7 @@ from dam.api.assets import viewer_context
 from generation.models import Campaign, CampaignVersion, CellStatus
 from generation.selectors.campaigns import campaign_grid, campaign_spend, campaign_versions, campaigns_for_tenant
 from generation.services.campaigns import SCOPES, campaign_create, campaign_estimate, campaign_run, campaign_update
-from tenants.api.base import TenantScopedViewSet
+from tenants.api.base import TenantScopedReadViewSet
 from tenants.api.serializers import InputSerializer
 from tenants.audit import Actor, RequestOrigin
 from tenants.models import Scope, Tenant
@@ -235,7 +235,7 @@ class SpendSerializer(serializers.Serializer):
     )
 
 
-class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+class CampaignViewSet(TenantScopedReadViewSet):
     serializer_class = CampaignSerializer
     required_scopes = {
         "list": Scope.JOBS_READ,

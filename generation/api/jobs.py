@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import mixins, serializers, status
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,7 +16,7 @@ from generation.lifecycle import JobState
 from generation.models import Job, JobGeneration
 from generation.selectors.jobs import job_outputs, job_usage, jobs_for_tenant
 from generation.services.submission import job_cancel, job_plan, job_submit
-from tenants.api.base import TenantScopedViewSet
+from tenants.api.base import TenantScopedReadViewSet
 from tenants.audit import Actor, RequestOrigin
 from tenants.errors import ServiceError
 from tenants.input_guard import GuardedFormParser, GuardedJSONParser, GuardedMultiPartParser, load_json
@@ -136,7 +136,7 @@ def _request_body(request: Request) -> tuple[dict, bytes | None]:
     return dict(request.data), None
 
 
-class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+class JobViewSet(TenantScopedReadViewSet):
     serializer_class = JobSerializer
     parser_classes = [GuardedJSONParser, GuardedMultiPartParser, GuardedFormParser]
     required_scopes = {

@@ -7,14 +7,14 @@ import datetime as dt
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view, inline_serializer
-from rest_framework import mixins, serializers
+from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from governance.models import AuditEvent
 from governance.services.audit import audit_chain_head, audit_events_for_tenant
-from tenants.api.base import TenantScopedViewSet
+from tenants.api.base import TenantScopedReadViewSet
 from tenants.api.pagination import SignedCursorPagination
 from tenants.models import Scope, Tenant
 
@@ -112,7 +112,7 @@ EVENT_EXAMPLE = {
         summary="One audit event", examples=[OpenApiExample("An event", value=EVENT_EXAMPLE, response_only=True)]
     ),
 )
-class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+class AuditEventViewSet(TenantScopedReadViewSet):
     """Filters: `action` (exact, or a prefix ending in '.'), `actor` (label or kind:id), `target_type`,
     `target_id`, `since`/`until` (ISO dates or datetimes; a date `until` includes that day)."""
 

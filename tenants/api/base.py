@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
-from rest_framework import exceptions, metadata, permissions, viewsets
+from rest_framework import exceptions, metadata, mixins, permissions, viewsets
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -153,3 +153,13 @@ class TenantScopedViewSet(TenantScopedMixin, viewsets.GenericViewSet):
 def api_exception_handler(exc: Exception, context: dict[str, Any]):
     """Every API error as RFC 9457 problem details (`tenants.api.problems`), services' errors included."""
     return problem_exception_handler(exc, context)
+
+
+class TenantScopedReadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    """A tenant's objects, listed and read one by one."""
+
+
+class TenantScopedModelViewSet(
+    mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, TenantScopedReadViewSet
+):
+    """A tenant's objects, listed, read, created, changed and deleted (each write through its service)."""
