@@ -41,6 +41,10 @@ def verdicts_shown(verdicts: Iterable[Mapping[str, Any]], *, context: Mapping[st
     return redact(verdicts, reveal_terms=context.get("reveal_terms", False))
 
 
+# What every API says of a version besides its ids (with VersionFieldsMixin for `url`).
+VERSION_FACTS = ("status", "locale", "width", "height", "format", "url", "renditions")
+
+
 class VersionFieldsMixin:
     """A version's `url` and `safety_verdicts`, shown one way by every API (library, job outputs, review queue).
 

@@ -17,7 +17,7 @@ from rest_framework import exceptions, mixins, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dam.api.assets import VersionFieldsMixin, viewer_context
+from dam.api.assets import VERSION_FACTS, VersionFieldsMixin, viewer_context
 from dam.blobs import blob_url
 from dam.lifecycle import ReviewAction
 from dam.models import AssetVersion, ReviewDecision
@@ -116,13 +116,7 @@ class ReviewItemSerializer(VersionFieldsMixin, serializers.ModelSerializer):
             "asset",
             "asset_title",
             "version",
-            "status",
-            "locale",
-            "width",
-            "height",
-            "format",
-            "url",
-            "renditions",
+            *VERSION_FACTS,
             "job_id",
             "compiled_prompt",
             "safety_verdicts",

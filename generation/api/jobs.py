@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dam.api.assets import RenditionSerializer, VersionFieldsMixin, verdicts_shown, viewer_context
+from dam.api.assets import VERSION_FACTS, RenditionSerializer, VersionFieldsMixin, verdicts_shown, viewer_context
 from dam.formats import sniff_format
 from dam.models import AssetVersion
 from generation.lifecycle import JobState
@@ -49,13 +49,7 @@ class JobOutputSerializer(VersionFieldsMixin, serializers.ModelSerializer):
             "id",  # the version's id: the one `/publish-windows/{id}` takes
             "asset",
             "version",
-            "status",
-            "locale",
-            "width",
-            "height",
-            "format",
-            "url",
-            "renditions",
+            *VERSION_FACTS,
             "safety_verdicts",
         ]
 
