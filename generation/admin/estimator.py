@@ -91,11 +91,13 @@ def estimator_view(site: AdminSite, request: HttpRequest) -> HttpResponse:
         estimate = workload_estimate(tenant=context.tenant, body=estimate_body(request.POST))
     except ServiceError as exc:
         label = FIELD_LABELS.get(exc.field or "", (exc.field or "Request").replace("_", " ").capitalize())
+        # htmx 2 leaves the target alone on a 4xx: the page would keep showing the last estimate as if the new
+        # input were fine. The panel itself is the answer to htmx; other clients get the 400.
         return TemplateResponse(
             request,
             "admin/governance/estimate_panel.html",
             {"error": exc.message, "error_field": label, "error_name": exc.field},
-            status=400,
+            status=200 if request.headers.get("HX-Request") == "true" else 400,
         )
     _mark_cheapest(estimate["options"])
     return TemplateResponse(request, "admin/governance/estimate_panel.html", {"estimate": estimate})

@@ -65,6 +65,16 @@ def test_the_feedback_pages_fit_the_screen(page, alice, width):
     page.goto("/admin/governance/costs/")
     page.check("input[name=routing][value='16']")
     page.wait_for_selector("#estimate-panel [data-badge='cheapest-upscales']")
+    if width == 390:
+        # The service's refusal replaces the last estimate instead of leaving it on screen as if still valid.
+        for value in ("auto", "smimage", "xlimage", "16"):
+            page.uncheck(f"input[name=routing][value='{value}']")
+        page.wait_for_selector("#estimate-panel .ui-estimate-error")
+        assert "Routings to compare" in page.inner_text("#estimate-panel")
+        screenshot(page, "issue17-costs-refused-390")
+        page.check("input[name=routing][value=auto]")
+        page.check("input[name=routing][value='16']")
+        page.wait_for_selector("#estimate-panel [data-badge='cheapest-upscales']")
     _no_sideways_scroll(page, "costs")
     screenshot(page, f"issue17-costs-{width}")
 

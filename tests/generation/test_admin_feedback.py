@@ -146,6 +146,9 @@ def test_the_estimator_shows_the_services_refusal_under_the_fields_label(alice):
     assert "<strong>Routings to compare</strong>: one routing or a list of 1-6 to compare" in text
     none = client.post(ESTIMATE, {"images_per_month": "1000"})
     assert none.status_code == 400 and "Routings to compare" in none.content.decode()
+    # htmx does not swap a 4xx into the page: to htmx the refusal is the panel's content.
+    swapped = client.post(ESTIMATE, {"images_per_month": "1000"}, headers={"HX-Request": "true"})
+    assert swapped.status_code == 200 and "ui-estimate-error" in swapped.content.decode()
     negative = client.post(ESTIMATE, {"routing": "auto", "images_per_month": "-5"}).content.decode()
     assert "<strong>Base images / month</strong>: must be an integer from 0 to 100,000,000" in negative
     assert "images_per_month" not in negative.replace('data-field="images_per_month"', "")
