@@ -9,6 +9,7 @@ from dam.api.delivery import DeliverySettingsViewSet, PublishWindowViewSet
 from dam.api.exports import ExportViewSet
 from dam.api.library import CollectionViewSet, LibrarySettingsView
 from dam.api.review import (
+    BulkReviewView,
     ReviewQueueViewSet,
     VersionApproveView,
     VersionPublishView,
@@ -16,7 +17,6 @@ from dam.api.review import (
     VersionReviewHistoryView,
     VersionUnpublishView,
 )
-from dam.api.review_bulk import BulkReviewView
 from dam.api.serving import serve_current, serve_version
 from dam.api.storefront import StorefrontAssetViewSet
 from dam.api.webhooks import WebhookDeliveryViewSet, WebhookEndpointViewSet

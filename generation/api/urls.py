@@ -4,7 +4,7 @@ from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from generation.api.campaigns import CampaignViewSet
-from generation.api.costs import CostEstimateView
+from generation.api.estimates import CostEstimateView
 from generation.api.jobs import JobViewSet
 
 router = SimpleRouter(trailing_slash=False)

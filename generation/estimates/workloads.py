@@ -3,7 +3,7 @@
 This lives in generation because it needs both: the planner (which size each placement group is
 generated at, and its output tokens, per routing option) and `governance.estimates` (prices,
 ledger calibration). Governance may not import generation, so the composition sits here; the API
-view (`generation/api/costs.py`) and the `estimate_costs` command are thin wrappers around it.
+view (`generation/api/estimates.py`) and the `estimate_costs` command are thin wrappers around it.
 """
 
 from __future__ import annotations

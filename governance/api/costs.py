@@ -1,6 +1,6 @@
 """Cost endpoints: spend reports, the ledger, the price book (scope `costs:read`) and budgets
 (read with `costs:read`, change with `admin`). The estimate endpoint lives in
-`generation/api/costs.py`: it needs generation's size planner, which governance may not import."""
+`generation/api/estimates.py`: it needs generation's size planner, which governance may not import."""
 
 from __future__ import annotations
 

@@ -240,7 +240,7 @@ def test_the_api_refuses_bad_bodies_with_400_and_changes_nothing(alice, bob):
 
 
 def test_a_filter_matching_more_than_the_limit_is_a_400(alice, bob, monkeypatch):
-    monkeypatch.setattr("dam.api.review_bulk.MAX_BULK_VERSIONS", 2)
+    monkeypatch.setattr("dam.api.review.MAX_BULK_VERSIONS", 2)
     versions = [_version(alice.tenant, requested_by=alice.user) for _ in range(3)]
     response = bob.client().post(URL, {"action": "approve", "filter": {}}, format="json")
     assert response.status_code == 400 and "filter" in error_fields(response)

@@ -107,7 +107,7 @@ API_MODULES = [
     "dam.api.delivery",
     "dam.api.webhooks",
     "generation.api.jobs",
-    "generation.api.costs",
+    "generation.api.estimates",
     "governance.api.audit",
     "governance.api.costs",
     "dam.api.review",

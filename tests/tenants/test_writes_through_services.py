@@ -41,7 +41,7 @@ ROW_WRITES = {"save", "delete", "create", "get_or_create", "update_or_create", "
 # Entry points that take POST yet change no row, and why.
 WRITES_NOTHING = {
     "generation.api.jobs.JobViewSet.plan": "plans a job (sizes, cost, checks) without submitting it",
-    "generation.api.costs.CostEstimateView.post": "prices a request; the estimate is not stored",
+    "generation.api.estimates.CostEstimateView.post": "prices a request; the estimate is not stored",
     "generation.admin.views.plan_view": "the generate page's live plan, nothing stored",
     "generation.admin.estimator.estimator_view": "the cost estimator page, nothing stored",
     "ui.site.DamAdminSite.switch_tenant": "changes the staff member's session, not a row",
