@@ -130,3 +130,23 @@ def test_text_colours_reach_4_5_to_1(text):
         bg = colours.get(background, background)
         ratio = contrast(colours[text], bg)
         assert ratio >= 4.5, f"{text} {colours[text]} on {background} {bg}: {ratio:.2f}"
+
+
+TEMPLATES = [Path(__file__).resolve().parents[2] / app / "templates" for app in ("generation", "governance")]
+
+
+def test_no_template_of_these_pages_reorders_the_tab_sequence():
+    """Focus follows the document: a positive tabindex would send keyboard users elsewhere first."""
+    for root in TEMPLATES:
+        for template in root.rglob("*.html"):
+            assert not re.search(r'tabindex="[1-9]', template.read_text()), template
+
+
+@pytest.mark.django_db
+def test_the_generate_button_follows_every_field_of_the_form(alice):
+    placement_create(tenant=alice.tenant, slug="leaderboard", width=970, height=250, output_format="png")
+    html = signed_in(alice.user).get("/admin/generation/job/generate/").content.decode()
+    form = html[html.index('<form id="generate-form"') : html.index("</form>", html.index('<form id="generate-form"'))]
+    submit = form.index('id="submit-job"')
+    last_field = max(m.start() for m in re.finditer(r"<(input|select|textarea)\b(?![^>]*type=\"hidden\")", form))
+    assert last_field < submit
