@@ -9,46 +9,21 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 
 from generation.models import Job
-from tenants.services import brand_policy_update, placement_create
+from tenants.services import brand_policy_update
+from tests.support.generate_page import GENERATE, PLAN, form, generate_placements, signed_in
 from ui.templatetags.ui import money, tenant_time, unit_price, usd
 
 pytestmark = pytest.mark.django_db
 
-GENERATE = "/admin/generation/job/generate/"
-PLAN = "/admin/generation/job/generate/plan/"
 ESTIMATE = "/admin/governance/costs/estimate/"
 COSTS = "/admin/governance/costs/"
 
 
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 @pytest.fixture
 def placements(alice):
-    placement_create(tenant=alice.tenant, slug="leaderboard", width=970, height=250, output_format="png")
-    placement_create(tenant=alice.tenant, slug="mobile-story", width=1080, height=1920, output_format="jpeg")
-
-
-def form(**overrides) -> dict:
-    data = {
-        "prompt": "A trail shoe on wet rock",
-        "placements": ["leaderboard", "mobile-story"],
-        "locale_code": ["ja", "de"],
-        "locale_copy": ["新登場", "Neu"],
-        "quality": "low",
-        "routing_mode": "auto",
-        "n": "1",
-        "output_format": "png",
-        "idempotency_key": "form-1",
-    }
-    data.update(overrides)
-    return data
+    generate_placements(alice.tenant)
 
 
 def errors_of(page: str) -> list[tuple[str, str]]:

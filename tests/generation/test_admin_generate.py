@@ -7,46 +7,20 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 
 from dam.services.metadata import collection_create
 from generation.models import Job
 from tenants.models import Role
-from tenants.services import brand_policy_update, membership_set, placement_create
+from tenants.services import brand_policy_update, membership_set
 from tests.factories import make_asset, make_user
+from tests.support.generate_page import GENERATE, PLAN, form, generate_placements, signed_in
 
 pytestmark = pytest.mark.django_db
-
-GENERATE = "/admin/generation/job/generate/"
-PLAN = "/admin/generation/job/generate/plan/"
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
 def placements(alice):
-    placement_create(tenant=alice.tenant, slug="leaderboard", width=970, height=250, output_format="png")
-    placement_create(tenant=alice.tenant, slug="mobile-story", width=1080, height=1920, output_format="jpeg")
-
-
-def form(**overrides) -> dict:
-    data = {
-        "prompt": "A trail shoe on wet rock",
-        "placements": ["leaderboard", "mobile-story"],
-        "locale_code": ["ja", "de"],
-        "locale_copy": ["新登場", "Neu"],
-        "quality": "low",
-        "routing_mode": "auto",
-        "n": "1",
-        "output_format": "png",
-        "idempotency_key": "form-1",
-    }
-    data.update(overrides)
-    return data
+    generate_placements(alice.tenant)
 
 
 def test_a_viewer_cannot_reach_generate_and_nothing_is_created(alice, placements):

@@ -12,14 +12,9 @@ from tenants.models import Membership, Role
 from tenants.scoping import TenantOwnedModel
 from tenants.services import membership_set
 from tests.factories import make_asset, make_tenant, make_user
+from tests.support.generate_page import signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def admin_request(client: Client, user):

@@ -8,9 +8,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from django.test import Client
 
 from tenants.services import brand_policy_update, placement_create
+from tests.support.generate_page import signed_in
 
 CSS = Path(__file__).resolve().parents[2] / "ui" / "static" / "ui" / "dam-admin.css"
 FIELDS = {"input", "select", "textarea"}
@@ -48,12 +48,6 @@ class _Fields(HTMLParser):
     def unlabelled(self) -> list[dict]:
         named = ("_wrapped", "aria-label", "aria-labelledby")
         return [f for f in self.fields if not (any(f.get(n) for n in named) or f.get("id") in self.labelled_ids)]
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.django_db
