@@ -5,35 +5,24 @@ write paths, on 3,000 entries in a database of its own."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+from tests.support.bench import bench_output
 
-REPO = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_the_ledger_benchmark_loads_reports_and_writes():
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.ledger_reports", "--smoke"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert re.search(r"loaded 3,000 entries in", done.stdout), done.stdout
+    out = bench_output("-m", "bench.ledger_reports", "--smoke")
+    assert re.search(r"loaded 3,000 entries in", out), out
     reports = re.findall(
         r"^\s+(day, one month|month, one year|API key, one year|user, one year|collection, one year"
         r"|model, one year)\s+(\d+)\s",
-        done.stdout,
+        out,
         flags=re.M,
     )
-    assert len(reports) == 6, done.stdout
+    assert len(reports) == 6, out
     assert all(int(rows) > 0 for _, rows in reports), reports
-    writes = re.findall(r"^\s+(bare ledger INSERT \(baseline\)|ledger_charge_response)\s+20\s", done.stdout, flags=re.M)
-    assert len(writes) == 2, done.stdout
+    writes = re.findall(r"^\s+(bare ledger INSERT \(baseline\)|ledger_charge_response)\s+20\s", out, flags=re.M)
+    assert len(writes) == 2, out

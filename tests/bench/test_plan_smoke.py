@@ -4,32 +4,21 @@ emulator's Content Safety endpoints) in a few seconds, so a change that breaks t
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+from tests.support.bench import bench_output
 
-REPO = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_the_plan_benchmark_runs_and_the_cache_saves_calls():
-    done = subprocess.run(
-        [sys.executable, "bench/plan.py", "--smoke"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = bench_output("bench/plan.py", "--smoke")
     row = r"^\s+(cache o\w+)\s+(GET /api/v1/tenant|POST /api/v1/jobs/plan)\s+(\d+) .*200: (\d+)$"
-    rows = re.findall(row, done.stdout, flags=re.M)
-    assert len(rows) == 4, done.stdout
+    rows = re.findall(row, out, flags=re.M)
+    assert len(rows) == 4, out
     assert all(int(requests) == int(answered) > 0 for _, _, requests, answered in rows), rows
-    calls = dict(re.findall(r"^\s+(cache o\w+)\s+plan p50 / tenant p50: .* requests: (\d+)$", done.stdout, flags=re.M))
+    calls = dict(re.findall(r"^\s+(cache o\w+)\s+plan p50 / tenant p50: .* requests: (\d+)$", out, flags=re.M))
     plans = {run: int(requests) for run, endpoint, requests, _ in rows if endpoint.startswith("POST")}
     # Off: a shield call and two analyses (prompt, German copy) per plan; on: only the first plan of each text.
     assert int(calls["cache off"]) == 3 * plans["cache off"]

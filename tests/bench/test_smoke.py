@@ -6,21 +6,13 @@ the scripts in bench/ so a new benchmark cannot be left out."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.bench import bench_output
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _run(*argv: str, timeout: float = 300) -> str:
-    done = subprocess.run(
-        [sys.executable, *argv], cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    return done.stdout
 
 
 def _row(stdout: str, label: str) -> list[str]:
@@ -33,7 +25,7 @@ def _row(stdout: str, label: str) -> list[str]:
 @pytest.mark.integration
 @pytest.mark.slow
 def test_throughput_smoke_runs_every_job_through_the_worker_node():
-    out = _run("bench/throughput.py", "--smoke")
+    out = bench_output("bench/throughput.py", "--smoke")
     assert "job states: {'succeeded': 8}" in out, out
     assert _row(out, "baseline: direct calls, 4 in flight")[0] == "8"
     platform = _row(out, "platform: queued jobs -> succeeded")
@@ -43,7 +35,7 @@ def test_throughput_smoke_runs_every_job_through_the_worker_node():
 @pytest.mark.integration
 @pytest.mark.slow
 def test_overhead_smoke_measures_each_job_and_its_split():
-    out = _run("bench/overhead.py", "--smoke")
+    out = bench_output("bench/overhead.py", "--smoke")
     assert _row(out, "baseline: call + decode + write file")[0] == "3"
     assert _row(out, "platform: API submit -> succeeded")[0] == "3"
     for part in ("API: request sent -> job row inserted", "dispatch: job row -> claimed by the worker"):
@@ -53,7 +45,7 @@ def test_overhead_smoke_measures_each_job_and_its_split():
 @pytest.mark.integration
 @pytest.mark.slow
 def test_quota_smoke_stays_in_the_quota_and_traces_every_call():
-    out = _run("bench/quota.py", "--smoke")
+    out = bench_output("bench/quota.py", "--smoke")
     assert "job states: {'succeeded': 6}" in out, out
     calls, four_twenty_nines = _row(out, "platform: jobs through the worker")[:2]
     assert (calls, four_twenty_nines) == ("6", "0")
@@ -63,7 +55,7 @@ def test_quota_smoke_stays_in_the_quota_and_traces_every_call():
 @pytest.mark.integration
 @pytest.mark.slow
 def test_renditions_smoke_compares_the_engines_and_the_pipelines():
-    out = _run("bench/renditions.py", "--smoke")
+    out = bench_output("bench/renditions.py", "--smoke")
     assert "source 1920x1080" in out, out
     for label in ("all Pillow (baseline)", "all pyvips", "measured choice", "application table"):
         assert re.search(rf"^\s+{re.escape(label)}\s+\d+ ms$", out, flags=re.M), out
@@ -73,7 +65,7 @@ def test_renditions_smoke_compares_the_engines_and_the_pipelines():
 @pytest.mark.integration
 @pytest.mark.slow
 def test_storefront_smoke_serves_the_list_and_its_baseline_and_drops_its_database():
-    out = _run("bench/storefront.py", "--smoke")
+    out = bench_output("bench/storefront.py", "--smoke")
     counts = dict(re.findall(r"(\d+): (\d+)", re.search(r"by page size: (.*) \(", out)[1]))
     assert set(counts) == {"1", "24"} and len(set(counts.values())) == 1, out  # one count whatever the page size
     for label in ("baseline: same JSON from memory (round 1)", "GET storefront list, 24 per page (round 1)"):
@@ -85,7 +77,7 @@ def test_storefront_smoke_serves_the_list_and_its_baseline_and_drops_its_databas
 @pytest.mark.integration
 @pytest.mark.slow
 def test_job_sql_smoke_counts_the_statements_of_one_job():
-    out = _run("bench/job_sql.py", "--smoke")
+    out = bench_output("bench/job_sql.py", "--smoke")
     match = re.search(r"job 2: state succeeded; (\d+) statements", out)
     assert match and int(match[1]) > 0, out
     assert re.search(r"by kind: .*UPDATE \d+", out), out
@@ -97,7 +89,7 @@ def test_stacks_summarises_a_collapsed_profile(tmp_path):
         "main (celery.py:1);job_run (generation/services/execution.py:10);post (httpx.py:5) 30\n"
         "main (celery.py:1);idle (threading.py:2) 10\n"
     )
-    out = _run("bench/stacks.py", str(profile), "--only", "generation/")
+    out = bench_output("bench/stacks.py", str(profile), "--only", "generation/")
     assert out.startswith("30 samples"), out
     assert "job_run (generation/services/execution.py)" in out and "idle" not in out, out
 
