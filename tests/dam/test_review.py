@@ -5,12 +5,10 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from dam.blobs import blob_put
 from dam.lifecycle import VersionStatus
 from dam.models import AssetVersion, ReviewDecision
-from dam.services.assets import asset_create, asset_version_create
 from tenants.models import Scope
-from tests.factories import make_api_key, png_bytes
+from tests.factories import make_api_key, make_version, png_bytes
 from tests.support.errors import error_codes
 
 pytestmark = pytest.mark.django_db
@@ -29,14 +27,10 @@ def reviewer(tenant_a) -> APIClient:
 
 def _version(tenant, *, asset=None, requested_by=None, requested_by_key=None, colour=(9, 9, 9), **fields):
     """A generated-style version as outputs_persist writes it: the requester recorded on the version."""
-    asset = asset or asset_create(tenant=tenant, title="hero", source="generated")
-    blob = blob_put(tenant_id=tenant.pk, kind="originals", data=png_bytes(colour=colour), image_format="png")
-    return asset_version_create(
+    return make_version(
+        tenant,
+        data=png_bytes(colour=colour),
         asset=asset,
-        blob=blob,
-        width=64,
-        height=48,
-        image_format="png",
         created_by=requested_by,
         created_by_key=requested_by_key,
         **fields,

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from dam.blobs import blob_put
 from dam.lifecycle import VersionStatus
 from dam.models import Asset, AssetVersion, ReviewDecision
-from dam.services.assets import asset_create, asset_version_create
+from dam.services.assets import asset_create
 from dam.services.review import MAX_BULK_VERSIONS, Reviewer, versions_review_bulk
 from governance.models import AuditEvent
 from tenants.errors import ServiceError
 from tenants.models import Scope
-from tests.factories import make_api_key, png_bytes
+from tests.factories import make_api_key, make_version, png_bytes
 from tests.support.clients import bearer_client, session_client
 from tests.support.errors import error_fields
 
@@ -30,15 +29,10 @@ def _version(tenant, *, asset=None, title="hero", requested_by=None, requested_b
             # The campaign fields as a campaign's outputs carry them (set by generation when it files the asset).
             Asset.objects.for_tenant(tenant).filter(pk=asset.pk).update(**campaign)
     n = next(_colour)
-    blob = blob_put(
-        tenant_id=tenant.pk, kind="originals", data=png_bytes(colour=(n % 256, n // 256, 7)), image_format="png"
-    )
-    return asset_version_create(
+    return make_version(
+        tenant,
+        data=png_bytes(colour=(n % 256, n // 256, 7)),
         asset=asset,
-        blob=blob,
-        width=64,
-        height=48,
-        image_format="png",
         created_by=requested_by,
         created_by_key=requested_by_key,
         **fields,
