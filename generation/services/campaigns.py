@@ -75,8 +75,7 @@ def _markets(raw: Any) -> list[dict[str, str]]:
             if not isinstance(value, str):
                 raise _invalid("markets", f"the {key} of {locale!r} must be text")
             values[key] = value.strip()
-        if not values["copy"]:
-            raise _invalid("markets", f"the in-image copy of {locale!r} must be non-empty text")
+        # Empty copy is allowed: that market's images carry no text (its jobs have no locales).
         markets.append(values)
     return markets
 
@@ -148,7 +147,7 @@ def _validate_version(*, tenant: Tenant, values: dict[str, Any]) -> dict[str, An
     version = CampaignVersion(tenant=tenant, **checked)
     for creative in checked["creatives"]:
         body = _job_body(
-            version=version, creative=creative, locales=version.locales, placements=checked["placements"], slug=None
+            version=version, creative=creative, locales=_with_copy(version), placements=checked["placements"], slug=None
         )
         body.pop("source_version", None)  # checked above; its size only changes the plan of an edit
         try:
@@ -162,6 +161,11 @@ def _validate_version(*, tenant: Tenant, values: dict[str, Any]) -> dict[str, An
             where = {"prompt": "creatives", "locales": "markets", "size": "routing"}.get(exc.field, exc.field)
             raise ServiceError(exc.message, field=where, code=exc.code) from None
     return checked
+
+
+def _with_copy(version: CampaignVersion) -> list[str]:
+    """The markets with in-image copy; the others are generated without text, each by a job of its own."""
+    return [market["locale"] for market in version.markets if market["copy"]]
 
 
 def _version_values(version: CampaignVersion) -> dict[str, Any]:
@@ -335,6 +339,8 @@ class PlannedJob:
     placements: tuple[str, ...]
     body: dict[str, Any]
     idempotency_key: str
+    # A market without copy: the job has no locales (no in-image text) and its outputs are filed under this market.
+    no_text_market: str = ""
 
     @property
     def cells(self) -> list[CellKey]:
@@ -402,6 +408,7 @@ def campaign_run_plan(
             skipped.append({"creative": key[0], "locale": key[1], "placement": key[2], "status": status})
     creatives = {c["key"]: c for c in version.creatives}
     slug = campaign.collection.slug if campaign.collection_id else None
+    with_copy = set(_with_copy(version))
     jobs = []
     for creative in version.creative_keys:  # the version's order: a fixed plan for a fixed grid
         by_placements: dict[tuple[str, ...], list[str]] = defaultdict(list)
@@ -409,26 +416,60 @@ def campaign_run_plan(
             by_placements[tuple(s for s in version.placements if s in slugs)].append(market)
         for placements, unordered in by_placements.items():
             markets = [m for m in version.locales if m in unordered]
-            body = _job_body(
-                version=version, creative=creatives[creative], locales=markets, placements=list(placements), slug=slug
-            )
-            # The state of the cells is in the key: a second click while nothing changed replays the first
-            # click's job, while a re-run after a rejection or a failure is a new job.
-            state = [
-                (key, existing[key].current_version_id, existing[key].last_job_id) if key in existing else (key,)
-                for key in ((creative, m, s) for m in markets for s in placements)
-            ]
-            digest = hashlib.sha256(json.dumps([body, state], sort_keys=True, default=str).encode()).hexdigest()[:32]
-            jobs.append(
-                PlannedJob(
-                    creative=creative,
-                    locales=tuple(markets),
-                    placements=placements,
-                    body=body,
-                    idempotency_key=f"campaign-{campaign.pk}-v{version.number}-{creative}-{digest}",
+            # Markets with copy share a job (one unit per locale); a market without copy is a job without
+            # locales, since a job's units without copy carry no locale to file their outputs under.
+            groups = [[m for m in markets if m in with_copy]] + [[m] for m in markets if m not in with_copy]
+            for group in filter(None, groups):
+                jobs.append(
+                    _planned_job(
+                        campaign=campaign,
+                        version=version,
+                        creative=creatives[creative],
+                        markets=group,
+                        placements=placements,
+                        slug=slug,
+                        existing=existing,
+                        no_text=group[0] not in with_copy,
+                    )
                 )
-            )
     return RunPlan(campaign=campaign, version=version, jobs=jobs, skipped=skipped)
+
+
+def _planned_job(
+    *,
+    campaign: Campaign,
+    version: CampaignVersion,
+    creative: dict[str, Any],
+    markets: list[str],
+    placements: tuple[str, ...],
+    slug: str | None,
+    existing: dict[CellKey, CampaignCell],
+    no_text: bool,
+) -> PlannedJob:
+    body = _job_body(
+        version=version,
+        creative=creative,
+        locales=[] if no_text else markets,
+        placements=list(placements),
+        slug=slug,
+    )
+    key = creative["key"]
+    # The state of the cells is in the key: a second click while nothing changed replays the first
+    # click's job, while a re-run after a rejection or a failure is a new job. The cells name their markets,
+    # so two markets without copy (the same job body) get keys of their own.
+    state = [
+        (cell, existing[cell].current_version_id, existing[cell].last_job_id) if cell in existing else (cell,)
+        for cell in ((key, m, s) for m in markets for s in placements)
+    ]
+    digest = hashlib.sha256(json.dumps([body, state], sort_keys=True, default=str).encode()).hexdigest()[:32]
+    return PlannedJob(
+        creative=key,
+        locales=tuple(markets),
+        placements=placements,
+        body=body,
+        idempotency_key=f"campaign-{campaign.pk}-v{version.number}-{key}-{digest}",
+        no_text_market=markets[0] if no_text else "",
+    )
 
 
 @dataclass
@@ -526,6 +567,7 @@ def campaign_run(
                 campaign=campaign,
                 campaign_version=plan.version.number,
                 campaign_creative=planned.creative,
+                campaign_market=planned.no_text_market,
             )
         except ServiceError as refusal:
             refusal = _as_campaign_error(refusal, creative=planned.creative)

@@ -51,6 +51,7 @@ class CampaignLink:
     campaign: Campaign
     version: int | None
     creative: str
+    market: str = ""  # a job without locales for one market without in-image copy: its units carry the market
 
 
 @dataclass(frozen=True)
@@ -204,12 +205,14 @@ def job_submit(
     campaign: Campaign | None = None,
     campaign_version: int | None = None,
     campaign_creative: str = "",
+    campaign_market: str = "",
 ) -> Submission:
     """Validate, moderate, plan, hold its budget, and store a job with its provider calls; enqueue it after commit.
 
     Moderation runs before the transaction opens: no row lock or connection is held across a call to
     the moderation service, and a blocked request leaves nothing behind. `campaign*`: the campaign version
-    and creative whose cells the job generates (generation.services.campaigns.campaign_run).
+    and creative whose cells the job generates (generation.services.campaigns.campaign_run); `campaign_market`: the
+    market of a job without locales (a market whose copy is empty: no in-image text), whose units are filed under it.
     """
     mask_sha = hashlib.sha256(mask).hexdigest() if mask else ""
     fingerprint = request_fingerprint(body, mask_sha256=mask_sha)
@@ -237,7 +240,9 @@ def job_submit(
                 mask=mask,
                 actor=actor,
                 origin=origin,
-                campaign=CampaignLink(campaign, campaign_version, campaign_creative) if campaign else None,
+                campaign=(
+                    CampaignLink(campaign, campaign_version, campaign_creative, campaign_market) if campaign else None
+                ),
             )
     except BudgetExceeded as refusal:
         # The refused transaction left nothing behind; the refusal itself is on the record.
@@ -321,8 +326,13 @@ def _store_job(
         existing = Job.objects.for_tenant(tenant).get(idempotency_key=idempotency_key)
         return _replay(existing, fingerprint)
     units = []
-    for locale, copy in (spec.locales or {"": ""}).items():
-        compiled = compile_prompt(policy=snapshot, request=spec.prompt, locale=locale or None, copy=copy or None)
+    # Without locales, one unit per aspect group: no in-image text. A campaign's market without copy labels
+    # those units with its locale (not in the prompt) so that its outputs are filed under that market's cells.
+    no_text_market = campaign.market if campaign and not spec.locales else ""
+    for locale, copy in (spec.locales or {no_text_market: ""}).items():
+        compiled = compile_prompt(
+            policy=snapshot, request=spec.prompt, locale=(locale or None) if copy else None, copy=copy or None
+        )
         for index, group in enumerate(spec.plan.groups):
             units.append(
                 JobGeneration(

@@ -316,3 +316,52 @@ def test_a_refused_creative_names_the_campaign_field_and_later_ones_are_listed_n
     assert [j["creative"] for j in data["jobs"]] == ["dawn"]
     assert [(r["creative"], r["field"], r["code"]) for r in data["refused"]] == [("lake", "creatives", "banned_term")]
     assert Job.objects.for_tenant(alice.tenant).count() == 1
+
+
+def test_a_market_without_copy_generates_its_cells_without_in_image_text(alice, placements):
+    from dam.blobs import blob_put
+    from dam.models import Asset, AssetVersion
+    from generation.services.outputs import outputs_persist
+    from tests.factories import png_bytes
+
+    markets = [{"locale": "en-GB", "copy": "Summer sale"}, {"locale": "fr", "copy": "", "alt_text": "Une tente"}]
+    campaign = campaign_create(
+        tenant=alice.tenant,
+        created_by=alice.user,
+        **body(markets=markets, creatives=CREATIVES[:1], placements=["square"]),
+    )
+    result = campaign_run(campaign=campaign, scope="all", requested_by=alice.user)
+    jobs = {planned.locales: job for planned, job, _ in result.submitted}
+    assert set(jobs) == {("en-GB",), ("fr",)}
+    # The market without copy is a job without locales (no text asked for), its unit labelled with the market.
+    assert jobs[("fr",)].locales == {} and jobs[("en-GB",)].locales == {"en-GB": "Summer sale"}
+    unit = JobGeneration.objects.for_tenant(alice.tenant).get(job=jobs[("fr",)])
+    texted = JobGeneration.objects.for_tenant(alice.tenant).get(job=jobs[("en-GB",)])
+    assert (unit.locale, unit.locale_copy) == ("fr", "")
+    assert "Text in the image" in texted.compiled_prompt
+    assert "text in the image" not in unit.compiled_prompt.lower() and "French" not in unit.compiled_prompt
+
+    # Its output is filed under the market: the fr cell's asset and version.
+    blob = blob_put(tenant_id=alice.tenant.pk, kind="originals", data=png_bytes(1024, 1024), image_format="png")
+    output = {"key": blob.key, "sha256": blob.sha256, "size": blob.size, "width": 1024, "height": 1024}
+    response = ProviderResponse.objects.for_tenant(alice.tenant).create(
+        tenant=alice.tenant,
+        job=jobs[("fr",)],
+        generation=unit,
+        provider_request_id="req-fr",
+        deployment="d",
+        outputs=[{**output, "format": "png", "safety": {"stage": "output", "decision": "pass", "analysed": True}}],
+    )
+    outputs_persist(job=jobs[("fr",)], unit=unit, response=response, renditions=[[]])
+    Job.objects.for_tenant(alice.tenant).filter(pk=jobs[("fr",)].pk).update(state="succeeded")
+    cells = {(c["locale"], c["placement"]): c for r in campaign_grid(campaign=campaign)["rows"] for c in r["cells"]}
+    assert cells[("en-GB", "square")]["status"] == "generating"
+    fr = cells[("fr", "square")]
+    assert fr["status"] in ("needs_review", "approved") and fr["version"], fr
+    asset = Asset.objects.for_tenant(alice.tenant).get(pk=fr["asset"])
+    assert (asset.locale, asset.title) == ("fr", "Summer sale / Tent at dawn / fr")
+    version = AssetVersion.objects.for_tenant(alice.tenant).get(pk=fr["version"])
+    assert (version.locale, version.alt_text) == ("fr", {"fr": "Une tente"})
+    # A second click replays: nothing is submitted twice.
+    again = campaign_run(campaign=campaign, scope="all", requested_by=alice.user)
+    assert not again.submitted or all(not created for _, _, created in again.submitted)
