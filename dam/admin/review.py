@@ -139,9 +139,11 @@ def board_items(*, tenant: Tenant, user: Any, versions: list[AssetVersion]) -> l
     names = placement_names(tenant=tenant)
 
     def placements_of(v: AssetVersion) -> list[str]:
-        slugs = dict.fromkeys(
-            [*v.asset.placements, *(r.placement_slug for r in v.renditions.all() if r.placement_slug)]
-        )
+        # What the asset was made for (the library's rule, dam.selectors.search): its placements; only an asset
+        # that names none (an upload) shows the placement cuts it has. Up-front renditions of every placement of
+        # the tenant would otherwise list placements a version was never meant for.
+        rendered = (r.placement_slug for r in v.renditions.all() if r.placement_slug)
+        slugs = dict.fromkeys(v.asset.placements or rendered)
         return [names.get(slug, slug) for slug in slugs]
 
     return [

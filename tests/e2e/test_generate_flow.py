@@ -82,7 +82,7 @@ def browse_outputs(page: Page) -> None:
     expect(cards).to_have_count(5)  # four outputs and the uploaded photo
     images_loaded(page, ".ui-asset-card img")
     screenshot(page, "06-asset-browser")
-    page.select_option("select[aria-label='Filter by locale']", label="ja")
+    page.select_option("select[aria-label='Filter by market']", label="ja")
     expect(cards).to_have_count(2)
     page.select_option("select[aria-label='Filter by placement']", label="leaderboard")
     expect(cards).to_have_count(1)
