@@ -1,6 +1,8 @@
-"""Campaign endpoints: list, create, read, change (a new version), versions, run (with a dry run), grid, spend.
+"""Campaign endpoints: list, create, read, change (a new version), versions, run (with a dry run), grid, spend,
+export.
 
-Reads take `jobs:read` (spend: `costs:read`); writes and runs take `jobs:write`.
+Reads take `jobs:read` (spend: `costs:read`); writes and runs take `jobs:write`; an export takes `assets:read`, as
+any export (a hand-off is reading).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from dam.api.assets import viewer_context
+from dam.api.exports import ExportSerializer
+from dam.lifecycle import VersionStatus
+from dam.services.exports import export_create
 from generation.models import Campaign, CampaignVersion, CellStatus
 from generation.selectors.campaigns import campaign_grid, campaign_spend, campaign_versions, campaigns_for_tenant
 from generation.services.campaigns import SCOPES, campaign_create, campaign_estimate, campaign_run, campaign_update
@@ -42,7 +47,9 @@ CAMPAIGN_EXAMPLE = {
 
 class MarketSerializer(InputSerializer):
     locale = serializers.CharField(max_length=16, help_text="BCP 47 language tag, e.g. en-GB, ja, zh-Hant")
-    copy = serializers.CharField(max_length=500, help_text="The in-image text for this market")
+    copy = serializers.CharField(
+        max_length=500, allow_blank=True, help_text="The in-image text for this market; empty: no text in its images"
+    )
     alt_text = serializers.CharField(max_length=1000, required=False, allow_blank=True)
     storefront = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
@@ -235,6 +242,19 @@ class SpendSerializer(serializers.Serializer):
     )
 
 
+class CampaignExportSerializer(InputSerializer):
+    market = serializers.CharField(
+        required=False, allow_blank=True, max_length=16, help_text="Only this market (its locale)"
+    )
+    placement = serializers.SlugField(required=False, allow_blank=True, help_text="Only this placement's files")
+    status = serializers.ChoiceField(
+        choices=VersionStatus.choices, required=False, allow_blank=True, help_text="Only cells whose version has it"
+    )
+    include_originals = serializers.BooleanField(
+        required=False, default=True, help_text="Also each version's original, under <market>/original/"
+    )
+
+
 class CampaignViewSet(TenantScopedReadViewSet):
     serializer_class = CampaignSerializer
     required_scopes = {
@@ -246,6 +266,7 @@ class CampaignViewSet(TenantScopedReadViewSet):
         "create": Scope.JOBS_WRITE,
         "partial_update": Scope.JOBS_WRITE,
         "run": Scope.JOBS_WRITE,
+        "export": Scope.ASSETS_READ,
     }
     http_method_names = ["get", "post", "patch", "head", "options"]
 
@@ -394,6 +415,47 @@ class CampaignViewSet(TenantScopedReadViewSet):
                     for creative, amount in sorted(spend.by_creative.items())
                 ],
             }
+        )
+
+    @extend_schema(
+        summary="Export the campaign as a zip laid out <market>/<placement>/<creative>.<ext>, built in the background",
+        description="The export of POST /api/v1/exports with the selection {campaign_id: this campaign} and the "
+        "filters given (`market`, `placement`, `status`): the current version of each of the campaign's assets "
+        "(one per creative x market x aspect group), each placement's rendition under "
+        "`<market>/<placement>/<creative>.<ext>`, originals under `<market>/original/`, and the manifests. "
+        "202: poll GET /api/v1/exports/{id}, then download it.",
+        request=CampaignExportSerializer,
+        responses={202: ExportSerializer},
+        examples=[OpenApiExample("One market's approved cells", value={"market": "ja", "status": "approved"})],
+    )
+    @action(detail=True, methods=["post"])
+    def export(self, request: Request, pk: str | None = None) -> Response:
+        form = CampaignExportSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        campaign = self.get_object()
+        options = form.validated_data
+        selection = {
+            "campaign_id": campaign.pk,
+            "locale": options.get("market", ""),
+            "placement": options.get("placement", ""),
+            "status": options.get("status", ""),
+            "include_originals": options["include_originals"],
+        }
+        context = request.tenant_context
+        export = export_create(
+            tenant=self.tenant,
+            selection={key: value for key, value in selection.items() if value != ""},
+            requested_by=context.user,
+            requested_by_key=context.api_key,
+            visible_only=context.is_storefront,
+            delivery_origin=request.build_absolute_uri("/"),
+            actor=Actor.from_context(context),
+            origin=RequestOrigin.of(request),
+        )
+        return Response(
+            ExportSerializer(export).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"/api/v1/exports/{export.pk}"},
         )
 
 

@@ -365,3 +365,10 @@ def test_a_market_without_copy_generates_its_cells_without_in_image_text(alice, 
     # A second click replays: nothing is submitted twice.
     again = campaign_run(campaign=campaign, scope="all", requested_by=alice.user)
     assert not again.submitted or all(not created for _, _, created in again.submitted)
+
+
+def test_the_api_takes_a_market_with_empty_copy(alice, placements):
+    markets = [{"locale": "en-GB", "copy": "Summer sale"}, {"locale": "fr", "copy": ""}]
+    response = alice.client().post("/api/v1/campaigns", body(markets=markets), format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["current"]["markets"][1] == {"locale": "fr", "copy": "", "alt_text": "", "storefront": ""}
