@@ -30,6 +30,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Dashboard", "admin:index", None),
     NavItem("Assets", "admin:dam_asset_changelist", Scope.ASSETS_READ),
     NavItem("Generate", "admin:generation_job_generate", Scope.JOBS_WRITE, needs_tenant=True),
+    NavItem("Campaigns", "admin:generation_campaign_changelist", Scope.JOBS_READ, needs_tenant=True),
     NavItem("Jobs", "admin:generation_job_changelist", Scope.JOBS_READ),
     NavItem("Exports", "admin:dam_export_changelist", Scope.ASSETS_READ, needs_tenant=True),
     # Second wave (governance): shown once these admin URLs exist.

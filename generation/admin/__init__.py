@@ -1,4 +1,5 @@
 """Generation in the staff UI: `jobs` (deployments and jobs), `views` (generate and job pages), `forms`,
-`estimator` (the cost page's estimator panel); imported here so the model admins register."""
+`estimator` (the cost page's estimator panel), `campaigns` and `campaign_grid` (the campaign pages);
+imported here so the model admins register."""
 
-from generation.admin import jobs  # noqa: F401
+from generation.admin import campaigns, jobs  # noqa: F401

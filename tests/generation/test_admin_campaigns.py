@@ -1,0 +1,196 @@
+"""The campaign pages of the staff UI: list, form, grid, its actions, compare markets; tenants and roles."""
+
+from __future__ import annotations
+
+import pytest
+
+from dam.lifecycle import VersionStatus
+from dam.models import Asset, Export, ReviewDecision
+from generation.lifecycle import JobState
+from generation.models import Campaign, CampaignCell, CampaignVersion, Job
+from generation.services.campaigns import campaign_create, campaign_run
+from governance.models import AuditEvent
+from tenants.models import Role
+from tenants.services import placement_create
+from tests.factories import make_asset
+from tests.support.actors import make_persona
+from tests.support.generate_page import signed_in
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/admin/generation/campaign/"
+ADD = "/admin/generation/campaign/add/"
+
+
+def page(campaign_id: int, suffix: str = "") -> str:
+    return f"/admin/generation/campaign/{campaign_id}/{suffix}"
+
+
+@pytest.fixture
+def placements(alice):
+    placement_create(tenant=alice.tenant, slug="square", name="Square", width=1024, height=1024, output_format="png")
+    placement_create(tenant=alice.tenant, slug="banner", name="Banner", width=1536, height=1024, output_format="jpeg")
+    return ["square", "banner"]
+
+
+@pytest.fixture
+def campaign(alice, placements) -> Campaign:
+    return campaign_create(
+        tenant=alice.tenant,
+        name="Summer sale",
+        created_by=alice.user,
+        brief="Tents for the summer",
+        markets=[{"locale": "en-GB", "copy": "Summer sale"}, {"locale": "ja", "copy": "夏のセール"}],
+        placements=placements,
+        creatives=[{"key": "dawn", "name": "Tent at dawn", "prompt": "A green tent on a ridge at dawn"}],
+        quality="low",
+    )
+
+
+def form_data(**overrides) -> dict:
+    data = {
+        "name": "Autumn boots",
+        "brief": "Boots for wet trails",
+        "collection": "",
+        "quality": "low",
+        "market_locale": ["de", "fr", ""],
+        "market_copy": ["Neu", "Nouveau", ""],
+        "market_alt_text": ["Ein Stiefel", "", ""],
+        "placements": ["square", "banner"],
+        "creative_key": ["rock", "mud"],
+        "creative_name": ["On rock", "In mud"],
+        "creative_prompt": ["A boot on wet rock", "A boot in mud"],
+    }
+    data.update(overrides)
+    return data
+
+
+def _approve_waiting(tenant, cell_locale: str) -> list[int]:
+    """Gives the cells of one market a version waiting for review, as a finished job would."""
+    ids = []
+    cells = CampaignCell.objects.for_tenant(tenant).filter(locale=cell_locale)
+    Job.objects.for_tenant(tenant).filter(pk__in=cells.values("last_job")).update(state=JobState.SUCCEEDED)
+    for cell in cells:
+        asset = make_asset(tenant)
+        Asset.objects.for_tenant(tenant).filter(pk=asset.pk).update(campaign_id=cell.campaign_id, locale=cell_locale)
+        CampaignCell.objects.for_tenant(tenant).filter(pk=cell.pk).update(
+            asset=asset, current_version=asset.current_version
+        )
+        assert asset.current_version.status == VersionStatus.NEEDS_REVIEW
+        ids.append(asset.current_version.pk)
+    return ids
+
+
+def test_nav_list_and_campaign_pages_render(alice, campaign):
+    client = signed_in(alice.user)
+    listing = client.get(LIST)
+    assert listing.status_code == 200
+    html = listing.content.decode()
+    assert 'href="/admin/generation/campaign/"' in html  # the nav entry
+    times = "\N{MULTIPLICATION SIGN}"
+    assert "Summer sale" in html and f"2 markets {times} 2 placements {times} 1 creative" in html
+    assert "4 planned" in html
+    detail = client.get(page(campaign.pk)).content.decode()
+    assert detail.count('class="ui-grid-item ui-cell-planned"') == 4
+    assert 'id="run-all"' in detail and 'id="export-campaign"' in detail
+    assert "hx-get" not in detail  # nothing generating: no polling
+    assert client.get(page(campaign.pk, "compare/") + "?placement=banner").status_code == 200
+    assert client.get(page(campaign.pk, "edit/")).status_code == 200
+    assert "a change" in client.get(page(campaign.pk, "edit/")).content.decode().lower()
+
+
+def test_the_form_creates_through_the_service_and_an_edit_is_a_new_version(alice, placements):
+    client = signed_in(alice.user)
+    assert client.get(ADD).status_code == 200
+    response = client.post(ADD, form_data())
+    campaign = Campaign.objects.for_tenant(alice.tenant).get(name="Autumn boots")
+    assert response.status_code == 302 and response["Location"] == page(campaign.pk)
+    version = CampaignVersion.objects.for_tenant(alice.tenant).get(campaign=campaign)
+    assert [m["locale"] for m in version.markets] == ["de", "fr"]
+    assert version.markets[0]["alt_text"] == "Ein Stiefel"
+    assert [c["key"] for c in version.creatives] == ["rock", "mud"]
+    audit_events = AuditEvent.objects.for_tenant(alice.tenant)
+    assert audit_events.filter(action="campaign.created", target_id=str(campaign.pk)).exists()
+
+    edited = client.post(page(campaign.pk, "edit/"), form_data(placements=["square"]), follow=True)
+    assert "Saved as version 2" in edited.content.decode()
+    campaign.refresh_from_db()
+    assert campaign.version == 2
+    assert CampaignVersion.objects.for_tenant(alice.tenant).filter(campaign=campaign).count() == 2
+
+
+def test_form_errors_are_named_by_field_and_nothing_is_saved(alice, placements):
+    response = signed_in(alice.user).post(ADD, form_data(creative_key=["Bad Key!", "mud"]))
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "The campaign was not saved" in html and "Creatives:" in html
+    assert not Campaign.objects.for_tenant(alice.tenant).exists()
+    empty = signed_in(alice.user).post(ADD, form_data(name=""))
+    assert empty.status_code == 400 and "Name:" in empty.content.decode()
+
+
+def test_run_buttons_submit_jobs_and_say_how_many(alice, campaign):
+    client = signed_in(alice.user)
+    row = client.post(page(campaign.pk, "run/"), {"scope": "row", "locale": "ja"}, follow=True)
+    assert "Submitted 1 job for 2 cells of market ja." in row.content.decode()
+    assert set(CampaignCell.objects.for_tenant(alice.tenant).values_list("locale", flat=True)) == {"ja"}
+    # The row is generating: the grid region polls itself.
+    grid = client.get(page(campaign.pk, "grid/")).content.decode()
+    assert 'hx-trigger="every 2s"' in grid and "Generating" in grid
+    again = client.post(page(campaign.pk, "run/"), {"scope": "row", "locale": "ja"}, follow=True)
+    assert "No job submitted for market ja" in again.content.decode()
+    cell = {"scope": "cell", "creative": "dawn", "locale": "en-GB", "placement": "banner"}
+    one = client.post(page(campaign.pk, "run/"), cell, follow=True).content.decode()
+    assert "Submitted 1 job for 1 cell of cell dawn / en-GB / banner." in one
+    column = client.post(page(campaign.pk, "run/"), {"scope": "column", "placement": "square"}, follow=True)
+    assert "Submitted 1 job for 1 cell of placement square." in column.content.decode()
+    assert Job.objects.for_tenant(alice.tenant).count() == 3
+
+
+def test_approve_a_row_in_one_action(alice, bob, campaign):
+    campaign_run(campaign=campaign, scope="all", requested_by=alice.user)
+    ids = _approve_waiting(alice.tenant, "ja")
+    response = signed_in(bob.user).post(page(campaign.pk, "review/"), {"scope": "row", "locale": "ja"}, follow=True)
+    assert "Market ja: Approved 2 versions." in response.content.decode()
+    assert ReviewDecision.objects.for_tenant(alice.tenant).filter(version_id__in=ids).count() == 2
+    # Nothing else waits in the row: said in words, nothing decided.
+    again = signed_in(bob.user).post(page(campaign.pk, "review/"), {"scope": "row", "locale": "ja"}, follow=True)
+    assert "Nothing in market ja is waiting" in again.content.decode()
+
+
+def test_export_creates_an_export_of_the_campaign_and_lands_on_the_exports_page(alice, campaign):
+    client = signed_in(alice.user)
+    refused = client.post(page(campaign.pk, "export/"), follow=True)
+    assert "The campaign was not exported" in refused.content.decode()  # nothing generated yet
+    campaign_run(campaign=campaign, scope="all", requested_by=alice.user)
+    _approve_waiting(alice.tenant, "ja")
+    response = client.post(page(campaign.pk, "export/"))
+    assert response.status_code == 302 and response["Location"] == "/admin/dam/export/"
+    export = Export.objects.for_tenant(alice.tenant).get()
+    assert export.selection.get("campaign_id") == campaign.pk
+
+
+def test_another_tenants_staff_get_404_and_nothing_changes(alice, charlie, campaign):
+    client = signed_in(charlie.user)
+    for suffix in ("", "grid/", "compare/", "edit/"):
+        assert client.get(page(campaign.pk, suffix)).status_code == 404, suffix
+    for suffix, data in (("run/", {"scope": "all"}), ("review/", {"scope": "all"}), ("export/", {})):
+        assert client.post(page(campaign.pk, suffix), data).status_code == 404, suffix
+    assert client.post(page(campaign.pk, "edit/"), form_data()).status_code == 404
+    assert "Summer sale" not in client.get(LIST).content.decode()
+    assert not Job.objects.for_tenant(alice.tenant).exists()
+    assert not Export.objects.for_tenant(alice.tenant).exists()
+    campaign.refresh_from_db()
+    assert (campaign.name, campaign.version) == ("Summer sale", 1)
+
+
+def test_a_viewer_sees_the_grid_but_cannot_run_edit_or_approve(alice, campaign):
+    viewer = make_persona("vera", tenant=alice.tenant, role=Role.VIEWER)
+    client = signed_in(viewer.user)
+    html = client.get(page(campaign.pk)).content.decode()
+    assert "Summer sale" in html and 'id="run-all"' not in html and 'id="edit-campaign"' not in html
+    assert client.post(page(campaign.pk, "run/"), {"scope": "all"}).status_code == 403
+    assert client.post(page(campaign.pk, "review/"), {"scope": "all"}).status_code == 403
+    assert client.get(ADD).status_code == 403
+    assert client.post(page(campaign.pk, "edit/"), form_data()).status_code == 403
+    assert not Job.objects.for_tenant(alice.tenant).exists()
