@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import certifi
 import httpx
@@ -39,6 +39,18 @@ USER_AGENT = "dam-platform-foundry-client/1"
 CLIENT_REQUEST_ID_HEADER = "x-ms-client-request-id"
 # A floor for the last attempt's read timeout when the retry budget is nearly spent.
 MIN_ATTEMPT_TIMEOUT_SECONDS = 1.0
+
+
+class ImageOptions(TypedDict, total=False):
+    """The image options generations and edits share, as the Images API names them; None leaves one out."""
+
+    size: str | None
+    quality: str | None
+    n: int
+    output_format: str | None
+    output_compression: int | None
+    background: str | None
+    moderation: str | None
 
 
 @dataclass(frozen=True)
@@ -126,27 +138,12 @@ class FoundryImageClient:
         self,
         *,
         prompt: str,
-        size: str | None = None,
-        quality: str | None = None,
-        n: int = 1,
-        output_format: str | None = None,
-        output_compression: int | None = None,
-        background: str | None = None,
-        moderation: str | None = None,
         client_request_id: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
         before_retry: Callable[[], object] | None = None,
+        **options: Unpack[ImageOptions],
     ) -> ImageResult:
-        body = self._params(
-            prompt=prompt,
-            size=size,
-            quality=quality,
-            n=n,
-            output_format=output_format,
-            output_compression=output_compression,
-            background=background,
-            moderation=moderation,
-        )
+        body = self._params(prompt=prompt, **options)
 
         def build() -> httpx.Request:
             return self._http.build_request(
@@ -165,30 +162,12 @@ class FoundryImageClient:
         prompt: str,
         image: ImageInput | Sequence[ImageInput],
         mask: ImageInput | None = None,
-        size: str | None = None,
-        quality: str | None = None,
-        n: int = 1,
-        output_format: str | None = None,
-        output_compression: int | None = None,
-        background: str | None = None,
-        moderation: str | None = None,
         client_request_id: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
         before_retry: Callable[[], object] | None = None,
+        **options: Unpack[ImageOptions],
     ) -> ImageResult:
-        fields = {
-            key: str(value)
-            for key, value in self._params(
-                prompt=prompt,
-                size=size,
-                quality=quality,
-                n=n,
-                output_format=output_format,
-                output_compression=output_compression,
-                background=background,
-                moderation=moderation,
-            ).items()
-        }
+        fields = {key: str(value) for key, value in self._params(prompt=prompt, **options).items()}
         images = [image] if isinstance(image, bytes | EditImage) else list(image)
         if not images:
             raise ValueError("an edit needs at least one input image")
@@ -210,7 +189,7 @@ class FoundryImageClient:
 
         return self._call("edits", build, before_retry=before_retry)
 
-    def _params(self, *, n: int, **optional: Any) -> dict[str, Any]:
+    def _params(self, *, n: int = 1, **optional: Any) -> dict[str, Any]:
         params: dict[str, Any] = {key: value for key, value in optional.items() if value is not None}
         params["n"] = n
         if self.config.api_style is ApiStyle.V1:
