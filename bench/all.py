@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "exports": ["bench/exports.py"],
     "ledger_reports": ["-m", "bench.ledger_reports"],
     "job_sql": ["bench/job_sql.py", "--quiet"],
+    "campaign_grid": ["bench/campaign_grid.py"],
     "overhead": ["bench/overhead.py"],
     "storefront": ["bench/storefront.py"],
     "plan": ["bench/plan.py"],
