@@ -8,7 +8,7 @@ import pytest
 
 from dam.lifecycle import VersionStatus
 from dam.models import Asset, AssetVersion
-from generation.models import CampaignCell
+from generation.models import CampaignCell, Job
 from tenants.services import placement_create
 from tests.factories import set_status
 from tests.support.jobs import wait_for
@@ -106,3 +106,31 @@ def test_every_generated_asset_carries_the_placements_it_is_cut_for(alice, emula
     assert job.state == "succeeded", job.error_message
     asset = Asset.objects.for_tenant(alice.tenant).get(family=f"job-{job.pk}")
     assert (asset.placements, asset.campaign_id, asset.creative) == (["leaderboard"], None, "")
+
+
+def test_a_market_without_copy_fills_its_cells_through_the_worker(alice, emulator):
+    placement_create(tenant=alice.tenant, slug="square", width=1024, height=1024, output_format="png")
+    created = alice.client().post(
+        "/api/v1/campaigns",
+        {
+            "name": "Quiet",
+            "markets": [{"locale": "en-GB", "copy": "Summer sale"}, {"locale": "fr", "copy": ""}],
+            "placements": ["square"],
+            "creatives": [{"key": "dawn", "name": "Tent at dawn", "prompt": "A green tent at dawn"}],
+            "quality": "low",
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    campaign_id = created.json()["id"]
+    run = _run(alice, campaign_id, scope="all")
+    assert sorted(job["locales"] for job in run["jobs"]) == [["en-GB"], ["fr"]]
+    assert emulator.image_calls() == 2
+    grid = _grid(alice, campaign_id)
+    for locale in ("en-GB", "fr"):
+        cell = grid[("dawn", locale, "square")]
+        assert cell["status"] in ("needs_review", "approved") and cell["version"], cell
+        asset = Asset.objects.for_tenant(alice.tenant).get(pk=cell["asset"])
+        assert (asset.locale, asset.title) == (locale, f"Quiet / Tent at dawn / {locale}")
+    fr = AssetVersion.objects.for_tenant(alice.tenant).get(pk=grid[("dawn", "fr", "square")]["version"])
+    assert fr.locale == "fr" and Job.objects.for_tenant(alice.tenant).get(pk=fr.job_id).locales == {}
