@@ -91,7 +91,7 @@ def test_nav_list_and_campaign_pages_render(alice, campaign):
     assert "Summer sale" in html and f"2 markets {times} 2 placements {times} 1 creative" in html
     assert "4 planned" in html
     detail = client.get(page(campaign.pk)).content.decode()
-    assert detail.count('class="ui-grid-item ui-cell-planned"') == 4
+    assert detail.count('class="ui-grid-item" data-status="planned"') == 4
     assert 'id="run-all"' in detail and 'id="export-campaign"' in detail
     assert "hx-get" not in detail  # nothing generating: no polling
     assert client.get(page(campaign.pk, "compare/") + "?placement=banner").status_code == 200

@@ -1,0 +1,148 @@
+"""A campaign from brief to hand-off in the browser: alice creates 3 markets x 3 placements x 2 creatives in the
+form, runs it and watches the grid fill without a reload; bob (a second person: four-eyes) approves a row in one
+action; the campaign is exported. Real pieces only: Chromium, the live server, a Celery worker, the emulator.
+Screenshots of the grid at 1440 and 390 px go to artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from dam.lifecycle import VersionStatus
+from dam.models import AssetVersion, Export
+from generation.models import Campaign, CampaignCell
+from tenants.services import brand_policy_update, placement_create
+from tests.support.browser import JOB_TIMEOUT_MS, images_loaded, log_in, screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+MARKETS = (("en-GB", "Summer sale"), ("de", "Sommerschlussverkauf"), ("ja", "夏のセール"))
+CREATIVES = (
+    ("dawn", "Tent at dawn", "A green tent on a ridge at dawn"),
+    ("lake", "Lakeside", "A canoe on a calm lake"),
+)
+CELLS = 3 * 3 * 2
+
+
+@pytest.fixture
+def placements(alice):
+    for slug, name, width, height in (
+        ("square", "Square post", 1024, 1024),
+        ("banner", "Web banner", 1536, 1024),
+        ("story", "Story", 1024, 1536),
+    ):
+        placement_create(tenant=alice.tenant, slug=slug, name=name, width=width, height=height, output_format="png")
+    # Every output waits for a person: the grid's cells are then reviewed in bulk.
+    brand_policy_update(tenant=alice.tenant, review_required=True)
+    return alice
+
+
+def create_in_the_form(page: Page) -> None:
+    page.click("nav.ui-nav >> text=Campaigns")
+    page.click("#new-campaign")
+    page.fill("#id_name", "Summer sale")
+    page.fill("#id_brief", "Tents for the summer")
+    for index, (locale, copy) in enumerate(MARKETS):
+        page.locator("input[name=market_locale]").nth(index).fill(locale)
+        page.locator("input[name=market_copy]").nth(index).fill(copy)
+    for slug in ("square", "banner", "story"):
+        page.check(f"input[name=placements][value={slug}]")
+    for index, (key, name, prompt) in enumerate(CREATIVES):
+        page.locator("input[name=creative_key]").nth(index).fill(key)
+        page.locator("input[name=creative_name]").nth(index).fill(name)
+        page.locator("input[name=creative_prompt]").nth(index).fill(prompt)
+    page.click(".ui-segmented label:has(input[value=low])")
+    screenshot(page, "campaign-form")
+    page.click("#save-campaign")
+    page.wait_for_url(re.compile(r"/admin/generation/campaign/\d+/$"))
+
+
+def grid_cells(page: Page, status: str):
+    return page.locator(f"#campaign-grid .ui-grid-item[data-status={status}]")
+
+
+@pytest.fixture
+def staff(placements, alice, bob, clean_emulator, celery_worker):
+    return alice, bob
+
+
+def run_and_watch(page: Page) -> None:
+    """Run; the grid fills in while the page stays loaded."""
+    expect(grid_cells(page, "planned")).to_have_count(CELLS)
+    # Run; from here on the page is never reloaded: a marker on the window survives only without a reload.
+    page.click("#run-all")
+    expect(page.locator(".messagelist")).to_contain_text("Submitted 2 jobs for 18 cells of the whole campaign.")
+    page.evaluate("window.campaignPageMarker = 'still here'")
+    expect(page.locator("#campaign-grid")).to_have_attribute("hx-trigger", "every 2s")
+    screenshot(page, "campaign-grid-generating")
+    expect(page.locator("#campaign-grid")).to_have_attribute("data-generating", "0", timeout=JOB_TIMEOUT_MS)
+    assert page.evaluate("window.campaignPageMarker") == "still here"
+    expect(page.locator("#campaign-counts")).to_contain_text(f"{CELLS} needs review")
+    expect(grid_cells(page, "needs_review")).to_have_count(CELLS)
+    images_loaded(page, "#campaign-grid img")
+    expect(page.locator("#campaign-grid")).not_to_have_attribute("hx-trigger", re.compile("every"))
+    screenshot(page, "campaign-grid-1440")
+
+
+def test_a_campaign_from_the_form_to_the_export(page, staff):
+    alice, _ = staff
+    tenant = alice.tenant
+    log_in(page, "alice", "pw-alice")
+    create_in_the_form(page)
+    campaign = Campaign.objects.for_tenant(tenant).get()
+    run_and_watch(page)
+
+    # A cell opens its asset page.
+    page.locator("#campaign-grid tr[data-locale=ja] .ui-grid-thumb").first.click()
+    page.wait_for_url(re.compile(r"/admin/dam/asset/\d+/change/"))
+    page.go_back()
+
+    # Bob approves the German row in one action (alice requested the jobs, so her approval would be skipped).
+    page.context.clear_cookies()
+    log_in(page, "bob", "pw-bob")
+    page.goto(f"/admin/generation/campaign/{campaign.pk}/")
+    page.locator("tr[data-locale=de] .ui-approve-row").click()
+    expect(page.locator(".messagelist")).to_contain_text("Market de: Approved 6 versions.")
+    expect(page.locator("#campaign-grid tr[data-locale=de] .ui-grid-item[data-status=approved]")).to_have_count(6)
+    versions = CampaignCell.objects.for_tenant(tenant).filter(campaign=campaign, locale="de")
+    statuses = set(
+        AssetVersion.objects.for_tenant(tenant)
+        .filter(pk__in=versions.values("current_version"))
+        .values_list("status", flat=True)
+    )
+    assert statuses == {VersionStatus.APPROVED}
+
+    # Compare across markets: one placement, every market side by side.
+    page.click("#compare-markets")
+    expect(page.locator(".ui-compare-market")).to_have_count(3 * 2)
+    images_loaded(page, ".ui-compare-market img")
+    screenshot(page, "campaign-compare-markets")
+    page.go_back()
+
+    page.click("#export-campaign")
+    page.wait_for_url(re.compile(r"/admin/dam/export/"))
+    export = Export.objects.for_tenant(tenant).get()
+    assert export.selection["campaign_id"] == campaign.pk
+    expect(page.locator(f"#export-{export.pk}")).to_have_attribute("data-state", "done", timeout=60_000)
+    narrow_screens(page, campaign)
+
+
+def narrow_screens(page: Page, campaign: Campaign) -> None:
+    # At 390 px the page fits the screen; only the grid scrolls sideways, inside its own box.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/admin/generation/campaign/{campaign.pk}/")
+    images_loaded(page, "#campaign-grid img")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    scroller = page.locator(".ui-campaign-scroll")
+    assert scroller.evaluate("el => el.scrollWidth > el.clientWidth")
+    screenshot(page, "campaign-grid-390")
+    # Bob reviews; editing the campaign is alice's.
+    assert page.goto(f"/admin/generation/campaign/{campaign.pk}/edit/").status == 403
+    page.context.clear_cookies()
+    log_in(page, "alice", "pw-alice")
+    page.goto(f"/admin/generation/campaign/{campaign.pk}/edit/")
+    expect(page.locator("input[name=market_locale]").nth(2)).to_have_value("ja")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "campaign-form-390")
