@@ -135,20 +135,7 @@ class ExportViewSet(TenantScopedReadViewSet):
     def create(self, request: Request) -> Response:
         form = ExportCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        context = request.tenant_context
-        export = export_create(
-            tenant=self.tenant,
-            selection=dict(form.validated_data),
-            requested_by=context.user,
-            requested_by_key=context.api_key,
-            visible_only=context.is_storefront,
-            delivery_origin=request.build_absolute_uri("/"),
-            actor=Actor.from_context(context),
-            origin=RequestOrigin.of(request),
-        )
-        response = Response(ExportSerializer(export).data, status=status.HTTP_202_ACCEPTED)
-        response["Location"] = f"/api/v1/exports/{export.pk}"
-        return response
+        return export_requested(request, tenant=self.tenant, selection=dict(form.validated_data))
 
     @extend_schema(
         summary="Download the finished export (a zip, streamed)",
@@ -166,3 +153,26 @@ class ExportViewSet(TenantScopedReadViewSet):
         response["Cache-Control"] = "private, no-store"
         response["X-Content-Type-Options"] = "nosniff"
         return response
+
+
+def export_requested(request: Request, *, tenant: Tenant, selection: dict[str, Any]) -> Response:
+    """Create an export of `selection` for the caller of an API request: 202 with the export and its address.
+
+    A storefront key exports only what it may see; the delivery URLs in the manifest use the request's origin.
+    """
+    context = request.tenant_context
+    export = export_create(
+        tenant=tenant,
+        selection=selection,
+        requested_by=context.user,
+        requested_by_key=context.api_key,
+        visible_only=context.is_storefront,
+        delivery_origin=request.build_absolute_uri("/"),
+        actor=Actor.from_context(context),
+        origin=RequestOrigin.of(request),
+    )
+    return Response(
+        ExportSerializer(export).data,
+        status=status.HTTP_202_ACCEPTED,
+        headers={"Location": f"/api/v1/exports/{export.pk}"},
+    )

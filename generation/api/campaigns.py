@@ -17,9 +17,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from dam.api.assets import viewer_context
-from dam.api.exports import ExportSerializer
+from dam.api.exports import ExportSerializer, export_requested
 from dam.lifecycle import VersionStatus
-from dam.services.exports import export_create
 from generation.models import Campaign, CampaignVersion, CellStatus
 from generation.selectors.campaigns import campaign_grid, campaign_spend, campaign_versions, campaigns_for_tenant
 from generation.services.campaigns import SCOPES, campaign_create, campaign_estimate, campaign_run, campaign_update
@@ -441,21 +440,8 @@ class CampaignViewSet(TenantScopedReadViewSet):
             "status": options.get("status", ""),
             "include_originals": options["include_originals"],
         }
-        context = request.tenant_context
-        export = export_create(
-            tenant=self.tenant,
-            selection={key: value for key, value in selection.items() if value != ""},
-            requested_by=context.user,
-            requested_by_key=context.api_key,
-            visible_only=context.is_storefront,
-            delivery_origin=request.build_absolute_uri("/"),
-            actor=Actor.from_context(context),
-            origin=RequestOrigin.of(request),
-        )
-        return Response(
-            ExportSerializer(export).data,
-            status=status.HTTP_202_ACCEPTED,
-            headers={"Location": f"/api/v1/exports/{export.pk}"},
+        return export_requested(
+            request, tenant=self.tenant, selection={key: value for key, value in selection.items() if value != ""}
         )
 
 
