@@ -99,6 +99,14 @@ def test_a_campaign_from_the_form_to_the_export(page, staff):
     page.wait_for_url(re.compile(r"/admin/dam/asset/\d+/change/"))
     page.go_back()
 
+    # Alice requested every version: her approval of a row is skipped, version by version, and said so.
+    page.locator("tr[data-locale=ja] .ui-approve-row").click()
+    expect(page.locator(".messagelist")).to_contain_text("Nothing was approved. Skipped 6 versions")
+    expect(page.locator(".messagelist")).to_contain_text(
+        "You requested them, so another reviewer must approve them (6)"
+    )
+    expect(grid_cells(page, "needs_review")).to_have_count(CELLS)
+
     # Bob approves the German row in one action (alice requested the jobs, so her approval would be skipped).
     page.context.clear_cookies()
     log_in(page, "bob", "pw-bob")

@@ -194,3 +194,30 @@ def test_a_viewer_sees_the_grid_but_cannot_run_edit_or_approve(alice, campaign):
     assert client.get(ADD).status_code == 403
     assert client.post(page(campaign.pk, "edit/"), form_data()).status_code == 403
     assert not Job.objects.for_tenant(alice.tenant).exists()
+
+
+def test_an_8_by_8_by_3_grid_renders_every_cell_with_sticky_headers_in_constant_queries(alice):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    slugs = [f"place-{i}" for i in range(8)]
+    for index, slug in enumerate(slugs):
+        placement_create(tenant=alice.tenant, slug=slug, width=1024 + 64 * index, height=1024, output_format="png")
+    markets = [
+        {"locale": locale, "copy": f"Sale {locale}"} for locale in ("de", "fr", "it", "es", "nl", "pl", "ja", "ko")
+    ]
+    creatives = [{"key": key, "name": key.title(), "prompt": f"A tent, {key}"} for key in ("dawn", "lake", "snow")]
+    small = campaign_create(
+        tenant=alice.tenant, name="Small", markets=markets[:1], placements=slugs[:1], creatives=creatives[:1]
+    )
+    big = campaign_create(tenant=alice.tenant, name="Big", markets=markets, placements=slugs, creatives=creatives)
+    client = signed_in(alice.user)
+    client.get(LIST)  # the session's first request reads the login and tenant once
+    counts = []
+    for campaign in (small, big):
+        with CaptureQueriesContext(connection) as queries:
+            html = client.get(page(campaign.pk)).content.decode()
+        counts.append(len(queries))
+    assert html.count('class="ui-grid-item" data-status="planned"') == 8 * 8 * 3
+    assert html.count('class="ui-grid-market"') == 8 and html.count('class="ui-grid-placement"') == 8
+    assert counts[0] == counts[1], counts
