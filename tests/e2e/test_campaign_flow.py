@@ -89,6 +89,8 @@ def run_and_watch(page: Page) -> None:
 def test_a_campaign_from_the_form_to_the_export(page, staff):
     alice, _ = staff
     tenant = alice.tenant
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
     log_in(page, "alice", "pw-alice")
     create_in_the_form(page)
     campaign = Campaign.objects.for_tenant(tenant).get()
@@ -134,7 +136,13 @@ def test_a_campaign_from_the_form_to_the_export(page, staff):
     export = Export.objects.for_tenant(tenant).get()
     assert export.selection["campaign_id"] == campaign.pk
     expect(page.locator(f"#export-{export.pk}")).to_have_attribute("data-state", "done", timeout=60_000)
+    page.click("nav.ui-nav >> text=Campaigns")
+    expect(page.locator(".ui-campaign-list tbody tr")).to_have_count(1)
+    expect(page.locator(".ui-campaign-list")).to_contain_text("12 needs review")
+    screenshot(page, "campaign-list")
     narrow_screens(page, campaign)
+    # No inline script or style anywhere on the way (the polling included): the policy reported nothing.
+    assert not [text for text in console if "Content Security Policy" in text]
 
 
 def narrow_screens(page: Page, campaign: Campaign) -> None:
