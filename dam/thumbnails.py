@@ -15,7 +15,7 @@ from PIL import Image, ImageOps
 
 from dam.blobs import blob_read
 from dam.imaging import EncodedImage, encode, open_image
-from dam.models import AssetVersion
+from dam.models import AssetVersion, Rendition
 
 ASPECT_TOLERANCE = 0.01
 THUMBNAIL_FORMAT = "webp"
@@ -65,5 +65,17 @@ def version_thumbnail(*, version: AssetVersion, width: int) -> tuple[bytes, str]
     data = cache.get(key)
     if data is None:
         data = downscale(blob_read(source.storage_key), width=width).data
+        cache.set(key, data, CACHE_SECONDS)
+    return data, etag
+
+
+def rendition_thumbnail(*, rendition: Rendition, width: int) -> tuple[bytes, str]:
+    """(WebP bytes, ETag) of a rendition's preview: a placement's own crop, which the version's preview (the
+    original's framing) is not."""
+    etag = f"{rendition.sha256[:32]}-{width}"
+    key = f"ui-thumbnail:{etag}"
+    data = cache.get(key)
+    if data is None:
+        data = downscale(blob_read(rendition.storage_key), width=width).data
         cache.set(key, data, CACHE_SECONDS)
     return data, etag

@@ -5,17 +5,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseNotModified,
+    HttpResponseRedirect,
+)
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 
 from dam.admin.review import bulk_report_messages
+from dam.formats import FORMATS
+from dam.models import Rendition
 from dam.services.exports import export_create
-from dam.services.review import MAX_BULK_VERSIONS, Reviewer, versions_review_bulk
+from dam.services.review import MAX_BULK_VERSIONS, Reviewer, version_publish, version_reject, versions_review_bulk
+from dam.thumbnails import THUMBNAIL_FORMAT, rendition_thumbnail
 from generation.models import Campaign, CellStatus
-from generation.selectors.campaigns import RERUNNABLE, campaigns_for_tenant
+from generation.selectors.campaigns import RERUNNABLE, campaign_cells, campaigns_for_tenant
 from generation.selectors.campaigns import campaign_grid as grid_of
 from generation.services.campaigns import campaign_run
 from tenants.admin.base import admin_tenant_context, require_scope
@@ -62,6 +74,11 @@ def campaign_or_404(request: HttpRequest, campaign_id: Any, *, scope: str) -> tu
 STATUS_ORDER = [status.value for status in CellStatus]
 POLL_SECONDS = 2
 THUMBNAIL_WIDTH = 320
+PRIVATE_CACHE_SECONDS = 3600
+# The cells a person decides one by one on the grid: rejecting needs a version someone can still stop,
+# publishing an approved one.
+REJECTABLE = frozenset({CellStatus.NEEDS_REVIEW, CellStatus.APPROVED})
+PUBLISHABLE = frozenset({CellStatus.APPROVED})
 
 
 def _count(number: int, word: str) -> str:
@@ -93,6 +110,8 @@ def grid_context(request: HttpRequest, campaign: Any) -> dict[str, Any]:
                 cell["status_words"] = _status_words(cell["status"])
                 cell["shown"] = not wanted or cell["status"] == wanted
                 cell["rerunnable"] = cell["status"] in RERUNNABLE
+                cell["rejectable"] = bool(cell["version"]) and cell["status"] in REJECTABLE
+                cell["publishable"] = bool(cell["version"]) and cell["status"] in PUBLISHABLE
             columns.append({"placement": placement, "cells": cells})
         rows.append({"market": market, "columns": columns})
     generating = grid["counts"].get(CellStatus.GENERATING, 0)
@@ -297,3 +316,73 @@ def export_view(model_admin: CampaignAdmin, request: HttpRequest, campaign_id: i
         return _back(campaign.pk, request)
     messages.success(request, f"Export #{export.pk} of “{campaign.name}” is being built; it appears here when ready.")
     return HttpResponseRedirect(reverse("admin:dam_export_changelist"))
+
+
+def cell_review_view(model_admin: CampaignAdmin, request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """Reject (with a comment) or publish one cell's current version, through the review services."""
+    campaign, _ = campaign_or_404(request, campaign_id, scope=Scope.REVIEWS_WRITE)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    action = request.POST.get("action", "")
+    if action not in ("reject", "publish"):
+        messages.error(request, "Choose whether to reject or publish the cell. Nothing was changed.")
+        return _back(campaign.pk, request)
+    key = tuple(request.POST.get(k, "") for k in ("creative", "locale", "placement"))
+    where = f"cell {key[0]} / {key[1]} / {key[2]}"
+    cell = campaign_cells(campaign=campaign).get(key)
+    version = cell.current_version if cell else None
+    if version is None:
+        messages.error(request, f"The {where} has no version to decide on. Nothing was changed.")
+        return _back(campaign.pk, request)
+    comment = request.POST.get("comment", "")
+    reviewer = Reviewer(user=request.user)
+    try:
+        if action == "reject":
+            version_reject(version=version, reviewer=reviewer, comment=comment, origin=RequestOrigin.of(request))
+        else:
+            version_publish(version=version, reviewer=reviewer, comment=comment, origin=RequestOrigin.of(request))
+    except ServiceError as exc:
+        text = exc.message
+        if exc.code == "invalid_transition":  # the service's status names, said in the grid's words
+            allowed = "approved" if action == "publish" else "needing review or approved"
+            text = f"only a version {allowed} can be {action}ed; its status is {_status_words(version.status).lower()}"
+        messages.error(request, f"The {where} was not changed: {text}.")
+        return _back(campaign.pk, request)
+    except ValidationError as exc:
+        reasons = exc.message_dict.get("comment") if hasattr(exc, "error_dict") else None
+        text = "a rejection needs a comment saying why" if reasons and not comment.strip() else " ".join(exc.messages)
+        messages.error(request, f"The {where} was not changed: {text}.")
+        return _back(campaign.pk, request)
+    if action == "reject":
+        messages.success(request, f"Rejected version {version.number} of {where}; re-run it to make a new version.")
+    else:
+        messages.success(request, f"Published version {version.number} of {where}.")
+    return _back(campaign.pk, request)
+
+
+def cell_thumbnail_view(
+    model_admin: CampaignAdmin, request: HttpRequest, campaign_id: int, rendition_id: int
+) -> HttpResponse:
+    """A cell's preview cut from its placement's rendition (the placement's own crop, not the original's
+    framing), read from storage after checking the campaign is the viewer's tenant's: never a public URL."""
+    campaign, tenant = campaign_or_404(request, campaign_id, scope=Scope.JOBS_READ)
+    rendition = (
+        Rendition.objects.for_tenant(tenant)
+        .filter(pk=rendition_id, version__asset__campaign_id=campaign.pk)
+        .only("id", "storage_key", "sha256")
+        .first()
+    )
+    if rendition is None:
+        raise Http404("no such rendition")
+    widths = settings.UI_THUMBNAIL_WIDTHS
+    requested = request.GET.get("w", "")
+    wanted = int(requested) if is_digits(requested) else THUMBNAIL_WIDTH
+    # Only the configured widths: an arbitrary width per request would be an unbounded cache.
+    width = next((w for w in widths if w >= wanted), widths[-1])
+    data, etag = rendition_thumbnail(rendition=rendition, width=width)
+    if request.headers.get("If-None-Match", "").strip('"') == etag:
+        return HttpResponseNotModified()
+    response = HttpResponse(data, content_type=FORMATS[THUMBNAIL_FORMAT].content_type)
+    response["ETag"] = f'"{etag}"'
+    patch_cache_control(response, private=True, max_age=PRIVATE_CACHE_SECONDS)
+    return response

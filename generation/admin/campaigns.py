@@ -271,6 +271,12 @@ class CampaignAdmin(TenantScopedAdmin):
             path("<int:campaign_id>/compare/", bound(campaign_grid.compare_view), name="generation_campaign_compare"),
             path("<int:campaign_id>/run/", bound(campaign_grid.run_view), name="generation_campaign_run"),
             path("<int:campaign_id>/review/", bound(campaign_grid.review_view), name="generation_campaign_review"),
+            path("<int:campaign_id>/cell/", bound(campaign_grid.cell_review_view), name="generation_campaign_cell"),
+            path(
+                "<int:campaign_id>/rendition/<int:rendition_id>/thumbnail/",
+                bound(campaign_grid.cell_thumbnail_view),
+                name="generation_campaign_thumbnail",
+            ),
             path("<int:campaign_id>/export/", bound(campaign_grid.export_view), name="generation_campaign_export"),
         ]
 

@@ -72,7 +72,7 @@ def campaign_cells(*, campaign: Campaign, with_renditions: bool = False) -> dict
             Prefetch(
                 "current_version__renditions",
                 queryset=Rendition.unscoped.filter(spec__startswith="placement:").only(
-                    "id", "version_id", "spec", "storage_key"
+                    "id", "version_id", "spec", "storage_key", "sha256"
                 ),
             )
         )
@@ -204,6 +204,8 @@ def _cell_data(
         "job": cell.last_job_id if cell else None,
         "url": blob_url(version.storage_key) if servable else None,
         "placement_url": blob_url(rendition.storage_key) if rendition else None,
+        # The placement's own crop, for previews that must not go through a public URL (the staff grid).
+        "rendition": rendition.pk if rendition else None,
         "moderation": _worst_decision(version.safety_verdicts) if version else None,
         "cost_usd": cost or Decimal(0),
     }

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import io
+import re
+
 import pytest
+from PIL import Image
 
 from dam.lifecycle import VersionStatus
-from dam.models import Asset, Export, ReviewDecision
+from dam.models import Asset, AssetVersion, Export, ReviewDecision
+from dam.renditions.presets import placement_spec_key
 from generation.lifecycle import JobState
 from generation.models import Campaign, CampaignCell, CampaignVersion, Job
 from generation.services.campaigns import campaign_create, campaign_run
 from governance.models import AuditEvent
 from tenants.models import Role
 from tenants.services import placement_create
-from tests.factories import make_asset
+from tests.factories import add_rendition, make_asset
 from tests.support.actors import make_persona
 from tests.support.generate_page import signed_in
 
@@ -221,3 +226,87 @@ def test_an_8_by_8_by_3_grid_renders_every_cell_with_sticky_headers_in_constant_
     assert html.count('class="ui-grid-item" data-status="planned"') == 8 * 8 * 3
     assert html.count('class="ui-grid-market"') == 8 and html.count('class="ui-grid-placement"') == 8
     assert counts[0] == counts[1], counts
+
+
+def _cell_form(action: str, locale: str = "ja", placement: str = "square", **extra) -> dict:
+    return {"action": action, "creative": "dawn", "locale": locale, "placement": placement, **extra}
+
+
+def test_a_cell_is_rejected_with_a_comment_and_an_approved_one_published(alice, bob, campaign):
+    campaign_run(campaign=campaign, scope="all", requested_by=alice.user)
+    waiting = _approve_waiting(alice.tenant, "ja")
+    client = signed_in(bob.user)
+    html = client.get(page(campaign.pk)).content.decode()
+    # The comment box comes before its button: the reject button follows the comment in focus order.
+    box = html.index(f'id="reject-{waiting[0]}"')
+    assert box < html.index('class="ui-button ui-button-small ui-button-danger"', box)
+    assert f'<label for="reject-{waiting[0]}">' in html and "required" in html[box : box + 200]
+
+    # A rejection without a comment is refused in words, nothing changed.
+    empty = client.post(page(campaign.pk, "cell/"), _cell_form("reject", comment="  "), follow=True)
+    assert "was not changed: a rejection needs a comment saying why" in empty.content.decode()
+    assert not ReviewDecision.objects.for_tenant(alice.tenant).exists()
+
+    done = client.post(page(campaign.pk, "cell/"), _cell_form("reject", comment="The tent is cut off"), follow=True)
+    assert "Rejected version 1 of cell dawn / ja / square" in done.content.decode()
+    decision = ReviewDecision.objects.for_tenant(alice.tenant).get()
+    assert (decision.action, decision.comment, decision.decided_by) == ("reject", "The tent is cut off", bob.user)
+    assert AuditEvent.objects.for_tenant(alice.tenant).filter(target_id=str(decision.version_id)).exists()
+    grid = client.get(page(campaign.pk, "grid/")).content.decode()
+    assert 'data-status="rejected" data-creative="dawn" data-placement="square"' in grid
+    alices = signed_in(alice.user).get(page(campaign.pk, "grid/")).content.decode()
+    assert "Re-run Tent at dawn for ja in Square" in alices  # a rejected cell runs again (alice may run, bob reviews)
+
+    # Publishing needs an approved version: a waiting one is refused in words, nothing changed.
+    early = client.post(page(campaign.pk, "cell/"), _cell_form("publish", placement="banner"), follow=True)
+    words = "was not changed: only a version approved can be published; its status is needs review."
+    assert words in early.content.decode()
+    client.post(page(campaign.pk, "review/"), {"scope": "row", "locale": "ja"})
+    grid = client.get(page(campaign.pk, "grid/")).content.decode()
+    assert 'aria-label="Publish Tent at dawn for ja in Banner"' in grid
+    published = client.post(page(campaign.pk, "cell/"), _cell_form("publish", placement="banner"), follow=True)
+    assert "Published version 1 of cell dawn / ja / banner." in published.content.decode()
+    banner = CampaignCell.objects.for_tenant(alice.tenant).get(locale="ja", placement="banner")
+    assert AssetVersion.objects.for_tenant(alice.tenant).get(pk=banner.current_version_id).status == "published"
+
+
+def test_cell_decisions_need_the_review_scope_and_the_tenant(alice, charlie, campaign):
+    campaign_run(campaign=campaign, scope="all", requested_by=alice.user)
+    version_id = _approve_waiting(alice.tenant, "ja")[0]
+    viewer = make_persona("vera", tenant=alice.tenant, role=Role.VIEWER)
+    html = signed_in(viewer.user).get(page(campaign.pk)).content.decode()
+    assert "ui-cell-reject" not in html
+    form = _cell_form("reject", comment="no")
+    assert signed_in(viewer.user).post(page(campaign.pk, "cell/"), form).status_code == 403
+    assert signed_in(charlie.user).post(page(campaign.pk, "cell/"), form).status_code == 404
+    assert not ReviewDecision.objects.for_tenant(alice.tenant).exists()
+    assert AssetVersion.objects.for_tenant(alice.tenant).get(pk=version_id).status == VersionStatus.NEEDS_REVIEW
+
+
+def test_thumbnails_show_the_placements_own_crop_in_constant_queries(alice, charlie, campaign):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    campaign_run(campaign=campaign, scope="all", requested_by=alice.user)
+    client = signed_in(alice.user)
+    client.get(LIST)
+    counts = []
+    for locale in ("ja", "en-GB"):
+        for version_id in _approve_waiting(alice.tenant, locale):
+            version = AssetVersion.objects.for_tenant(alice.tenant).get(pk=version_id)
+            cell = CampaignCell.objects.for_tenant(alice.tenant).get(current_version=version)
+            add_rendition(version, placement_spec_key(cell.placement), width=40, height=20, image_format="png")
+        with CaptureQueriesContext(connection) as queries:
+            html = client.get(page(campaign.pk)).content.decode()
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts  # two versioned cells or four: the same queries
+    urls = re.findall(rf'src="(/admin/generation/campaign/{campaign.pk}/rendition/\d+/thumbnail/)\?w=320"', html)
+    assert len(urls) == 4
+    response = client.get(urls[0] + "?w=320")
+    assert response.status_code == 200 and response["Content-Type"] == "image/webp"
+    assert "private" in response["Cache-Control"]
+    image = Image.open(io.BytesIO(response.content))
+    assert image.size == (40, 20)  # the 2:1 crop of the rendition, not the original's 4:3 framing
+    assert client.get(urls[0], HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
+    assert signed_in(charlie.user).get(urls[0]).status_code == 404
+    assert client.get(page(campaign.pk, "rendition/999999/thumbnail/")).status_code == 404
