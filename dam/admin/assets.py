@@ -14,6 +14,7 @@ from dam.admin import editing as admin_editing
 from dam.admin import uploads as admin_uploads
 from dam.admin import views as admin_views
 from dam.admin.filters import (
+    ArchivedFilter,
     CampaignFilter,
     CollectionFilter,
     LocaleFilter,
@@ -57,6 +58,7 @@ class AssetAdmin(TenantScopedAdmin):
         TagFilter,
         StatusFilter,
         SourceFilter,
+        ArchivedFilter,
         SortFilter,
     ]
     # Searched by the API's full-text search (get_search_results), not by these columns.
@@ -116,6 +118,8 @@ class AssetAdmin(TenantScopedAdmin):
             "export_url": admin_editing.export_url() if context.can(Scope.ASSETS_READ) and context.tenant else None,
             "bulk_collections": admin_editing.collections_of(context.tenant),
             "max_bulk": MAX_BULK_ASSETS,
+            # Unarchive is offered where archived assets are shown.
+            "viewing_archived": request.GET.get("archived") in ("true", "all"),
             "thumbnail_width": 480,
             **(extra_context or {}),
         }

@@ -24,7 +24,7 @@ from dam.models import Asset, AssetVersion, Collection, PublishWindow
 from dam.selectors.search import AssetFilters, assets_search
 from dam.services.bulk import MAX_BULK_ASSETS, BulkChange, BulkResult, assets_bulk_update
 from dam.services.delivery import publish_window_set
-from dam.services.metadata import asset_update, version_metadata_update
+from dam.services.metadata import asset_archive, asset_unarchive, asset_update, version_metadata_update
 from dam.services.review import Reviewer, versions_review_bulk
 from tenants.admin.base import admin_tenant_context
 from tenants.audit import Actor, RequestOrigin
@@ -45,6 +45,8 @@ DONE_WORDS = {
     "untag": "Removed {tags} from {n} asset{s}.",
     "move": "Moved {n} asset{s} to {collection}.",
     "publish_window": "Set the publish window of {n} asset{s}.",
+    "archive": "Archived {n} asset{s}: out of the lists, still reachable by id.",
+    "unarchive": "Unarchived {n} asset{s}.",
 }
 
 
@@ -235,7 +237,8 @@ def _focal_point(request: HttpRequest) -> dict[str, float] | None:
 
 
 def asset_edit(model_admin: AssetAdmin, request: HttpRequest, asset_id: int) -> HttpResponse:
-    """One panel of the asset page: `part` says which (details, alt_text, focal_point, publish_window)."""
+    """One panel of the asset page: `part` says which (details, alt_text, focal_point, publish_window, archive,
+    unarchive)."""
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     if not model_admin.has_view_permission(request):
@@ -262,6 +265,14 @@ def asset_edit(model_admin: AssetAdmin, request: HttpRequest, asset_id: int) -> 
             if changed:
                 asset_update(asset=asset, **changed, **who)
             messages.success(request, "Saved the title, tags and collection." if changed else "Nothing changed.")
+        elif part in ("archive", "unarchive"):
+            if part == "archive":
+                changed = asset_archive(asset=asset, **who)
+                said = "Archived: out of the lists and the storefronts, still reachable here." if changed else None
+            else:
+                changed = asset_unarchive(asset=asset, **who)
+                said = "Unarchived: back in the lists." if changed else None
+            messages.success(request, said or "Nothing changed.")
         elif part == "alt_text" and version:
             version_metadata_update(version=version, alt_text=_alt_text(request), **who)
             messages.success(request, f"Saved the alt text of v{version.number}.")

@@ -128,7 +128,18 @@ class AssetSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Asset
-        fields = ["id", "title", "source", "collection", "tags", "family", "locale", "current_version", "created_at"]
+        fields = [
+            "id",
+            "title",
+            "source",
+            "collection",
+            "tags",
+            "family",
+            "locale",
+            "current_version",
+            "archived_at",
+            "created_at",
+        ]
 
     def to_representation(self, asset: Asset) -> dict[str, Any]:
         data = super().to_representation(asset)

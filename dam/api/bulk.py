@@ -1,4 +1,4 @@
-"""`POST /api/v1/assets/bulk`: tag, untag, move or set the publish window of many assets in one call.
+"""`POST /api/v1/assets/bulk`: tag, untag, move, set the publish window of, archive or unarchive many assets.
 
 The selection is a list of ids or a filter (the library search's own filters, `dam.selectors.search`).
 The work is `dam.services.bulk.assets_bulk_update`: one transaction and one audit event per asset; the
@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from dam.lifecycle import VersionStatus
 from dam.models import Asset, Collection
-from dam.selectors.search import MAX_QUERY_CHARS, AssetFilters, assets_search
+from dam.selectors.search import ARCHIVED_CHOICES, MAX_QUERY_CHARS, AssetFilters, assets_search
 from dam.services.bulk import ACTIONS, MAX_BULK_ASSETS, BulkChange, assets_bulk_update
 from tenants.api.serializers import InputSerializer
 from tenants.audit import Actor, RequestOrigin
@@ -37,13 +37,19 @@ class AssetFilterSerializer(InputSerializer):
     source = serializers.ChoiceField(choices=Asset.Source.choices, required=False, allow_blank=True)
     created_after = serializers.DateField(required=False)
     created_before = serializers.DateField(required=False)
+    archived = serializers.ChoiceField(
+        choices=ARCHIVED_CHOICES,
+        required=False,
+        help_text="Archived assets: false (the default) leaves them out, true selects only them, all both",
+    )
 
 
 class AssetBulkSerializer(InputSerializer):
     action = serializers.ChoiceField(
         choices=ACTIONS,
         help_text="tag / untag (`tags`), move (`collection`: a slug, or null for none), "
-        "publish_window (`available_from`, `available_until` of each current version; both null removes it)",
+        "publish_window (`available_from`, `available_until` of each current version; both null removes it), "
+        "archive / unarchive (no arguments; to select archived assets by filter, give `archived: true`)",
     )
     ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
@@ -91,10 +97,11 @@ def selection_from_filter(*, tenant: Any, raw: dict[str, Any]) -> list[int]:
 
 class AssetBulkMixin:
     @extend_schema(
-        summary="Tag, untag, move or set the publish window of many assets",
+        summary="Tag, untag, move, set the publish window of, archive or unarchive many assets",
         description="One transaction and one audit event per asset. An asset that cannot be changed (not found, "
-        "already so, no current version, refused by a rule) is skipped and listed with the reason; the others "
-        "are changed.",
+        "already so (e.g. already archived), no current version, refused by a rule) is skipped and listed with "
+        "the reason; the others are changed. Archived assets stay reachable by id but leave the asset list (by "
+        "default) and every storefront list; their published byte URLs keep working.",
         request=AssetBulkSerializer,
         responses={200: AssetBulkResultSerializer},
         examples=[
@@ -103,6 +110,7 @@ class AssetBulkMixin:
                 "Move everything of a market",
                 value={"action": "move", "filter": {"locale": "ja-JP", "tag": "summer"}, "collection": "summer-jp"},
             ),
+            OpenApiExample("Archive two", value={"action": "archive", "ids": [12, 13]}),
             OpenApiExample(
                 "Result",
                 value={

@@ -81,6 +81,13 @@ SEARCH_PARAMETERS = [
     OpenApiParameter("source", str, enum=["generated", "uploaded"], description="How the asset was made"),
     OpenApiParameter("created_after", OpenApiTypes.DATE, description="On or after this day (YYYY-MM-DD)"),
     OpenApiParameter("created_before", OpenApiTypes.DATE, description="On or before this day (YYYY-MM-DD)"),
+    OpenApiParameter(
+        "archived",
+        str,
+        enum=["false", "true", "all"],
+        description="Archived assets: false (the default) leaves them out, true lists only them, all both. "
+        "An archived asset is still reachable by id",
+    ),
     OpenApiParameter("page_size", int, description="1-200; pages are cursors over the id, stable under inserts"),
 ]
 

@@ -71,6 +71,9 @@ class Asset(TenantOwnedModel):
     # Full-text search over title, tags, locale, and the current version's prompt and alt texts;
     # written by `dam.selectors.search.asset_search_refresh` whenever one of those changes.
     search_vector = SearchVectorField(null=True, blank=True, editable=False)
+    # Set when archived (dam.services.metadata.asset_archive): out of the browser's and the API's lists by
+    # default and out of every storefront list; still reachable by id, and its published byte URLs keep working.
+    archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -26,6 +26,9 @@ from dam.models import Asset, AssetVersion, Rendition
 from tenants.models import Tenant
 
 MAX_QUERY_CHARS = 200
+# Archived assets in a list: "false" leaves them out (what a query string without `archived` asks for),
+# "true" shows only them, "all" both.
+ARCHIVED_CHOICES = ("false", "true", "all")
 # How a result list is ordered: the UI offers each; the API pages by id (newest first).
 SORTS = {"newest": "Newest first", "oldest": "Oldest first", "relevance": "Best match", "name": "Name (A-Z)"}
 
@@ -90,6 +93,9 @@ class AssetFilters:
     source: str = ""  # generated / uploaded
     created_after: dt.date | None = None
     created_before: dt.date | None = None  # inclusive
+    # "all" here, so a filter built field by field (the browser's list filters) narrows nothing else;
+    # `from_query_params` (a list's query string) defaults to "false": archived assets are out unless asked for.
+    archived: str = "all"
 
     @classmethod
     def from_query_params(cls, params) -> AssetFilters:
@@ -111,6 +117,9 @@ class AssetFilters:
         source = params.get("source", "").strip()
         if source and source not in Asset.Source.values:
             raise ValidationError({"source": f"one of {', '.join(Asset.Source.values)}"})
+        archived = str(params.get("archived", "")).strip().lower() or "false"
+        if archived not in ARCHIVED_CHOICES:
+            raise ValidationError({"archived": f"one of {', '.join(ARCHIVED_CHOICES)}"})
         campaign = str(params.get("campaign", "")).strip()
         if campaign and not (campaign.isascii() and campaign.isdigit() and len(campaign) <= 18):
             raise ValidationError({"campaign": "a campaign id"})
@@ -125,6 +134,7 @@ class AssetFilters:
             source=source,
             created_after=date("created_after"),
             created_before=date("created_before"),
+            archived=archived,
         )
 
 
@@ -158,6 +168,10 @@ def assets_filter(assets: QuerySet[Asset], filters: AssetFilters) -> QuerySet[As
         assets = assets.filter(created_at__date__gte=filters.created_after)
     if filters.created_before:
         assets = assets.filter(created_at__date__lte=filters.created_before)
+    if filters.archived == "false":
+        assets = assets.filter(archived_at__isnull=True)
+    elif filters.archived == "true":
+        assets = assets.filter(archived_at__isnull=False)
     return assets
 
 

@@ -50,10 +50,16 @@ def storefront_versions(*, tenant: Tenant | int, now: dt.datetime | None = None)
 
 
 def storefront_assets(*, tenant: Tenant | int, now: dt.datetime | None = None) -> QuerySet[Asset]:
-    """Assets with at least one visible version, annotated with the latest one's id."""
+    """Assets not archived with at least one visible version, annotated with the latest one's id.
+
+    Archived assets leave every storefront list (and the storefront's asset by id), but the byte URLs
+    already handed out (`/d/...`, `storefront_current_version`) keep resolving: a published URL is a
+    promise a page may still be keeping, and archiving is tidying the library, not withdrawing an image
+    (a withdrawal is the version's status or its publish window)."""
     latest = storefront_versions(tenant=tenant, now=now).filter(asset=OuterRef("pk")).order_by("-number")
     return (
         Asset.objects.for_tenant(tenant)
+        .filter(archived_at__isnull=True)
         .annotate(storefront_version_id=Subquery(latest.values("pk")[:1]))
         .filter(storefront_version_id__isnull=False)
         .select_related("collection")

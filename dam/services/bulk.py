@@ -1,6 +1,7 @@
 """Bulk work on the library: one call over many assets, one transaction per asset.
 
-Each asset goes through the single-item service (`asset_update`, `publish_window_set`), so every change
+Each asset goes through the single-item service (`asset_update`, `publish_window_set`, `asset_archive`,
+`asset_unarchive`), so every change
 is checked, locked and audited exactly as when it is made one at a time. A refusal of one asset (gone
 since it was selected, no current version, a rule of the service) skips that asset only: what was done
 stays done, and the result lists each skipped asset with its reason. Assets of another tenant are
@@ -20,7 +21,7 @@ from django.db import transaction
 from dam.models import Asset, Collection
 from dam.services.assets import _clean_tags
 from dam.services.delivery import publish_window_set
-from dam.services.metadata import asset_update
+from dam.services.metadata import asset_archive, asset_unarchive, asset_update
 from tenants.audit import Actor, RequestOrigin
 from tenants.errors import ServiceError
 from tenants.locking import lock_for_change
@@ -28,7 +29,7 @@ from tenants.models import Tenant
 
 # One request's worth: a bigger selection is several calls (or a filter narrowed further).
 MAX_BULK_ASSETS = 1000
-ACTIONS = ("tag", "untag", "move", "publish_window")
+ACTIONS = ("tag", "untag", "move", "publish_window", "archive", "unarchive")
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,16 @@ def _window(asset: Asset, available_from: dt.datetime | None, available_until: d
     )
 
 
+def _archive(asset: Asset, **who: Any) -> None:
+    if not asset_archive(asset=asset, **who):
+        raise _Skip("already archived")
+
+
+def _unarchive(asset: Asset, **who: Any) -> None:
+    if not asset_unarchive(asset=asset, **who):
+        raise _Skip("not archived")
+
+
 @dataclass(frozen=True)
 class BulkChange:
     """What to do to each asset: the action and its arguments."""
@@ -152,6 +163,10 @@ def assets_bulk_update(
                 _untag(asset, list(change.tags), **who)
             elif change.action == "move":
                 _move(asset, change.collection, **who)
+            elif change.action == "archive":
+                _archive(asset, **who)
+            elif change.action == "unarchive":
+                _unarchive(asset, **who)
             else:
                 _window(asset, change.available_from, change.available_until, **who)
         except (_Skip, ServiceError, ValidationError) as exc:

@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from dam.models import Asset, AssetVersion, Collection
 from dam.renditions.presets import PLACEMENT_PREFIX
@@ -169,6 +170,38 @@ def asset_update(
             origin=origin,
         )
     return asset
+
+
+def _archive_set(*, asset: Asset, archived: bool, actor: Actor | None, origin: RequestOrigin | None) -> bool:
+    # Decided on the locked row, so two archivings at once write (and audit) one change, not two.
+    asset = lock_for_change(Asset.objects.for_tenant(asset.tenant_id), asset.pk, label="asset")
+    if (asset.archived_at is not None) == archived:
+        return False
+    asset.archived_at = timezone.now() if archived else None
+    asset.save(update_fields=["archived_at", "updated_at"])
+    audit(
+        tenant=asset.tenant_id,
+        actor=Actor.resolve(actor),
+        action="asset.archived" if archived else "asset.unarchived",
+        target=("asset", asset.pk),
+        payload={"title": asset.title},
+        origin=origin,
+    )
+    return True
+
+
+@transaction.atomic
+def asset_archive(*, asset: Asset, actor: Actor | None = None, origin: RequestOrigin | None = None) -> bool:
+    """Archive an asset: out of the lists (the browser's and the API's by default, every storefront's), still
+    reachable by id; its versions, renditions and published byte URLs are untouched. True when it changed;
+    False (nothing written) when it was already archived."""
+    return _archive_set(asset=asset, archived=True, actor=actor, origin=origin)
+
+
+@transaction.atomic
+def asset_unarchive(*, asset: Asset, actor: Actor | None = None, origin: RequestOrigin | None = None) -> bool:
+    """Bring an archived asset back into the lists. True when it changed; False when it was not archived."""
+    return _archive_set(asset=asset, archived=False, actor=actor, origin=origin)
 
 
 def _clean_focal_point(value: Any) -> tuple[float, float] | None:

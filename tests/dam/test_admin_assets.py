@@ -489,3 +489,59 @@ def test_the_grid_searches_and_sorts_like_the_api(alice):
     assert order(q="zebra")[0] == "Zebra boot"
     page = client.get("/admin/dam/asset/", {"q": "zebra"}).content.decode()
     assert '?q=zebra&amp;sort=relevance" selected' in page
+
+
+def test_the_bulk_bar_archives_and_the_grid_hides_archived_unless_asked(alice, charlie):
+    from governance.models import AuditEvent
+
+    one, two = make_asset(alice.tenant, title="Old one"), make_asset(alice.tenant, title="Still here")
+    client = signed_in(alice.user)
+    grid = client.get("/admin/dam/asset/").content.decode()
+    assert 'value="archive"' in grid and 'value="unarchive"' not in grid
+    response = client.post(
+        "/admin/dam/asset/bulk/", {"action": "archive", "ids": [one.pk], "next": "/admin/dam/asset/"}, follow=True
+    )
+    assert "Archived 1 asset: out of the lists, still reachable by id." in _messages(response)
+    again = client.post("/admin/dam/asset/bulk/", {"action": "archive", "ids": [one.pk]}, follow=True)
+    assert f"Skipped 1 (already archived): #{one.pk} Old one" in _messages(again)
+    assert AuditEvent.objects.for_tenant(alice.tenant).filter(action="asset.archived").count() == 1
+
+    active = client.get("/admin/dam/asset/").content.decode()
+    assert "Still here" in active and "Old one" not in active
+    archived = client.get("/admin/dam/asset/", {"archived": "true"}).content.decode()
+    assert "Old one" in archived and "Still here" not in archived and 'value="unarchive"' in archived
+    both = client.get("/admin/dam/asset/", {"archived": "all"}).content.decode()
+    assert "Old one" in both and "Still here" in both
+
+    # The asset page still opens by id, with the badge and Unarchive.
+    page = client.get(f"/admin/dam/asset/{one.pk}/change/").content.decode()
+    assert "ui-status-archived" in page and 'value="unarchive"' in page
+    # Select-all over the archived view unarchives through the same service.
+    back = client.post(
+        "/admin/dam/asset/bulk/", {"action": "unarchive", "all": "1", "filters": "archived=true"}, follow=True
+    )
+    assert "Unarchived 1 asset." in _messages(back)
+    one.refresh_from_db()
+    assert one.archived_at is None
+    # Another tenant's editor cannot archive these.
+    intruder = signed_in(charlie.user).post(
+        "/admin/dam/asset/bulk/", {"action": "archive", "ids": [two.pk]}, follow=True
+    )
+    assert f"Skipped 1 (not found): #{two.pk}" in _messages(intruder)
+    two.refresh_from_db()
+    assert two.archived_at is None
+
+
+def test_the_asset_page_archives_and_unarchives(alice, bob):
+    asset = make_asset(alice.tenant, title="Page")
+    url = f"/admin/dam/asset/{asset.pk}/edit/"
+    page = signed_in(alice.user).get(f"/admin/dam/asset/{asset.pk}/change/").content.decode()
+    assert 'value="archive"' in page and "ui-status-archived" not in page
+    assert signed_in(bob.user).post(url, {"part": "archive"}).status_code == 403
+    done = signed_in(alice.user).post(url, {"part": "archive"}, follow=True)
+    assert any(m.startswith("Archived") for m in _messages(done))
+    asset.refresh_from_db()
+    assert asset.archived_at is not None
+    signed_in(alice.user).post(url, {"part": "unarchive"})
+    asset.refresh_from_db()
+    assert asset.archived_at is None

@@ -190,3 +190,90 @@ class TestApi:
         schema = alice.client().get("/api/schema/", {"format": "json"}).json()
         operation = schema["paths"]["/api/v1/assets/bulk"]["post"]
         assert "AssetBulkResult" in str(operation["responses"]["200"])
+
+
+def _archived(asset: Asset) -> bool:
+    asset.refresh_from_db()
+    return asset.archived_at is not None
+
+
+class TestArchive:
+    def test_the_services_archive_and_unarchive_once_each_audited(self, alice):
+        from dam.services.metadata import asset_archive, asset_unarchive
+
+        asset = make_asset(alice.tenant, title="old")
+        assert asset_archive(asset=asset) is True and _archived(asset)
+        assert asset_archive(asset=asset) is False  # idempotent: nothing written, nothing audited
+        assert len(_events(alice.tenant, "asset.archived")) == 1
+        assert asset_unarchive(asset=asset) is True and not _archived(asset)
+        assert asset_unarchive(asset=asset) is False
+        assert len(_events(alice.tenant, "asset.unarchived")) == 1
+        assert _events(alice.tenant, "asset.archived")[0].target_id == str(asset.pk)
+
+    def test_bulk_archive_skips_the_archived_and_unarchive_skips_the_active(self, alice):
+        one, two = make_asset(alice.tenant, title="one"), make_asset(alice.tenant, title="two")
+        first = assets_bulk_update(tenant=alice.tenant, asset_ids=[one.pk], change=BulkChange(action="archive"))
+        assert first.done == [one.pk]
+        both = assets_bulk_update(
+            tenant=alice.tenant, asset_ids=[one.pk, two.pk, 999_999], change=BulkChange(action="archive")
+        )
+        assert both.done == [two.pk]
+        assert [(s.asset_id, s.reason) for s in both.skipped] == [(one.pk, "already archived"), (999_999, "not found")]
+        assert len(_events(alice.tenant, "asset.archived")) == 2
+        assets_bulk_update(tenant=alice.tenant, asset_ids=[two.pk], change=BulkChange(action="unarchive"))
+        back = assets_bulk_update(
+            tenant=alice.tenant, asset_ids=[one.pk, two.pk], change=BulkChange(action="unarchive")
+        )
+        assert back.done == [one.pk]
+        assert [(s.asset_id, s.reason) for s in back.skipped] == [(two.pk, "not archived")]
+        assert not _archived(one) and not _archived(two)
+
+    def test_api_archive_then_unarchive_by_an_archived_filter(self, alice):
+        one, two = make_asset(alice.tenant, title="one"), make_asset(alice.tenant, title="two")
+        response = alice.client().post(URL, {"action": "archive", "ids": [one.pk, two.pk]}, format="json")
+        assert response.status_code == 200, response.content
+        assert response.json() == {"action": "archive", "matched": 2, "done": [one.pk, two.pk], "skipped": []}
+        again = alice.client().post(URL, {"action": "archive", "ids": [one.pk]}, format="json").json()
+        assert again["skipped"] == [{"id": one.pk, "title": "one", "reason": "already archived"}]
+        # A filter leaves archived assets out unless it asks for them.
+        hidden = alice.client().post(URL, {"action": "unarchive", "filter": {}}, format="json").json()
+        assert hidden["matched"] == 0
+        shown = alice.client().post(URL, {"action": "unarchive", "filter": {"archived": "true"}}, format="json")
+        assert sorted(shown.json()["done"]) == sorted([one.pk, two.pk])
+        assert not _archived(one) and not _archived(two)
+        bad = alice.client().post(URL, {"action": "archive", "filter": {"archived": "maybe"}}, format="json")
+        assert bad.status_code == 400
+
+    def test_another_tenants_ids_are_not_found_and_nothing_changes(self, alice, bob, charlie):
+        asset = make_asset(alice.tenant, title="alice's")
+        response = charlie.client().post(URL, {"action": "archive", "ids": [asset.pk]}, format="json")
+        assert response.json()["skipped"] == [{"id": asset.pk, "title": "", "reason": "not found"}]
+        by_filter = charlie.client().post(URL, {"action": "archive", "filter": {"archived": "all"}}, format="json")
+        assert by_filter.json()["matched"] == 0
+        assert bob.client().post(URL, {"action": "archive", "ids": [asset.pk]}, format="json").status_code == 403
+        assert not _archived(asset) and not _events(alice.tenant, "asset.archived")
+        assert not _events(charlie.tenant, "asset.archived")
+
+    def test_the_list_hides_archived_by_default_and_the_detail_still_answers(self, alice):
+        kept, gone = make_asset(alice.tenant, title="kept"), make_asset(alice.tenant, title="gone")
+        assets_bulk_update(tenant=alice.tenant, asset_ids=[gone.pk], change=BulkChange(action="archive"))
+        client = alice.client()
+
+        def listed(**params) -> list[int]:
+            response = client.get("/api/v1/assets", params)
+            assert response.status_code == 200, response.content
+            return [row["id"] for row in response.json()["results"]]
+
+        assert listed() == [kept.pk] and listed(archived="false") == [kept.pk]
+        assert listed(archived="true") == [gone.pk]
+        assert sorted(listed(archived="all")) == sorted([kept.pk, gone.pk])
+        assert client.get("/api/v1/assets", {"archived": "maybe"}).status_code == 400
+        detail = client.get(f"/api/v1/assets/{gone.pk}")
+        assert detail.status_code == 200 and detail.json()["archived_at"] is not None
+        assert client.get(f"/api/v1/assets/{kept.pk}").json()["archived_at"] is None
+
+    def test_the_schema_documents_the_filter_and_the_actions(self, alice):
+        schema = alice.client().get("/api/schema/", {"format": "json"}).json()
+        listing = schema["paths"]["/api/v1/assets"]["get"]
+        assert "archived" in [p["name"] for p in listing["parameters"]]
+        assert "archive" in str(schema["components"]["schemas"]["AssetBulkRequest"])

@@ -118,3 +118,24 @@ def test_the_backfill_command_makes_older_assets_searchable(alice, library):
     call_command("library_backfill", "--tenant", alice.tenant.slug, stdout=out)
     assert "3 assets reindexed" in out.getvalue()
     assert _ids(alice.client().get(URL, {"q": "lamp"})) == [library["lamp"].pk]
+
+
+def test_archived_assets_are_left_out_unless_asked_for_and_combine_with_search(alice, library):
+    from dam.selectors.search import AssetFilters, assets_search
+    from dam.services.metadata import asset_archive
+
+    asset_archive(asset=library["sneakers"])
+    api = alice.client()
+    assert library["sneakers"].pk not in _ids(api.get(URL))
+    assert _ids(api.get(URL, {"q": "red"})) == []
+    assert _ids(api.get(URL, {"q": "red", "archived": "true"})) == [library["sneakers"].pk]
+    assert _ids(api.get(URL, {"archived": "true", "collection": "summer-26"})) == [library["sneakers"].pk]
+    assert _ids(api.get(URL, {"archived": "true", "tag": "home"})) == []
+    assert len(_ids(api.get(URL, {"archived": "all"}))) == 3
+    response = api.get(URL, {"archived": "yes"})
+    assert response.status_code == 400 and names_field(response, "archived")
+    # A query string without `archived` leaves them out; a filter built in code narrows only what it names.
+    assert library["sneakers"] not in assets_search(tenant=alice.tenant, filters=AssetFilters.from_query_params({}))
+    assert library["sneakers"] in assets_search(tenant=alice.tenant, filters=AssetFilters(q="red"))
+    # Another tenant's archived assets stay out of every answer.
+    assert library["other"].pk not in _ids(api.get(URL, {"archived": "all"}))

@@ -244,3 +244,25 @@ def test_the_library_api_shows_a_storefront_key_only_what_the_storefront_api_sho
     assert draft.sha256 not in str(body)
     versions = api.get(f"/api/v1/assets/{approved.pk}/versions").json()["results"]
     assert [v["number"] for v in versions] == [1]
+
+
+def test_archived_assets_leave_the_storefront_lists_but_their_byte_urls_keep_working(shop, alice, client):
+    from dam.services.metadata import asset_archive, asset_unarchive
+
+    kept, archived = storefront_asset(alice.tenant, title="kept"), storefront_asset(alice.tenant, title="archived")
+    api = shop.client()
+    urls = _every_url(api.get(f"/api/v1/storefront/assets/{archived.pk}").json())
+    assert urls
+    asset_archive(asset=archived)
+    storefront_pages.clear()  # the change feed invalidates it in production; tests do not run the listener
+    assert _ids(api.get("/api/v1/storefront/assets")) == [kept.pk]
+    assert _ids(api.get("/api/v1/storefront/assets", {"archived": "all"})) == [kept.pk]
+    assert api.get(f"/api/v1/storefront/assets/{archived.pk}").status_code == 404
+    assert archived.pk not in _ids(api.get("/api/v1/assets"))  # the library API's storefront view too
+    # A published URL is a promise: the bytes handed out before keep being served.
+    for url in urls:
+        assert _fetch(client, url).status_code in (200, 302), url
+    assert client.get(f"/d/current/{archived.pk}/pdp-square").status_code in (200, 302)
+    asset_unarchive(asset=archived)
+    storefront_pages.clear()
+    assert sorted(_ids(api.get("/api/v1/storefront/assets"))) == sorted([kept.pk, archived.pk])
