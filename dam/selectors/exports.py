@@ -101,20 +101,20 @@ def export_files(export: Export) -> list[PlannedFile]:
     for rendition in placements.order_by("placement_slug"):
         renditions.setdefault(rendition.version_id, []).append(rendition)
     taken: set[str] = set()
-    names: dict[int, str] = {}  # version id -> its file name (without extension), the same in every folder
     planned = []
     for version in versions:
         asset, market = version.asset, _market_of(version.asset, version)
         base = _name_of(asset)
-        # Two assets of one market with the same creative, or two versions of one asset: the later ones
-        # carry the asset id, then the version number, so no file overwrites another.
+        # Two assets of one market with the same creative in one folder (their originals, say: a campaign makes
+        # one asset per aspect group), or two versions of one asset: the later ones carry the asset id, then the
+        # version number, so no file overwrites another. Decided per folder, so a placement's folder keeps the
+        # plain <creative> name when only one asset of the market fills it.
         candidates = [base, f"{base}-{asset.pk}", f"{base}-{asset.pk}-v{version.number}"]
-        name = next((c for c in candidates if f"{market}/{c}" not in taken), candidates[-1])
-        taken.add(f"{market}/{name}")
-        names[version.pk] = name
         files = [(ORIGINAL_FOLDER, ORIGINAL_SPEC, version)] if export.selection.get("include_originals", True) else []
         files += [(r.placement_slug, r.spec, r) for r in renditions.get(version.pk, [])]
         for folder, spec, row in files:
+            name = next((c for c in candidates if f"{market}/{folder}/{c}" not in taken), candidates[-1])
+            taken.add(f"{market}/{folder}/{name}")
             extension = FORMATS[row.format].extension
             planned.append(
                 PlannedFile(

@@ -1,17 +1,23 @@
 """A campaign from brief to hand-off in the browser: alice creates 3 markets x 3 placements x 2 creatives in the
 form, runs it and watches the grid fill without a reload; bob (a second person: four-eyes) approves a row in one
-action; the campaign is exported. Real pieces only: Chromium, the live server, a Celery worker, the emulator.
+action and rejects one cell with a comment, alice re-runs that cell into a new version of the same asset; the
+campaign is exported and its zip's layout and manifest are checked against the stored bytes. Real pieces only:
+Chromium, the live server, a Celery worker, the emulator.
 Screenshots of the grid at 1440 and 390 px go to artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+import zipfile
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from dam.blobs import blob_read
 from dam.lifecycle import VersionStatus
-from dam.models import AssetVersion, Export
+from dam.models import AssetVersion, Export, Rendition
 from generation.models import Campaign, CampaignCell
 from tenants.services import brand_policy_update, placement_create
 from tests.support.browser import JOB_TIMEOUT_MS, images_loaded, log_in, screenshot
@@ -124,6 +130,8 @@ def test_a_campaign_from_the_form_to_the_export(page, staff):
     )
     assert statuses == {VersionStatus.APPROVED}
 
+    reject_and_rerun(page, campaign)
+
     # Compare across markets: one placement, every market side by side.
     page.click("#compare-markets")
     expect(page.locator(".ui-compare-market")).to_have_count(3 * 2)
@@ -136,6 +144,7 @@ def test_a_campaign_from_the_form_to_the_export(page, staff):
     export = Export.objects.for_tenant(tenant).get()
     assert export.selection["campaign_id"] == campaign.pk
     expect(page.locator(f"#export-{export.pk}")).to_have_attribute("data-state", "done", timeout=60_000)
+    check_the_zip(page, export)
     page.click("nav.ui-nav >> text=Campaigns")
     expect(page.locator(".ui-campaign-list tbody tr")).to_have_count(1)
     expect(page.locator(".ui-campaign-list")).to_contain_text("12 needs review")
@@ -162,3 +171,76 @@ def narrow_screens(page: Page, campaign: Campaign) -> None:
     expect(page.locator("input[name=market_locale]").nth(2)).to_have_value("ja")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "campaign-form-390")
+
+
+REJECTED = ("dawn", "en-GB", "square")  # the first row: in view in the 1440 px screenshot
+
+
+def reject_and_rerun(page: Page, campaign: Campaign) -> None:
+    """Bob rejects one cell with a comment (the comment box, then its button, in focus order); alice re-runs
+    it and the cell gets a new version of the same asset."""
+    tenant = campaign.tenant
+    creative, locale, placement = REJECTED
+    cell = CampaignCell.objects.for_tenant(tenant).get(
+        campaign=campaign, creative=creative, locale=locale, placement=placement
+    )
+    item = page.locator(
+        f"#campaign-grid tr[data-locale={locale}] .ui-grid-item[data-creative={creative}][data-placement={placement}]"
+    )
+    item.locator("summary").click()
+    comment = item.locator("textarea[name=comment]")
+    comment.fill("The tent is cut off at the top")
+    comment.press("Tab")
+    expect(item.locator("button[type=submit]", has_text="Reject")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator(".messagelist")).to_contain_text(
+        f"Rejected version 1 of cell {creative} / {locale} / {placement}"
+    )
+    expect(page.locator(f"#campaign-grid tr[data-locale={locale}] .ui-grid-item[data-status=rejected]")).to_have_count(
+        1
+    )
+    images_loaded(page, "#campaign-grid img")
+    screenshot(page, "campaign-grid-rejected-1440")
+
+    page.context.clear_cookies()
+    log_in(page, "alice", "pw-alice")
+    page.goto(f"/admin/generation/campaign/{campaign.pk}/")
+    item.get_by_role("button", name=re.compile("^Re-run")).click()
+    expect(page.locator(".messagelist")).to_contain_text(
+        f"Submitted 1 job for 1 cell of cell {creative} / {locale} / {placement}."
+    )
+    expect(item).to_have_attribute("data-status", "needs_review", timeout=JOB_TIMEOUT_MS)
+    rerun = CampaignCell.objects.for_tenant(tenant).get(pk=cell.pk)
+    assert rerun.asset_id == cell.asset_id
+    assert rerun.current_version.number == 2
+    assert AssetVersion.objects.for_tenant(tenant).get(pk=cell.current_version_id).status == VersionStatus.REJECTED
+    page.context.clear_cookies()
+    log_in(page, "bob", "pw-bob")
+    page.goto(f"/admin/generation/campaign/{campaign.pk}/")
+
+
+def check_the_zip(page: Page, export: Export) -> None:
+    """The zip as downloaded: <market>/<placement>/<creative>.<ext> (and each asset's original under original/), every
+    manifest sha256 is that of the file in the zip and of the bytes stored for that version or rendition."""
+    tenant = export.tenant
+    with page.expect_download() as download_info:
+        page.locator(f"#export-{export.pk}").get_by_role("link", name="Download zip").click()
+    archive = zipfile.ZipFile(download_info.value.path())
+    names = set(archive.namelist()) - {"manifest.csv", "manifest.json"}
+    placed = {name for name in names if "/original/" not in name}
+    layout = re.compile(r"^(en-GB|de|ja)/(square|banner|story)/(dawn|lake)\.png$")
+    assert len(placed) == CELLS and all(layout.match(name) for name in placed), sorted(placed)
+    # Originals: one per asset (a creative x market x aspect group), so a name repeats with the asset's id.
+    originals = re.compile(r"^(en-GB|de|ja)/original/(dawn|lake)(-\d+)?\.(png|jpg|webp)$")
+    assert all(originals.match(name) for name in names - placed), sorted(names - placed)
+    manifest = json.loads(archive.read("manifest.json"))
+    rows = {row["path"]: row for row in manifest["files"]}
+    assert set(rows) == names
+    for path, row in rows.items():
+        stored = AssetVersion.objects.for_tenant(tenant).get(pk=row["version_id"])
+        if row["placement"] != "original":
+            stored = Rendition.objects.for_tenant(tenant).get(version=stored, placement_slug=row["placement"])
+        assert row["sha256"] == hashlib.sha256(archive.read(path)).hexdigest() == stored.sha256, path
+        assert hashlib.sha256(blob_read(stored.storage_key)).hexdigest() == stored.sha256, path
+    creative, locale, placement = REJECTED
+    assert rows[f"{locale}/{placement}/{creative}.png"]["version"] == 2  # the re-run, not the rejected one
