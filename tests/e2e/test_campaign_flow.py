@@ -192,6 +192,7 @@ def reject_and_rerun(page: Page, campaign: Campaign) -> None:
     comment.fill("The tent is cut off at the top")
     comment.press("Tab")
     expect(item.locator("button[type=submit]", has_text="Reject")).to_be_focused()
+    screenshot(page, "campaign-cell-reject-open")
     page.keyboard.press("Enter")
     expect(page.locator(".messagelist")).to_contain_text(
         f"Rejected version 1 of cell {creative} / {locale} / {placement}"
