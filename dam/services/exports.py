@@ -150,6 +150,9 @@ def _selected_versions(*, tenant: Tenant, selection: dict[str, Any], visible_onl
             locale=selection.get("locale", ""),
             placement=selection.get("placement", ""),
             status=selection.get("status", ""),
+            # Archived assets are out of a selection by filter, as out of the lists it mirrors; assets named by id
+            # are exported whatever their state.
+            archived="all" if "asset_ids" in selection else "false",
         ),
     )
     return versions.filter(pk__in=assets.values("current_version_id"))

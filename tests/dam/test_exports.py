@@ -14,6 +14,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils import timezone
 
 from dam.blobs import blob_read
 from dam.lifecycle import VersionStatus
@@ -238,6 +239,18 @@ def test_blocked_versions_are_skipped_and_listed(db, alice):
     assert body["versions"] == 1 and body["skipped"] == [
         {"version": blocked.pk, "reason": body["skipped"][0]["reason"]}
     ]
+
+
+def test_an_export_by_filter_leaves_archived_assets_out_and_one_by_name_keeps_them(db, alice):
+    kept = make_version(alice.tenant, title="Kept", locale="de-DE")
+    archived = make_version(alice.tenant, title="Archived", locale="de-DE")
+    for version in (kept, archived):
+        Asset.objects.for_tenant(alice.tenant).filter(pk=version.asset_id).update(locale="de-DE")
+    Asset.objects.for_tenant(alice.tenant).filter(pk=archived.asset_id).update(archived_at=timezone.now())
+    by_market = export_create(tenant=alice.tenant, selection={"locale": "de-DE"})
+    assert list(by_market.version_ids) == [kept.pk]
+    by_name = export_create(tenant=alice.tenant, selection={"asset_ids": [archived.asset_id]})
+    assert list(by_name.version_ids) == [archived.pk]
 
 
 def test_a_storefront_key_exports_approved_versions_only(db, alice):
