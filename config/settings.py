@@ -95,6 +95,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Idle and absolute session lifetimes, once the user is known.
     "tenants.web_security.SessionTimeoutMiddleware",
+    # Staff pages render times in the tenant's time zone.
+    "tenants.middleware.StaffTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: django-axes turns a lockout into the login page with its message.

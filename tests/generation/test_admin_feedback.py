@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -187,7 +188,9 @@ def test_times_are_shown_in_the_tenants_zone_and_say_which(alice, placements):
     job = Job.objects.for_tenant(alice.tenant).get()
     page = client.get(f"/admin/generation/job/{job.pk}/change/").content.decode()
     shown = tenant_time(job.created_at, "America/New_York")
-    assert f'Submitted <time datetime="{job.created_at.isoformat()}">{shown}</time>' in page
+    # The machine-readable moment is the same instant, written with the zone's offset the page is shown in.
+    local = job.created_at.astimezone(ZoneInfo("America/New_York")).isoformat()
+    assert f'Submitted <time datetime="{local}">{shown}</time>' in page
     assert "America/New_York" in page
 
 
