@@ -20,11 +20,18 @@ from dam.api.assets import viewer_context
 from dam.api.exports import ExportSerializer, export_requested
 from dam.lifecycle import VersionStatus
 from generation.models import Campaign, CampaignVersion, CellStatus
-from generation.selectors.campaigns import campaign_grid, campaign_spend, campaign_versions, campaigns_for_tenant
+from generation.selectors.campaigns import (
+    campaign_grid,
+    campaign_spend,
+    campaign_version_current,
+    campaign_versions,
+    campaigns_for_tenant,
+)
 from generation.services.campaigns import SCOPES, campaign_create, campaign_estimate, campaign_run, campaign_update
 from tenants.api.base import TenantScopedReadViewSet
 from tenants.api.serializers import InputSerializer
 from tenants.audit import Actor, RequestOrigin
+from tenants.errors import NotFound
 from tenants.models import Scope, Tenant
 
 MONEY = {"max_digits": 20, "decimal_places": 6}
@@ -126,10 +133,10 @@ class CampaignSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(CampaignVersionSerializer)
     def get_current(self, campaign: Campaign) -> dict[str, Any] | None:
-        versions = getattr(campaign, "current_versions", None)
-        if versions is None:
-            versions = list(campaign_versions(campaign=campaign).filter(number=campaign.version))
-        return CampaignVersionSerializer(versions[0]).data if versions else None
+        try:
+            return CampaignVersionSerializer(campaign_version_current(campaign=campaign)).data
+        except NotFound:
+            return None
 
 
 class CellRefSerializer(InputSerializer):

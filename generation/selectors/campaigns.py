@@ -39,7 +39,12 @@ def campaign_versions(*, campaign: Campaign) -> QuerySet[CampaignVersion]:
 
 
 def campaign_version_current(*, campaign: Campaign) -> CampaignVersion:
-    version = campaign_versions(campaign=campaign).filter(number=campaign.version).first()
+    # A list of campaigns prefetches each one's current version (`current_versions`): no second read per campaign.
+    prefetched = getattr(campaign, "current_versions", None)
+    if prefetched is not None:
+        version = next((v for v in prefetched if v.number == campaign.version), None)
+    else:
+        version = campaign_versions(campaign=campaign).filter(number=campaign.version).first()
     if version is None:
         raise NotFound("the campaign has no such version")
     return version
