@@ -22,8 +22,7 @@ from generation.admin import campaign_grid
 from generation.admin.campaign_grid import FIELD_WORDS, campaign_or_404, page_context
 from generation.admin.forms import QUALITIES
 from generation.models import Campaign
-from generation.selectors.campaigns import campaign_grid as grid_of
-from generation.selectors.campaigns import campaign_version_current, campaigns_for_tenant
+from generation.selectors.campaigns import campaign_summaries, campaign_version_current, campaigns_for_tenant
 from generation.services.campaigns import MAX_CREATIVES, campaign_create, campaign_update
 from tenants.admin.base import TenantScopedAdmin, admin_tenant_context, require_scope
 from tenants.audit import RequestOrigin
@@ -49,17 +48,20 @@ def campaign_list_view(model_admin: CampaignAdmin, request: HttpRequest) -> Http
     archived = request.GET.get("archived") == "1"
     campaigns = Paginator(campaigns_for_tenant(tenant=context.tenant, archived=archived), LIST_PER_PAGE)
     page = campaigns.get_page(request.GET.get("page"))
+    summaries = campaign_summaries(tenant=context.tenant, campaigns=list(page.object_list))
     rows = []
     for campaign in page.object_list:
-        grid = grid_of(campaign=campaign)
+        summary = summaries.get(campaign.pk)
+        if summary is None:
+            continue  # no current version (never happens: a campaign is created with its first version)
         rows.append(
             {
                 "campaign": campaign,
-                "markets": len(grid["markets"]),
-                "placements": len(grid["placements"]),
-                "creatives": len(grid["creatives"]),
-                "counts": sorted(grid["counts"].items(), key=lambda item: campaign_grid.STATUS_ORDER.index(item[0])),
-                "spend_usd": grid["spend_usd"],
+                "markets": summary.markets,
+                "placements": summary.placements,
+                "creatives": summary.creatives,
+                "counts": sorted(summary.counts.items(), key=lambda item: campaign_grid.STATUS_ORDER.index(item[0])),
+                "spend_usd": summary.spend_usd,
             }
         )
     return TemplateResponse(

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db import models
+from django.db.models import Prefetch, QuerySet, Sum
 
 from dam.blobs import blob_url
 from dam.lifecycle import is_servable
@@ -186,6 +187,70 @@ def campaign_grid(*, campaign: Campaign, storefront: bool = False) -> dict[str, 
         "counts": dict(counts),
         "spend_usd": spend.total_usd,
     }
+
+
+@dataclass
+class CampaignSummary:
+    """One line of the campaign list: the grid's shape, its cells by status and the spend."""
+
+    markets: int
+    placements: int
+    creatives: int
+    counts: dict[str, int]
+    spend_usd: Decimal
+
+
+def campaign_summaries(*, tenant: Tenant | int, campaigns: list[Campaign]) -> dict[int, CampaignSummary]:
+    """The list page's figures for a page of campaigns in four queries, however many campaigns and cells:
+    current versions, cells (with what their status needs), jobs, and the ledger summed per job."""
+    ids = [campaign.pk for campaign in campaigns]
+    versions = {
+        version.campaign_id: version
+        for version in CampaignVersion.objects.for_tenant(tenant)
+        .filter(campaign_id__in=ids)
+        .filter(number=models.F("campaign__version"))
+        .only("campaign_id", "number", "markets", "placements", "creatives")
+    }
+    cells: dict[int, dict[CellKey, CampaignCell]] = defaultdict(dict)
+    for cell in (
+        CampaignCell.objects.for_tenant(tenant)
+        .filter(campaign_id__in=ids)
+        .select_related("current_version", "last_job")
+        .only(
+            "campaign_id",
+            "creative",
+            "locale",
+            "placement",
+            "last_job_id",
+            "current_version_id",
+            "current_version__status",
+            "last_job__state",
+        )
+    ):
+        cells[cell.campaign_id][(cell.creative, cell.locale, cell.placement)] = cell
+    campaign_of_job = dict(Job.objects.for_tenant(tenant).filter(campaign_id__in=ids).values_list("pk", "campaign_id"))
+    spend: dict[int, Decimal] = defaultdict(Decimal)
+    for job_id, amount in (
+        LedgerEntry.objects.for_tenant(tenant)
+        .filter(job_id__in=list(campaign_of_job), kind__in=SPENDING_KINDS)
+        .values("job_id")
+        .annotate(amount=Sum("amount_usd"))
+        .values_list("job_id", "amount")
+    ):
+        spend[campaign_of_job[job_id]] += amount
+    summaries = {}
+    for campaign_id, version in versions.items():
+        counts: dict[str, int] = defaultdict(int)
+        for key in grid_positions(version):
+            counts[cell_status(cells[campaign_id].get(key))] += 1
+        summaries[campaign_id] = CampaignSummary(
+            markets=len(version.locales),
+            placements=len(version.placements),
+            creatives=len(version.creative_keys),
+            counts=dict(counts),
+            spend_usd=spend[campaign_id],
+        )
+    return summaries
 
 
 def _cell_data(

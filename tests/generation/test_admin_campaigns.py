@@ -310,3 +310,58 @@ def test_thumbnails_show_the_placements_own_crop_in_constant_queries(alice, char
     assert client.get(urls[0], HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
     assert signed_in(charlie.user).get(urls[0]).status_code == 404
     assert client.get(page(campaign.pk, "rendition/999999/thumbnail/")).status_code == 404
+
+
+def test_the_list_reads_a_page_of_campaigns_in_constant_queries_with_their_counts_and_spend(alice, placements):
+    """One campaign or twelve (run, with spend in the ledger): the same number of queries, and each row's figures
+    are its own campaign's."""
+    from decimal import Decimal
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from governance.models import LedgerEntry
+
+    now = timezone.now()
+
+    def make(index: int) -> Campaign:
+        campaign = campaign_create(
+            tenant=alice.tenant,
+            name=f"Campaign {index:02d}",
+            markets=[{"locale": "de", "copy": "Sale"}, {"locale": "fr", "copy": "Soldes"}][: 1 + index % 2],
+            placements=placements,
+            creatives=[{"key": "dawn", "name": "Dawn", "prompt": "A tent at dawn"}],
+        )
+        campaign_run(campaign=campaign, requested_by=alice.user)
+        job = Job.objects.for_tenant(alice.tenant).filter(campaign=campaign).first()
+        LedgerEntry.objects.for_tenant(alice.tenant).create(
+            tenant=alice.tenant,
+            kind=LedgerEntry.Kind.ADJUSTMENT,
+            job_id=job.pk,
+            amount_usd=Decimal(index) / 100,
+            occurred_at=now,
+            day=now.date(),
+            period=now.date().replace(day=1),
+        )
+        return campaign
+
+    client = signed_in(alice.user)
+    make(1)
+    client.get(LIST)
+    counts = []
+    with CaptureQueriesContext(connection) as queries:
+        client.get(LIST)
+    counts.append(len(queries))
+    for index in range(2, 13):
+        make(index)
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(LIST).content.decode()
+    counts.append(len(queries))
+    assert counts[0] == counts[1], counts
+    assert html.count("<tr") - 1 == 12
+    # Campaign 07: one market (7 % 2 == 1 -> two markets; 8 -> one), its own spend.
+    row = re.search(r"Campaign 07.*?</tr>", html, re.S).group(0)
+    assert "2 markets" in row and "$0.07" in row, row
+    row = re.search(r"Campaign 08.*?</tr>", html, re.S).group(0)
+    assert "1 market " in row and "$0.08" in row, row
