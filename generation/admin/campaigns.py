@@ -34,6 +34,8 @@ LIST_PER_PAGE = 25
 # Blank rows the form offers beyond the campaign's own: enough for an 8-market, 3-creative campaign in one save.
 MIN_MARKET_ROWS = 8
 MIN_CREATIVE_ROWS = 3
+# "Add rows" re-renders the form with what was typed and this many more blank rows; nothing is saved.
+MORE_ROWS = {"markets": 4, "creatives": 1}
 MARKET_INPUTS = ("locale", "copy", "alt_text")
 CREATIVE_INPUTS = ("key", "name", "prompt")
 # --- list ----------------------------------------------------------------------------------------
@@ -173,11 +175,19 @@ def _form_page(
     campaign: Campaign | None,
     errors: dict[str, list[str]],
     status: int = 200,
+    blank_rows: dict[str, int] | None = None,
 ) -> TemplateResponse:
+    """`blank_rows`: how many blank market and creative rows to offer (by default: up to the minimum rows, and
+    at least two and one beyond what is filled)."""
     blank_market = {"locale": "", "copy": "", "alt_text": ""}
     blank_creative = {"key": "", "name": "", "prompt": ""}
-    markets = state.markets + [blank_market] * max(2, MIN_MARKET_ROWS - len(state.markets))
-    creatives = state.creatives + [blank_creative] * max(1, MIN_CREATIVE_ROWS - len(state.creatives))
+    blank = {
+        "markets": max(2, MIN_MARKET_ROWS - len(state.markets)),
+        "creatives": max(1, MIN_CREATIVE_ROWS - len(state.creatives)),
+        **(blank_rows or {}),
+    }
+    markets = state.markets + [blank_market] * blank["markets"]
+    creatives = state.creatives + [blank_creative] * blank["creatives"]
     error_list = [
         (FIELD_WORDS.get(name, name.replace("_", " ").capitalize()), m) for name, ms in errors.items() for m in ms
     ]
@@ -194,8 +204,31 @@ def _form_page(
         placements=list(placements_for_tenant(tenant=tenant)),
         collections=list(Collection.objects.for_tenant(tenant).order_by("name").values_list("slug", "name")[:200]),
         qualities=QUALITIES,
+        can_add_creatives=len(creatives) < MAX_CREATIVES,
     )
     return TemplateResponse(request, "admin/generation/campaign/form.html", context, status=status)
+
+
+def _more_rows(
+    model_admin: CampaignAdmin,
+    request: HttpRequest,
+    tenant: Tenant,
+    state: CampaignFormState,
+    campaign: Campaign | None,
+) -> TemplateResponse | None:
+    """The form again with more blank rows, when "Add rows" was pressed (nothing is saved); else None."""
+    which = request.POST.get("more")
+    if which not in MORE_ROWS:
+        return None
+    # The blank rows already on the page (what was typed in them is in `state`) plus the ones asked for.
+    prefix = "market_locale" if which == "markets" else "creative_key"
+    shown = len(request.POST.getlist(prefix))
+    filled = len(state.markets if which == "markets" else state.creatives)
+    other = "creatives" if which == "markets" else "markets"
+    other_shown = len(request.POST.getlist("creative_key" if which == "markets" else "market_locale"))
+    other_filled = len(state.creatives if which == "markets" else state.markets)
+    blank_rows = {which: max(0, shown - filled) + MORE_ROWS[which], other: max(1, other_shown - other_filled)}
+    return _form_page(model_admin, request, tenant, state=state, campaign=campaign, errors={}, blank_rows=blank_rows)
 
 
 def campaign_add_view(model_admin: CampaignAdmin, request: HttpRequest) -> HttpResponse:
@@ -210,6 +243,8 @@ def campaign_add_view(model_admin: CampaignAdmin, request: HttpRequest) -> HttpR
     if request.method != "POST":
         return HttpResponseNotAllowed(["GET", "POST"])
     state = CampaignFormState.of(request.POST)
+    if (more := _more_rows(model_admin, request, tenant, state, None)) is not None:
+        return more
     try:
         campaign = campaign_create(
             tenant=tenant,
@@ -233,6 +268,8 @@ def campaign_edit_view(model_admin: CampaignAdmin, request: HttpRequest, campaig
     if request.method != "POST":
         return HttpResponseNotAllowed(["GET", "POST"])
     state = CampaignFormState.of(request.POST)
+    if (more := _more_rows(model_admin, request, tenant, state, campaign)) is not None:
+        return more
     before = campaign.version
     try:
         campaign = campaign_update(

@@ -365,3 +365,30 @@ def test_the_list_reads_a_page_of_campaigns_in_constant_queries_with_their_count
     assert "2 markets" in row and "$0.07" in row, row
     row = re.search(r"Campaign 08.*?</tr>", html, re.S).group(0)
     assert "1 market " in row and "$0.08" in row, row
+
+
+def test_add_rows_keeps_what_was_typed_offers_more_rows_and_saves_nothing(alice, placements):
+    """Twelve markets in one form: "Add 4 market rows" re-renders with the typed rows and four more blank ones."""
+    client = signed_in(alice.user)
+    locales = ["de", "fr", "it", "es", "nl", "pl", "ja", "ko"]
+    data = form_data(
+        market_locale=locales, market_copy=[f"Sale {x}" for x in locales], market_alt_text=[""] * 8, more="markets"
+    )
+    response = client.post(ADD, data)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.count('name="market_locale"') == 8 + 4
+    assert 'value="Sale ko"' in html and 'value="Autumn boots"' in html
+    assert not Campaign.objects.for_tenant(alice.tenant).exists()
+    more = [*locales, "sv", "da", "fi", "nb"]
+    data.update(market_locale=more, market_copy=[f"Sale {x}" for x in more], market_alt_text=[""] * 12)
+    del data["more"]
+    assert client.post(ADD, data).status_code == 302
+    campaign = Campaign.objects.for_tenant(alice.tenant).get()
+    assert [
+        m["locale"] for m in CampaignVersion.objects.for_tenant(alice.tenant).get(campaign=campaign).markets
+    ] == more
+    # A creative row too, up to the limit the service sets.
+    creative = client.post(ADD, form_data(more="creatives")).content.decode()
+    assert creative.count('name="creative_key"') == 2 + 1  # the two typed, one more
+    assert 'value="rock"' in creative and 'value="mud"' in creative
