@@ -1,4 +1,5 @@
-"""A campaign's grid as JSON (GET /api/v1/campaigns/{id}/grid): server time and SQL queries, constant in the cells.
+"""A campaign's grid, as JSON (GET /api/v1/campaigns/{id}/grid) and as the staff page a person opens
+(GET /admin/generation/campaign/{id}/, thumbnails and all): server time and SQL queries, constant in the cells.
 
     .venv/bin/python bench/campaign_grid.py            # grids of 2x2x1 and 8x8x3 cells (markets x placements x
                                                       # creatives), 25 timed requests each
@@ -13,10 +14,11 @@ services, and the cells pointing at it. The jobs are marked succeeded, so the ce
 Baseline, from the same run: the job page's JSON (GET /api/v1/jobs/{id}) of one job with the same number of
 outputs (versions with their renditions), the page a person used to see a campaign's outputs together.
 
-Both are requested in this process with DRF's APIClient and an API key (`jobs:read`): the time is the request's
-whole server side (routing, auth, tenant, selectors, serialisers, JSON), the median of `--repeat` requests after
+The JSON is requested in this process with DRF's APIClient and an API key (`jobs:read`), the staff page with
+Django's test client and a reviewer's session: the time is the request's whole server side (routing, auth,
+tenant, selectors, serialisers or templates, middleware), the median of `--repeat` requests after
 one warm-up; the query count is the statements of one request (the fewest of three: the API key's cached lookup
-is refreshed now and then). The target: the grid's query count is the same at every
+is refreshed now and then). The target: the grid's query count, JSON and page, is the same at every
 size (constant in the number of cells).
 """
 
@@ -78,9 +80,11 @@ def png_bytes(width: int, height: int) -> bytes:
     return buffer.getvalue()
 
 
-def seed(index: int, markets: int, placements: int, creatives: int) -> tuple[str, int, int]:
+def seed(index: int, markets: int, placements: int, creatives: int) -> tuple[str, int, int, object]:
     """A tenant with a campaign of markets x placements x creatives cells, each with an output; a job with the same
-    number of outputs. Returns (API key token, campaign id, baseline job id)."""
+    number of outputs. Returns (API key token, campaign id, baseline job id, a reviewer of the tenant)."""
+    from django.contrib.auth import get_user_model
+
     from dam.blobs import blob_put
     from dam.lifecycle import VersionStatus
     from dam.models import AssetVersion
@@ -89,11 +93,13 @@ def seed(index: int, markets: int, placements: int, creatives: int) -> tuple[str
     from generation.models import CampaignCell, Job
     from generation.services.campaigns import campaign_create, campaign_run
     from generation.services.submission import job_submit
-    from tenants.models import Scope
-    from tenants.services import api_key_create, placement_create, tenant_create
+    from tenants.models import Role, Scope
+    from tenants.services import api_key_create, membership_set, placement_create, tenant_create
 
     tenant = tenant_create(slug=f"bench-grid-{index}", name=f"Bench grid {markets}x{placements}x{creatives}")
     token = api_key_create(tenant=tenant, name="bench", scopes=[Scope.JOBS_READ]).token
+    reviewer = get_user_model().objects.create_user(username=f"bench-reviewer-{index}", is_staff=True)
+    membership_set(tenant=tenant, user=reviewer, role=Role.REVIEWER)
     for slug, width, height in PLACEMENTS[:placements]:
         placement_create(tenant=tenant, slug=slug, width=width, height=height, output_format="jpeg")
     slugs = [slug for slug, _, _ in PLACEMENTS[:placements]]
@@ -176,7 +182,7 @@ def seed(index: int, markets: int, placements: int, creatives: int) -> tuple[str
     Job.objects.for_tenant(tenant).filter(pk__in=[baseline.pk, *(j.pk for j in jobs.values())]).update(
         state=JobState.SUCCEEDED
     )
-    return token, campaign.pk, baseline.pk
+    return token, campaign.pk, baseline.pk, reviewer
 
 
 def measure(client, url: str, repeat: int, *, show: bool = False) -> tuple[float, int, bytes]:
@@ -217,6 +223,7 @@ def main() -> int:
         stack.setup_django()
         import json
 
+        from django.test import Client
         from rest_framework.test import APIClient
 
         header(
@@ -226,19 +233,27 @@ def main() -> int:
                 + " (markets x placements x creatives)",
                 "each cell": "an asset, a needs-review version of its job, the placement's rendition",
                 "baseline": "GET /api/v1/jobs/{id} of one job with as many outputs (versions + renditions)",
-                "timing": f"in process (APIClient, API key), median of {args.repeat} after a warm-up",
+                "staff page": "GET /admin/generation/campaign/{id}/ as a reviewer (session login)",
+                "timing": f"in process (test clients), median of {args.repeat} after a warm-up",
             },
         )
-        rows, grid_queries = [], {}
+        rows, grid_queries, page_queries = [], {}, {}
         for index, (markets, placements, creatives) in enumerate(args.grids):
             cells = markets * placements * creatives
-            token, campaign_id, job_id = seed(index, markets, placements, creatives)
+            token, campaign_id, job_id, reviewer = seed(index, markets, placements, creatives)
             client = APIClient(HTTP_HOST="127.0.0.1")
             client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
             grid_s, grid_q, grid_body = measure(
                 client, f"/api/v1/campaigns/{campaign_id}/grid", args.repeat, show=args.queries
             )
             job_s, job_q, job_body = measure(client, f"/api/v1/jobs/{job_id}", args.repeat)
+            staff = Client(HTTP_HOST="127.0.0.1")
+            staff.force_login(reviewer)
+            page_s, page_q, page_body = measure(staff, f"/admin/generation/campaign/{campaign_id}/", args.repeat)
+            thumbnails = page_body.count(b'class="ui-grid-item" data-status="needs_review"')
+            if thumbnails != cells:
+                raise RuntimeError(f"seeding: the staff page shows {thumbnails} of {cells} cells")
+            page_queries[cells] = page_q
             grid = json.loads(grid_body)
             shown = sum(len(row["cells"]) for row in grid["rows"])
             outputs = len(json.loads(job_body)["outputs"])
@@ -252,6 +267,9 @@ def main() -> int:
                     f"{grid_s * 1000:.1f} ms",
                     grid_q,
                     f"{len(grid_body) / 1024:.0f} KB",
+                    f"{page_s * 1000:.1f} ms",
+                    page_q,
+                    f"{len(page_body) / 1024:.0f} KB",
                     f"{job_s * 1000:.1f} ms",
                     job_q,
                     f"{len(job_body) / 1024:.0f} KB",
@@ -267,6 +285,9 @@ def main() -> int:
                 "grid JSON",
                 "grid queries",
                 "grid body",
+                "staff page",
+                "page queries",
+                "page body",
                 "baseline: job JSON",
                 "job queries",
                 "job body",
@@ -279,10 +300,22 @@ def main() -> int:
             f"\n   grid queries: {grid_queries[smallest]} at {smallest} cells, {grid_queries[largest]} at {largest} "
             f"cells ({growth:+d})"
         )
+        page_growth = page_queries[largest] - page_queries[smallest]
+        print(
+            f"   page queries: {page_queries[smallest]} at {smallest} cells, {page_queries[largest]} at {largest} "
+            f"cells ({page_growth:+d})"
+        )
         met = verdict(
             f"grid queries added from {smallest} to {largest} cells", growth, target=1, higher_is_better=False, unit=""
         )
-    return 0 if met else MISSED_TARGET
+        page_met = verdict(
+            f"staff page queries added from {smallest} to {largest} cells",
+            page_growth,
+            target=1,
+            higher_is_better=False,
+            unit="",
+        )
+    return 0 if met and page_met else MISSED_TARGET
 
 
 if __name__ == "__main__":
