@@ -37,6 +37,8 @@ from typing import Any, Protocol
 
 from PIL import Image, ImageDraw
 
+from dam.renditions.geometry import fill_box
+
 MARGIN_SHARE = 0.25  # of a line's height: room for accents and descenders OCR boxes tend to clip
 MIN_MARGIN_PX = 2
 # Float noise when a box is mapped through a scale (1536 * 0.703125 must stay 1080, not 1080.0000000001).
@@ -252,6 +254,28 @@ def recut_steps(steps: list[dict[str, Any]], window: dict[str, int]) -> list[dic
         raise ValueError(f"window {window} is not the size of the crop box {old} it replaces")
     box = {key: int(window[key]) for key in ("left", "top", "right", "bottom")}
     return [({"op": "crop", "box": box} if index == crops[0] else dict(step)) for index, step in enumerate(steps)]
+
+
+def fill_steps(
+    *, source_size: tuple[int, int], target: tuple[int, int], focal: tuple[float, float] | None
+) -> list[dict[str, Any]]:
+    """The steps of a placement rendition rendered from the original (`Renderer`, a `fill-WxH` spec).
+
+    A focal-point change deletes a version's placement renditions and renders them again this way (around the
+    focal point, not with the size plan's centred steps), so this is the window to check after one.
+    """
+    box = fill_box(source_size, target, focal=focal)
+    crop = (
+        []
+        if (box.width, box.height) == source_size
+        else [{"op": "crop", "box": _window_dict((box.left, box.top, box.right, box.bottom))}]
+    )
+    scale = (
+        []
+        if (box.width, box.height) == target
+        else [{"op": "scale", "size": {"width": target[0], "height": target[1]}}]
+    )
+    return crop + scale
 
 
 def crop_fit(

@@ -21,9 +21,12 @@ from dam.checks.crops import (
     CropVerdict,
     crop_evidence_png,
     crop_fit,
+    fill_steps,
     recut_steps,
 )
 from dam.imaging import apply_steps
+from dam.renditions.pipeline import render_spec
+from dam.renditions.spec import parse_spec
 from generation.planning.derivation import derive_placement
 from generation.sizing import Size
 
@@ -400,3 +403,30 @@ def test_evidence_draws_both_windows_and_the_cut_line():
     assert drawn.getpixel((result.adjusted_box["left"], 600)) == ADJUSTED_COLOUR
     assert drawn.getpixel((line.left + line.width // 2, line.top)) == CUT_LINE_COLOUR
     assert drawn.getpixel((other.left + other.width // 2, other.top)) == LINE_COLOUR
+
+
+@pytest.mark.parametrize("target", [SQUARE, (970, 250)])
+def test_fill_steps_are_the_window_a_re_render_around_the_focal_point_cuts(target):
+    image, line = picture_with_copy("SUMMER SALE", (30, 120))
+    focal = (0.1, 0.3)
+    steps = fill_steps(source_size=SOURCE, target=target, focal=focal)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    rendered = Image.open(
+        io.BytesIO(
+            render_spec(buffer.getvalue(), parse_spec(f"fill-{target[0]}x{target[1]}|format-png"), focal=focal).data
+        )
+    )
+    assert rendered.size == target == apply_steps(image, steps).size
+    if target == SQUARE:  # no scale: the same pixels exactly
+        assert crop_box(steps) == {"left": 0, "top": 0, "right": 1024, "bottom": 1024}
+        assert ImageChops.difference(rendered.convert("RGB"), apply_steps(image, steps)).getbbox() is None
+
+    # Checked like the plan's steps: around this focal point the window already holds the copy the centred one cuts.
+    def verdict(steps):
+        return crop_fit(
+            source_size=SOURCE, steps=steps, boxes=[line], focal=focal, min_text_height=1, placement="p"
+        ).verdict
+
+    assert verdict(steps) == CropVerdict.OK
+    assert verdict(steps_for(target)) == CropVerdict.ADJUSTED
