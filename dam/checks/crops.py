@@ -364,7 +364,7 @@ def crop_evidence_png(image: Image.Image, *, fit: CropFit, boxes: Sequence[LineB
     draw = ImageDraw.Draw(canvas)
     stroke = max(2, round(min(canvas.size) / 300))
     cut = {_box_key(box) for box in fit.cut_boxes}
-    for box in boxes:
+    for box in (box for box in boxes if box.width > 0 and box.height > 0):
         colour = CUT_LINE_COLOUR if _box_key(box) in cut else LINE_COLOUR
         draw.rectangle(
             (box.left, box.top, box.left + box.width - 1, box.top + box.height - 1), outline=colour, width=stroke

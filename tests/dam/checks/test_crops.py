@@ -395,8 +395,9 @@ def test_the_moved_steps_cut_a_real_picture_to_the_placement_size_with_the_copy_
 def test_evidence_draws_both_windows_and_the_cut_line():
     image, line = picture_with_copy("SUMMER SALE", (30, 120))
     other = Line("inside", 700, 700, 200, 50)
-    result = fit(SQUARE, [line, other])
-    png = crop_evidence_png(image, fit=result, boxes=[line, other])
+    noise = Line("", 5, 5, 0, 12)
+    result = fit(SQUARE, [line, other, noise])
+    png = crop_evidence_png(image, fit=result, boxes=[line, other, noise])
     drawn = Image.open(io.BytesIO(png))
     assert drawn.format == "PNG" and drawn.size == SOURCE
     assert drawn.getpixel((256, 600)) == ORIGINAL_COLOUR
