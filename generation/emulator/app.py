@@ -272,7 +272,10 @@ async def _produce(
     will_render = plan.fault in (None, Fault.CONTENT_FILTER_OUTPUT) and not input_category
     # Rendering runs during the injected latency, as the service's own work is part of its latency:
     # a call configured for 2 s answers in about 2 s, not 2 s plus the render.
-    rendering = asyncio.ensure_future(state.renderer.render(image_request, config.render)) if will_render else None
+    text_fault = plan.text_fault.value if plan.text_fault else None
+    rendering = (
+        asyncio.ensure_future(state.renderer.render(image_request, config.render, text_fault)) if will_render else None
+    )
     try:
         await _pause(request, plan.latency_seconds)
         if plan.fault == Fault.SERVER_ERROR:
@@ -297,6 +300,8 @@ async def _produce(
         raise errors.moderation_blocked_output(output_category or "violence")
 
     record.images = len(images)
+    # Plain pictures have no copy to get wrong.
+    record.text_fault = text_fault if config.render == "full" or record.kind == "edits" else None
     record.total_tokens = usage["total_tokens"]
     body = {
         "created": int(time.time()),

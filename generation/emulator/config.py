@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from generation.emulator.text_faults import TextFault
+
 
 class Fault(StrEnum):
     """Faults that can be forced per request (`x-emulator-fault`), per config (`fault`) or queued (`fault_queue`)."""
@@ -100,6 +102,14 @@ def _fault(name: str, value: Any) -> Fault:
         raise ConfigError(f"{name}: {value!r} is not one of {choices}") from None
 
 
+def _text_fault(name: str, value: Any) -> TextFault:
+    try:
+        return TextFault(str(value).strip().lower())
+    except ValueError:
+        choices = ", ".join(f.value for f in TextFault)
+        raise ConfigError(f"{name}: {value!r} is not one of {choices}") from None
+
+
 RENDER_MODES = ("full", "plain")
 
 
@@ -128,6 +138,8 @@ class EmulatorConfig:
     # full: the designed composition with its text. plain: one flat colour per prompt, the mark and
     # nothing else, for load benchmarks whose emulator shares the CPUs of the system it measures.
     render: str = "full"
+    # The in-image copy rendered wrong on purpose on every designed picture (generation.emulator.text_faults).
+    text_fault: TextFault | None = None
 
     def __post_init__(self) -> None:
         # Normalise and validate once, so every construction path (CLI, JSON, tests) is checked alike.
@@ -155,6 +167,7 @@ class EmulatorConfig:
         set_(self, "api_keys", _string_list("api_keys", self.api_keys))
         set_(self, "seed", _non_negative_int("seed", self.seed, allow_none=True))
         set_(self, "recent_limit", _non_negative_int("recent_limit", self.recent_limit))
+        set_(self, "text_fault", None if self.text_fault in (None, "") else _text_fault("text_fault", self.text_fault))
         if self.render not in RENDER_MODES:
             raise ConfigError(f"render: {self.render!r} is not one of {', '.join(RENDER_MODES)}")
 
@@ -182,6 +195,7 @@ class EmulatorConfig:
             "rpm": self.rpm,
             "tpm": self.tpm,
             "render": self.render,
+            "text_fault": self.text_fault.value if self.text_fault else None,
             # The keys themselves are secrets of whoever configured them: report only how many.
             "api_keys": f"{len(self.api_keys)} configured" if self.api_keys else "any non-empty key",
             "seed": self.seed,

@@ -5,7 +5,9 @@ Per-request headers (they win over the config):
 - `x-emulator-fault: 429 | 500 | hang | malformed | content_filter_input | content_filter_output`
 - `x-emulator-rate-429: 0.3`, `x-emulator-rate-500: 0.1` (probabilities)
 - `x-emulator-retry-after-ms: 250` (the retry hint of an injected 429)
+- `x-emulator-text-fault: substitute | drop | conjunct | crop_cut | tiny | off_palette` (the copy drawn wrong)
 Precedence for the fault: header, then the head of `fault_queue`, then `fault`, then the 429/500 rates.
+The text fault: header, then `text_fault`; it changes a successful picture, never the response's protocol.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from dataclasses import dataclass
 
 from generation.emulator.config import ConfigError, EmulatorConfig, Fault, parse_block_term
 from generation.emulator.errors import EmulatorError, invalid_request
+from generation.emulator.text_faults import TextFault
 
 HEADER_LATENCY = "x-emulator-latency-ms"
 HEADER_FAULT = "x-emulator-fault"
 HEADER_RATE_429 = "x-emulator-rate-429"
 HEADER_RATE_500 = "x-emulator-rate-500"
 HEADER_RETRY_AFTER = "x-emulator-retry-after-ms"
+HEADER_TEXT_FAULT = "x-emulator-text-fault"
 _TUNING_HEADERS = (
     (HEADER_LATENCY, "latency_ms"),
     (HEADER_RATE_429, "rate_429"),
@@ -35,6 +39,7 @@ class FaultPlan:
     latency_seconds: float
     fault: Fault | None
     retry_after_ms: int
+    text_fault: TextFault | None = None
 
 
 def _header_error(header: str, problem: object) -> EmulatorError:
@@ -64,6 +69,14 @@ def plan_faults(
             raise _header_error(HEADER_FAULT, f"{headers[HEADER_FAULT]!r} is not one of {choices}") from None
     else:
         fault = queued or config.fault
+    text_fault = config.text_fault
+    if HEADER_TEXT_FAULT in headers:
+        value = headers[HEADER_TEXT_FAULT].strip().lower()
+        try:
+            text_fault = TextFault(value) if value not in ("", "none") else None
+        except ValueError:
+            choices = ", ".join(f.value for f in TextFault)
+            raise _header_error(HEADER_TEXT_FAULT, f"{headers[HEADER_TEXT_FAULT]!r} is not one of {choices}") from None
     # Draw all three numbers on every call so one seed gives the same sequence whatever the rates are.
     draw_429, draw_500, draw_latency = rng.random(), rng.random(), rng.random()
     if fault is None and draw_429 < effective.rate_429:
@@ -72,7 +85,12 @@ def plan_faults(
         fault = Fault.SERVER_ERROR
     low, high = effective.latency_ms
     latency_ms = low + (high - low) * draw_latency
-    return FaultPlan(latency_seconds=latency_ms / 1000, fault=fault, retry_after_ms=effective.retry_after_ms)
+    return FaultPlan(
+        latency_seconds=latency_ms / 1000,
+        fault=fault,
+        retry_after_ms=effective.retry_after_ms,
+        text_fault=text_fault,
+    )
 
 
 def blocked_category(prompt: str, terms: tuple[str, ...]) -> str | None:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from PIL import Image, ImageDraw, ImageOps
 
 from generation.emulator import text
-from generation.emulator.composition import Palette, compose, luminance, seed_for
+from generation.emulator.composition import Composition, Palette, compose, luminance, seed_for
+from generation.emulator.text_faults import TextFault, faulted_copy
 
 MARK_TEXT = "EMULATOR"
 # OpenAI's output_compression (0-100, default 100) is the encoder's quality; Pillow advises at most 95 for JPEG.
@@ -33,6 +34,14 @@ class RenderSpec:
     output_format: str  # png | jpeg | webp
     output_compression: int | None
     transparent: bool
+    text_fault: str | None = None  # a TextFault value: the copy drawn wrong on purpose
+
+
+# off_palette: colours no brand palette is near (pure magenta ground, pure green card, black ink).
+OFF_PALETTE_GROUND = (255, 0, 255)
+OFF_PALETTE_CARD = (0, 255, 0)
+OFF_PALETTE_INK = (0, 0, 0)
+TINY_SHARE = 0.012  # tiny: the copy's font size as a share of the short side
 
 
 def _seed(spec: RenderSpec, index: int, kind: str) -> int:
@@ -56,24 +65,28 @@ def draw_quoted_text(
     rng: random.Random,
     *,
     region: tuple[int, int, int, int] | None = None,
-) -> None:
+    fault: TextFault | None = None,
+) -> tuple[int, int, int, int] | None:
     """Set the prompt's quoted texts on a card: the first as the headline, the others as smaller lines.
-    `region` (default: the whole image) is where the card must fit, e.g. the editable area of a mask."""
+    `region` (default: the whole image) is where the card must fit, e.g. the editable area of a mask.
+    `fault`: the layout faults (tiny, crop_cut, off_palette) change the size, place or colours of the card; the
+    string faults are already in `quotes`. Returns the card's box (left, top, right, bottom), None without text."""
     if not quotes:
-        return
+        return None
     left, top, right, bottom = region or (0, 0, *image.size)
     width, height = right - left, bottom - top
     max_width = width * 0.78
-    size = max(12, int(min(width, height) * 0.11))
+    tiny = fault == TextFault.TINY
+    size = max(8, round(min(width, height) * TINY_SHARE)) if tiny else max(12, int(min(width, height) * 0.11))
     while True:
         lines = text.wrap(quotes[0], size=size, weight="Bold", max_width=max_width)
-        sub_size = max(10, int(size * 0.5))
+        sub_size = size if tiny else max(10, int(size * 0.5))
         for quote in quotes[1:]:
             lines += text.wrap(quote, size=sub_size, weight="Regular", max_width=max_width)
         heights = [sum(text.line_metrics(line)) for line in lines]
         widest = max(line.width() for line in lines)
         headline_lines = sum(1 for line in lines if line.weight == "Bold")
-        if size <= 12 or (headline_lines <= 3 and sum(heights) * 1.15 <= height * 0.55 and widest <= max_width):
+        if tiny or size <= 12 or (headline_lines <= 3 and sum(heights) * 1.15 <= height * 0.55 and widest <= max_width):
             break
         size = int(size * 0.88)
 
@@ -81,9 +94,14 @@ def draw_quoted_text(
     gap = int(size * 0.15)
     card_w = int(widest + 2 * pad)
     card_h = int(sum(heights) + gap * (len(lines) - 1) + 2 * pad + size * 0.2)
+    text_h = card_h
     x0 = left + (width - card_w) // 2
     y0 = top + int(max(0, height - card_h) * rng.choice((0.18, 0.5, 0.78)))
+    if fault == TextFault.CROP_CUT:
+        x0, y0, card_w, card_h = _crop_cut_card(region=(left, top, width, height), card=(x0, y0, card_w, card_h))
     card_fill, ink = _text_colors(palette)
+    if fault == TextFault.OFF_PALETTE:
+        card_fill, ink = (*OFF_PALETTE_CARD, 255), (*OFF_PALETTE_INK, 255)
     overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
     draw.rounded_rectangle((x0, y0, x0 + card_w, y0 + card_h), radius=pad, fill=card_fill)
@@ -91,7 +109,7 @@ def draw_quoted_text(
 
     draw = ImageDraw.Draw(image)
     accent = (*palette.colors[2], 255)
-    y = y0 + pad
+    y = y0 + pad + (card_h - text_h) // 2
     for line, line_height in zip(lines, heights, strict=True):
         ascent, _ = text.line_metrics(line)
         line_x = x0 + (card_w - line.width()) / 2
@@ -104,6 +122,51 @@ def draw_quoted_text(
                 fill=accent,
             )
             y += bar
+    return x0, y0, x0 + card_w, y0 + card_h
+
+
+def crop_cut_line(width: int, height: int) -> tuple[str, int]:
+    """Where the usual centre crop of a `width` x `height` picture to another aspect starts cutting: a landscape
+    picture's square crop drops its left (and right) (width - height) / 2 px, a portrait picture's its top
+    (height - width) / 2 px, a square picture's 16:9 crop its top (height - width * 9 / 16) / 2 px."""
+    if width > height:
+        return "left", (width - height) // 2
+    if height > width:
+        return "top", (height - width) // 2
+    return "top", round(height - width * 9 / 16) // 2
+
+
+def _crop_cut_card(*, region: tuple[int, int, int, int], card: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """crop_cut: the card hugs the region's left (landscape) or top (portrait, square) edge and is stretched so the
+    copy, centred on the card, is centred on the crop line: the centre crop to another aspect cuts through it."""
+    left, top, width, height = region
+    x0, y0, card_w, card_h = card
+    edge, line = crop_cut_line(width, height)
+    if edge == "left":
+        return left, y0, min(width, max(card_w, 2 * line)), card_h
+    return x0, top, card_w, min(height, max(card_h, 2 * line))
+
+
+def off_palette_composition(*, seed: int, width: int, height: int, transparent: bool) -> Composition:
+    """off_palette: a pure magenta ground with a few pure green discs, far from any brand's colours."""
+    rng = random.Random(seed)
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 0) if transparent else (*OFF_PALETTE_GROUND, 255))
+    draw = ImageDraw.Draw(image)
+    unit = min(width, height)
+    for _ in range(3):
+        r = unit * rng.uniform(0.08, 0.2)
+        x, y = rng.uniform(0, width), rng.uniform(0, height)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=(*OFF_PALETTE_CARD, 255))
+    palette = Palette((OFF_PALETTE_INK, OFF_PALETTE_GROUND, OFF_PALETTE_CARD, OFF_PALETTE_CARD, (255, 255, 255)))
+    return Composition(image, palette, "off_palette")
+
+
+def faulted_quotes(quotes: list[str], fault: TextFault | None, seed: int) -> list[str]:
+    """The quotes with the headline (the copy) changed by a string fault; which character is drawn from the
+    picture's seed, so the same request draws the same mistake."""
+    if not quotes or fault is None:
+        return quotes
+    return [faulted_copy(quotes[0], fault, random.Random(seed_for("text-fault", seed))), *quotes[1:]]
 
 
 def draw_mark(image: Image.Image, *, region: tuple[int, int, int, int] | None = None) -> None:
@@ -145,11 +208,18 @@ def encode(image: Image.Image, *, output_format: str, compression: int | None, t
 
 def render_generation(spec: RenderSpec, index: int) -> bytes:
     seed = _seed(spec, index, "generation")
-    composition = compose(
-        seed=seed, width=spec.width, height=spec.height, quality=spec.quality, transparent=spec.transparent
-    )
+    fault = TextFault(spec.text_fault) if spec.text_fault else None
+    if fault == TextFault.OFF_PALETTE:
+        composition = off_palette_composition(
+            seed=seed, width=spec.width, height=spec.height, transparent=spec.transparent
+        )
+    else:
+        composition = compose(
+            seed=seed, width=spec.width, height=spec.height, quality=spec.quality, transparent=spec.transparent
+        )
     image = composition.image
-    draw_quoted_text(image, text.quoted_texts(spec.prompt), composition.palette, random.Random(seed))
+    quotes = faulted_quotes(text.quoted_texts(spec.prompt), fault, seed)
+    draw_quoted_text(image, quotes, composition.palette, random.Random(seed), fault=fault)
     draw_mark(image)
     return encode(
         image, output_format=spec.output_format, compression=spec.output_compression, transparent=spec.transparent
@@ -240,7 +310,9 @@ def render_edit(spec: RenderSpec, index: int, *, images: list[Image.Image], mask
     area = editable_area(mask, size) if mask is not None else None
     # Text and mark go where the mask lets the edit show; without a mask, anywhere.
     region = area.point(lambda v: 255 if v >= 128 else 0).getbbox() if area is not None else None
-    draw_quoted_text(modified, text.quoted_texts(spec.prompt), palette, random.Random(seed), region=region)
+    fault = TextFault(spec.text_fault) if spec.text_fault else None
+    quotes = faulted_quotes(text.quoted_texts(spec.prompt), fault, seed)
+    draw_quoted_text(modified, quotes, palette, random.Random(seed), region=region, fault=fault)
     draw_mark(modified, region=region)
     result = modified if area is None else Image.composite(modified, base, area)
     return encode(

@@ -28,8 +28,8 @@ from generation.emulator.params import ImageRequest
 ORPHAN_CHECK_SECONDS = 0.5
 
 
-def render_all(image_request: ImageRequest, render: str) -> list[bytes]:
-    """The call's `n` pictures (`render`: full or plain)."""
+def render_all(image_request: ImageRequest, render: str, text_fault: str | None = None) -> list[bytes]:
+    """The call's `n` pictures (`render`: full or plain; `text_fault`: a TextFault value, designed pictures only)."""
     width, height = image_request.output_size
     spec = RenderSpec(
         prompt=image_request.prompt,
@@ -39,6 +39,7 @@ def render_all(image_request: ImageRequest, render: str) -> list[bytes]:
         output_format=image_request.output_format,
         output_compression=image_request.output_compression,
         transparent=image_request.transparent,
+        text_fault=text_fault,
     )
     if image_request.kind == "generations":
         draw = render_plain if render == "plain" else render_generation
@@ -97,7 +98,9 @@ class Renderer:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    async def render(self, image_request: ImageRequest, render: str) -> list[bytes]:
+    async def render(self, image_request: ImageRequest, render: str, text_fault: str | None = None) -> list[bytes]:
         if self._pool is None or (render == "plain" and image_request.kind == "generations"):
-            return await run_in_threadpool(render_all, image_request, render)
-        return await asyncio.get_running_loop().run_in_executor(self._pool, render_all, image_request, render)
+            return await run_in_threadpool(render_all, image_request, render, text_fault)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool, render_all, image_request, render, text_fault
+        )

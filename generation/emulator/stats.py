@@ -29,6 +29,7 @@ class CallRecord:
     status: int = 0
     error_code: str | None = None
     fault: str | None = None
+    text_fault: str | None = None  # the in-image copy drawn wrong on purpose (a TextFault value)
     images: int = 0
     total_tokens: int = 0
     duration_ms: int = 0

@@ -117,6 +117,8 @@ def test_bad_start_options_are_a_command_error():
         call_command("foundry_emulator", "--latency-ms", "slow")
     with pytest.raises(CommandError, match="rate_429"):
         call_command("foundry_emulator", "--rate-429", "2")
+    with pytest.raises(CommandError, match="text-fault"):
+        call_command("foundry_emulator", "--text-fault", "smudge")
     with pytest.raises(CommandError, match="--render-processes must not be negative"):
         call_command("foundry_emulator", "--render-processes", "-1")
 

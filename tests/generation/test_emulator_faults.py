@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -189,3 +190,52 @@ def test_many_calls_in_flight_overlap(clean_emulator):
     assert results == [200] * 20
     assert time.monotonic() - started < 8
     assert clean_emulator.stats()["max_in_flight"] >= 15
+
+
+TEXT_FAULT = "x-emulator-text-fault"
+COPY_PROMPT = 'Shop window poster with "Summer Sale: up to 50% off"'
+
+
+def _b64(response) -> str:
+    assert response.status_code == 200, response.text
+    return response.json()["data"][0]["b64_json"]
+
+
+def test_text_fault_header_draws_the_copy_wrong_in_an_ordinary_response(clean_emulator):
+    correct = _b64(clean_emulator.generate(prompt=COPY_PROMPT, quality="low"))
+    response = clean_emulator.generate(prompt=COPY_PROMPT, quality="low", headers={TEXT_FAULT: "substitute"})
+    faulted = _b64(response)
+    assert faulted != correct
+    assert set(response.json()) >= {"created", "data", "usage", "size", "output_format"}
+    assert faulted == _b64(
+        clean_emulator.generate(prompt=COPY_PROMPT, quality="low", headers={TEXT_FAULT: "substitute"})
+    )
+    stats = clean_emulator.stats()
+    assert [call["text_fault"] for call in stats["recent"]] == [None, "substitute", "substitute"]
+    assert stats["faults"] == {}  # the calls succeeded: a text fault is not an error
+
+
+def test_text_fault_in_the_config_applies_to_every_call_until_reset(clean_emulator):
+    by_header = _b64(clean_emulator.generate(prompt=COPY_PROMPT, quality="low", headers={TEXT_FAULT: "tiny"}))
+    correct = _b64(clean_emulator.generate(prompt=COPY_PROMPT, quality="low"))
+    assert clean_emulator.configure(text_fault="tiny")["text_fault"] == "tiny"
+    assert _b64(clean_emulator.generate(prompt=COPY_PROMPT, quality="low")) == by_header
+    # A header wins over the config; `none` asks for the copy as written.
+    assert _b64(clean_emulator.generate(prompt=COPY_PROMPT, quality="low", headers={TEXT_FAULT: "none"})) == correct
+    edit = clean_emulator.edit(image=base64.b64decode(correct), prompt=COPY_PROMPT, quality="low")
+    assert edit.status_code == 200 and clean_emulator.stats()["recent"][-1]["text_fault"] == "tiny"
+    assert clean_emulator.reset()["config"]["text_fault"] is None
+    assert _b64(clean_emulator.generate(prompt=COPY_PROMPT, quality="low")) == correct
+
+
+def test_unknown_text_faults_are_refused_naming_the_header_or_field(clean_emulator):
+    response = clean_emulator.generate(prompt=COPY_PROMPT, headers={TEXT_FAULT: "smudge"})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("invalid_emulator_header", TEXT_FAULT)
+    assert "substitute" in error["message"]
+    refused = httpx.post(f"{clean_emulator.base_url}/_emulator/config", json={"text_fault": "smudge"}, timeout=10)
+    assert refused.status_code == 400
+    assert (refused.json()["error"]["code"], refused.json()["error"]["param"]) == ("invalid_config", "text_fault")
+    assert clean_emulator.config()["text_fault"] is None
+    assert clean_emulator.stats()["images_returned"] == 0

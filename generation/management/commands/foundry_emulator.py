@@ -12,6 +12,7 @@ from generation.emulator.config import (
     EmulatorConfig,
     Fault,
 )
+from generation.emulator.text_faults import TextFault
 
 # Each render process holds its own interpreter, fonts and caches (~34 MB resident): a large host needs no more than
 # a few to keep the server's event loop free.
@@ -33,6 +34,11 @@ class Command(BaseCommand):
         parser.add_argument("--retry-after-ms", type=int, default=1000, help="retry hint of injected 429s")
         parser.add_argument("--hang-seconds", type=float, default=300.0, help="how long a hung call hangs")
         parser.add_argument("--fault", choices=[f.value for f in Fault], help="force this fault on every call")
+        parser.add_argument(
+            "--text-fault",
+            choices=[f.value for f in TextFault],
+            help="draw the in-image copy wrong on every call (docs/emulator.md, Text faults)",
+        )
         parser.add_argument("--rpm", type=int, default=0, help="requests per minute quota (0: unlimited)")
         parser.add_argument("--tpm", type=int, default=0, help="tokens per minute quota (0: unlimited)")
         parser.add_argument(
@@ -78,6 +84,7 @@ class Command(BaseCommand):
             "retry_after_ms": options["retry_after_ms"],
             "hang_seconds": options["hang_seconds"],
             "fault": options["fault"],
+            "text_fault": options["text_fault"],
             "rpm": options["rpm"],
             "tpm": options["tpm"],
             "api_keys": options["api_keys"] or [],
