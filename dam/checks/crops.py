@@ -93,6 +93,7 @@ class CropFit:
     focal_kept: bool | None = None  # None: no focal point, or the window did not move
     lines: int = 0
     cut_shares: tuple[float, ...] = ()  # per cut box, the share of its area the original window kept (0: dropped)
+    focal: tuple[float, float] | None = None  # the focal point the check honoured (fractions of width, height)
 
     @property
     def adjusted(self) -> bool:
@@ -116,6 +117,7 @@ class CropFit:
             "window": self.window,
             "adjusted_window": self.adjusted_window,
             "adjusted": self.adjusted,
+            "focal": None if self.focal is None else {"x": round(self.focal[0], 4), "y": round(self.focal[1], 4)},
             "focal_kept": self.focal_kept,
             "lines": self.lines,
             "cut_boxes": [
@@ -313,6 +315,7 @@ def crop_fit(
         "min_text_height": min_text_height,
         "window": _window_dict(window),
         "lines": len(lines),
+        "focal": None if focal is None else (float(focal[0]), float(focal[1])),
     }
     too_small = text_height is not None and text_height < min_text_height
     if not cut:

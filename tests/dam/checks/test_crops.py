@@ -169,6 +169,7 @@ def test_the_focal_point_gives_way_to_the_copy():
     assert result.focal_kept is False
     assert result.adjusted_box["right"] >= line.left + line.width
     assert result.to_dict()["focal_kept"] is False
+    assert result.to_dict()["focal"] == {"x": 0.1, "y": 0.5}
 
 
 def test_the_margin_gives_way_to_the_focal_point():
