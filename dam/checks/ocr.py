@@ -1,0 +1,304 @@
+"""Reading the text in a generated image with Tesseract: one box per line, in the source image's pixels.
+
+Why the image is not handed to Tesseract as it is: generated pictures put copy on busy backgrounds (shapes,
+gradients, a translucent card), and Tesseract's page layout analysis, run on a grey image binarised with one
+global threshold, splits on the background and drops the text (measured on emulator renders: the headline was
+missed in about 40% of them, every script). Text is drawn in one ink colour, so the image is cut into layers by
+colour instead:
+
+1. Scale to ``WORK_SIDE`` px on the long side (a 2048 px image is read at half size: Tesseract's cost grows
+   with the pixels, and headline strokes stay ~50 px high; a small image is scaled up so that small print
+   reaches the ~20 px x-height the LSTM models were trained on).
+2. Quantise to ``LAYERS`` colours (median cut on a thumbnail, so it is cheap); each colour is a layer: a
+   black-on-white mask of the pixels of that colour. Light-on-dark and dark-on-light copy both become black ink
+   on white, so no second polarity pass is needed.
+3. In each layer, drop the connected components that cannot be glyphs: taller than ``MAX_GLYPH_HEIGHT`` of the
+   image, or touching its border (background shapes, the card behind the copy). Layout analysis on the cleaned
+   layer then finds the lines (a full layer with a large blob in it made Tesseract read nothing).
+4. Tesseract reads each layer that still has ink; lines below ``MIN_CONFIDENCE`` are dropped, and of two lines
+   from different layers that overlap (the anti-aliased fringe of a glyph falls into a neighbouring colour)
+   the one with more confidently read characters is kept.
+
+The binding is tesserocr (Tesseract's C API) rather than pytesseract (a subprocess per call): the reading runs
+one Tesseract pass per layer, and a subprocess loads the language models every time (0.09 s for eng, 0.17 s for
+jpn+jpn_vert, measured on this machine; more than the recognition itself); tesserocr keeps one loaded engine per
+language set and thread. The tesserocr wheel bundles its own libtesseract (5.5) but no language data: it reads
+Debian's packs (``tesseract-ocr-<lang>``, installed by scripts/bootstrap.sh), found in ``TESSDATA_PREFIX`` or
+Debian's directory.
+
+``OMP_THREAD_LIMIT=1`` is set here, before tesserocr is imported: an OpenMP build of Tesseract (Debian's is one)
+starts a thread per CPU for each recognition, which costs more CPU than it saves on a 2-CPU worker that runs
+several jobs at once. The wheel's library is built without OpenMP today, so this guards a future build.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import tesserocr
+from PIL import Image
+
+# Primary language (or language-script) -> the Tesseract packs that read it. CJK adds the vertical pack, so
+# copy set in vertical lines is read too; Tesseract picks the pack per line.
+OCR_LANGUAGES: dict[str, str] = {
+    "en": "eng",
+    "de": "deu",
+    "fr": "fra",
+    "es": "spa",
+    "it": "ita",
+    "pt": "por",
+    "ja": "jpn+jpn_vert",
+    "ko": "kor+kor_vert",
+    "zh-Hans": "chi_sim+chi_sim_vert",
+    "zh-Hant": "chi_tra+chi_tra_vert",
+    "hi": "hin",
+    "bn": "ben",
+}
+# Chinese regions that write Traditional characters when the tag names no script (BCP 47 / CLDR likely
+# subtags: zh-TW -> zh-Hant-TW).
+_TRADITIONAL_REGIONS = frozenset({"TW", "HK", "MO"})
+
+WORK_SIDE = 1024  # px, the long side the image is read at
+MIN_SIDE_UPSCALE = 640  # px: an image whose long side is below this is scaled up to WORK_SIDE
+LAYERS = 6  # colours the image is split into
+MIN_LAYER_SHARE = 0.001  # a colour covering less of the image than this holds no readable text
+MAX_LAYER_SHARE = 0.6  # ... more than this is the background
+MAX_GLYPH_HEIGHT = 0.25  # of the image's short side: a taller component is a shape, not a glyph
+MIN_GLYPH_PIXELS = 6
+REGION_REACH = 0.6  # of a glyph's size: glyphs this close belong to one region (word, line)
+MIN_REGION_HEIGHT = 8  # px at the working scale
+MIN_REGION_INK = 40  # ink pixels
+MAX_REGIONS = 8  # per layer, the inkiest: a layer of background speckle gives many tiny ones
+MIN_CONFIDENCE = 0.45  # Tesseract's line confidence (0..1) below which a line is noise from the background
+OVERLAP = 0.5  # a line overlapping a more confident one by this share of the smaller box is the same line
+_CACHED_ENGINES = 3  # per thread: language sets kept loaded (one jpn+jpn_vert engine holds ~60 MB)
+
+
+class UnsupportedLocale(ValueError):
+    def __init__(self, locale: str) -> None:
+        super().__init__(f"no OCR languages for locale {locale!r}; supported: {', '.join(OCR_LANGUAGES)}")
+        self.locale = locale
+
+
+def _ocr_key(locale: str) -> str | None:
+    parts = locale.replace("_", "-").split("-")
+    language = parts[0].lower()
+    if language == "zh":
+        script = next((p.title() for p in parts[1:] if len(p) == 4 and p.isalpha()), None)
+        region = next((p.upper() for p in parts[1:] if len(p) == 2 and p.isalpha()), None)
+        if script is None:
+            script = "Hant" if region in _TRADITIONAL_REGIONS else "Hans"
+        key = f"zh-{script}"
+    else:
+        key = language
+    return key if key in OCR_LANGUAGES else None
+
+
+def ocr_languages(locale: str) -> str:
+    """The Tesseract languages ("jpn+jpn_vert") for a BCP 47 tag ("ja-JP", "zh-TW", "pt-BR", "bn-IN")."""
+    key = _ocr_key(locale)
+    if key is None:
+        raise UnsupportedLocale(locale)
+    return OCR_LANGUAGES[key]
+
+
+def locale_supported(locale: str) -> bool:
+    return _ocr_key(locale) is not None
+
+
+@dataclass(frozen=True)
+class TextBox:
+    """One line of read text; position and size in the source image's pixels, confidence 0..1."""
+
+    text: str
+    left: int
+    top: int
+    width: int
+    height: int
+    confidence: float
+
+    @property
+    def right(self) -> int:
+        return self.left + self.width
+
+    @property
+    def bottom(self) -> int:
+        return self.top + self.height
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "confidence": round(self.confidence, 4)}
+
+
+@dataclass(frozen=True)
+class OcrReading:
+    """All lines read, top to bottom; `text` is their texts joined by newlines."""
+
+    text: str
+    boxes: tuple[TextBox, ...]
+    languages: str
+    seconds: float  # CPU seconds the reading took
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "boxes": [box.to_dict() for box in self.boxes],
+            "languages": self.languages,
+            "seconds": round(self.seconds, 4),
+        }
+
+
+def tessdata_path() -> str:
+    configured = os.environ.get("TESSDATA_PREFIX")
+    if configured:
+        return configured.rstrip("/") + "/"
+    for candidate in ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata"):
+        if Path(candidate, "eng.traineddata").exists():
+            return candidate + "/"
+    raise RuntimeError("no Tesseract language data: install tesseract-ocr-* or set TESSDATA_PREFIX")
+
+
+_local = threading.local()
+
+
+def _engine(languages: str) -> tesserocr.PyTessBaseAPI:
+    # An engine is not thread-safe and loading one costs more than a reading: one per language set and thread.
+    engines: dict[str, tesserocr.PyTessBaseAPI] = _local.__dict__.setdefault("engines", {})
+    engine = engines.pop(languages, None)
+    if engine is None:
+        if len(engines) >= _CACHED_ENGINES:
+            engines.pop(next(iter(engines))).End()
+        engine = tesserocr.PyTessBaseAPI(path=tessdata_path(), lang=languages, psm=tesserocr.PSM.SINGLE_BLOCK)
+    engines[languages] = engine  # most recently used last
+    return engine
+
+
+def _work_scale(size: tuple[int, int]) -> float:
+    long_side = max(size)
+    if long_side > WORK_SIDE or long_side < MIN_SIDE_UPSCALE:
+        return WORK_SIDE / long_side
+    return 1.0
+
+
+def _layers(rgb: Image.Image) -> list[np.ndarray]:
+    """Black-on-white masks (uint8, 0 = ink), one per colour, with the non-glyph components removed."""
+    thumb = rgb.copy()
+    thumb.thumbnail((256, 256))
+    palette = thumb.quantize(colors=LAYERS, method=Image.Quantize.MEDIANCUT)
+    indices = np.asarray(rgb.quantize(palette=palette, dither=Image.Dither.NONE))
+    height, width = indices.shape
+    counts = np.bincount(indices.ravel(), minlength=LAYERS)
+    max_glyph = MAX_GLYPH_HEIGHT * min(height, width)
+    layers = []
+    for colour, count in enumerate(counts):
+        if not MIN_LAYER_SHARE < count / indices.size < MAX_LAYER_SHARE:
+            continue
+        mask = (indices == colour).astype(np.uint8)
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        x, y, w, h, area = stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3], stats[:, 4]
+        keep = (h <= max_glyph) & (area >= MIN_GLYPH_PIXELS) & (x > 0) & (y > 0)
+        keep &= (x + w < width) & (y + h < height)
+        keep[0] = False  # label 0 is everything not of this colour
+        if not keep[1:].any():
+            continue
+        layers.append(np.where(keep[labels], 0, 255).astype(np.uint8))
+    return layers
+
+
+def _regions(layer: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Boxes (x0, y0, x1, y1) around groups of nearby glyphs: the words and lines of a layer. Each glyph's box
+    is grown in proportion to its own size, so the grouping works for 12 px captions and 200 px headlines."""
+    ink = (layer == 0).astype(np.uint8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    canvas = np.zeros_like(ink)
+    for x, y, w, h, _area in stats[1:]:
+        reach = max(2, round(REGION_REACH * max(w, h)))
+        cv2.rectangle(
+            canvas, (int(x - reach), int(y - reach // 2)), (int(x + w + reach), int(y + h + reach // 2)), 1, -1
+        )
+    _, _, stats, _ = cv2.connectedComponentsWithStats(canvas, connectivity=8)
+    regions = []
+    for x, y, w, h, _area in stats[1:]:
+        if h < MIN_REGION_HEIGHT:
+            continue
+        count = int(ink[y : y + h, x : x + w].sum())
+        if count >= MIN_REGION_INK:
+            regions.append((count, (int(x), int(y), int(x + w), int(y + h))))
+    regions.sort(reverse=True)
+    return [box for _, box in regions[:MAX_REGIONS]]
+
+
+def _lines(engine: tesserocr.PyTessBaseAPI, layer: np.ndarray, scale: float) -> list[TextBox]:
+    lines = []
+    level = tesserocr.RIL.TEXTLINE
+    height, width = layer.shape
+    for x0, y0, x1, y1 in _regions(layer):
+        pad = max(4, (y1 - y0) // 4)
+        left, top = max(0, x0 - pad), max(0, y0 - pad)
+        crop = layer[top : min(height, y1 + pad), left : min(width, x1 + pad)]
+        engine.SetImage(Image.fromarray(crop))
+        engine.Recognize()
+        iterator = engine.GetIterator()
+        if iterator is None:  # nothing in the region Tesseract would call text
+            continue
+        # A line's own confidence is low for CJK (Tesseract scores the spaces it puts between the glyphs);
+        # the region's mean word confidence is not, and garbage from the background scores low on both.
+        region_confidence = engine.MeanTextConf() / 100
+        for line in tesserocr.iterate_level(iterator, level):
+            if line.Empty(level):
+                continue
+            text = line.GetUTF8Text(level).strip()
+            box = line.BoundingBox(level)
+            confidence = max(line.Confidence(level) / 100, region_confidence)
+            if not text or box is None or confidence < MIN_CONFIDENCE:
+                continue
+            bx0, by0, bx1, by1 = (round(v / scale) for v in (box[0] + left, box[1] + top, box[2] + left, box[3] + top))
+            lines.append(TextBox(text, bx0, by0, max(1, bx1 - bx0), max(1, by1 - by0), confidence))
+    return lines
+
+
+def _overlap(a: TextBox, b: TextBox) -> float:
+    w = min(a.right, b.right) - max(a.left, b.left)
+    h = min(a.bottom, b.bottom) - max(a.top, b.top)
+    if w <= 0 or h <= 0:
+        return 0.0
+    return w * h / min(a.width * a.height, b.width * b.height)
+
+
+def read_text(image: Image.Image, *, locale: str) -> OcrReading:
+    """Every line of text Tesseract finds in `image`, for the scripts of `locale` (see the module docstring)."""
+    languages = ocr_languages(locale)
+    started = time.process_time()
+    engine = _engine(languages)
+    rgb = image.convert("RGBA") if image.mode in ("P", "LA", "PA") else image
+    if rgb.mode == "RGBA":  # transparent pixels are read as white paper, not as whatever colour they hide
+        rgb = Image.alpha_composite(Image.new("RGBA", rgb.size, (255, 255, 255, 255)), rgb)
+    rgb = rgb.convert("RGB")
+    scale = _work_scale(rgb.size)
+    if scale != 1.0:
+        size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
+        rgb = rgb.resize(size, Image.Resampling.BILINEAR if scale < 1 else Image.Resampling.LANCZOS)
+    found: list[TextBox] = []
+    for layer in _layers(rgb):
+        found += _lines(engine, layer, scale)
+    kept: list[TextBox] = []
+    # Of overlapping lines the one with the most confidently read characters wins: a one-glyph misreading of a
+    # background fringe can be confident too.
+    for box in sorted(found, key=lambda b: -b.confidence * len(b.text.replace(" ", ""))):
+        if all(_overlap(box, other) < OVERLAP for other in kept):
+            kept.append(box)
+    kept.sort(key=lambda b: (b.top, b.left))
+    return OcrReading(
+        text="\n".join(box.text for box in kept),
+        boxes=tuple(kept),
+        languages=languages,
+        seconds=time.process_time() - started,
+    )
