@@ -169,6 +169,13 @@ def faulted_quotes(quotes: list[str], fault: TextFault | None, seed: int) -> lis
     return [faulted_copy(quotes[0], fault, random.Random(seed_for("text-fault", seed))), *quotes[1:]]
 
 
+def quotes_as_drawn(spec: RenderSpec, index: int = 0) -> list[str]:
+    """The quoted texts as `render_generation(spec, index)` draws them (with its text fault): what a reader
+    of the picture should find, for tests and the OCR benchmark."""
+    fault = TextFault(spec.text_fault) if spec.text_fault else None
+    return faulted_quotes(text.quoted_texts(spec.prompt), fault, _seed(spec, index, "generation"))
+
+
 def draw_mark(image: Image.Image, *, region: tuple[int, int, int, int] | None = None) -> None:
     """The small visible "EMULATOR" pill, in the bottom-right corner of `region` (default: the whole image)."""
     left, top, right, bottom = region or (0, 0, *image.size)

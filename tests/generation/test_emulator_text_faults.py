@@ -20,6 +20,7 @@ from generation.emulator.images import (
     crop_cut_line,
     draw_quoted_text,
     faulted_quotes,
+    quotes_as_drawn,
     render_generation,
 )
 from generation.emulator.text_faults import _POOLS, VIRAMAS, ZWNJ, TextFault, _class_of, faulted_copy
@@ -161,6 +162,18 @@ def test_the_headline_alone_is_faulted_and_the_seed_decides_how():
     assert faulted[1] == "Only this week" and faulted[0] != "Summer Sale"
     assert faulted_quotes(quotes, TextFault.SUBSTITUTE, seed=7) == faulted
     assert faulted_quotes(quotes, None, seed=7) == quotes
+
+
+def test_quotes_as_drawn_names_the_string_the_render_draws():
+    correct = RenderSpec('Poster "Summer Sale" and "This week"', 1024, 1024, "low", "png", None, False)
+    dropped = RenderSpec(correct.prompt, 1024, 1024, "low", "png", None, False, "drop")
+    assert quotes_as_drawn(correct) == ["Summer Sale", "This week"]
+    (headline, rest) = quotes_as_drawn(dropped)
+    assert rest == "This week" and len(headline) == len("Summer Sale") - 1
+    assert quotes_as_drawn(dropped) == [headline, rest]
+    # It is the string drawn: rendering it as written gives the faulted picture's pixels.
+    as_written = RenderSpec(f'Poster "{headline}" and "This week"', 1024, 1024, "low", "png", None, False)
+    assert render_generation(as_written, 0) == render_generation(dropped, 0)
 
 
 # --- the pictures -------------------------------------------------------------------------------------------------
