@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
-from tenants.models import ApiKey, BrandPolicy, Membership, Placement, Tenant
+from tenants.models import ApiKey, BrandLogo, BrandPolicy, Membership, Placement, Tenant
 
 
 def tenants_for_user(*, user: AbstractBaseUser) -> QuerySet[Tenant]:
@@ -63,11 +63,19 @@ def memberships_for_tenant(*, tenant: Tenant) -> QuerySet[Membership]:
 
 
 def brand_policy_current(*, tenant: Tenant) -> BrandPolicy | None:
-    return BrandPolicy.objects.for_tenant(tenant).order_by("-version").first()
+    return brand_policy_versions(tenant=tenant).first()
 
 
 def brand_policy_versions(*, tenant: Tenant) -> QuerySet[BrandPolicy]:
-    return BrandPolicy.objects.for_tenant(tenant).order_by("-version")
+    # The logo's facts come along, its bytes do not (brand_logo_of reads them when they are wanted).
+    return BrandPolicy.objects.for_tenant(tenant).select_related("logo").defer("logo__data").order_by("-version")
+
+
+def brand_logo_of(*, policy: BrandPolicy) -> BrandLogo | None:
+    """The policy version's logo with its bytes, or None."""
+    if policy.logo_id is None:
+        return None
+    return BrandLogo.objects.for_tenant(policy.tenant_id).filter(pk=policy.logo_id).first()
 
 
 def placements_for_tenant(*, tenant: Tenant, include_archived: bool = False) -> QuerySet[Placement]:

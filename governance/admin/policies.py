@@ -4,7 +4,10 @@ the API calls), and the page shows what a version changed from the one before, f
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib import messages
@@ -14,6 +17,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from PIL import Image
 
 from governance.models import SafetyConfig
 from governance.safety.categories import CATEGORIES, SEVERITY_LEVELS
@@ -21,10 +25,11 @@ from governance.safety.policy import ProviderModeration, ReviewRule
 from governance.services.safety import CONFIG_FIELDS, safety_config_update
 from tenants.admin.base import page_context, require_scope
 from tenants.audit import Actor, RequestOrigin
-from tenants.models import BrandPolicy, OutputFormat, Scope, Tenant
+from tenants.models import BrandPolicy, CopyMismatchAction, OutputFormat, Scope, Tenant
 from tenants.numbers import is_digits
+from tenants.selectors import brand_logo_of, brand_policy_versions
 from tenants.services import brand_policy_update
-from tenants.services.brand import POLICY_FIELDS
+from tenants.services.brand import CHECK_RANGES, LOGO_MAX_BYTES, POLICY_FIELDS
 
 
 def _lines(raw: str) -> list[str]:
@@ -86,7 +91,23 @@ def _tenant(request: HttpRequest) -> Tenant:
 # --- brand policy ----------------------------------------------------------------------
 
 
-def _brand_changes(post: Any) -> dict[str, Any]:
+CHECK_NUMBERS = tuple(CHECK_RANGES)
+
+
+def _number(raw: str) -> Decimal | str:
+    """A decimal as typed; what does not parse is passed on as text for the service to refuse, naming the field."""
+    try:
+        value = Decimal(raw.strip())
+    except (InvalidOperation, AttributeError):
+        return raw
+    return value if value.is_finite() else raw
+
+
+def _brand_changes(post: Any, current: BrandPolicy | None) -> dict[str, Any]:
+    def kept(name: str) -> Any:
+        # A field the form did not send keeps its value (a select or number input always sends one).
+        return getattr(current, name) if current else BrandPolicy._meta.get_field(name).get_default()
+
     return {
         "style_guide": post.get("style_guide", "").strip(),
         "banned_terms": _lines(post.get("banned_terms", "")),
@@ -95,19 +116,51 @@ def _brand_changes(post: Any) -> dict[str, Any]:
         "default_output_format": post.get("default_output_format", ""),
         "default_locales": _list(post.get("default_locales", "")),
         "review_required": post.get("review_required") == "on",
+        "copy_check": post.get("copy_check") == "on",
+        "copy_mismatch_action": post.get("copy_mismatch_action", kept("copy_mismatch_action")),
+        **{name: _number(post[name]) if name in post else kept(name) for name in CHECK_NUMBERS},
     }
+
+
+def _logo_change(request: HttpRequest) -> dict[str, Any]:
+    """{"logo": bytes} for an uploaded file, {"logo": None} to remove it, {} to keep the current one."""
+    upload = request.FILES.get("logo")
+    if upload is not None:
+        # One byte past the limit is enough for the service to refuse it: a huge file is never read whole.
+        return {"logo": upload.read(LOGO_MAX_BYTES + 1)}
+    if request.POST.get("remove_logo") == "on":
+        return {"logo": None}
+    return {}
+
+
+def _logo_preview(policy: BrandPolicy | None) -> str:
+    """A small PNG of the policy's logo as a data: URL (the page's CSP allows data: images), or ""."""
+    logo = brand_logo_of(policy=policy) if policy is not None else None
+    if logo is None:
+        return ""
+    try:
+        with Image.open(io.BytesIO(bytes(logo.data))) as image:
+            image.thumbnail((320, 160))
+            out = io.BytesIO()
+            image.save(out, format="PNG")
+    except (OSError, ValueError):
+        return ""
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
 def brand_policy_editor_view(site: AdminSite, request: HttpRequest) -> HttpResponse:
     tenant = _tenant(request)
-    versions = list(BrandPolicy.objects.for_tenant(tenant).order_by("-version")[:50])
+    versions = list(brand_policy_versions(tenant=tenant)[:50])
     current = versions[0] if versions else None
     errors: dict[str, list[str]] = {}
     form = None
     if request.method == "POST":
-        form = _brand_changes(request.POST)
+        form = _brand_changes(request.POST, current)
+        logo = _logo_change(request)
+        if logo.get("logo", ...) is None and (current is None or current.logo_id is None):
+            logo = {}  # removing a logo there is not is no change
         before = {name: getattr(current, name) for name in POLICY_FIELDS} if current else None
-        if before is not None and all(before[k] == v for k, v in form.items()):
+        if before is not None and not logo and all(before[k] == v for k, v in form.items()):
             messages.info(request, "Nothing changed: no new version made.")
             return HttpResponseRedirect(reverse("admin:governance_brand_policy_editor"))
         try:
@@ -118,6 +171,7 @@ def brand_policy_editor_view(site: AdminSite, request: HttpRequest) -> HttpRespo
                     actor=Actor.for_user(request.user),
                     origin=RequestOrigin.of(request),
                     **form,
+                    **logo,
                 )
         except ValidationError as exc:
             errors = _errors(exc)
@@ -146,9 +200,14 @@ def brand_policy_editor_view(site: AdminSite, request: HttpRequest) -> HttpRespo
         versions=versions,
         chosen=chosen,
         previous=previous,
-        diff=field_diff(previous, chosen, POLICY_FIELDS) if chosen else [],
+        diff=field_diff(previous, chosen, (*POLICY_FIELDS, "logo")) if chosen else [],
         qualities=BrandPolicy.Quality.values,
         formats=OutputFormat.values,
+        mismatch_actions=CopyMismatchAction.choices,
+        ranges={name: {"min": low, "max": high} for name, (low, high) in CHECK_RANGES.items()},
+        logo=current.logo if current else None,
+        logo_preview=_logo_preview(current),
+        logo_max_mb=LOGO_MAX_BYTES // (1024 * 1024),
     )
     return TemplateResponse(request, "admin/governance/policy_editor.html", page, status=400 if errors else 200)
 

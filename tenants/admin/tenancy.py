@@ -205,7 +205,8 @@ class ApiKeyAdmin(TenantScopedAdmin):
 class PlacementForm(forms.ModelForm):
     class Meta:
         model = Placement
-        fields = ["slug", "name", "width", "height", "output_format", "compression"]
+        fields = ["slug", "name", "width", "height", "output_format", "compression", "min_text_height"]
+        labels = {"min_text_height": "Smallest copy height (px)"}
 
     tenant: Tenant | None = None
 
@@ -224,7 +225,7 @@ class PlacementForm(forms.ModelForm):
 class PlacementAdmin(TenantScopedAdmin):
     scopes = {"view": Scope.ASSETS_READ, "add": Scope.ADMIN, "change": Scope.ADMIN, "delete": None}
     form = PlacementForm
-    list_display = ["slug", "name", "size", "output_format", "compression", "archived"]
+    list_display = ["slug", "name", "size", "output_format", "compression", "min_text_height", "archived"]
     list_filter = ["archived", "output_format"]
     search_fields = ["slug", "name"]
     actions = ["archive"]
@@ -242,7 +243,8 @@ class PlacementAdmin(TenantScopedAdmin):
         return form
 
     def save_model(self, request: HttpRequest, obj: Placement, form: PlacementForm, change: bool) -> None:
-        values = {name: form.cleaned_data[name] for name in ["name", "width", "height", "output_format", "compression"]}
+        names = ["name", "width", "height", "output_format", "compression", "min_text_height"]
+        values = {name: form.cleaned_data[name] for name in names}
         if change:
             changed = {k: v for k, v in values.items() if k in form.changed_data}
             placement_update(placement=obj, **_by(request), **changed)

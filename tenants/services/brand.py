@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import re
 import unicodedata
+import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 import regex
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from PIL import Image, UnidentifiedImageError
 
 from tenants.audit import Actor, RequestOrigin, audit, changes
 from tenants.locking import lock_for_change
-from tenants.models import BrandPolicy, OutputFormat, Placement, Tenant
+from tenants.models import BrandLogo, BrandPolicy, CopyMismatchAction, OutputFormat, Placement, Tenant
 
 # The characters screening ignores (`governance.safety.screening`, which this layer cannot import), and
 # spaces: a term made only of these is blank.
@@ -31,7 +37,29 @@ POLICY_FIELDS = (
     "default_output_format",
     "default_locales",
     "review_required",
+    "copy_check",
+    "copy_mismatch_action",
+    "copy_near_cer",
+    "palette_max_delta_e",
+    "palette_min_score",
+    "legibility_min_contrast",
+    "logo_min_width_share",
 )
+# The brand checks' numbers: (lowest, highest) accepted, as the model's validators say.
+CHECK_RANGES = {
+    "copy_near_cer": (Decimal("0"), Decimal("0.5")),
+    "palette_max_delta_e": (Decimal("1"), Decimal("50")),
+    "palette_min_score": (Decimal("0"), Decimal("1")),
+    "legibility_min_contrast": (Decimal("1"), Decimal("21")),
+    "logo_min_width_share": (Decimal("0.01"), Decimal("1")),
+}
+MIN_TEXT_HEIGHT = (4, 200)
+
+# A logo: at most 2 MB, PNG/JPEG/WebP, one frame, at most LOGO_MAX_PIXELS decoded (a small file may declare a
+# huge canvas: the decompression bomb Pillow's own limit only warns about below twice its threshold).
+LOGO_MAX_BYTES = 2 * 1024 * 1024
+LOGO_MAX_PIXELS = 16_000_000
+LOGO_FORMATS = {"PNG": BrandLogo.Format.PNG, "JPEG": BrandLogo.Format.JPEG, "WEBP": BrandLogo.Format.WEBP}
 
 
 def _clean_terms(terms: Iterable[str]) -> list[str]:
@@ -43,6 +71,22 @@ def _clean_terms(terms: Iterable[str]) -> list[str]:
             raise ValidationError({"banned_terms": "terms must not be blank (invisible characters do not count)"})
         cleaned.append(term)
     return list(dict.fromkeys(cleaned))
+
+
+def _decimal_in_range(values: dict[str, Any], name: str, errors: dict[str, ValidationError]) -> None:
+    low, high = CHECK_RANGES[name]
+    field = BrandPolicy._meta.get_field(name)
+    try:
+        value = Decimal(str(values[name]))
+    except (InvalidOperation, ValueError, TypeError):
+        errors[name] = ValidationError("must be a number", code="invalid")
+        return
+    if not value.is_finite() or not low <= value <= high:
+        code = "min_value" if value.is_finite() and value < low else "max_value"
+        errors[name] = ValidationError(f"must be from {low} to {high}", code=code)
+        return
+    # Stored with the column's places (4 digits): 0.1234 is kept as 0.123, not refused by the database.
+    values[name] = value.quantize(Decimal(1).scaleb(-field.decimal_places), rounding=ROUND_HALF_UP)
 
 
 def _validate_policy(values: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +102,97 @@ def _validate_policy(values: dict[str, Any]) -> dict[str, Any]:
     if values["default_output_format"] not in OutputFormat.values:
         raise ValidationError({"default_output_format": f"must be one of {', '.join(OutputFormat.values)}"})
     values["banned_terms"] = _clean_terms(values["banned_terms"])
+    errors: dict[str, ValidationError] = {}
+    if not isinstance(values["copy_check"], bool):
+        errors["copy_check"] = ValidationError("must be true or false", code="invalid")
+    if values["copy_mismatch_action"] not in CopyMismatchAction.values:
+        errors["copy_mismatch_action"] = ValidationError(
+            f"must be one of {', '.join(CopyMismatchAction.values)}", code="invalid_choice"
+        )
+    for name in CHECK_RANGES:
+        _decimal_in_range(values, name, errors)
+    if errors:
+        raise ValidationError(errors)
     return values
+
+
+@dataclass(frozen=True)
+class LogoFile:
+    """A logo file that passed every rule: its bytes as uploaded and what Pillow read from them."""
+
+    data: bytes
+    sha256: str
+    format: str
+    width: int
+    height: int
+
+
+def _open_logo(data: bytes) -> Image.Image:
+    # formats=: only these decoders ever see the bytes (no EPS/PSD/... parser behind a renamed file).
+    return Image.open(io.BytesIO(data), formats=list(LOGO_FORMATS))
+
+
+def logo_validate(data: bytes) -> LogoFile:
+    """Check an uploaded logo: PNG, JPEG or WebP that Pillow decodes whole, one frame, <= 2 MB, bounded pixels.
+
+    ValidationError on the `logo` field otherwise, with a code naming the rule.
+    """
+
+    def refuse(message: str, code: str) -> ValidationError:
+        return ValidationError({"logo": ValidationError(message, code=code)})
+
+    if not data:
+        raise refuse("the file is empty", "empty")
+    if len(data) > LOGO_MAX_BYTES:
+        raise refuse(f"the file is larger than {LOGO_MAX_BYTES:,} bytes (2 MB), the limit for a logo", "file_too_large")
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between its threshold and twice it; a logo that large is refused either way.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            probe_file = _open_logo(data)
+        with probe_file as probe:
+            width, height = probe.size
+            if width * height > LOGO_MAX_PIXELS:
+                raise refuse(
+                    f"{width}x{height} is too many pixels; a logo may have {LOGO_MAX_PIXELS:,}", "too_many_pixels"
+                )
+            if getattr(probe, "n_frames", 1) > 1:
+                raise refuse("animated images are not accepted as a logo", "animated")
+            image_format = LOGO_FORMATS[probe.format or ""]
+            probe.load()  # every pixel decoded: a truncated or corrupt file fails here, not in a check later
+    except ValidationError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise refuse("the image declares too many pixels", "too_many_pixels") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, KeyError) as error:
+        raise refuse(f"not a readable PNG, JPEG or WebP image ({type(error).__name__})", "invalid_image") from None
+    return LogoFile(
+        data=bytes(data), sha256=hashlib.sha256(data).hexdigest(), format=image_format, width=width, height=height
+    )
+
+
+def _logo_row(tenant: Tenant, logo: LogoFile) -> BrandLogo:
+    # Content-addressed: uploading the same file again reuses its row.
+    row, _ = BrandLogo.objects.for_tenant(tenant).get_or_create(
+        tenant=tenant,
+        sha256=logo.sha256,
+        defaults={
+            "data": logo.data,
+            "format": logo.format,
+            "width": logo.width,
+            "height": logo.height,
+            "size": len(logo.data),
+        },
+    )
+    return row
+
+
+def _audited(values: dict[str, Any]) -> dict[str, Any]:
+    """The audit payload's JSON: decimals as strings, the logo as its sha256."""
+    shown = {name: str(value) if isinstance(value, Decimal) else value for name, value in values.items()}
+    if "logo" in shown:
+        shown["logo"] = shown["logo"].sha256 if shown["logo"] is not None else None
+    return shown
 
 
 @transaction.atomic
@@ -70,17 +204,28 @@ def brand_policy_update(
     origin: RequestOrigin | None = None,
     **updates: Any,
 ) -> BrandPolicy:
-    """Create the next version of the tenant's brand policy from the current one plus `updates`."""
-    unknown = set(updates) - set(POLICY_FIELDS)
+    """Create the next version of the tenant's brand policy from the current one plus `updates`.
+
+    `logo`: the bytes of a new logo file (validated by `logo_validate`), or None to have no logo; left out, the
+    version keeps the current one.
+    """
+    unknown = set(updates) - {*POLICY_FIELDS, "logo"}
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "not a brand policy field"))
+    new_logo = updates.pop("logo", ...)
+    logo_file = logo_validate(new_logo) if isinstance(new_logo, bytes | bytearray | memoryview) else None
+    if new_logo is not ... and new_logo is not None and logo_file is None:
+        raise ValidationError({"logo": ValidationError("must be the bytes of an image file", code="invalid")})
     # Lock the tenant row: concurrent editors get consecutive versions, never a duplicate.
     Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
-    current = BrandPolicy.objects.for_tenant(tenant).order_by("-version").first()
+    current = BrandPolicy.objects.for_tenant(tenant).select_related("logo").order_by("-version").first()
     base = current or BrandPolicy(tenant=tenant)  # an unsaved instance carries the field defaults
     before = {name: getattr(base, name) for name in POLICY_FIELDS}
+    before["logo"] = base.logo if current else None
     values = {**before, **updates}
     values = _validate_policy(values)
+    if new_logo is not ...:
+        values["logo"] = _logo_row(tenant, logo_file) if logo_file is not None else None
     policy = BrandPolicy.objects.for_tenant(tenant).create(
         tenant=tenant, version=(current.version + 1) if current else 1, created_by=created_by, **values
     )
@@ -89,7 +234,7 @@ def brand_policy_update(
         actor=Actor.resolve(actor, user=created_by),
         action="policy.updated",
         target=("brand_policy", policy.pk),
-        payload={"version": policy.version, **changes(before if current else {}, values)},
+        payload={"version": policy.version, **changes(_audited(before) if current else {}, _audited(values))},
         origin=origin,
     )
     return policy
@@ -103,11 +248,14 @@ def _placement_values(placement: Placement) -> dict[str, Any]:
         "height": placement.height,
         "output_format": placement.output_format,
         "compression": placement.compression,
+        "min_text_height": placement.min_text_height,
         "archived": placement.archived,
     }
 
 
-def _validate_placement(*, slug: str, width: int, height: int, output_format: str, compression: int) -> None:
+def _validate_placement(
+    *, slug: str, width: int, height: int, output_format: str, compression: int, min_text_height: int
+) -> None:
     errors: dict[str, str] = {}
     if not _SLUG.match(slug or ""):
         errors["slug"] = "lowercase letters, digits and hyphens, 1-63 characters"
@@ -118,6 +266,9 @@ def _validate_placement(*, slug: str, width: int, height: int, output_format: st
         errors["output_format"] = f"must be one of {', '.join(OutputFormat.values)}"
     if not isinstance(compression, int) or not 0 <= compression <= 100:
         errors["compression"] = "must be an integer from 0 to 100"
+    low, high = MIN_TEXT_HEIGHT
+    if not isinstance(min_text_height, int) or isinstance(min_text_height, bool) or not low <= min_text_height <= high:
+        errors["min_text_height"] = f"must be an integer from {low} to {high} (output pixels)"
     if errors:
         raise ValidationError(errors)
 
@@ -131,11 +282,19 @@ def placement_create(
     height: int,
     output_format: str = OutputFormat.JPEG,
     compression: int = 85,
+    min_text_height: int = 12,
     name: str = "",
     actor: Actor | None = None,
     origin: RequestOrigin | None = None,
 ) -> Placement:
-    _validate_placement(slug=slug, width=width, height=height, output_format=output_format, compression=compression)
+    _validate_placement(
+        slug=slug,
+        width=width,
+        height=height,
+        output_format=output_format,
+        compression=compression,
+        min_text_height=min_text_height,
+    )
     try:
         with transaction.atomic():
             placement = Placement.objects.for_tenant(tenant).create(
@@ -146,6 +305,7 @@ def placement_create(
                 height=height,
                 output_format=output_format,
                 compression=compression,
+                min_text_height=min_text_height,
             )
     except IntegrityError:
         raise ValidationError({"slug": f"a placement {slug!r} already exists"}) from None
@@ -164,7 +324,7 @@ def placement_create(
 def placement_update(
     *, placement: Placement, actor: Actor | None = None, origin: RequestOrigin | None = None, **updates: Any
 ) -> Placement:
-    allowed = {"name", "width", "height", "output_format", "compression"}
+    allowed = {"name", "width", "height", "output_format", "compression", "min_text_height"}
     unknown = set(updates) - allowed
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "cannot be changed"))
@@ -180,6 +340,7 @@ def placement_update(
         height=placement.height,
         output_format=placement.output_format,
         compression=placement.compression,
+        min_text_height=placement.min_text_height,
     )
     placement.save(update_fields=[*updates])
     payload = changes(before, _placement_values(placement))

@@ -6,8 +6,11 @@ fails when a new endpoint appears without an isolation case.
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
+from PIL import Image
 from rest_framework.test import APIClient
 
 from dam.models import (
@@ -38,6 +41,13 @@ OBJECT_ENDPOINTS = {
     "api-key-revoke": ("api-key-revoke", "post", "/api/v1/api-keys/{id}/revoke", "api_key", None),
     "membership-detail": ("membership-detail", "get", "/api/v1/memberships/{id}", "membership", None),
     "brand-policy-detail": ("brand-policy-detail", "get", "/api/v1/brand-policy/{id}", "brand_policy", None),
+    "brand-policy-logo-file": (
+        "brand-policy-logo-file",
+        "get",
+        "/api/v1/brand-policy/{id}/logo",
+        "brand_policy",
+        None,
+    ),
     "placement-detail": ("placement-detail", "get", "/api/v1/placements/{id}", "placement", None),
     "placement-update": ("placement-detail", "patch", "/api/v1/placements/{id}", "placement", {"width": 640}),
     "placement-archive": ("placement-archive", "post", "/api/v1/placements/{id}/archive", "placement", None),
@@ -147,10 +157,16 @@ LIST_ENDPOINTS = [
 ]
 
 
+def _logo_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 32), (20, 40, 90)).save(out, format="PNG")
+    return out.getvalue()
+
+
 @pytest.fixture(autouse=True)
 def brand_data(alice, charlie):
     for actor in (alice, charlie):
-        brand_policy_update(tenant=actor.tenant, style_guide=f"{actor.tenant.slug} style")
+        brand_policy_update(tenant=actor.tenant, style_guide=f"{actor.tenant.slug} style", logo=_logo_png())
         placement_create(tenant=actor.tenant, slug="pdp-square", width=2048, height=2048, output_format="webp")
         asset = make_asset(actor.tenant, title=f"{actor.tenant.slug} hero")
         # A finished export (built here, not by a worker), so its download answers 200 to its own tenant.
@@ -188,7 +204,7 @@ def _snapshot(tenant) -> list:
     return [
         sorted(ApiKey.objects.for_tenant(tenant).values_list("id", "revoked_at", "name")),
         sorted(Membership.objects.for_tenant(tenant).values_list("id", "role")),
-        sorted(BrandPolicy.objects.for_tenant(tenant).values_list("id", "version", "style_guide")),
+        sorted(BrandPolicy.objects.for_tenant(tenant).values_list("id", "version", "style_guide", "logo_id")),
         sorted(Placement.objects.for_tenant(tenant).values_list("id", "width", "archived")),
         sorted(AssetVersion.objects.for_tenant(tenant).values_list("id", "number", "status")),
         sorted(Job.objects.for_tenant(tenant).values_list("id", "state", "cancel_requested")),
@@ -269,6 +285,8 @@ def test_a_viewer_key_cannot_call_write_endpoints_and_nothing_changes(alice):
     denied = [
         api.post(f"/api/v1/api-keys/{alice.api_key.pk}/revoke"),
         api.put("/api/v1/brand-policy/current", {"style_guide": "x"}, format="json"),
+        api.put("/api/v1/brand-policy/logo", {"logo": io.BytesIO(_logo_png())}, format="multipart"),
+        api.delete("/api/v1/brand-policy/logo"),
         api.post("/api/v1/placements", {"slug": "x", "width": 100, "height": 100}, format="json"),
         api.patch(f"/api/v1/placements/{ids['placement']}", {"width": 100}, format="json"),
         api.post(f"/api/v1/placements/{ids['placement']}/archive"),
