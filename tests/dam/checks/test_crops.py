@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import math
-from dataclasses import dataclass
 
 import pytest
 from hypothesis import given, settings
@@ -24,6 +23,7 @@ from dam.checks.crops import (
     fill_steps,
     recut_steps,
 )
+from dam.checks.ocr import TextBox, read_text
 from dam.imaging import apply_steps
 from dam.renditions.pipeline import render_spec
 from dam.renditions.spec import parse_spec
@@ -33,16 +33,8 @@ from generation.sizing import Size
 SOURCE = (1536, 1024)
 
 
-@dataclass(frozen=True)
-class Line:
-    """Shaped like dam.checks.ocr.TextBox (crop_fit reads left/top/width/height only)."""
-
-    text: str
-    left: int
-    top: int
-    width: int
-    height: int
-    confidence: float = 95.0
+def line_box(text: str, left: int, top: int, width: int, height: int) -> TextBox:
+    return TextBox(text, left, top, width, height, 0.95)
 
 
 def steps_for(target: tuple[int, int], source: tuple[int, int] = SOURCE) -> list[dict]:
@@ -65,7 +57,7 @@ def crop_box(steps: list[dict]) -> dict:
     return box
 
 
-def margin(box: Line) -> int:
+def margin(box: TextBox) -> int:
     return max(2, math.ceil(MARGIN_SHARE * box.height))
 
 
@@ -74,7 +66,7 @@ SQUARE = (1024, 1024)
 
 
 def test_centred_text_is_ok_and_keeps_the_planned_steps():
-    result = fit(SQUARE, [Line("SUMMER SALE", 600, 450, 336, 80)])
+    result = fit(SQUARE, [line_box("SUMMER SALE", 600, 450, 336, 80)])
     assert result.verdict == CropVerdict.OK
     assert result.steps == steps_for(SQUARE)
     assert result.adjusted_box is None and result.cut_boxes == ()
@@ -83,7 +75,7 @@ def test_centred_text_is_ok_and_keeps_the_planned_steps():
 
 
 def test_text_at_the_left_edge_moves_the_square_left_by_the_least_that_keeps_it_whole_with_a_margin():
-    line = Line("SUMMER SALE", 40, 100, 400, 60)
+    line = line_box("SUMMER SALE", 40, 100, 400, 60)
     result = fit(SQUARE, [line])
     assert result.verdict == CropVerdict.ADJUSTED
     left = line.left - margin(line)
@@ -97,7 +89,7 @@ def test_text_at_the_left_edge_moves_the_square_left_by_the_least_that_keeps_it_
 
 
 def test_a_line_wider_than_the_window_is_cut_and_the_planned_steps_are_kept():
-    line = Line("A VERY LONG HEADLINE ACROSS THE WHOLE PICTURE", 100, 400, 1300, 80)
+    line = line_box("A VERY LONG HEADLINE ACROSS THE WHOLE PICTURE", 100, 400, 1300, 80)
     result = fit(SQUARE, [line])
     assert result.verdict == CropVerdict.CUT
     assert result.needs_review
@@ -107,7 +99,7 @@ def test_a_line_wider_than_the_window_is_cut_and_the_planned_steps_are_kept():
 
 
 def test_lines_further_apart_than_the_window_are_cut_even_when_one_is_dropped_entirely():
-    left, right = Line("LEFT", 20, 100, 150, 40), Line("RIGHT", 1380, 100, 140, 40)
+    left, right = line_box("LEFT", 20, 100, 150, 40), line_box("RIGHT", 1380, 100, 140, 40)
     result = fit(SQUARE, [left, right])
     assert result.verdict == CropVerdict.CUT
     assert set(result.cut_boxes) == {left, right}
@@ -117,13 +109,13 @@ def test_lines_further_apart_than_the_window_are_cut_even_when_one_is_dropped_en
 def test_leaderboard_with_text_in_the_middle_is_ok():
     steps = steps_for((970, 250))
     assert crop_box(steps) == {"left": 0, "top": 314, "right": 1536, "bottom": 710}
-    result = fit((970, 250), [Line("SALE", 400, 460, 700, 90)])
+    result = fit((970, 250), [line_box("SALE", 400, 460, 700, 90)])
     assert result.verdict == CropVerdict.OK
     assert result.text_height == round(90 * 250 / 396)
 
 
 def test_leaderboard_with_text_above_the_band_moves_it_up_keeping_its_size():
-    line = Line("SALE", 400, 200, 700, 90)
+    line = line_box("SALE", 400, 200, 700, 90)
     result = fit((970, 250), [line])
     assert result.verdict == CropVerdict.ADJUSTED
     top = line.top - margin(line)
@@ -132,7 +124,7 @@ def test_leaderboard_with_text_above_the_band_moves_it_up_keeping_its_size():
 
 
 def test_leaderboard_with_two_lines_taller_together_than_the_band_is_cut():
-    result = fit((970, 250), [Line("SALE", 400, 100, 700, 90), Line("NOW", 400, 600, 700, 90)])
+    result = fit((970, 250), [line_box("SALE", 400, 100, 700, 90), line_box("NOW", 400, 600, 700, 90)])
     assert result.verdict == CropVerdict.CUT
 
 
@@ -140,7 +132,7 @@ def test_an_upscaled_placement_moves_its_window_in_the_scaled_space():
     # 1080x1080 from 1536x1024 scales up to 1620x1080 first, then crops; the window is in that space.
     steps = steps_for((1080, 1080))
     assert steps[0] == {"op": "scale", "size": {"width": 1620, "height": 1080}}
-    line = Line("SALE", 40, 100, 400, 60)
+    line = line_box("SALE", 40, 100, 400, 60)
     result = fit((1080, 1080), [line])
     assert result.verdict == CropVerdict.ADJUSTED
     window = crop_box(result.steps)
@@ -152,7 +144,7 @@ def test_an_upscaled_placement_moves_its_window_in_the_scaled_space():
 
 
 def test_the_focal_point_stays_inside_when_the_window_must_move():
-    line = Line("SALE", 1200, 100, 250, 60)  # cut by the right edge (1280)
+    line = line_box("SALE", 1200, 100, 250, 60)  # cut by the right edge (1280)
     plain = fit(SQUARE, [line])
     assert plain.adjusted_box["left"] == line.left + line.width + margin(line) - 1024
     # A focal point near the right edge pulls the window further than the text alone needs.
@@ -163,7 +155,7 @@ def test_the_focal_point_stays_inside_when_the_window_must_move():
 
 
 def test_the_focal_point_gives_way_to_the_copy():
-    line = Line("SALE", 1200, 100, 250, 60)
+    line = line_box("SALE", 1200, 100, 250, 60)
     result = fit(SQUARE, [line], focal=(0.1, 0.5))  # x=153.6: no 1024 window holds it and the line
     assert result.verdict == CropVerdict.ADJUSTED
     assert result.focal_kept is False
@@ -173,7 +165,7 @@ def test_the_focal_point_gives_way_to_the_copy():
 
 
 def test_the_margin_gives_way_to_the_focal_point():
-    line = Line("SALE", 1200, 100, 250, 60)
+    line = line_box("SALE", 1200, 100, 250, 60)
     # The bare line needs left >= 426, with its margin >= 441; the focal point at 430 needs left <= 430.
     result = fit(SQUARE, [line], focal=(430 / 1536, 0.5))
     assert result.focal_kept is True
@@ -184,28 +176,28 @@ def test_scaling_20px_text_to_8px_is_too_small():
     source = (1500, 1000)
     steps = steps_for((600, 400), source)
     assert steps == [{"op": "scale", "size": {"width": 600, "height": 400}}]
-    result = fit((600, 400), [Line("small print", 100, 100, 300, 20)], source=source)
+    result = fit((600, 400), [line_box("small print", 100, 100, 300, 20)], source=source)
     assert result.verdict == CropVerdict.TOO_SMALL and result.needs_review
     assert result.text_height == 8
     assert result.to_dict()["text_too_small"] is True
-    at_limit = fit((600, 400), [Line("small print", 100, 100, 300, 30)], source=source)
+    at_limit = fit((600, 400), [line_box("small print", 100, 100, 300, 30)], source=source)
     assert (at_limit.verdict, at_limit.text_height) == (CropVerdict.OK, 12)
 
 
 def test_the_smallest_line_decides_the_text_height():
-    result = fit(SQUARE, [Line("BIG", 600, 300, 300, 100), Line("tiny", 600, 500, 100, 10)])
+    result = fit(SQUARE, [line_box("BIG", 600, 300, 300, 100), line_box("tiny", 600, 500, 100, 10)])
     assert result.text_height == 10 and result.verdict == CropVerdict.TOO_SMALL
 
 
 def test_cut_outranks_too_small_and_both_facts_are_reported():
-    result = fit((970, 250), [Line("a", 400, 100, 200, 10), Line("b", 400, 750, 200, 10)])
+    result = fit((970, 250), [line_box("a", 400, 100, 200, 10), line_box("b", 400, 750, 200, 10)])
     assert result.verdict == CropVerdict.CUT
     data = result.to_dict()
     assert data["text_too_small"] is True and data["adjusted"] is False and len(data["cut_boxes"]) == 2
 
 
 def test_too_small_outranks_adjusted_but_keeps_the_moved_steps():
-    result = fit(SQUARE, [Line("tiny", 40, 100, 100, 8)])
+    result = fit(SQUARE, [line_box("tiny", 40, 100, 100, 8)])
     assert result.verdict == CropVerdict.TOO_SMALL
     assert result.adjusted and crop_box(result.steps)["left"] < 256
 
@@ -217,12 +209,12 @@ def test_no_copy_is_ok_with_no_text_height():
 
 
 def test_a_degenerate_box_is_ignored():
-    result = fit(SQUARE, [Line("", 10, 10, 0, 30), Line("SALE", 600, 450, 300, 60)])
+    result = fit(SQUARE, [line_box("", 10, 10, 0, 30), line_box("SALE", 600, 450, 300, 60)])
     assert result.verdict == CropVerdict.OK and result.lines == 1
 
 
 def test_steps_without_a_crop_keep_the_whole_image():
-    result = fit((1536, 1024), [Line("edge", 0, 0, 200, 40)], steps=[])
+    result = fit((1536, 1024), [line_box("edge", 0, 0, 200, 40)], steps=[])
     assert result.verdict == CropVerdict.OK
     assert result.original_box == {"left": 0, "top": 0, "right": 1536, "bottom": 1024}
 
@@ -270,7 +262,7 @@ def cases(draw):
         top = draw(st.integers(0, source[1] - 1))
         width = draw(st.integers(1, source[0] - left))
         height = draw(st.integers(1, min(200, source[1] - top)))
-        lines.append(Line("x", left, top, width, height))
+        lines.append(line_box("x", left, top, width, height))
     focal = draw(st.none() | st.tuples(st.floats(0, 1), st.floats(0, 1)))
     return source, target, lines, focal
 
@@ -361,13 +353,13 @@ def test_verdicts_agree_with_the_geometry(case):
 # --- end to end: real pixels --------------------------------------------------------------------------------
 
 
-def picture_with_copy(text: str, at: tuple[int, int], size: int = 64) -> tuple[Image.Image, Line]:
+def picture_with_copy(text: str, at: tuple[int, int], size: int = 64) -> tuple[Image.Image, TextBox]:
     image = Image.new("RGB", SOURCE, (235, 225, 200))
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=size)
     draw.text(at, text, fill=(20, 20, 60), font=font)
     left, top, right, bottom = draw.textbbox(at, text, font=font)
-    return image, Line(text, left, top, right - left, bottom - top)
+    return image, line_box(text, left, top, right - left, bottom - top)
 
 
 def dark_pixels(image: Image.Image) -> int:
@@ -395,8 +387,8 @@ def test_the_moved_steps_cut_a_real_picture_to_the_placement_size_with_the_copy_
 
 def test_evidence_draws_both_windows_and_the_cut_line():
     image, line = picture_with_copy("SUMMER SALE", (30, 120))
-    other = Line("inside", 700, 700, 200, 50)
-    noise = Line("", 5, 5, 0, 12)
+    other = line_box("inside", 700, 700, 200, 50)
+    noise = line_box("", 5, 5, 0, 12)
     result = fit(SQUARE, [line, other, noise])
     png = crop_evidence_png(image, fit=result, boxes=[line, other, noise])
     drawn = Image.open(io.BytesIO(png))
@@ -432,3 +424,16 @@ def test_fill_steps_are_the_window_a_re_render_around_the_focal_point_cuts(targe
 
     assert verdict(steps) == CropVerdict.OK
     assert verdict(steps_for(target)) == CropVerdict.ADJUSTED
+
+
+def test_lines_read_by_ocr_move_the_window_and_the_moved_cut_reads_the_whole_copy():
+    image, _ = picture_with_copy("SUMMER SALE", (30, 120), size=72)
+    reading = read_text(image, locale="en-GB")
+    assert "SUMMER SALE" in reading.text
+    result = fit((970, 250), list(reading.boxes))
+    assert result.verdict == CropVerdict.ADJUSTED
+    planned = apply_steps(image, steps_for((970, 250)))
+    moved = apply_steps(image, result.steps)
+    assert moved.size == (970, 250)
+    assert "SUMMER SALE" not in read_text(planned, locale="en-GB").text
+    assert "SUMMER SALE" in read_text(moved, locale="en-GB").text
