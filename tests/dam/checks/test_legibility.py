@@ -144,3 +144,23 @@ def test_a_2048_square_picture_is_checked_well_inside_the_time_budget():
     result = legibility_check(image, boxes=boxes)
     assert time.process_time() - started < 0.3
     assert result.passed and len(result.lines) == 8
+
+
+def test_boxes_read_by_tesseract_measure_the_drawn_colours():
+    from dam.checks.ocr import read_text
+
+    image = _card()
+    draw = ImageDraw.Draw(image)
+    draw.text((250, 250), "Summer sale", fill=(20, 24, 40), font=FONT)
+    draw.text((250, 420), "Fifty percent off", fill=(150, 150, 150), font=FONT)
+
+    reading = read_text(image, locale="en-GB")
+    result = legibility_check(image, boxes=reading.boxes, minimum=4.5)
+
+    by_text = {line["text"]: line for line in result.lines}
+    assert set(by_text) == {"Summer sale", "Fifty percent off"}
+    assert by_text["Summer sale"]["text_colour"] == "#141828"
+    assert by_text["Fifty percent off"]["ratio"] == pytest.approx(
+        contrast_ratio((150, 150, 150), (250, 248, 240)), rel=0.03
+    )
+    assert not result.passed and result.ratio < 3
