@@ -308,3 +308,18 @@ def test_the_staff_page_refuses_out_of_range_values_and_bad_logos_naming_the_fie
     bad_logo = client.post(BRAND_PAGE, {**PAGE_FORM, "logo": upload})
     assert bad_logo.status_code == 400 and "not a readable PNG, JPEG or WebP image" in bad_logo.content.decode()
     assert not BrandPolicy.objects.for_tenant(alice.tenant).exists()
+
+
+def test_the_staff_placement_form_sets_the_smallest_copy_height(alice):
+    client = _staff(alice.user)
+    form = {"slug": "story", "name": "Story", "width": 1080, "height": 1920, "output_format": "jpeg"}
+
+    too_small = client.post("/admin/tenants/placement/add/", {**form, "compression": 85, "min_text_height": 2})
+    assert too_small.status_code == 200 and "min_text_height" in too_small.context["adminform"].form.errors
+    assert not Placement.objects.for_tenant(alice.tenant).exists()
+
+    added = client.post("/admin/tenants/placement/add/", {**form, "compression": 85, "min_text_height": 28})
+    assert added.status_code == 302, added.content[:500]
+    assert Placement.objects.for_tenant(alice.tenant).get(slug="story").min_text_height == 28
+    page = client.get(f"/admin/tenants/placement/{Placement.objects.for_tenant(alice.tenant).get().pk}/change/")
+    assert "Smallest copy height (px)" in page.content.decode()
