@@ -4,6 +4,8 @@ import json
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFont
 
 from dam.checks.legibility import contrast_ratio, legibility_check
@@ -164,3 +166,14 @@ def test_boxes_read_by_tesseract_measure_the_drawn_colours():
         contrast_ratio((150, 150, 150), (250, 248, 240)), rel=0.03
     )
     assert not result.passed and result.ratio < 3
+
+
+rgb = st.tuples(*[st.integers(0, 255)] * 3)
+
+
+@given(first=rgb, second=rgb)
+def test_contrast_ratio_is_symmetric_and_between_1_and_21(first, second):
+    ratio = contrast_ratio(first, second)
+    assert ratio == contrast_ratio(second, first)
+    assert 1.0 <= ratio <= 21.0 + 1e-9
+    assert contrast_ratio(first, first) == pytest.approx(1.0)

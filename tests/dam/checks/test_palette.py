@@ -4,6 +4,8 @@ import json
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from dam.checks.palette import delta_e, palette_check, parse_hex
@@ -119,3 +121,14 @@ def test_a_2048_square_picture_is_checked_well_inside_the_time_budget():
     started = time.process_time()
     palette_check(image, palette=list(PALETTES[3]), max_delta_e=12, min_score=0.6)
     assert time.process_time() - started < 0.3
+
+
+@settings(max_examples=40, deadline=None)
+@given(colour=st.tuples(*[st.integers(0, 255)] * 3), size=st.tuples(st.integers(1, 400), st.integers(1, 400)))
+def test_a_picture_in_one_palette_colour_scores_one(colour, size):
+    hex_colour = "#{:02x}{:02x}{:02x}".format(*colour)
+    result = palette_check(Image.new("RGB", size, colour), palette=[hex_colour], max_delta_e=1, min_score=1.0)
+
+    assert result.passed and result.score == pytest.approx(1.0)
+    assert [(c["hex"], c["nearest"]) for c in result.colours] == [(hex_colour, hex_colour)]
+    assert result.colours[0]["delta_e"] == pytest.approx(0.0, abs=1e-6)
