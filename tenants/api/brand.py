@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.urls import reverse
@@ -9,6 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -87,6 +90,10 @@ class BrandPolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenan
                 raise exceptions.NotFound("no brand policy yet")
             return Response(self._shown(policy))
         partial = request.method == "PATCH"
+        if isinstance(request.data, Mapping) and "logo" in request.data:
+            # Read-only here, but silently dropping a logo a client meant to set would look like success.
+            message = "the logo is set with PUT /api/v1/brand-policy/logo (multipart field `logo`)"
+            raise serializers.ValidationError({"logo": [ErrorDetail(message, code="read_only")]})
         params = BrandPolicySerializer(data=request.data, partial=partial)
         params.is_valid(raise_exception=True)
         policy = brand_policy_update(

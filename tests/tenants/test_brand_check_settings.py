@@ -215,6 +215,12 @@ def test_logo_validate_reads_what_pillow_reads():
     assert (logo.format, logo.width, logo.height) == ("webp", 90, 30)
 
 
+def test_the_logo_is_not_set_through_the_policy_body(alice):
+    response = alice.client().patch(CURRENT, {"logo": "aGVsbG8="}, format="json")
+    assert response.status_code == 400 and names_field(response, "logo") and "read_only" in error_codes(response)
+    assert not BrandPolicy.objects.for_tenant(alice.tenant).exists()
+
+
 def test_a_logo_upload_needs_a_file(alice):
     response = alice.client().put(LOGO, {}, format="multipart")
     assert response.status_code == 400 and names_field(response, "logo")
