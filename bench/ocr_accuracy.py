@@ -3,7 +3,7 @@ drawn with one letter replaced or dropped is caught, per locale, with the OCR's 
 
     .venv/bin/python bench/ocr_accuracy.py                                   # 200 strings x 12 locales x 3 variants
     .venv/bin/python bench/ocr_accuracy.py --strings 50 --doc docs/checks-accuracy.md
-    .venv/bin/python bench/ocr_accuracy.py --locales hi,bn --strings 100 --examples 10
+    .venv/bin/python bench/ocr_accuracy.py --locales hi,bn --strings 100 --examples 10 --rows /tmp/ocr-rows.jsonl
     .venv/bin/python bench/ocr_accuracy.py --smoke                           # 3 locales x 2 strings: the path
 
 Corpus: for each locale, `--strings` distinct headlines of 1-12 words, composed by a seeded draw from the
@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import io
+import json
 import math
 import os
 import platform
@@ -331,6 +332,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="processes rendering and reading")
     parser.add_argument("--examples", type=int, default=3, help="misreads shown per locale")
     parser.add_argument("--doc", type=Path, help="also write the tables as Markdown to this file")
+    parser.add_argument("--rows", type=Path, help="also write every image's result as JSON lines to this file")
     parser.add_argument("--smoke", action="store_true", help=f"{', '.join(SMOKE_LOCALES)} x 2 strings; no targets")
     args = parser.parse_args()
     if args.smoke:
@@ -391,6 +393,9 @@ def main() -> int:
         for fault in ("substitute", "drop"):
             if not math.isnan(s[fault]):
                 met &= verdict(f"{loc} {fault} caught", s[fault], target=DETECTION_TARGET)
+    if args.rows:
+        args.rows.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+        print(f"   wrote {args.rows}")
     if args.doc and not args.smoke:
         command = shlex.join([".venv/bin/python", "bench/ocr_accuracy.py", *sys.argv[1:]])
         write_doc(args.doc, command=command, rows=rows, settings=settings, examples=examples)
