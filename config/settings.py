@@ -325,6 +325,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Webhook deliveries due for a (re)try (WEBHOOK_* below).
     "webhooks-sweep": {"task": "dam.webhooks.sweep", "schedule": 30},
+    # Versions whose copy and brand checks stayed pending (a lost message): checked again.
+    "checks-sweep": {"task": "dam.renditions.sweep_checks", "schedule": 300},
 }
 
 # --- Content Safety ---

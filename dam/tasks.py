@@ -116,3 +116,41 @@ def build_export(self, export_id: int) -> str:
 def export_build_enqueue(*, export_id: int) -> None:
     """Queue the build of a new export once the transaction that created it commits."""
     transaction.on_commit(lambda: build_export.delay(export_id))
+
+
+CHECKS_RETRY_BASE_SECONDS = 10
+# OCR of a 2048x2048 output takes a second or two; the limit leaves room for a loaded machine.
+CHECKS_TIME_LIMIT = 300
+
+
+@shared_task(
+    name="dam.renditions.check_version",
+    bind=True,
+    acks_late=True,  # safe to run twice: the findings are recorded only while the version is still pending
+    max_retries=5,
+    time_limit=CHECKS_TIME_LIMIT,
+    soft_time_limit=CHECKS_TIME_LIMIT - 30,
+)
+def check_version(self, version_id: int) -> str:
+    from dam.services.checks import version_checks_run
+
+    try:
+        return version_checks_run(version_id=version_id)
+    except (OperationalError, InterfaceError) as error:
+        raise self.retry(exc=error, countdown=CHECKS_RETRY_BASE_SECONDS * 2**self.request.retries) from error
+
+
+@shared_task(name="dam.renditions.sweep_checks", time_limit=120, soft_time_limit=100)
+def sweep_checks() -> int:
+    """Re-enqueue versions whose checks have been pending too long (a lost message, retries used up; beat)."""
+    from dam.services.checks import version_checks_stale
+
+    stale = version_checks_stale()
+    for version_id in stale:
+        check_version.delay(version_id)
+    return len(stale)
+
+
+def version_checks_enqueue(*, version_id: int) -> None:
+    """Queue the checks of a new version once its transaction commits."""
+    transaction.on_commit(lambda: check_version.delay(version_id))

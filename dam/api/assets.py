@@ -22,6 +22,7 @@ from dam.blobs import blob_url
 from dam.lifecycle import is_servable
 from dam.models import Asset, AssetVersion, Rendition
 from dam.selectors.assets import asset_versions, assets_for_tenant
+from dam.selectors.checks import checks_overview
 from dam.selectors.storefront import storefront_assets, storefront_versions
 from governance.safety.verdicts import redact
 from tenants.api.base import TenantScopedReadViewSet
@@ -85,6 +86,10 @@ class AssetVersionSerializer(VersionFieldsMixin, serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     parent = serializers.SerializerMethodField()
     renditions = RenditionSerializer(many=True, read_only=True)
+    checks = serializers.SerializerMethodField(
+        help_text="The copy and brand checks: state (none, pending, done, failed), copy verdict, brand score "
+        "(details: GET /assets/{id}/versions/{n}/checks)"
+    )
 
     class Meta:
         model = AssetVersion
@@ -112,10 +117,14 @@ class AssetVersionSerializer(VersionFieldsMixin, serializers.ModelSerializer):
             "safety_verdicts",
             "safety_config_version",
             "brand_policy_version",
+            "checks",
             "created_at",
         ]
 
     safety_verdicts = serializers.SerializerMethodField()
+
+    def get_checks(self, version: AssetVersion) -> dict[str, Any]:
+        return checks_overview(version)
 
     def get_parent(self, version: AssetVersion) -> int | None:
         return version.parent.number if version.parent_id else None

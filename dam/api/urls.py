@@ -5,6 +5,7 @@ from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from dam.api.assets import AssetViewSet
+from dam.api.checks import VersionChecksView
 from dam.api.delivery import DeliverySettingsViewSet, PublishWindowViewSet
 from dam.api.exports import ExportViewSet
 from dam.api.library import CollectionViewSet, LibrarySettingsView
@@ -40,6 +41,7 @@ api_v1 = [
     path(f"{_version}/publish", VersionPublishView.as_view(), name="asset-version-publish"),
     path(f"{_version}/unpublish", VersionUnpublishView.as_view(), name="asset-version-unpublish"),
     path(f"{_version}/reviews", VersionReviewHistoryView.as_view(), name="asset-version-reviews"),
+    path(f"{_version}/checks", VersionChecksView.as_view(), name="asset-version-checks"),
     path("reviews/bulk", BulkReviewView.as_view(), name="review-bulk"),
     *library.urls,
 ]

@@ -1,3 +1,4 @@
+from dam.models.checks import CheckKind, CheckOutcome, ChecksState, VersionCheck
 from dam.models.delivery import PublishWindow, TenantDelivery
 from dam.models.exports import Export
 from dam.models.library import Asset, AssetVersion, Collection, ImageFormat, Rendition
@@ -8,6 +9,9 @@ from dam.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 __all__ = [
     "Asset",
     "AssetVersion",
+    "CheckKind",
+    "CheckOutcome",
+    "ChecksState",
     "Collection",
     "Export",
     "ImageFormat",
@@ -16,6 +20,7 @@ __all__ = [
     "Rendition",
     "ReviewDecision",
     "TenantDelivery",
+    "VersionCheck",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -11,6 +11,7 @@ from django.db import models
 
 from dam.formats import FORMATS
 from dam.lifecycle import VersionStatus
+from dam.models.checks import ChecksState
 from tenants.scoping import TenantOwnedModel
 
 # The column's choices are the format table's rows (dam.formats), so the two cannot disagree.
@@ -144,6 +145,16 @@ class AssetVersion(TenantOwnedModel, StoredImage):
     safety_verdicts = models.JSONField(default=list, blank=True)
     safety_config_version = models.PositiveIntegerField(null=True, blank=True)
     brand_policy_version = models.PositiveIntegerField(null=True, blank=True)
+    # The in-image copy the version was asked to carry (its locale's), read back by the copy check.
+    expected_copy = models.TextField(blank=True)
+    # Deterministic checks (dam.models.checks): their state, the brand score, and whether the version becomes
+    # approved when they pass (a version that would have started approved waits in review while it is checked).
+    checks_state = models.CharField(max_length=8, choices=ChecksState.choices, default=ChecksState.NONE, blank=True)
+    approve_when_checked = models.BooleanField(default=False)
+    brand_checks_passed = models.PositiveSmallIntegerField(null=True, blank=True)
+    brand_checks_run = models.PositiveSmallIntegerField(null=True, blank=True)
+    # What lists show of the checks without reading their rows: the copy verdict, each check's outcome.
+    checks_summary = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta(TenantOwnedModel.Meta):

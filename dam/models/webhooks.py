@@ -14,6 +14,7 @@ class WebhookEvent(models.TextChoices):
     JOB_SUCCEEDED = "job.succeeded", "Job succeeded"
     JOB_FAILED = "job.failed", "Job failed"
     ASSET_VERSION_CREATED = "asset.version_created", "Asset version created"
+    ASSET_VERSION_CHECKED = "asset.version_checked", "Asset version checked (copy and brand)"
     ASSET_APPROVED = "asset.approved", "Asset approved"
     ASSET_PUBLISHED = "asset.published", "Asset published"
     BUDGET_THRESHOLD_REACHED = "budget.threshold_reached", "Budget threshold reached"

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from django.db.models import Prefetch, QuerySet
 
-from dam.models import Asset, AssetVersion, Collection, Rendition
+from dam.models import Asset, AssetVersion, Collection, Rendition, VersionCheck
 from tenants.models import Tenant
 
 
@@ -43,11 +43,12 @@ def install_blob_holder(holder: BlobHolder) -> None:
 
 
 def storage_keys_in_use(*, keys: list[str]) -> set[str]:
-    """Which of these blob keys some version or rendition, or an installed holder, points at (any tenant:
-    housekeeping). A charged provider response's images are held before their versions exist: removing
+    """Which of these blob keys some version, rendition or check's evidence, or an installed holder, points at
+    (any tenant: housekeeping). A charged provider response's images are held before their versions exist: removing
     them would leave the job nothing to finish from but a second, paid call."""
     used = set(AssetVersion.unscoped.filter(storage_key__in=keys).values_list("storage_key", flat=True))
     used |= set(Rendition.unscoped.filter(storage_key__in=keys).values_list("storage_key", flat=True))
+    used |= set(VersionCheck.unscoped.filter(evidence_key__in=keys).values_list("evidence_key", flat=True))
     for holder in _blob_holders:
         used |= holder([key for key in keys if key not in used])
     return used

@@ -11,11 +11,11 @@ from django.db.models import Max
 
 from dam.blobs import StoredBlob
 from dam.lifecycle import VersionStatus
-from dam.models import Asset, AssetVersion, Collection
+from dam.models import Asset, AssetVersion, ChecksState, Collection
 from dam.selectors.search import asset_current_version_set
 from dam.services.renditions import rendition_create  # noqa: F401  (its home is the renditions' services)
 from dam.services.webhooks import webhook_emit
-from dam.tasks import renditions_up_front_enqueue
+from dam.tasks import renditions_up_front_enqueue, version_checks_enqueue
 from tenants.audit import Actor, RequestOrigin, audit
 from tenants.models import Tenant
 
@@ -139,6 +139,8 @@ def asset_version_create(
     asset_current_version_set(asset=locked, version=version)
     asset.current_version = version
     renditions_up_front_enqueue(version_id=version.pk)
+    if version.checks_state == ChecksState.PENDING:
+        version_checks_enqueue(version_id=version.pk)
     facts = {
         "asset_id": asset.pk,
         "version": version.number,

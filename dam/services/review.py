@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 
 from dam.lifecycle import ReviewAction, VersionStatus, review_action_sources
-from dam.models import Asset, AssetVersion, Rendition, ReviewDecision
+from dam.models import Asset, AssetVersion, ChecksState, Rendition, ReviewDecision
 from dam.services.webhooks import webhook_emit
 from tenants.audit import Actor, RequestOrigin, audit
 from tenants.errors import Conflict, ServiceError
@@ -146,6 +146,13 @@ def _decide(
         current = AssetVersion.objects.for_tenant(tenant_id).get(pk=version.pk)
         if action == ReviewAction.APPROVE:
             _check_four_eyes(current, reviewer)
+            if current.checks_state == ChecksState.PENDING:
+                # Its copy is still being read back: an approval now would skip what the checks find.
+                raise Conflict(
+                    "the copy and brand checks of this version are still running; approve it when they are done",
+                    field="status",
+                    code="checks_pending",
+                )
         if current.status not in sources:
             raise Conflict(
                 f"a {current.status} version cannot be {_PAST_TENSE[action]}", field="status", code="invalid_transition"
@@ -229,6 +236,7 @@ class BulkSkip(StrEnum):
     FOUR_EYES = "four_eyes"  # the reviewer requested it: another reviewer must approve it
     WRONG_STATUS = "wrong_status"  # its status does not allow the action (already decided, or not yet approved)
     NEWER_VERSION_WAITING = "newer_version_waiting"  # a newer version of its asset waits: decide that one
+    CHECKS_PENDING = "checks_pending"  # its copy is still being read back: decide it when the checks are done
     NOT_FOUND = "not_found"  # no such version in this tenant (another tenant's ids look exactly like this)
     INVALID = "invalid"  # the decision itself was refused (the reason is in the detail)
 
@@ -272,6 +280,8 @@ def _skip_reason(exc: ServiceError) -> BulkSkip:
         return BulkSkip.WRONG_STATUS
     if exc.code == "newer_version_waiting":
         return BulkSkip.NEWER_VERSION_WAITING
+    if exc.code == "checks_pending":
+        return BulkSkip.CHECKS_PENDING
     return BulkSkip.INVALID
 
 

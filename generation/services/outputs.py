@@ -18,10 +18,11 @@ from django.db.models import F, Func, JSONField, Value
 from dam.blobs import StoredBlob, blob_put, blob_read
 from dam.imaging import derive
 from dam.lifecycle import VersionStatus, initial_status
-from dam.models import Asset, AssetVersion
+from dam.models import Asset, AssetVersion, ChecksState
 from dam.provenance import ProvenanceRecord, provenance_for_generated_output, provenance_stamp
 from dam.renditions.presets import placement_quality, placement_spec_key
 from dam.services.assets import asset_create, asset_version_create
+from dam.services.checks import checks_wanted
 from dam.services.renditions import rendition_blob_put, rendition_create
 from dam.services.settings import library_settings_shared
 from generation.foundry.results import ImageOutput
@@ -157,6 +158,22 @@ def _audit_output_blocked(*, job: Job, version: AssetVersion) -> None:
     )
 
 
+def _checks_fields(*, job: Job, unit: JobGeneration, status: str) -> dict[str, Any]:
+    """The version's expected copy and checks state (dam.services.checks), and its starting status: a version
+    whose copy is read back cannot start approved, it waits in review until the checks approve it."""
+    fields: dict[str, Any] = {"status": status, "expected_copy": unit.locale_copy or ""}
+    if status == VersionStatus.BLOCKED:
+        return fields  # quarantined: never checked, never served
+    wanted, copy = checks_wanted(
+        expected_copy=unit.locale_copy or "", locale=unit.locale or "", brand_policy=job.brand_policy
+    )
+    if wanted:
+        fields["checks_state"] = ChecksState.PENDING
+    if copy and status == VersionStatus.APPROVED:
+        fields.update(status=VersionStatus.NEEDS_REVIEW, approve_when_checked=True)
+    return fields
+
+
 def _group(job: Job, unit: JobGeneration) -> GenerationGroup:
     return SizePlan.from_dict(job.size_plan).groups[unit.group_index]
 
@@ -235,6 +252,8 @@ def _versions_create(
             )
         )
         output_verdicts.append(output_verdict)
+        checks = _checks_fields(job=job, unit=unit, status=status)
+        status = checks.pop("status")
         campaign_fields: dict[str, Any] = {}
         if job.campaign_id:
             target = campaign_cell_asset(job=job, unit=unit, placements=slugs)
@@ -281,6 +300,7 @@ def _versions_create(
             safety_config_version=job.safety_config.version if job.safety_config_id else None,
             brand_policy_version=job.brand_policy.version if job.brand_policy_id else None,
             actor=Actor.system("worker"),
+            **checks,
             **campaign_fields,
         )
         cell_version = version

@@ -113,6 +113,7 @@ OBJECT_ENDPOINTS = {
         None,
     ),
     "asset-version-reviews": ("asset-version-reviews", "get", "/api/v1/assets/{id}/versions/2/reviews", "asset", None),
+    "asset-version-checks": ("asset-version-checks", "get", "/api/v1/assets/{id}/versions/2/checks", "asset", None),
     "budget-detail": ("budget-detail", "get", "/api/v1/budgets/{id}", "budget", None),
     "budget-update": ("budget-detail", "patch", "/api/v1/budgets/{id}", "budget", {"monthly_limit_usd": "12.00"}),
     "audit-event-detail": ("audit-event-detail", "get", "/api/v1/audit/{id}", "audit_event", None),

@@ -1,0 +1,462 @@
+"""Deterministic checks of a generated version: its copy read back, its placement crops kept text-safe, the
+brand's palette, legibility and logo (the measurements are in `dam.checks`; this module runs them and records
+what they found).
+
+A generated version whose brand policy asks for checks is created `checks_state=pending` (`checks_wanted`,
+called by the generation worker). While its copy is being read it cannot be approved by anyone: a version
+that would have started approved starts in review with `approve_when_checked`, and the checks approve it when
+the copy is exactly right and every crop keeps it whole. What the checks find (`version_checks_run`, in the
+renditions worker pool):
+
+- copy `exact`: passes; `near` (a small character error rate): the version waits for a person; `mismatch`:
+  the brand policy's `copy_mismatch_action` decides, `review` (wait for a person) or `block` (quarantine).
+- a placement crop that cut the copy is moved (same size, within the generation, keeping the focal point) and
+  its rendition re-cut; a crop no window can keep the copy whole in, or copy that ends up smaller than the
+  placement's `min_text_height`: the version waits for a person.
+- palette, legibility, logo: shown in the brand score (checks passed / checks run), never a status change.
+
+The measurements run outside any transaction (they take up to a second or two of CPU); the results, the re-cut
+renditions and the status change are recorded in one transaction that first takes the asset's row lock (the
+review services' lock order) and does nothing if the version is no longer pending (a second run of the task).
+A checker that crashes leaves the version `failed`: in review, never approved unchecked.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.db import InterfaceError, OperationalError, transaction
+from django.utils import timezone
+from PIL import Image, ImageOps
+
+from dam.blobs import StoredBlob, blob_put, blob_read
+from dam.checks.copy import NEAR_CER, CopyVerdict, compare_copy, copy_evidence_png
+from dam.checks.crops import CropVerdict, crop_evidence_png, crop_fit
+from dam.checks.legibility import WCAG_AA, legibility_check
+from dam.checks.logo import logo_check, logo_evidence_png
+from dam.checks.ocr import locale_supported, read_text
+from dam.checks.palette import palette_check
+from dam.imaging import derive, open_image
+from dam.lifecycle import VersionStatus, version_sources
+from dam.models import Asset, AssetVersion, CheckKind, CheckOutcome, ChecksState, Rendition, VersionCheck
+from dam.provenance import provenance_for_version, provenance_stamp
+from dam.renditions.presets import placement_quality, placement_spec_key
+from dam.services.settings import library_settings_for
+from dam.services.webhooks import webhook_emit
+from tenants.audit import Actor, audit
+from tenants.models import BrandLogo, BrandPolicy, Placement
+
+logger = logging.getLogger(__name__)
+
+ACTOR = "checks"
+DEFAULT_MIN_TEXT_HEIGHT = 12  # output px, for a placement archived or deleted since the generation
+MISMATCH_BLOCKS = "block"
+# What makes a version wait for a person (besides a copy mismatch under the `review` action).
+_NEEDS_PERSON_CROPS = frozenset({CropVerdict.CUT, CropVerdict.TOO_SMALL})
+_COPY_OUTCOME = {CopyVerdict.EXACT: CheckOutcome.PASS, CopyVerdict.NEAR: CheckOutcome.WARN}
+
+
+def _policy_checks_copy(policy: BrandPolicy | None) -> bool:
+    return policy is None or policy.copy_check
+
+
+def checks_wanted(*, expected_copy: str, locale: str, brand_policy: BrandPolicy | None) -> tuple[bool, bool]:
+    """(whether a new generated version gets checks, whether its copy is read back: then it cannot start
+    approved). Copy is checked when there is copy, in a locale the OCR reads, and the policy has the check on;
+    the palette and logo checks run when the policy has a palette or a logo."""
+    copy = (
+        bool(expected_copy.strip()) and bool(locale) and locale_supported(locale) and _policy_checks_copy(brand_policy)
+    )
+    brand = brand_policy is not None and (bool(brand_policy.palette) or brand_policy.logo_id is not None)
+    return copy or brand, copy
+
+
+@dataclass
+class Finding:
+    """One check's result, ready to be recorded."""
+
+    kind: str
+    outcome: str
+    verdict: str
+    score: float | None
+    evidence: dict[str, Any]
+    seconds: float
+    placement: str = ""
+    picture: bytes | None = None  # the evidence image (PNG), stored as a blob before the row
+
+
+@dataclass
+class Recut:
+    """A placement rendition to replace: cut again with a window that keeps the copy whole."""
+
+    placement: str
+    blob: StoredBlob
+    width: int
+    height: int
+    image_format: str
+    window: dict[str, int] | None = None  # the moved window, in source pixels
+
+
+@dataclass
+class Findings:
+    checks: list[Finding] = field(default_factory=list)
+    recuts: list[Recut] = field(default_factory=list)
+    focal: tuple[float, float] | None = None  # the focal point the crops were checked with
+
+    def of(self, kind: str) -> list[Finding]:
+        return [finding for finding in self.checks if finding.kind == kind]
+
+
+def _brand_policy(version: AssetVersion) -> BrandPolicy | None:
+    """The brand policy version the version was generated under (not the current one)."""
+    if version.brand_policy_version is None:
+        return None
+    return BrandPolicy.objects.for_tenant(version.tenant_id).filter(version=version.brand_policy_version).first()
+
+
+def _timed(function, *args, **kwargs) -> tuple[Any, float]:
+    started = time.process_time()
+    result = function(*args, **kwargs)
+    return result, round(time.process_time() - started, 4)
+
+
+def _copy_and_crops(version: AssetVersion, image: Image.Image, policy: BrandPolicy | None, findings: Findings) -> None:
+    near_cer = float(policy.copy_near_cer) if policy else NEAR_CER
+    started = time.process_time()
+    reading = read_text(image, locale=version.locale)
+    comparison = compare_copy(expected=version.expected_copy, reading=reading, locale=version.locale, near_cer=near_cer)
+    seconds = round(time.process_time() - started, 4)
+    findings.checks.append(
+        Finding(
+            kind=CheckKind.COPY,
+            outcome=_COPY_OUTCOME.get(comparison.verdict, CheckOutcome.FAIL),
+            verdict=str(comparison.verdict),
+            score=round(comparison.cer, 4),
+            evidence={**comparison.to_dict(), "reading": reading.to_dict()},
+            seconds=seconds,
+            picture=copy_evidence_png(image, comparison=comparison, reading=reading),
+        )
+    )
+    boxes = list(comparison.boxes)
+    if not boxes:
+        return  # the copy was not found: nothing to keep whole, nothing to measure the contrast of
+    minimum = float(policy.legibility_min_contrast) if policy else WCAG_AA
+    legibility, seconds = _timed(legibility_check, image, boxes=boxes, minimum=minimum)
+    findings.checks.append(
+        Finding(
+            kind=CheckKind.LEGIBILITY,
+            outcome=CheckOutcome.PASS if legibility.passed else CheckOutcome.FAIL,
+            verdict="passed" if legibility.passed else "failed",
+            score=round(legibility.ratio, 4),
+            evidence=legibility.to_dict(),
+            seconds=seconds,
+        )
+    )
+    _crops(version, image, boxes, findings)
+
+
+def _crops(version: AssetVersion, image: Image.Image, boxes: list, findings: Findings) -> None:
+    planned = (version.size_plan or {}).get("placements") or []
+    if not planned:
+        return
+    placements = {
+        p.slug: p for p in Placement.objects.for_tenant(version.tenant_id).filter(slug__in=[p["slug"] for p in planned])
+    }
+    focal = None if version.focal_x is None else (version.focal_x, version.focal_y)
+    findings.focal = focal
+    source: bytes | None = None
+    for derivation in planned:
+        slug = derivation["slug"]
+        placement = placements.get(slug)
+        min_height = placement.min_text_height if placement else DEFAULT_MIN_TEXT_HEIGHT
+        started = time.process_time()
+        fit = crop_fit(
+            source_size=image.size,
+            steps=list(derivation.get("steps") or []),
+            boxes=boxes,
+            focal=focal,
+            min_text_height=min_height,
+            placement=slug,
+        )
+        outcome = CheckOutcome.FAIL if fit.verdict in _NEEDS_PERSON_CROPS else CheckOutcome.PASS
+        picture = crop_evidence_png(image, fit=fit, boxes=boxes) if fit.verdict != CropVerdict.OK else None
+        findings.checks.append(
+            Finding(
+                kind=CheckKind.CROP,
+                placement=slug,
+                outcome=outcome,
+                verdict=str(fit.verdict),
+                score=float(fit.text_height) if fit.text_height is not None else None,
+                evidence=fit.to_dict(),
+                seconds=round(time.process_time() - started, 4),
+                picture=picture,
+            )
+        )
+        if fit.adjusted and placement is not None:
+            source = source if source is not None else blob_read(version.storage_key)
+            findings.recuts.append(_recut(version, placement, source, fit.steps, fit.adjusted_box))
+
+
+def _recut(
+    version: AssetVersion,
+    placement: Placement,
+    source: bytes,
+    steps: list[dict[str, Any]],
+    window: dict[str, int] | None,
+) -> Recut:
+    """The placement cut again with the moved window, encoded and stamped as a generated cut is."""
+    quality = placement_quality(output_format=placement.output_format, compression=placement.compression)
+    encoded = derive(source, steps, image_format=placement.output_format, quality=quality)
+    record = provenance_for_version(version, library_settings_for(tenant=version.tenant_id))
+    data = provenance_stamp(encoded.data, image_format=encoded.format, record=record)
+    blob = blob_put(tenant_id=version.tenant_id, kind="renditions", data=data, image_format=encoded.format)
+    return Recut(placement.slug, blob, encoded.width, encoded.height, encoded.format, window)
+
+
+def _brand(image: Image.Image, policy: BrandPolicy | None, findings: Findings) -> None:
+    if policy is None:
+        return
+    if policy.palette:
+        result, seconds = _timed(
+            palette_check,
+            image,
+            palette=list(policy.palette),
+            max_delta_e=float(policy.palette_max_delta_e),
+            min_score=float(policy.palette_min_score),
+        )
+        findings.checks.append(
+            Finding(
+                kind=CheckKind.PALETTE,
+                outcome=CheckOutcome.PASS if result.passed else CheckOutcome.FAIL,
+                verdict="passed" if result.passed else "failed",
+                score=round(result.score, 4),
+                evidence=result.to_dict(),
+                seconds=seconds,
+            )
+        )
+    if policy.logo_id is not None:
+        stored = BrandLogo.objects.for_tenant(policy.tenant_id).get(pk=policy.logo_id)
+        logo = open_image(bytes(stored.data))
+        result, seconds = _timed(logo_check, image, logo=logo, min_width_share=float(policy.logo_min_width_share))
+        verdict = "found" if result.passed else ("too_small" if result.found else "missing")
+        findings.checks.append(
+            Finding(
+                kind=CheckKind.LOGO,
+                outcome=CheckOutcome.PASS if result.passed else CheckOutcome.FAIL,
+                verdict=verdict,
+                score=round(result.width_share, 4),
+                evidence=result.to_dict(),
+                seconds=seconds,
+                picture=logo_evidence_png(image, result=result) if result.found else None,
+            )
+        )
+
+
+def version_checks_measure(*, version: AssetVersion) -> Findings:
+    """Run every check the version's brand policy asks for (no database writes)."""
+    policy = _brand_policy(version)
+    image = ImageOps.exif_transpose(open_image(blob_read(version.storage_key))).convert("RGB")
+    findings = Findings()
+    wanted_copy = checks_wanted(expected_copy=version.expected_copy, locale=version.locale, brand_policy=policy)[1]
+    if wanted_copy:
+        _copy_and_crops(version, image, policy, findings)
+    _brand(image, policy, findings)
+    return findings
+
+
+def brand_score(checks: list[Finding] | list[VersionCheck]) -> tuple[int, int]:
+    """(passed, run) over kinds: a kind passes when every row of it passed (all placements' crops, say)."""
+    kinds: dict[str, bool] = {}
+    for check in checks:
+        kinds[check.kind] = kinds.get(check.kind, True) and check.outcome == CheckOutcome.PASS
+    return sum(kinds.values()), len(kinds)
+
+
+def _status_after(version: AssetVersion, findings: Findings, policy: BrandPolicy | None) -> tuple[str, str]:
+    """(the status the checks move the version to, why), or (its own status, "") for no change."""
+    copy = findings.of(CheckKind.COPY)
+    if copy and copy[0].verdict == CopyVerdict.MISMATCH:
+        if policy is not None and policy.copy_mismatch_action == MISMATCH_BLOCKS:
+            return VersionStatus.BLOCKED, "the copy read back does not match (the brand policy blocks a mismatch)"
+        return version.status, "the copy read back does not match"
+    if copy and copy[0].outcome != CheckOutcome.PASS:
+        return version.status, "the copy read back is close but not exact"
+    if any(check.outcome == CheckOutcome.FAIL for check in findings.of(CheckKind.CROP)):
+        return version.status, "a placement crop cuts the copy or makes it too small"
+    if version.approve_when_checked:
+        return VersionStatus.APPROVED, "every check of the copy passed"
+    return version.status, ""
+
+
+def _store_pictures(version: AssetVersion, findings: Findings) -> dict[int, str]:
+    keys = {}
+    for index, finding in enumerate(findings.checks):
+        if finding.picture is not None:
+            stored = blob_put(tenant_id=version.tenant_id, kind="evidence", data=finding.picture, image_format="png")
+            keys[index] = stored.key
+    return keys
+
+
+def version_checks_run(*, version_id: int) -> str:
+    """Check a pending version and record the findings (the renditions queue's task calls this). Returns what
+    happened: `skipped` (not pending, or gone), `done`, or `failed`."""
+    # A task names its version by id only; the row names its tenant.
+    version = AssetVersion.unscoped.filter(pk=version_id).first()
+    if version is None or version.checks_state != ChecksState.PENDING:
+        return "skipped"
+    try:
+        findings = version_checks_measure(version=version)
+        pictures = _store_pictures(version, findings)
+    except (OperationalError, InterfaceError):
+        raise  # the database went away: the task retries
+    except Exception as error:
+        logger.exception("version checks failed", extra={"version_id": version_id, "tenant_id": version.tenant_id})
+        version_checks_failed(version=version, reason=f"{type(error).__name__}: {error}"[:500])
+        return "failed"
+    return version_checks_record(version=version, findings=findings, pictures=pictures)
+
+
+@transaction.atomic
+def version_checks_record(*, version: AssetVersion, findings: Findings, pictures: dict[int, str]) -> str:
+    """One transaction: the check rows, the re-cut renditions, the brand score, the status change, the audit
+    event and the webhook. Nothing happens when the version is no longer pending."""
+    tenant_id = version.tenant_id
+    Asset.objects.for_tenant(tenant_id).select_for_update(no_key=True).get(pk=version.asset_id)
+    current = AssetVersion.objects.for_tenant(tenant_id).select_for_update().get(pk=version.pk)
+    if current.checks_state != ChecksState.PENDING:
+        return "skipped"
+    policy = _brand_policy(current)
+    VersionCheck.objects.for_tenant(tenant_id).bulk_create(
+        [
+            VersionCheck(
+                tenant_id=tenant_id,
+                version=current,
+                kind=finding.kind,
+                placement=finding.placement,
+                outcome=finding.outcome,
+                verdict=finding.verdict,
+                score=finding.score,
+                evidence=finding.evidence,
+                evidence_key=pictures.get(index, ""),
+                seconds=finding.seconds,
+            )
+            for index, finding in enumerate(findings.checks)
+        ]
+    )
+    focal = None if current.focal_x is None else (current.focal_x, current.focal_y)
+    # A focal point set while the checks ran has already re-cut the placements around it: keep those.
+    recuts = findings.recuts if focal == findings.focal else []
+    for recut in recuts:
+        replaced = (
+            Rendition.objects.for_tenant(tenant_id)
+            .filter(version=current, spec=placement_spec_key(recut.placement))
+            .update(**recut.blob.row_fields(), width=recut.width, height=recut.height, format=recut.image_format)
+        )
+        if replaced:
+            audit(
+                tenant=tenant_id,
+                actor=Actor.system(ACTOR),
+                action="rendition.recut",
+                target=("asset_version", current.pk),
+                payload={"placement": recut.placement, "window": recut.window, "reason": "the crop cut the copy"},
+            )
+    passed, run = brand_score(findings.checks)
+    target, reason = _status_after(current, findings, policy)
+    moved = target != current.status and (
+        AssetVersion.objects.for_tenant(tenant_id)
+        .filter(pk=current.pk, status__in=version_sources(target))
+        .update(status=target)
+    )
+    summary = _summary(current, findings, passed=passed, run=run, status=target if moved else current.status)
+    AssetVersion.objects.for_tenant(tenant_id).filter(pk=current.pk).update(
+        checks_state=ChecksState.DONE,
+        approve_when_checked=False,
+        brand_checks_passed=passed,
+        brand_checks_run=run,
+        checks_summary={key: summary[key] for key in ("copy", "brand_score", "checks")},
+    )
+    actor = Actor.system(ACTOR)
+    audit(
+        tenant=tenant_id, actor=actor, action="version.checked", target=("asset_version", current.pk), payload=summary
+    )
+    if moved:
+        audit(
+            tenant=tenant_id,
+            actor=actor,
+            action="version.blocked" if target == VersionStatus.BLOCKED else "version.approved",
+            target=("asset_version", current.pk),
+            payload={"from": current.status, "to": target, "reason": reason},
+        )
+    if target != VersionStatus.BLOCKED or not moved:
+        webhook_emit(tenant=tenant_id, event="asset.version_checked", payload=summary)
+    if moved and target == VersionStatus.APPROVED:
+        webhook_emit(
+            tenant=tenant_id,
+            event="asset.approved",
+            payload={
+                "asset_id": current.asset_id,
+                "version": current.number,
+                "from": current.status,
+                "to": target,
+                "comment": "",
+                "approved_over_newer": False,
+                "by": ACTOR,
+            },
+        )
+    return "done"
+
+
+def _summary(version: AssetVersion, findings: Findings, *, passed: int, run: int, status: str) -> dict[str, Any]:
+    copy = findings.of(CheckKind.COPY)
+    return {
+        "asset_id": version.asset_id,
+        "version": version.number,
+        "locale": version.locale,
+        "status": status,
+        "copy": (
+            {"verdict": copy[0].verdict, "cer": copy[0].score, "read": copy[0].evidence.get("read", "")}
+            if copy
+            else None
+        ),
+        "brand_score": {"passed": passed, "run": run},
+        "checks": [
+            {"kind": f.kind, "placement": f.placement, "outcome": f.outcome, "verdict": f.verdict, "score": f.score}
+            for f in findings.checks
+        ],
+    }
+
+
+@transaction.atomic
+def version_checks_failed(*, version: AssetVersion, reason: str) -> None:
+    """The checker crashed: the version leaves `pending` for `failed` and waits for a person (never approved)."""
+    tenant_id = version.tenant_id
+    Asset.objects.for_tenant(tenant_id).select_for_update(no_key=True).get(pk=version.asset_id)
+    updated = (
+        AssetVersion.objects.for_tenant(tenant_id)
+        .filter(pk=version.pk, checks_state=ChecksState.PENDING)
+        .update(checks_state=ChecksState.FAILED, approve_when_checked=False)
+    )
+    if updated:
+        audit(
+            tenant=tenant_id,
+            actor=Actor.system(ACTOR),
+            action="version.check_failed",
+            target=("asset_version", version.pk),
+            payload={"reason": reason},
+        )
+
+
+STALE_AFTER = timedelta(minutes=10)
+
+
+def version_checks_stale(*, older_than: timedelta = STALE_AFTER, limit: int = 500) -> list[int]:
+    """Versions still pending checks long after they were made (housekeeping, any tenant)."""
+    return list(
+        AssetVersion.unscoped.filter(checks_state=ChecksState.PENDING, created_at__lt=timezone.now() - older_than)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
