@@ -97,6 +97,11 @@ class AssetAdmin(TenantScopedAdmin):
             ),
             path("version/<int:version_id>/file/", bound(admin_views.version_file_view), name="dam_asset_version_file"),
             path(
+                "check/<int:check_id>/evidence/",
+                bound(admin_views.check_evidence_view),
+                name="dam_version_check_evidence",
+            ),
+            path(
                 "rendition/<int:rendition_id>/file/",
                 bound(admin_views.rendition_file_view),
                 name="dam_asset_rendition_file",

@@ -24,6 +24,7 @@ from django.urls import reverse
 from dam.lifecycle import VersionStatus
 from dam.models import AssetVersion, ReviewDecision
 from dam.selectors.review import (
+    CHECKS_FILTERS,
     ReviewFilters,
     placement_names,
     review_campaign_labels,
@@ -53,7 +54,7 @@ PAGE_SIZE = 24
 # The statuses a reviewer works on from the board (blocked versions are moderation's, never served).
 BOARD_STATUSES = [VersionStatus.NEEDS_REVIEW, VersionStatus.APPROVED, VersionStatus.PUBLISHED, VersionStatus.REJECTED]
 GROUPINGS = {"campaign": "Campaign", "job": "Job", "none": "No grouping"}
-FILTER_FIELDS = ("campaign", "locale", "placement", "job", "collection", "status")
+FILTER_FIELDS = ("campaign", "locale", "placement", "job", "collection", "status", "checks")
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,8 @@ class BoardQuery:
                 value = ""
             if name == "status" and value not in BOARD_STATUSES:
                 value = ""
+            if name == "checks" and value not in CHECKS_FILTERS:
+                value = ""
             if value and "\x00" not in value:
                 values[name] = value
         group = params.get("group") or "campaign"
@@ -106,6 +109,7 @@ class BoardQuery:
             placement=v.get("placement", ""),
             job_id=int(v["job"]) if "job" in v else None,
             collection=v.get("collection", ""),
+            checks=v.get("checks", ""),
         )
 
     def query_string(self, **extra: Any) -> str:
@@ -211,6 +215,7 @@ def review_board_view(site: AdminSite, request: HttpRequest, *, status: int = 20
         status_label=VersionStatus(query.status).label,
         filtered=bool({k for k in query.values if k != "status"}),
         choices=choices,
+        checks_choices=list(CHECKS_FILTERS.items()),
         status_choices=[(s, VersionStatus(s).label) for s in BOARD_STATUSES],
         groupings=list(GROUPINGS.items()),
         max_bulk=MAX_BULK_VERSIONS,
@@ -279,6 +284,7 @@ _SKIP_WORDS = {
     BulkSkip.FOUR_EYES: "You requested {them}, so another reviewer must approve {them}",
     BulkSkip.WRONG_STATUS: "Not in a state for this decision (already decided, or not approved yet)",
     BulkSkip.NEWER_VERSION_WAITING: "A newer version of the same asset waits for review: decide that one first",
+    BulkSkip.CHECKS_PENDING: "The copy and brand checks are still running: decide when they are done",
     BulkSkip.NOT_FOUND: "No longer available",
     BulkSkip.INVALID: "Refused",
 }

@@ -8,6 +8,7 @@ through the admin's tenant-scoped queryset, so another tenant's asset is a 404 l
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -19,11 +20,13 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
+from dam.admin.checks import checks_panel
 from dam.admin.editing import edit_context
 from dam.admin.related import VersionCost, asset_audit_events, version_costs, version_verdicts
 from dam.blobs import blob_read
 from dam.formats import FORMATS
-from dam.models import Asset, AssetVersion, Rendition
+from dam.lifecycle import VersionStatus
+from dam.models import Asset, AssetVersion, Rendition, VersionCheck
 from dam.thumbnails import THUMBNAIL_FORMAT, version_thumbnail
 from tenants.admin.base import admin_tenant_context
 from tenants.models import Scope
@@ -147,6 +150,7 @@ def asset_page(model_admin: AssetAdmin, request: HttpRequest, object_id: str) ->
         "plan": _plan_summary(selected),
         "usage": selected.usage or {},
         "verdicts": version_verdicts(version=selected, show_terms=context.can(Scope.ADMIN)),
+        "checks": checks_panel(selected),
         "cost": costs.get(selected.pk),
         "show_costs": context.can(Scope.COSTS_READ),
         "audit_events": asset_audit_events(asset=asset, versions=versions) if context.can(Scope.ADMIN) else None,
@@ -282,4 +286,30 @@ def rendition_file_view(model_admin: AssetAdmin, request: HttpRequest, rendition
         sha256=rendition.sha256,
         image_format=rendition.format,
         name=f"asset-{rendition.version.asset_id}-v{rendition.version.number}-{label}",
+    )
+
+
+def check_evidence_view(model_admin: AssetAdmin, request: HttpRequest, check_id: int) -> HttpResponse:
+    """The picture of a check's evidence (boxes drawn on the version). Never for a blocked version: the picture
+    is the blocked image itself."""
+    if not model_admin.has_view_permission(request):
+        raise Http404("no such check")
+    assets = model_admin.get_queryset(request).values("pk")
+    check = (
+        VersionCheck.unscoped.filter(pk=check_id, version__asset__in=assets)
+        .exclude(evidence_key="")
+        .exclude(version__status=VersionStatus.BLOCKED)
+        .select_related("version")
+        .first()
+    )
+    if check is None:
+        raise Http404("no such check")
+    label = f"{check.kind}-{check.placement}" if check.placement else check.kind
+    return _file_response(
+        request,
+        key=check.evidence_key,
+        # Evidence blobs are content-addressed (dam.blobs.blob_key): the key's name is the picture's SHA-256.
+        sha256=PurePosixPath(check.evidence_key).stem,
+        image_format="png",
+        name=f"asset-{check.version.asset_id}-v{check.version.number}-{label}-evidence",
     )

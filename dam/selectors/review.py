@@ -8,11 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, Min, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, Min, OuterRef, Prefetch, Q, QuerySet
 
 from dam.lifecycle import VersionStatus
-from dam.models import Asset, AssetVersion, Collection, Rendition
+from dam.models import Asset, AssetVersion, ChecksState, Collection, Rendition
 from tenants.models import Placement, Tenant
+
+# What the copy and brand checks found, as a reviewer narrows the board by it (value -> label).
+CHECKS_FILTERS = {
+    "copy": "Copy mismatch or near",
+    "brand": "A brand check failed",
+    "failed": "Checks could not run",
+    "pending": "Checks still running",
+}
 
 
 @dataclass(frozen=True)
@@ -26,11 +34,14 @@ class ReviewFilters:
     job_id: int | None = None
     collection: str = ""  # the collection's slug, as the asset list's filter takes it
     asset_ids: tuple[int, ...] = field(default_factory=tuple)
+    checks: str = ""  # one of CHECKS_FILTERS
 
     def __post_init__(self) -> None:
         unknown = set(self.statuses) - set(VersionStatus.values)
         if unknown:
             raise ValueError(f"unknown statuses {sorted(unknown)}")
+        if self.checks and self.checks not in CHECKS_FILTERS:
+            raise ValueError(f"unknown checks filter {self.checks!r}")
 
 
 def review_versions(*, tenant: Tenant | int, filters: ReviewFilters) -> QuerySet[AssetVersion]:
@@ -52,7 +63,20 @@ def review_versions(*, tenant: Tenant | int, filters: ReviewFilters) -> QuerySet
         versions = versions.filter(asset__collection__slug=filters.collection)
     if filters.asset_ids:
         versions = versions.filter(asset_id__in=filters.asset_ids)
+    if filters.checks:
+        versions = versions.filter(_checks_condition(filters.checks))
     return versions.order_by("id")
+
+
+def _checks_condition(name: str) -> Q:
+    """The checks filter in SQL, on the version row: its state, the brand score, the copy verdict its summary keeps."""
+    if name == "copy":
+        return Q(checks_state=ChecksState.DONE, checks_summary__copy__verdict__in=["near", "mismatch"])
+    if name == "brand":
+        return Q(checks_state=ChecksState.DONE, brand_checks_passed__lt=F("brand_checks_run"))
+    if name == "failed":
+        return Q(checks_state=ChecksState.FAILED)
+    return Q(checks_state=ChecksState.PENDING)
 
 
 def review_cards(versions: QuerySet[AssetVersion]) -> QuerySet[AssetVersion]:
