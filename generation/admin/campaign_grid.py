@@ -115,6 +115,10 @@ def grid_context(request: HttpRequest, campaign: Any) -> dict[str, Any]:
             columns.append({"placement": placement, "cells": cells})
         rows.append({"market": market, "columns": columns})
     generating = grid["counts"].get(CellStatus.GENERATING, 0)
+    # Versions whose copy is still being read back: the grid keeps polling so their verdicts appear live.
+    checking = sum(
+        1 for row in grid["rows"] for cell in row["cells"] if cell["checks"] and cell["checks"]["state"] == "pending"
+    )
     return {
         "campaign": campaign,
         "grid": grid,
@@ -125,6 +129,7 @@ def grid_context(request: HttpRequest, campaign: Any) -> dict[str, Any]:
         "status_filter": wanted,
         "statuses": [(s, _status_words(s)) for s in STATUS_ORDER],
         "generating": generating,
+        "checking": checking,
         "poll_seconds": POLL_SECONDS,
         "thumbnail_width": THUMBNAIL_WIDTH,
         "can_run": context.can(Scope.JOBS_WRITE) and not campaign.archived,

@@ -192,6 +192,23 @@ class RunResultSerializer(serializers.Serializer):
     estimated_usd = serializers.DecimalField(**MONEY, required=False, allow_null=True)
 
 
+class GridCheckSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="copy, crop, palette, legibility or logo")
+    placement = serializers.CharField(help_text="the placement of a crop check; empty for the others")
+    outcome = serializers.CharField(help_text="pass, warn or fail")
+    verdict = serializers.CharField()
+    score = serializers.FloatField(allow_null=True)
+
+
+class GridChecksSerializer(serializers.Serializer):
+    state = serializers.CharField(help_text="none, pending, done or failed")
+    copy = serializers.DictField(allow_null=True, help_text="{verdict: exact | near | mismatch, cer, read}")
+    brand_score = serializers.DictField(
+        allow_null=True, child=serializers.IntegerField(), help_text="{passed, run} once the checks are done"
+    )
+    checks = GridCheckSerializer(many=True)
+
+
 class GridCellSerializer(serializers.Serializer):
     creative = serializers.CharField()
     locale = serializers.CharField()
@@ -205,6 +222,11 @@ class GridCellSerializer(serializers.Serializer):
     placement_url = serializers.CharField(allow_null=True, help_text="the placement's exact rendition")
     moderation = serializers.CharField(
         allow_null=True, help_text="the version's moderation badge: pass, flag or block (none without a version)"
+    )
+    checks = GridChecksSerializer(
+        allow_null=True,
+        help_text="the version's copy and brand checks (none without a version, and for a storefront key); details "
+        "with their evidence: GET /assets/{id}/versions/{n}/checks",
     )
     cost_usd = serializers.DecimalField(**MONEY)
 

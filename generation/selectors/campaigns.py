@@ -14,6 +14,7 @@ from dam.blobs import blob_url
 from dam.lifecycle import is_servable
 from dam.models import Rendition
 from dam.renditions.presets import placement_spec_key
+from dam.selectors.checks import checks_overview
 from generation.lifecycle import JobState
 from generation.models import Campaign, CampaignCell, CampaignVersion, CellStatus, Job, ProviderResponse
 from generation.planning import SizePlan
@@ -277,6 +278,8 @@ def _cell_data(
         # The placement's own crop, for previews that must not go through a public URL (the staff grid).
         "rendition": rendition.pk if rendition else None,
         "moderation": _worst_decision(version.safety_verdicts) if version else None,
+        # From the version row already read (no query); a storefront never sees the checks.
+        "checks": checks_overview(version) if version and not storefront else None,
         "cost_usd": cost or Decimal(0),
     }
 

@@ -392,3 +392,51 @@ def test_add_rows_keeps_what_was_typed_offers_more_rows_and_saves_nothing(alice,
     creative = client.post(ADD, form_data(more="creatives")).content.decode()
     assert creative.count('name="creative_key"') == 2 + 1  # the two typed, one more
     assert 'value="rock"' in creative and 'value="mud"' in creative
+
+
+def test_the_grid_shows_each_versions_checks_and_polls_until_they_are_done(alice, campaign):
+    """A version whose copy is still being read back keeps the grid polling (nothing else generates); once
+    checked, its cell shows the copy verdict and the brand score, read from the version row (no checks query),
+    and the API's grid carries the same overview."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from dam.models import ChecksState
+
+    campaign_run(campaign=campaign, scope="all", requested_by=alice.user)
+    ids = _approve_waiting(alice.tenant, "ja") + _approve_waiting(alice.tenant, "en-GB")
+    checked = AssetVersion.objects.for_tenant(alice.tenant).filter(pk=ids[0])
+    checked.update(checks_state=ChecksState.PENDING)
+    client = signed_in(alice.user)
+    grid = client.get(page(campaign.pk, "grid/")).content.decode()
+    assert 'data-generating="0"' in grid and 'data-checking="1"' in grid
+    assert 'hx-trigger="every 2s"' in grid and grid.count('data-checks="pending"') == 1
+    assert "1 checking copy…" in grid  # the grid's head counts them
+
+    copy = {"verdict": "near", "cer": 0.09, "read": "夏のセー"}
+    checked.update(
+        checks_state=ChecksState.DONE,
+        brand_checks_passed=2,
+        brand_checks_run=3,
+        checks_summary={"copy": copy, "brand_score": {"passed": 2, "run": 3}, "checks": []},
+    )
+    with CaptureQueriesContext(connection) as queries:
+        grid = client.get(page(campaign.pk, "grid/")).content.decode()
+    assert "hx-get" not in grid and 'data-checking="0"' in grid  # nothing left to wait for: no polling
+    assert grid.count('data-checks-copy="near"') == 1 and 'data-brand-score="2/3"' in grid
+    assert "Read back: “夏のセー” · character error rate 0.09" in grid
+    assert not [q for q in queries.captured_queries if '"dam_versioncheck"' in q["sql"]]
+    # Compare markets puts the copy read back beside each market's copy.
+    version = AssetVersion.objects.for_tenant(alice.tenant).get(pk=ids[0])
+    placement = CampaignCell.objects.for_tenant(alice.tenant).get(current_version=version).placement
+    compare = client.get(page(campaign.pk, "compare/") + f"?placement={placement}").content.decode()
+    assert compare.count('data-checks-copy="near"') == 1 and "夏のセール" in compare
+
+    cells = [
+        cell
+        for row in alice.client().get(f"/api/v1/campaigns/{campaign.pk}/grid").json()["rows"]
+        for cell in row["cells"]
+    ]
+    by_version = {cell["version"]: cell["checks"] for cell in cells}
+    assert by_version[ids[0]] == {"state": "done", "copy": copy, "brand_score": {"passed": 2, "run": 3}, "checks": []}
+    assert by_version[ids[1]]["state"] == "none" and by_version[ids[1]]["brand_score"] is None
