@@ -154,28 +154,43 @@ def _differences(expected: str, read: str) -> tuple[dict, ...]:
     )
 
 
+def _in_word(char: str) -> bool:
+    """A letter, mark or digit of a script that separates words with spaces (not Han or kana)."""
+    return unicodedata.category(char)[0] in "LMN" and not _is_cjk_unspaced(char)
+
+
+def _whole_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen text[start:end] to whole words: a copy found inside a longer word ("estivi" in "estivii") is that
+    word misspelled, not the copy; text beside it with a space or punctuation between is other text."""
+    while 0 < start < len(text) and _in_word(text[start - 1]) and _in_word(text[start]):
+        start -= 1
+    while 0 < end < len(text) and _in_word(text[end - 1]) and _in_word(text[end]):
+        end += 1
+    return start, end
+
+
 def _best_in(expected: str, text: str) -> tuple[int, str]:
-    """(distance, substring): the part of `text` closest to `expected`, or the whole of it."""
+    """(distance, substring): the part of `text` closest to `expected` (in whole words), or the whole of it."""
     best = (Levenshtein.distance(expected, text), text)
-    if len(text) > len(expected):
-        alignment = fuzz.partial_ratio_alignment(expected, text)
-        if alignment is not None:
-            part = text[alignment.dest_start : alignment.dest_end]
-            # The alignment maximises the indel ratio; widen it by a character each side when that helps the
-            # edit distance (a substituted first or last character falls outside an indel alignment).
-            for start, end in itertools.product(
-                range(max(0, alignment.dest_start - 1), alignment.dest_start + 2),
-                range(alignment.dest_end - 1, min(len(text), alignment.dest_end + 1) + 1),
-            ):
-                if end > start:
-                    candidate = text[start:end].strip()
-                    distance = Levenshtein.distance(expected, candidate)
-                    closer = abs(len(candidate) - len(expected)) < abs(len(best[1]) - len(expected))
-                    if distance < best[0] or (distance == best[0] and closer):
-                        best = (distance, candidate)
-            distance = Levenshtein.distance(expected, part)
-            if distance < best[0]:
-                best = (distance, part)
+    if len(text) <= len(expected):
+        return best
+    alignment = fuzz.partial_ratio_alignment(expected, text)
+    if alignment is None:
+        return best
+    # The alignment maximises the indel ratio; try it a character wider or narrower each side too (a substituted
+    # first or last character falls outside an indel alignment), then widened to whole words.
+    for first, last in itertools.product(
+        range(max(0, alignment.dest_start - 1), min(len(text), alignment.dest_start + 2)),
+        range(max(0, alignment.dest_end - 1), min(len(text), alignment.dest_end + 1) + 1),
+    ):
+        start, end = _whole_words(text, first, last)
+        candidate = text[start:end].strip()
+        if not candidate:
+            continue
+        distance = Levenshtein.distance(expected, candidate)
+        closer = abs(len(candidate) - len(expected)) < abs(len(best[1]) - len(expected))
+        if distance < best[0] or (distance == best[0] and closer):
+            best = (distance, candidate)
     return best
 
 

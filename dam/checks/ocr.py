@@ -17,7 +17,7 @@ colour instead:
    layer then finds the lines (a full layer with a large blob in it made Tesseract read nothing).
 4. Tesseract reads each layer that still has ink; lines below ``MIN_CONFIDENCE`` are dropped, and of two lines
    from different layers that overlap (the anti-aliased fringe of a glyph falls into a neighbouring colour)
-   the one with more confidently read characters is kept.
+   a line mostly inside a more confident one is dropped.
 
 The binding is tesserocr (Tesseract's C API) rather than pytesseract (a subprocess per call): the reading runs
 one Tesseract pass per layer, and a subprocess loads the language models every time (0.09 s for eng, 0.17 s for
@@ -74,12 +74,19 @@ MIN_LAYER_SHARE = 0.001  # a colour covering less of the image than this holds n
 MAX_LAYER_SHARE = 0.6  # ... more than this is the background
 MAX_GLYPH_HEIGHT = 0.25  # of the image's short side: a taller component is a shape, not a glyph
 MIN_GLYPH_PIXELS = 6
-REGION_REACH = 0.6  # of a glyph's size: glyphs this close belong to one region (word, line)
+SOLID_SHAPE = 0.2  # inscribed radius / height beyond which a component is a filled shape (bold strokes: ~0.07)
+SOLID_MIN_HEIGHT = 0.08  # of the short side: smaller components (strokes, dots, accents) are not tested
+REGION_REACH = 0.6  # of a glyph's height: glyphs this close belong to one region (word, line)
 MIN_REGION_HEIGHT = 8  # px at the working scale
 MIN_REGION_INK = 40  # ink pixels
 MAX_REGIONS = 8  # per layer, the inkiest: a layer of background speckle gives many tiny ones
+# Tesseract's page segmentation per region: sparse text (finds the lines among leftover shapes; measured best for
+# Latin, CJK and Devanagari), except Bengali, whose first word of a two-line headline sparse mode dropped in 5 of
+# 9 emulator renders while single-block mode read it.
+PAGE_MODE = int(tesserocr.PSM.SPARSE_TEXT)
+PAGE_MODES = {"ben": int(tesserocr.PSM.SINGLE_BLOCK)}
 MIN_CONFIDENCE = 0.45  # Tesseract's line confidence (0..1) below which a line is noise from the background
-OVERLAP = 0.5  # a line overlapping a more confident one by this share of the smaller box is the same line
+SAME_LINE = 0.5  # a line this much inside a more confident one is that line read again (another layer, a fringe)
 _CACHED_ENGINES = 3  # per thread: language sets kept loaded (one jpn+jpn_vert engine holds ~60 MB)
 
 
@@ -188,6 +195,22 @@ def _work_scale(size: tuple[int, int]) -> float:
     return 1.0
 
 
+def _drop_solid_shapes(
+    mask: np.ndarray, labels: np.ndarray, stats: np.ndarray, keep: np.ndarray, *, min_height: float
+) -> None:
+    """Unmark the filled shapes (discs, triangles, bars): their widest inscribed circle is large for their
+    height, where a glyph is made of strokes. Small components are left alone (a full stop is a filled disc)."""
+    candidates = np.flatnonzero(keep & (stats[:, 3] >= min_height))
+    if not len(candidates):
+        return
+    inside = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    for label in candidates:
+        x, y, w, h = stats[label, :4]
+        radius = inside[y : y + h, x : x + w][labels[y : y + h, x : x + w] == label].max()
+        if radius > SOLID_SHAPE * h:
+            keep[label] = False
+
+
 def _layers(rgb: Image.Image) -> list[np.ndarray]:
     """Black-on-white masks (uint8, 0 = ink), one per colour, with the non-glyph components removed."""
     thumb = rgb.copy()
@@ -207,6 +230,7 @@ def _layers(rgb: Image.Image) -> list[np.ndarray]:
         keep = (h <= max_glyph) & (area >= MIN_GLYPH_PIXELS) & (x > 0) & (y > 0)
         keep &= (x + w < width) & (y + h < height)
         keep[0] = False  # label 0 is everything not of this colour
+        _drop_solid_shapes(mask, labels, stats, keep, min_height=SOLID_MIN_HEIGHT * min(height, width))
         if not keep[1:].any():
             continue
         layers.append(np.where(keep[labels], 0, 255).astype(np.uint8))
@@ -215,15 +239,15 @@ def _layers(rgb: Image.Image) -> list[np.ndarray]:
 
 def _regions(layer: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Boxes (x0, y0, x1, y1) around groups of nearby glyphs: the words and lines of a layer. Each glyph's box
-    is grown in proportion to its own size, so the grouping works for 12 px captions and 200 px headlines."""
+    is grown in proportion to its own height, so the grouping works for 12 px captions and 200 px headlines."""
     ink = (layer == 0).astype(np.uint8)
     _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     canvas = np.zeros_like(ink)
     for x, y, w, h, _area in stats[1:]:
-        reach = max(2, round(REGION_REACH * max(w, h)))
-        cv2.rectangle(
-            canvas, (int(x - reach), int(y - reach // 2)), (int(x + w + reach), int(y + h + reach // 2)), 1, -1
-        )
+        # Letter and line spacing scale with the glyph height, not its width (a Bengali word is one component).
+        reach = max(2, round(REGION_REACH * h))
+        corner, opposite = (int(x - reach), int(y - reach // 2)), (int(x + w + reach), int(y + h + reach // 2))
+        cv2.rectangle(canvas, corner, opposite, 1, -1)
     _, _, stats, _ = cv2.connectedComponentsWithStats(canvas, connectivity=8)
     regions = []
     for x, y, w, h, _area in stats[1:]:
@@ -236,41 +260,51 @@ def _regions(layer: np.ndarray) -> list[tuple[int, int, int, int]]:
     return [box for _, box in regions[:MAX_REGIONS]]
 
 
-def _lines(engine: tesserocr.PyTessBaseAPI, layer: np.ndarray, scale: float) -> list[TextBox]:
-    lines = []
+def _read_region(engine: tesserocr.PyTessBaseAPI, crop: Image.Image, mode: int) -> list[tuple[str, tuple, float]]:
+    """[(text, box, confidence 0..1)] of the lines one Tesseract pass finds in a region."""
+    engine.SetPageSegMode(mode)
+    engine.SetImage(crop)
+    engine.Recognize()
+    iterator = engine.GetIterator()
+    if iterator is None:  # nothing in the region Tesseract would call text
+        return []
+    # A line's own confidence is low for CJK (Tesseract scores the spaces it puts between the glyphs);
+    # the region's mean word confidence is not, and garbage from the background scores low on both.
+    region_confidence = engine.MeanTextConf() / 100
     level = tesserocr.RIL.TEXTLINE
+    found = []
+    for line in tesserocr.iterate_level(iterator, level):
+        if line.Empty(level):
+            continue
+        text = line.GetUTF8Text(level).strip()
+        box = line.BoundingBox(level)
+        if text and box is not None:
+            found.append((text, box, max(line.Confidence(level) / 100, region_confidence)))
+    return found
+
+
+def _lines(engine: tesserocr.PyTessBaseAPI, layer: np.ndarray, scale: float, mode: int) -> list[TextBox]:
+    lines = []
     height, width = layer.shape
     for x0, y0, x1, y1 in _regions(layer):
         pad = max(4, (y1 - y0) // 4)
         left, top = max(0, x0 - pad), max(0, y0 - pad)
-        crop = layer[top : min(height, y1 + pad), left : min(width, x1 + pad)]
-        engine.SetImage(Image.fromarray(crop))
-        engine.Recognize()
-        iterator = engine.GetIterator()
-        if iterator is None:  # nothing in the region Tesseract would call text
-            continue
-        # A line's own confidence is low for CJK (Tesseract scores the spaces it puts between the glyphs);
-        # the region's mean word confidence is not, and garbage from the background scores low on both.
-        region_confidence = engine.MeanTextConf() / 100
-        for line in tesserocr.iterate_level(iterator, level):
-            if line.Empty(level):
-                continue
-            text = line.GetUTF8Text(level).strip()
-            box = line.BoundingBox(level)
-            confidence = max(line.Confidence(level) / 100, region_confidence)
-            if not text or box is None or confidence < MIN_CONFIDENCE:
+        crop = Image.fromarray(layer[top : min(height, y1 + pad), left : min(width, x1 + pad)])
+        for text, box, confidence in _read_region(engine, crop, mode):
+            if confidence < MIN_CONFIDENCE:
                 continue
             bx0, by0, bx1, by1 = (round(v / scale) for v in (box[0] + left, box[1] + top, box[2] + left, box[3] + top))
             lines.append(TextBox(text, bx0, by0, max(1, bx1 - bx0), max(1, by1 - by0), confidence))
     return lines
 
 
-def _overlap(a: TextBox, b: TextBox) -> float:
-    w = min(a.right, b.right) - max(a.left, b.left)
-    h = min(a.bottom, b.bottom) - max(a.top, b.top)
+def _inside(box: TextBox, other: TextBox) -> float:
+    """The share of `box`'s area that lies inside `other`."""
+    w = min(box.right, other.right) - max(box.left, other.left)
+    h = min(box.bottom, other.bottom) - max(box.top, other.top)
     if w <= 0 or h <= 0:
         return 0.0
-    return w * h / min(a.width * a.height, b.width * b.height)
+    return w * h / (box.width * box.height)
 
 
 def read_text(image: Image.Image, *, locale: str) -> OcrReading:
@@ -288,12 +322,10 @@ def read_text(image: Image.Image, *, locale: str) -> OcrReading:
         rgb = rgb.resize(size, Image.Resampling.BILINEAR if scale < 1 else Image.Resampling.LANCZOS)
     found: list[TextBox] = []
     for layer in _layers(rgb):
-        found += _lines(engine, layer, scale)
+        found += _lines(engine, layer, scale, PAGE_MODES.get(languages, PAGE_MODE))
     kept: list[TextBox] = []
-    # Of overlapping lines the one with the most confidently read characters wins: a one-glyph misreading of a
-    # background fringe can be confident too.
-    for box in sorted(found, key=lambda b: -b.confidence * len(b.text.replace(" ", ""))):
-        if all(_overlap(box, other) < OVERLAP for other in kept):
+    for box in sorted(found, key=lambda b: -b.confidence):
+        if all(_inside(box, other) < SAME_LINE for other in kept):
             kept.append(box)
     kept.sort(key=lambda b: (b.top, b.left))
     return OcrReading(
