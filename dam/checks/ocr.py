@@ -2,9 +2,9 @@
 
 Why the image is not handed to Tesseract as it is: generated pictures put copy on busy backgrounds (shapes,
 gradients, a translucent card), and Tesseract's page layout analysis, run on a grey image binarised with one
-global threshold, splits on the background and drops the text (measured on emulator renders: the headline was
-missed in about 40% of them, every script). Text is drawn in one ink colour, so the image is cut into layers by
-colour instead:
+global threshold, splits on the background and drops the text (measured on 72 emulator renders of 12 locales:
+the headline was missed in 40-60% of them, by page mode and threshold method). Text is drawn in one ink colour,
+so the image is cut into layers by colour instead:
 
 1. Scale to ``WORK_SIDE`` px on the long side (a 2048 px image is read at half size: Tesseract's cost grows
    with the pixels, and headline strokes stay ~50 px high; a small image is scaled up so that small print
@@ -13,18 +13,23 @@ colour instead:
    black-on-white mask of the pixels of that colour. Light-on-dark and dark-on-light copy both become black ink
    on white, so no second polarity pass is needed.
 3. In each layer, drop the connected components that cannot be glyphs: taller than ``MAX_GLYPH_HEIGHT`` of the
-   image, or touching its border (background shapes, the card behind the copy). Layout analysis on the cleaned
-   layer then finds the lines (a full layer with a large blob in it made Tesseract read nothing).
-4. Tesseract reads each layer that still has ink; lines below ``MIN_CONFIDENCE`` are dropped, and of two lines
-   from different layers that overlap (the anti-aliased fringe of a glyph falls into a neighbouring colour)
-   a line mostly inside a more confident one is dropped.
+   short side, touching the border, or filled shapes (discs, triangles, bars: a widest inscribed circle above
+   ``SOLID_SHAPE`` of the height, tested on components above ``SOLID_MIN_HEIGHT`` so dots and strokes stay).
+   A whole layer with a large blob in it made Tesseract's layout analysis read nothing.
+4. Group the remaining glyphs into regions (each glyph's box grown by ``REGION_REACH`` of its own height, so
+   12 px captions and 200 px headlines group alike) and read the inkiest ``MAX_REGIONS`` regions of each layer,
+   each as its own small image, in sparse-text mode (single block for Bengali, see ``PAGE_MODES``).
+5. Lines below ``MIN_CONFIDENCE`` are dropped (the region's mean word confidence counts: Tesseract scores CJK
+   lines low for the spaces it puts between glyphs), and a line mostly inside a more confident one (the same
+   line read from another layer, e.g. the anti-aliased fringe of its glyphs) is dropped.
 
-The binding is tesserocr (Tesseract's C API) rather than pytesseract (a subprocess per call): the reading runs
-one Tesseract pass per layer, and a subprocess loads the language models every time (0.09 s for eng, 0.17 s for
-jpn+jpn_vert, measured on this machine; more than the recognition itself); tesserocr keeps one loaded engine per
-language set and thread. The tesserocr wheel bundles its own libtesseract (5.5) but no language data: it reads
-Debian's packs (``tesseract-ocr-<lang>``, installed by scripts/bootstrap.sh), found in ``TESSDATA_PREFIX`` or
-Debian's directory.
+The binding is tesserocr (Tesseract's C API) rather than pytesseract (a subprocess per call): a reading runs
+one Tesseract pass per region (up to LAYERS x MAX_REGIONS), and a subprocess loads the language models every
+time (0.09 s for eng, 0.17 s for jpn+jpn_vert, measured on this machine; more than one recognition); tesserocr
+keeps one loaded engine per language set and thread. The tesserocr wheel bundles its own libtesseract (5.5.4;
+Debian's is 5.3) but no language data: it reads Debian's packs (``tesseract-ocr-<lang>``, installed by
+scripts/bootstrap.sh; tessdata 4.1 LSTM models, which 5.x reads), found in ``TESSDATA_PREFIX`` or Debian's
+directory. Building tesserocr against Debian's 5.3 would need a compiler and libtesseract-dev on every host.
 
 ``OMP_THREAD_LIMIT=1`` is set here, before tesserocr is imported: an OpenMP build of Tesseract (Debian's is one)
 starts a thread per CPU for each recognition, which costs more CPU than it saves on a 2-CPU worker that runs
