@@ -9,6 +9,7 @@ recorded as the service records them (tests.support.checks), without running OCR
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
@@ -123,3 +124,57 @@ def test_the_review_boards_checks_badges_and_filter_at_desktop_and_phone_widths(
         badge_box = badge.bounding_box()
         assert badge_box["x"] >= 0 and badge_box["x"] + badge_box["width"] <= 390, badge_box
     screenshot(page, "checks-review-board-390")
+
+
+def test_the_campaign_grid_shows_the_checks_and_stops_polling_when_they_are_done(signed_in_page, alice):
+    from dam.models import Asset, AssetVersion
+    from generation.lifecycle import JobState
+    from generation.models import CampaignCell, Job
+    from generation.services.campaigns import campaign_create, campaign_run
+    from tenants.services import placement_create
+
+    page = signed_in_page
+    placement_create(tenant=alice.tenant, slug="square", name="Square", width=1024, height=1024, output_format="png")
+    campaign = campaign_create(
+        tenant=alice.tenant,
+        name="Summer sale",
+        created_by=alice.user,
+        markets=[{"locale": "en-GB", "copy": "Summer sale"}, {"locale": "de-DE", "copy": "Sommerschlussverkauf"}],
+        placements=["square"],
+        creatives=[{"key": "dawn", "name": "Tent at dawn", "prompt": "A green tent on a ridge at dawn"}],
+    )
+    campaign_run(campaign=campaign, scope="all", requested_by=alice.user)
+    Job.objects.for_tenant(alice.tenant).update(state=JobState.SUCCEEDED)
+    original, evidence = _pictures()
+    versions = {}
+    for cell in CampaignCell.objects.for_tenant(alice.tenant).filter(campaign=campaign):
+        version = checked_version(
+            alice.tenant, title=f"Summer sale / dawn / {cell.locale}", original=original, size=SIZE, evidence=evidence
+        )
+        Asset.objects.for_tenant(alice.tenant).filter(pk=version.asset_id).update(campaign_id=campaign.pk)
+        CampaignCell.objects.for_tenant(alice.tenant).filter(pk=cell.pk).update(
+            asset_id=version.asset_id, current_version=version
+        )
+        versions[cell.locale] = version
+    set_checks(versions["de-DE"], state=ChecksState.PENDING)
+
+    page.goto(f"/admin/generation/campaign/{campaign.pk}/")
+    grid = page.locator("#campaign-grid")
+    expect(grid).to_have_attribute("data-checking", "1")
+    expect(grid.locator("[data-checks-copy=near]")).to_have_count(1)
+    expect(grid.locator("[data-checks=pending]")).to_have_count(1)
+    images_loaded(page, "#campaign-grid img")
+    screenshot(page, "checks-campaign-grid-pending")
+    # The checks finish: the next poll (every 2 s) draws the verdict and the grid stops polling.
+    done = AssetVersion.objects.for_tenant(alice.tenant).get(pk=versions["en-GB"].pk)
+    AssetVersion.objects.for_tenant(alice.tenant).filter(pk=versions["de-DE"].pk).update(
+        checks_state=ChecksState.DONE,
+        checks_summary=done.checks_summary,
+        brand_checks_passed=done.brand_checks_passed,
+        brand_checks_run=done.brand_checks_run,
+    )
+    expect(grid.locator("[data-checks-copy=near]")).to_have_count(2, timeout=10_000)
+    expect(page.locator("#campaign-grid")).to_have_attribute("data-checking", "0")
+    expect(page.locator("#campaign-grid")).not_to_have_attribute("hx-get", re.compile(".*"))
+    images_loaded(page, "#campaign-grid img")
+    screenshot(page, "checks-campaign-grid-done")
