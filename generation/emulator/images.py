@@ -125,10 +125,23 @@ def draw_quoted_text(
     return x0, y0, x0 + card_w, y0 + card_h
 
 
+# The placements a generation at the model's widest (3:1) or tallest (1:3) aspect is cut to: the IAB leaderboard
+# (970x250) and wide skyscraper (160x600), beyond what the model makes, so the platform crops them.
+LEADERBOARD = (970, 250)
+SKYSCRAPER = (160, 600)
+
+
 def crop_cut_line(width: int, height: int) -> tuple[str, int]:
     """Where the usual centre crop of a `width` x `height` picture to another aspect starts cutting: a landscape
     picture's square crop drops its left (and right) (width - height) / 2 px, a portrait picture's its top
-    (height - width) / 2 px, a square picture's 16:9 crop its top (height - width * 9 / 16) / 2 px."""
+    (height - width) / 2 px, a square picture's 16:9 crop its top (height - width * 9 / 16) / 2 px. A picture at
+    the model's widest aspect (3:1) is cut to a leaderboard: its top (height - width * 250 / 970) / 2 px; at the
+    tallest (1:3) to a skyscraper: its left (width - height * 160 / 600) / 2 px (the crops the platform's size
+    plans make)."""
+    if width >= 3 * height - 16:
+        return "top", round(height - width * LEADERBOARD[1] / LEADERBOARD[0]) // 2
+    if height >= 3 * width - 16:
+        return "left", round(width - height * SKYSCRAPER[0] / SKYSCRAPER[1]) // 2
     if width > height:
         return "left", (width - height) // 2
     if height > width:
@@ -137,7 +150,7 @@ def crop_cut_line(width: int, height: int) -> tuple[str, int]:
 
 
 def _crop_cut_card(*, region: tuple[int, int, int, int], card: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-    """crop_cut: the card hugs the region's left (landscape) or top (portrait, square) edge and is stretched so the
+    """crop_cut: the card hugs the edge `crop_cut_line` names and is stretched so the
     copy, centred on the card, is centred on the crop line: the centre crop to another aspect cuts through it."""
     left, top, width, height = region
     x0, y0, card_w, card_h = card

@@ -227,6 +227,9 @@ def test_crop_cut_line_is_the_centre_crop_to_another_aspect():
     assert crop_cut_line(1536, 1024) == ("left", 256)  # square crop keeps x 256..1280
     assert crop_cut_line(1024, 1536) == ("top", 256)
     assert crop_cut_line(1024, 1024) == ("top", 224)  # 16:9 crop keeps y 224..800
+    # At the model's widest and tallest aspects, the crops a size plan makes: a leaderboard, a skyscraper.
+    assert crop_cut_line(1536, 512) == ("top", 58)  # 970x250 from 1536x512 keeps y 58..454
+    assert crop_cut_line(512, 1536) == ("left", 51)  # 160x600 from 512x1536 keeps x 51..461
 
 
 def test_tiny_sets_the_copy_at_about_one_percent_of_the_short_side():
