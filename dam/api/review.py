@@ -28,7 +28,7 @@ from dam.api.assets import VERSION_FACTS, VersionFieldsMixin, viewer_context
 from dam.blobs import blob_url
 from dam.lifecycle import ReviewAction, VersionStatus, review_action_sources
 from dam.models import AssetVersion, ReviewDecision
-from dam.selectors.review import ReviewFilters, review_versions
+from dam.selectors.review import CHECKS_FILTERS, ReviewFilters, review_versions
 from dam.services.review import (
     MAX_BULK_VERSIONS,
     BulkSkip,
@@ -319,6 +319,12 @@ class BulkFilterParams(InputSerializer):
     asset_ids = serializers.ListField(
         child=serializers.IntegerField(**_ID), required=False, allow_empty=False, max_length=MAX_BULK_VERSIONS
     )
+    checks = serializers.ChoiceField(
+        choices=list(CHECKS_FILTERS.items()),
+        required=False,
+        help_text="Versions whose copy and brand checks found something: copy (mismatch or near), brand (a brand "
+        "check failed), failed (could not run), pending (still running)",
+    )
 
 
 class BulkReviewParams(InputSerializer):
@@ -421,6 +427,7 @@ class BulkReviewView(TenantScopedAPIView):
             job_id=given.get("job"),
             collection=given.get("collection", ""),
             asset_ids=tuple(given.get("asset_ids", ())),
+            checks=given.get("checks", ""),
         )
         matching = review_versions(tenant=self.tenant, filters=filters).values_list("id", flat=True)
         ids = list(matching[: MAX_BULK_VERSIONS + 1])

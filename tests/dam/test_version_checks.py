@@ -158,3 +158,20 @@ def test_block_action_quarantines_a_mismatch(alice):
     version = _fresh(version)
     assert version.status == VersionStatus.BLOCKED
     assert VersionCheck.objects.for_tenant(alice.tenant).get(version=version, kind="copy").verdict == "mismatch"
+
+
+def test_bulk_review_filters_by_what_the_checks_found(alice, bob):
+    near = _pending_version(alice.tenant, _render(text_fault="drop"))
+    exact = _pending_version(alice.tenant, _render(), approve_when_checked=False)
+    for version in (near, exact):
+        version_checks_run(version_id=version.pk)
+    response = bob.client().post(
+        "/api/v1/reviews/bulk",
+        {"action": "reject", "comment": "the copy is wrong", "filter": {"checks": "copy"}},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["done"] == [near.pk]
+    assert _fresh(exact).status == VersionStatus.NEEDS_REVIEW
+    bad = bob.client().post("/api/v1/reviews/bulk", {"action": "approve", "filter": {"checks": "x"}}, format="json")
+    assert bad.status_code == 400 and "checks" in bad.content.decode()
