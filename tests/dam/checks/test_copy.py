@@ -11,6 +11,8 @@ import json
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from dam.checks.copy import NEAR_CER, CopyVerdict, compare_copy, copy_evidence_png, normalise_copy
@@ -235,3 +237,12 @@ def test_evidence_png_outlines_the_matched_lines() -> None:
     # The outline is drawn just outside the box (scaled by half) in the exact verdict's green.
     edge = evidence.convert("RGB").getpixel((round(box.left / 2) - 4, round((box.top + box.bottom) / 4)))
     assert edge == (30, 170, 90)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30))
+def test_normalising_twice_changes_nothing(text: str) -> None:
+    """Comparison stores normalised copy: normalising it again must give the same string (and never raise)."""
+    once = normalise_copy(text, locale="ja")
+    assert normalise_copy(once, locale="ja") == once
+    assert once == once.strip()
