@@ -462,6 +462,20 @@ UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000, minimum=1)
 # Hard limit of one `dam.renditions.generate_up_front` task (all presets and placements of a version).
 RENDITION_TASK_TIME_LIMIT = min(env_int("RENDITION_TASK_TIME_LIMIT", 300, minimum=30), CELERY_TASK_TIME_LIMIT)
 
+# --- Content Credentials: verification (dam.credentials.verify, docs/credentials.md) ---
+# A PEM file of the CA certificates whose chains count as trusted (c2pa "Trusted"); empty: signatures and hashes
+# are still checked ("Valid"), but nothing is trusted. Read again when the file changes; a path that does not
+# exist stops the process at start-up (a typo must not silently trust nothing).
+C2PA_TRUST_ANCHORS = env_str("C2PA_TRUST_ANCHORS")
+if C2PA_TRUST_ANCHORS and not Path(C2PA_TRUST_ANCHORS).is_file():
+    raise ImproperlyConfigured(f"C2PA_TRUST_ANCHORS={C2PA_TRUST_ANCHORS!r} is not a file")
+# The public verifier (POST /api/v1/verify): requests per client address (DRF rate syntax, n/second|minute|hour|day),
+# counted in Redis across web processes.
+VERIFY_THROTTLE_RATE = env_str("VERIFY_THROTTLE_RATE", "30/minute").strip()
+_rate_count, _, _rate_period = VERIFY_THROTTLE_RATE.partition("/")
+if not (_rate_count.isascii() and _rate_count.isdigit() and _rate_period[:1] in ("s", "m", "h", "d")):
+    raise ImproperlyConfigured(f"VERIFY_THROTTLE_RATE={VERIFY_THROTTLE_RATE!r} must look like 30/minute")
+
 # --- Web hardening: CSP, Permissions-Policy, staff login throttling, session lifetime ---
 # (OWASP ASVS level 2, Django's deployment checklist; the middleware is listed in MIDDLEWARE above.)
 # Content-Security-Policy (django-csp) on every response. Scripts only from our origin or with the
