@@ -476,6 +476,21 @@ _rate_count, _, _rate_period = VERIFY_THROTTLE_RATE.partition("/")
 if not (_rate_count.isascii() and _rate_count.isdigit() and _rate_period[:1] in ("s", "m", "h", "d")):
     raise ImproperlyConfigured(f"VERIFY_THROTTLE_RATE={VERIFY_THROTTLE_RATE!r} must look like 30/minute")
 
+# --- Content Credentials (C2PA, issue 19; dam.credentials, docs/credentials.md) ---
+# Every stored original, placement cut and rendition is signed with the tenant's active SigningKey, else the
+# platform key: C2PA_PLATFORM_CERT_CHAIN (PEM: end-entity certificate first, then intermediates, issued by a CA,
+# never self-signed) with C2PA_PLATFORM_PRIVATE_KEY (PEM), else an active platform SigningKey row
+# (`manage.py create_signing_key --platform`), else, when C2PA_DEV_CA is on (default: DEBUG), a key issued on
+# first use by a local development CA kept in C2PA_DEV_CA_DIR (its root is trusted by nobody but this install).
+C2PA_SIGNING = env_bool("C2PA_SIGNING", True)  # off: files keep their XMP only (verification reports unsigned)
+C2PA_PLATFORM_CERT_CHAIN = env_str("C2PA_PLATFORM_CERT_CHAIN")
+C2PA_PLATFORM_PRIVATE_KEY = env_str("C2PA_PLATFORM_PRIVATE_KEY")
+C2PA_DEV_CA = env_bool("C2PA_DEV_CA", DEBUG)
+C2PA_DEV_CA_DIR = env_str("C2PA_DEV_CA_DIR", str(VAR_DIR / "c2pa"))
+C2PA_DEV_CA_NAME = env_str("C2PA_DEV_CA_NAME", "DAM Development")
+# claim_generator_info name of every manifest (the tenant is its organisation).
+C2PA_CLAIM_GENERATOR = env_str("C2PA_CLAIM_GENERATOR", "DAM Content Credentials")
+
 # --- Web hardening: CSP, Permissions-Policy, staff login throttling, session lifetime ---
 # (OWASP ASVS level 2, Django's deployment checklist; the middleware is listed in MIDDLEWARE above.)
 # Content-Security-Policy (django-csp) on every response. Scripts only from our origin or with the

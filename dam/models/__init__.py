@@ -1,4 +1,5 @@
 from dam.models.checks import CheckKind, CheckOutcome, ChecksState, VersionCheck
+from dam.models.credentials import SigningKey
 from dam.models.delivery import PublishWindow, TenantDelivery
 from dam.models.exports import Export
 from dam.models.library import Asset, AssetVersion, Collection, ImageFormat, Rendition
@@ -19,6 +20,7 @@ __all__ = [
     "PublishWindow",
     "Rendition",
     "ReviewDecision",
+    "SigningKey",
     "TenantDelivery",
     "VersionCheck",
     "WebhookAttempt",
