@@ -104,7 +104,12 @@ class ScopedAutoSchema(AutoSchema):
         if operation is None:
             return None
         declared, scope = required_scope(self.view, method)
-        if declared:
+        if getattr(self.view, "public_operation", False):
+            # Anyone may call it (the public verifier): no key, no tenant, so no X-Tenant either.
+            operation["x-required-scope"] = None
+            note = "**Scope:** none: public, no authentication"
+            operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()
+        elif declared:
             note = f"**Scope:** `{scope}`" if scope else "**Scope:** any key or member of the tenant"
             operation["x-required-scope"] = scope
             operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()

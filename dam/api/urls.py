@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 
 from dam.api.assets import AssetViewSet
 from dam.api.checks import VersionChecksView
+from dam.api.credentials import VerifyView, VersionCredentialsView
 from dam.api.delivery import DeliverySettingsViewSet, PublishWindowViewSet
 from dam.api.exports import ExportViewSet
 from dam.api.library import CollectionViewSet, LibrarySettingsView
@@ -42,6 +43,8 @@ api_v1 = [
     path(f"{_version}/unpublish", VersionUnpublishView.as_view(), name="asset-version-unpublish"),
     path(f"{_version}/reviews", VersionReviewHistoryView.as_view(), name="asset-version-reviews"),
     path(f"{_version}/checks", VersionChecksView.as_view(), name="asset-version-checks"),
+    path(f"{_version}/credentials", VersionCredentialsView.as_view(), name="asset-version-credentials"),
+    path("verify", VerifyView.as_view(), name="verify"),
     path("reviews/bulk", BulkReviewView.as_view(), name="review-bulk"),
     *library.urls,
 ]

@@ -22,6 +22,8 @@ import io
 import json
 import logging
 import re
+import struct
+import warnings
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -29,8 +31,16 @@ from typing import Any
 
 import c2pa
 from django.conf import settings
+from PIL import Image, UnidentifiedImageError
 
-from dam.formats import FORMATS, sniff_format
+from dam.formats import FORMATS, describe_refused, labels, sniff_format
+from dam.services.uploads import (
+    TooManyPixels,
+    UnreadableImage,
+    UnsupportedMediaType,
+    UploadTooLarge,
+    max_upload_pixels,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -446,3 +456,38 @@ def flat_chain(report: CredentialsReport) -> list[ChainLink]:
 
     walk(report.ingredients, 1)
     return rows
+
+
+def verify_file(data: bytes) -> CredentialsReport:
+    """The public verifier's check of a file anyone sends: the upload rules, then `read_credentials`.
+
+    The same limits as uploads (dam.services.uploads): 413 over UPLOAD_MAX_BYTES, 415 anything but PNG, JPEG,
+    WebP or AVIF (recognised from the bytes; AVIF too, because the platform delivers AVIF renditions), 422 a file
+    that does not parse or declares more than UPLOAD_MAX_PIXELS. Only the header is parsed, never the pixels:
+    a manifest's hashes cover the bytes, and decoding would cost far more than the check. Nothing is stored.
+    """
+    if len(data) > settings.UPLOAD_MAX_BYTES:
+        raise UploadTooLarge(f"the file has {len(data):,} bytes; the limit is {settings.UPLOAD_MAX_BYTES:,}")
+    if not data:
+        raise UnreadableImage("the file is empty")
+    image_format = sniff_format(data)
+    if image_format is None:
+        raise UnsupportedMediaType(f"{describe_refused(data)} files are not accepted; send a {labels()} image")
+    info = FORMATS[image_format]
+    with warnings.catch_warnings():
+        # Pillow warns (a RuntimeWarning) between its limit and twice it; ours is checked below either way.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data), formats=[info.pil_format]) as probe:
+                width, height = probe.size
+        except Image.DecompressionBombError as error:
+            raise TooManyPixels(f"the image declares too many pixels: {error}") from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error) as error:
+            raise UnreadableImage(f"not a readable {info.label} image: {error}") from None
+    limit = max_upload_pixels()
+    if width * height > limit:
+        raise TooManyPixels(f"{width}x{height} is {width * height:,} pixels; the limit is {limit:,}")
+    report = read_credentials(data, image_format=image_format)
+    if report.state == UNREADABLE:
+        raise UnreadableImage(f"the {info.label} file could not be read: {report.error}")
+    return report

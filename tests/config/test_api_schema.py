@@ -173,5 +173,15 @@ def test_list_filters_the_views_read_are_documented(schema):
 
 def test_every_tenant_operation_documents_the_x_tenant_header_of_staff_sessions(schema):
     for path, method, operation in _operations(schema):
+        if operation["security"] == [{}]:
+            continue  # public (the verifier): no tenant to name
         headers = [p for p in operation.get("parameters", []) if p["in"] == "header" and p["name"] == "X-Tenant"]
         assert len(headers) == 1 and not headers[0]["required"], f"{method.upper()} {path}"
+
+
+def test_the_public_verifier_is_the_one_operation_documented_without_a_key(schema):
+    public = [(path, method) for path, method, op in _operations(schema) if op["security"] == [{}]]
+    assert public == [("/api/v1/verify", "post")]
+    operation = schema["paths"]["/api/v1/verify"]["post"]
+    assert operation["x-required-scope"] is None and "public, no authentication" in operation["description"]
+    assert {"413", "415", "422", "429"} <= set(operation["responses"])
