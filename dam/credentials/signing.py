@@ -373,6 +373,17 @@ def derivation_actions(
     return actions
 
 
+def actions_for_steps(steps: Sequence[dict], *, source_format: str, image_format: str) -> list[str]:
+    """The C2PA actions of a cut made by dam.imaging steps (`crop`, `scale`/`resize`), then encoded."""
+    ops = {step.get("op") for step in steps}
+    actions = ["c2pa.cropped"] if "crop" in ops else []
+    if ops & {"scale", "resize"}:
+        actions.append("c2pa.resized")
+    if image_format != source_format or not actions:
+        actions.append("c2pa.transcoded")
+    return actions
+
+
 def manifest_json(data: bytes, *, image_format: str) -> dict:
     """The manifest store of `data` as c2pa's Reader reports it (no trust settings: for tests and debugging)."""
     with c2pa.Reader(_mime(image_format), io.BytesIO(data)) as reader:

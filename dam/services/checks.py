@@ -40,6 +40,7 @@ from dam.checks.legibility import WCAG_AA, legibility_check
 from dam.checks.logo import logo_check, logo_evidence_png
 from dam.checks.ocr import locale_supported, read_text
 from dam.checks.palette import palette_check
+from dam.credentials.signing import actions_for_steps, sign_derived
 from dam.imaging import derive, open_image
 from dam.lifecycle import VersionStatus, version_sources
 from dam.models import Asset, AssetVersion, CheckKind, CheckOutcome, ChecksState, Rendition, VersionCheck
@@ -208,11 +209,21 @@ def _recut(
     steps: list[dict[str, Any]],
     window: dict[str, int] | None,
 ) -> Recut:
-    """The placement cut again with the moved window, encoded and stamped as a generated cut is."""
+    """The placement cut again with the moved window, encoded, stamped and signed as a generated cut is."""
     quality = placement_quality(output_format=placement.output_format, compression=placement.compression)
     encoded = derive(source, steps, image_format=placement.output_format, quality=quality)
     record = provenance_for_version(version, library_settings_for(tenant=version.tenant_id))
     data = provenance_stamp(encoded.data, image_format=encoded.format, record=record)
+    data = sign_derived(
+        data,
+        image_format=encoded.format,
+        parent=source,
+        parent_format=version.format,
+        actions=actions_for_steps(steps, source_format=version.format, image_format=encoded.format),
+        record=record,
+        tenant_id=version.tenant_id,
+        title=f"{placement.slug} placement cut",
+    )
     blob = blob_put(tenant_id=version.tenant_id, kind="renditions", data=data, image_format=encoded.format)
     return Recut(placement.slug, blob, encoded.width, encoded.height, encoded.format, window)
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import connection, transaction
 
 from dam.blobs import StoredBlob, blob_put, blob_read
+from dam.credentials.signing import sign_derived
 from dam.imaging import EncodedImage
 from dam.lifecycle import VersionStatus
 from dam.models import AssetVersion, Rendition
@@ -188,9 +189,11 @@ def _render_once(
     if found := _existing(version, resolved.key):
         return found  # made by whoever held the lock before us
     renderer = renderer or Renderer()
+    original = blob_read(version.storage_key)  # the parent ingredient of the rendition's manifest
     if source is None:
-        source = renderer.decode(blob_read(version.storage_key))
-    xmp = xmp_packet(provenance_for_version(version, library_settings_for(tenant=version.tenant_id)))
+        source = renderer.decode(original)
+    record = provenance_for_version(version, library_settings_for(tenant=version.tenant_id))
+    xmp = xmp_packet(record)
     fx, fy = AssetVersion.objects.for_tenant(version.tenant_id).values_list("focal_x", "focal_y").get(pk=version.pk)
     focal = None if fx is None else (fx, fy)
     for _ in range(MAX_FOCAL_RETRIES):
@@ -203,7 +206,18 @@ def _render_once(
         focal = current
     else:
         raise FocalPointMoving(f"version {version.pk}: the focal point changed during {MAX_FOCAL_RETRIES} renders")
-    blob = rendition_blob_put(tenant_id=version.tenant_id, image=encoded)
+    # Signed over the stamped bytes: c2pa.opened of the original (parentOf), then what the spec did to it.
+    signed = sign_derived(
+        encoded.data,
+        image_format=encoded.format,
+        parent=original,
+        parent_format=source.format,
+        actions=_spec_actions(resolved.filter, source, encoded),
+        record=record,
+        tenant_id=version.tenant_id,
+        title=f"{resolved.key} rendition",
+    )
+    blob = rendition_blob_put(tenant_id=version.tenant_id, image=replace(encoded, data=signed))
     rendition = rendition_create(
         version=version,
         spec=resolved.key,
@@ -218,6 +232,18 @@ def _render_once(
         extra={"version_id": version.pk, "spec": resolved.key, "bytes": blob.size, "tenant_id": version.tenant_id},
     )
     return rendition
+
+
+def _spec_actions(spec: FilterSpec, source: DecodedSource, encoded: EncodedImage) -> list[str]:
+    """C2PA actions of a rendition: a fill to another aspect crops; any size change resizes; always re-encoded."""
+    actions = []
+    if spec.operation == "fill" and encoded.width * source.height != encoded.height * source.width:
+        actions.append("c2pa.cropped")
+    if (encoded.width, encoded.height) != (source.width, source.height):
+        actions.append("c2pa.resized")
+    if encoded.format != source.format or not actions:
+        actions.append("c2pa.transcoded")
+    return actions
 
 
 def up_front_specs(*, tenant_id: int, version: AssetVersion | None = None) -> list[str]:

@@ -29,6 +29,7 @@ from django.db import IntegrityError, transaction
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from dam.blobs import blob_put
+from dam.credentials.signing import sign_upload
 from dam.formats import FORMATS, UPLOAD_FORMATS, describe_refused, labels, sniff_format
 from dam.imaging import EncodedImage, pillow_save
 from dam.lifecycle import initial_status
@@ -239,6 +240,17 @@ def asset_upload(
         source_type=source_type, credit_line=library.credit_line, copyright_notice=library.copyright_notice
     )
     stored = provenance_stamp(sanitised.data, image_format=sanitised.format, record=record)
+    # Signed over the stamped bytes; a file that came with its own manifest keeps it as the parent ingredient
+    # (sanitising re-encoded it, so the manifest no longer binds to what is stored).
+    stored = sign_upload(
+        stored,
+        image_format=sanitised.format,
+        record=record,
+        tenant_id=tenant.pk,
+        uploaded=data,
+        uploaded_format=sniff_format(data),
+        title=title.strip() or filename or "upload",
+    )
     # The blob is written before the rows (dam.blobs): a crash leaves an orphan, never a dangling row.
     blob = blob_put(tenant_id=tenant.pk, kind="originals", data=stored, image_format=sanitised.format)
     try:

@@ -16,6 +16,8 @@ from django.db import transaction
 from django.db.models import F, Func, JSONField, Value
 
 from dam.blobs import StoredBlob, blob_put, blob_read
+from dam.credentials.signing import actions_for_steps, sign_derived, sign_original
+from dam.formats import sniff_format
 from dam.imaging import derive
 from dam.lifecycle import VersionStatus, initial_status
 from dam.models import Asset, AssetVersion, ChecksState
@@ -66,10 +68,26 @@ def store_output_blobs(
 ) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
     """Write the provider's images, stamped with their provenance, to storage first; rows point at them afterwards.
 
+    Each original is signed with a C2PA manifest (dam.credentials.signing) over the stamped bytes: c2pa.created
+    by the AI system, the provider's own manifest (if its answer carries one) kept as the parent ingredient; an edit
+    opens its source version's original as the parent instead.
+
     Returns the output refs and the bytes written under each key (moderation scans those without reading back)."""
     refs, written = [], {}
+    edit_of = blob_read(job.source_version.storage_key) if job.source_version_id else None
     for output in outputs:
         data = provenance_stamp(output.data, image_format=output.format, record=provenance)
+        data = sign_original(
+            data,
+            image_format=output.format,
+            record=provenance,
+            tenant_id=job.tenant_id,
+            provider_data=output.data,
+            provider_format=output.format,
+            edit_of=edit_of,
+            edit_of_format=job.source_version.format if edit_of is not None else None,
+            title=job.prompt[:200],
+        )
         blob = blob_put(tenant_id=job.tenant_id, kind="originals", data=data, image_format=output.format)
         written[blob.key] = data
         refs.append(
@@ -181,19 +199,32 @@ def _group(job: Job, unit: JobGeneration) -> GenerationGroup:
 def prepare_renditions(
     *, job: Job, unit: JobGeneration, output_ref: dict[str, Any], provenance: ProvenanceRecord
 ) -> list[PreparedRendition]:
-    """Cut every placement of the unit's aspect group from one output, exactly to size, and store it."""
+    """Cut every placement of the unit's aspect group from one output, exactly to size, and store it, signed as
+    derived from the output (c2pa.opened of the original, then c2pa.cropped/resized/transcoded)."""
     group = _group(job, unit)
     placements = {p["slug"]: p for p in job.placements}
     if not group.placements:
         return []
     source = blob_read(output_ref["key"])
+    source_format = sniff_format(source) or output_ref.get("format") or ""
     prepared = []
     for derivation in group.placements:
         placement = placements[derivation.slug]
         image_format = placement["output_format"]
         quality = placement_quality(output_format=image_format, compression=placement["compression"])
         encoded = derive(source, derivation.steps(), image_format=image_format, quality=quality)
-        stamped = replace(encoded, data=provenance_stamp(encoded.data, image_format=encoded.format, record=provenance))
+        data = provenance_stamp(encoded.data, image_format=encoded.format, record=provenance)
+        data = sign_derived(
+            data,
+            image_format=encoded.format,
+            parent=source,
+            parent_format=source_format,
+            actions=actions_for_steps(derivation.steps(), source_format=source_format, image_format=encoded.format),
+            record=provenance,
+            tenant_id=job.tenant_id,
+            title=f"{derivation.slug} placement cut",
+        )
+        stamped = replace(encoded, data=data)
         blob = rendition_blob_put(tenant_id=job.tenant_id, image=stamped)
         prepared.append(PreparedRendition(derivation.slug, blob, encoded.width, encoded.height, encoded.format))
     return prepared

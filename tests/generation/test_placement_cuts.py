@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from types import SimpleNamespace
 
 import pytest
+from PIL import Image
 
 from dam.blobs import blob_put, blob_read
+from dam.credentials.signing import manifest_json
 from dam.imaging import derive
-from dam.provenance import ProvenanceRecord, provenance_stamp
+from dam.provenance import ProvenanceRecord, provenance_stamp, read_provenance
 from dam.renditions.presets import placement_filter
 from generation.planning.plan import plan_sizes
 from generation.services.outputs import prepare_renditions
@@ -37,5 +40,13 @@ def test_a_generated_placement_cut_takes_the_placement_renditions_quality(tenant
     spec = placement_filter(width=300, height=200, output_format=output_format, compression=compression)
     steps = group.placements[0].steps()
     expected = derive(output, steps, image_format=output_format, quality=spec.output_quality("png"))
-    assert blob_read(cut.blob.key) == provenance_stamp(expected.data, image_format=output_format, record=record)
+    stored = blob_read(cut.blob.key)
+    # The cut is signed (a C2PA manifest with fresh ids, so not byte-equal): the same pixels and XMP as the
+    # rendition path's encode, and the manifest opens the output as its parent.
+    unsigned = provenance_stamp(expected.data, image_format=output_format, record=record)
+    assert Image.open(io.BytesIO(stored)).tobytes() == Image.open(io.BytesIO(unsigned)).tobytes()
+    assert read_provenance(stored) == read_provenance(unsigned)
+    manifest = manifest_json(stored, image_format=output_format)
+    active = manifest["manifests"][manifest["active_manifest"]]
+    assert active["ingredients"][0]["relationship"] == "parentOf"
     assert (cut.width, cut.height, cut.format) == (300, 200, output_format)
