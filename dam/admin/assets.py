@@ -10,6 +10,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.urls import path
 
+from dam.admin import credentials as admin_credentials
 from dam.admin import editing as admin_editing
 from dam.admin import uploads as admin_uploads
 from dam.admin import views as admin_views
@@ -105,6 +106,11 @@ class AssetAdmin(TenantScopedAdmin):
                 "rendition/<int:rendition_id>/file/",
                 bound(admin_views.rendition_file_view),
                 name="dam_asset_rendition_file",
+            ),
+            path(
+                "rendition/<int:rendition_id>/credentials/",
+                bound(admin_credentials.rendition_credentials_view),
+                name="dam_asset_rendition_credentials",
             ),
             *super().get_urls(),
         ]

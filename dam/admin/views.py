@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
 from dam.admin.checks import checks_panel
+from dam.admin.credentials import credentials_panel
 from dam.admin.editing import edit_context
 from dam.admin.related import VersionCost, asset_audit_events, version_costs, version_verdicts
 from dam.blobs import blob_read
@@ -137,6 +138,8 @@ def asset_page(model_admin: AssetAdmin, request: HttpRequest, object_id: str) ->
     costs = version_costs(asset=asset, versions=versions) if context.can(Scope.COSTS_READ) else {}
     edit_url = _url_or_none("admin:generation_job_generate") if context.can(Scope.JOBS_WRITE) else None
     compare_a = selected.parent.number if selected.parent_id else (versions[-2].number if len(versions) > 1 else None)
+    # The placements' exact cuts first, then the derived presets (srcset sizes, fallbacks).
+    renditions = sorted(selected.renditions.all(), key=lambda r: (not r.placement_slug, r.placement_slug, r.spec))
     page = {
         **model_admin.admin_site.each_context(request),
         "title": asset.title,
@@ -144,13 +147,13 @@ def asset_page(model_admin: AssetAdmin, request: HttpRequest, object_id: str) ->
         "asset": asset,
         "versions": versions,
         "selected": selected,
-        # The placements' exact cuts first, then the derived presets (srcset sizes, fallbacks).
-        "renditions": sorted(selected.renditions.all(), key=lambda r: (not r.placement_slug, r.placement_slug, r.spec)),
+        "renditions": renditions,
         "timeline": _timeline(asset, versions, selected, costs),
         "plan": _plan_summary(selected),
         "usage": selected.usage or {},
         "verdicts": version_verdicts(version=selected, show_terms=context.can(Scope.ADMIN)),
         "checks": checks_panel(selected),
+        "credentials": credentials_panel(selected, renditions),
         "cost": costs.get(selected.pk),
         "show_costs": context.can(Scope.COSTS_READ),
         "audit_events": asset_audit_events(asset=asset, versions=versions) if context.can(Scope.ADMIN) else None,

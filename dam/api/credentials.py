@@ -33,8 +33,7 @@ from rest_framework.views import APIView
 
 from dam.api.library import MULTIPART_OVERHEAD
 from dam.api.review import _VersionView
-from dam.blobs import blob_read
-from dam.credentials.verify import STATES, CredentialsReport, read_credentials, verify_file
+from dam.credentials.verify import STATES, CredentialsReport, stored_credentials, verify_file
 from dam.models import AssetVersion, Rendition
 from dam.selectors.storefront import storefront_versions
 from dam.services.uploads import UploadTooLarge
@@ -207,7 +206,7 @@ class VersionCredentialsView(_VersionView):
         stored: AssetVersion | Rendition = version
         if spec is not None:
             stored = _rendition(version, spec)
-        report = credentials_of_stored(stored)
+        report = stored_credentials(stored)
         return Response({"version": version.number, "rendition": spec, "sha256": stored.sha256, **_report_body(report)})
 
 
@@ -234,16 +233,6 @@ def _rendition(version: AssetVersion, spec: str) -> Rendition:
             }
         )
     return rendition
-
-
-def credentials_of_stored(stored: AssetVersion | Rendition) -> CredentialsReport:
-    """The report of a stored original or rendition, read from blob storage (a missing blob is a report too)."""
-    try:
-        data = blob_read(stored.storage_key)
-    except (FileNotFoundError, OSError) as error:
-        logger.warning("stored file %s could not be read: %s", stored.storage_key, error)
-        data = b""
-    return read_credentials(data, image_format=stored.format)
 
 
 # --- The public verifier ---------------------------------------------------------------------------------

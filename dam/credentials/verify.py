@@ -27,12 +27,13 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import c2pa
 from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 
+from dam.blobs import blob_read
 from dam.formats import FORMATS, describe_refused, labels, sniff_format
 from dam.services.uploads import (
     TooManyPixels,
@@ -456,6 +457,23 @@ def flat_chain(report: CredentialsReport) -> list[ChainLink]:
 
     walk(report.ingredients, 1)
     return rows
+
+
+class StoredFile(Protocol):
+    """A version's or a rendition's row (dam.models.library.StoredImage), or anything naming a blob the same way."""
+
+    storage_key: str
+    format: str
+
+
+def stored_credentials(stored: StoredFile, *, trust_anchors_pem: bytes | None = None) -> CredentialsReport:
+    """The report of a stored original or rendition, read from blob storage (a missing blob is a report too)."""
+    try:
+        data = blob_read(stored.storage_key)
+    except OSError as error:
+        logger.warning("stored file %s could not be read: %s", stored.storage_key, error)
+        return _unreadable(stored.format, "the stored file could not be read")
+    return read_credentials(data, image_format=stored.format, trust_anchors_pem=trust_anchors_pem)
 
 
 def verify_file(data: bytes) -> CredentialsReport:
