@@ -84,6 +84,9 @@ def run_and_watch(page: Page) -> None:
     expect(page.locator("#campaign-grid")).to_have_attribute("hx-trigger", "every 2s")
     screenshot(page, "campaign-grid-generating")
     expect(page.locator("#campaign-grid")).to_have_attribute("data-generating", "0", timeout=JOB_TIMEOUT_MS)
+    # Then every version's copy is read back (the renditions pool): the verdicts fill in the same way.
+    expect(page.locator("#campaign-grid")).to_have_attribute("data-checking", "0", timeout=JOB_TIMEOUT_MS)
+    expect(page.locator("#campaign-grid .ui-grid-item .ui-check")).to_have_count(CELLS * 2)  # copy + brand badges
     assert page.evaluate("window.campaignPageMarker") == "still here"
     expect(page.locator("#campaign-counts")).to_contain_text(f"{CELLS} needs review")
     expect(grid_cells(page, "needs_review")).to_have_count(CELLS)
