@@ -171,6 +171,8 @@ CELERY_TASK_ROUTES = {
     # Hand-off exports are storage I/O (read, hash, copy into a zip): the default queue's thread pool, not
     # the two rendition processes, whose CPU the cuts of a running campaign need (dam.tasks.build_export).
     "dam.exports.*": {"queue": "default"},
+    # Bulk operations are many short database transactions, no CPU to speak of (dam.tasks.run_bulk_operation).
+    "dam.bulk.*": {"queue": "default"},
 }
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -461,6 +463,14 @@ UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
 UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000, minimum=1)
 # Hard limit of one `dam.renditions.generate_up_front` task (all presets and placements of a version).
 RENDITION_TASK_TIME_LIMIT = min(env_int("RENDITION_TASK_TIME_LIMIT", 300, minimum=30), CELERY_TASK_TIME_LIMIT)
+
+# --- Asset library: bulk operations (dam.services.bulk, docs/library.md#bulk-work-and-editing-in-the-staff-ui) ---
+# A bulk action over more assets than this runs in the background as a bulk operation (202, progress on the
+# row, the staff UI polls it); this many or fewer are done in the request (200 with the report). 0: always
+# in the background.
+BULK_INLINE_MAX = env_int("BULK_INLINE_MAX", 100, minimum=0)
+# The largest selection one bulk operation takes (ids given, or everything a filter matches).
+BULK_OPERATION_MAX_ASSETS = env_int("BULK_OPERATION_MAX_ASSETS", 10_000, minimum=1)
 
 # --- Content Credentials: verification (dam.credentials.verify, docs/credentials.md) ---
 # A PEM file of the CA certificates whose chains count as trusted (c2pa "Trusted"); empty: signatures and hashes

@@ -1,7 +1,8 @@
 """Celery tasks of the asset library: thin wrappers that take ids and call one service.
 
 Routed by name (`CELERY_TASK_ROUTES`): `dam.renditions.*` to the `renditions` queue (CPU bound),
-`dam.webhooks.*` to the `webhooks` queue (outgoing HTTP), `dam.exports.*` to `default` (storage I/O).
+`dam.webhooks.*` to the `webhooks` queue (outgoing HTTP), `dam.exports.*` to `default` (storage I/O),
+`dam.bulk.*` to `default` (short database transactions).
 Services enqueue through the `*_enqueue` helpers below, imported at module level; the tasks import their
 services inside the function, so the two modules never import each other at load time.
 """
@@ -154,3 +155,31 @@ def sweep_checks() -> int:
 def version_checks_enqueue(*, version_id: int) -> None:
     """Queue the checks of a new version once its transaction commits."""
     transaction.on_commit(lambda: check_version.delay(version_id))
+
+
+# A bulk operation takes up to BULK_OPERATION_MAX_ASSETS assets at ~10-30 ms each; bounded like an export, and
+# checked inside the run too (`bulk_operation_run` stops at its own deadline), for the same thread-pool reason.
+BULK_OPERATION_TIME_LIMIT = settings.CELERY_TASK_TIME_LIMIT
+BULK_OPERATION_RETRY_BASE_SECONDS = 5
+
+
+@shared_task(
+    name="dam.bulk.run",
+    bind=True,
+    acks_late=True,  # safe to run twice: a run resumes after the last asset whose change committed
+    max_retries=3,
+    time_limit=BULK_OPERATION_TIME_LIMIT,
+    soft_time_limit=max(5, BULK_OPERATION_TIME_LIMIT - 30),
+)
+def run_bulk_operation(self, operation_id: int) -> str:
+    from dam.services.bulk import bulk_operation_run
+
+    try:
+        return bulk_operation_run(operation_id=operation_id)
+    except (OperationalError, InterfaceError) as error:
+        raise self.retry(exc=error, countdown=BULK_OPERATION_RETRY_BASE_SECONDS * 2**self.request.retries) from error
+
+
+def bulk_operation_enqueue(*, operation_id: int) -> None:
+    """Queue the run of a new bulk operation once the transaction that created it commits."""
+    transaction.on_commit(lambda: run_bulk_operation.delay(operation_id))

@@ -1,3 +1,4 @@
+from dam.models.bulk import BulkOperation
 from dam.models.checks import CheckKind, CheckOutcome, ChecksState, VersionCheck
 from dam.models.credentials import SigningKey
 from dam.models.delivery import PublishWindow, TenantDelivery
@@ -10,6 +11,7 @@ from dam.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 __all__ = [
     "Asset",
     "AssetVersion",
+    "BulkOperation",
     "CheckKind",
     "CheckOutcome",
     "ChecksState",
