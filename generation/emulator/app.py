@@ -38,7 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from generation.emulator import errors
+from generation.emulator import credentials, errors
 from generation.emulator.config import ConfigError, EmulatorConfig, Fault
 from generation.emulator.content_safety import ContentSafetyState, content_safety_routes
 from generation.emulator.errors import EmulatorError
@@ -448,6 +448,7 @@ def create_app(config: EmulatorConfig | None = None, *, render_processes: int = 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        credentials.ensure_ca()  # the "emulator" CA its answers are signed with, made on the first start
         await state.renderer.start()
         logger.info("foundry emulator ready (%s)", EMULATOR_HEADER_VALUE)
         try:

@@ -22,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from starlette.concurrency import run_in_threadpool
 
+from generation.emulator.credentials import sign_answers
 from generation.emulator.images import RenderSpec, render_edit, render_generation, render_plain
 from generation.emulator.params import ImageRequest
 
@@ -99,8 +100,15 @@ class Renderer:
             self._pool = None
 
     async def render(self, image_request: ImageRequest, render: str, text_fault: str | None = None) -> list[bytes]:
+        """The call's pictures, signed with the emulator's C2PA manifest as Azure signs its answers."""
         if self._pool is None or (render == "plain" and image_request.kind == "generations"):
-            return await run_in_threadpool(render_all, image_request, render, text_fault)
-        return await asyncio.get_running_loop().run_in_executor(
-            self._pool, render_all, image_request, render, text_fault
+            pictures = await run_in_threadpool(render_all, image_request, render, text_fault)
+        else:
+            pictures = await asyncio.get_running_loop().run_in_executor(
+                self._pool, render_all, image_request, render, text_fault
+            )
+        # Signed here, in this process, not in render_all: signatures and c2pa's box salts are random, and this
+        # process remembers the last answers it signed, so the same request still answers the same bytes.
+        return await run_in_threadpool(
+            sign_answers, pictures, image_request.output_format, edit=image_request.kind != "generations"
         )

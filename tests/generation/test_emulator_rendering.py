@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image
 
+from generation.emulator.credentials import sign_answers
 from generation.emulator.params import parse_edit, parse_generation
 from generation.emulator.rendering import Renderer, render_all
 
@@ -54,7 +55,13 @@ def test_a_render_process_draws_the_same_bytes_as_a_thread():
     in_processes = _run(_render_in(Renderer(processes=1), requests))
     in_threads = _run(_render_in(Renderer(processes=0), requests))
 
-    assert in_processes == in_threads == [render_all(request, "full") for request in requests]
+    # The answers are signed (generation.emulator.credentials) in the server's process, which remembers the pictures
+    # it signed: the same picture drawn anywhere gets the same signed bytes.
+    drawn = [
+        sign_answers(render_all(request, "full"), request.output_format, edit=request.kind != "generations")
+        for request in requests
+    ]
+    assert in_processes == in_threads == drawn
     generated = [Image.open(io.BytesIO(data)) for data in in_processes[0]]
     assert [(image.format, image.size) for image in generated] == [("WEBP", (1536, 1024))] * 2
     assert generated[0].tobytes() != generated[1].tobytes()  # n=2: two pictures, not one twice
