@@ -34,7 +34,7 @@ from django.utils import timezone
 from PIL import Image, ImageOps
 
 from dam.blobs import StoredBlob, blob_put, blob_read
-from dam.checks.copy import NEAR_CER, CopyVerdict, compare_copy, copy_evidence_png
+from dam.checks.copy import NEAR_CER, CopyVerdict, compare_copy, copy_evidence_png, normalise_copy
 from dam.checks.crops import CropVerdict, crop_evidence_png, crop_fit
 from dam.checks.legibility import WCAG_AA, legibility_check
 from dam.checks.logo import logo_check, logo_evidence_png
@@ -69,9 +69,9 @@ def checks_wanted(*, expected_copy: str, locale: str, brand_policy: BrandPolicy 
     """(whether a new generated version gets checks, whether its copy is read back: then it cannot start
     approved). Copy is checked when there is copy, in a locale the OCR reads, and the policy has the check on;
     the palette and logo checks run when the policy has a palette or a logo."""
-    copy = (
-        bool(expected_copy.strip()) and bool(locale) and locale_supported(locale) and _policy_checks_copy(brand_policy)
-    )
+    copy = bool(locale) and locale_supported(locale) and _policy_checks_copy(brand_policy)
+    # Copy of nothing readable (punctuation, symbols) has no letters to compare: nothing to read back.
+    copy = copy and bool(normalise_copy(expected_copy, locale=locale))
     brand = brand_policy is not None and (bool(brand_policy.palette) or brand_policy.logo_id is not None)
     return copy or brand, copy
 
