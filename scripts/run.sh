@@ -37,6 +37,8 @@ python manage.py migrate --no-input -v 0
 seed_options=(--credentials-file "$DAM_DEV_DIR/demo-credentials.txt")
 [ "${ROTATE_DEMO_KEYS:-0}" = "1" ] && seed_options+=(--rotate-keys)
 python manage.py seed_demo "${seed_options[@]}" >/dev/null
+# The demo tenant signs its files with its own C2PA key, issued by the local dev CA (var/c2pa) on the first run.
+python manage.py create_signing_key acme --if-missing >/dev/null
 
 supervisord -n -c scripts/supervisord.conf &
 supervisor_pid=$!

@@ -7,8 +7,9 @@ Public interface:
         organization: str
     signer_for(*, tenant_id: int | None) -> SignerMaterial | None
     sign_original(data, *, image_format, record, tenant_id, provider_data=None, provider_format=None,
-                  edit_of=None, edit_of_format=None, title="") -> bytes
-    sign_derived(data, *, image_format, parent, parent_format, actions, record, tenant_id, title="") -> bytes
+                  edit_of=None, edit_of_format=None, title="", material=None) -> bytes
+    sign_derived(data, *, image_format, parent, parent_format, actions, record, tenant_id, title="",
+                 material=None) -> bytes      # material: sign with this instead of signer_for(tenant_id)
     sign_upload(data, *, image_format, record, tenant_id, uploaded=None, uploaded_format=None, title="") -> bytes
     register_remote_signer(scheme, factory)   # a KMS/HSM: SigningKey.kms_key_uri "<scheme>://..."
 
@@ -197,11 +198,12 @@ def _sign(
     record: ProvenanceRecord,
     ingredients: Sequence[_Ingredient] = (),
     title: str = "",
+    material: SignerMaterial | None = None,
 ) -> bytes:
     if image_format not in FORMATS or _mime(image_format) not in _signable_mime_types():
         logger.warning("c2pa: format %s cannot be signed; the file keeps its XMP only", image_format)
         return data
-    material = signer_for(tenant_id=tenant_id)
+    material = material or signer_for(tenant_id=tenant_id)
     if material is None:
         logger.warning("c2pa: no signing key (tenant %s); the file keeps its XMP only", tenant_id)
         return data
@@ -258,6 +260,7 @@ def sign_original(
     edit_of: bytes | None = None,
     edit_of_format: str | None = None,
     title: str = "",
+    material: SignerMaterial | None = None,
 ) -> bytes:
     """A generated output's stored original (XMP already stamped), signed; see the module docstring."""
     ingredients: list[_Ingredient] = []
@@ -289,6 +292,7 @@ def sign_original(
         record=record,
         ingredients=ingredients,
         title=title,
+        material=material,
     )
 
 
@@ -302,6 +306,7 @@ def sign_derived(
     record: ProvenanceRecord,
     tenant_id: int,
     title: str = "",
+    material: SignerMaterial | None = None,
 ) -> bytes:
     """A placement cut or rendition of `parent` (its stored original), signed with `c2pa.opened` of the parent
     as its `parentOf` ingredient, then `actions` (c2pa.resized, c2pa.cropped, c2pa.transcoded...)."""
@@ -318,6 +323,7 @@ def sign_derived(
         record=record,
         ingredients=[_Ingredient(parent, parent_format, "parentOf", "parent", "original")],
         title=title,
+        material=material,
     )
 
 

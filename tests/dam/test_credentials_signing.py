@@ -14,6 +14,7 @@ import c2pa
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from django.core.management import CommandError, call_command
 from PIL import Image
 
 from dam.blobs import blob_read
@@ -317,3 +318,16 @@ def test_an_edit_opens_its_parent_version_and_is_an_ai_edit(tenant_a, tenant_key
     (ingredient,) = manifest["ingredients"]
     assert ingredient["relationship"] == "parentOf"
     assert AssetVersion.objects.for_tenant(tenant_a).filter(pk=parent.pk).exists()
+
+
+def test_create_signing_key_issues_from_the_dev_ca_and_rotates(tenant_a):
+    out = io.StringIO()
+    call_command("create_signing_key", "tenant-a", stdout=out)
+    call_command("create_signing_key", "tenant-a", "--if-missing", stdout=out, stderr=io.StringIO())
+    first = SigningKey.unscoped.get(tenant_id=tenant_a.pk)
+    assert first.active and first.issuer.endswith("Intermediate CA") and first.subject.startswith("Tenant A")
+    call_command("create_signing_key", "tenant-a", stdout=out)
+    keys = list(SigningKey.unscoped.filter(tenant_id=tenant_a.pk).order_by("pk"))
+    assert [k.active for k in keys] == [False, True] and keys[0].retired_at is not None
+    with pytest.raises(CommandError, match="tenant slug or --platform"):
+        call_command("create_signing_key", stdout=out)
