@@ -1,29 +1,38 @@
-"""`POST /api/v1/assets/bulk`: tag, untag, move, set the publish window of, archive or unarchive many assets.
+"""`POST /api/v1/assets/bulk`: tag, untag, move, set the publish window of, archive or unarchive many assets;
+`GET /api/v1/bulk-operations[/{id}]`: the large ones, run in the background.
 
 The selection is a list of ids or a filter (the library search's own filters, `dam.selectors.search`).
-The work is `dam.services.bulk.assets_bulk_update`: one transaction and one audit event per asset; the
-answer lists what was done and what was skipped, and why. Ids of another tenant are "not found".
+Up to BULK_INLINE_MAX assets the work is done in the request (`dam.services.bulk.assets_bulk_update`: one
+transaction and one audit event per asset; 200 with what was done and what was skipped, and why); more is a
+bulk operation (`bulk_operation_start`: 202 with the operation, polled at its `Location` until done). Ids of
+another tenant are "not found".
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import serializers
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from dam.lifecycle import VersionStatus
-from dam.models import Asset, Collection
-from dam.selectors.search import ARCHIVED_CHOICES, MAX_QUERY_CHARS, AssetFilters, assets_search
-from dam.services.bulk import ACTIONS, MAX_BULK_ASSETS, BulkChange, assets_bulk_update
+from dam.models import Asset, BulkOperation, Collection
+from dam.selectors.bulk import bulk_selection
+from dam.selectors.search import ARCHIVED_CHOICES, MAX_QUERY_CHARS, AssetFilters
+from dam.services.bulk import ACTIONS, BulkChange, assets_bulk_update, bulk_operation_start, bulk_runs_inline
+from tenants.api.base import TenantScopedReadViewSet
 from tenants.api.serializers import InputSerializer
 from tenants.audit import Actor, RequestOrigin
+from tenants.models import Scope, Tenant
 
 MAX_ID = 2**63 - 1
+MAX_SELECTION = settings.BULK_OPERATION_MAX_ASSETS
 
 
 class AssetFilterSerializer(InputSerializer):
@@ -54,8 +63,8 @@ class AssetBulkSerializer(InputSerializer):
     ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         required=False,
-        max_length=MAX_BULK_ASSETS,
-        help_text=f"The assets; or `filter`. At most {MAX_BULK_ASSETS}",
+        max_length=MAX_SELECTION,
+        help_text=f"The assets; or `filter`. At most {MAX_SELECTION} (BULK_OPERATION_MAX_ASSETS)",
     )
     filter = AssetFilterSerializer(required=False, help_text="Every asset matching the library search's filters")
     tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=50)
@@ -85,14 +94,79 @@ class AssetBulkResultSerializer(serializers.Serializer):
     skipped = SkippedAssetSerializer(many=True, help_text="Assets left as they were, each with the reason")
 
 
+class BulkOperationSerializer(serializers.ModelSerializer):
+    done = serializers.IntegerField(source="done_count", help_text="Assets changed so far")
+    skipped_count = serializers.IntegerField(read_only=True)
+    skipped = serializers.JSONField(help_text="Assets left as they were so far: [{id, title, reason}]")
+    percent = serializers.IntegerField(read_only=True, help_text="processed of total, 0-100")
+    requested_by = serializers.SerializerMethodField(help_text="Who started it (user:… or api-key:…)")
+    status_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BulkOperation
+        fields = [
+            "id",
+            "action",
+            "parameters",
+            "state",
+            "total",
+            "processed",
+            "done",
+            "skipped_count",
+            "skipped",
+            "percent",
+            "error",
+            "requested_by",
+            "status_url",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def get_requested_by(self, operation: BulkOperation) -> str:
+        return (operation.actor or {}).get("label", "")
+
+    def get_status_url(self, operation: BulkOperation) -> str:
+        return f"/api/v1/bulk-operations/{operation.pk}"
+
+
+class BulkOperationListSerializer(BulkOperationSerializer):
+    class Meta(BulkOperationSerializer.Meta):
+        fields = [name for name in BulkOperationSerializer.Meta.fields if name != "skipped"]
+
+
+class BulkOperationStartedSerializer(BulkOperationSerializer):
+    matched = serializers.IntegerField(help_text="Assets selected (ids given or matching the filter)")
+
+    class Meta(BulkOperationSerializer.Meta):
+        fields = ["matched", *BulkOperationSerializer.Meta.fields]
+
+
+OPERATION_EXAMPLE = {
+    "id": 31,
+    "action": "tag",
+    "parameters": {"tags": ["summer"]},
+    "state": "running",
+    "total": 2400,
+    "processed": 1130,
+    "done": 1128,
+    "skipped_count": 2,
+    "skipped": [{"id": 4711, "title": "Red sneaker", "reason": "already tagged summer"}],
+    "percent": 47,
+    "error": "",
+    "requested_by": "user:alice",
+    "status_url": "/api/v1/bulk-operations/31",
+    "created_at": "2026-12-07T09:00:00Z",
+    "started_at": "2026-12-07T09:00:00Z",
+    "finished_at": None,
+}
+
+
 def selection_from_filter(*, tenant: Any, raw: dict[str, Any]) -> list[int]:
-    """The tenant's assets matching the filters, at most MAX_BULK_ASSETS (more is a 400, not a silent cut)."""
+    """The tenant's assets matching the filters, at most BULK_OPERATION_MAX_ASSETS (more is a 400, not a silent
+    cut)."""
     params = {name: value.isoformat() if hasattr(value, "isoformat") else str(value) for name, value in raw.items()}
-    filters = AssetFilters.from_query_params(params)
-    ids = list(assets_search(tenant=tenant, filters=filters).values_list("pk", flat=True)[: MAX_BULK_ASSETS + 1])
-    if len(ids) > MAX_BULK_ASSETS:
-        raise ValidationError({"filter": f"matches more than {MAX_BULK_ASSETS} assets: narrow it"})
-    return ids
+    return bulk_selection(tenant=tenant, filters=AssetFilters.from_query_params(params))
 
 
 class AssetBulkMixin:
@@ -101,9 +175,19 @@ class AssetBulkMixin:
         description="One transaction and one audit event per asset. An asset that cannot be changed (not found, "
         "already so (e.g. already archived), no current version, refused by a rule) is skipped and listed with "
         "the reason; the others are changed. Archived assets stay reachable by id but leave the asset list (by "
-        "default) and every storefront list; their published byte URLs keep working.",
+        "default) and every storefront list; their published byte URLs keep working.\n\n"
+        f"Up to {settings.BULK_INLINE_MAX} assets (BULK_INLINE_MAX) the work is done in the request: 200 with the "
+        "report. A larger selection is a bulk operation run in the background: 202 with the operation and its "
+        "address (`Location`, `status_url`); poll `GET /api/v1/bulk-operations/{id}` for its progress "
+        "(`processed` of `total`) and its report (`done`, `skipped` with reasons) until `state` is done or failed.",
         request=AssetBulkSerializer,
-        responses={200: AssetBulkResultSerializer},
+        responses={
+            200: AssetBulkResultSerializer,
+            202: OpenApiResponse(
+                BulkOperationStartedSerializer,
+                description="A bulk operation was started; its address is in the Location header",
+            ),
+        },
         examples=[
             OpenApiExample("Tag three", value={"action": "tag", "ids": [12, 13, 14], "tags": ["summer"]}),
             OpenApiExample(
@@ -142,11 +226,55 @@ class AssetBulkMixin:
             available_from=data.get("available_from"),
             available_until=data.get("available_until"),
         )
-        result = assets_bulk_update(
+        context, matched = request.tenant_context, len(set(ids))
+        if bulk_runs_inline(matched):
+            result = assets_bulk_update(
+                tenant=tenant,
+                asset_ids=ids,
+                change=change,
+                actor=Actor.from_context(context),
+                origin=RequestOrigin.of(request),
+            )
+            return Response({"matched": matched, **result.as_dict()})
+        operation = bulk_operation_start(
             tenant=tenant,
             asset_ids=ids,
             change=change,
-            actor=Actor.from_context(request.tenant_context),
+            requested_by=context.user,
+            requested_by_key=context.api_key,
+            actor=Actor.from_context(context),
             origin=RequestOrigin.of(request),
         )
-        return Response({"matched": len(set(ids)), **result.as_dict()})
+        operation.matched = matched
+        return Response(
+            BulkOperationStartedSerializer(operation).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"/api/v1/bulk-operations/{operation.pk}"},
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="The tenant's bulk operations, newest first",
+        description="Large bulk actions run in the background (`POST /api/v1/assets/bulk` answered 202). The list "
+        "leaves out each operation's skipped assets; read one operation for them.",
+        responses={200: BulkOperationListSerializer(many=True)},
+    ),
+    retrieve=extend_schema(
+        summary="One bulk operation: state, progress and report (poll until done or failed)",
+        description="`processed` of `total` assets are finished; of those, `done` were changed and `skipped` "
+        "were left as they were (with the reason). Each changed asset has its own audit event; the operation "
+        "has `bulk.started` and `bulk.finished`.",
+        examples=[OpenApiExample("Running", value=OPERATION_EXAMPLE, response_only=True)],
+    ),
+)
+class BulkOperationViewSet(TenantScopedReadViewSet):
+    serializer_class = BulkOperationSerializer
+    # The bulk endpoint's own scope: who may start one may follow it.
+    required_scopes = {"*": Scope.ASSETS_WRITE}
+
+    def scoped_queryset(self, tenant: Tenant) -> QuerySet[BulkOperation]:
+        return BulkOperation.objects.for_tenant(tenant).defer("asset_ids").order_by("-id")
+
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        return BulkOperationListSerializer if self.action == "list" else BulkOperationSerializer

@@ -1,10 +1,11 @@
 """Routes of the asset library: its API under /api/v1/ (assets, collections, library settings, review,
-storefront, delivery settings, webhooks, exports) and the public byte delivery under /d/."""
+storefront, delivery settings, webhooks, exports, bulk operations) and the public byte delivery under /d/."""
 
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from dam.api.assets import AssetViewSet
+from dam.api.bulk import BulkOperationViewSet
 from dam.api.checks import VersionChecksView
 from dam.api.credentials import VerifyView, VersionCredentialsView
 from dam.api.delivery import DeliverySettingsViewSet, PublishWindowViewSet
@@ -33,6 +34,7 @@ library.register("delivery-settings", DeliverySettingsViewSet, basename="deliver
 library.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 library.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
 library.register("exports", ExportViewSet, basename="export")
+library.register("bulk-operations", BulkOperationViewSet, basename="bulk-operation")
 
 _version = "assets/<int:pk>/versions/<int:number>"
 api_v1 = [

@@ -228,7 +228,7 @@ class Superseded(Exception):
 
 def bulk_runs_inline(count: int) -> bool:
     """Whether a selection of `count` assets is done in the request (else: a bulk operation)."""
-    return count <= settings.BULK_INLINE_MAX
+    return count <= min(settings.BULK_INLINE_MAX, MAX_BULK_ASSETS)
 
 
 def _parameters(change: BulkChange) -> dict[str, Any]:

@@ -165,7 +165,7 @@ class TestApi:
             {"action": "tag", "ids": [0], "tags": ["x"]},
             {"action": "tag", "filter": {"status": "nope"}, "tags": ["x"]},
             {"action": "tag", "filter": {"campaign": -1}, "tags": ["x"]},
-            {"action": "tag", "ids": list(range(1, 1003)), "tags": ["x"]},
+            {"action": "tag", "ids": list(range(1, 10_003)), "tags": ["x"]},  # over BULK_OPERATION_MAX_ASSETS
         ],
     )
     def test_bad_requests_are_400_and_change_nothing(self, alice, body):

@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from dam.models import (
     Asset,
     AssetVersion,
+    BulkOperation,
     Collection,
     Export,
     PublishWindow,
@@ -23,6 +24,7 @@ from dam.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from dam.services.bulk import BulkChange, bulk_operation_run, bulk_operation_start
 from dam.services.exports import export_build, export_create
 from generation.models import Campaign, Job
 from generation.services.submission import job_submit
@@ -143,6 +145,7 @@ OBJECT_ENDPOINTS = {
     "collection-update": ("collection-detail", "patch", "/api/v1/collections/{id}", "collection", {"name": "x"}),
     "export-detail": ("export-detail", "get", "/api/v1/exports/{id}", "export", None),
     "export-download": ("export-download", "get", "/api/v1/exports/{id}/download", "export", None),
+    "bulk-operation-detail": ("bulk-operation-detail", "get", "/api/v1/bulk-operations/{id}", "bulk_operation", None),
     "campaign-detail": ("campaign-detail", "get", "/api/v1/campaigns/{id}", "campaign", None),
     "campaign-update": ("campaign-detail", "patch", "/api/v1/campaigns/{id}", "campaign", {"brief": "changed"}),
     "campaign-versions": ("campaign-versions", "get", "/api/v1/campaigns/{id}/versions", "campaign", None),
@@ -168,6 +171,7 @@ LIST_ENDPOINTS = [
     "/api/v1/costs/ledger",
     "/api/v1/collections",
     "/api/v1/exports",
+    "/api/v1/bulk-operations",
     "/api/v1/campaigns",
 ]
 
@@ -187,6 +191,11 @@ def brand_data(alice, charlie):
         # A finished export (built here, not by a worker), so its download answers 200 to its own tenant.
         export = export_create(tenant=actor.tenant, selection={"version_ids": [asset.current_version_id]})
         export_build(export_id=export.pk)
+        # A bulk operation (run here), so the tenant has one to read.
+        operation = bulk_operation_start(
+            tenant=actor.tenant, asset_ids=[asset.pk], change=BulkChange(action="tag", tags=["bulk"])
+        )
+        bulk_operation_run(operation_id=operation.pk)
         job_submit(tenant=actor.tenant, body={"prompt": f"{actor.tenant.slug} job"})
 
 
@@ -207,6 +216,7 @@ def _object_ids(alice) -> dict[str, int]:
         "audit_event": AuditEvent.objects.for_tenant(alice.tenant).order_by("seq").first().pk,
         "collection": Collection.objects.for_tenant(alice.tenant).get().pk,  # made by library_data
         "export": Export.objects.for_tenant(alice.tenant).get().pk,
+        "bulk_operation": BulkOperation.objects.for_tenant(alice.tenant).get().pk,
         "campaign": Campaign.objects.for_tenant(alice.tenant).get().pk,  # made by campaign_data
     }
 
@@ -235,6 +245,7 @@ def _snapshot(tenant) -> list:
         sorted(str(row) for row in AssetVersion.objects.for_tenant(tenant).values_list("id", "alt_text")),
         sorted(Collection.objects.for_tenant(tenant).values_list("id", "slug", "name")),
         sorted(Export.objects.for_tenant(tenant).values_list("id", "state", "files_done")),
+        sorted(BulkOperation.objects.for_tenant(tenant).values_list("id", "state", "processed")),
         sorted(Campaign.objects.for_tenant(tenant).values_list("id", "name", "version", "archived")),
     ]
 
