@@ -380,13 +380,20 @@ def _report(
     manifest = manifests.get(active_label) if isinstance(active_label, str) else None
     validation_results = store.get("validation_results") or {}
     statuses = _statuses(validation_results.get("activeManifest"))
-    if not statuses:
-        # Older stores report a flat list of problems only.
-        statuses = [
-            {"kind": "failure", "code": s.get("code"), "explanation": s.get("explanation"), "url": s.get("url")}
-            for s in store.get("validation_status") or []
-            if isinstance(s, dict) and isinstance(s.get("code"), str)
-        ]
+    # The flat list (all c2pa versions write it) and the ingredients' deltas can name failures the active
+    # manifest's own list does not: every failure that decided the state is shown, once.
+    seen_failures = {(s["code"], s["url"]) for s in statuses if s["kind"] == "failure"}
+    extra = [s for s in store.get("validation_status") or [] if isinstance(s, dict)]
+    for delta in validation_results.get("ingredientDeltas") or []:
+        if isinstance(delta, dict):
+            failures = (delta.get("validationDeltas") or {}).get("failure") or []
+            # An untrusted ingredient signer (the provider's CA) is the link's own verdict, not a failure here.
+            extra += [s for s in failures if isinstance(s, dict) and s.get("code") != UNTRUSTED_CODE]
+    for status in extra:
+        code, url = status.get("code"), status.get("url")
+        if isinstance(code, str) and (code, url) not in seen_failures:
+            seen_failures.add((code, url))
+            statuses.insert(0, {"kind": "failure", "code": code, "explanation": status.get("explanation"), "url": url})
     library_state = str(store.get("validation_state") or "").lower()
     state = {"trusted": TRUSTED, "valid": VALID}.get(library_state, INVALID)
     if manifest is None:

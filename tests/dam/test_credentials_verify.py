@@ -197,3 +197,51 @@ def test_the_configured_anchors_file_is_read(tmp_path, settings, ca, brand_cert)
     # A missing file trusts nothing (and logs), it does not break verification.
     settings.C2PA_TRUST_ANCHORS = str(tmp_path / "missing.pem")
     assert read_credentials(signed).state == VALID
+
+
+def test_an_ingredient_this_read_finds_broken_is_invalid_in_the_chain():
+    """c2pa's verdict on an ingredient comes as a delta keyed by the ingredient assertion's URI (the store below is
+    the shape c2pa-rs writes, trimmed): it wins over what the signer recorded, and its failure is the report's."""
+    from dam.credentials.verify import _report
+
+    active, parent = "urn:c2pa:active", "urn:c2pa:parent"
+    signature = {"alg": "Es256", "issuer": "Tenant A", "common_name": "Signer"}
+    store = {
+        "active_manifest": active,
+        "manifests": {
+            active: {
+                "title": "rendition",
+                "signature_info": signature,
+                "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": [{"action": "c2pa.opened"}]}}],
+                "ingredients": [
+                    {
+                        "title": "original",
+                        "relationship": "parentOf",
+                        "active_manifest": parent,
+                        "label": "c2pa.ingredient.v3",
+                        "validation_results": {"activeManifest": {"success": [], "failure": []}},
+                    }
+                ],
+            },
+            parent: {"title": "original", "signature_info": signature, "assertions": []},
+        },
+        "validation_results": {
+            "activeManifest": {"success": [{"code": "claimSignature.validated", "url": "x"}], "failure": []},
+            "ingredientDeltas": [
+                {
+                    "ingredientAssertionURI": f"self#jumbf=/c2pa/{active}/c2pa.assertions/c2pa.ingredient.v3",
+                    "validationDeltas": {
+                        "success": [],
+                        "failure": [{"code": "ingredient.manifest.mismatch", "url": f"self#jumbf=/c2pa/{parent}"}],
+                    },
+                }
+            ],
+        },
+        "validation_state": "Invalid",
+    }
+    report = _report(store, {}, "jpeg")
+    assert report.state == INVALID and not report.valid
+    assert [f["code"] for f in report.failures] == ["ingredient.manifest.mismatch"]
+    (link,) = report.ingredients
+    assert link["valid"] is False and link["signer"] == "Tenant A"
+    assert [row.valid for row in flat_chain(report)] == [False, False]
