@@ -163,8 +163,12 @@ def rendition_get_or_create(
     on_demand: bool = True,
     renderer: Renderer | None = None,
     source: DecodedSource | None = None,
+    original: bytes | None = None,
 ) -> Rendition:
     """The rendition of `version` for `spec`, rendering and storing it the first time.
+
+    `source`/`original`: the version's original already decoded / read (several renditions in a row read it once;
+    the bytes are the parent ingredient of the rendition's C2PA manifest).
 
     On demand (a client's request), only allowed specs are rendered: presets, placements and
     the tenant's allow-list; anything else is `SpecNotAllowed`. Raises `InvalidSpec` for a spec
@@ -177,19 +181,25 @@ def rendition_get_or_create(
         raise SpecNotAllowed(
             f"{resolved.key!r} is not in this tenant's rendition allow-list (library settings)", field="spec"
         )
-    return _render_once(version=version, resolved=resolved, renderer=renderer, source=source)
+    return _render_once(version=version, resolved=resolved, renderer=renderer, source=source, original=original)
 
 
 @transaction.atomic
 def _render_once(
-    *, version: AssetVersion, resolved: ResolvedSpec, renderer: Renderer | None, source: DecodedSource | None
+    *,
+    version: AssetVersion,
+    resolved: ResolvedSpec,
+    renderer: Renderer | None,
+    source: DecodedSource | None,
+    original: bytes | None = None,
 ) -> Rendition:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(version.pk, resolved.key)])
     if found := _existing(version, resolved.key):
         return found  # made by whoever held the lock before us
     renderer = renderer or Renderer()
-    original = blob_read(version.storage_key)  # the parent ingredient of the rendition's manifest
+    if original is None:
+        original = blob_read(version.storage_key)  # the parent ingredient of the rendition's manifest
     if source is None:
         source = renderer.decode(original)
     record = provenance_for_version(version, library_settings_for(tenant=version.tenant_id))
@@ -272,11 +282,14 @@ def renditions_generate_up_front(*, version_id: int) -> list[str]:
     if not missing:
         return []
     renderer = Renderer()
-    source = renderer.decode(blob_read(version.storage_key))
+    original = blob_read(version.storage_key)
+    source = renderer.decode(original)
     made = []
     for key in missing:
         try:
-            rendition_get_or_create(version=version, spec=key, on_demand=False, renderer=renderer, source=source)
+            rendition_get_or_create(
+                version=version, spec=key, on_demand=False, renderer=renderer, source=source, original=original
+            )
         except InvalidSpec as error:
             # A placement too large to cut (over the output-pixel bound) must not stop the others.
             logger.warning("up-front rendition skipped", extra={"version_id": version_id, "reason": error.message})
