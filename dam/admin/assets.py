@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from functools import partial
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.urls import path
 
+from dam.admin import bulk_operations as admin_bulk
 from dam.admin import credentials as admin_credentials
 from dam.admin import editing as admin_editing
 from dam.admin import uploads as admin_uploads
@@ -28,7 +30,6 @@ from dam.admin.filters import (
 )
 from dam.models import Asset, Collection
 from dam.selectors.search import MAX_QUERY_CHARS, AssetFilters, assets_filter, assets_sorted
-from dam.services.bulk import MAX_BULK_ASSETS
 from dam.services.metadata import collection_create
 from tenants.admin.base import TenantScopedAdmin, admin_tenant_context
 from tenants.audit import Actor, RequestOrigin
@@ -89,6 +90,17 @@ class AssetAdmin(TenantScopedAdmin):
         return [
             path("upload/", bound(admin_uploads.upload_view), name="dam_asset_upload"),
             path("bulk/", bound(admin_editing.asset_bulk), name="dam_asset_bulk"),
+            path("bulk-operations/", bound(admin_bulk.bulk_operations_view), name="dam_asset_bulk_operations"),
+            path(
+                "bulk-operations/<int:operation_id>/",
+                bound(admin_bulk.bulk_operation_view),
+                name="dam_asset_bulk_operation",
+            ),
+            path(
+                "bulk-operations/<int:operation_id>/progress/",
+                bound(admin_bulk.bulk_operation_progress_view),
+                name="dam_asset_bulk_operation_progress",
+            ),
             path("<int:asset_id>/edit/", bound(admin_editing.asset_edit), name="dam_asset_edit"),
             path("<int:asset_id>/compare/", bound(admin_views.asset_compare), name="dam_asset_compare"),
             path(
@@ -128,7 +140,8 @@ class AssetAdmin(TenantScopedAdmin):
             # The hand-off export takes the bar's selection as it is (dam.admin.exports).
             "export_url": admin_editing.export_url() if context.can(Scope.ASSETS_READ) and context.tenant else None,
             "bulk_collections": admin_editing.collections_of(context.tenant),
-            "max_bulk": MAX_BULK_ASSETS,
+            # A selection above BULK_INLINE_MAX becomes a bulk operation, up to this many assets.
+            "max_bulk": settings.BULK_OPERATION_MAX_ASSETS,
             # Unarchive is offered where archived assets are shown.
             "viewing_archived": request.GET.get("archived") in ("true", "all"),
             "thumbnail_width": 480,

@@ -1,5 +1,8 @@
 """Changing the library in the staff UI: bulk work from the asset browser and metadata on the asset page.
 
+A bulk action over more than BULK_INLINE_MAX assets starts a bulk operation and goes to its page, which follows
+its progress (`dam.admin.bulk_operations`); a smaller one is done in the request and reported as messages.
+
 Thin views: each reads the form, calls the service the API calls (`dam.services.bulk`,
 `dam.services.metadata`, `dam.services.delivery`), reports what happened as messages and goes back
 to the page it came from. A refusal of the service is a message, not a 500; nothing is written here.
@@ -21,8 +24,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from dam.admin.review import bulk_report_messages
 from dam.models import Asset, AssetVersion, Collection, PublishWindow
-from dam.selectors.search import AssetFilters, assets_search
-from dam.services.bulk import MAX_BULK_ASSETS, BulkChange, BulkResult, assets_bulk_update
+from dam.selectors.bulk import bulk_selection
+from dam.selectors.search import AssetFilters
+from dam.services.bulk import BulkChange, BulkResult, assets_bulk_update, bulk_operation_start, bulk_runs_inline
 from dam.services.delivery import publish_window_set
 from dam.services.metadata import asset_archive, asset_unarchive, asset_update, version_metadata_update
 from dam.services.review import Reviewer, versions_review_bulk
@@ -115,10 +119,7 @@ def _selection(request: HttpRequest, tenant: Tenant) -> list[int]:
     if request.POST.get("all") == "1":
         # Every asset the grid's filters match, not only the page shown: the same selector, re-run.
         filters = AssetFilters.from_query_params(QueryDict(request.POST.get("filters", "")))
-        ids = list(assets_search(tenant=tenant, filters=filters).values_list("pk", flat=True)[: MAX_BULK_ASSETS + 1])
-        if len(ids) > MAX_BULK_ASSETS:
-            raise ValidationError(f"the filter matches more than {MAX_BULK_ASSETS:,} assets: narrow it")
-        return ids
+        return bulk_selection(tenant=tenant, filters=filters, field="selection")
     return [int(i) for i in request.POST.getlist("ids") if is_digits(i) and len(i) <= 18]
 
 
@@ -203,13 +204,16 @@ def asset_bulk(model_admin: AssetAdmin, request: HttpRequest) -> HttpResponse:
             available_until=_moment(request.POST.get("available_until", ""), name="available_until"),
         )
         ids = _selection(request, tenant)
-        result = assets_bulk_update(
-            tenant=tenant,
-            asset_ids=ids,
-            change=change,
-            actor=Actor.for_user(request.user),
-            origin=RequestOrigin.of(request),
-        )
+        who = {"actor": Actor.for_user(request.user), "origin": RequestOrigin.of(request)}
+        if bulk_runs_inline(len(set(ids))):
+            result = assets_bulk_update(tenant=tenant, asset_ids=ids, change=change, **who)
+        else:
+            # "Select all matching" can be thousands: a bulk operation, whose page follows it live.
+            operation = bulk_operation_start(
+                tenant=tenant, asset_ids=ids, change=change, requested_by=request.user, **who
+            )
+            messages.info(request, f"Started: {operation.summary} on {operation.total:,} assets, in the background.")
+            return HttpResponseRedirect(reverse("admin:dam_asset_bulk_operation", args=[operation.pk]))
     except (ValidationError, ServiceError) as exc:
         messages.error(request, f"Nothing changed: {_explain(exc)}")
         return back
