@@ -27,6 +27,7 @@ from bench.figures import MISSED_TARGET  # noqa: E402  (after the path: run as `
 # name -> the full run's arguments (README: bench/README.md). Cheapest first, so a broken stack shows early.
 BENCHMARKS: dict[str, list[str]] = {
     "renditions": ["bench/renditions.py"],
+    "c2pa_signing": ["bench/c2pa_signing.py"],
     "exports": ["bench/exports.py"],
     "ledger_reports": ["-m", "bench.ledger_reports"],
     "job_sql": ["bench/job_sql.py", "--quiet"],
