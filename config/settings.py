@@ -473,9 +473,10 @@ BULK_INLINE_MAX = env_int("BULK_INLINE_MAX", 100, minimum=0)
 BULK_OPERATION_MAX_ASSETS = env_int("BULK_OPERATION_MAX_ASSETS", 10_000, minimum=1)
 
 # --- Content Credentials: verification (dam.credentials.verify, docs/credentials.md) ---
-# A PEM file of the CA certificates whose chains count as trusted (c2pa "Trusted"); empty: signatures and hashes
-# are still checked ("Valid"), but nothing is trusted. Read again when the file changes; a path that does not
-# exist stops the process at start-up (a typo must not silently trust nothing).
+# A PEM file of the CA certificates whose chains count as trusted (c2pa "Trusted"). Empty: the development CA's
+# root when C2PA_DEV_CA is on and that CA exists (a local install trusts its own signatures), else nothing is
+# trusted (signatures and hashes are still checked: "Valid"). Read again when the file changes; a path that does
+# not exist stops the process at start-up (a typo must not silently trust nothing).
 C2PA_TRUST_ANCHORS = env_str("C2PA_TRUST_ANCHORS")
 if C2PA_TRUST_ANCHORS and not Path(C2PA_TRUST_ANCHORS).is_file():
     raise ImproperlyConfigured(f"C2PA_TRUST_ANCHORS={C2PA_TRUST_ANCHORS!r} is not a file")

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import c2pa
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 
@@ -52,6 +54,8 @@ INVALID = "invalid"  # a manifest whose signature or hashes do not check out
 VALID = "valid"  # signature and hashes check out; the signer is not (known to be) trusted
 TRUSTED = "trusted"  # valid, and the signing certificate chains to one of the trust anchors
 STATES = (ABSENT, UNREADABLE, INVALID, VALID, TRUSTED)
+# The development CA's file in C2PA_DEV_CA_DIR (dam.credentials.keys.dev_ca).
+DEV_CA_FILE = "dev-ca.pem"
 
 # The failure code c2pa reports beside a "Valid" state when the signer does not chain to an anchor: it says
 # "not trusted", not "tampered", so it does not make an ingredient invalid.
@@ -138,11 +142,24 @@ def _anchors_file(path: str, mtime_ns: int) -> bytes:
     return Path(path).read_bytes()
 
 
+@lru_cache(maxsize=4)
+def _dev_root(path: str, mtime_ns: int) -> bytes:
+    # The dev CA's file holds root, intermediate and the intermediate's key (dam.credentials.keys.local_ca_at):
+    # only the root is an anchor.
+    try:
+        root = x509.load_pem_x509_certificates(Path(path).read_bytes())[0]
+    except (ValueError, IndexError):
+        logger.error("the development CA at %s is not readable: it is not trusted", path)
+        return b""
+    return root.public_bytes(serialization.Encoding.PEM)
+
+
 def configured_trust_anchors() -> bytes:
-    """The PEM bundle at settings.C2PA_TRUST_ANCHORS (b"" when unset: then nothing is trusted)."""
+    """The PEM bundle at settings.C2PA_TRUST_ANCHORS; unset, the development CA's root when C2PA_DEV_CA is on and
+    that CA exists (so a local install's own signatures show as trusted); else b"": nothing is trusted."""
     path = settings.C2PA_TRUST_ANCHORS
     if not path:
-        return b""
+        return _dev_anchor()
     try:
         stat = Path(path).stat()
     except OSError:
@@ -151,6 +168,18 @@ def configured_trust_anchors() -> bytes:
         logger.error("C2PA_TRUST_ANCHORS %s cannot be read: nothing is trusted", path)
         return b""
     return _anchors_file(str(path), stat.st_mtime_ns)
+
+
+def _dev_anchor() -> bytes:
+    if not getattr(settings, "C2PA_DEV_CA", False):
+        return b""
+    # Never created here (verifying has no side effects): only a dev CA the signer already made is trusted.
+    path = Path(settings.C2PA_DEV_CA_DIR) / DEV_CA_FILE
+    try:
+        stat = path.stat()
+    except OSError:
+        return b""
+    return _dev_root(str(path), stat.st_mtime_ns)
 
 
 def reader_settings(trust_anchors_pem: bytes) -> dict[str, Any]:

@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from dam.credentials.verify import (
     ABSENT,
@@ -20,7 +23,7 @@ from dam.credentials.verify import (
     flat_chain,
     read_credentials,
 )
-from tests.support.c2pa_ca import build_ca, issue_signing_cert, make_test_ca
+from tests.support.c2pa_ca import SigningCert, build_ca, issue_signing_cert, make_test_ca
 from tests.support.c2pa_images import TRAINED, plain_image, sign_image
 
 
@@ -188,6 +191,7 @@ def test_the_report_serialises_to_json(ca, brand_cert):
 def test_the_configured_anchors_file_is_read(tmp_path, settings, ca, brand_cert):
     signed = sign_image(plain_image("png"), image_format="png", cert=brand_cert)
     settings.C2PA_TRUST_ANCHORS = ""
+    settings.C2PA_DEV_CA = False
     assert configured_trust_anchors() == b""
     assert read_credentials(signed).state == VALID
     anchors = tmp_path / "anchors.pem"
@@ -245,3 +249,34 @@ def test_an_ingredient_this_read_finds_broken_is_invalid_in_the_chain():
     (link,) = report.ingredients
     assert link["valid"] is False and link["signer"] == "Tenant A"
     assert [row.valid for row in flat_chain(report)] == [False, False]
+
+
+def test_without_configured_anchors_a_local_dev_ca_is_trusted(tmp_path, settings, brand_cert):
+    from dam.credentials.keys import new_local_ca
+
+    settings.C2PA_TRUST_ANCHORS = ""
+    settings.C2PA_DEV_CA_DIR = str(tmp_path)
+    settings.C2PA_DEV_CA = True
+    dev, bundle = new_local_ca("Dev")
+    # No dev CA made yet: nothing trusted, and verifying does not create one.
+    assert configured_trust_anchors() == b""
+    assert not (tmp_path / "dev-ca.pem").exists()
+    (tmp_path / "dev-ca.pem").write_bytes(bundle)
+    assert configured_trust_anchors() == dev.root_pem
+    key = ec.generate_private_key(ec.SECP256R1())
+    chain = dev.issue(key.public_key(), common_name="Dev signer", organization="Dev tenant")
+    cert = SigningCert(
+        common_name="Dev signer",
+        organization="Dev tenant",
+        chain_pem=chain,
+        private_key_pem=key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+        certificate=x509.load_pem_x509_certificates(chain)[0],
+    )
+    signed = sign_image(plain_image("png"), image_format="png", cert=cert)
+    assert read_credentials(signed).state == TRUSTED
+    # Another CA's signature stays untrusted, and C2PA_DEV_CA off trusts nothing.
+    assert read_credentials(sign_image(plain_image("png"), image_format="png", cert=brand_cert)).state == VALID
+    settings.C2PA_DEV_CA = False
+    assert read_credentials(signed).state == VALID
