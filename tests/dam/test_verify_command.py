@@ -165,3 +165,20 @@ def test_memory_stays_flat_however_many_files(alice, settings):
         tracemalloc.stop()
     assert error is not None and "30 of 30" in str(error)  # unsigned: all absent
     assert peak < 6 * size, f"peak {peak:,} bytes for files of {size:,} bytes"
+
+
+def test_files_the_platform_signed_all_verify_trusted(alice, anchors):
+    """End to end with the platform's own signing: uploads and an on-demand rendition, signed with the tenant's key
+    from the test CA, are what verify_credentials finds trusted."""
+    from dam.credentials.keys import key_install
+    from dam.services.renditions import rendition_get_or_create
+    from dam.services.uploads import asset_upload
+
+    cert = issue_signing_cert(make_test_ca(), common_name="Tenant A Content Credentials", organization="Tenant A")
+    key_install(tenant_id=alice.tenant.pk, certificate_chain_pem=cert.chain_pem, private_key_pem=cert.private_key_pem)
+    png = asset_upload(tenant=alice.tenant, data=plain_image("png", size=(320, 200)), filename="a.png")
+    asset_upload(tenant=alice.tenant, data=plain_image("jpeg", size=(320, 200)), filename="b.jpg")
+    rendition_get_or_create(version=png.version, spec="fill-400x400|format-webp")
+    out, _, error = _run("--tenant", alice.tenant.slug, "--require-trusted")
+    assert error is None, out
+    assert f"3 files of tenant {alice.tenant.slug}: 3 trusted; 0 without a valid manifest" in out
