@@ -16,9 +16,11 @@ from dam.blobs import blob_read
 from dam.credentials.keys import key_install
 from dam.formats import FORMATS
 from dam.models import AssetVersion, Rendition
+from dam.services.uploads import asset_upload
 from generation.emulator import credentials as emulator_credentials
 from generation.emulator.images import RenderSpec, render_plain
 from tenants.services import placement_create
+from tests.factories import encode, marked_image
 from tests.support.c2pa_ca import issue_signing_cert, make_test_ca, reader_settings
 from tests.support.jobs import wait_for
 
@@ -110,3 +112,30 @@ def test_every_stored_file_of_a_job_chains_to_the_providers_manifest(alice, emul
         assert actions(parent)[0]["action"] == "c2pa.created", rendition.spec
         _, grandparent = parent_of(store, label)
         assert grandparent["signature_info"]["common_name"] == "Azure OpenAI ImageGen"
+
+
+def test_an_edit_of_an_upload_opens_the_parent_version_and_keeps_the_providers_answer(alice, emulator):
+    cert = issue_signing_cert(make_test_ca(), common_name="Tenant A Content Credentials", organization="Tenant A")
+    key_install(tenant_id=alice.tenant.pk, certificate_chain_pem=cert.chain_pem, private_key_pem=cert.private_key_pem)
+    uploaded = asset_upload(tenant=alice.tenant, data=encode(marked_image(1024, 1024)), filename="photo.png")
+    response = alice.client().post(
+        "/api/v1/jobs",
+        {"prompt": "warmer light", "quality": "low", "source_version": {"asset": uploaded.asset.pk}},
+        format="json",
+    )
+    assert response.status_code == 202, response.content
+    (job,) = wait_for([response.json()["id"]])
+    assert job.state == "succeeded", (job.error_code, job.error_message)
+    edited = AssetVersion.objects.for_tenant(alice.tenant).get(job_id=job.pk)
+
+    state, results, store = read(blob_read(edited.storage_key), edited.format)
+    assert state == "Trusted", results
+    manifest = store["manifests"][store["active_manifest"]]
+    opened, edit = actions(manifest)
+    assert opened["action"] == "c2pa.opened" and edit["action"] == "c2pa.edited"
+    assert edit["digitalSourceType"].endswith("/compositeWithTrainedAlgorithmicMedia")
+    _, parent = parent_of(store, store["active_manifest"])
+    assert actions(parent)[0]["action"] == "c2pa.created"  # the upload's own manifest (signed at upload)
+    (component,) = [i for i in manifest["ingredients"] if i["relationship"] == "componentOf"]
+    provider = store["manifests"][component["active_manifest"]]
+    assert provider["signature_info"]["common_name"] == "Azure OpenAI ImageGen"
