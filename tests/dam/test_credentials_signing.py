@@ -331,3 +331,29 @@ def test_create_signing_key_issues_from_the_dev_ca_and_rotates(tenant_a):
     assert [k.active for k in keys] == [False, True] and keys[0].retired_at is not None
     with pytest.raises(CommandError, match="tenant slug or --platform"):
         call_command("create_signing_key", stdout=out)
+
+
+def test_a_placement_recut_by_the_checks_is_signed_as_a_cut_of_the_original(tenant_a, tenant_key):
+    from dam.services.checks import _recut
+    from tenants.services import placement_create
+
+    placement = placement_create(tenant=tenant_a, slug="banner", width=300, height=100, output_format="jpeg")
+    original = sign_original(
+        provenance_stamp(image_bytes("png", (960, 540)), image_format="png", record=RECORD),
+        image_format="png",
+        record=RECORD,
+        tenant_id=tenant_a.pk,
+    )
+    version = make_version(tenant_a, data=original)
+    steps = [
+        {"op": "crop", "box": {"left": 0, "top": 100, "right": 960, "bottom": 420}},
+        {"op": "scale", "size": {"width": 300, "height": 100}},
+    ]
+    recut = _recut(version, placement, original, steps, None)
+    state, results, store = read(blob_read(recut.blob.key), "jpeg")
+    assert state == "Trusted", failures(results)
+    manifest = active(store)
+    steps_done = [a["action"] for a in actions(manifest)]
+    assert steps_done == ["c2pa.opened", "c2pa.cropped", "c2pa.resized", "c2pa.transcoded"]
+    (parent,) = manifest["ingredients"]
+    assert actions(store["manifests"][parent["active_manifest"]])[0]["action"] == "c2pa.created"
