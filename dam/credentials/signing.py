@@ -79,6 +79,14 @@ class SigningFailed(RuntimeError):
     pass
 
 
+class _IngredientRejected(Exception):
+    """c2pa refused an optional ingredient (its manifest is malformed): the file is signed without it."""
+
+    def __init__(self, label: str, reason: str) -> None:
+        super().__init__(f"{label}: {reason}")
+        self.label, self.reason = label, reason
+
+
 @dataclass(frozen=True)
 class SignerMaterial:
     """Everything a C2PA signer needs; `sign` is the only use of the private key (a KMS/HSM callback fits)."""
@@ -158,8 +166,8 @@ def _actions_assertion(actions: list[dict]) -> dict:
     return {"label": "c2pa.actions.v2", "data": {"actions": actions}}
 
 
-def _provenance_assertion(record: ProvenanceRecord) -> dict:
-    return {"label": PROVENANCE_LABEL, "data": {k: v for k, v in asdict(record).items() if v}}
+def _provenance_assertion(record: ProvenanceRecord, notes: dict | None = None) -> dict:
+    return {"label": PROVENANCE_LABEL, "data": {**{k: v for k, v in asdict(record).items() if v}, **(notes or {})}}
 
 
 def _source_type(record: ProvenanceRecord) -> dict:
@@ -199,7 +207,11 @@ def _sign(
     ingredients: Sequence[_Ingredient] = (),
     title: str = "",
     material: SignerMaterial | None = None,
+    optional: frozenset[str] = frozenset(),
+    notes: dict | None = None,
 ) -> bytes:
+    """Sign `data`; an ingredient whose label is in `optional` and that c2pa refuses (a malformed manifest in a
+    provider's answer or an upload) raises _IngredientRejected, so the caller can sign without it."""
     if image_format not in FORMATS or _mime(image_format) not in _signable_mime_types():
         logger.warning("c2pa: format %s cannot be signed; the file keeps its XMP only", image_format)
         return data
@@ -214,7 +226,7 @@ def _sign(
         "claim_generator_info": [generator],
         "title": title or f"{image_format} image",
         "format": _mime(image_format),
-        "assertions": [_actions_assertion(actions), _provenance_assertion(record)],
+        "assertions": [_actions_assertion(actions), _provenance_assertion(record, notes)],
     }
     started = time.perf_counter()
     try:
@@ -224,11 +236,16 @@ def _sign(
         )
         with context, signer, c2pa.Builder(manifest, context=context) as builder:
             for ingredient in ingredients:
-                builder.add_ingredient(
-                    {"relationship": ingredient.relationship, "title": ingredient.title, "label": ingredient.label},
-                    _mime(ingredient.image_format),
-                    io.BytesIO(ingredient.data),
-                )
+                try:
+                    builder.add_ingredient(
+                        {"relationship": ingredient.relationship, "title": ingredient.title, "label": ingredient.label},
+                        _mime(ingredient.image_format),
+                        io.BytesIO(ingredient.data),
+                    )
+                except c2pa.C2paError as error:
+                    if ingredient.label in optional:
+                        raise _IngredientRejected(ingredient.label, str(error)) from error
+                    raise
             target = io.BytesIO()
             builder.sign(signer, _mime(image_format), io.BytesIO(data), target)
     except c2pa.C2paError as error:
@@ -263,8 +280,52 @@ def sign_original(
     material: SignerMaterial | None = None,
 ) -> bytes:
     """A generated output's stored original (XMP already stamped), signed; see the module docstring."""
+    try:
+        return _sign_original(
+            data,
+            image_format=image_format,
+            record=record,
+            tenant_id=tenant_id,
+            provider=provider_data if provider_data is not None and carries_manifest(provider_data) else None,
+            provider_format=provider_format,
+            edit_of=edit_of,
+            edit_of_format=edit_of_format,
+            title=title,
+            material=material,
+        )
+    except _IngredientRejected as rejected:
+        # A provider's malformed manifest must not lose the image: signed without it, and the manifest says so.
+        logger.warning("c2pa: the provider's manifest was refused (%s); signed without it", rejected.reason)
+        return _sign_original(
+            data,
+            image_format=image_format,
+            record=record,
+            tenant_id=tenant_id,
+            provider=None,
+            provider_format=None,
+            edit_of=edit_of,
+            edit_of_format=edit_of_format,
+            title=title,
+            material=material,
+            notes={"rejected_ingredient": f"provider output: {rejected.reason}"[:500]},
+        )
+
+
+def _sign_original(
+    data: bytes,
+    *,
+    image_format: str,
+    record: ProvenanceRecord,
+    tenant_id: int,
+    provider: bytes | None,
+    provider_format: str | None,
+    edit_of: bytes | None,
+    edit_of_format: str | None,
+    title: str,
+    material: SignerMaterial | None,
+    notes: dict | None = None,
+) -> bytes:
     ingredients: list[_Ingredient] = []
-    provider = provider_data if provider_data is not None and carries_manifest(provider_data) else None
     if edit_of is not None:
         ingredients.append(_Ingredient(edit_of, edit_of_format or image_format, "parentOf", "parent", "edited version"))
         actions = [
@@ -293,6 +354,8 @@ def sign_original(
         ingredients=ingredients,
         title=title,
         material=material,
+        optional=frozenset({"provider"}),
+        notes=notes,
     )
 
 
@@ -339,20 +402,27 @@ def sign_upload(
 ) -> bytes:
     """An uploaded original (sanitised, XMP stamped), signed; the file as uploaded is kept as the `parentOf`
     ingredient when it carried its own manifest (sanitising re-encodes it, which drops the manifest)."""
+    notes = None
     if uploaded is not None and carries_manifest(uploaded):
         fmt = uploaded_format or image_format
-        return _sign(
-            data,
-            image_format=image_format,
-            tenant_id=tenant_id,
-            actions=[
-                {"action": "c2pa.opened", "parameters": {"ingredientIds": ["upload"]}},
-                {"action": "c2pa.edited.metadata"},
-            ],
-            record=record,
-            ingredients=[_Ingredient(uploaded, fmt, "parentOf", "upload", "uploaded file")],
-            title=title,
-        )
+        try:
+            return _sign(
+                data,
+                image_format=image_format,
+                tenant_id=tenant_id,
+                actions=[
+                    {"action": "c2pa.opened", "parameters": {"ingredientIds": ["upload"]}},
+                    {"action": "c2pa.edited.metadata"},
+                ],
+                record=record,
+                ingredients=[_Ingredient(uploaded, fmt, "parentOf", "upload", "uploaded file")],
+                title=title,
+                optional=frozenset({"upload"}),
+            )
+        except _IngredientRejected as rejected:
+            # Anyone can upload a file with a broken manifest: it is stored, signed as created, and the reason kept.
+            logger.warning("c2pa: an upload's own manifest was refused (%s); signed without it", rejected.reason)
+            notes = {"rejected_ingredient": f"uploaded file: {rejected.reason}"[:500]}
     return _sign(
         data,
         image_format=image_format,
@@ -362,21 +432,8 @@ def sign_upload(
         actions=[{"action": "c2pa.created", **(_source_type(record) or {"digitalSourceType": EMPTY_SOURCE_TYPE})}],
         record=record,
         title=title,
+        notes=notes,
     )
-
-
-def derivation_actions(
-    *, source_size: tuple[int, int], size: tuple[int, int], source_format: str, image_format: str, cropped: bool
-) -> list[str]:
-    """The C2PA actions that describe a cut or rendition made from its original."""
-    actions = []
-    if cropped:
-        actions.append("c2pa.cropped")
-    if size != source_size:
-        actions.append("c2pa.resized")
-    if image_format != source_format or not actions:
-        actions.append("c2pa.transcoded")  # a re-encode at the least
-    return actions
 
 
 def actions_for_steps(steps: Sequence[dict], *, source_format: str, image_format: str) -> list[str]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import struct
+import zlib
 
 import c2pa
 import pytest
@@ -357,3 +359,28 @@ def test_a_placement_recut_by_the_checks_is_signed_as_a_cut_of_the_original(tena
     assert steps_done == ["c2pa.opened", "c2pa.cropped", "c2pa.resized", "c2pa.transcoded"]
     (parent,) = manifest["ingredients"]
     assert actions(store["manifests"][parent["active_manifest"]])[0]["action"] == "c2pa.created"
+
+
+def with_broken_manifest(png: bytes) -> bytes:
+    """A PNG carrying a caBX chunk that looks like a C2PA store but is cut short (what a hostile upload may hold)."""
+    body = b"\x00\x00\x00\x20jumb\x00\x00\x00\x18jumdc2pa" + b"\x00" * 20
+    chunk = struct.pack(">I", len(body)) + b"caBX" + body + struct.pack(">I", zlib.crc32(b"caBX" + body))
+    return png[:33] + chunk + png[33:]
+
+
+def test_a_broken_manifest_in_a_provider_answer_or_an_upload_is_dropped_not_fatal(tenant_a, tenant_key):
+    broken = with_broken_manifest(image_bytes("png"))
+    original = sign_original(
+        image_bytes("png"), image_format="png", record=RECORD, tenant_id=tenant_a.pk, provider_data=broken
+    )
+    state, results, store = read(original, "png")
+    assert state == "Trusted", failures(results)
+    manifest = active(store)
+    assert not manifest.get("ingredients")
+    (provenance,) = [a["data"] for a in manifest["assertions"] if a["label"] == "dam.provenance"]
+    assert provenance["rejected_ingredient"].startswith("provider output:")
+
+    uploaded = asset_upload(tenant=tenant_a, data=broken, filename="broken.png")
+    state, results, store = read(blob_read(uploaded.version.storage_key), "png")
+    assert state == "Trusted", failures(results)
+    assert actions(active(store))[0]["action"] == "c2pa.created"
