@@ -404,6 +404,8 @@ SPECTACULAR_SETTINGS = {
         "JobStateEnum": "generation.lifecycle.JobState",
         "GenerationStateEnum": "generation.lifecycle.GenerationState",
         "CampaignCellStatusEnum": "generation.models.campaigns.CellStatus",
+        # Exports and bulk operations: the same states of background work.
+        "BackgroundWorkStateEnum": "dam.models.bulk.BulkOperation.State",
         "WebhookEventEnum": "dam.models.webhooks.WebhookEvent",
         "TenantStatusEnum": [("active", "Active"), ("suspended", "Suspended")],
         "WebhookDeliveryStatusEnum": [
