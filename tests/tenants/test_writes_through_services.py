@@ -45,6 +45,7 @@ WRITES_NOTHING = {
     "generation.admin.views.plan_view": "the generate page's live plan, nothing stored",
     "generation.admin.estimator.estimator_view": "the cost estimator page, nothing stored",
     "ui.site.DamAdminSite.switch_tenant": "changes the staff member's session, not a row",
+    "dam.api.credentials.VerifyView.post": "reads an uploaded file's Content Credentials; nothing is stored",
 }
 
 
