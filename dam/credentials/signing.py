@@ -12,6 +12,8 @@ Public interface:
                  material=None) -> bytes      # material: sign with this instead of signer_for(tenant_id)
     sign_upload(data, *, image_format, record, tenant_id, uploaded=None, uploaded_format=None, title="") -> bytes
     register_remote_signer(scheme, factory)   # a KMS/HSM: SigningKey.kms_key_uri "<scheme>://..."
+    actions_for_steps(steps, *, source_format, image_format) -> list[str]   # a cut's c2pa.cropped/resized/transcoded
+    signable(image_format) -> bool; manifest_json(data, *, image_format) -> dict; SigningFailed
 
 What a manifest says comes from the file's ProvenanceRecord, the same record the XMP is written from
 (dam.provenance): the digital source type and AI system go into the c2pa.actions.v2 assertion, the credit line,
@@ -28,6 +30,9 @@ the manifest's hash.
   `c2pa.transcoded` as the caller says: the chain runs rendition -> original -> provider.
 - An upload: `c2pa.opened` of the uploaded file when it carries its own manifest (kept as the ingredient), else
   `c2pa.created` with the source type its uploader declared (or none).
+
+A provider's or an upload's own manifest that c2pa refuses (malformed) is left out, the reason kept in the
+`dam.provenance` assertion (`rejected_ingredient`): the image is never lost over it.
 
 A format the library cannot sign, or no key at all (C2PA_SIGNING off, no platform key outside development), leaves
 the file with its XMP only: logged, and reported as unsigned by verification.
