@@ -9,7 +9,8 @@ anyway), the XMP stamp, signing it as an original (`sign_original`: no ingredien
 the 2048x2048 PNG original (`sign_derived`: c2pa.opened of the original as parentOf ingredient, so the parent's bytes
 are hashed and its manifest copied in). The key is an EC P-256 key in memory (a local CA made for the run), signing
 through `Signer.from_callback` as the platform does; a KMS/HSM adds its own round trip. Wall time, median and max;
-the size the manifest adds.
+the size the manifest adds. Then three placement cuts as the generation worker makes them at persist time (derive:
+crop, scale, encode; then stamp and sign as a rendition of the signed original) and signing's share of each.
 """
 
 from __future__ import annotations
@@ -34,12 +35,23 @@ django.setup()
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
 from dam.credentials.keys import new_local_ca, sign_with  # noqa: E402
-from dam.credentials.signing import SignerMaterial, sign_derived, sign_original, signable  # noqa: E402
-from dam.imaging import encode  # noqa: E402
+from dam.credentials.signing import (  # noqa: E402
+    SignerMaterial,
+    actions_for_steps,
+    sign_derived,
+    sign_original,
+    signable,
+)
+from dam.imaging import derive, encode  # noqa: E402
 from dam.provenance import ProvenanceRecord, provenance_stamp, xmp_packet  # noqa: E402
 from generation.emulator.composition import compose  # noqa: E402
 
 FORMATS = ("jpeg", "webp", "avif", "png")
+CUTS = (
+    ("leaderboard 970x250", (970, 250), "png"),
+    ("tile 300x250", (300, 250), "webp"),
+    ("story 1080x1920", (1080, 1920), "jpeg"),
+)
 RECORD = ProvenanceRecord(
     source_type="trainedAlgorithmicMedia", ai_system="gpt-image-2", ai_system_version="bench", credit_line="Bench"
 )
@@ -119,6 +131,31 @@ def main() -> int:
             f"{max(derived_ms):12.1f} {len(data):9d} {len(signed) - len(data):9d}"
         )
     print(f"xmp packet {len(xmp_packet(RECORD))} bytes; original (signed PNG) {len(original)} bytes")
+    # Placement cuts as the generation worker makes them at persist time (generation.services.outputs
+    # prepare_renditions): derive (crop + scale + encode) from the signed original, then stamp and sign.
+    print(f"\nplacement cuts from the {edge}x{edge} original (ms)")
+    print(f"{'cut':22} {'derive p50':>10} {'sign p50':>9} {'sign share':>10}")
+    for name, (width, height), image_format in CUTS:
+        top = (edge - edge * height // width) // 2 if width >= height else 0
+        left = (edge - edge * width // height) // 2 if height > width else 0
+        box = {"left": left, "top": top, "right": edge - left, "bottom": edge - top}
+        steps = [{"op": "crop", "box": box}, {"op": "scale", "size": {"width": width, "height": height}}]
+        derive_ms, cut = timed(lambda s=steps, f=image_format: derive(original, s, image_format=f).data, runs)
+        sign_ms, _ = timed(
+            lambda c=cut, f=image_format, s=steps: sign_derived(
+                provenance_stamp(c, image_format=f, record=RECORD) if f != "avif" else c,
+                image_format=f,
+                parent=original,
+                parent_format="png",
+                actions=actions_for_steps(s, source_format="png", image_format=f),
+                record=RECORD,
+                tenant_id=0,
+                material=signer,
+            ),
+            runs,
+        )
+        d, g = statistics.median(derive_ms), statistics.median(sign_ms)
+        print(f"{name:22} {d:10.1f} {g:9.1f} {g / (d + g):10.0%}")
     return 0
 
 
