@@ -64,11 +64,20 @@ fi
 # --- Node packages --------------------------------------------------------------------
 # Each folder pins its packages with a package-lock.json and is reinstalled only when the
 # lock changes: ui/ (htmx, Chart.js for the web UI), tools/azurite/ (the Azure Blob emulator
-# the storage tests start).
-for folder in ui tools/azurite; do
+# the storage tests start), tools/tessdata/ (Tesseract's best_int models, below).
+for folder in ui tools/azurite tools/tessdata; do
   if ! cmp -s "$folder/package-lock.json" "$folder/node_modules/.installed-lock.json" 2>/dev/null; then
     log "installing npm packages of $folder"
     npm ci --prefix "$folder" --no-audit --no-fund --loglevel=error
     cp "$folder/package-lock.json" "$folder/node_modules/.installed-lock.json"
   fi
 done
+
+# --- Tesseract data -------------------------------------------------------------------
+# .tessdata/ (what dam/checks/ocr.py reads unless TESSDATA_PREFIX says otherwise): Debian's packs,
+# symlinked, with the tessdata_best_int models pinned in tools/tessdata/ for the scripts Debian's
+# fast models misread (docs/checks-accuracy.md). Rebuilt when that lock changes.
+if ! cmp -s tools/tessdata/package-lock.json .tessdata/.installed-lock.json 2>/dev/null; then
+  log "building .tessdata (Debian's Tesseract packs + best_int models)"
+  bash tools/tessdata/install.sh .tessdata
+fi

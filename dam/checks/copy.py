@@ -11,14 +11,14 @@ Both sides are normalised first (``normalise_copy``; docs/checks.md has the poli
   letters; combining sequences compose).
 - Invisible format characters are dropped, except ZERO WIDTH JOINER / NON-JOINER between two letters of an Indic
   script, where they choose the rendered form (half form, explicit virama) and so are part of the spelling.
-- Whitespace runs become one space; spaces between Han/kana characters (and CJK punctuation) are dropped:
-  those scripts do not separate words, and Tesseract puts a space between every CJK glyph. Hangul keeps its
-  word spaces.
+- Whitespace runs become one space; a space beside a Han, kana or Hangul character (or CJK punctuation) is
+  dropped: Chinese and Japanese do not separate words, Tesseract puts a space between CJK glyphs, and between
+  Hangul syllables at random, so a Korean word space cannot be told from a misread one.
 - Case is folded for cased letters only (``str.casefold`` per character: Latin, Greek, Cyrillic); other
   scripts have no case to fold.
 - Punctuation: its KIND counts, its shape and spacing do not. Quote marks become ``"``, apostrophes ``'``,
-  dashes ``-``, CJK full stops and commas ``.`` and ``,``; spaces before or after punctuation are dropped
-  (French "Soldes !" equals "Soldes!"). A missing or extra mark is still a difference: "50 %" and "50",
+  dashes ``-``, CJK full stops and commas ``.`` and ``,``; spaces before or after punctuation (the Indic danda
+  too) are dropped (French "Soldes !" equals "Soldes!"). A missing or extra mark is still a difference: "50 %" and "50",
   "Jetzt!" and "Jetzt" are different copy, and a one-mark difference lands in NEAR (reviewed), not EXACT.
 
 CER = Levenshtein distance / length of the normalised expected copy. EXACT: 0; NEAR: 0 < CER <= near_cer;
@@ -63,7 +63,8 @@ _PUNCTUATION_KINDS = str.maketrans(
         "・": ".",
     }
 )
-_SPACE_AROUND_PUNCTUATION = re.compile(r"\s*([!\"#%'()*,\-./:;?\[\]{}¡¿…])\s*")
+# Devanagari and Bengali end a sentence with a danda (।, ॥), spaced either way in print.
+_SPACE_AROUND_PUNCTUATION = re.compile(r"\s*([!\"#%'()*,\-./:;?\[\]{}¡¿…।॥])\s*")
 
 
 def _is_cjk_unspaced(char: str) -> bool:
@@ -77,6 +78,18 @@ def _is_cjk_unspaced(char: str) -> bool:
         or 0x20000 <= cp <= 0x3134F
         or 0x31F0 <= cp <= 0x31FF
     )
+
+
+def _is_hangul(char: str) -> bool:
+    cp = ord(char)
+    return 0xAC00 <= cp <= 0xD7A3 or 0x1100 <= cp <= 0x11FF or 0x3130 <= cp <= 0x318F
+
+
+def _unspaced_pair(before: str, after: str) -> bool:
+    """A space beside a Han, kana or Hangul character is not compared. Chinese and Japanese have no word spaces
+    (a space between "最大" and "50%" is typography); Tesseract puts spaces between CJK glyphs, and between
+    Hangul syllables at random ("고 객 이" for "고객이"), so a Korean word space cannot be told from a misread one."""
+    return any(_is_cjk_unspaced(char) or _is_hangul(char) for char in (before, after))
 
 
 def _is_indic_letter(char: str) -> bool:
@@ -110,9 +123,7 @@ def normalise_copy(text: str, *, locale: str) -> str:
     return "".join(
         char
         for i, char in enumerate(chars)
-        if not (
-            char == " " and 0 < i < len(chars) - 1 and _is_cjk_unspaced(chars[i - 1]) and _is_cjk_unspaced(chars[i + 1])
-        )
+        if not (char == " " and 0 < i < len(chars) - 1 and _unspaced_pair(chars[i - 1], chars[i + 1]))
     )
 
 

@@ -18,7 +18,9 @@ so the image is cut into layers by colour instead:
    A whole layer with a large blob in it made Tesseract's layout analysis read nothing.
 4. Group the remaining glyphs into regions (each glyph's box grown by ``REGION_REACH`` of its own height, so
    12 px captions and 200 px headlines group alike) and read the inkiest ``MAX_REGIONS`` regions of each layer,
-   each as its own small image, in sparse-text mode (single block for Bengali, see ``PAGE_MODES``).
+   each as its own small image: a region whose ink is one band of rows as a single line (sparse mode cut
+   such CJK lines apart at a change in the background), others in sparse-text mode (single block for Bengali,
+   see ``PAGE_MODES``); Latin script always in sparse mode (``SPARSE_ONLY``).
 5. Lines below ``MIN_CONFIDENCE`` are dropped (the region's mean word confidence counts: Tesseract scores CJK
    lines low for the spaces it puts between glyphs), and a line mostly inside a more confident one (the same
    line read from another layer, e.g. the anti-aliased fringe of its glyphs) is dropped.
@@ -27,9 +29,11 @@ The binding is tesserocr (Tesseract's C API) rather than pytesseract (a subproce
 one Tesseract pass per region (up to LAYERS x MAX_REGIONS), and a subprocess loads the language models every
 time (0.09 s for eng, 0.17 s for jpn+jpn_vert, measured on this machine; more than one recognition); tesserocr
 keeps one loaded engine per language set and thread. The tesserocr wheel bundles its own libtesseract (5.5.4;
-Debian's is 5.3) but no language data: it reads Debian's packs (``tesseract-ocr-<lang>``, installed by
-scripts/bootstrap.sh; tessdata 4.1 LSTM models, which 5.x reads), found in ``TESSDATA_PREFIX`` or Debian's
-directory. Building tesserocr against Debian's 5.3 would need a compiler and libtesseract-dev on every host.
+Debian's is 5.3) but no language data. It reads ``tessdata_path()``: ``TESSDATA_PREFIX`` when set, else the
+project's ``.tessdata/`` (built by scripts/bootstrap.sh with tools/tessdata/install.sh: Debian's packs,
+``tesseract-ocr-<lang>``, symlinked, with the tessdata_best_int models of ben, jpn, chi_sim and chi_tra from the
+npm packages pinned in tools/tessdata/, used as ``WITH_BEST_INT`` says), else Debian's directory. Building
+tesserocr against Debian's 5.3 would need a compiler and libtesseract-dev on every host.
 
 ``OMP_THREAD_LIMIT=1`` is set here, before tesserocr is imported: an OpenMP build of Tesseract (Debian's is one)
 starts a thread per CPU for each recognition, which costs more CPU than it saves on a 2-CPU worker that runs
@@ -90,6 +94,13 @@ MAX_REGIONS = 8  # per layer, the inkiest: a layer of background speckle gives m
 # 9 emulator renders while single-block mode read it.
 PAGE_MODE = int(tesserocr.PSM.SPARSE_TEXT)
 PAGE_MODES = {"ben": int(tesserocr.PSM.SINGLE_BLOCK)}
+# A region whose ink is one band of rows is read as one line: sparse mode cut such lines apart at a glyph over
+# a change in the background and misread the pieces (Korean, Japanese, Chinese headlines on emulator renders).
+LINE_MODE = int(tesserocr.PSM.SINGLE_LINE)
+# Latin script is read in sparse mode only: single-line mode put spaces inside words ("Fa rben") and kept stray
+# marks from the background in the line, where sparse mode reads the words apart.
+SPARSE_ONLY = frozenset({"eng", "deu", "fra", "spa", "ita", "por"})
+LINE_GAP = 0.06  # of a region's height: a run of empty rows this tall separates two lines
 MIN_CONFIDENCE = 0.45  # Tesseract's line confidence (0..1) below which a line is noise from the background
 SAME_LINE = 0.5  # a line this much inside a more confident one is that line read again (another layer, a fringe)
 _CACHED_ENGINES = 3  # per thread: language sets kept loaded (one jpn+jpn_vert engine holds ~60 MB)
@@ -168,14 +179,48 @@ class OcrReading:
         }
 
 
+# The project's data directory, built by scripts/bootstrap.sh (tools/tessdata/install.sh): Debian's packs
+# symlinked, with tessdata_best_int models (npm packages pinned in tools/tessdata/) for the scripts whose fast
+# model misreads emulator copy. Debian's directory is the fallback on a host without it.
+PROJECT_TESSDATA = Path(__file__).resolve().parents[2] / ".tessdata"
+SYSTEM_TESSDATA = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata")
+
+
+# How a language set uses the tessdata_best_int models when the data directory has them (<lang>_best, unpacked by
+# tools/tessdata/install.sh), measured with bench/ocr_accuracy.py (docs/checks-accuracy.md). Bengali and
+# Chinese: best_int instead of Debian's fast model (fast ben misreads conjuncts: 55 % exact on correct renders,
+# 87 % with best_int; Chinese: fewer wrong characters). Japanese: both, fast first; Tesseract tries the next model
+# on a word the first reads badly and keeps the more confident reading: each misreads characters the other
+# reads (best_int reads 夏 as 企 in Noto Sans CJK Bold), and together they beat either alone (13 of 16 exact,
+# against 10 and 12). Both for Chinese too cost 40 % more CPU and gained nothing. Without the files the plain
+# set is loaded.
+WITH_BEST_INT: dict[str, str] = {
+    "ben": "ben_best",
+    "jpn+jpn_vert": "jpn+jpn_best+jpn_vert",
+    "chi_sim+chi_sim_vert": "chi_sim_best+chi_sim_vert",
+    "chi_tra+chi_tra_vert": "chi_tra_best+chi_tra_vert",
+}
+
+
+def engine_languages(languages: str, path: str | None = None) -> str:
+    """The models an engine for `languages` (an OCR_LANGUAGES value) loads from `path` (tessdata_path())."""
+    path = path or tessdata_path()
+    wanted = WITH_BEST_INT.get(languages)
+    if wanted and all(Path(path, f"{lang}.traineddata").exists() for lang in wanted.split("+")):
+        return wanted
+    return languages
+
+
 def tessdata_path() -> str:
+    """The tessdata directory engines load from: TESSDATA_PREFIX when set, else the project's .tessdata/
+    (best_int models), else Debian's."""
     configured = os.environ.get("TESSDATA_PREFIX")
     if configured:
         return configured.rstrip("/") + "/"
-    for candidate in ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata"):
+    for candidate in (str(PROJECT_TESSDATA), *SYSTEM_TESSDATA):
         if Path(candidate, "eng.traineddata").exists():
             return candidate + "/"
-    raise RuntimeError("no Tesseract language data: install tesseract-ocr-* or set TESSDATA_PREFIX")
+    raise RuntimeError("no Tesseract language data: run scripts/bootstrap.sh or set TESSDATA_PREFIX")
 
 
 _local = threading.local()
@@ -188,7 +233,10 @@ def _engine(languages: str) -> tesserocr.PyTessBaseAPI:
     if engine is None:
         if len(engines) >= _CACHED_ENGINES:
             engines.pop(next(iter(engines))).End()
-        engine = tesserocr.PyTessBaseAPI(path=tessdata_path(), lang=languages, psm=tesserocr.PSM.SINGLE_BLOCK)
+        path = tessdata_path()
+        engine = tesserocr.PyTessBaseAPI(
+            path=path, lang=engine_languages(languages, path), psm=tesserocr.PSM.SINGLE_BLOCK
+        )
     engines[languages] = engine  # most recently used last
     return engine
 
@@ -265,6 +313,17 @@ def _regions(layer: np.ndarray) -> list[tuple[int, int, int, int]]:
     return [box for _, box in regions[:MAX_REGIONS]]
 
 
+def _single_line(ink: np.ndarray) -> bool:
+    """True when a region's ink rows form one band: no run of empty rows of at least LINE_GAP of its height
+    between two inked rows (a wrapped headline has one between its lines)."""
+    rows = ink.any(axis=1)
+    inked = np.flatnonzero(rows)
+    if not len(inked):
+        return True
+    gaps = np.diff(inked) - 1
+    return not (gaps >= max(2, LINE_GAP * len(rows))).any()
+
+
 def _read_region(engine: tesserocr.PyTessBaseAPI, crop: Image.Image, mode: int) -> list[tuple[str, tuple, float]]:
     """[(text, box, confidence 0..1)] of the lines one Tesseract pass finds in a region."""
     engine.SetPageSegMode(mode)
@@ -288,14 +347,18 @@ def _read_region(engine: tesserocr.PyTessBaseAPI, crop: Image.Image, mode: int) 
     return found
 
 
-def _lines(engine: tesserocr.PyTessBaseAPI, layer: np.ndarray, scale: float, mode: int) -> list[TextBox]:
+def _lines(
+    engine: tesserocr.PyTessBaseAPI, layer: np.ndarray, scale: float, mode: int, *, line_mode: bool
+) -> list[TextBox]:
     lines = []
     height, width = layer.shape
     for x0, y0, x1, y1 in _regions(layer):
         pad = max(4, (y1 - y0) // 4)
         left, top = max(0, x0 - pad), max(0, y0 - pad)
-        crop = Image.fromarray(layer[top : min(height, y1 + pad), left : min(width, x1 + pad)])
-        for text, box, confidence in _read_region(engine, crop, mode):
+        crop = layer[top : min(height, y1 + pad), left : min(width, x1 + pad)]
+        one_line = line_mode and _single_line(crop[pad : -pad or None] == 0)
+        region_mode = LINE_MODE if one_line else mode
+        for text, box, confidence in _read_region(engine, Image.fromarray(crop), region_mode):
             if confidence < MIN_CONFIDENCE:
                 continue
             bx0, by0, bx1, by1 = (round(v / scale) for v in (box[0] + left, box[1] + top, box[2] + left, box[3] + top))
@@ -327,7 +390,13 @@ def read_text(image: Image.Image, *, locale: str) -> OcrReading:
         rgb = rgb.resize(size, Image.Resampling.BILINEAR if scale < 1 else Image.Resampling.LANCZOS)
     found: list[TextBox] = []
     for layer in _layers(rgb):
-        found += _lines(engine, layer, scale, PAGE_MODES.get(languages, PAGE_MODE))
+        found += _lines(
+            engine,
+            layer,
+            scale,
+            PAGE_MODES.get(languages, PAGE_MODE),
+            line_mode=languages not in SPARSE_ONLY,
+        )
     kept: list[TextBox] = []
     for box in sorted(found, key=lambda b: -b.confidence):
         if all(_inside(box, other) < SAME_LINE for other in kept):
@@ -336,6 +405,6 @@ def read_text(image: Image.Image, *, locale: str) -> OcrReading:
     return OcrReading(
         text="\n".join(box.text for box in kept),
         boxes=tuple(kept),
-        languages=languages,
+        languages=engine.GetInitLanguagesAsString(),  # the models read with, e.g. "jpn+jpn_best+jpn_vert"
         seconds=time.process_time() - started,
     )

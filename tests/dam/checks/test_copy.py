@@ -42,11 +42,15 @@ def _reading(*lines: str) -> OcrReading:
         ("夏 の セ ー ル", "ja", "夏のセール"),  # Tesseract's spaces between CJK glyphs
         ("ｾｰﾙ", "ja", "セール"),  # half-width katakana (NFKC)
         ("夏のセール。", "ja", "夏のセール."),
-        ("여름  세일", "ko", "여름 세일"),  # Hangul keeps its word space
+        ("여름  세일", "ko", "여름세일"),  # spaces between Hangul are not compared (OCR spaces syllables apart)
         ("夏季 特卖", "zh-Hans", "夏季特卖"),
         ("夏季特賣", "zh-TW", "夏季特賣"),  # no Simplified/Traditional folding: a different character is different
-        ("SALE 夏季特卖", "zh-Hans", "sale 夏季特卖"),  # Latin keeps its case folding next to Han
+        ("SALE 夏季特卖", "zh-Hans", "sale夏季特卖"),  # Latin case-folded; no space is compared beside Han
+        ("最大 50%オフ", "ja", "最大50%オフ"),
+        ("3 만원 이하", "ko", "3만원이하"),
+        ("Big Sale", "ko", "big sale"),  # a space between Latin words still counts
         ("गर्मी की सेल", "hi", "गर्मी की सेल"),  # no case in Devanagari: unchanged
+        ("बैग । नया", "hi", "बैग।नया"),  # the danda's spacing is not compared
         ("क्\u200dष", "hi", "क्\u200dष"),  # ZWJ between Devanagari letters (half form): part of the spelling
         ("র\u200cয", "bn", "র\u200cয"),  # ZWNJ between Bengali letters: kept
         ("\u200dসেল\u200c", "bn", "সেল"),  # at the edges they join nothing: dropped

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from dam.checks.ocr import (
     OCR_LANGUAGES,
+    PROJECT_TESSDATA,
+    SYSTEM_TESSDATA,
+    WITH_BEST_INT,
     OcrReading,
     TextBox,
     UnsupportedLocale,
+    engine_languages,
     locale_supported,
     ocr_languages,
     read_text,
+    tessdata_path,
 )
 
 BOLD = "/usr/share/fonts/truetype/noto/NotoSans-Bold.ttf"
@@ -65,6 +73,71 @@ def test_every_pack_is_installed() -> None:
         reading = read_text(Image.new("RGB", (200, 100), "white"), locale=locale)
         assert reading.boxes == ()
         assert reading.text == ""
+
+
+REPO = Path(__file__).resolve().parents[3]
+TESSDATA_PACKAGE = REPO / "tools" / "tessdata"
+
+
+def _pinned_best_int() -> list[str]:
+    """The languages tools/tessdata pins a best_int model for (@tesseract.js-data/<lang>)."""
+    dependencies = json.loads((TESSDATA_PACKAGE / "package.json").read_text())["dependencies"]
+    return sorted(name.removeprefix("@tesseract.js-data/") for name in dependencies)
+
+
+def _all_languages() -> set[str]:
+    return {lang for languages in OCR_LANGUAGES.values() for lang in languages.split("+")}
+
+
+def _assert_best_int_dir(path: Path) -> None:
+    """`path` holds Debian's packs (symlinks) and the pinned best_int models unpacked as <lang>_best."""
+    pinned = _pinned_best_int()
+    assert {"ben", "jpn", "chi_sim", "chi_tra"} <= set(pinned)
+    for lang in pinned:
+        model = path / f"{lang}_best.traineddata"
+        assert model.is_file()
+        assert not model.is_symlink()
+        packed = TESSDATA_PACKAGE / "node_modules" / "@tesseract.js-data" / lang / "4.0.0_best_int"
+        assert model.read_bytes() == gzip.decompress((packed / f"{lang}.traineddata.gz").read_bytes())
+    debian = tuple(str(Path(p).resolve()) for p in SYSTEM_TESSDATA)
+    for lang in _all_languages():
+        model = path / f"{lang}.traineddata"
+        assert model.is_symlink()
+        assert str(model.resolve()).startswith(debian)
+
+
+def test_engines_load_the_projects_best_int_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """scripts/bootstrap.sh builds .tessdata/; without TESSDATA_PREFIX the engines load it, with the best_int
+    models as WITH_BEST_INT says (Bengali, Chinese: best_int alone; Japanese: Debian's and best_int together)."""
+    monkeypatch.delenv("TESSDATA_PREFIX", raising=False)
+    assert Path(tessdata_path()) == PROJECT_TESSDATA
+    _assert_best_int_dir(PROJECT_TESSDATA)
+    blank = Image.new("RGB", (200, 100), "white")
+    assert read_text(blank, locale="bn").languages == "ben_best"
+    assert read_text(blank, locale="ja").languages == "jpn+jpn_best+jpn_vert"
+    assert read_text(blank, locale="zh-TW").languages == "chi_tra_best+chi_tra_vert"
+    assert read_text(blank, locale="hi").languages == "hin"
+
+
+def test_without_best_int_models_the_plain_packs_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TESSDATA_PREFIX", SYSTEM_TESSDATA[0])
+    assert tessdata_path() == SYSTEM_TESSDATA[0] + "/"
+    for languages in WITH_BEST_INT:
+        assert engine_languages(languages) == languages
+    assert engine_languages("ben", str(PROJECT_TESSDATA)) == "ben_best"
+
+
+def test_tessdata_prefix_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TESSDATA_PREFIX", str(tmp_path))
+    assert tessdata_path() == f"{tmp_path}/"
+
+
+def test_install_script_builds_the_directory_and_rebuilds_it_in_place(tmp_path: Path) -> None:
+    target = tmp_path / "tessdata"
+    for _ in range(2):  # the second run replaces the first directory whole
+        subprocess.run(["bash", str(TESSDATA_PACKAGE / "install.sh"), str(target)], check=True, capture_output=True)
+        _assert_best_int_dir(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tessdata"]  # no half-built or old copy left
 
 
 def _poster(size: tuple[int, int], lines: list[tuple[str, int, int, int]], *, ink="#1d1d1f", paper="#f4efe6"):
