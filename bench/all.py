@@ -28,6 +28,8 @@ from bench.figures import MISSED_TARGET  # noqa: E402  (after the path: run as `
 BENCHMARKS: dict[str, list[str]] = {
     "renditions": ["bench/renditions.py"],
     "c2pa_signing": ["bench/c2pa_signing.py"],
+    "brand_checks": ["bench/brand_checks.py"],
+    "bulk_operations": ["bench/bulk_operations.py"],
     "exports": ["bench/exports.py"],
     "ledger_reports": ["-m", "bench.ledger_reports"],
     "job_sql": ["bench/job_sql.py", "--quiet"],
@@ -37,6 +39,8 @@ BENCHMARKS: dict[str, list[str]] = {
     "plan": ["bench/plan.py"],
     "throughput": ["bench/throughput.py"],
     "quota": ["bench/quota.py", "--jobs", "120"],
+    # 25 headlines per locale here (about 10 minutes); the accuracy table in docs/ comes from a longer run.
+    "ocr_accuracy": ["bench/ocr_accuracy.py", "--strings", "25"],
 }
 
 
