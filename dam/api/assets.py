@@ -43,7 +43,11 @@ def verdicts_shown(verdicts: Iterable[Mapping[str, Any]], *, context: Mapping[st
 
 
 # What every API says of a version besides its ids (with VersionFieldsMixin for `url`).
-VERSION_FACTS = ("status", "locale", "width", "height", "format", "url", "renditions")
+VERSION_FACTS = ("status", "locale", "width", "height", "format", "url", "renditions", "checks")
+CHECKS_HELP = (
+    "The copy and brand checks: state (none, pending, done, failed), copy verdict, brand score "
+    "(details: GET /assets/{id}/versions/{n}/checks)"
+)
 
 
 class VersionFieldsMixin:
@@ -61,6 +65,10 @@ class VersionFieldsMixin:
 
     def get_safety_verdicts(self, version: AssetVersion) -> list[dict[str, Any]]:
         return verdicts_shown(version.safety_verdicts, context=self.context)
+
+    def get_checks(self, version: AssetVersion) -> dict[str, Any] | None:
+        # A storefront sees what is published, not how the review went.
+        return None if self.context.get("storefront", True) else checks_overview(version)
 
     def to_representation(self, version: AssetVersion) -> dict[str, Any]:
         data = super().to_representation(version)  # type: ignore[misc]
@@ -86,10 +94,7 @@ class AssetVersionSerializer(VersionFieldsMixin, serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     parent = serializers.SerializerMethodField()
     renditions = RenditionSerializer(many=True, read_only=True)
-    checks = serializers.SerializerMethodField(
-        help_text="The copy and brand checks: state (none, pending, done, failed), copy verdict, brand score "
-        "(details: GET /assets/{id}/versions/{n}/checks)"
-    )
+    checks = serializers.SerializerMethodField(help_text=CHECKS_HELP)
 
     class Meta:
         model = AssetVersion
@@ -122,9 +127,6 @@ class AssetVersionSerializer(VersionFieldsMixin, serializers.ModelSerializer):
         ]
 
     safety_verdicts = serializers.SerializerMethodField()
-
-    def get_checks(self, version: AssetVersion) -> dict[str, Any]:
-        return checks_overview(version)
 
     def get_parent(self, version: AssetVersion) -> int | None:
         return version.parent.number if version.parent_id else None

@@ -24,7 +24,7 @@ from rest_framework import exceptions, mixins, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dam.api.assets import VERSION_FACTS, VersionFieldsMixin, viewer_context
+from dam.api.assets import CHECKS_HELP, VERSION_FACTS, VersionFieldsMixin, viewer_context
 from dam.blobs import blob_url
 from dam.lifecycle import ReviewAction, VersionStatus, review_action_sources
 from dam.models import AssetVersion, ReviewDecision
@@ -116,6 +116,7 @@ class ReviewItemSerializer(VersionFieldsMixin, serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     renditions = serializers.SerializerMethodField()
     safety_verdicts = serializers.SerializerMethodField()
+    checks = serializers.SerializerMethodField(help_text=CHECKS_HELP)
     requested_by = serializers.SerializerMethodField()
     requested_by_person = serializers.SerializerMethodField(
         help_text="Username of the person behind the request (a key's minter, down a chain of keys); null if none."

@@ -9,7 +9,14 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dam.api.assets import VERSION_FACTS, RenditionSerializer, VersionFieldsMixin, verdicts_shown, viewer_context
+from dam.api.assets import (
+    CHECKS_HELP,
+    VERSION_FACTS,
+    RenditionSerializer,
+    VersionFieldsMixin,
+    verdicts_shown,
+    viewer_context,
+)
 from dam.formats import sniff_format
 from dam.models import AssetVersion
 from generation.lifecycle import JobState
@@ -42,6 +49,7 @@ class JobOutputSerializer(VersionFieldsMixin, serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     renditions = RenditionSerializer(many=True, read_only=True)
     safety_verdicts = serializers.SerializerMethodField()
+    checks = serializers.SerializerMethodField(help_text=CHECKS_HELP)
 
     class Meta:
         model = AssetVersion

@@ -139,6 +139,10 @@ def test_the_checks_endpoint_shows_rows_and_evidence_to_staff_keys_not_storefron
     # The asset's API carries the overview from the version row.
     overview = alice.client().get(f"/api/v1/assets/{version.asset_id}").json()["current_version"]["checks"]
     assert overview["state"] == "done" and overview["brand_score"]["run"] >= 1
+    AssetVersion.objects.for_tenant(alice.tenant).filter(pk=version.pk).update(status=VersionStatus.NEEDS_REVIEW)
+    queue = alice.client().get("/api/v1/reviews").json()["results"]
+    assert [v["checks"]["copy"]["verdict"] for v in queue if v["id"] == version.pk] == ["exact"]
+    assert shop.client().get(f"/api/v1/assets/{version.asset_id}").status_code == 404  # not visible to a shop
     # A blocked version's evidence (a picture of it) is never handed out.
     AssetVersion.objects.for_tenant(alice.tenant).filter(pk=version.pk).update(status=VersionStatus.BLOCKED)
     blocked = alice.client().get(url).json()
