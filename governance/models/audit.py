@@ -68,3 +68,28 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant_id} head #{self.seq}"
+
+
+class AuditCheckpoint(TenantOwnedModel):
+    """A point of a tenant's chain that a verification found intact: the next one may start after it.
+
+    A copy, not a pointer: the pinned hash is what an incremental verification trusts (a later rewrite of the
+    event changes the event, not the pin). Written only after a successful walk, audited, append-only (the
+    triggers of `governance_append_only`); the latest by `seq` is the one used.
+    """
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.PROTECT, related_name="audit_checkpoints")
+    # The event's id, not a foreign key: the pin must outlive (and so expose) a deleted event, and a foreign key
+    # would also stop a TRUNCATE of the events table before its trigger could say why.
+    event_id = models.PositiveBigIntegerField()
+    seq = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=64)
+    verified_at = models.DateTimeField()
+    from_seq = models.PositiveBigIntegerField(help_text="first event the verification walked (1: from the genesis)")
+    events_verified = models.PositiveBigIntegerField()
+
+    class Meta(TenantOwnedModel.Meta):
+        indexes = [models.Index(fields=["tenant", "-seq"], name="audit_checkpoint_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} checkpoint #{self.seq}"
