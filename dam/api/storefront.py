@@ -8,6 +8,7 @@ approved or published versions inside their publish window (`dam.selectors.store
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 from collections import defaultdict
@@ -30,6 +31,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from dam.api.serving import NEGOTIABLE_FORMATS, accepted_formats, negotiate_spec, spec_pins_format
+from dam.delivery import http_cache
 from dam.delivery.cache import storefront_pages
 from dam.models import Asset, AssetVersion, Rendition
 from dam.selectors.search import AssetFilters, assets_filter
@@ -198,14 +200,22 @@ def _filtered(assets: QuerySet[Asset], params: Any) -> QuerySet[Asset]:
     return assets
 
 
-def _page_expiry(rows: list[tuple[Asset, dict[str, Any]]]) -> float:
-    """When a cached page must go: after the cache's lifetime, or when a window on it closes."""
+def _page_expiry(rows: list[tuple[Asset, dict[str, Any]]], *, next_boundary: dt.datetime | None) -> float:
+    """When a cached page must go: after the cache's lifetime, when a window on it closes, or when any
+    of the tenant's windows opens or closes (which may bring another asset onto the page)."""
     expires_at = time.monotonic() + settings.STOREFRONT_LIST_CACHE_SECONDS
     now = timezone.now()
-    for _, row in rows:
-        if row["available_until"] is not None:
-            expires_at = min(expires_at, time.monotonic() + (row["available_until"] - now).total_seconds())
+    boundaries = [row["available_until"] for _, row in rows] + [next_boundary]
+    for boundary in boundaries:
+        if boundary is not None:
+            expires_at = min(expires_at, time.monotonic() + (boundary - now).total_seconds())
     return expires_at
+
+
+def _fresh_for(boundaries: list[dt.datetime | None]) -> int:
+    return http_cache.seconds_fresh(
+        now=timezone.now(), ceiling=settings.STOREFRONT_LIST_CACHE_SECONDS, boundaries=boundaries
+    )
 
 
 class JsonWhateverTheAccept(DefaultContentNegotiation):
@@ -305,23 +315,58 @@ class StorefrontAssetViewSet(TenantScopedReadViewSet):
         # schema); rendering them through DRF serializers cost more than everything else.
         urls = UrlBuilder.for_request(request, tenant_id=self.tenant.pk)
         key = (self.tenant.pk, urls.sign, urls.origin, request.get_full_path())
-        body = storefront_pages.get(key)
-        if body is not None:
-            return HttpResponse(body, content_type="application/json")
+        cached = storefront_pages.get(key)
+        if cached is not None:
+            # A revalidation of a page in memory: no query, no render (the change feed emptied this
+            # cache if anything on the page changed since, and the entry expires at the next boundary).
+            body, etag, boundaries = cached
+            max_age = _fresh_for(boundaries)
+            if http_cache.etag_matches(request, etag):
+                return http_cache.not_modified(etag=etag, max_age=max_age)
+            return http_cache.with_cache_headers(
+                HttpResponse(body, content_type="application/json"), etag=etag, max_age=max_age
+            )
         generation = storefront_pages.generation()
+        next_boundary = http_cache.next_window_boundary(tenant_id=self.tenant.pk, now=urls.now)
         rows = self._rows(self.paginate_queryset(self.get_queryset()))
         data = [storefront_asset_data(asset, row, urls=urls) for asset, row in rows]
         body = JSONRenderer().render(self.get_paginated_response(data).data)
+        etag = http_cache.etag_for(tenant_id=self.tenant.pk, path=request.get_full_path(), body=body)
+        boundaries = [row["available_until"] for _, row in rows] + [next_boundary]
         if settings.STOREFRONT_LIST_CACHE_SECONDS:
             storefront_pages.put(
-                key, body, group=str(self.tenant.pk), expires_at=_page_expiry(rows), generation=generation
+                key,
+                (body, etag, boundaries),
+                group=str(self.tenant.pk),
+                expires_at=_page_expiry(rows, next_boundary=next_boundary),
+                generation=generation,
             )
-        return HttpResponse(body, content_type="application/json")
+        max_age = _fresh_for(boundaries)
+        if http_cache.etag_matches(request, etag):
+            return http_cache.not_modified(etag=etag, max_age=max_age)
+        return http_cache.with_cache_headers(
+            HttpResponse(body, content_type="application/json"), etag=etag, max_age=max_age
+        )
 
-    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+    def retrieve(self, request: Request, pk: str | None = None) -> HttpResponse:
+        # Not kept in memory (one asset is two queries): the tag spares the client the transfer.
         urls = UrlBuilder.for_request(request, tenant_id=self.tenant.pk)
+        next_boundary = http_cache.next_window_boundary(tenant_id=self.tenant.pk, now=urls.now)
         (data,) = self._render([self.get_object()], urls)
-        return Response(data)
+        body = JSONRenderer().render(data)
+        etag = http_cache.etag_for(tenant_id=self.tenant.pk, path=request.get_full_path(), body=body)
+        max_age = _fresh_for([data["version"]["available_until"], next_boundary])
+        if http_cache.etag_matches(request, etag):
+            return http_cache.not_modified(etag=etag, max_age=max_age)
+        return http_cache.with_cache_headers(
+            HttpResponse(body, content_type="application/json"), etag=etag, max_age=max_age
+        )
+
+    def finalize_response(self, request: Request, response: HttpResponse, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code >= 400:
+            return http_cache.uncacheable(response)
+        return response
 
     @extend_schema(
         summary="One rendition of the current approved version, in the best format the client accepts",
@@ -353,7 +398,10 @@ class StorefrontAssetViewSet(TenantScopedReadViewSet):
             rendition = self._existing_or_rendered(version, spec=spec, accept=request.headers.get("Accept", ""))
             data = _rendition_data(rendition, asset_id=asset.pk, urls=urls)
         response = Response(data)
-        response["Vary"] = "Accept"
+        # The format chosen depends on Accept; what is visible on the key (Authorization). Not stored:
+        # a rendition may be made on demand by this very request.
+        response["Vary"] = f"Accept, {http_cache.VARY}"
+        response["Cache-Control"] = "private, no-cache"
         return response
 
     def _existing_or_rendered(self, version: dict[str, Any], *, spec: str, accept: str) -> dict[str, Any]:
