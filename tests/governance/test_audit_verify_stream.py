@@ -16,7 +16,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from governance.models import AuditCheckpoint, AuditEvent
-from governance.services.audit import audit_verify, canonical_bytes, canonical_event, row_encoder
+from governance.services.audit import (
+    AT_TEXT,
+    audit_verify,
+    canonical_bytes,
+    canonical_event,
+    format_time,
+    row_encoder,
+)
 from governance.services.audit_checkpoints import CheckpointRefused, audit_checkpoint_pin
 from tenants.audit import Actor, audit
 
@@ -50,7 +57,7 @@ def test_the_row_template_gives_the_writers_canonical_bytes(fields, payload, seq
         fields["actor_id"],
         fields["actor_kind"],
         fields["actor_label"],
-        at,
+        format_time(at),  # as PostgreSQL formats it (next test)
         fields["ip"],
         stored_payload,
         fields["prev_hash"],
@@ -61,6 +68,22 @@ def test_the_row_template_gives_the_writers_canonical_bytes(fields, payload, seq
         "hash",
     )
     assert row_encoder(tenant)(row) == canonical_bytes(canonical_event(event))
+
+
+@pytest.mark.django_db
+def test_postgres_formats_event_times_as_the_writer_does(tenant_a):
+    moments = [
+        dt.datetime(2026, 12, 7, 4, 13, 4, 0, tzinfo=dt.UTC),  # no microseconds: still six digits
+        dt.datetime(2026, 3, 29, 1, 59, 59, 999999, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+        dt.datetime(2000, 1, 1, 0, 0, 0, 1, tzinfo=dt.UTC),
+        dt.datetime(9999, 12, 31, 23, 59, 59, 123456, tzinfo=dt.UTC),
+    ]
+    for moment in moments:
+        with transaction.atomic():
+            event = audit(tenant=tenant_a, actor=Actor.system("t"), action="thing.done", target=("t", 1), payload={})
+        _as_superuser("UPDATE governance_auditevent SET created_at = %s WHERE id = %s", [moment, event.pk])
+        stored = AuditEvent.objects.for_tenant(tenant_a).annotate(at=AT_TEXT).get(pk=event.pk)
+        assert stored.at == format_time(moment) == format_time(stored.created_at)
 
 
 def record(tenant, index, **extra):
