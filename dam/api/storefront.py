@@ -12,6 +12,7 @@ import datetime as dt
 import math
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -303,9 +304,6 @@ class StorefrontAssetViewSet(TenantScopedReadViewSet):
         assets = storefront_assets(tenant=tenant).only(*STOREFRONT_ASSET_FIELDS)
         return _filtered(assets, self.request.query_params)
 
-    def _render(self, assets: list[Asset], urls: UrlBuilder) -> list[dict[str, Any]]:
-        return [storefront_asset_data(a, row, urls=urls) for a, row in self._rows(assets)]
-
     def _rows(self, assets: list[Asset]) -> list[tuple[Asset, dict[str, Any]]]:
         versions = storefront_version_rows(tenant=self.tenant, ids=[a.storefront_version_id for a in assets])
         return [(a, versions[a.storefront_version_id]) for a in assets]
@@ -313,49 +311,47 @@ class StorefrontAssetViewSet(TenantScopedReadViewSet):
     def list(self, request: Request) -> HttpResponse:
         # The data is built as plain dicts (the serializers above document the shape for the
         # schema); rendering them through DRF serializers cost more than everything else.
+        def build(urls: UrlBuilder) -> tuple[bytes, list[tuple[Asset, dict[str, Any]]]]:
+            rows = self._rows(self.paginate_queryset(self.get_queryset()))
+            data = [storefront_asset_data(asset, row, urls=urls) for asset, row in rows]
+            return JSONRenderer().render(self.get_paginated_response(data).data), rows
+
+        return self._answer(request, build)
+
+    def retrieve(self, request: Request, pk: str | None = None) -> HttpResponse:
+        def build(urls: UrlBuilder) -> tuple[bytes, list[tuple[Asset, dict[str, Any]]]]:
+            rows = self._rows([self.get_object()])  # 404 raises here: never kept
+            return JSONRenderer().render(storefront_asset_data(*rows[0], urls=urls)), rows
+
+        return self._answer(request, build)
+
+    def _answer(
+        self, request: Request, build: Callable[[UrlBuilder], tuple[bytes, list[tuple[Asset, dict[str, Any]]]]]
+    ) -> HttpResponse:
+        """The body from memory or `build`, with its ETag, Cache-Control and Vary; 304 when the client
+        has it. A revalidation of an answer in memory costs no query and no render: the change feed
+        empties this cache when anything it shows changes, and an entry expires at the next window
+        boundary (dam.delivery.http_cache)."""
         urls = UrlBuilder.for_request(request, tenant_id=self.tenant.pk)
         key = (self.tenant.pk, urls.sign, urls.origin, request.get_full_path())
         cached = storefront_pages.get(key)
-        if cached is not None:
-            # A revalidation of a page in memory: no query, no render (the change feed emptied this
-            # cache if anything on the page changed since, and the entry expires at the next boundary).
+        if cached is None:
+            generation = storefront_pages.generation()
+            next_boundary = http_cache.next_window_boundary(tenant_id=self.tenant.pk, now=urls.now)
+            body, rows = build(urls)
+            etag = http_cache.etag_for(tenant_id=self.tenant.pk, path=request.get_full_path(), body=body)
+            boundaries = [row["available_until"] for _, row in rows] + [next_boundary]
+            if settings.STOREFRONT_LIST_CACHE_SECONDS:
+                storefront_pages.put(
+                    key,
+                    (body, etag, boundaries),
+                    group=str(self.tenant.pk),
+                    expires_at=_page_expiry(rows, next_boundary=next_boundary),
+                    generation=generation,
+                )
+        else:
             body, etag, boundaries = cached
-            max_age = _fresh_for(boundaries)
-            if http_cache.etag_matches(request, etag):
-                return http_cache.not_modified(etag=etag, max_age=max_age)
-            return http_cache.with_cache_headers(
-                HttpResponse(body, content_type="application/json"), etag=etag, max_age=max_age
-            )
-        generation = storefront_pages.generation()
-        next_boundary = http_cache.next_window_boundary(tenant_id=self.tenant.pk, now=urls.now)
-        rows = self._rows(self.paginate_queryset(self.get_queryset()))
-        data = [storefront_asset_data(asset, row, urls=urls) for asset, row in rows]
-        body = JSONRenderer().render(self.get_paginated_response(data).data)
-        etag = http_cache.etag_for(tenant_id=self.tenant.pk, path=request.get_full_path(), body=body)
-        boundaries = [row["available_until"] for _, row in rows] + [next_boundary]
-        if settings.STOREFRONT_LIST_CACHE_SECONDS:
-            storefront_pages.put(
-                key,
-                (body, etag, boundaries),
-                group=str(self.tenant.pk),
-                expires_at=_page_expiry(rows, next_boundary=next_boundary),
-                generation=generation,
-            )
         max_age = _fresh_for(boundaries)
-        if http_cache.etag_matches(request, etag):
-            return http_cache.not_modified(etag=etag, max_age=max_age)
-        return http_cache.with_cache_headers(
-            HttpResponse(body, content_type="application/json"), etag=etag, max_age=max_age
-        )
-
-    def retrieve(self, request: Request, pk: str | None = None) -> HttpResponse:
-        # Not kept in memory (one asset is two queries): the tag spares the client the transfer.
-        urls = UrlBuilder.for_request(request, tenant_id=self.tenant.pk)
-        next_boundary = http_cache.next_window_boundary(tenant_id=self.tenant.pk, now=urls.now)
-        (data,) = self._render([self.get_object()], urls)
-        body = JSONRenderer().render(data)
-        etag = http_cache.etag_for(tenant_id=self.tenant.pk, path=request.get_full_path(), body=body)
-        max_age = _fresh_for([data["version"]["available_until"], next_boundary])
         if http_cache.etag_matches(request, etag):
             return http_cache.not_modified(etag=etag, max_age=max_age)
         return http_cache.with_cache_headers(

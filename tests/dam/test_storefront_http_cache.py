@@ -79,22 +79,24 @@ def test_identical_requests_get_one_tag_and_the_headers_a_cache_needs(shop, alic
     assert detail["ETag"] != first["ETag"] and detail["Cache-Control"].startswith("private, max-age=")
 
 
-def test_a_revalidation_of_a_page_in_memory_is_a_304_without_body_or_query(shop, alice):
-    storefront_asset(alice.tenant)
+@pytest.mark.parametrize("detail", [False, True], ids=["list", "detail"])
+def test_a_revalidation_of_an_answer_in_memory_is_a_304_without_body_or_query(shop, alice, detail):
+    asset = storefront_asset(alice.tenant)
+    path = f"{LIST}/{asset.pk}" if detail else LIST
     api = shop.client()
-    etag = _etag(api)
-    deadline = time.monotonic() + 15  # the page is kept once nothing else is being written
+    etag = _etag(api, path)
+    deadline = time.monotonic() + 15  # the answer is kept once nothing else is being written
     while True:
         with CaptureQueriesContext(connection) as queries:
-            response = api.get(LIST, HTTP_IF_NONE_MATCH=etag)
+            response = api.get(path, HTTP_IF_NONE_MATCH=etag)
         if len(queries) == 0 or time.monotonic() > deadline:
             break
         time.sleep(0.05)
     assert response.status_code == 304 and response.content == b"" and len(queries) == 0
     assert response["ETag"] == etag and response["Cache-Control"].startswith("private")
     # Weak comparison and lists of tags, as browsers and CDNs send them.
-    assert api.get(LIST, HTTP_IF_NONE_MATCH=f'"other", W/{etag}').status_code == 304
-    assert api.get(LIST, HTTP_IF_NONE_MATCH='"sf-00000000000000000000000000000000"').status_code == 200
+    assert api.get(path, HTTP_IF_NONE_MATCH=f'"other", W/{etag}').status_code == 304
+    assert api.get(path, HTTP_IF_NONE_MATCH='"sf-00000000000000000000000000000000"').status_code == 200
 
 
 def test_a_cold_revalidation_and_the_detail_answer_304_too(shop, alice, settings):
