@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "bulk_operations": ["bench/bulk_operations.py"],
     "exports": ["bench/exports.py"],
     "ledger_reports": ["-m", "bench.ledger_reports"],
+    "audit_verify": ["bench/audit_verify.py"],
     "job_sql": ["bench/job_sql.py", "--quiet"],
     "campaign_grid": ["bench/campaign_grid.py"],
     "overhead": ["bench/overhead.py"],
