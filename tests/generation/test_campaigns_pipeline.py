@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -32,6 +33,12 @@ def _run(actor, campaign_id, **payload) -> dict:
     data = response.json()
     jobs = wait_for([job["job"] for job in data["jobs"]], timeout=180)
     assert {job.state for job in jobs} <= {"succeeded"}, [(j.error_code, j.error_message) for j in jobs]
+    # Then the versions' copy checks (the renditions pool): the grid is compared once nothing is pending.
+    deadline = time.monotonic() + 120
+    pending = AssetVersion.unscoped.filter(job_id__in=[job.pk for job in jobs], checks_state="pending")
+    while pending.exists() and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert not pending.exists(), "checks still pending"
     return data
 
 

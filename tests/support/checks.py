@@ -163,6 +163,9 @@ def run_checks_on_render(
         checks_state=ChecksState.PENDING,
         status=VersionStatus.NEEDS_REVIEW,
     )
-    assert version_checks_run(version_id=version.pk) == "done"
+    # A transactional test's standing worker may take the enqueued check first: then this run finds the version
+    # no longer pending ("skipped") only after that run has recorded its findings.
+    assert version_checks_run(version_id=version.pk) in ("done", "skipped")
     version.refresh_from_db()
+    assert version.checks_state == ChecksState.DONE, version.checks_state
     return version
