@@ -33,6 +33,7 @@ import c2pa
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
+from django.core.files.storage import default_storage
 from PIL import Image, UnidentifiedImageError
 
 from dam.blobs import blob_read
@@ -504,6 +505,10 @@ class StoredFile(Protocol):
 
 def stored_credentials(stored: StoredFile, *, trust_anchors_pem: bytes | None = None) -> CredentialsReport:
     """The report of a stored original or rendition, read from blob storage (a missing blob is a report too)."""
+    # Asked first: a missing blob is an OSError on the filesystem but a ResourceNotFoundError in Azure Blob.
+    if not default_storage.exists(stored.storage_key):
+        logger.warning("stored file %s is missing", stored.storage_key)
+        return _unreadable(stored.format, "the stored file could not be read")
     try:
         data = blob_read(stored.storage_key)
     except OSError as error:

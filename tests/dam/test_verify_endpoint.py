@@ -14,6 +14,7 @@ from unittest.mock import patch
 import pytest
 from django.apps import apps
 from django.conf import settings as django_settings
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -123,8 +124,9 @@ def test_a_changed_byte_in_a_stored_rendition_fails(alice, signed_version, ancho
     with default_storage.open(rendition.storage_key, "rb") as handle:
         data = bytearray(handle.read())
     data[-5] ^= 0x01  # the end of the image data, covered by the manifest's hash
-    path = Path(default_storage.path(rendition.storage_key))
-    path.write_bytes(bytes(data))
+    # Through the storage API, so the same test runs against the filesystem and Azure Blob (Azurite).
+    default_storage.delete(rendition.storage_key)
+    assert default_storage.save(rendition.storage_key, ContentFile(bytes(data))) == rendition.storage_key
     body = alice.client().get(_url(signed_version, "placement:hero")).json()
     assert body["present"] and not body["valid"] and body["state"] == "invalid"
     assert any(status["kind"] == "failure" for status in body["validation"])
