@@ -125,7 +125,9 @@ def _timed(function, *args, **kwargs) -> tuple[Any, float]:
     return result, round(time.process_time() - started, 4)
 
 
-def _copy_and_crops(version: AssetVersion, image: Image.Image, policy: BrandPolicy | None, findings: Findings) -> None:
+def _copy_and_crops(
+    version: AssetVersion, source: bytes, image: Image.Image, policy: BrandPolicy | None, findings: Findings
+) -> None:
     near_cer = float(policy.copy_near_cer) if policy else NEAR_CER
     started = time.process_time()
     reading = read_text(image, locale=version.locale)
@@ -157,10 +159,11 @@ def _copy_and_crops(version: AssetVersion, image: Image.Image, policy: BrandPoli
             seconds=seconds,
         )
     )
-    _crops(version, image, boxes, findings)
+    _crops(version, source, image, boxes, findings)
 
 
-def _crops(version: AssetVersion, image: Image.Image, boxes: list, findings: Findings) -> None:
+def _crops(version: AssetVersion, source: bytes, image: Image.Image, boxes: list, findings: Findings) -> None:
+    """`source`: the original's bytes as read for the checks (a re-cut is cut from them, not read again)."""
     planned = (version.size_plan or {}).get("placements") or []
     if not planned:
         return
@@ -169,7 +172,6 @@ def _crops(version: AssetVersion, image: Image.Image, boxes: list, findings: Fin
     }
     focal = None if version.focal_x is None else (version.focal_x, version.focal_y)
     findings.focal = focal
-    source: bytes | None = None
     for derivation in planned:
         slug = derivation["slug"]
         placement = placements.get(slug)
@@ -198,7 +200,6 @@ def _crops(version: AssetVersion, image: Image.Image, boxes: list, findings: Fin
             )
         )
         if fit.adjusted and placement is not None:
-            source = source if source is not None else blob_read(version.storage_key)
             findings.recuts.append(_recut(version, placement, source, fit.steps, fit.adjusted_box))
 
 
@@ -270,11 +271,12 @@ def _brand(image: Image.Image, policy: BrandPolicy | None, findings: Findings) -
 def version_checks_measure(*, version: AssetVersion) -> Findings:
     """Run every check the version's brand policy asks for (no database writes)."""
     policy = _brand_policy(version)
-    image = ImageOps.exif_transpose(open_image(blob_read(version.storage_key))).convert("RGB")
+    source = blob_read(version.storage_key)
+    image = ImageOps.exif_transpose(open_image(source)).convert("RGB")
     findings = Findings()
     wanted_copy = checks_wanted(expected_copy=version.expected_copy, locale=version.locale, brand_policy=policy)[1]
     if wanted_copy:
-        _copy_and_crops(version, image, policy, findings)
+        _copy_and_crops(version, source, image, policy, findings)
     _brand(image, policy, findings)
     return findings
 
