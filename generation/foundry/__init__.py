@@ -17,6 +17,8 @@ from generation.foundry.errors import (
     MalformedResponseError,
     RateLimitedError,
     TransientError,
+    UnknownOutcomeError,
+    UnreachableError,
 )
 from generation.foundry.results import ImageOutput, ImageResult, Usage
 
@@ -41,6 +43,8 @@ __all__ = [
     "StaticTokenProvider",
     "TokenProvider",
     "TransientError",
+    "UnknownOutcomeError",
+    "UnreachableError",
     "Usage",
     "platform_deployment_config",
 ]

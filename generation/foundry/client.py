@@ -24,7 +24,8 @@ from generation.foundry.auth import auth_for
 from generation.foundry.config import ApiStyle, AuthKind, DeploymentConfig
 from generation.foundry.errors import (
     FoundryError,
-    TransientError,
+    UnknownOutcomeError,
+    UnreachableError,
     error_from_response,
     provider_request_id,
     redact,
@@ -39,6 +40,10 @@ USER_AGENT = "dam-platform-foundry-client/1"
 CLIENT_REQUEST_ID_HEADER = "x-ms-client-request-id"
 # A floor for the last attempt's read timeout when the retry budget is nearly spent.
 MIN_ATTEMPT_TIMEOUT_SECONDS = 1.0
+# Failures before the request left: connecting (refused, DNS, TLS, connect timeout), waiting for a pooled
+# connection, or writing the request (an incomplete request is never processed). Everything else after
+# `send` began may have reached the service.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError, httpx.WriteTimeout)
 
 
 class ImageOptions(TypedDict, total=False):
@@ -241,14 +246,21 @@ class FoundryImageClient:
         sent = time.monotonic()
         try:
             response = self._http.send(request)
-        except httpx.TimeoutException as exc:
-            raise TransientError(
-                f"{operation} timed out after {time.monotonic() - sent:.1f}s ({type(exc).__name__})"
-            ) from None
-        except httpx.TransportError as exc:
+        except _NOT_SENT as exc:
             # The exception text can hold the URL but never headers; still, redact defensively.
             detail = redact(str(exc), self._secrets())[:200]
-            raise TransientError(f"{operation} connection failed ({type(exc).__name__}: {detail})") from None
+            raise UnreachableError(
+                f"{operation} could not reach the service ({type(exc).__name__}: {detail})"
+            ) from None
+        except httpx.TimeoutException as exc:
+            raise UnknownOutcomeError(
+                f"{operation} sent, no answer: timed out after {time.monotonic() - sent:.1f}s ({type(exc).__name__})"
+            ) from None
+        except httpx.TransportError as exc:
+            detail = redact(str(exc), self._secrets())[:200]
+            raise UnknownOutcomeError(
+                f"{operation} sent, connection lost before the answer ({type(exc).__name__}: {detail})"
+            ) from None
         latency = time.monotonic() - sent
         request_id = provider_request_id(response.headers)
         logger.info(

@@ -103,6 +103,17 @@ class TransientError(FoundryError):
     retryable = True
 
 
+class UnreachableError(TransientError):
+    """Nothing reached the service (connection refused, DNS, TLS, a connect timeout, no pooled connection):
+    it generated nothing and billed nothing, so the call may go again, here or to another deployment."""
+
+
+class UnknownOutcomeError(FoundryError):
+    """The request was sent and no answer came back (a read timeout, the connection lost after sending): the
+    service may have generated and billed it. Never retried by the client: calling again could pay twice, so
+    whether to call again is the job's decision (a tenant setting), and the call stays a provisional charge."""
+
+
 class InvalidRequestError(FoundryError):
     def __init__(self, message: str, *, param: str | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)

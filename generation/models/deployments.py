@@ -8,8 +8,9 @@ from generation.foundry.encryption import decrypt_secret, encrypt_secret
 from tenants.scoping import TenantOwnedModel
 
 
-class Deployment(TenantOwnedModel):
-    """A tenant's own Foundry / Azure OpenAI deployment of the image model.
+class FoundryConnection(models.Model):
+    """How to reach one Foundry / Azure OpenAI deployment of the image model: shared by a tenant's own
+    deployment and a pool's members.
 
     The api-key is stored only as Fernet ciphertext; the clear value exists solely inside a
     `Secret` while a `DeploymentConfig` is in use.
@@ -23,7 +24,6 @@ class Deployment(TenantOwnedModel):
         API_KEY = AuthKind.API_KEY.value, "api-key header"
         ENTRA = AuthKind.ENTRA.value, "Entra ID (managed identity / DefaultAzureCredential)"
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="foundry_deployments")
     name = models.CharField(max_length=100)
     endpoint = models.URLField(max_length=300, help_text="e.g. https://my-resource.openai.azure.com")
     deployment = models.CharField(max_length=100, help_text="Deployment name (or model name for the v1 style)")
@@ -37,21 +37,11 @@ class Deployment(TenantOwnedModel):
     tpm = models.PositiveIntegerField(default=600_000, help_text="Tokens per minute allowed by the quota")
     max_attempts = models.PositiveSmallIntegerField(default=4, validators=[MinValueValidator(1)])
     max_retry_seconds = models.FloatField(default=300.0, validators=[MinValueValidator(1)])
-    is_default = models.BooleanField(default=False, help_text="Used for this tenant's jobs unless a job names another")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta(TenantOwnedModel.Meta):
-        ordering = ["id"]
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "name"], name="deployment_unique_name_per_tenant"),
-            models.UniqueConstraint(
-                fields=["tenant"], condition=models.Q(is_default=True), name="deployment_one_default_per_tenant"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.deployment})"
+    class Meta:
+        abstract = True
 
     @property
     def has_api_key(self) -> bool:
@@ -67,9 +57,12 @@ class Deployment(TenantOwnedModel):
     def api_key(self) -> Secret | None:
         return decrypt_secret(self.api_key_ciphertext) if self.api_key_ciphertext else None
 
+    def config_name(self) -> str:
+        raise NotImplementedError
+
     def to_config(self) -> DeploymentConfig:
         return DeploymentConfig(
-            name=f"tenant-{self.tenant_id}/{self.name}",
+            name=self.config_name(),
             endpoint=self.endpoint,
             deployment=self.deployment,
             api_style=ApiStyle(self.api_style),
@@ -83,3 +76,25 @@ class Deployment(TenantOwnedModel):
             max_attempts=self.max_attempts,
             max_retry_seconds=self.max_retry_seconds,
         )
+
+
+class Deployment(TenantOwnedModel, FoundryConnection):
+    """A tenant's own default deployment of the image model (one pool member of its own, in effect)."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="foundry_deployments")
+    is_default = models.BooleanField(default=False, help_text="Used for this tenant's jobs unless a job names another")
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="deployment_unique_name_per_tenant"),
+            models.UniqueConstraint(
+                fields=["tenant"], condition=models.Q(is_default=True), name="deployment_one_default_per_tenant"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.deployment})"
+
+    def config_name(self) -> str:
+        return f"tenant-{self.tenant_id}/{self.name}"

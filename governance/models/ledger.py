@@ -77,7 +77,12 @@ class LedgerEntry(TenantOwnedModel):
     - `charge`: the cost of one provider response, from its reported usage (one per provider request id).
     - `release`: what is left of a job's hold when it is settled or released (one per job).
     - `adjustment`: a credit (negative) or debit by an administrator, with a note.
-    Spend is charges plus adjustments; holds and releases only move reservations.
+    - `provisional`: a call whose outcome is unknown (a timeout after it was sent, a worker killed while it was
+      out), at its planned cost, until reconciled; `provider_request_id` holds the call's client request id.
+    - `provisional_release`: the reversal (negative) of one provisional charge, when reconciliation found the
+      answer (a `charge` from its real usage comes with it) or showed the provider did not bill it.
+    Confirmed spend is charges plus adjustments; provisional spend is provisional charges plus their reversals;
+    the budget counts both. Holds and releases only move reservations.
     """
 
     class Kind(models.TextChoices):
@@ -85,9 +90,11 @@ class LedgerEntry(TenantOwnedModel):
         CHARGE = "charge", "Charge"
         RELEASE = "release", "Release"
         ADJUSTMENT = "adjustment", "Adjustment"
+        PROVISIONAL = "provisional", "Provisional charge"
+        PROVISIONAL_RELEASE = "provisional_release", "Provisional charge reversed"
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.PROTECT, related_name="ledger_entries")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    kind = models.CharField(max_length=24, choices=Kind.choices)
     amount_usd = models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES)
     # Plain ids: generation and dam depend on governance, not the reverse; reports group by them.
     job_id = models.BigIntegerField(null=True, blank=True)
@@ -130,6 +137,16 @@ class LedgerEntry(TenantOwnedModel):
             ),
             models.CheckConstraint(
                 condition=~Q(kind="charge") | Q(provider_request_id__isnull=False), name="ledger_charge_has_response"
+            ),
+            # One provisional charge per attempted call, and at most one reversal of it.
+            models.UniqueConstraint(
+                fields=["kind", "provider_request_id"],
+                condition=Q(kind__in=["provisional", "provisional_release"]),
+                name="ledger_one_provisional_per_call",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=["provisional", "provisional_release"]) | Q(provider_request_id__isnull=False),
+                name="ledger_provisional_names_call",
             ),
         ]
         indexes = [

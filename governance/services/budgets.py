@@ -36,7 +36,7 @@ from governance.services.counters import (
     scope_filter,
     unregister_budget_alert_hook,
 )
-from governance.services.ledger import tenant_of
+from governance.services.ledger import PROVISIONAL_KINDS, SPEND_KINDS, tenant_of
 from tenants.audit import Actor, RequestOrigin, audit, changes
 from tenants.errors import Conflict, PaymentRequired, ServiceError
 from tenants.models import ApiKey, Tenant
@@ -443,14 +443,15 @@ def budget_status(*, budget: Budget, at: dt.datetime | None = None) -> BudgetSta
 
 
 def spend_counters_check(*, tenant: Tenant) -> list[str]:
-    """Counters against the ledger they summarise: charged = charges + adjustments of the month;
+    """Counters against the ledger they summarise: charged = charges + adjustments + provisional charges (and
+    their reversals) of the month;
     held = what open holds of the month still reserve. Empty when everything agrees."""
     problems = []
     entries = LedgerEntry.objects.for_tenant(tenant)
     holds = BudgetHold.objects.for_tenant(tenant).filter(status=BudgetHold.Status.OPEN)
     for counter in SpendCounter.objects.for_tenant(tenant).order_by("period", "api_key_id"):
         scope = Q() if counter.api_key_id is None else Q(api_key_id=counter.api_key_id)
-        spent = entries.filter(scope, kind__in=["charge", "adjustment"], period=counter.period)
+        spent = entries.filter(scope, kind__in=[*SPEND_KINDS, *PROVISIONAL_KINDS], period=counter.period)
         charged = spent.aggregate(total=Sum("amount_usd"))["total"] or ZERO
         held = holds.filter(scope, period=counter.period).aggregate(total=Sum("remaining_usd"))["total"] or ZERO
         label = f"{period_label(counter.period)} {'tenant' if counter.api_key_id is None else counter.api_key_id}"

@@ -28,6 +28,7 @@ from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 SPEND_KINDS = (LedgerEntry.Kind.CHARGE, LedgerEntry.Kind.ADJUSTMENT)
+PROVISIONAL_KINDS = (LedgerEntry.Kind.PROVISIONAL, LedgerEntry.Kind.PROVISIONAL_RELEASE)
 
 
 def tenant_of(tenant: Tenant | int) -> Tenant:
@@ -118,7 +119,7 @@ def ledger_charge_response(
             if existing is None:
                 raise
             return existing
-        _spend_applied(tenant, entry)
+        spend_applied(tenant, entry)
         return entry
 
 
@@ -157,7 +158,7 @@ def ledger_adjust(
         day=day,
         period=day.replace(day=1),
     )
-    _spend_applied(tenant, entry)
+    spend_applied(tenant, entry)
     audit(
         tenant=tenant,
         actor=actor,
@@ -169,8 +170,9 @@ def ledger_adjust(
     return entry
 
 
-def _spend_applied(tenant: Tenant, entry: LedgerEntry) -> None:
-    """Move the job's hold, the month's counters and the day's roll-up for a new charge or adjustment."""
+def spend_applied(tenant: Tenant, entry: LedgerEntry) -> None:
+    """Move the job's hold, the month's counters and the day's roll-up for a new charge, adjustment or
+    provisional entry (a reversal, being negative, consumes no hold)."""
     movements = [(entry.period, entry.api_key_id, entry.amount_usd, ZERO)]
     if entry.job_id is not None and entry.amount_usd > 0:
         with connection.cursor() as cursor:
@@ -180,7 +182,8 @@ def _spend_applied(tenant: Tenant, entry: LedgerEntry) -> None:
             period, api_key_id, amount = consumed
             movements.append((period, api_key_id, ZERO, -amount))
     crossed = counters_apply(tenant_id=tenant.pk, deltas=deltas_for(movements))
-    _daily_spend_add(entry)
+    if entry.kind in SPEND_KINDS:  # the roll-ups are confirmed spend; provisional charges are read apart
+        _daily_spend_add(entry)
     if crossed:
         counters_alert(tenant=tenant, period=entry.period, api_key_id=entry.api_key_id)
 

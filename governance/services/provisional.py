@@ -1,0 +1,201 @@
+"""Provisional charges: calls that may have been paid for, held against the budget until reconciled.
+
+A provider call whose answer never arrived (a read timeout after it was sent, a worker killed while it was out)
+may still have been generated and billed. It is charged here at its planned cost, marked `provisional`, so the
+budget counts it at once; reconciliation with the provider's usage export then settles it (a real `charge` from
+the exported usage, and the provisional one reversed) or releases it (reversed: the provider has no such call).
+Every entry is append-only and unique per call (the client request id), so a step repeated after a crash
+neither doubles nor loses anything; settling and releasing are audited decisions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from governance.models import DEFAULT_MODEL, DEFAULT_TIER, LedgerEntry
+from governance.periods import local_day
+from governance.prices import AMOUNT_QUANTUM
+from governance.services.ledger import ledger_charge_response, spend_applied, tenant_of
+from tenants.audit import Actor, RequestOrigin, audit
+from tenants.errors import Conflict, ServiceError
+from tenants.models import Tenant
+
+
+def _provisional(tenant: Tenant, call_id: str, kind: str) -> LedgerEntry | None:
+    return LedgerEntry.objects.for_tenant(tenant).filter(kind=kind, provider_request_id=call_id).first()
+
+
+@transaction.atomic
+def ledger_provisional_charge(
+    *,
+    tenant: Tenant | int,
+    call_id: str,
+    amount_usd: Decimal,
+    job_id: int | None,
+    occurred_at: dt.datetime,
+    note: str,
+    api_key_id: int | None = None,
+    user_id: int | None = None,
+    collection_id: int | None = None,
+    size: str = "",
+    quality: str = "",
+    operation: str = "",
+    images: int = 0,
+) -> LedgerEntry:
+    """Charge an unknown-outcome call at its planned cost, once per `call_id` (its client request id).
+
+    It consumes the job's hold like a charge (the budget already reserved it), moves the month's counters (the
+    budget counts it), and stays out of the daily roll-ups of confirmed spend."""
+    if not call_id:
+        raise ServiceError("a provisional charge names its call", field="call_id")
+    tenant = tenant_of(tenant)
+    existing = _provisional(tenant, call_id, LedgerEntry.Kind.PROVISIONAL)
+    if existing is not None:
+        return existing
+    amount = Decimal(str(amount_usd)).quantize(AMOUNT_QUANTUM)
+    if amount < 0:
+        raise ServiceError("a provisional charge cannot be negative", field="amount_usd")
+    day = local_day(occurred_at, tenant.time_zone)
+    entry = LedgerEntry(
+        tenant=tenant,
+        kind=LedgerEntry.Kind.PROVISIONAL,
+        amount_usd=amount,
+        job_id=job_id,
+        api_key_id=api_key_id,
+        user_id=user_id,
+        collection_id=collection_id,
+        provider_request_id=call_id,
+        model=DEFAULT_MODEL,
+        deployment_tier=DEFAULT_TIER,
+        size=size,
+        quality=quality,
+        operation=operation,
+        images=images,
+        note=note[:500],
+        occurred_at=occurred_at,
+        day=day,
+        period=day.replace(day=1),
+    )
+    try:
+        with transaction.atomic():
+            entry.save(force_insert=True)
+    except IntegrityError:
+        existing = _provisional(tenant, call_id, LedgerEntry.Kind.PROVISIONAL)
+        if existing is None:
+            raise
+        return existing
+    spend_applied(tenant, entry)
+    return entry
+
+
+def _reverse(tenant: Tenant, provisional: LedgerEntry, *, note: str) -> LedgerEntry:
+    """The provisional charge's negative twin, in the same month (the budget counted it there)."""
+    now = timezone.now()
+    entry = LedgerEntry(
+        tenant=tenant,
+        kind=LedgerEntry.Kind.PROVISIONAL_RELEASE,
+        amount_usd=-provisional.amount_usd,
+        job_id=provisional.job_id,
+        api_key_id=provisional.api_key_id,
+        user_id=provisional.user_id,
+        collection_id=provisional.collection_id,
+        provider_request_id=provisional.provider_request_id,
+        model=provisional.model,
+        deployment_tier=provisional.deployment_tier,
+        note=note[:500],
+        occurred_at=now,
+        day=provisional.day,
+        period=provisional.period,
+    )
+    entry.save(force_insert=True)
+    spend_applied(tenant, entry)
+    return entry
+
+
+def _open_provisional(tenant: Tenant, call_id: str) -> LedgerEntry:
+    provisional = _provisional(tenant, call_id, LedgerEntry.Kind.PROVISIONAL)
+    if provisional is None:
+        raise ServiceError(f"no provisional charge for call {call_id}", field="call_id")
+    # Lock the charge's row so two reconciliations of one call queue here; the second finds it resolved.
+    LedgerEntry.objects.for_tenant(tenant).select_for_update().filter(pk=provisional.pk).get()
+    if _provisional(tenant, call_id, LedgerEntry.Kind.PROVISIONAL_RELEASE) is not None:
+        raise Conflict(f"the provisional charge of call {call_id} is already resolved", field="call_id")
+    return provisional
+
+
+@transaction.atomic
+def ledger_provisional_settle(
+    *,
+    tenant: Tenant | int,
+    call_id: str,
+    provider_request_id: str,
+    usage: Mapping[str, int],
+    occurred_at: dt.datetime,
+    actor: Actor,
+    source: str,
+    origin: RequestOrigin | None = None,
+) -> LedgerEntry:
+    """The provider did answer (and bill) the call: charge its real usage, reverse the provisional charge, audit."""
+    tenant = tenant_of(tenant)
+    provisional = _open_provisional(tenant, call_id)
+    charge = ledger_charge_response(
+        tenant=tenant,
+        job_id=provisional.job_id,
+        provider_request_id=provider_request_id,
+        usage=usage,
+        occurred_at=occurred_at,
+        api_key_id=provisional.api_key_id,
+        user_id=provisional.user_id,
+        collection_id=provisional.collection_id,
+        size=provisional.size,
+        quality=provisional.quality,
+        operation=provisional.operation,
+        images=provisional.images,
+    )
+    _reverse(tenant, provisional, note=f"settled by {source}: charged as {provider_request_id}")
+    audit(
+        tenant=tenant,
+        actor=actor,
+        action="ledger.provisional_settled",
+        target=("ledger_entry", provisional.pk),
+        payload={
+            "call_id": call_id,
+            "provider_request_id": provider_request_id,
+            "provisional_usd": provisional.amount_usd,
+            "charged_usd": charge.amount_usd,
+            "source": source,
+        },
+        origin=origin,
+    )
+    return charge
+
+
+@transaction.atomic
+def ledger_provisional_release(
+    *,
+    tenant: Tenant | int,
+    call_id: str,
+    reason: str,
+    actor: Actor,
+    origin: RequestOrigin | None = None,
+) -> LedgerEntry:
+    """The provider did not bill the call: reverse its provisional charge. Only by a decision, audited with why."""
+    if not reason.strip():
+        raise ServiceError("say why the charge is released", field="reason")
+    tenant = tenant_of(tenant)
+    provisional = _open_provisional(tenant, call_id)
+    reversal = _reverse(tenant, provisional, note=f"released: {reason.strip()}")
+    audit(
+        tenant=tenant,
+        actor=actor,
+        action="ledger.provisional_released",
+        target=("ledger_entry", provisional.pk),
+        payload={"call_id": call_id, "provisional_usd": provisional.amount_usd, "reason": reason.strip()[:500]},
+        origin=origin,
+    )
+    return reversal
