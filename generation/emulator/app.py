@@ -8,12 +8,16 @@ Azure AI Content Safety (generation.emulator.content_safety):
     POST /contentsafety/text:analyze, /contentsafety/image:analyze, /contentsafety/text:shieldPrompt,
     and the text blocklist management calls under /contentsafety/text/blocklists
 Control (not part of Azure's API):
-    GET /_emulator/stats, POST /_emulator/reset, GET|POST /_emulator/config
+    GET /_emulator/stats, POST /_emulator/reset, GET|POST /_emulator/config,
+    GET /_emulator/usage?format=json|csv&since=<iso>&deployment=<name> (the per-request usage export)
     (Content Safety: `content_safety` in the stats, and in the config as {"content_safety": {...}})
 
-One image call: auth -> parameters -> fault headers -> quota -> injected 429 (immediate, like a real
-throttle) -> latency -> injected 500 / hang / malformed -> input content filter -> render (a thread, or a
-render process: generation.emulator.rendering) -> output moderation -> 200.
+One image call: auth -> (pool: unknown deployment 404, down 503/404/401) -> parameters -> fault headers ->
+(pool: throttle burst 429) -> quota -> injected 429 (immediate, like a real throttle) -> latency -> injected
+500 / hang / malformed -> input content filter -> render (a thread, or a render process:
+generation.emulator.rendering) -> output moderation -> 200, and a usage export row for a billable answer.
+With a deployment pool configured (generation.emulator.deployments) the quota, latency and fault fields are
+the deployment's.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import json
 import logging
 import random
@@ -41,13 +46,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from generation.emulator import credentials, errors
 from generation.emulator.config import ConfigError, EmulatorConfig, Fault
 from generation.emulator.content_safety import ContentSafetyState, content_safety_routes
+from generation.emulator.deployments import DeploymentPool, DeploymentRuntime
 from generation.emulator.errors import EmulatorError
-from generation.emulator.faults import HEADER_FAULT, FaultPlan, blocked_category, plan_faults
+from generation.emulator.faults import HEADER_FAULT, HEADER_LATENCY, FaultPlan, blocked_category, plan_faults
+from generation.emulator.latency import PUBLISHED_LATENCY_MODEL, published_seconds
 from generation.emulator.params import ImageRequest, parse_edit, parse_generation
 from generation.emulator.quota import QuotaWindow
 from generation.emulator.rendering import Renderer
 from generation.emulator.stats import CallRecord, EmulatorStats
 from generation.emulator.usage import usage_for
+from generation.emulator.usage_export import UsageLog, UsageRow, iso_time, parse_since, rows_csv, rows_json
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +71,18 @@ class ClientGone(Exception):
     """The caller disconnected while the emulator was waiting (latency or a hang)."""
 
 
+_UNSET = object()
+
+
+@dataclasses.dataclass
+class CallContext:
+    """What one image call learns on its way that its answer, stats and usage row need."""
+
+    runtime: DeploymentRuntime | None = None  # the pool deployment serving it (None: single-deployment mode)
+    usage: dict[str, Any] | None = None  # what the call costs once generated
+    generated: bool = False  # it got past every refusal: a 2xx answer is billed
+
+
 class EmulatorState:
     """The running emulator's mutable state; one per app, touched only from the event loop's thread
     (stats and quota also lock, as rendering threads never touch them)."""
@@ -75,10 +95,18 @@ class EmulatorState:
         self.quota = QuotaWindow()
         self.rng = random.Random(config.seed)
         self._release = asyncio.Event()
+        self.pool = DeploymentPool()
+        self.pool.replace(config.deployments)
+        self.usage = UsageLog(config.usage_limit)
 
     def configure(self, **changes: Any) -> EmulatorConfig:
+        # `deployments` merges into the live pool (one deployment at a time); the config keeps the start pool.
+        patch = changes.pop("deployments", _UNSET)
         config = self.config.updated(**changes)
+        merged = self.pool.validate_patch(patch) if patch is not _UNSET else None
         self._apply(config)
+        if patch is not _UNSET:
+            self.pool.apply_patch(merged, patch)
         return config
 
     def _apply(self, config: EmulatorConfig) -> None:
@@ -86,15 +114,28 @@ class EmulatorState:
             self.rng = random.Random(config.seed)
         if config.recent_limit != self.stats.recent_limit:
             self.stats.set_recent_limit(config.recent_limit)
+        if config.usage_limit != self.usage.limit:
+            self.usage.set_limit(config.usage_limit)
         self.config = config
 
     def reset(self, *, restore_config: bool) -> None:
         self.stats.reset()
         self.quota.reset()
+        self.usage.clear()
         self.release_hangs()
         if restore_config:
             self._apply(self.start_config)
             self.rng = random.Random(self.start_config.seed)
+            self.pool.replace(self.start_config.deployments)
+        else:
+            self.pool.clear_counters()
+
+    def deployment(self, name: str) -> DeploymentRuntime:
+        """The pool deployment serving `name`, its due schedule steps applied; Azure's 404 for an unknown name."""
+        runtime = self.pool.get(name, self.config.time_scale)
+        if runtime is None:
+            raise errors.deployment_not_found()
+        return runtime
 
     def release_hangs(self) -> None:
         self._release.set()
@@ -113,16 +154,28 @@ def _error_response(error: EmulatorError) -> JSONResponse:
     return JSONResponse(error.body, status_code=error.status, headers=error.headers)
 
 
-async def _pause(request: Request, seconds: float, release: asyncio.Event | None = None) -> None:
-    """Sleep, but stop early when the caller disconnects (raises ClientGone) or `release` is set."""
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _pause(
+    request: Request,
+    seconds: float,
+    release: asyncio.Event | None = None,
+    *,
+    watcher: asyncio.Future | None = None,
+) -> None:
+    """Sleep, but stop early when the caller disconnects (raises ClientGone) or `release` is set.
+
+    `watcher`: a running `_disconnected` task the caller owns (it outlives this pause)."""
     if seconds <= 0:
+        if watcher is not None and watcher.done():
+            raise ClientGone
         return
-
-    async def disconnected() -> None:
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-
-    watcher = asyncio.ensure_future(disconnected())
+    own_watcher = watcher is None
+    if watcher is None:
+        watcher = asyncio.ensure_future(_disconnected(request))
     waiters = {asyncio.ensure_future(asyncio.sleep(seconds)), watcher}
     if release is not None:
         waiters.add(asyncio.ensure_future(release.wait()))
@@ -130,7 +183,8 @@ async def _pause(request: Request, seconds: float, release: asyncio.Event | None
         done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for waiter in waiters:
-            waiter.cancel()
+            if own_watcher or waiter is not watcher:
+                waiter.cancel()
     if watcher in done:
         raise ClientGone
 
@@ -195,7 +249,43 @@ def _describe(record: CallRecord, image_request: ImageRequest) -> None:
     record.has_mask = image_request.mask is not None
 
 
-async def _serve(request: Request, state: EmulatorState, record: CallRecord) -> tuple[Response, dict | None]:
+def _enter_deployment(state: EmulatorState, call: CallContext, name: str) -> None:
+    """Pool mode: the call belongs to deployment `name` from here on; a down deployment refuses it at once."""
+    call.runtime = state.deployment(name)
+    call.runtime.entered()
+    refusal = call.runtime.refusal()
+    if refusal is not None:
+        raise refusal
+
+
+def _plan(
+    request: Request, state: EmulatorState, call: CallContext, image_request: ImageRequest, queued: Fault | None
+) -> FaultPlan:
+    """The call's fault and latency: the global config's, with a pool deployment's overrides and latency model."""
+    config = state.config
+    runtime = call.runtime
+    effective = config.updated(**runtime.fault_overrides()) if runtime else config
+    plan = plan_faults(config=effective, headers=request.headers, rng=state.rng, queued=queued)
+    if runtime is None or HEADER_LATENCY in request.headers:
+        return plan  # a per-request latency header is taken as given
+    deployment = runtime.config
+    seconds = plan.latency_seconds
+    if deployment.latency == PUBLISHED_LATENCY_MODEL:
+        width, height = image_request.output_size
+        seconds = published_seconds(
+            quality=image_request.resolved_quality,
+            width=width,
+            height=height,
+            n=image_request.n,
+            draw=state.rng.random(),
+            time_scale=config.time_scale,
+        )
+    return dataclasses.replace(plan, latency_seconds=seconds * deployment.slow_factor)
+
+
+async def _serve(
+    request: Request, state: EmulatorState, record: CallRecord, call: CallContext
+) -> tuple[Response, dict | None]:
     arrived_at = state.quota.now()
     config = state.config
     _authenticate(request, config)
@@ -203,9 +293,14 @@ async def _serve(request: Request, state: EmulatorState, record: CallRecord) -> 
     if record.api == "azure" and not api_version:
         # What Azure answers when the api-version query parameter is missing.
         raise errors.not_found()
+    if state.pool and record.deployment:
+        # The deployments URL names it: refuse before reading (and paying for parsing) the body, as Azure does.
+        _enter_deployment(state, call, record.deployment)
 
     image_request = await _read_request(request, kind=record.kind, deployment=record.deployment)
     _describe(record, image_request)
+    if state.pool and call.runtime is None:
+        _enter_deployment(state, call, image_request.deployment)  # v1: the body's `model` names it
     width, height = image_request.output_size
 
     usage = usage_for(
@@ -216,12 +311,25 @@ async def _serve(request: Request, state: EmulatorState, record: CallRecord) -> 
         quality=image_request.resolved_quality,
         n=image_request.n,
     )
-    header_fault = HEADER_FAULT in request.headers
-    queued = None if header_fault or not config.fault_queue else config.fault_queue[0]
-    plan = plan_faults(config=config, headers=request.headers, rng=state.rng, queued=queued)
+    call.usage = usage
+    queued = None if HEADER_FAULT in request.headers or not config.fault_queue else config.fault_queue[0]
+    plan = _plan(request, state, call, image_request, queued)
     operation, version = OPERATIONS[record.kind], api_version or "v1"
 
-    admission = state.quota.admit(tokens=usage["total_tokens"], rpm=config.rpm, tpm=config.tpm, arrived_at=arrived_at)
+    runtime = call.runtime
+    if runtime is not None and runtime.throttled(state.pool.now(), config.time_scale):
+        # A burst refuses though the window has room, and charges nothing to it.
+        raise errors.rate_limited(
+            retry_after_ms=plan.retry_after_ms,
+            operation=operation,
+            api_version=version,
+            reason="call rate limit",
+            fault="throttle_burst",
+        )
+    window, rpm, tpm = (
+        (runtime.quota, runtime.config.rpm, runtime.config.tpm) if runtime else (state.quota, config.rpm, config.tpm)
+    )
+    admission = window.admit(tokens=usage["total_tokens"], rpm=rpm, tpm=tpm, arrived_at=arrived_at)
     if not admission.admitted:
         raise errors.rate_limited(
             retry_after_ms=admission.retry_after_ms,
@@ -246,14 +354,17 @@ async def _serve(request: Request, state: EmulatorState, record: CallRecord) -> 
             reason="call rate limit",
             fault="429",
         )
+    bill_disconnected = runtime.config.bill_disconnected if runtime else config.bill_disconnected
     return await _produce(
         request,
         state,
         record=record,
+        call=call,
         image_request=image_request,
         plan=plan,
         usage=usage,
         quota_headers=quota_headers,
+        bill_disconnected=bill_disconnected,
     )
 
 
@@ -262,10 +373,12 @@ async def _produce(
     state: EmulatorState,
     *,
     record: CallRecord,
+    call: CallContext,
     image_request: ImageRequest,
     plan: FaultPlan,
     usage: dict[str, Any],
     quota_headers: dict[str, str],
+    bill_disconnected: bool,
 ) -> tuple[Response, dict | None]:
     config = state.config
     input_category = blocked_category(image_request.prompt, config.blocked_terms)
@@ -276,22 +389,33 @@ async def _produce(
     rendering = (
         asyncio.ensure_future(state.renderer.render(image_request, config.render, text_fault)) if will_render else None
     )
+    # Billing a disconnected caller: the service does not cancel a generation when its caller leaves, so the
+    # latency runs to its end whatever the caller does; only a hang (no generation) still ends on a disconnect.
+    watcher = asyncio.ensure_future(_disconnected(request)) if bill_disconnected else None
     try:
-        await _pause(request, plan.latency_seconds)
+        if watcher is not None:
+            await asyncio.sleep(plan.latency_seconds)
+        else:
+            await _pause(request, plan.latency_seconds)
         if plan.fault == Fault.SERVER_ERROR:
             raise errors.server_error()
         if plan.fault == Fault.HANG:
-            await _pause(request, config.hang_seconds, state.release)
+            await _pause(request, config.hang_seconds, state.release, watcher=watcher)
             raise errors.gateway_timeout()
         if plan.fault == Fault.MALFORMED:
             record.fault = "malformed"
+            call.generated = True  # generated and billed; the answer broke on the way
+            record.client_disconnected = bool(watcher is not None and watcher.done())
             truncated = b'{"created": %d, "data": [{"b64_json": "iVBORw0KGgoAAAANSUhEUgAA' % int(time.time())
             return Response(truncated, status_code=200, media_type="application/json"), None
         if plan.fault == Fault.CONTENT_FILTER_INPUT or input_category:
             raise errors.content_filter_input(input_category or "violence")
         assert rendering is not None
         images = await rendering
+        record.client_disconnected = bool(watcher is not None and watcher.done())
     finally:
+        if watcher is not None:
+            watcher.cancel()
         if rendering is not None and not rendering.done():
             rendering.cancel()  # the caller left: the worker thread finishes on its own, its result is dropped
 
@@ -299,6 +423,7 @@ async def _produce(
     if plan.fault == Fault.CONTENT_FILTER_OUTPUT or output_category:
         raise errors.moderation_blocked_output(output_category or "violence")
 
+    call.generated = True
     record.images = len(images)
     # Plain pictures have no copy to get wrong.
     record.text_fault = text_fault if config.render == "full" or record.kind == "edits" else None
@@ -315,6 +440,31 @@ async def _produce(
     return JSONResponse(body, headers=quota_headers), usage
 
 
+def _usage_row(record: CallRecord, call: CallContext) -> UsageRow | None:
+    """The provider's usage export row for a billable answer (usage_export's docstring says which are)."""
+    if not (call.generated and 200 <= record.status < 300 and call.usage is not None):
+        return None
+    deployment = call.runtime.config if call.runtime else None
+    return UsageRow(
+        time=iso_time(time.time()),
+        deployment=record.deployment,
+        region=deployment.region if deployment else None,
+        operation=OPERATIONS[record.kind],
+        request_id=record.request_id,
+        client_request_id=record.client_request_id,
+        status=record.status,
+        input_tokens=call.usage["input_tokens"],
+        output_tokens=call.usage["output_tokens"],
+        total_tokens=call.usage["total_tokens"],
+        images=record.n or 0,
+        quality=record.quality,
+        size=record.size,
+        data_zone=deployment.data_zone if deployment else None,
+        deployment_type=deployment.deployment_type if deployment else None,
+        client_disconnected=record.client_disconnected,
+    )
+
+
 async def _image_call(request: Request, *, kind: str) -> Response:
     state: EmulatorState = request.app.state.emulator
     request_id = str(uuid.uuid4())
@@ -329,9 +479,10 @@ async def _image_call(request: Request, *, kind: str) -> Response:
     )
     started = time.perf_counter()
     usage = None
+    call = CallContext()
     state.stats.started()
     try:
-        response, usage = await _serve(request, state, record)
+        response, usage = await _serve(request, state, record, call)
         record.status = response.status_code
     except EmulatorError as error:
         response = _error_response(error)
@@ -343,9 +494,19 @@ async def _image_call(request: Request, *, kind: str) -> Response:
         record.status, record.error_code = 500, "emulator_crash"
         record.duration_ms = int((time.perf_counter() - started) * 1000)
         state.stats.finished(record, None)
+        if call.runtime is not None:
+            call.runtime.left(record.status)
         raise
     record.duration_ms = int((time.perf_counter() - started) * 1000)
+    if call.runtime is not None:
+        record.region = call.runtime.config.region
+        call.runtime.left(record.status)
+        for name, value in call.runtime.answer_headers().items():
+            response.headers[name] = value
     state.stats.finished(record, usage)
+    row = _usage_row(record, call)
+    if row is not None:
+        state.usage.append(row)
     response.headers["x-request-id"] = request_id
     response.headers["apim-request-id"] = request_id
     return response
@@ -360,7 +521,9 @@ async def edits(request: Request) -> Response:
 
 
 async def stats_view(request: Request) -> Response:
-    snapshot = request.app.state.emulator.stats.snapshot()
+    state: EmulatorState = request.app.state.emulator
+    snapshot = state.stats.snapshot()
+    snapshot["deployments"] = state.pool.stats(state.config.time_scale)
     snapshot["content_safety"] = request.app.state.content_safety.snapshot()
     return JSONResponse(snapshot)
 
@@ -389,9 +552,32 @@ async def reset_view(request: Request) -> Response:
     return JSONResponse({"reset": True, "config": _config_dict(request)})
 
 
+async def usage_view(request: Request) -> Response:
+    """The provider's per-request usage export (generation.emulator.usage_export), JSON or CSV."""
+    state: EmulatorState = request.app.state.emulator
+    params = request.query_params
+    export_format = params.get("format", "json").lower()
+    if export_format not in ("json", "csv"):
+        return _error_response(errors.invalid_request("format must be json or csv.", param="format"))
+    since = None
+    if params.get("since"):
+        try:
+            since = parse_since(params["since"])
+        except ValueError:
+            return _error_response(
+                errors.invalid_request(f"since: {params['since']!r} is not an ISO 8601 time.", param="since")
+            )
+    rows = state.usage.rows(since=since, deployment=params.get("deployment") or None)
+    if export_format == "csv":
+        return Response(rows_csv(rows), media_type="text/csv; charset=utf-8")
+    return JSONResponse(rows_json(rows, dropped=state.usage.dropped))
+
+
 def _config_dict(request: Request) -> dict[str, Any]:
+    state: EmulatorState = request.app.state.emulator
     return {
-        **request.app.state.emulator.config.to_dict(),
+        **state.config.to_dict(),
+        "deployments": state.pool.describe(state.config.time_scale),
         "content_safety": request.app.state.content_safety.config.to_dict(),
     }
 
@@ -466,6 +652,7 @@ def create_app(config: EmulatorConfig | None = None, *, render_processes: int = 
         Route("/_emulator/stats", stats_view, methods=["GET"]),
         Route("/_emulator/reset", reset_view, methods=["POST"]),
         Route("/_emulator/config", config_view, methods=["GET", "POST"]),
+        Route("/_emulator/usage", usage_view, methods=["GET"]),
     ]
     app = Starlette(
         routes=routes,

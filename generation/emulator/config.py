@@ -110,6 +110,11 @@ def _text_fault(name: str, value: Any) -> TextFault:
         raise ConfigError(f"{name}: {value!r} is not one of {choices}") from None
 
 
+# Public names for the deployment pool's validation (generation.emulator.deployments).
+probability = _probability
+non_negative_int = _non_negative_int
+fault_value = _fault
+
 RENDER_MODES = ("full", "plain")
 
 
@@ -140,6 +145,16 @@ class EmulatorConfig:
     render: str = "full"
     # The in-image copy rendered wrong on purpose on every designed picture (generation.emulator.text_faults).
     text_fault: TextFault | None = None
+    # The deployment pool at start (generation.emulator.deployments): (name, DeploymentConfig) pairs; empty
+    # serves any deployment name under the one global quota above. The live pool is EmulatorState's.
+    deployments: tuple = ()
+    # Multiplies emulated durations: the published latency model and deployments' schedules and bursts.
+    time_scale: float = 1.0
+    # Rows the usage export keeps (the newest).
+    usage_limit: int = 100_000
+    # Single-deployment mode: a caller leaving during latency stops the call unbilled (499), as before the
+    # pool existed; configured deployments bill it by default (their own `bill_disconnected`).
+    bill_disconnected: bool = False
 
     def __post_init__(self) -> None:
         # Normalise and validate once, so every construction path (CLI, JSON, tests) is checked alike.
@@ -170,6 +185,19 @@ class EmulatorConfig:
         set_(self, "text_fault", None if self.text_fault in (None, "") else _text_fault("text_fault", self.text_fault))
         if self.render not in RENDER_MODES:
             raise ConfigError(f"render: {self.render!r} is not one of {', '.join(RENDER_MODES)}")
+        from generation.emulator.deployments import parse_deployments  # it validates with this module's helpers
+
+        set_(self, "deployments", parse_deployments(self.deployments))
+        try:
+            time_scale = float(self.time_scale)
+        except (TypeError, ValueError):
+            raise ConfigError(f"time_scale: {self.time_scale!r} is not a number") from None
+        if isinstance(self.time_scale, bool) or not time_scale > 0:
+            raise ConfigError(f"time_scale: {self.time_scale!r} must be a number above 0")
+        set_(self, "time_scale", time_scale)
+        set_(self, "usage_limit", _non_negative_int("usage_limit", self.usage_limit))
+        if not isinstance(self.bill_disconnected, bool):
+            raise ConfigError(f"bill_disconnected: {self.bill_disconnected!r} is not true or false")
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -200,4 +228,8 @@ class EmulatorConfig:
             "api_keys": f"{len(self.api_keys)} configured" if self.api_keys else "any non-empty key",
             "seed": self.seed,
             "recent_limit": self.recent_limit,
+            "deployments": {name: deployment.to_dict() for name, deployment in self.deployments},
+            "time_scale": self.time_scale,
+            "usage_limit": self.usage_limit,
+            "bill_disconnected": self.bill_disconnected,
         }

@@ -11,6 +11,8 @@ Shapes:
 - rate limited (429): Azure's `{"error": {"code": "429", "message": "... Please retry after N seconds ..."}}`
   with `retry-after` (seconds) and `retry-after-ms` headers
 - unauthorized (401), not found (404), server error (500), gateway timeout (504)
+- deployment not found (404, `DeploymentNotFound`), service unavailable (503, `ServiceUnavailable`): a deployment
+  of the pool that does not exist or is down (generation.emulator.deployments)
 """
 
 from __future__ import annotations
@@ -54,6 +56,19 @@ def unauthorized(*, missing: bool) -> EmulatorError:
 
 def not_found() -> EmulatorError:
     return EmulatorError(404, {"error": {"code": "404", "message": "Resource not found"}})
+
+
+def deployment_not_found(*, fault: str | None = None) -> EmulatorError:
+    message = (
+        "The API deployment for this resource does not exist. If you created the deployment within the last 5 "
+        "minutes, please wait a moment and try again."
+    )
+    return EmulatorError(404, {"error": {"code": "DeploymentNotFound", "message": message}}, fault=fault)
+
+
+def service_unavailable(*, fault: str | None = None) -> EmulatorError:
+    message = "The service is temporarily unable to process your request. Please try again later. (foundry emulator)"
+    return EmulatorError(503, {"error": {"code": "ServiceUnavailable", "message": message}}, fault=fault)
 
 
 def content_filter_results(category: str, severity: str = "medium") -> dict[str, dict[str, Any]]:

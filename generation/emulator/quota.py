@@ -62,6 +62,18 @@ class QuotaWindow:
                 remaining_tokens=tpm - used_tokens - tokens if tpm else None,
             )
 
+    def remaining(self, *, rpm: int, tpm: int) -> tuple[int | None, int | None]:
+        """Requests and tokens left in the window now, without charging anything (None: unlimited)."""
+        with self._lock:
+            now = self._clock()
+            while self._entries and self._entries[0][0] <= now - WINDOW_SECONDS:
+                self._entries.popleft()
+            used_tokens = sum(t for _, t in self._entries)
+            return (
+                max(0, rpm - len(self._entries)) if rpm else None,
+                max(0, tpm - used_tokens) if tpm else None,
+            )
+
     def _ms_until_tokens_free(self, tokens: int, tpm: int, now: float) -> int:
         # A request larger than the whole quota never fits; Azure still answers with a retry hint.
         if tokens > tpm:

@@ -19,6 +19,9 @@ class CallRecord:
     api: str  # azure (deployments URL) | v1
     deployment: str
     client_request_id: str | None = None  # the caller's x-ms-client-request-id
+    region: str | None = None  # the pool deployment's region (generation.emulator.deployments)
+    # The caller left while the call was generated and the deployment bills that (the answer went nowhere).
+    client_disconnected: bool = False
     prompt: str | None = None
     size: str | None = None
     quality: str | None = None
