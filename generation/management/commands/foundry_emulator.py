@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -70,6 +72,19 @@ class Command(BaseCommand):
             help="processes drawing designed pictures, so drawing cannot delay the quota's arrival stamps "
             f"(default: one per CPU, at most {MAX_DEFAULT_RENDER_PROCESSES}; 0: threads of the server's process)",
         )
+        parser.add_argument(
+            "--deployments",
+            default=os.environ.get("EMULATOR_DEPLOYMENTS", ""),
+            help='the deployment pool, JSON {"deployments": {"east": {"rpm": 6, "region": "eastus"}, ...}} or '
+            "@file.json (default: env EMULATOR_DEPLOYMENTS; none: any deployment name, one global quota)",
+        )
+        parser.add_argument(
+            "--time-scale",
+            type=float,
+            default=1.0,
+            help="multiplies emulated durations (published latency, schedules): 0.05 runs 20x faster",
+        )
+        parser.add_argument("--usage-limit", type=int, default=100_000, help="rows the usage export keeps")
         parser.add_argument("--log-level", default="info")
 
     def handle(self, *args, **options) -> None:
@@ -90,6 +105,9 @@ class Command(BaseCommand):
             "api_keys": options["api_keys"] or [],
             "seed": options["seed"],
             "render": options["render"],
+            "deployments": self._deployments(options["deployments"]),
+            "time_scale": options["time_scale"],
+            "usage_limit": options["usage_limit"],
         }
         for name in ("blocked_terms", "output_blocked_terms"):
             if options[name]:
@@ -113,3 +131,17 @@ class Command(BaseCommand):
             log_level=options["log_level"],
             timeout_graceful_shutdown=5,
         )
+
+    def _deployments(self, value: str) -> dict:
+        if not value.strip():
+            return {}
+        text = value.strip()
+        if text.startswith("@"):
+            try:
+                text = Path(text[1:]).read_text()
+            except OSError as exc:
+                raise CommandError(f"--deployments {value}: {exc}") from None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"--deployments: not JSON ({exc})") from None
