@@ -1,0 +1,391 @@
+"""The Lua scripts of the pool dispatcher: every decision is one atomic script on the Redis server.
+
+Keys (all under `<key_prefix>:<pool_key>`, built inside the scripts from ARGV[1]: the pool is one Redis
+instance's keys, not a cluster's):
+  m:<member>:log    sliding log of grants (score: Redis-clock µs; member "<ticket>:<tokens>"), as generation.ratelimit
+  m:<member>:st     hash: eff (learned rpm), quiet (µs since which no 429 / lowering header), hold (no grant
+                    before, µs: retry-after), br / fails / opened / probe_at (breaker)
+  m:<member>:err    server errors in the burst window;  m:<member>:calls / :lat  stats of the last minute
+  q:<lane>          waiting tickets, score = WFQ virtual finish tag, member "<seq>:<ticket>" (FIFO on ties)
+  t:<ticket>        a waiting (or granted, not yet claimed) ticket;  leases  ticket -> lease end (µs)
+  w:<ticket>        the ticket's wake-up list: "g|<member>|<probe>" (granted) or "k|<µs>" (be the timer)
+  waiting           tenant -> waiting tickets;  vt  lane -> virtual time;  lf:<lane>  tenant -> last finish tag
+  tn:<tenant>       the tenant's grants in the window (max_share);  gt:<ticket>  the tenant of a granted ticket
+  keeper            the one waiting ticket whose BLPOP times out when the next slot frees ("timer")
+ARGV[1] prefix, ARGV[2] pool config (JSON: w window µs, l lease µs, cd cooldown µs, m enabled members
+[{k, r, t, p, wt}]), ARGV[3] a random number in [0, 1) for the weighted choice; script arguments follow.
+"""
+
+from __future__ import annotations
+
+LIBRARY = r"""
+local P = ARGV[1]
+local cfg = cjson.decode(ARGV[2])
+local seed = math.floor(tonumber(ARGV[3]) * 2147483645) + 1
+local W, LEASE, COOL = cfg.w, cfg.l, cfg.cd
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local function rand() seed = (seed * 16807) % 2147483647; return seed / 2147483647 end
+local function num(x) return string.format('%.17g', x) end
+local function tkey(t) return P .. ':t:' .. t end
+local function wkey(t) return P .. ':w:' .. t end
+local function mkey(k, s) return P .. ':m:' .. k .. ':' .. s end
+local LANES = {'interactive', 'bulk'}
+
+local function limit(v) local l = math.floor(v.eff); if l < 1 then l = 1 end; return l end
+
+local function load_member(m)
+  local sk = mkey(m.k, 'st')
+  local s = redis.call('HMGET', sk, 'eff', 'quiet', 'hold', 'br', 'opened', 'probe_at')
+  local eff = tonumber(s[1]) or m.r
+  if eff > m.r then eff = m.r end
+  -- Learned quota climbs back one step per quiet window (no 429 nor lowering header in it).
+  local quiet = tonumber(s[2]) or 0
+  if eff < m.r and now - quiet >= W then
+    eff = math.min(m.r, eff + math.max(1, math.ceil(m.r / 10)))
+    redis.call('HSET', sk, 'eff', eff, 'quiet', now)
+  end
+  local lk = mkey(m.k, 'log')
+  redis.call('ZREMRANGEBYSCORE', lk, '-inf', now - W)
+  local e = redis.call('ZRANGE', lk, 0, -1, 'WITHSCORES')
+  local v = {k = m.k, m = m, eff = eff, count = #e / 2, used = 0, toks = {}, stamps = {}, br = s[4] or 'closed',
+             probe = false, taken = false, blocked = nil}
+  for i = 1, #e, 2 do
+    local tk = tonumber(string.match(e[i], ':(%d+)$')) or 0
+    v.used = v.used + tk
+    v.toks[#v.toks + 1] = tk
+    v.stamps[#v.stamps + 1] = tonumber(e[i + 1])
+  end
+  local hold = tonumber(s[3]) or 0
+  if hold > now then v.blocked = hold end
+  if v.br == 'open' then
+    local until_ = (tonumber(s[5]) or 0) + COOL
+    if now >= until_ then v.probe = true else v.blocked = math.max(v.blocked or 0, until_) end
+  elseif v.br == 'half_open' then
+    -- One probe at a time; a probe never reported (its worker died) frees the place after a cooldown.
+    local pa = tonumber(s[6])
+    if pa and now < pa + COOL then v.blocked = math.max(v.blocked or 0, pa + COOL) else v.probe = true end
+  end
+  return v
+end
+
+local function admitted(v, tokens)
+  -- A request estimated above the whole TPM is sent alone into an empty window (as generation.quota does).
+  if v.m.t > 0 and tokens > v.m.t then return v.m.t end
+  return tokens
+end
+
+local function has_room(v, tk)
+  if v.blocked or v.taken then return false end
+  if v.count + 1 > limit(v) then return false end
+  if v.m.t > 0 and v.used + tk > v.m.t then return false end
+  return true
+end
+
+-- µs (Redis clock) when a request of tk tokens could fit v: the oldest entries leave first.
+local function ready_at(v, tk)
+  local need_r, need_t = v.count + 1 - limit(v), 0
+  if v.m.t > 0 then need_t = v.used + tk - v.m.t end
+  local fr, ft, at, i = 0, 0, now, 1
+  while (fr < need_r or ft < need_t) and i <= #v.stamps do
+    fr = fr + 1; ft = ft + v.toks[i]; at = v.stamps[i] + W; i = i + 1
+  end
+  if v.blocked and v.blocked > at then at = v.blocked end
+  return at
+end
+
+local function lane_queue(lane) return P .. ':q:' .. lane end
+
+local function waiting_add(tenant, n)
+  local left = redis.call('HINCRBY', P .. ':waiting', tenant, n)
+  if left <= 0 then redis.call('HDEL', P .. ':waiting', tenant) end
+end
+
+-- A waiting ticket leaves without a grant: give its virtual time back if nothing of its tenant came after it.
+local function drop_waiting(t, h)
+  redis.call('ZREM', lane_queue(h.lane), h.qm)
+  waiting_add(h.tenant, -1)
+  local lf = P .. ':lf:' .. h.lane
+  if redis.call('HGET', lf, h.tenant) == h.F then redis.call('HSET', lf, h.tenant, h.S) end
+  redis.call('DEL', tkey(t))
+  redis.call('ZREM', P .. ':leases', t)
+end
+
+local function ticket(t)
+  local raw = redis.call('HGETALL', tkey(t))
+  if #raw == 0 then return nil end
+  local h = {}
+  for i = 1, #raw, 2 do h[raw[i]] = raw[i + 1] end
+  return h
+end
+
+-- A grant whose wake-up message is still unread when its lease ends went to a dead waiter: take it back.
+local function unclaim(t, h)
+  local msgs = redis.call('LRANGE', wkey(t), 0, -1)
+  for _, msg in ipairs(msgs) do
+    if string.sub(msg, 1, 2) == 'g|' then
+      redis.call('DEL', wkey(t))
+      local k = h.g
+      redis.call('ZREM', mkey(k, 'log'), t .. ':' .. h.gtk)
+      redis.call('ZREM', P .. ':tn:' .. h.tenant, t)
+      if h.gprobe == '1' then redis.call('HDEL', mkey(k, 'st'), 'probe_at') end
+      return true
+    end
+  end
+  return false
+end
+
+local function sweep()
+  local freed = false
+  for _, t in ipairs(redis.call('ZRANGEBYSCORE', P .. ':leases', '-inf', now)) do
+    local h = ticket(t)
+    if h == nil then redis.call('ZREM', P .. ':leases', t)
+    elseif h.g then
+      if unclaim(t, h) then freed = true end
+      redis.call('DEL', tkey(t)); redis.call('ZREM', P .. ':leases', t)
+    else drop_waiting(t, h); freed = true end
+  end
+  return freed
+end
+
+local function queue_length()
+  return redis.call('ZCARD', lane_queue('interactive')) + redis.call('ZCARD', lane_queue('bulk'))
+end
+
+-- Serve waiting tickets in order (interactive lane first, WFQ finish tag inside a lane): each takes a member
+-- it may use that has room now; a later ticket only gets what no earlier one could use. Returns the caller's
+-- grant (if the caller was served), the next moment (µs) something could change, and the caller's own.
+local function pass(caller)
+  local views, byk = {}, {}
+  for _, m in ipairs(cfg.m) do local v = load_member(m); views[#views + 1] = v; byk[m.k] = v end
+  local total = 0
+  for _, v in ipairs(views) do if v.br == 'closed' then total = total + limit(v) end end
+  local waiting_raw = redis.call('HGETALL', P .. ':waiting')
+  local waiting = {}
+  for i = 1, #waiting_raw, 2 do waiting[waiting_raw[i]] = tonumber(waiting_raw[i + 1]) end
+  local tenants_cache = {}
+  local function tenant_log(tn)
+    if tenants_cache[tn] == nil then
+      local k = P .. ':tn:' .. tn
+      redis.call('ZREMRANGEBYSCORE', k, '-inf', now - W)
+      local e = redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')
+      local st = {}
+      for i = 2, #e, 2 do st[#st + 1] = tonumber(e[i]) end
+      tenants_cache[tn] = st
+    end
+    return tenants_cache[tn]
+  end
+  local function any_room()
+    for _, v in ipairs(views) do if has_room(v, 0) then return true end end
+    return false
+  end
+  local next_at, mine, mine_at = nil, nil, nil
+  local function later(at) if next_at == nil or at < next_at then next_at = at end end
+  for _, lane in ipairs(LANES) do
+    if not any_room() then break end
+    local vt = tonumber(redis.call('HGET', P .. ':vt', lane)) or 0
+    for _, qm in ipairs(redis.call('ZRANGE', lane_queue(lane), 0, -1)) do
+      if not any_room() then break end
+      local t = string.match(qm, '^%d+:(.*)$')
+      local h = ticket(t)
+      local capped = false
+      if h == nil or h.g then redis.call('ZREM', lane_queue(lane), qm); capped = true
+      elseif h.cap ~= '' then
+        -- A share cap binds while another tenant waits (the pool is saturated); alone, a tenant uses it all.
+        local others = false
+        for tn, n in pairs(waiting) do if tn ~= h.tenant and n > 0 then others = true end end
+        if others then
+          local cap = math.max(1, math.floor(tonumber(h.cap) * total))
+          local st = tenant_log(h.tenant)
+          if #st >= cap then capped = true; later(st[#st - cap + 1] + W) end
+        end
+      end
+      if not capped then
+        local tokens = tonumber(h.tokens)
+        local best, cands, weights, sum = nil, {}, {}, 0
+        for k in string.gmatch(h.allowed, '[^,]+') do
+          local v = byk[k]
+          if v then
+            local tk = admitted(v, tokens)
+            if has_room(v, tk) then
+              if best == nil or v.m.p < best then best = v.m.p; cands = {}; weights = {}; sum = 0 end
+              if v.m.p == best then
+                local wgt = v.m.wt * (limit(v) - v.count)
+                cands[#cands + 1] = v; weights[#weights + 1] = wgt; sum = sum + wgt
+              end
+            elseif t == caller then
+              local at = ready_at(v, tk)
+              if mine_at == nil or at < mine_at then mine_at = at end
+              later(at)
+            else later(ready_at(v, tk)) end
+          end
+        end
+        if #cands > 0 then
+          local r, pick = rand() * sum, cands[#cands]
+          for i, v in ipairs(cands) do r = r - weights[i]; if r < 0 then pick = v; break end end
+          local tk = admitted(pick, tokens)
+          local lk = mkey(pick.k, 'log')
+          redis.call('ZADD', lk, now, t .. ':' .. tk)
+          redis.call('PEXPIRE', lk, math.ceil(W / 1000))
+          local tn = P .. ':tn:' .. h.tenant
+          redis.call('ZADD', tn, now, t)
+          redis.call('PEXPIRE', tn, math.ceil(W / 1000))
+          redis.call('SET', P .. ':gt:' .. t, h.tenant, 'PX', math.ceil(W / 1000) + math.ceil(LEASE / 1000))
+          if tenants_cache[h.tenant] then table.insert(tenants_cache[h.tenant], now) end
+          pick.count = pick.count + 1; pick.used = pick.used + tk
+          pick.toks[#pick.toks + 1] = tk; pick.stamps[#pick.stamps + 1] = now
+          local probe = '0'
+          if pick.probe then
+            probe = '1'; pick.taken = true
+            redis.call('HSET', mkey(pick.k, 'st'), 'br', 'half_open', 'probe_at', now)
+          end
+          redis.call('ZREM', lane_queue(lane), qm)
+          waiting_add(h.tenant, -1)
+          waiting[h.tenant] = (waiting[h.tenant] or 1) - 1
+          if tonumber(h.S) > vt then vt = tonumber(h.S); redis.call('HSET', P .. ':vt', lane, h.S) end
+          if t == caller then
+            mine = {pick.k, probe}
+            redis.call('DEL', tkey(t)); redis.call('ZREM', P .. ':leases', t)
+          else
+            -- Kept until its lease ends: if the waiter never reads the message, sweep() takes the grant back.
+            redis.call('HSET', tkey(t), 'g', pick.k, 'gtk', tk, 'gprobe', probe)
+            redis.call('ZADD', P .. ':leases', now + LEASE, t)
+            redis.call('LPUSH', wkey(t), 'g|' .. pick.k .. '|' .. probe)
+            redis.call('PEXPIRE', wkey(t), math.ceil(2 * LEASE / 1000))
+          end
+        end
+      end
+    end
+  end
+  -- Members without room free up by time alone: the timer must wake then.
+  for _, v in ipairs(views) do if not has_room(v, 0) and not v.taken then later(ready_at(v, 0)) end end
+  return mine, next_at, mine_at
+end
+
+local function is_waiting(t)
+  if not t then return false end
+  local h = ticket(t)
+  return h ~= nil and h.g == nil
+end
+
+-- Exactly one waiting ticket is the timer: its BLPOP times out at next_at and it runs the next pass; the others
+-- block until woken. Returns the caller's own timeout (µs) when the caller is (now) the timer, else -1.
+local function arm(next_at, caller)
+  local kk = P .. ':keeper'
+  if queue_length() == 0 or next_at == nil then redis.call('DEL', kk); return -1 end
+  local k = redis.call('HMGET', kk, 't', 'at')
+  local kt, kat = k[1], tonumber(k[2])
+  if kt and kat and kat > now and kat <= next_at + 1000 and is_waiting(kt) then
+    if kt == caller then return kat - now end
+    return -1
+  end
+  if caller and is_waiting(caller) then
+    redis.call('HSET', kk, 't', caller, 'at', next_at)
+    return next_at - now
+  end
+  local head = nil
+  if kt and is_waiting(kt) then head = kt end
+  for _, lane in ipairs(LANES) do
+    if head == nil then
+      local first = redis.call('ZRANGE', lane_queue(lane), 0, 0)
+      if #first > 0 then head = string.match(first[1], '^%d+:(.*)$') end
+    end
+  end
+  redis.call('HSET', kk, 't', head, 'at', next_at)
+  redis.call('LPUSH', wkey(head), 'k|' .. (next_at - now))
+  redis.call('PEXPIRE', wkey(head), math.ceil(2 * LEASE / 1000))
+  return -1
+end
+
+-- The timer is missing, or late beyond any scheduling delay: its worker died or hangs.
+local function timer_lost()
+  local k = redis.call('HMGET', P .. ':keeper', 't', 'at')
+  local kat = tonumber(k[2])
+  return not (kat and kat > now - 250000 and is_waiting(k[1]))
+end
+
+local function read_grant(t)
+  for _, msg in ipairs(redis.call('LRANGE', wkey(t), 0, -1)) do
+    local k, probe = string.match(msg, '^g|(.*)|(%d)$')
+    if k then redis.call('DEL', wkey(t)); return {k, probe} end
+  end
+  return nil
+end
+"""
+
+# ARGV[4..]: ticket, tenant, lane, tokens, allowed members (comma list), max_share ('' = none), tenant weight.
+# Returns {1, member, probe} when granted, else {0, own timer (µs, -1 = none), earliest slot for this ticket (µs)}.
+ACQUIRE = (
+    LIBRARY
+    + r"""
+local t = ARGV[4]
+sweep()
+local g = read_grant(t)
+if g then
+  redis.call('DEL', tkey(t)); redis.call('ZREM', P .. ':leases', t)
+  return {1, g[1], tonumber(g[2])}
+end
+local h = ticket(t)
+if h and h.g then redis.call('DEL', tkey(t)); h = nil end  -- an earlier, claimed use of the same ticket id
+if h == nil then
+  local tenant, lane = ARGV[5], ARGV[6]
+  local lf = P .. ':lf:' .. lane
+  local vt = tonumber(redis.call('HGET', P .. ':vt', lane)) or 0
+  local last = tonumber(redis.call('HGET', lf, tenant)) or 0
+  local S = math.max(vt, last)
+  local F = S + 1 / tonumber(ARGV[10])
+  redis.call('HSET', lf, tenant, num(F))
+  redis.call('PEXPIRE', lf, 86400000)
+  local qm = string.format('%015d', redis.call('INCR', P .. ':seq')) .. ':' .. t
+  redis.call('HSET', tkey(t), 'tenant', tenant, 'lane', lane, 'tokens', ARGV[7], 'allowed', ARGV[8],
+             'cap', ARGV[9], 'S', num(S), 'F', num(F), 'qm', qm)
+  redis.call('ZADD', lane_queue(lane), F, qm)
+  waiting_add(tenant, 1)
+  redis.call('DEL', wkey(t))
+end
+redis.call('ZADD', P .. ':leases', now + LEASE, t)
+local mine, next_at, mine_at = pass(t)
+if mine then arm(next_at, nil); return {1, mine[1], tonumber(mine[2])} end
+return {0, arm(next_at, t), (mine_at or next_at or now) - now}
+"""
+)
+
+# ARGV[4]: ticket. The waiter gives up (timeout, cancelled): a grant that arrived meanwhile is returned (the caller
+# uses or releases it), else the ticket leaves the queue. Returns {1, member, probe} or {0, -1, 0}.
+LEAVE = (
+    LIBRARY
+    + r"""
+local t = ARGV[4]
+sweep()
+local g = read_grant(t)
+local h = ticket(t)
+if g then
+  if h then redis.call('DEL', tkey(t)) end
+  redis.call('ZREM', P .. ':leases', t)
+  return {1, g[1], tonumber(g[2])}
+end
+if h and h.g == nil then drop_waiting(t, h) end
+redis.call('DEL', wkey(t))
+if queue_length() > 0 and timer_lost() then local _, next_at = pass(nil); arm(next_at, nil) end
+return {0, -1, 0}
+"""
+)
+
+# ARGV[4..]: the process's waiting tickets. Renews their leases; runs a pass when the timer is lost or a dead
+# waiter's ticket or grant was just taken back. Returns the number of tickets renewed.
+HEARTBEAT = (
+    LIBRARY
+    + r"""
+local renewed = 0
+for i = 4, #ARGV do
+  if redis.call('ZADD', P .. ':leases', 'XX', 'CH', now + LEASE, ARGV[i]) == 1 then renewed = renewed + 1
+  else
+    -- Its lease ended while the waiter lives (a stall longer than the lease): wake it to queue again.
+    redis.call('LPUSH', wkey(ARGV[i]), 'r|0'); redis.call('PEXPIRE', wkey(ARGV[i]), math.ceil(2 * LEASE / 1000))
+  end
+end
+local freed = sweep()
+if queue_length() > 0 and (freed or timer_lost()) then local _, next_at = pass(nil); arm(next_at, nil) end
+return renewed
+"""
+)
