@@ -28,7 +28,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import random
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -44,18 +43,19 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from generation.emulator import credentials, errors
-from generation.emulator.config import ConfigError, EmulatorConfig, Fault
+from generation.emulator.config import EmulatorConfig, Fault
 from generation.emulator.content_safety import ContentSafetyState, content_safety_routes
-from generation.emulator.deployments import DeploymentPool, DeploymentRuntime
+from generation.emulator.control import control_routes, error_response
+from generation.emulator.deployments import DeploymentRuntime
 from generation.emulator.errors import EmulatorError
 from generation.emulator.faults import HEADER_FAULT, HEADER_LATENCY, FaultPlan, blocked_category, plan_faults
 from generation.emulator.latency import PUBLISHED_LATENCY_MODEL, published_seconds
 from generation.emulator.params import ImageRequest, parse_edit, parse_generation
-from generation.emulator.quota import QuotaWindow
 from generation.emulator.rendering import Renderer
-from generation.emulator.stats import CallRecord, EmulatorStats
+from generation.emulator.state import EmulatorState
+from generation.emulator.stats import CallRecord
 from generation.emulator.usage import usage_for
-from generation.emulator.usage_export import UsageLog, UsageRow, iso_time, parse_since, rows_csv, rows_json
+from generation.emulator.usage_export import UsageRow, iso_time
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +71,6 @@ class ClientGone(Exception):
     """The caller disconnected while the emulator was waiting (latency or a hang)."""
 
 
-_UNSET = object()
-
-
 @dataclasses.dataclass
 class CallContext:
     """What one image call learns on its way that its answer, stats and usage row need."""
@@ -81,77 +78,6 @@ class CallContext:
     runtime: DeploymentRuntime | None = None  # the pool deployment serving it (None: single-deployment mode)
     usage: dict[str, Any] | None = None  # what the call costs once generated
     generated: bool = False  # it got past every refusal: a 2xx answer is billed
-
-
-class EmulatorState:
-    """The running emulator's mutable state; one per app, touched only from the event loop's thread
-    (stats and quota also lock, as rendering threads never touch them)."""
-
-    def __init__(self, config: EmulatorConfig, renderer: Renderer) -> None:
-        self.start_config = config
-        self.renderer = renderer
-        self.config = config
-        self.stats = EmulatorStats(config.recent_limit)
-        self.quota = QuotaWindow()
-        self.rng = random.Random(config.seed)
-        self._release = asyncio.Event()
-        self.pool = DeploymentPool()
-        self.pool.replace(config.deployments)
-        self.usage = UsageLog(config.usage_limit)
-
-    def configure(self, **changes: Any) -> EmulatorConfig:
-        # `deployments` merges into the live pool (one deployment at a time); the config keeps the start pool.
-        patch = changes.pop("deployments", _UNSET)
-        config = self.config.updated(**changes)
-        merged = self.pool.validate_patch(patch) if patch is not _UNSET else None
-        self._apply(config)
-        if patch is not _UNSET:
-            self.pool.apply_patch(merged, patch)
-        return config
-
-    def _apply(self, config: EmulatorConfig) -> None:
-        if config.seed != self.config.seed:
-            self.rng = random.Random(config.seed)
-        if config.recent_limit != self.stats.recent_limit:
-            self.stats.set_recent_limit(config.recent_limit)
-        if config.usage_limit != self.usage.limit:
-            self.usage.set_limit(config.usage_limit)
-        self.config = config
-
-    def reset(self, *, restore_config: bool) -> None:
-        self.stats.reset()
-        self.quota.reset()
-        self.usage.clear()
-        self.release_hangs()
-        if restore_config:
-            self._apply(self.start_config)
-            self.rng = random.Random(self.start_config.seed)
-            self.pool.replace(self.start_config.deployments)
-        else:
-            self.pool.clear_counters()
-
-    def deployment(self, name: str) -> DeploymentRuntime:
-        """The pool deployment serving `name`, its due schedule steps applied; Azure's 404 for an unknown name."""
-        runtime = self.pool.get(name, self.config.time_scale)
-        if runtime is None:
-            raise errors.deployment_not_found()
-        return runtime
-
-    def release_hangs(self) -> None:
-        self._release.set()
-        self._release = asyncio.Event()
-
-    @property
-    def release(self) -> asyncio.Event:
-        return self._release
-
-    def pop_queued_fault(self) -> None:
-        if self.config.fault_queue:
-            self.config = self.config.updated(fault_queue=self.config.fault_queue[1:])
-
-
-def _error_response(error: EmulatorError) -> JSONResponse:
-    return JSONResponse(error.body, status_code=error.status, headers=error.headers)
 
 
 async def _disconnected(request: Request) -> None:
@@ -485,7 +411,7 @@ async def _image_call(request: Request, *, kind: str) -> Response:
         response, usage = await _serve(request, state, record, call)
         record.status = response.status_code
     except EmulatorError as error:
-        response = _error_response(error)
+        response = error_response(error)
         record.status, record.error_code, record.fault = error.status, error.code, error.fault
     except ClientGone:
         response = Response(status_code=CLIENT_CLOSED)
@@ -520,85 +446,6 @@ async def edits(request: Request) -> Response:
     return await _image_call(request, kind="edits")
 
 
-async def stats_view(request: Request) -> Response:
-    state: EmulatorState = request.app.state.emulator
-    snapshot = state.stats.snapshot()
-    snapshot["deployments"] = state.pool.stats(state.config.time_scale)
-    snapshot["content_safety"] = request.app.state.content_safety.snapshot()
-    return JSONResponse(snapshot)
-
-
-async def _json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except json.JSONDecodeError:
-        raise errors.invalid_request("The body must be a JSON object.", param=None, code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise errors.invalid_request("The body must be a JSON object.", param=None, code="invalid_json")
-    return body
-
-
-async def reset_view(request: Request) -> Response:
-    state: EmulatorState = request.app.state.emulator
-    try:
-        body = await _json_object(request)
-    except EmulatorError as error:
-        return _error_response(error)
-    state.reset(restore_config=bool(body.get("restore_config", False)))
-    request.app.state.content_safety.reset(restore_config=bool(body.get("restore_config", False)))
-    return JSONResponse({"reset": True, "config": _config_dict(request)})
-
-
-async def usage_view(request: Request) -> Response:
-    """The provider's per-request usage export (generation.emulator.usage_export), JSON or CSV."""
-    state: EmulatorState = request.app.state.emulator
-    params = request.query_params
-    export_format = params.get("format", "json").lower()
-    if export_format not in ("json", "csv"):
-        return _error_response(errors.invalid_request("format must be json or csv.", param="format"))
-    since = None
-    if params.get("since"):
-        try:
-            since = parse_since(params["since"])
-        except ValueError:
-            return _error_response(
-                errors.invalid_request(f"since: {params['since']!r} is not an ISO 8601 time.", param="since")
-            )
-    rows = state.usage.rows(since=since, deployment=params.get("deployment") or None)
-    if export_format == "csv":
-        return Response(rows_csv(rows), media_type="text/csv; charset=utf-8")
-    return JSONResponse(rows_json(rows, dropped=state.usage.dropped))
-
-
-def _config_dict(request: Request) -> dict[str, Any]:
-    state: EmulatorState = request.app.state.emulator
-    return {
-        **state.config.to_dict(),
-        "deployments": state.pool.describe(state.config.time_scale),
-        "content_safety": request.app.state.content_safety.config.to_dict(),
-    }
-
-
-async def config_view(request: Request) -> Response:
-    state: EmulatorState = request.app.state.emulator
-    if request.method == "POST":
-        try:
-            changes = await _json_object(request)
-            if "content_safety" in changes:
-                request.app.state.content_safety.configure(changes.pop("content_safety"))
-            state.configure(**changes)
-        except EmulatorError as error:
-            return _error_response(error)
-        except ConfigError as exc:
-            return _error_response(
-                errors.invalid_request(str(exc), param=str(exc).split(":")[0], code="invalid_config")
-            )
-    return JSONResponse(_config_dict(request))
-
-
 class EmulatorHeaderMiddleware:
     """Every response, errors and 404s included, says it comes from the emulator."""
 
@@ -621,7 +468,7 @@ class EmulatorHeaderMiddleware:
 async def _http_error(request: Request, exc: Exception) -> Response:
     status = getattr(exc, "status_code", 500)
     if status == 404:
-        return _error_response(errors.not_found())
+        return error_response(errors.not_found())
     return JSONResponse(
         {"error": {"code": str(status), "message": getattr(exc, "detail", "error")}}, status_code=status
     )
@@ -649,10 +496,7 @@ def create_app(config: EmulatorConfig | None = None, *, render_processes: int = 
         Route("/openai/v1/images/generations", generations, methods=["POST"]),
         Route("/openai/v1/images/edits", edits, methods=["POST"]),
         *content_safety_routes(),
-        Route("/_emulator/stats", stats_view, methods=["GET"]),
-        Route("/_emulator/reset", reset_view, methods=["POST"]),
-        Route("/_emulator/config", config_view, methods=["GET", "POST"]),
-        Route("/_emulator/usage", usage_view, methods=["GET"]),
+        *control_routes(),
     ]
     app = Starlette(
         routes=routes,
