@@ -6,16 +6,26 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
 from generation.emulator.latency import published_range
 
 pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
 
 DEPLOYMENT_NOT_FOUND = {
     "error": {
@@ -395,3 +405,61 @@ def test_an_invalid_deployment_config_is_refused_and_changes_nothing(pool, deplo
     assert after["rpm"] == before["rpm"]
     assert after["deployments"].keys() == before["deployments"].keys()
     assert after["deployments"]["east"]["down"] is False
+
+
+def test_edits_are_served_and_exported_per_deployment(pool):
+    buffer = io.BytesIO()
+    Image.new("RGB", (1024, 1024), (40, 90, 160)).save(buffer, format="PNG")
+    response = httpx.post(
+        pool.edits_url("sweden"),
+        data={"prompt": "make it warmer", "quality": "low"},
+        files=[("image", ("input.png", buffer.getvalue(), "image/png"))],
+        headers=pool.headers({"x-ms-client-request-id": "edit-1"}),
+        timeout=30,
+    )
+    assert response.status_code == 200
+    [row] = _rows(pool)
+    assert (row["operation"], row["deployment"], row["client_request_id"]) == ("ImageEdits_Create", "sweden", "edit-1")
+    assert row["input_tokens"] == response.json()["usage"]["input_tokens"] > 765  # the input image's tokens too
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_the_command_takes_the_pool_from_the_environment(tmp_path):
+    port = _free_port()
+    pool = {"deployments": {"east": {"rpm": 6, "region": "eastus"}, "west": {"latency": "published"}}}
+    log = (tmp_path / "emulator.log").open("wb")
+    options = ["--port", str(port), "--render-processes", "0", "--time-scale", "0.001", "--render", "plain"]
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "foundry_emulator", *options],
+        cwd=REPO,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "EMULATOR_DEPLOYMENTS": json.dumps(pool)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                config = httpx.get(f"{base}/_emulator/config", timeout=1).json()
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, (tmp_path / "emulator.log").read_text()
+                assert time.monotonic() < deadline, "the emulator did not start"
+                time.sleep(0.2)
+        assert config["time_scale"] == 0.001
+        assert config["deployments"]["east"]["rpm"] == 6
+        assert config["deployments"]["west"]["latency"] == "published"
+        url = f"{base}/openai/deployments/east/images/generations?api-version=2025-04-01-preview"
+        answer = httpx.post(url, json={"prompt": "x", "quality": "low"}, headers={"api-key": "k"}, timeout=30)
+        assert (answer.status_code, answer.headers["x-ms-region"]) == (200, "eastus")
+        missing = httpx.post(url.replace("/east/", "/north/"), json={"prompt": "x"}, headers={"api-key": "k"})
+        assert missing.json() == DEPLOYMENT_NOT_FOUND
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=15)
