@@ -207,14 +207,14 @@ def test_a_throttle_burst_refuses_k_calls_from_the_nth_though_the_window_has_roo
 
 
 def test_a_throttle_burst_at_an_emulated_time(pool):
-    # 20 emulated seconds at 0.01: the first call after 0.2 s of real time is refused, the next served.
+    # 50 emulated seconds at 0.01: the first call after 0.5 s of real time is refused, the next served.
     pool.configure(
         time_scale=0.01,
-        deployments={"sweden": {"retry_after_ms": 2500, "throttle_burst": {"at_seconds": 20, "count": 1}}},
+        deployments={"sweden": {"retry_after_ms": 2500, "throttle_burst": {"at_seconds": 50, "count": 1}}},
     )
     posted = time.monotonic()
     assert _call(pool, "sweden").status_code == 200
-    time.sleep(max(0.0, posted + 0.4 - time.monotonic()))
+    time.sleep(max(0.0, posted + 0.8 - time.monotonic()))
     refused = _call(pool, "sweden")
     assert refused.status_code == 429
     assert refused.headers["retry-after-ms"] == "2500"  # the deployment's own retry hint
