@@ -106,7 +106,9 @@ RESTAMP = (
     + r"""
 local k, t, tk = ARGV[4], ARGV[5], ARGV[6]
 local lk = mkey(k, 'log')
-if not redis.call('ZSCORE', lk, t .. ':' .. tk) then return 0 end
+-- Gone from the window even if no script trimmed it yet (a later acquire would): the grant is spent.
+local score = tonumber(redis.call('ZSCORE', lk, t .. ':' .. tk))
+if not score or score <= now - W then return 0 end
 redis.call('ZADD', lk, 'XX', now, t .. ':' .. tk)
 redis.call('PEXPIRE', lk, math.ceil(W / 1000))
 local tenant = redis.call('GET', P .. ':gt:' .. t)

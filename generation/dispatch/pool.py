@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import random
 import threading
@@ -360,7 +361,8 @@ def _rate_headers(headers: Mapping[str, str]) -> tuple[float | None, int | None,
 def _percentile(sorted_values: list[int], q: float) -> int | None:
     if not sorted_values:
         return None
-    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+    # Nearest rank: the smallest value with at least q of the values at or below it.
+    return sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)]
 
 
 def _batched(items, size: int):

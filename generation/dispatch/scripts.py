@@ -9,7 +9,9 @@ instance's keys, not a cluster's):
   q:<lane>          waiting tickets, score = WFQ virtual finish tag, member "<seq>:<ticket>" (FIFO on ties)
   t:<ticket>        a waiting (or granted, not yet claimed) ticket;  leases  ticket -> lease end (µs)
   w:<ticket>        the ticket's wake-up list: "g|<member>|<probe>" (granted) or "k|<µs>" (be the timer)
-  waiting           tenant -> waiting tickets;  vt  lane -> virtual time;  lf:<lane>  tenant -> last finish tag
+  waiting           tenant -> waiting tickets;  active  tenant -> its last grant (share caps)
+  vt                lane -> virtual time;  lf:<lane>  tenant -> last finish tag
+  w:<ticket> also carries "r|0": the ticket's lease ended while its waiter lives, queue it again
   tn:<tenant>       the tenant's grants in the window (max_share);  gt:<ticket>  the tenant of a granted ticket
   keeper            the one waiting ticket whose BLPOP times out when the next slot frees ("timer")
 ARGV[1] prefix, ARGV[2] pool config (JSON: w window µs, l lease µs, cd cooldown µs, m enabled members
@@ -163,7 +165,7 @@ local function pass(caller)
   local waiting_raw = redis.call('HGETALL', P .. ':waiting')
   local waiting = {}
   for i = 1, #waiting_raw, 2 do waiting[waiting_raw[i]] = tonumber(waiting_raw[i + 1]) end
-  local tenants_cache = {}
+  local tenants_cache, active = {}, nil
   local function tenant_log(tn)
     if tenants_cache[tn] == nil then
       local k = P .. ':tn:' .. tn
@@ -191,9 +193,17 @@ local function pass(caller)
       local capped = false
       if h == nil or h.g then redis.call('ZREM', lane_queue(lane), qm); capped = true
       elseif h.cap ~= '' then
-        -- A share cap binds while another tenant waits (the pool is saturated); alone, a tenant uses it all.
+        -- A share cap binds while another tenant waits or was served in the window (they share the pool);
+        -- a tenant alone uses it all.
         local others = false
         for tn, n in pairs(waiting) do if tn ~= h.tenant and n > 0 then others = true end end
+        if not others then
+          if active == nil then
+            redis.call('ZREMRANGEBYSCORE', P .. ':active', '-inf', now - W)
+            active = redis.call('ZRANGE', P .. ':active', 0, -1)
+          end
+          for _, tn in ipairs(active) do if tn ~= h.tenant then others = true end end
+        end
         if others then
           local cap = math.max(1, math.floor(tonumber(h.cap) * total))
           local st = tenant_log(h.tenant)
@@ -232,6 +242,9 @@ local function pass(caller)
           redis.call('PEXPIRE', tn, math.ceil(W / 1000))
           redis.call('SET', P .. ':gt:' .. t, h.tenant, 'PX', math.ceil(W / 1000) + math.ceil(LEASE / 1000))
           if tenants_cache[h.tenant] then table.insert(tenants_cache[h.tenant], now) end
+          redis.call('ZADD', P .. ':active', now, h.tenant)
+          redis.call('PEXPIRE', P .. ':active', math.ceil(W / 1000))
+          if active then table.insert(active, h.tenant) end
           pick.count = pick.count + 1; pick.used = pick.used + tk
           pick.toks[#pick.toks + 1] = tk; pick.stamps[#pick.stamps + 1] = now
           local probe = '0'
@@ -325,6 +338,8 @@ if g then
   redis.call('DEL', tkey(t)); redis.call('ZREM', P .. ':leases', t)
   return {1, g[1], tonumber(g[2])}
 end
+-- Timer or requeue messages left unread are obsolete: this call runs the queue and re-arms the timer itself.
+redis.call('DEL', wkey(t))
 local h = ticket(t)
 if h and h.g then redis.call('DEL', tkey(t)); h = nil end  -- an earlier, claimed use of the same ticket id
 if h == nil then
@@ -341,7 +356,6 @@ if h == nil then
              'cap', ARGV[9], 'S', num(S), 'F', num(F), 'qm', qm)
   redis.call('ZADD', lane_queue(lane), F, qm)
   waiting_add(tenant, 1)
-  redis.call('DEL', wkey(t))
 end
 redis.call('ZADD', P .. ':leases', now + LEASE, t)
 local mine, next_at, mine_at = pass(t)
