@@ -36,6 +36,7 @@ from generation.ratelimit import RateLimitTimeout
 logger = logging.getLogger(__name__)
 
 _MICROSECONDS = 1_000_000
+_LONGEST_BLOCK = 30.0  # seconds: a BLPOP longer than this is split (a waiter re-blocks: one command per 30 s)
 _BLPOP_LATENESS = 0.11  # seconds: how late Redis may end a BLPOP timeout (one cron tick at the default hz 10)
 
 
@@ -81,6 +82,7 @@ class PoolDispatcher:
             }
         )
         self._redis = _client(redis_url)
+        self._blocking = _client(redis_url, blocking=True)
         self._scripts = {
             name: self._redis.register_script(source)
             for name, source in (
@@ -173,7 +175,8 @@ class PoolDispatcher:
         pushed meanwhile stays in the list and the next acquire script reads it first."""
         target = time.monotonic() + wait
         if not precise or wait > _BLPOP_LATENESS:
-            popped = self._redis.blpop([wake_key], timeout=max(0.001, wait - (_BLPOP_LATENESS if precise else 0)))
+            block = min(_LONGEST_BLOCK, max(0.001, wait - (_BLPOP_LATENESS if precise else 0)))
+            popped = self._blocking.blpop([wake_key], timeout=block)
             if popped or not precise:
                 return popped
         time.sleep(max(0.0, target - time.monotonic()))
@@ -377,7 +380,10 @@ def _batched(items, size: int):
 
 
 @lru_cache(maxsize=8)
-def _client(redis_url: str) -> redis.Redis:
-    # Waiters block in BLPOP for up to their timeout: this client must have no socket timeout shorter than that
-    # (from_url sets none unless the URL asks). One connection pool per URL per process.
+def _client(redis_url: str, *, blocking: bool = False) -> redis.Redis:
+    # One connection pool per URL per process. redis-py 8 reads every reply within socket_timeout (5 s by default),
+    # BLPOP's too: the blocking client waits as long as the BLPOP's own timeout (bounded by _LONGEST_BLOCK, and
+    # keepalive notices a vanished server), the scripts' client keeps the default.
+    if blocking:
+        return redis.Redis.from_url(redis_url, socket_timeout=None, socket_keepalive=True)
     return redis.Redis.from_url(redis_url)
