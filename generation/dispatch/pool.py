@@ -174,10 +174,11 @@ class PoolDispatcher:
         up to 100 ms late), so the timer blocks until just before its moment and sleeps the rest here; a grant
         pushed meanwhile stays in the list and the next acquire script reads it first."""
         target = time.monotonic() + wait
-        if not precise or wait > _BLPOP_LATENESS:
-            block = min(_LONGEST_BLOCK, max(0.001, wait - (_BLPOP_LATENESS if precise else 0)))
+        lateness = _BLPOP_LATENESS if precise else 0.0
+        if wait > lateness:
+            block = min(_LONGEST_BLOCK, max(0.001, wait - lateness))
             popped = self._blocking.blpop([wake_key], timeout=block)
-            if popped or not precise:
+            if popped or not precise or block == _LONGEST_BLOCK:
                 return popped
         time.sleep(max(0.0, target - time.monotonic()))
         return None

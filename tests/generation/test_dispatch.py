@@ -341,13 +341,13 @@ def test_a_killed_process_blocks_the_queue_no_longer_than_one_lease(make_pool):
 def test_fifty_waiting_threads_do_not_spin(make_pool, monkeypatch):
     pool = make_pool([Member("a", rpm=4), Member("b", rpm=8), Member("c", rpm=8)], window_seconds=1.0)
     commands: Counter[str] = Counter()
-    execute = pool._redis.execute_command
+    for client in (pool._redis, pool._blocking):  # scripts, and BLPOP without a socket timeout
 
-    def counting(*args, **kwargs):
-        commands[str(args[0])] += 1
-        return execute(*args, **kwargs)
+        def counting(*args, execute=client.execute_command, **kwargs):
+            commands[str(args[0])] += 1
+            return execute(*args, **kwargs)
 
-    monkeypatch.setattr(pool._redis, "execute_command", counting)
+        monkeypatch.setattr(client, "execute_command", counting)
     grants: list[Grant] = []
     threads = [
         threading.Thread(target=lambda i=i: grants.append(_grant(pool, f"c{i}", tenant=f"t{i % 3}", timeout=10)))
