@@ -29,7 +29,7 @@ from functools import lru_cache
 
 import redis
 
-from generation.dispatch import health_scripts, scripts
+from generation.dispatch import health_scripts, queue_scripts
 from generation.dispatch.values import BreakerChange, Grant, Lane, Member, MemberState, NoAllowedMember, Outcome
 from generation.ratelimit import RateLimitTimeout
 
@@ -86,9 +86,9 @@ class PoolDispatcher:
         self._scripts = {
             name: self._redis.register_script(source)
             for name, source in (
-                ("acquire", scripts.ACQUIRE),
-                ("leave", scripts.LEAVE),
-                ("heartbeat", scripts.HEARTBEAT),
+                ("acquire", queue_scripts.ACQUIRE),
+                ("leave", queue_scripts.LEAVE),
+                ("heartbeat", queue_scripts.HEARTBEAT),
                 ("outcome", health_scripts.RECORD_OUTCOME),
                 ("release", health_scripts.RELEASE),
                 ("restamp", health_scripts.RESTAMP),
@@ -161,6 +161,8 @@ class PoolDispatcher:
                     return self._give_up(ticket, started, timeout, retry_after)
                 granted, first, second = self._run("acquire", *args)
             return Grant(first.decode(), ticket, time.monotonic() - started, int(second) == 1)
+        except RateLimitTimeout:
+            raise  # _give_up has left the queue already
         except BaseException:
             # Cancelled (or Redis failed) while waiting: leave the queue; a grant that arrived meanwhile is
             # given back rather than left counted for a call that will not be sent.

@@ -196,6 +196,14 @@ def test_release_gives_the_slot_to_the_next_waiting_ticket_at_once(make_pool):
     assert [g.ticket for g in waiters.grants] == ["c2"] and time.monotonic() - started < 0.5
 
 
+def test_a_wait_longer_than_the_clients_socket_timeout(make_pool):
+    # redis-py 8 reads replies within 5 s by default: a BLPOP on that client would raise TimeoutError.
+    pool = make_pool([Member("a", rpm=1)], window_seconds=5.5)
+    _grant(pool, "c1")
+    grant = _grant(pool, "c2", timeout=10)
+    assert 5.3 < grant.waited_seconds < 5.8
+
+
 # -- 2. fair scheduling ----------------------------------------------------------------------------------------
 
 
