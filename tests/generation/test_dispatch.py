@@ -471,6 +471,21 @@ def test_half_open_sends_exactly_one_probe_and_its_outcome_closes_or_reopens(mak
     assert [_grant(pool, f"d{i}").member for i in range(3)] == ["a"] * 3
 
 
+def test_a_probe_never_reported_frees_its_place_after_a_cooldown(make_pool):
+    cooldown = 0.3
+    pool = make_pool(
+        [Member("a", rpm=50), Member("b", rpm=50, priority=1)], breaker_failures=1, breaker_cooldown_seconds=cooldown
+    )
+    pool.record_outcome(member="a", outcome=Outcome.PRE_GENERATION)
+    time.sleep(cooldown + 0.05)
+    assert _grant(pool, "probe1").probe  # its worker dies: no outcome ever comes
+    assert _grant(pool, "c1").member == "b"
+    time.sleep(cooldown + 0.05)
+    second = _grant(pool, "probe2")
+    assert (second.member, second.probe) == ("a", True)
+    assert pool.snapshot()[0].breaker == "half_open"
+
+
 def test_each_transition_is_returned_exactly_once_under_concurrent_callers(make_pool):
     pool = make_pool([Member("a", rpm=50)], breaker_failures=3)
     changes: list[BreakerChange | None] = []
