@@ -96,6 +96,16 @@ local function ready_at(v, tk)
   return at
 end
 
+-- A ticket id used again (a retry under the same request id) while its earlier grant is still in the window:
+-- that grant was sent and still counts, under a name restamp and release no longer reach.
+local function keep_earlier(key, t, suffix)
+  local score = redis.call('ZSCORE', key, t .. suffix)
+  if score then
+    redis.call('ZREM', key, t .. suffix)
+    redis.call('ZADD', key, score, t .. '~' .. redis.call('INCR', P .. ':seq') .. suffix)
+  end
+end
+
 local function lane_queue(lane) return P .. ':q:' .. lane end
 
 local function waiting_add(tenant, n)
@@ -235,9 +245,11 @@ local function pass(caller)
           for i, v in ipairs(cands) do r = r - weights[i]; if r < 0 then pick = v; break end end
           local tk = admitted(pick, tokens)
           local lk = mkey(pick.k, 'log')
+          local tn = P .. ':tn:' .. h.tenant
+          keep_earlier(lk, t, ':' .. tk)
+          keep_earlier(tn, t, '')
           redis.call('ZADD', lk, now, t .. ':' .. tk)
           redis.call('PEXPIRE', lk, math.ceil(W / 1000))
-          local tn = P .. ':tn:' .. h.tenant
           redis.call('ZADD', tn, now, t)
           redis.call('PEXPIRE', tn, math.ceil(W / 1000))
           redis.call('SET', P .. ':gt:' .. t, h.tenant, 'PX', math.ceil(W / 1000) + math.ceil(LEASE / 1000))

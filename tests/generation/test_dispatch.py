@@ -174,6 +174,17 @@ def test_tokens_per_minute_and_the_sliding_window_with_restamp(make_pool):
     assert _grant(pool, "huge", tokens=500, timeout=0).member == "a"
 
 
+def test_a_ticket_id_used_again_keeps_its_earlier_grant_counted(make_pool):
+    pool = make_pool([Member("a", rpm=3)], window_seconds=30)
+    first = _grant(pool, "request-1", tokens=5)  # sent, answered 429: retried under the same request id
+    retry = _grant(pool, "request-1", tokens=5)
+    assert pool.restamp(grant=retry, tokens=5) is not None
+    _grant(pool, "other")
+    with pytest.raises(RateLimitTimeout):  # three calls went out: the window is full
+        _grant(pool, "fourth", timeout=0)
+    assert first.ticket == retry.ticket and pool.snapshot()[0].requests_in_window == 3
+
+
 def test_residency_never_leaves_allowed_minus_exclude(make_pool):
     pool = make_pool([Member("eu", rpm=1), Member("us", rpm=50), Member("off", rpm=50, enabled=False)])
     assert _grant(pool, "c1", allowed={"eu", "us"}, exclude={"us"}).member == "eu"
