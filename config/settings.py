@@ -307,6 +307,13 @@ FOUNDRY_QUOTA_WAIT_SECONDS = env_int("FOUNDRY_QUOTA_WAIT_SECONDS", 120, minimum=
 RATE_LIMIT_KEY_PREFIX = "dam:ratelimit"
 FOUNDRY_QUOTA_WINDOW_SECONDS = env_int("FOUNDRY_QUOTA_WINDOW_SECONDS", 61, minimum=1)
 JOB_RECONCILE_INTERVAL_SECONDS = env_int("JOB_RECONCILE_INTERVAL_SECONDS", 60, minimum=1)
+# Deployment pools (generation.dispatch): the scheduler's Redis keys, and each member's circuit breaker: open
+# after this many consecutive refusals before generating (401/403/404/unreachable) or this many 5xx answers
+# within 30 s; one probe call after the cool-down.
+DISPATCH_KEY_PREFIX = "dam:dispatch"
+POOL_BREAKER_FAILURES = env_int("POOL_BREAKER_FAILURES", 3, minimum=1)
+POOL_BREAKER_SERVER_ERRORS = env_int("POOL_BREAKER_SERVER_ERRORS", 5, minimum=1)
+POOL_BREAKER_COOLDOWN_SECONDS = env_int("POOL_BREAKER_COOLDOWN_SECONDS", 30, minimum=1)
 
 # --- Governance: audit trail, ledger, budgets ---
 # How many reverse proxies of ours append to X-Forwarded-For: the audit trail records the address
@@ -320,6 +327,9 @@ BUDGET_RECONCILE_INTERVAL_SECONDS = env_int("BUDGET_RECONCILE_INTERVAL_SECONDS",
 CELERY_BEAT_SCHEDULE = {
     # Expired job leases and queued jobs whose broker message was lost (JOB_* above).
     "reconcile-jobs": {"task": "generation.reconcile_jobs", "schedule": JOB_RECONCILE_INTERVAL_SECONDS},
+    # Provider calls still `sent` whose run is over become unknown outcomes: provisional charges, before any
+    # reconciliation (generation.services.reconciliation.attempts_sweep).
+    "sweep-attempts": {"task": "generation.sweep_attempts", "schedule": JOB_RECONCILE_INTERVAL_SECONDS},
     # Open budget holds of jobs that ended or vanished (BUDGET_HOLD_* above).
     "reconcile-budget-holds": {
         "task": "governance.reconcile_budget_holds",

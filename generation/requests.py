@@ -68,6 +68,7 @@ class JobSpec:
     locales: dict[str, str]
     tags: tuple[str, ...] = ()
     collection: str | None = None
+    priority: str | None = None  # the scheduler's lane; None: the submitter's default
     body: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -176,8 +177,10 @@ REQUEST_FIELDS = frozenset(
         "source_version",
         "collection",
         "tags",
+        "priority",
     }
 )
+PRIORITIES = ("interactive", "bulk")
 
 
 def refuse_unknown_fields(body: Any) -> None:
@@ -240,6 +243,9 @@ def build_job_spec(
     collection = body.get("collection")
     if collection is not None and not isinstance(collection, str):
         raise ServiceError("must be a collection slug", field="collection")
+    priority = body.get("priority")
+    if priority is not None and priority not in PRIORITIES:
+        raise ServiceError(f"must be one of {', '.join(PRIORITIES)}", field="priority")
     return JobSpec(
         prompt=prompt.strip(),
         quality=str(quality),
@@ -253,6 +259,7 @@ def build_job_spec(
         locales=locales,
         tags=tuple(tags),
         collection=collection,
+        priority=priority,
         body=body,
     )
 

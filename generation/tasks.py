@@ -32,7 +32,9 @@ def run_job(self, job_id: int) -> str | None:
 
     outcome = job_run(job_id=job_id, owner=f"task-{self.request.id}" if self.request.id else None)
     if outcome.retry_in is not None:
-        run_job.apply_async(args=[job_id], countdown=outcome.retry_in)
+        # Back to the queue it came from: an interactive job stays in its lane.
+        queue = (self.request.delivery_info or {}).get("routing_key") or None
+        run_job.apply_async(args=[job_id], countdown=outcome.retry_in, queue=queue)
     return outcome.state
 
 
@@ -46,9 +48,24 @@ def reconcile_jobs() -> int:
     return len(job_ids)
 
 
-def job_run_enqueue(*, job_id: int) -> None:
-    """Queue a job's run once the transaction that submitted it commits."""
-    transaction.on_commit(lambda: run_job.delay(job_id))
+INTERACTIVE_QUEUE = "interactive"
+
+
+@shared_task(name="generation.sweep_attempts", time_limit=300, soft_time_limit=280)
+def sweep_attempts() -> int:
+    from generation.services.reconciliation import attempts_sweep
+
+    return attempts_sweep()
+
+
+def job_run_enqueue(*, job_id: int, interactive: bool = False) -> None:
+    """Queue a job's run once the transaction that submitted it commits. An interactive job goes to its own
+    queue, served by its own threads: behind a campaign's thousand queued messages it would wait for a worker
+    thread before the scheduler could ever put its call first."""
+    if interactive:
+        transaction.on_commit(lambda: run_job.apply_async(args=[job_id], queue=INTERACTIVE_QUEUE))
+    else:
+        transaction.on_commit(lambda: run_job.delay(job_id))
 
 
 @worker_ready.connect

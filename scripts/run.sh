@@ -26,6 +26,7 @@ export WEB_WORKERS=${WEB_WORKERS:-$((2 * cores + 1))}
 export WEB_THREADS=${WEB_THREADS:-4}
 export WEB_BACKLOG=${WEB_BACKLOG:-2048}
 export WORKER_CONCURRENCY=${WORKER_CONCURRENCY:-16}
+export INTERACTIVE_CONCURRENCY=${INTERACTIVE_CONCURRENCY:-4}
 export PYTHONUNBUFFERED=1
 export FOUNDRY_ENDPOINT=${FOUNDRY_ENDPOINT:-http://127.0.0.1:${EMULATOR_PORT}}
 # Moderation through the Azure AI Content Safety client, answered by the emulator's endpoints.

@@ -29,6 +29,7 @@ if not DATABASES["default"]["NAME"].startswith("test_"):
 CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": f"dam-test-{_scope}:"}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": f"dam-test-{_scope}:"}
 RATE_LIMIT_KEY_PREFIX = f"dam-test-{_scope}:ratelimit"
+DISPATCH_KEY_PREFIX = f"dam-test-{_scope}:dispatch"
 # Off by default: tests that queue the emulator's verdicts expect every check to reach it; the cache's own
 # tests (tests/governance/test_moderation_cache.py) switch it on.
 MODERATION_CACHE_SECONDS = 0

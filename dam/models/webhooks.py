@@ -18,6 +18,7 @@ class WebhookEvent(models.TextChoices):
     ASSET_APPROVED = "asset.approved", "Asset approved"
     ASSET_PUBLISHED = "asset.published", "Asset published"
     BUDGET_THRESHOLD_REACHED = "budget.threshold_reached", "Budget threshold reached"
+    DEPLOYMENT_BREAKER_CHANGED = "deployment.breaker_changed", "A deployment of the pool opened or closed its breaker"
 
 
 class WebhookEndpoint(TenantOwnedModel):

@@ -131,6 +131,7 @@ def generate_view(model_admin: JobAdmin, request: HttpRequest) -> HttpResponse:
             idempotency_key=f"admin-form-{state.idempotency_key}" if state.idempotency_key else None,
             mask=mask_bytes(request.FILES.get("mask")),
             origin=RequestOrigin.of(request),
+            default_priority="interactive",  # someone is looking at the page, waiting for it
         )
     except Conflict as exc:
         if exc.code != "idempotency":

@@ -10,6 +10,7 @@ from generation.foundry.config import ApiStyle, AuthKind, DeploymentConfig, Secr
 from generation.foundry.errors import (
     AuthenticationError,
     ContentFilteredError,
+    DeploymentNotFoundError,
     FilterResult,
     FilterStage,
     FoundryError,
@@ -30,6 +31,7 @@ __all__ = [
     "BearerTokenAuth",
     "ContentFilteredError",
     "DeploymentConfig",
+    "DeploymentNotFoundError",
     "FilterResult",
     "FilterStage",
     "FoundryError",

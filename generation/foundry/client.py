@@ -28,6 +28,7 @@ from generation.foundry.errors import (
     UnreachableError,
     error_from_response,
     provider_request_id,
+    quota_headers,
     redact,
 )
 from generation.foundry.results import ImageResult, parse_image_response
@@ -292,6 +293,7 @@ class FoundryImageClient:
             size=parsed.size,
             quality=parsed.quality,
             background=parsed.background,
+            quota_headers=quota_headers(response.headers),
         )
 
 

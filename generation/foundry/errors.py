@@ -93,14 +93,26 @@ class ContentFilteredError(FoundryError):
 class RateLimitedError(FoundryError):
     retryable = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        quota_headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(message, **kwargs)
         # Seconds the service asked us to wait, when it said.
         self.retry_after = retry_after
+        self.quota_headers = dict(quota_headers or {})
 
 
 class TransientError(FoundryError):
     retryable = True
+
+
+class DeploymentNotFoundError(FoundryError):
+    """404: the deployment does not exist (deleted, misnamed, another region): refused before generating."""
 
 
 class UnreachableError(TransientError):
@@ -148,6 +160,11 @@ def provider_request_id(headers: Mapping[str, str]) -> str | None:
     return None
 
 
+def quota_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The deployment's quota as the service reports it (x-ratelimit-limit/remaining-requests/-tokens)."""
+    return {name.lower(): value for name, value in headers.items() if name.lower().startswith("x-ratelimit-")}
+
+
 _RETRY_AFTER_IN_MESSAGE = re.compile(r"(?:retry after|try again in) (\d+(?:\.\d+)?) seconds?", re.IGNORECASE)
 
 
@@ -190,9 +207,16 @@ def error_from_response(
     common = {"status_code": status_code, "code": code, "provider_request_id": request_id}
 
     if status_code == 429:
-        return RateLimitedError(message, retry_after=retry_after_seconds(headers, message), **common)
+        return RateLimitedError(
+            message,
+            retry_after=retry_after_seconds(headers, message),
+            quota_headers=quota_headers(headers),
+            **common,
+        )
     if status_code in (401, 403):
         return AuthenticationError(message, **common)
+    if status_code == 404:
+        return DeploymentNotFoundError(message, **common)
     if status_code >= 500 or status_code in (408, 409):
         # 408 (timeout) and 409 (conflicting operation in progress) clear up on their own.
         return TransientError(message, **common)

@@ -118,6 +118,8 @@ class ImageResult:
     size: str | None = None
     quality: str | None = None
     background: str | None = None
+    # The deployment's x-ratelimit-* answer headers: what the quota has left, as the service counts it.
+    quota_headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

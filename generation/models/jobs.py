@@ -15,9 +15,15 @@ class Job(TenantOwnedModel):
         GENERATE = "generate", "Generate"
         EDIT = "edit", "Edit"
 
+    class Priority(models.TextChoices):
+        # The scheduler's lanes (generation.dispatch): every waiting interactive call goes before any bulk one.
+        INTERACTIVE = "interactive", "Interactive (someone is waiting for it)"
+        BULK = "bulk", "Bulk (campaigns, batches)"
+
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="jobs")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.GENERATE)
     state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED, db_index=True)
+    priority = models.CharField(max_length=16, choices=Priority.choices, default=Priority.BULK)
     # What was asked, normalised; its fingerprint makes Idempotency-Key retries safe.
     request = models.JSONField()
     request_fingerprint = models.CharField(max_length=64)

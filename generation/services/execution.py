@@ -20,27 +20,28 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from dam.blobs import blob_intact, blob_read
-from dam.imaging import resize_exact
+from dam.blobs import blob_intact
 from generation.crashpoints import crash_point
-from generation.foundry.client import EditImage, FoundryImageClient, shared_client
 from generation.foundry.config import DeploymentConfig
 from generation.foundry.errors import (
     AuthenticationError,
     ContentFilteredError,
     FoundryError,
     InvalidRequestError,
+    UnknownOutcomeError,
 )
 from generation.foundry.results import ImageResult, Usage
 from generation.lifecycle import TERMINAL_STATES, GenerationState, JobState, allowed_sources
-from generation.models import Job, JobGeneration, ProviderResponse
-from generation.pacing import call_slot, finishing, prepared, preparing
-from generation.quota import QuotaTimeout, acquire_quota, quota_call_leaves
-from generation.selectors.deployments import deployment_config_for
+from generation.models import Job, JobGeneration, ProviderResponse, RetryUnknownOutcome
+from generation.pacing import finishing, prepared, preparing
+from generation.quota import QuotaTimeout
+from generation.selectors.pools import Route, route_for
+from generation.services.attempts import attempt_answered, attempts_orphaned, most_unknown_attempts
+from generation.services.calls import CallContext, LeaseLost, NoRoute, unit_call
 from generation.services.completion import job_finished
 from generation.services.outputs import (
     job_safety_policy,
@@ -131,75 +132,19 @@ def _cancel_requested(job: Job) -> bool:
     return _jobs(job).filter(cancel_requested=True).exists()
 
 
-class _LeaseLost(Exception):
-    """This run no longer holds the job (reclaimed after its lease ran out, or a cancel was asked for)."""
-
-
-def _call_provider(job: Job, unit: JobGeneration, run: _RunContext) -> ImageResult:
-    client, config, policy = run.client, run.config, run.policy
-    estimated = output_tokens(unit.width, unit.height, job.quality) * job.n + len(unit.compiled_prompt) // 2
-    # The quota wait and the call take seconds to minutes: give the pooled connection back for both,
-    # or a node's threads queue for the pool (and time out) instead of waiting for the provider.
-    connection.close()
-    prepared()  # the quota wait and the call: the next job may prepare meanwhile
-    slot = uuid.uuid4().hex
-    acquire_quota(config=config, tokens=estimated, request_id=slot)
-    # Renewed right before each call, after the quota wait that can outlast the lease: a run whose job was
-    # reclaimed meanwhile (its lease ran out: a second, concurrent run) or asked to cancel never pays for a call.
-    if not _renew_lease(job, run.owner):
-        raise _LeaseLost
-    readmit = partial(acquire_quota, config=config, tokens=estimated)
-    JobGeneration.objects.for_tenant(job.tenant_id).filter(pk=unit.pk).update(provider_calls=F("provider_calls") + 1)
-    connection.close()
-    call_id = f"job-{job.pk}-{unit.pk}-{slot[:8]}"
-    # An edit's images are read and sized before its slot.
-    send = _request(job, unit, client, policy, readmit, call_id=call_id)
-    with call_slot():
-        # Under load the bookkeeping above can take longer than the window's margin: the slot starts as the call leaves.
-        leaves_at = quota_call_leaves(config=config, tokens=estimated, request_id=slot)
-        # bench/quota.py reads it next to the provider's arrival stamp of the same x-ms-client-request-id.
-        logger.debug("quota: call %s leaves at %.6f", call_id, leaves_at)
-        return send()
-
-
-def _request(
+def _record_response(
     job: Job,
     unit: JobGeneration,
-    client: FoundryImageClient,
-    policy: SafetyPolicy,
-    readmit: Callable[..., float],
+    result: ImageResult,
+    config: DeploymentConfig,
     *,
-    call_id: str,
-) -> Callable[[], ImageResult]:
-    common = {
-        "prompt": unit.compiled_prompt,
-        "size": f"{unit.width}x{unit.height}",
-        "quality": job.quality,
-        "n": job.n,
-        "output_format": job.output_format,
-        "output_compression": job.output_compression,
-        "background": job.background if job.background != "auto" else None,
-        "before_retry": readmit,
-        "moderation": policy.provider_moderation,
-        "client_request_id": call_id,
-    }
-    if job.kind == Job.Kind.EDIT:
-        source = resize_exact(blob_read(job.source_version.storage_key), width=unit.width, height=unit.height)
-        mask = None
-        if job.mask_key:
-            mask_image = resize_exact(blob_read(job.mask_key), width=unit.width, height=unit.height)
-            mask = EditImage(mask_image.data, "mask.png")
-        return partial(client.edit, image=EditImage(source.data, "image.png"), mask=mask, **common)
-    return partial(client.generate, **common)
-
-
-def _record_response(
-    job: Job, unit: JobGeneration, result: ImageResult, config: DeploymentConfig, *, outputs: list[dict]
+    outputs: list[dict],
+    call_id: str | None = None,
 ) -> ProviderResponse:
     """Usage, the refs of its stored `outputs` and its charge, in one transaction, the moment the images are stored."""
     provider_request_id = result.provider_request_id or f"local-{uuid.uuid4()}"
     try:
-        return _response_insert(job, unit, result, config, provider_request_id, outputs=outputs)
+        return _response_insert(job, unit, result, config, provider_request_id, outputs=outputs, call_id=call_id)
     except IntegrityError:
         # Recorded already (the same answer reached another run of this job): its charge came with it.
         return ProviderResponse.objects.for_tenant(job.tenant_id).get(provider_request_id=provider_request_id)
@@ -214,6 +159,7 @@ def _response_insert(
     provider_request_id: str,
     *,
     outputs: list[dict],
+    call_id: str | None,
 ) -> ProviderResponse:
     usage = result.usage
     if not usage.reported:
@@ -256,6 +202,8 @@ def _response_insert(
         usage_estimated=not response.usage_reported,
         response_is_new=True,
     )
+    if call_id is not None:
+        attempt_answered(job=job, call_id=call_id, provider_request_id=response.provider_request_id)
     return response
 
 
@@ -289,8 +237,7 @@ def _outputs_readable(response: ProviderResponse) -> None:
 
 @dataclass(frozen=True)
 class _RunContext:
-    client: FoundryImageClient
-    config: DeploymentConfig
+    route: Route
     policy: SafetyPolicy
     moderation: ModerationBackend
     owner: str  # this run's lease
@@ -299,11 +246,20 @@ class _RunContext:
 def _run_unit(job: Job, unit: JobGeneration, run: _RunContext, *, then: Callable[[], object] | None = None) -> None:
     """Call (or reuse the recorded answer), store, moderate and persist one unit; `then` runs in the
     transaction of its versions (the job's terminal transition, after the last unit)."""
-    provenance = output_provenance(job=job, unit=unit, deployment=run.config.name)
     # A unit never called has no recorded answer to reuse (its calls are counted before they are made).
     response = _recorded_response(unit) if unit.provider_calls else None
-    result = _call_provider(job, unit, run) if response is None else None
+    if response is None and unit.provider_calls:
+        _earlier_calls_settled(job, unit, run)
+    answer = None
+    if response is None:
+        context = CallContext(
+            route=run.route, policy=run.policy, owner=run.owner, renew_lease=partial(_renew_lease, job, run.owner)
+        )
+        answer = unit_call(job=job, unit=unit, context=context)
     prepared()  # a recorded answer reused: no call, but nothing more to prepare either
+    deployment = answer.config.name if answer is not None else response.deployment
+    provenance = output_provenance(job=job, unit=unit, deployment=deployment)
+    result = answer.result if answer is not None else None
     # Paced (generation.pacing): a round of answers that arrives together finishes first come, first served.
     with finishing():
         if result is not None:
@@ -313,7 +269,7 @@ def _run_unit(job: Job, unit: JobGeneration, run: _RunContext, *, then: Callable
             # A crash before that commit loses an answer nothing recorded, and the unit is called again.
             refs, written = store_output_blobs(job=job, outputs=result.outputs, provenance=provenance)
             crash_point("outputs_stored")
-            response = _record_response(job, unit, result, run.config, outputs=refs)
+            response = _record_response(job, unit, result, answer.config, outputs=refs, call_id=answer.call_id)
             crash_point("response_recorded")
             # Scanned before any version exists: a blocked output never becomes visible, not even briefly.
             # (The response's own refs: another run may have recorded this very answer first.)
@@ -337,6 +293,47 @@ def _run_unit(job: Job, unit: JobGeneration, run: _RunContext, *, then: Callable
         crash_point("renditions_stored")
         outputs_persist(job=job, unit=unit, response=response, renditions=renditions, then=partial(_persisted, then))
     crash_point("unit_stored")
+
+
+class _UnknownOutcomeLimit(Exception):
+    """A unit's earlier calls have unknown outcomes and the tenant's setting allows no further call."""
+
+    def __init__(self, unknown: int) -> None:
+        super().__init__(f"{unknown} call(s) of this unit ended without an answer")
+        self.unknown = unknown
+
+
+def _may_call_again(route: Route, unknown: int) -> bool:
+    return route.retry_unknown_outcome == RetryUnknownOutcome.ONCE and unknown <= 1
+
+
+def _earlier_calls_settled(job: Job, unit: JobGeneration, run: _RunContext) -> None:
+    """The unit was called before and no answer is recorded: the calls still `sent` are unknown outcomes now
+    (provisional charges); calling again is the tenant's decision (`retry_unknown_outcome`)."""
+    unknown = attempts_orphaned(job=job, unit=unit)
+    if unknown and not _may_call_again(run.route, unknown):
+        raise _UnknownOutcomeLimit(unknown)
+
+
+def _after_unknown_outcome(job: Job, owner: str, exc: Exception, route: Route) -> RunOutcome:
+    """A call went out and no answer came back (or an earlier run's did not): it stays a provisional charge until
+    reconciled. With `retry_unknown_outcome: once` the job runs again (its unit is called one more time); else,
+    or after a second unknown outcome, it fails and says so."""
+    unknown = exc.unknown if isinstance(exc, _UnknownOutcomeLimit) else most_unknown_attempts(job=job)
+    if _may_call_again(route, unknown) and isinstance(exc, UnknownOutcomeError):
+        return _retry_or_fail(job, owner, exc, {"unknown_outcome": True})
+    _transition(
+        job,
+        owner,
+        JobState.FAILED,
+        error_code="unknown_outcome",
+        error_message=(
+            f"{exc}; the call may have been generated and billed: it is a provisional charge until reconciled "
+            f"with the provider's usage (retry_unknown_outcome={route.retry_unknown_outcome})"
+        ),
+        error_detail={"unknown_calls": unknown, "retry_unknown_outcome": route.retry_unknown_outcome},
+    )
+    return RunOutcome(state=JobState.FAILED)
 
 
 def _persisted(then: Callable[[], object] | None) -> None:
@@ -394,13 +391,11 @@ def _job_run(*, job_id: int, owner: str) -> RunOutcome:
     job = job_claim(job_id=job_id, owner=owner)
     if job is None:
         return RunOutcome(state=None)
-    config = deployment_config_for(tenant=job.tenant_id)
+    route = route_for(tenant_id=job.tenant_id)
     policy = job_safety_policy(job)
     try:
         with moderation_backend() as moderation:
-            run = _RunContext(
-                client=shared_client(config), config=config, policy=policy, moderation=moderation, owner=owner
-            )
+            run = _RunContext(route=route, policy=policy, moderation=moderation, owner=owner)
             units = JobGeneration.objects.for_tenant(job.tenant_id).filter(job=job).order_by("id")
             pending = [unit for unit in units if unit.state != GenerationState.STORED]
             if job.cancel_requested and pending:  # asked for while no run held the job: stop before the next call
@@ -449,7 +444,12 @@ def _job_run(*, job_id: int, owner: str) -> RunOutcome:
         return RunOutcome(state=JobState.FAILED)
     except QuotaTimeout as exc:
         return _wait_for_quota(job, owner, exc)
-    except _LeaseLost:
+    except (UnknownOutcomeError, _UnknownOutcomeLimit) as exc:
+        return _after_unknown_outcome(job, owner, exc, route)
+    except NoRoute as exc:
+        _transition(job, owner, JobState.FAILED, error_code="no_route", error_message=str(exc), error_detail={})
+        return RunOutcome(state=JobState.FAILED)
+    except LeaseLost:
         if _cancel_requested(job):
             _transition(job, owner, JobState.CANCELLED)
             return RunOutcome(state=JobState.CANCELLED)

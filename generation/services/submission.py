@@ -206,6 +206,7 @@ def job_submit(
     campaign_version: int | None = None,
     campaign_creative: str = "",
     campaign_market: str = "",
+    default_priority: str = "bulk",
 ) -> Submission:
     """Validate, moderate, plan, hold its budget, and store a job with its provider calls; enqueue it after commit.
 
@@ -213,6 +214,8 @@ def job_submit(
     the moderation service, and a blocked request leaves nothing behind. `campaign*`: the campaign version
     and creative whose cells the job generates (generation.services.campaigns.campaign_run); `campaign_market`: the
     market of a job without locales (a market whose copy is empty: no in-image text), whose units are filed under it.
+    `default_priority`: the scheduler's lane when the request does not name one (the web UI's single job is
+    interactive; the API's and campaigns' jobs are bulk unless a request says `priority: interactive`).
     """
     mask_sha = hashlib.sha256(mask).hexdigest() if mask else ""
     fingerprint = request_fingerprint(body, mask_sha256=mask_sha)
@@ -243,6 +246,7 @@ def job_submit(
                 campaign=(
                     CampaignLink(campaign, campaign_version, campaign_creative, campaign_market) if campaign else None
                 ),
+                priority=resolved.spec.priority or default_priority,
             )
     except BudgetExceeded as refusal:
         # The refused transaction left nothing behind; the refusal itself is on the record.
@@ -273,6 +277,7 @@ def _store_job(
     actor: Actor,
     origin: RequestOrigin | None,
     campaign: CampaignLink | None = None,
+    priority: str = "bulk",
 ) -> Submission:
     spec, policy, source = resolved.spec, resolved.policy, resolved.source
     safety_config = resolved.safety_config
@@ -294,6 +299,7 @@ def _store_job(
             job = Job.objects.for_tenant(tenant).create(
                 tenant=tenant,
                 kind=Job.Kind.EDIT if source else Job.Kind.GENERATE,
+                priority=priority,
                 request=body,  # the column keeps its name: the job request as submitted
                 request_fingerprint=fingerprint,
                 idempotency_key=idempotency_key,
@@ -369,7 +375,7 @@ def _store_job(
         },
         origin=origin,
     )
-    job_run_enqueue(job_id=job.pk)
+    job_run_enqueue(job_id=job.pk, interactive=job.priority == Job.Priority.INTERACTIVE)
     return Submission(job=job, created=True)
 
 

@@ -17,7 +17,7 @@ from governance.api.audit import MomentRangeSerializer
 from governance.models import Budget, LedgerEntry, Price, TokenKind
 from governance.periods import local_day
 from governance.prices import price_sheet_at
-from governance.selectors.reports import GROUPINGS, spend_report
+from governance.selectors.reports import GROUPINGS, provisional_spend, spend_report
 from governance.services.budgets import budget_set, budget_status, budgets_for_tenant
 from governance.services.ledger import ledger_entries_for_tenant
 from tenants.api.base import TenantScopedAPIView, TenantScopedViewSet
@@ -60,7 +60,8 @@ class SpendReportView(TenantScopedAPIView):
     required_scopes = {"GET": Scope.COSTS_READ}
 
     @extend_schema(
-        summary="Spend (charges and adjustments) grouped by day, month, API key, user, collection or model",
+        summary="Confirmed spend (charges and adjustments) grouped by day, month, API key, user, collection or "
+        "model; provisional charges (calls of unknown outcome, until reconciled) apart",
         parameters=[SpendQuerySerializer],
         responses=inline_serializer(
             "SpendReport",
@@ -70,6 +71,8 @@ class SpendReportView(TenantScopedAPIView):
                 "start": serializers.DateField(),
                 "end": serializers.DateField(),
                 "total_usd": serializers.DecimalField(max_digits=24, decimal_places=10),
+                "provisional_usd": serializers.DecimalField(max_digits=24, decimal_places=10),
+                "provisional_calls": serializers.IntegerField(),
                 "rows": serializers.ListField(child=serializers.DictField()),
             },
         ),
@@ -89,6 +92,8 @@ class SpendReportView(TenantScopedAPIView):
         total = sum((row["amount_usd"] for row in rows), Decimal(0))
         for row in rows:
             row["amount_usd"] = str(row["amount_usd"])
+        # Calls whose outcome is unknown, at their planned cost until reconciled: apart from confirmed spend.
+        provisional = provisional_spend(tenant=tenant, start=start, end=end)
         return Response(
             {
                 "time_zone": tenant.time_zone,
@@ -96,6 +101,8 @@ class SpendReportView(TenantScopedAPIView):
                 "start": start,
                 "end": end,
                 "total_usd": str(total),
+                "provisional_usd": str(provisional["amount_usd"]),
+                "provisional_calls": provisional["open_calls"],
                 "rows": rows,
             }
         )

@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncMonth
 
 from governance.models import DailySpend, LedgerEntry
@@ -103,3 +103,17 @@ def spend_total(*, tenant: Tenant, start: dt.date, end: dt.date) -> Decimal:
         dimension=DailySpend.Dimension.TOTAL, day__gte=start, day__lte=end
     )
     return rows.aggregate(total=Sum("amount_usd"))["total"] or Decimal(0)
+
+
+def provisional_spend(*, tenant: Tenant, start: dt.date, end: dt.date) -> dict[str, Any]:
+    """Calls of unknown outcome still held at their planned cost (provisional charges less their reversals) over
+    the days they were sent, apart from confirmed spend; the budget counts both."""
+    entries = LedgerEntry.objects.for_tenant(tenant).filter(
+        kind__in=[LedgerEntry.Kind.PROVISIONAL, LedgerEntry.Kind.PROVISIONAL_RELEASE], day__gte=start, day__lte=end
+    )
+    totals = entries.aggregate(
+        amount=Sum("amount_usd"),
+        charged=Count("id", filter=Q(kind=LedgerEntry.Kind.PROVISIONAL)),
+        resolved=Count("id", filter=Q(kind=LedgerEntry.Kind.PROVISIONAL_RELEASE)),
+    )
+    return {"amount_usd": totals["amount"] or Decimal(0), "open_calls": totals["charged"] - totals["resolved"]}

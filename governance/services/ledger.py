@@ -285,13 +285,17 @@ class JobLedger:
     released_usd: Decimal
     charges: int
     open_hold_usd: Decimal | None  # None when the job has no open hold
+    # Calls of unknown outcome: charged at their planned cost (consuming the hold like charges), and what of that
+    # is still outstanding (less the reversals of those reconciled).
+    provisional_usd: Decimal = ZERO
+    provisional_open_usd: Decimal = ZERO
 
     @property
     def consistent(self) -> bool:
-        """A closed hold was consumed by charges and released, nothing more or less."""
+        """A closed hold was consumed by charges and provisional charges and released, nothing more or less."""
         if self.open_hold_usd is not None or not self.held_usd:
             return True
-        return self.released_usd == max(ZERO, self.held_usd - self.charged_usd)
+        return self.released_usd == max(ZERO, self.held_usd - self.charged_usd - self.provisional_usd)
 
 
 def ledger_for_job(*, tenant: Tenant | int, job_id: int) -> JobLedger:
@@ -308,6 +312,8 @@ def ledger_for_job(*, tenant: Tenant | int, job_id: int) -> JobLedger:
         released_usd=sums["release"],
         charges=entries.filter(kind=LedgerEntry.Kind.CHARGE).count(),
         open_hold_usd=hold.remaining_usd if hold else None,
+        provisional_usd=sums["provisional"],
+        provisional_open_usd=sums["provisional"] + sums["provisional_release"],
     )
 
 

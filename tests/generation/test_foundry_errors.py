@@ -11,6 +11,7 @@ import pytest
 from generation.foundry.errors import (
     AuthenticationError,
     ContentFilteredError,
+    DeploymentNotFoundError,
     FilterResult,
     FilterStage,
     InvalidRequestError,
@@ -197,7 +198,9 @@ def test_other_4xx_are_invalid_requests_with_param_and_code():
     assert (err.param, err.code, err.status_code) == ("size", "invalid_value", 400)
     assert "param=size" in str(err)
     missing = _map(404, {"error": {"code": "DeploymentNotFound", "message": "The API deployment does not exist."}})
-    assert isinstance(missing, InvalidRequestError) and missing.code == "DeploymentNotFound"
+    # Refused before generating: a pool moves the call to another deployment (generation.services.calls).
+    assert isinstance(missing, DeploymentNotFoundError) and missing.code == "DeploymentNotFound"
+    assert not isinstance(missing, InvalidRequestError) and not missing.retryable
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 408])

@@ -14,6 +14,7 @@ import pytest
 from django.utils import timezone
 
 from dam.models import AssetVersion
+from generation.dispatch import PoolDispatcher
 from generation.foundry.config import platform_deployment_config
 from generation.foundry.results import ImageOutput, ImageResult, Usage
 from generation.models import Job, JobGeneration
@@ -118,12 +119,14 @@ def test_a_run_whose_job_was_reclaimed_while_it_waited_for_quota_makes_no_call(a
     with job_queue_consumed_only_by(set()):
         job_id = _submit(alice, "a kite at dusk")
 
-        def wait_past_the_lease(**kwargs) -> float:
+        granted = PoolDispatcher.acquire
+
+        def wait_past_the_lease(self, **kwargs):
             Job.unscoped.filter(pk=job_id).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
             assert job_claim(job_id=job_id, owner="the-next-run") is not None
-            return time.time()
+            return granted(self, **kwargs)
 
-        monkeypatch.setattr("generation.services.execution.acquire_quota", wait_past_the_lease)
+        monkeypatch.setattr(PoolDispatcher, "acquire", wait_past_the_lease)
         outcome = job_run(job_id=job_id, owner="the-slow-run")
 
     assert outcome.state is None
