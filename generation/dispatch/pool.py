@@ -70,12 +70,14 @@ class PoolDispatcher:
         self.window_seconds = window_seconds
         self.lease_seconds = ticket_lease_seconds
         self._prefix = f"{key_prefix}:{pool_key}"
+        self._member_prefix = f"{key_prefix}:m"
         self._breaker = (breaker_failures, breaker_server_errors, round(breaker_burst_seconds * _MICROSECONDS))
         self._config = json.dumps(
             {
                 "w": max(1, round(window_seconds * _MICROSECONDS)),
                 "l": max(1, round(ticket_lease_seconds * _MICROSECONDS)),
                 "cd": max(0, round(breaker_cooldown_seconds * _MICROSECONDS)),
+                "mp": self._member_prefix,
                 "m": [
                     {"k": m.key, "r": m.rpm, "t": m.tpm, "p": m.priority, "wt": m.weight} for m in members if m.enabled
                 ],
@@ -279,9 +281,11 @@ class PoolDispatcher:
         return states
 
     def reset(self) -> None:
-        """Drop this pool's Redis state (tests and benchmarks)."""
-        for batch in _batched(self._redis.scan_iter(match=f"{self._prefix}:*", count=500), 500):
-            self._redis.delete(*batch)
+        """Drop this pool's Redis state and its members' (tests and benchmarks)."""
+        patterns = [f"{self._prefix}:*"] + [f"{self._member_prefix}:{key}:*" for key in self.members]
+        for pattern in patterns:
+            for batch in _batched(self._redis.scan_iter(match=pattern, count=500), 500):
+                self._redis.delete(*batch)
 
     # -- internals -------------------------------------------------------------------------------------------
 
@@ -298,7 +302,7 @@ class PoolDispatcher:
     def _entry_tokens(self, grant: Grant) -> int:
         # A grant met while withdrawing a cancelled ticket: its entry is named by the tokens admitted.
         prefix = f"{grant.ticket}:".encode()
-        for entry in self._redis.zrange(f"{self._prefix}:m:{grant.member}:log", 0, -1):
+        for entry in self._redis.zrange(f"{self._member_prefix}:{grant.member}:log", 0, -1):
             if entry.startswith(prefix):
                 return int(entry[len(prefix) :])
         return 0

@@ -1,7 +1,8 @@
 """The Lua library of the pool dispatcher's scripts: every decision is one atomic script on the Redis server.
 
-Keys (all under `<key_prefix>:<pool_key>`, built inside the scripts from ARGV[1]: the pool is one Redis
-instance's keys, not a cluster's):
+Keys, built inside the scripts (one Redis instance's keys, not a cluster's). A member's keys are under
+`<key_prefix>:m:<member>` (a deployment in several pools has one window, one breaker, one learned rate), the rest
+under `<key_prefix>:<pool_key>` (ARGV[1]):
   m:<member>:log    sliding log of grants (score: Redis-clock µs; member "<ticket>:<tokens>"), as generation.ratelimit
   m:<member>:st     hash: eff (learned rpm), quiet (µs since which no 429 / lowering header), hold (no grant
                     before, µs: retry-after), br / fails / opened / probe_at (breaker)
@@ -14,8 +15,9 @@ instance's keys, not a cluster's):
   w:<ticket> also carries "r|0": the ticket's lease ended while its waiter lives, queue it again
   tn:<tenant>       the tenant's grants in the window (max_share);  gt:<ticket>  the tenant of a granted ticket
   keeper            the one waiting ticket whose BLPOP times out when the next slot frees ("timer")
-ARGV[1] prefix, ARGV[2] pool config (JSON: w window µs, l lease µs, cd cooldown µs, m enabled members
-[{k, r, t, p, wt}]), ARGV[3] a random number in [0, 1) for the weighted choice; script arguments follow.
+ARGV[1] the pool's prefix, ARGV[2] pool config (JSON: w window µs, l lease µs, cd cooldown µs, mp members' prefix,
+m enabled members [{k, r, t, p, wt}]), ARGV[3] a random number in [0, 1) for the weighted choice; script arguments
+follow.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ local function rand() seed = (seed * 16807) % 2147483647; return seed / 21474836
 local function num(x) return string.format('%.17g', x) end
 local function tkey(t) return P .. ':t:' .. t end
 local function wkey(t) return P .. ':w:' .. t end
-local function mkey(k, s) return P .. ':m:' .. k .. ':' .. s end
+local function mkey(k, s) return cfg.mp .. ':' .. k .. ':' .. s end  -- a member's keys are the platform's
 local LANES = {'interactive', 'bulk'}
 
 local function limit(v) local l = math.floor(v.eff); if l < 1 then l = 1 end; return l end

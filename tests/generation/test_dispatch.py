@@ -185,6 +185,17 @@ def test_a_ticket_id_used_again_keeps_its_earlier_grant_counted(make_pool):
     assert first.ticket == retry.ticket and pool.snapshot()[0].requests_in_window == 3
 
 
+def test_a_deployment_in_two_pools_has_one_window_and_one_breaker(make_pool):
+    first = make_pool([Member("shared", rpm=2), Member("own1", rpm=5, priority=1)], window_seconds=30)
+    second = make_pool([Member("shared", rpm=2), Member("own2", rpm=5, priority=1)], window_seconds=30)
+    assert _grant(first, "c1").member == "shared"
+    assert _grant(second, "c2").member == "shared"
+    assert _grant(first, "c3").member == "own1"  # "shared" is full, whichever pool filled it
+    for _ in range(3):
+        second.record_outcome(member="shared", outcome=Outcome.PRE_GENERATION)
+    assert first.snapshot()[0].breaker == "open"
+
+
 def test_residency_never_leaves_allowed_minus_exclude(make_pool):
     pool = make_pool([Member("eu", rpm=1), Member("us", rpm=50), Member("off", rpm=50, enabled=False)])
     assert _grant(pool, "c1", allowed={"eu", "us"}, exclude={"us"}).member == "eu"
@@ -530,4 +541,4 @@ def test_snapshot_counts_calls_and_throttles_of_the_last_minute_and_latency_perc
     assert (b.requests_in_window, b.headroom, b.latency_p50_ms, b.calls_last_minute) == (1, 4, None, 0)
     for _ in range(250):
         pool.record_outcome(member="b", outcome=Outcome.SUCCESS, latency_seconds=0.1)
-    assert pool._redis.llen(f"{pool._prefix}:m:b:lat") == 200  # bounded
+    assert pool._redis.llen(f"{pool._member_prefix}:b:lat") == 200  # bounded
