@@ -34,7 +34,7 @@ if h == nil then
   redis.call('HSET', tkey(t), 'tenant', tenant, 'lane', lane, 'tokens', ARGV[7], 'allowed', ARGV[8],
              'cap', ARGV[9], 'S', num(S), 'F', num(F), 'qm', qm)
   redis.call('ZADD', lane_queue(lane), F, qm)
-  waiting_add(tenant, 1)
+  waiting_add(tenant, lane, 1)
 end
 redis.call('ZADD', P .. ':leases', now + LEASE, t)
 local mine, next_at, mine_at = pass(t)

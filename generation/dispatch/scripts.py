@@ -10,7 +10,7 @@ under `<key_prefix>:<pool_key>` (ARGV[1]):
   q:<lane>          waiting tickets, score = WFQ virtual finish tag, member "<seq>:<ticket>" (FIFO on ties)
   t:<ticket>        a waiting (or granted, not yet claimed) ticket;  leases  ticket -> lease end (µs)
   w:<ticket>        the ticket's wake-up list: "g|<member>|<probe>" (granted) or "k|<µs>" (be the timer)
-  waiting           tenant -> waiting tickets;  active  tenant -> its last grant (share caps)
+  waiting, lw:<lane>  tenant -> waiting tickets (all lanes, one lane);  active  tenant -> its last grant (share caps)
   vt                lane -> virtual time;  lf:<lane>  tenant -> last finish tag
   w:<ticket> also carries "r|0": the ticket's lease ended while its waiter lives, queue it again
   tn:<tenant>       the tenant's grants in the window (max_share);  gt:<ticket>  the tenant of a granted ticket
@@ -110,15 +110,22 @@ end
 
 local function lane_queue(lane) return P .. ':q:' .. lane end
 
-local function waiting_add(tenant, n)
+local function waiting_add(tenant, lane, n)
   local left = redis.call('HINCRBY', P .. ':waiting', tenant, n)
   if left <= 0 then redis.call('HDEL', P .. ':waiting', tenant) end
+  -- A tenant with nothing left waiting in a lane starts again from the lane's virtual time (WFQ's idle flow):
+  -- tickets it gave up (timeouts, a cancelled campaign) must not push its next ones behind everyone.
+  local lw = P .. ':lw:' .. lane
+  if redis.call('HINCRBY', lw, tenant, n) <= 0 then
+    redis.call('HDEL', lw, tenant)
+    redis.call('HDEL', P .. ':lf:' .. lane, tenant)
+  end
 end
 
 -- A waiting ticket leaves without a grant: give its virtual time back if nothing of its tenant came after it.
 local function drop_waiting(t, h)
   redis.call('ZREM', lane_queue(h.lane), h.qm)
-  waiting_add(h.tenant, -1)
+  waiting_add(h.tenant, h.lane, -1)
   local lf = P .. ':lf:' .. h.lane
   if redis.call('HGET', lf, h.tenant) == h.F then redis.call('HSET', lf, h.tenant, h.S) end
   redis.call('DEL', tkey(t))
@@ -267,7 +274,7 @@ local function pass(caller)
             redis.call('HSET', mkey(pick.k, 'st'), 'br', 'half_open', 'probe_at', now)
           end
           redis.call('ZREM', lane_queue(lane), qm)
-          waiting_add(h.tenant, -1)
+          waiting_add(h.tenant, lane, -1)
           waiting[h.tenant] = (waiting[h.tenant] or 1) - 1
           if tonumber(h.S) > vt then vt = tonumber(h.S); redis.call('HSET', P .. ':vt', lane, h.S) end
           if t == caller then

@@ -257,6 +257,22 @@ def test_tenant_weight_gives_proportional_turns(make_pool):
     assert Counter(ticket[0] for ticket in order[:6]) == {"A": 4, "B": 2}, order
 
 
+def test_tickets_given_up_do_not_push_the_tenants_next_ones_back(make_pool):
+    pool = make_pool([Member("a", rpm=1)], window_seconds=30)
+    first = _grant(pool, "fill")
+    gave_up = Waiters(pool)
+    for i in range(6):
+        gave_up.start(f"A-old{i}", tenant="A", timeout=0.3)
+    gave_up.join()
+    assert len(gave_up.errors) == 6 and _queued(pool) == 0
+    waiters = Waiters(pool)
+    for i in range(3):
+        waiters.start(f"B{i}", tenant="B")
+    waiters.start("A-new", tenant="A")
+    assert waiters.serve_one_at_a_time(first) == ["B0", "A-new", "B1", "B2"]
+    waiters.join()
+
+
 def test_no_head_of_line_blocking_across_disjoint_residencies(make_pool):
     pool = make_pool([Member("eu", rpm=1), Member("us", rpm=1)], window_seconds=30)
     fill_eu = _grant(pool, "fill-eu", allowed={"eu"})
