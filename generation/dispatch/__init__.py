@@ -2,8 +2,16 @@
 learned quota, shared by every worker through Redis (see generation.dispatch.pool)."""
 
 from generation.dispatch.pool import PoolDispatcher
-from generation.dispatch.values import BreakerChange, Grant, Lane, Member, MemberState, NoAllowedMember, Outcome
-from generation.ratelimit import RateLimitTimeout
+from generation.dispatch.values import (
+    BreakerChange,
+    Grant,
+    Lane,
+    Member,
+    MemberState,
+    NoAllowedMember,
+    Outcome,
+    RateLimitTimeout,
+)
 
 __all__ = [
     "BreakerChange",

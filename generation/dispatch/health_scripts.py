@@ -99,8 +99,9 @@ return removed
 """
 )
 
-# ARGV[4..]: member, ticket, admitted tokens. As generation.ratelimit's restamp (the call leaves now: its window
-# starts now), for the member's log and the tenant's share log. Returns the new stamp (µs) or 0 when already gone.
+# ARGV[4..]: member, ticket, admitted tokens. As the old single-deployment limiter's restamp (the call leaves now:
+# its window starts now), for the member's log and the tenant's share log. Returns the new stamp (µs) or 0 when
+# already gone.
 RESTAMP = (
     LIBRARY
     + r"""

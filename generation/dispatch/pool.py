@@ -1,7 +1,8 @@
 """The pool dispatcher: which deployment of a pool a call goes to, and when, shared by every worker through Redis.
 
-Generalises generation.ratelimit (one sliding log per member, same window semantics: Redis clock, grants with
-their tokens, `restamp` when the call really leaves) to several members with a queue in front of them:
+Generalises the single-deployment limiter it replaced (one sliding log per member, same window semantics: Redis
+clock, grants with their tokens, `restamp` when the call really leaves) to several members with a queue in front
+of them:
 
 - a waiting call is a *ticket* in a Redis queue (interactive lane before bulk, weighted fair queuing by tenant
   inside a lane); one Lua script serves the queue in order, each ticket taking a member it may use (residency)
@@ -30,8 +31,16 @@ from functools import lru_cache
 import redis
 
 from generation.dispatch import health_scripts, queue_scripts
-from generation.dispatch.values import BreakerChange, Grant, Lane, Member, MemberState, NoAllowedMember, Outcome
-from generation.ratelimit import RateLimitTimeout
+from generation.dispatch.values import (
+    BreakerChange,
+    Grant,
+    Lane,
+    Member,
+    MemberState,
+    NoAllowedMember,
+    Outcome,
+    RateLimitTimeout,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -211,7 +220,7 @@ class PoolDispatcher:
     def restamp(self, *, grant: Grant, tokens: int) -> float | None:
         """The granted call leaves now: its place in the member's window starts now (the provider counts a call
         from its arrival). Returns the new stamp (unix seconds, Redis clock), or None when the entry already left
-        the window (the grant is spent: acquire again), as DeploymentRateLimiter.restamp."""
+        the window (the grant is spent: acquire again), as the single-deployment limiter did."""
         stamp = int(self._run("restamp", grant.member, grant.ticket, self._admitted(grant.member, tokens)))
         return stamp / _MICROSECONDS if stamp else None
 

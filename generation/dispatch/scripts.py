@@ -3,7 +3,8 @@
 Keys, built inside the scripts (one Redis instance's keys, not a cluster's). A member's keys are under
 `<key_prefix>:m:<member>` (a deployment in several pools has one window, one breaker, one learned rate), the rest
 under `<key_prefix>:<pool_key>` (ARGV[1]):
-  m:<member>:log    sliding log of grants (score: Redis-clock µs; member "<ticket>:<tokens>"), as generation.ratelimit
+  m:<member>:log    sliding log of grants (score: Redis-clock µs; member "<ticket>:<tokens>"), as the old
+                    single-deployment limiter kept
   m:<member>:st     hash: eff (learned rpm), quiet (µs since which no 429 / lowering header), hold (no grant
                     before, µs: retry-after), br / fails / opened / probe_at (breaker)
   m:<member>:err    server errors in the burst window;  m:<member>:calls / :lat  stats of the last minute
@@ -74,7 +75,7 @@ local function load_member(m)
 end
 
 local function admitted(v, tokens)
-  -- A request estimated above the whole TPM is sent alone into an empty window (as generation.quota does).
+  -- A request estimated above the whole TPM is sent alone into an empty window.
   if v.m.t > 0 and tokens > v.m.t then return v.m.t end
   return tokens
 end

@@ -73,3 +73,11 @@ class MemberState:
 
 class NoAllowedMember(ValueError):
     """`allowed` - `exclude` leaves no enabled member of the pool: the call can never be granted here."""
+
+
+class RateLimitTimeout(Exception):
+    """No turn within the timeout. `retry_after` is the earliest a slot could free up (a lower bound)."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -134,7 +134,7 @@ def unit_call(*, job: Job, unit: JobGeneration, context: CallContext) -> Answer:
         send = _request(job, unit, shared_client(_single_attempt(config)), context.policy, call_id=call_id)
         sends += 1
         try:
-            return Answer(_send(route, dispatcher, grant, admitted, send), call_id, config)
+            return Answer(_send(route, grant, admitted, send, call_id=call_id), call_id, config)
         except _NotSent:
             attempt_resolve(tenant_id=job.tenant_id, call_id=call_id, state=AttemptState.REFUSED)
             continue
@@ -168,12 +168,16 @@ class _NotSent(Exception):
     """The grant expired before the call could leave (every call slot busy for a whole window): not sent."""
 
 
-def _send(route: Route, dispatcher, grant: Grant, admitted: int, send: Callable[[], ImageResult]) -> ImageResult:
+def _send(route: Route, grant: Grant, admitted: int, send: Callable[[], ImageResult], *, call_id: str) -> ImageResult:
+    dispatcher = route.dispatcher()
     with call_slot():
         # Under load the bookkeeping above can take longer than the window's margin: the slot starts as the call
         # leaves (the provider counts a call from its arrival). A grant that expired meanwhile is spent.
-        if dispatcher.restamp(grant=grant, tokens=admitted) is None:
+        leaves_at = dispatcher.restamp(grant=grant, tokens=admitted)
+        if leaves_at is None:
             raise _NotSent
+        # bench/quota.py reads it next to the provider's arrival stamp of the same x-ms-client-request-id.
+        logger.debug("quota: call %s leaves at %.6f", call_id, leaves_at)
         sent = time.monotonic()
         try:
             result = send()

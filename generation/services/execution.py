@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from dam.blobs import blob_intact
 from generation.crashpoints import crash_point
+from generation.dispatch import RateLimitTimeout as QuotaTimeout
 from generation.foundry.config import DeploymentConfig
 from generation.foundry.errors import (
     AuthenticationError,
@@ -38,7 +39,6 @@ from generation.foundry.results import ImageResult, Usage
 from generation.lifecycle import TERMINAL_STATES, GenerationState, JobState, allowed_sources
 from generation.models import Job, JobGeneration, ProviderResponse, RetryUnknownOutcome
 from generation.pacing import finishing, prepared, preparing
-from generation.quota import QuotaTimeout
 from generation.selectors.pools import Route, route_for
 from generation.services.attempts import attempt_answered, attempts_orphaned, most_unknown_attempts
 from generation.services.calls import CallContext, LeaseLost, NoRoute, unit_call

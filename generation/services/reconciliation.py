@@ -121,7 +121,10 @@ def usage_rows_parse(*, data: str, format: str) -> list[UsageRow]:
         if not isinstance(records, list):
             raise ServiceError("a JSON export is a list of rows, or an object with a `data` list", field="usage")
     elif format == "csv":
-        records = list(csv.DictReader(io.StringIO(data)))
+        try:
+            records = list(csv.DictReader(io.StringIO(data)))
+        except csv.Error as exc:  # a NUL byte, an unterminated quote
+            raise ServiceError(f"not CSV: {exc}", field="usage") from None
     else:
         raise ServiceError("must be json or csv", field="format")
     if len(records) > MAX_ROWS:

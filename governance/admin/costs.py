@@ -22,7 +22,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from governance.periods import local_day, month_bounds, month_of, next_month, period_label
-from governance.selectors.reports import spend_report, spend_total
+from governance.selectors.reports import provisional_spend, spend_report, spend_total
 from governance.services.budgets import budget_status, budgets_for_tenant
 from tenants.admin.base import page_context, require_scope
 from tenants.models import ApiKey, Scope, Tenant
@@ -129,6 +129,7 @@ def cost_dashboard_view(site: AdminSite, request: HttpRequest, *, collection_nam
     if request.GET.get("export") in EXPORT_GROUPS:
         return _csv(tenant, request.GET["export"], period, start, end, collection_names=collection_names)
     total = spend_total(tenant=tenant, start=start, end=end)
+    provisional = provisional_spend(tenant=tenant, start=start, end=end)
     series = _daily_series(tenant, period)
     budget = _budget(tenant, period)
     page = page_context(
@@ -140,6 +141,7 @@ def cost_dashboard_view(site: AdminSite, request: HttpRequest, *, collection_nam
         start=start,
         end=end,
         total=total,
+        provisional=provisional,
         budget=budget,
         chart={
             "labels": [row["day"][5:] for row in series],

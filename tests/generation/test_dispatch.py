@@ -169,7 +169,7 @@ def test_tokens_per_minute_and_the_sliding_window_with_restamp(make_pool):
     assert _grant(pool, "fits", tokens=40, timeout=0).member == "a"
     time.sleep(0.5)
     assert pool.restamp(grant=first, tokens=60) is None  # spent: acquire again
-    # A request above the whole TPM is sent alone into an empty window, as generation.quota does.
+    # A request above the whole TPM is sent alone into an empty window.
     time.sleep(0.5)
     assert _grant(pool, "huge", tokens=500, timeout=0).member == "a"
 

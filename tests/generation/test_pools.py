@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from django.test import Client
 
 from generation.models import AttemptState, DeploymentPool, Job, PoolMember, ProviderAttempt
 from generation.selectors import pools as pool_selectors
@@ -150,6 +151,11 @@ def test_an_unknown_outcome_is_never_sent_elsewhere_and_becomes_a_provisional_ch
     report = alice.client().get("/api/v1/costs/spend").json()
     assert Decimal(report["total_usd"]) == 0
     assert Decimal(report["provisional_usd"]) == provisional.amount_usd and report["provisional_calls"] == 1
+    staff = Client()
+    staff.force_login(alice.user)
+    page = staff.get("/admin/governance/costs/")
+    assert page.context["provisional"] == {"amount_usd": provisional.amount_usd, "open_calls": 1}
+    assert 'id="spend-provisional"' in page.content.decode()
 
 
 def test_retry_once_calls_again_after_one_unknown_outcome_and_reconciliation_settles_the_first(alice, clean_emulator):
