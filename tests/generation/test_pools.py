@@ -7,14 +7,18 @@ job queues, so each test controls exactly which run makes which call.
 
 from __future__ import annotations
 
+import io
 import socket
 import time
 from decimal import Decimal
 
 import httpx
 import pytest
+from django.core.management import call_command
 from django.test import Client
 
+from dam.models import WebhookDelivery
+from dam.services.webhooks import webhook_endpoint_create
 from generation.models import AttemptState, DeploymentPool, Job, PoolMember, ProviderAttempt
 from generation.selectors import pools as pool_selectors
 from generation.services.capacity import pool_create, pool_member_save, tenant_capacity_set
@@ -95,10 +99,12 @@ def _states(job_id: int) -> list[tuple[str, str]]:
     return list(ProviderAttempt.unscoped.filter(job_id=job_id).order_by("id").values_list("deployment", "state"))
 
 
-@pytest.mark.parametrize("refusal", ["404", "401", "unreachable"])
+@pytest.mark.parametrize("refusal", ["404", "401", "429", "unreachable"])
 def test_a_call_refused_before_generating_moves_to_the_next_deployment(alice, clean_emulator, refusal):
     deployments = {"first": {"rpm": 600}, "second": {"rpm": 600}}
-    if refusal != "unreachable":
+    if refusal == "429":  # a throttle with a long retry-after: the dispatcher holds `first`, the call takes `second`
+        deployments["first"].update(throttle_burst={"at_call": 1, "count": 5}, retry_after_ms=30_000)
+    elif refusal != "unreachable":
         deployments["first"]["down"] = refusal
     clean_emulator.configure(deployments=deployments)
     first = {"name": "first", "priority": 0}
@@ -191,7 +197,7 @@ def test_retry_once_calls_again_after_one_unknown_outcome_and_reconciliation_set
     assert again.json()["settled"] == 0 and entries.count() == len(list(entries))
 
 
-def test_a_call_absent_from_a_covering_export_is_released(alice, clean_emulator):
+def test_a_call_absent_from_a_covering_export_is_released(alice, clean_emulator, tmp_path):
     from generation.models import JobGeneration
     from generation.services.attempts import attempt_record
 
@@ -205,11 +211,17 @@ def test_a_call_absent_from_a_covering_export_is_released(alice, clean_emulator)
         attempt_record(job=job, unit=unit, call_id=f"job-{job_id}-never-sent", deployment="pool/any")
         Job.unscoped.filter(pk=job_id).update(state="cancelled")
     covers = "2999-01-01T00:00:00Z"
+    # The operator's command: the export does not cover the call's time yet, so nothing is decided.
+    export = tmp_path / "usage.json"
+    export.write_text("[]")
+    out = io.StringIO()
+    call_command("reconcile_provider_usage", file=str(export), tenant=alice.tenant.slug, stdout=out)
+    assert "declared unknown 1, settled 0, released 0, still unknown 1" in out.getvalue()
     response = alice.client().post(
         "/api/v1/provider-usage/reconcile", {"format": "json", "usage": "[]", "covers_until": covers}, format="json"
     )
     assert response.status_code == 200, response.content
-    assert response.json()["declared_unknown"] == 1 and response.json()["released"] == 1
+    assert response.json()["declared_unknown"] == 0 and response.json()["released"] == 1
     entries = LedgerEntry.objects.for_tenant(alice.tenant).filter(job_id=job_id)
     assert sorted(entries.values_list("kind", flat=True)) == ["hold", "provisional", "provisional_release"]
     assert AuditEvent.objects.for_tenant(alice.tenant).filter(action="ledger.provisional_released").count() == 1
@@ -248,6 +260,12 @@ def test_residency_that_excludes_every_deployment_is_refused(alice, clean_emulat
 
 def test_the_breaker_opens_after_repeated_refusals_and_calls_skip_the_deployment(alice, clean_emulator, settings):
     settings.POOL_BREAKER_FAILURES = 2
+    webhook_endpoint_create(
+        tenant=alice.tenant,
+        url="https://hooks.example.com/ops",
+        events=["deployment.breaker_changed"],
+        actor=Actor.for_user(alice.user),
+    )
     clean_emulator.configure(deployments={"broken": {"down": "404"}, "good": {}})
     _pool(clean_emulator, alice.tenant, [{"name": "broken", "priority": 0}, {"name": "good", "priority": 1}])
     with job_queue_consumed_only_by(set()):
@@ -259,6 +277,8 @@ def test_the_breaker_opens_after_repeated_refusals_and_calls_skip_the_deployment
     assert calls.get("broken") == 2 and calls.get("good") == 4  # after 2 refusals the breaker keeps calls off it
     changes = AuditEvent.objects.for_tenant(alice.tenant).filter(action="deployment.breaker_changed")
     assert [(e.payload["from"], e.payload["to"]) for e in changes] == [("closed", "open")]
+    (delivery,) = WebhookDelivery.objects.for_tenant(alice.tenant).filter(event="deployment.breaker_changed")
+    assert delivery.payload["data"]["to"] == "open" and delivery.payload["data"]["deployment"].endswith("/broken")
     capacity = alice.client().get("/api/v1/capacity").json()
     assert {d["name"].split("/")[-1]: d["breaker"] for d in capacity["deployments"]} == {
         "broken": "open",
