@@ -17,10 +17,11 @@ publish window is never cached past that end.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
@@ -47,6 +48,27 @@ STORAGE_REDIRECT_MAX_AGE = 60
 
 class Forbidden(Exception):
     pass
+
+
+class _NotFound(Exception):
+    pass
+
+
+def _uncached_404(view):
+    """A 404 here is often temporary (a version not yet approved, a publish window not yet open, a rendition still
+    being cut): `no-store`, so neither a CDN nor a browser keeps it past the moment the bytes become servable."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except _NotFound as missing:
+            response = HttpResponse(str(missing), status=404, content_type="text/plain; charset=utf-8")
+            response["Cache-Control"] = "no-store"
+            response["X-Content-Type-Options"] = "nosniff"
+            return response
+
+    return wrapped
 
 
 def _forbidden(message: str) -> HttpResponse:
@@ -119,13 +141,14 @@ def _etag_matches(if_none_match: str, etag: str) -> bool:
 
 
 @require_safe
+@_uncached_404
 def serve_version(request: HttpRequest, version_id: int, spec: str, filename: str) -> HttpResponse:
     now = timezone.now()
     version = (
         AssetVersion.unscoped.filter(storefront_visible(now), pk=version_id).select_related("publish_window").first()
     )
     if version is None:
-        raise Http404("no such image")
+        raise _NotFound("no such image")
     try:
         expires_at = _check_signature(
             request, tenant_id=version.tenant_id, path=f"/d/{version_id}/{spec_segment(spec)}/{filename}"
@@ -137,12 +160,12 @@ def serve_version(request: HttpRequest, version_id: int, spec: str, filename: st
     else:
         rendition = Rendition.unscoped.filter(version_id=version.pk, spec=spec).first()
         if rendition is None:
-            raise Http404("no such rendition")
+            raise _NotFound("no such rendition")
         key, sha256, image_format = rendition.storage_key, rendition.sha256, rendition.format
     # The table's Content-Types are the only ones delivery ever sends; any other format is not served at all.
     stored = FORMATS.get(image_format)
     if stored is None or filename != f"{sha256}.{stored.extension}":
-        raise Http404("no such image")
+        raise _NotFound("no such image")
     content_type = stored.content_type
 
     etag = f'"{sha256}"'
@@ -165,10 +188,11 @@ def serve_version(request: HttpRequest, version_id: int, spec: str, filename: st
 
 
 @require_safe
+@_uncached_404
 def serve_current(request: HttpRequest, asset_id: int, placement_slug: str) -> HttpResponse:
     tenant_id = Asset.unscoped.filter(pk=asset_id).values_list("tenant_id", flat=True).first()
     if tenant_id is None:
-        raise Http404("no such asset")
+        raise _NotFound("no such asset")
     try:
         expires_at = _check_signature(
             request, tenant_id=tenant_id, path=current_path(asset_id=asset_id, placement_slug=placement_slug)
@@ -177,13 +201,13 @@ def serve_current(request: HttpRequest, asset_id: int, placement_slug: str) -> H
         return _forbidden(str(denied))
     version = storefront_current_version(tenant=tenant_id, asset_id=asset_id)
     if version is None:
-        raise Http404("no approved version")
+        raise _NotFound("no approved version")
     renditions = {rendition.spec: rendition for rendition in version.renditions.all()}
     chosen = negotiate_spec(
         set(renditions), spec=f"placement:{placement_slug}", accept=request.headers.get("Accept", "")
     )
     if chosen is None:
-        raise Http404("no rendition for this placement")
+        raise _NotFound("no rendition for this placement")
     rendition = renditions[chosen]
     target = version_path(
         version_id=version.pk, spec=rendition.spec, sha256=rendition.sha256, image_format=rendition.format

@@ -86,6 +86,10 @@ def test_unapproved_rejected_or_blocked_versions_are_never_served_even_signed(cl
         assert client.get(path).status_code == 404
         assert client.get(f"{path}?{signed_query(path)}").status_code == 404
     assert client.get(current_path(asset_id=asset.pk, placement_slug="pdp-square")).status_code == 404
+    # Not kept by a CDN or a browser: the same URL serves the bytes the moment the version is approved.
+    for path in (_original_path(version), current_path(asset_id=asset.pk, placement_slug="pdp-square")):
+        missing = client.get(path)
+        assert missing["Cache-Control"] == "no-store", path
 
 
 def test_a_version_blocked_after_approval_stops_being_served(client, approved):
