@@ -48,6 +48,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("API keys", "admin:tenants_apikey_changelist", Scope.ADMIN, "settings"),
     NavItem("Webhooks", "admin:dam_webhookendpoint_changelist", Scope.ADMIN, "settings"),
     NavItem("Deployments", "admin:generation_deployment_changelist", SUPERUSER_ONLY, "settings"),
+    NavItem("Capacity", "admin:generation_deploymentpool_changelist", Scope.ADMIN, "settings"),
     NavItem("Tenants", "admin:tenants_tenant_changelist", SUPERUSER_ONLY, "settings"),
     NavItem("All data", "admin:data_index", Scope.ADMIN, "settings"),
 )

@@ -1,5 +1,6 @@
 """Generation in the staff UI: `jobs` (deployments and jobs), `views` (generate and job pages), `forms`,
-`estimator` (the cost page's estimator panel), `campaigns` and `campaign_grid` (the campaign pages);
+`estimator` (the cost page's estimator panel), `campaigns` and `campaign_grid` (the campaign pages), `capacity`
+(deployment pools, live, and their editing);
 imported here so the model admins register."""
 
-from generation.admin import campaigns, jobs  # noqa: F401
+from generation.admin import campaigns, capacity, jobs  # noqa: F401
