@@ -266,7 +266,8 @@ def _run_unit(job: Job, unit: JobGeneration, run: _RunContext, *, then: Callable
             crash_point("answer_received")
             # The images are stored before the response and its charge are committed, under content-addressed
             # keys (a repeat writes nothing new): a recorded response is reusable from the moment it exists.
-            # A crash before that commit loses an answer nothing recorded, and the unit is called again.
+            # A crash before that commit loses the answer; its attempt stays `sent`, and the next run makes it a
+            # provisional charge (reconciled with the provider's usage) before it calls again, if the tenant allows.
             refs, written = store_output_blobs(job=job, outputs=result.outputs, provenance=provenance)
             crash_point("outputs_stored")
             response = _record_response(job, unit, result, answer.config, outputs=refs, call_id=answer.call_id)
