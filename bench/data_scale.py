@@ -50,6 +50,7 @@ PAGE_MS = 150.0
 REPORT_MS = 20.0
 AUDIT_RATE = 50_000
 RATIO = 2.0
+ONLY = ("storefront", "staff", "reports", "backlogs", "audit", "http")
 
 
 def parse_args() -> argparse.Namespace:
@@ -59,6 +60,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--http-seconds", type=float, default=4.0, help="load per path over HTTP (gunicorn)")
     parser.add_argument("--keep", action="store_true", help="keep each size's database, dam_scale_<size>")
     parser.add_argument("--reuse", action="store_true", help="measure dam_scale_<size> if seeded (implies --keep)")
+    parser.add_argument(
+        "--only", default=",".join(ONLY), help=f"comma-separated steps out of {', '.join(ONLY)} (http needs storefront)"
+    )
+    parser.add_argument(
+        "--plan-cache-mode",
+        default="auto",
+        choices=("auto", "force_custom_plan", "force_generic_plan"),
+        help="PostgreSQL's plan_cache_mode for the measured connections (PGOPTIONS): what-if runs of a fix",
+    )
     parser.add_argument("--verbose", action="store_true", help="print every main query's plan")
     parser.add_argument("--smoke", action="store_true", help="1,000 and 2,000 assets, 3 requests per figure")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child: measure one size
@@ -68,6 +78,11 @@ def parse_args() -> argparse.Namespace:
     if args.smoke:
         args.repeat, args.http_seconds = 3, 0.5
     args.keep = args.keep or args.reuse
+    args.only = set(args.only.split(","))
+    if args.only - set(ONLY):
+        parser.error(f"--only: unknown steps {', '.join(sorted(args.only - set(ONLY)))}")
+    if "http" in args.only:
+        args.only.add("storefront")  # the pages it loads and the baseline's bytes come from the storefront step
     if min(args.sizes) < 500:
         parser.error("sizes start at 500 assets (the storefront's filters must fill a page of 24)")
     return args
@@ -81,7 +96,8 @@ def main() -> int:
     for size in args.sizes:
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
             argv = [sys.executable, __file__, "--one", str(size), "--json", out.name, "--repeat", str(args.repeat)]
-            argv += ["--http-seconds", str(args.http_seconds)]
+            argv += ["--http-seconds", str(args.http_seconds), "--plan-cache-mode", args.plan_cache_mode]
+            argv += ["--only", ",".join(sorted(args.only))]
             argv += [flag for flag in ("--keep", "--reuse", "--verbose", "--smoke") if getattr(args, flag[2:])]
             sys.stdout.flush()
             done = subprocess.run(argv, cwd=REPO, check=False)
@@ -98,6 +114,8 @@ def one_size(args: argparse.Namespace) -> int:
     from bench.stack import Stack
 
     size = args.one
+    if args.plan_cache_mode != "auto":  # libpq reads it: every connection of this process and of gunicorn's
+        os.environ["PGOPTIONS"] = f"{os.environ.get('PGOPTIONS', '')} -c plan_cache_mode={args.plan_cache_mode}"
     with Stack("data_scale") as stack:
         stack.database = f"dam_scale_{size}" if args.keep else f"dam_scale_{size}_{stack.run_id}"
         stack.prepare_data_stores()
@@ -117,6 +135,7 @@ def one_size(args: argparse.Namespace) -> int:
                 "database": f"{stack.database} ({kept})",
                 "tenants": f"{data_scale_seed.TENANTS} (the 99 others with {data_scale_seed.SMALL_ASSETS} assets each)",
                 "timing": f"in process (Django test client), {args.repeat} requests per figure after 2 warm-ups",
+                "plan_cache_mode": args.plan_cache_mode + ("" if args.plan_cache_mode == "auto" else " (what-if)"),
             },
         )
 
@@ -136,20 +155,24 @@ def one_size(args: argparse.Namespace) -> int:
             token=seeded.token,
             staff_username=seeded.staff_username,
             repeat=args.repeat,
-            plans_dir=REPO / "artifacts" / "data_scale" / str(size),
+            plans_dir=REPO
+            / "artifacts"
+            / "data_scale"
+            / (str(size) + ("" if args.plan_cache_mode == "auto" else f"-{args.plan_cache_mode}")),
             verbose=args.verbose,
         )
-        measure_all(ctx)
-        over_http(
-            ctx,
-            start_web=lambda body: stack.start_web(
-                workers=3,
-                threads=4,
-                env={"DJANGO_SETTINGS_MODULE": "bench.data_scale_settings", "BENCH_BASELINE_JSON": str(body)},
-            ),
-            seconds=args.http_seconds,
-            concurrency=2 if args.smoke else 16,
-        )
+        measure_all(ctx, only=args.only)
+        if "http" in args.only:
+            over_http(
+                ctx,
+                start_web=lambda body: stack.start_web(
+                    workers=3,
+                    threads=4,
+                    env={"DJANGO_SETTINGS_MODULE": "bench.data_scale_settings", "BENCH_BASELINE_JSON": str(body)},
+                ),
+                seconds=args.http_seconds,
+                concurrency=2 if args.smoke else 16,
+            )
         figures = [asdict(figure) for figure in ctx.figures]
         measure_seconds = time.perf_counter() - started
         print_size(size, figures)
@@ -169,8 +192,8 @@ def one_size(args: argparse.Namespace) -> int:
     return 0
 
 
-def _baseline_rps(figures: list[dict], kind: str = "baseline") -> float:
-    return next(f["rps"] for f in figures if f["kind"] == kind)
+def _baseline_rps(figures: list[dict], kind: str = "baseline") -> float | None:
+    return next((f["rps"] for f in figures if f["kind"] == kind), None)
 
 
 def print_size(size: int, figures: list[dict]) -> None:
@@ -179,7 +202,7 @@ def print_size(size: int, figures: list[dict]) -> None:
     for f in figures:
         if f["kind"].startswith("http"):
             continue
-        share = f"{f['rps'] / baseline:.0%}" if f["name"].startswith(("storefront", "baseline")) else ""
+        share = f"{f['rps'] / baseline:.0%}" if baseline and f["name"].startswith(("storefront", "baseline")) else ""
         rate = f"{f['rps']:,.0f} ev/s" if f["kind"] == "audit" else f"{f['rps']:,.0f}"
         main = f"{f['main_ms']:.1f}" if f["main_ms"] is not None else ""
         rows.append(
@@ -188,6 +211,8 @@ def print_size(size: int, figures: list[dict]) -> None:
     print(f"\n   -- figures at {size:,} assets (in process) --")
     table(rows, heading=("figure", "p50 ms", "p95 ms", "req/s", "of baseline", "SQL", "main ms", "main plan"))
     http_baseline = _baseline_rps(figures, "http-baseline")
+    if http_baseline is None:
+        return
     rows = [
         (
             f["name"],
@@ -210,11 +235,11 @@ def _cost(figure: dict) -> float:
     return figure["p50_ms"]
 
 
-def _verdicts(figure: dict, *, largest: dict, queries: set[int], baseline: float) -> list[str]:
+def _verdicts(figure: dict, *, largest: dict, queries: set[int], baseline: float | None) -> list[str]:
     kind, missed = figure["kind"], []
     if kind == "storefront" and largest["p50_ms"] > LIST_P50_MS:
         missed.append(f"p50 > {LIST_P50_MS:g} ms")
-    elif kind == "http" and largest["rps"] < LIST_SHARE * baseline:
+    elif kind == "http" and baseline and largest["rps"] < LIST_SHARE * baseline:
         missed.append(f"< {LIST_SHARE:.0%} of baseline ({largest['rps'] / baseline:.0%})")
     elif kind == "search" and largest["p95_ms"] > SEARCH_P95_MS:
         missed.append(f"p95 > {SEARCH_P95_MS:g} ms")
