@@ -65,8 +65,9 @@ def _duration(ms: int | None) -> str:
 def _since(opened_at: float, zone: ZoneInfo, now: float) -> str:
     moment = dt.datetime.fromtimestamp(opened_at, tz=zone)
     seconds = max(0, int(now - opened_at))
-    ago = f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
-    return f"since {moment:%H:%M:%S} {zone.key} ({ago})"
+    ago = f"{seconds}\u00a0s" if seconds < 120 else f"{seconds // 60}\u00a0min"
+    # No-break spaces: a narrow cell wraps between the moment and its age, never inside either.
+    return f"since\u00a0{moment:%H:%M:%S}\u00a0{zone.key} · {ago}"
 
 
 def live_values(state: MemberState | None, *, zone: ZoneInfo, enabled: bool = True) -> dict[str, Any]:

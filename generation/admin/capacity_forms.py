@@ -38,6 +38,10 @@ def add_refusal(form: forms.BaseForm, refusal: ServiceError | ValidationError) -
             form.add_error(name if name in form.fields else None, message)
 
 
+def _tenant_label(tenant: Tenant) -> str:
+    return f"{tenant.name} ({tenant.slug})"
+
+
 class PoolForm(forms.Form):
     name = forms.CharField(max_length=100)
     description = forms.CharField(max_length=300, required=False)
@@ -48,6 +52,10 @@ class PoolForm(forms.Form):
         empty_label="The platform (serves the tenants assigned to it)",
         help_text="A tenant's own pool serves only that tenant.",
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].label_from_instance = _tenant_label
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -129,6 +137,7 @@ class TenantCapacityForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["tenant"].label_from_instance = _tenant_label
         self.fields["pool"].label_from_instance = lambda pool: (
             f"{pool.name} (own pool of {pool.owner.name})" if pool.owner_id else pool.name
         )

@@ -349,6 +349,6 @@ def test_live_json_reports_calls_429s_latency_headroom_and_an_open_breaker(root,
     assert live["effective_rpm"] < 30 and live["learned"]  # a 429 lowers the learned rate
     assert 0 < live["headroom"] <= live["effective_rpm"]
     opened = members[france.dispatch_key]
-    assert opened["breaker"] == "open" and opened["headroom"] == 0 and opened["opened"].startswith("since ")
+    assert opened["breaker"] == "open" and opened["headroom"] == 0 and opened["opened"].startswith("since\u00a0")
     body = signed_in(root).get(PAGE).content.decode()
     assert "ui-badge ui-breaker-open" in body and "ui-badge ui-breaker-closed" in body

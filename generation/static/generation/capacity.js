@@ -82,7 +82,10 @@
     dialog.showModal();
     var invalid = dialog.querySelector(".has-error input, .has-error select");
     var first = invalid || dialog.querySelector("input:not([type=hidden]), select");
-    if (first) first.focus();
+    if (first) {
+      first.focus();
+      if (invalid) invalid.scrollIntoView({ block: "center" });
+    }
   }
 
   document.addEventListener("click", function (event) {
