@@ -35,6 +35,23 @@ def fresh_dispatch_state(settings):
     pool_selectors._dispatcher.cache_clear()
 
 
+# Recorded before the page's own scripts run (Playwright's init scripts are not subject to the CSP).
+COLLECT_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__cspViolations.push(e.violatedDirective + " " + (e.blockedURI || "inline"));
+});
+"""
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violation(page):
+    """The page's script, styles and computed widths live under the Content-Security-Policy."""
+    page.context.add_init_script(COLLECT_VIOLATIONS)
+    yield
+    assert page.evaluate("window.__cspViolations || []") == []
+
+
 def _pool_of_two(tenant):
     pool = pool_create(name="eu-main", owner=None, actor=OPERATOR, description="Sweden first, France behind it")
     for name, region, priority, rpm in (("sweden", "swedencentral", 0, 30), ("france", "francecentral", 1, 12)):

@@ -352,3 +352,13 @@ def test_live_json_reports_calls_429s_latency_headroom_and_an_open_breaker(root,
     assert opened["breaker"] == "open" and opened["headroom"] == 0 and opened["opened"].startswith("since\u00a0")
     body = signed_in(root).get(PAGE).content.decode()
     assert "ui-badge ui-breaker-open" in body and "ui-badge ui-breaker-closed" in body
+
+
+def test_the_settings_menu_links_the_page_for_admins_and_operators_only(root, alice, bob):
+    link = f'<a href="{PAGE}">Capacity</a>'
+    assert link in signed_in(root).get("/admin/").content.decode()
+    assert link in signed_in(alice.user).get("/admin/").content.decode()
+    assert link not in signed_in(bob.user).get("/admin/").content.decode()
+    # The operators' list of all data names the pools too, with no stock add form behind it.
+    data = signed_in(root).get("/admin/data/").content.decode()
+    assert f'href="{PAGE}"' in data and f'href="{PAGE}add/"' not in data
