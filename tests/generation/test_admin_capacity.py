@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
+import redis
 from django.contrib.auth import get_user_model
 
+from generation.admin import capacity as capacity_admin
 from generation.dispatch import Outcome
 from generation.models import DeploymentPool, PoolMember, TenantCapacity
 from generation.selectors import pools as pool_selectors
@@ -362,3 +364,17 @@ def test_the_settings_menu_links_the_page_for_admins_and_operators_only(root, al
     # The operators' list of all data names the pools too, with no stock add form behind it.
     data = signed_in(root).get("/admin/data/").content.decode()
     assert f'href="{PAGE}"' in data and f'href="{PAGE}add/"' not in data
+
+
+def test_without_redis_the_page_still_shows_the_pools_and_says_the_live_state_is_missing(root, pool_a, monkeypatch):
+    class Down:
+        def snapshot(self):
+            raise redis.ConnectionError("connection refused")
+
+    monkeypatch.setattr(capacity_admin, "_dispatcher", lambda pool_key, members: Down())
+    response = signed_in(root).get(PAGE)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "sweden" in body and "cannot be read now" in body and "ui-badge ui-breaker-unknown" in body
+    members = signed_in(root).get(LIVE).json()["members"]
+    assert len(members) == 3 and all(live == {"available": False} for live in members.values())
