@@ -7,30 +7,27 @@ place tenants in pools. Every write is one call of `generation.services.capacity
 there), the services code and the API call too. A tenant's admins see, read-only, their own tenant's pool and the
 deployments its calls may go to (residency applied), never another tenant's.
 
-The live figures come from `live/`, a small JSON document the page polls every few seconds (capacity.js) and
-writes into the cells in place: a full reload, or an htmx swap of the tables, would drop ticked boxes and
-half-typed forms.
+The live figures (`capacity_live`) come from `live/`, a small JSON document the page polls every few seconds
+(capacity.js) and writes into the cells in place: a full reload, or an htmx swap of the tables, would drop ticked
+boxes and half-typed forms.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from functools import partial
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import redis
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.views.decorators.http import require_GET, require_POST
 
 from generation.admin.capacity_forms import PoolForm, PoolMemberForm, TenantCapacityForm, add_refusal
-from generation.dispatch import Member, MemberState
+from generation.admin.capacity_live import operator_pools, tenant_capacity_view, zone_named
 from generation.models import DeploymentPool, PoolMember, TenantCapacity
-from generation.selectors.pools import _dispatcher, pool_members, route_for
 from generation.services.capacity import pool_create, pool_member_delete, pool_member_save, tenant_capacity_set
 from tenants.admin.base import admin_tenant_context, page_context, require_scope
 from tenants.audit import Actor, RequestOrigin
@@ -38,145 +35,9 @@ from tenants.errors import ServiceError
 from tenants.models import Scope, Tenant
 from tenants.numbers import is_digits
 
-logger = logging.getLogger(__name__)
-
 PAGE = "admin:generation_deploymentpool_changelist"
 TEMPLATE = "admin/generation/capacity/page.html"
 LIVE_SECONDS = 3
-BREAKER_WORDS = {"closed": "Closed", "open": "Open", "half_open": "Half-open"}
-
-
-# --- live state --------------------------------------------------------------------------------------------------
-
-
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def _duration(ms: int | None) -> str:
-    if ms is None:
-        return "—"
-    return f"{ms} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
-
-
-def _since(opened_at: float, zone: ZoneInfo, now: float) -> str:
-    moment = dt.datetime.fromtimestamp(opened_at, tz=zone)
-    seconds = max(0, int(now - opened_at))
-    ago = f"{seconds}\u00a0s" if seconds < 120 else f"{seconds // 60}\u00a0min"
-    # No-break spaces: a narrow cell wraps between the moment and its age, never inside either.
-    return f"since\u00a0{moment:%H:%M:%S}\u00a0{zone.key} · {ago}"
-
-
-def live_values(state: MemberState | None, *, zone: ZoneInfo, enabled: bool = True) -> dict[str, Any]:
-    """One member's live cells, as the page first renders them and as `live/` sends them again."""
-    if state is None:
-        return {"available": False}
-    usable = max(1, state.effective_rpm)
-    return {
-        "available": True,
-        "effective_rpm": state.effective_rpm,
-        "learned": state.effective_rpm < state.rpm,
-        "in_window": state.requests_in_window,
-        "headroom": state.headroom,
-        "headroom_percent": round(100 * state.headroom / usable),
-        "calls": state.calls_last_minute,
-        "throttled": state.throttled_last_minute,
-        "p50": _duration(state.latency_p50_ms),
-        "p95": _duration(state.latency_p95_ms),
-        "breaker": state.breaker,
-        "breaker_label": BREAKER_WORDS.get(state.breaker, state.breaker),
-        "opened": _since(state.opened_at, zone, dt.datetime.now(dt.UTC).timestamp()) if state.opened_at else "",
-        "failures": state.consecutive_failures,
-        "enabled": enabled,
-    }
-
-
-def _states(pool_key: str, members: tuple[Member, ...]) -> dict[str, MemberState] | None:
-    """Every member's state from the dispatcher; None when Redis cannot say (the page still shows the pool)."""
-    if not members:
-        return {}
-    try:
-        return {state.key: state for state in _dispatcher(pool_key, members).snapshot()}
-    except (redis.RedisError, ValueError):
-        logger.warning("capacity page: no live state for %s", pool_key, exc_info=True)
-        return None
-
-
-def _dispatch_members(rows: list[PoolMember]) -> tuple[Member, ...]:
-    # As the route selector builds them: the same members, so the same dispatcher (and its loaded scripts).
-    return tuple(
-        Member(key=r.dispatch_key, rpm=r.rpm, tpm=r.tpm, priority=r.priority, weight=r.weight, enabled=r.enabled)
-        for r in rows
-    )
-
-
-def operator_pools() -> list[dict[str, Any]]:
-    """Every pool with its members (and their live state) and the tenants it serves: the operator's view."""
-    pools = list(DeploymentPool.objects.select_related("owner").order_by("owner_id", "name"))
-    rows: dict[int, list[PoolMember]] = {pool.pk: [] for pool in pools}
-    for member in PoolMember.objects.filter(pool__in=pools).order_by("priority", "id"):
-        rows[member.pool_id].append(member)
-    served: dict[int, list[TenantCapacity]] = {pool.pk: [] for pool in pools}
-    # The operator's page looks across tenants on purpose: which tenants each pool serves.
-    for capacity in TenantCapacity.unscoped.filter(pool__in=pools).select_related("tenant").order_by("tenant__name"):
-        served[capacity.pool_id].append(capacity)
-    utc = _zone("UTC")
-    result = []
-    for pool in pools:
-        states = _states(pool.dispatch_key, _dispatch_members(rows[pool.pk]))
-        members = [
-            {
-                "member": m,
-                "key": m.dispatch_key,
-                "live": live_values((states or {}).get(m.dispatch_key), zone=utc, enabled=m.enabled),
-            }
-            for m in rows[pool.pk]
-        ]
-        result.append({"pool": pool, "members": members, "tenants": served[pool.pk], "live": states is not None})
-    return result
-
-
-def _single_name(key: str) -> str:
-    # A tenant without a pool calls one deployment: its own default, else the platform's (generation.selectors.pools).
-    return "The platform's deployment" if key == "platform" else "Your deployment"
-
-
-def tenant_capacity_view(tenant: Tenant) -> dict[str, Any]:
-    """The tenant's own pool and the deployments its calls may go to (residency applied), nothing of others."""
-    capacity = TenantCapacity.objects.for_tenant(tenant).select_related("pool").first()
-    route = route_for(tenant_id=tenant.pk)
-    try:
-        states = {state.key: state for state in route.dispatcher().snapshot()}
-    except (redis.RedisError, ValueError):
-        logger.warning("capacity page: no live state for tenant %s", tenant.pk, exc_info=True)
-        states = None
-    zone = _zone(tenant.time_zone)
-    pool = capacity.pool if capacity else None
-    rows = {m.dispatch_key: m for m in pool_members(pool_id=pool.pk)} if pool else {}
-    deployments = []
-    for member in route.members:
-        if member.key not in route.allowed:
-            continue  # outside the tenant's residency: not its business
-        row = rows.get(member.key)
-        deployments.append(
-            {
-                "key": member.key,
-                "name": row.name if row else _single_name(member.key),
-                "region": row.region if row else "",
-                "data_zone": row.data_zone if row else "",
-                "deployment_type": row.get_deployment_type_display() if row else "",
-                "priority": member.priority,
-                "rpm": member.rpm,
-                "live": live_values((states or {}).get(member.key), zone=zone, enabled=member.enabled),
-            }
-        )
-    return {"capacity": capacity, "pool": pool, "deployments": deployments, "live": states is not None}
-
-
-# --- pages -------------------------------------------------------------------------------------------------------
 
 
 def _operator(request: HttpRequest) -> None:
@@ -233,8 +94,6 @@ def _member_form(member: PoolMember, *, prefix: str, data: Any = None) -> PoolMe
 
 
 def capacity_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
-    if request.method != "GET":
-        return HttpResponseNotAllowed(["GET"])
     return _page(model_admin, request)
 
 
@@ -243,13 +102,13 @@ def live_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> JsonRespon
     context = admin_tenant_context(request)
     if context.is_superuser:
         members = {row["key"]: row["live"] for entry in operator_pools() for row in entry["members"]}
-        zone = _zone("UTC")
+        zone = zone_named("UTC")
     else:
         require_scope(request, Scope.ADMIN)
         if context.tenant is None:
             raise PermissionDenied("choose a tenant first")
         members = {row["key"]: row["live"] for row in tenant_capacity_view(context.tenant)["deployments"]}
-        zone = _zone(context.tenant.time_zone)
+        zone = zone_named(context.tenant.time_zone)
     now = dt.datetime.now(zone)
     response = JsonResponse({"read_at": f"{now:%H:%M:%S} {zone.key}", "members": members})
     response["Cache-Control"] = "no-store"
@@ -259,16 +118,6 @@ def live_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> JsonRespon
 def _done(request: HttpRequest, message: str, anchor: str = "") -> HttpResponseRedirect:
     messages.success(request, message)
     return HttpResponseRedirect(reverse(PAGE) + (f"#{anchor}" if anchor else ""))
-
-
-def _post_only(request: HttpRequest) -> None:
-    _operator(request)
-    if request.method != "POST":
-        raise _NotAllowed
-
-
-class _NotAllowed(Exception):
-    pass
 
 
 def _pool_or_404(pool_id: Any) -> DeploymentPool:
@@ -289,7 +138,7 @@ def _member_or_404(request: HttpRequest, member_id: Any) -> PoolMember:
 
 
 def pool_add_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
-    _post_only(request)
+    _operator(request)
     form = PoolForm(request.POST, auto_id="pool_%s")
     if form.is_valid():
         try:
@@ -327,20 +176,18 @@ def _save_member(model_admin, request: HttpRequest, member: PoolMember, *, slot:
 
 
 def member_add_view(model_admin: admin.ModelAdmin, request: HttpRequest, pool_id: int) -> HttpResponse:
-    _post_only(request)
+    _operator(request)
     pool = _pool_or_404(pool_id)
     return _save_member(model_admin, request, PoolMember(pool=pool), slot=f"add-{pool.pk}", prefix=f"add{pool.pk}")
 
 
 def member_edit_view(model_admin: admin.ModelAdmin, request: HttpRequest, member_id: int) -> HttpResponse:
     member = _member_or_404(request, member_id)
-    _post_only(request)
     return _save_member(model_admin, request, member, slot=f"member-{member.pk}", prefix=f"m{member.pk}")
 
 
 def member_delete_view(model_admin: admin.ModelAdmin, request: HttpRequest, member_id: int) -> HttpResponse:
     member = _member_or_404(request, member_id)
-    _post_only(request)
     name, pool = member.name, member.pool
     pool_member_delete(member=member, actor=Actor.for_user(request.user), origin=RequestOrigin.of(request))
     return _done(request, f"{name} deleted from {pool.name}.", f"pool-{pool.pk}")
@@ -348,7 +195,7 @@ def member_delete_view(model_admin: admin.ModelAdmin, request: HttpRequest, memb
 
 def members_bulk_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
     """Enable or disable the ticked members: one service call (and audit event) each, as if edited one by one."""
-    _post_only(request)
+    _operator(request)
     op = request.POST.get("op")
     if op not in ("enable", "disable"):
         messages.error(request, "Choose Enable or Disable.")
@@ -376,7 +223,7 @@ def members_bulk_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> Ht
 
 
 def tenant_assign_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
-    _post_only(request)
+    _operator(request)
     form = TenantCapacityForm(request.POST)
     if form.is_valid():
         tenant = form.cleaned_data["tenant"]
@@ -393,16 +240,6 @@ def tenant_assign_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> H
     return _page(model_admin, request, bound={"tenant": form}, status=400)
 
 
-def _guarded(view):
-    def run(model_admin, request, *args, **kwargs):
-        try:
-            return view(model_admin, request, *args, **kwargs)
-        except _NotAllowed:
-            return HttpResponseNotAllowed(["POST"])
-
-    return run
-
-
 @admin.register(DeploymentPool)
 class DeploymentPoolAdmin(admin.ModelAdmin):
     """Pools are changed on the capacity page only (through the capacity services), never a model form."""
@@ -411,19 +248,22 @@ class DeploymentPoolAdmin(admin.ModelAdmin):
         view = self.admin_site.admin_view
 
         def bound(function):
-            return view(partial(_guarded(function), self))
+            return view(require_GET(partial(function, self)))
+
+        def write(function):
+            return view(require_POST(partial(function, self)))
 
         return [
             path("", bound(capacity_view), name="generation_deploymentpool_changelist"),
             path("live/", bound(live_view), name="generation_capacity_live"),
-            path("add/", bound(pool_add_view), name="generation_deploymentpool_add"),
-            path("<int:pool_id>/members/add/", bound(member_add_view), name="generation_capacity_member_add"),
-            path("members/<int:member_id>/", bound(member_edit_view), name="generation_capacity_member_edit"),
+            path("add/", write(pool_add_view), name="generation_deploymentpool_add"),
+            path("<int:pool_id>/members/add/", write(member_add_view), name="generation_capacity_member_add"),
+            path("members/<int:member_id>/", write(member_edit_view), name="generation_capacity_member_edit"),
             path(
-                "members/<int:member_id>/delete/", bound(member_delete_view), name="generation_capacity_member_delete"
+                "members/<int:member_id>/delete/", write(member_delete_view), name="generation_capacity_member_delete"
             ),
-            path("members/bulk/", bound(members_bulk_view), name="generation_capacity_members_bulk"),
-            path("tenants/", bound(tenant_assign_view), name="generation_capacity_tenant"),
+            path("members/bulk/", write(members_bulk_view), name="generation_capacity_members_bulk"),
+            path("tenants/", write(tenant_assign_view), name="generation_capacity_tenant"),
         ]
 
     def has_module_permission(self, request: HttpRequest) -> bool:

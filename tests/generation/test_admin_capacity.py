@@ -9,7 +9,7 @@ import pytest
 import redis
 from django.contrib.auth import get_user_model
 
-from generation.admin import capacity as capacity_admin
+from generation.admin import capacity_live
 from generation.dispatch import Outcome
 from generation.models import DeploymentPool, PoolMember, TenantCapacity
 from generation.selectors import pools as pool_selectors
@@ -371,10 +371,19 @@ def test_without_redis_the_page_still_shows_the_pools_and_says_the_live_state_is
         def snapshot(self):
             raise redis.ConnectionError("connection refused")
 
-    monkeypatch.setattr(capacity_admin, "_dispatcher", lambda pool_key, members: Down())
+    monkeypatch.setattr(capacity_live, "_dispatcher", lambda pool_key, members: Down())
     response = signed_in(root).get(PAGE)
     assert response.status_code == 200
     body = response.content.decode()
     assert "sweden" in body and "cannot be read now" in body and "ui-badge ui-breaker-unknown" in body
     members = signed_in(root).get(LIVE).json()["members"]
     assert len(members) == 3 and all(live == {"available": False} for live in members.values())
+
+
+def test_writes_take_only_post_and_the_page_only_get(root, pool_a):
+    client = signed_in(root)
+    sweden = pool_a.members.get(name="sweden")
+    for url in ("add/", f"{pool_a.pk}/members/add/", f"members/{sweden.pk}/delete/", "members/bulk/", "tenants/"):
+        assert client.get(PAGE + url).status_code == 405, url
+    assert client.post(PAGE).status_code == 405 and client.post(LIVE).status_code == 405
+    assert PoolMember.objects.filter(pk=sweden.pk).exists()
