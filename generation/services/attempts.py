@@ -35,6 +35,19 @@ def attempt_planned_cost(*, job: Job, unit: JobGeneration, at: dt.datetime | Non
     return ledger_charge_cost(usage, at or timezone.now()).total_usd
 
 
+def charge_attribution(*, job: Job, unit: JobGeneration) -> dict:
+    """Who and what a unit's charge is for (reports group by these), for a charge or a provisional one alike."""
+    return {
+        "api_key_id": job.requested_by_key_id,
+        "user_id": job.requested_by_id,
+        "collection_id": job.collection_id,
+        "size": f"{unit.width}x{unit.height}",
+        "quality": job.quality,
+        "operation": job.kind,
+        "images": job.n,
+    }
+
+
 @transaction.atomic
 def attempt_record(
     *, job: Job, unit: JobGeneration, call_id: str, deployment: str, region: str = ""
@@ -109,13 +122,7 @@ def attempt_unknown(*, job: Job, call_id: str, reason: str) -> ProviderAttempt |
         job_id=job.pk,
         occurred_at=attempt.sent_at,
         note=f"outcome unknown on {attempt.deployment}: {reason}",
-        api_key_id=job.requested_by_key_id,
-        user_id=job.requested_by_id,
-        collection_id=job.collection_id,
-        size=f"{unit.width}x{unit.height}",
-        quality=job.quality,
-        operation=job.kind,
-        images=job.n,
+        **charge_attribution(job=job, unit=unit),
     )
     audit(
         tenant=job.tenant,

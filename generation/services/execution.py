@@ -40,7 +40,12 @@ from generation.lifecycle import TERMINAL_STATES, GenerationState, JobState, all
 from generation.models import Job, JobGeneration, ProviderResponse, RetryUnknownOutcome
 from generation.pacing import finishing, prepared, preparing
 from generation.selectors.pools import Route, route_for
-from generation.services.attempts import attempt_answered, attempts_orphaned, most_unknown_attempts
+from generation.services.attempts import (
+    attempt_answered,
+    attempts_orphaned,
+    charge_attribution,
+    most_unknown_attempts,
+)
 from generation.services.calls import CallContext, LeaseLost, NoRoute, unit_call
 from generation.services.completion import job_finished
 from generation.services.outputs import (
@@ -192,13 +197,7 @@ def _response_insert(
         provider_request_id=response.provider_request_id,
         usage=response.usage_dict(),
         occurred_at=response.created_at,
-        api_key_id=job.requested_by_key_id,
-        user_id=job.requested_by_id,
-        collection_id=job.collection_id,
-        size=f"{unit.width}x{unit.height}",
-        quality=job.quality,
-        operation=job.kind,
-        images=job.n,
+        **charge_attribution(job=job, unit=unit),
         usage_estimated=not response.usage_reported,
         response_is_new=True,
     )
