@@ -3,14 +3,16 @@ the key never rendered, refusals on the field they name, the live JSON, and tena
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
 from django.contrib.auth import get_user_model
 
 from generation.admin import capacity_live
-from generation.dispatch import Outcome
+from generation.dispatch import MemberState, Outcome
 from generation.models import DeploymentPool, PoolMember, TenantCapacity
 from generation.selectors import pools as pool_selectors
 from generation.services.capacity import pool_create, pool_member_save, tenant_capacity_set
@@ -387,3 +389,26 @@ def test_writes_take_only_post_and_the_page_only_get(root, pool_a):
         assert client.get(PAGE + url).status_code == 405, url
     assert client.post(PAGE).status_code == 405 and client.post(LIVE).status_code == 405
     assert PoolMember.objects.filter(pk=sweden.pk).exists()
+
+
+def test_live_cells_say_half_open_with_its_moment_and_latency_in_the_right_unit():
+    opened = dt.datetime(2026, 12, 7, 8, 0, 5, tzinfo=dt.UTC).timestamp()
+    state = MemberState(
+        key="member-1",
+        rpm=30,
+        effective_rpm=30,
+        requests_in_window=0,
+        headroom=0,
+        breaker="half_open",
+        consecutive_failures=0,
+        opened_at=opened,
+        calls_last_minute=1,
+        throttled_last_minute=0,
+        latency_p50_ms=850,
+        latency_p95_ms=125_000,
+    )
+    live = capacity_live.live_values(state, zone=ZoneInfo("Europe/Berlin"))
+    assert (live["breaker"], live["breaker_label"]) == ("half_open", "Half-open")
+    assert (live["p50"], live["p95"]) == ("850 ms", "125.0 s")
+    assert live["opened"].startswith("since\u00a009:00:05\u00a0Europe/Berlin · ")
+    assert capacity_live.live_values(None, zone=ZoneInfo("UTC")) == {"available": False}
