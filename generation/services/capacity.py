@@ -83,12 +83,15 @@ def pool_member_save(
         raise ServiceError(str(exc), field="api_key" if "key" in str(exc) else "endpoint") from None
     member.save()
     after = _member_values(member)
+    payload = {"pool": member.pool.name, "member": member.name, "changes": changes(before or {}, after)}
+    if api_key is not None and before is not None and before["has_api_key"]:
+        payload["api_key"] = "replaced"  # the value never; that it changed, always
     _audit_all(
         pool_tenants(member.pool),
         actor=actor,
         action="pool.member_created" if before is None else "pool.member_updated",
         target=("pool_member", member.pk),
-        payload={"pool": member.pool.name, "member": member.name, "changes": changes(before or {}, after)},
+        payload=payload,
         origin=origin,
     )
     return member

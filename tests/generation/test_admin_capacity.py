@@ -287,6 +287,9 @@ def test_the_api_key_is_stored_encrypted_and_never_rendered(root, alice, pool_a)
     sweden.refresh_from_db()
     assert sweden.api_key().reveal() == "sk-new-secret-999"
     assert "sk-new-secret-999" not in str(list(AuditEvent.objects.for_tenant(alice.tenant).values("payload")))
+    # That the key changed is on the record (the value never is).
+    last = AuditEvent.objects.for_tenant(alice.tenant).filter(action="pool.member_updated").order_by("-seq").first()
+    assert last.payload["api_key"] == "replaced"
 
 
 # --- refusals on the field they name ---------------------------------------------------------------------------------
