@@ -142,7 +142,7 @@ def _ledger_view(tenant: Any, rows: list[dict]) -> dict[str, int]:
 def run_kill_drill(ctx: Any) -> list[bool]:
     from django.conf import settings
 
-    from generation.models import ProviderAttempt
+    from generation.models import Job, ProviderAttempt
     from generation.services.reconciliation import (
         _ANSWER_GRACE,
         attempts_sweep,
@@ -171,6 +171,7 @@ def run_kill_drill(ctx: Any) -> list[bool]:
     ctx.stack.stop_child("worker")
     wait_emulator_idle(ctx.emulator)
     states = job_states(job_ids)
+    failures = Counter(Job.unscoped.filter(pk__in=job_ids, state="failed").values_list("error_code", flat=True))
     if states.keys() - {"succeeded", "failed", "cancelled"}:
         print(f"   WARNING: jobs left unfinished {dict(states)}")
         ctx.broken = True
@@ -190,6 +191,7 @@ def run_kill_drill(ctx: Any) -> list[bool]:
         f"   {seconds:.0f} s; job states {dict(states)}; calls out at the kills: {out_at_kills}; jobs re-enqueued by "
         f"the beat: {beat.requeued}; billed answers to a disconnected caller: {disconnected}"
     )
+    print(f"   failed jobs by error: {dict(failures)} (retry_unknown_outcome: once, JOB_MAX_ATTEMPTS 3)")
     print(f"   attempts before the sweep: {dict(attempts_before)}; declared unknown by attempts_sweep: {swept}")
     print(f"   reconciliation: { ({k: v for k, v in report.to_dict().items() if not k.endswith('_calls')}) }")
     table(

@@ -205,7 +205,8 @@ def at_least(name: str, value: float | None, *, target: float, unit: str = "%") 
         print(f"   {name}: n/a (the run is shorter than one 60 s window) -> MISSED")
         return False
     met = value >= target
-    print(f"   {name}: {value:.1f}{unit} (target >= {target:g}{unit}) -> {'MET' if met else 'MISSED'}")
+    shown = f"{value:.2f}" if unit == "x" else f"{value:.1f}"
+    print(f"   {name}: {shown}{unit} (target >= {target:g}{unit}) -> {'MET' if met else 'MISSED'}")
     return met
 
 
