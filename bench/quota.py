@@ -12,7 +12,7 @@ threads. Read at the emulator:
   (60 s x (ceil(N / 60) - 1)).
 
 Transit: the worker logs when each call's quota slot starts (its restamp as the call leaves, Redis clock;
-LOG_LEVELS=generation.services.execution=debug) and the emulator records each call's arrival with its
+LOG_LEVELS=generation.services.calls=debug) and the emulator records each call's arrival with its
 x-ms-client-request-id;
 the script prints how long after its slot started each call was counted, against the limiter's margin
 (FOUNDRY_QUOTA_WINDOW_SECONDS - 60 = 1 s). A call counted later than that may still be in the emulator's window when
@@ -156,7 +156,7 @@ def transit_report(calls: list[dict], left: dict[str, float], window_margin: flo
     start = min(call["at"] for call in calls)
     transits = sorted((call["at"] - left[cid], cid, call["at"] - start) for cid, call in first.items() if cid in left)
     if not transits:
-        return ["no departures traced (is LOG_LEVELS=generation.services.execution=debug reaching the worker?)"]
+        return ["no departures traced (is LOG_LEVELS=generation.services.calls=debug reaching the worker?)"]
     values = [transit for transit, _, _ in transits]
     p50, p95 = percentile(values, 50), percentile(values, 95)
     lines = [
@@ -219,7 +219,7 @@ def main() -> int:
         )
         worker_env = emulator.foundry_env(rpm=args.rpm, tpm=DEFAULT_TPM)
         worker_env["LOG_LEVELS"] = (
-            "generation.services.execution=debug"  # each call's slot start, for the transit figures
+            "generation.services.calls=debug"  # each call's slot start, for the transit figures
         )
         worker_env.update(worker_env_overrides(args))
         worker = stack.start_worker(concurrency=args.concurrency, env=worker_env, queues=args.queues)
