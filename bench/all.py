@@ -33,6 +33,8 @@ BENCHMARKS: dict[str, list[str]] = {
     "exports": ["bench/exports.py"],
     "ledger_reports": ["-m", "bench.ledger_reports"],
     "audit_verify": ["bench/audit_verify.py"],
+    # The pool dispatcher alone on Redis (about 30 s): utilisation, Redis commands per call, interactive waits.
+    "dispatch_smoke": ["bench/dispatch_smoke.py"],
     # 10,000 then 100,000 assets (about 5 minutes); the 1,000,000 of the issue: --sizes 10000,100000,1000000.
     "data_scale": ["bench/data_scale.py"],
     "job_sql": ["bench/job_sql.py", "--quiet"],
@@ -44,6 +46,8 @@ BENCHMARKS: dict[str, list[str]] = {
     "quota": ["bench/quota.py", "--jobs", "120"],
     # 25 headlines per locale here (about 10 minutes); the accuracy table in docs/ comes from a longer run.
     "ocr_accuracy": ["bench/ocr_accuracy.py", "--strings", "25"],
+    # The Capacity issue's five runs on a deployment pool (about 25 minutes; `--runs` picks some).
+    "pool": ["bench/pool.py"],
 }
 
 

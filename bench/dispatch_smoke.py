@@ -15,7 +15,7 @@ Printed:
 - tenant B's waits, and how many bulk calls were granted while one of them waited (target 0).
 
     .venv/bin/python bench/dispatch_smoke.py [--scale 10] [--windows 4] [--threads 40] [--interactive 10]
-        [--latency 0.5] [--redis-url redis://127.0.0.1:6379/15]
+        [--latency 0.5] [--redis-url redis://127.0.0.1:6379/15] [--smoke]
 """
 
 from __future__ import annotations
@@ -115,7 +115,10 @@ def main() -> int:
     parser.add_argument("--interactive", type=int, default=10)
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"))
+    parser.add_argument("--smoke", action="store_true", help="two short windows, fewer threads: the path, not a figure")
     args = parser.parse_args()
+    if args.smoke:
+        args.scale, args.windows, args.threads, args.interactive = 30.0, 2.0, 10, 3
     window = 60 / args.scale
     pool_key = f"smoke-{uuid.uuid4().hex[:8]}"
     start = time.time()
