@@ -247,7 +247,7 @@ def _verdicts(figure: dict, *, largest: dict, queries: set[int], baseline: float
         if largest["p50_ms"] > PAGE_MS:
             missed.append(f"p50 > {PAGE_MS:g} ms")
         if len(queries) > 1:
-            missed.append("SQL count grows")
+            missed.append("SQL reads grow")
     elif kind == "report" and largest["p50_ms"] >= REPORT_MS:
         missed.append(f"p50 >= {REPORT_MS:g} ms")
     elif kind == "audit" and largest["rps"] < AUDIT_RATE:
@@ -281,7 +281,12 @@ def curve(results: list[dict]) -> bool:
         missed = (
             []
             if is_baseline
-            else _verdicts(figure, largest=series[-1], queries={f["queries"] for f in series}, baseline=baseline)
+            else _verdicts(
+                figure,
+                largest=series[-1],
+                queries={f["extra"].get("reads", f["queries"]) for f in series},
+                baseline=baseline,
+            )
         )
         if not is_baseline and len(results) > 1 and ratio > RATIO:
             missed.append(f"ratio > {RATIO:g}x")

@@ -1,10 +1,11 @@
 """The figures of the data-scale benchmark (bench/data_scale.py) for one seeded size, in this process.
 
 Each figure is a request through the whole Django stack (the test client: middleware, authentication, the view,
-its queries, the JSON or the template) or a selector call, timed `repeat` times after a warm-up. For each: p50,
-p95, requests/s (1 / mean), its SQL queries (one request under CaptureQueriesContext) and the EXPLAIN (ANALYZE,
-BUFFERS) of its main query (the slowest of that request), written to `artifacts/data_scale/<size>/<figure>.txt`
-with every statement of the request.
+its queries, the JSON or the template) or a selector call, timed `repeat` times after a warm-up (at most
+BUDGET_SECONDS of runs). For each: p50, p95, requests/s (1 / mean), its SQL statements (one more request, captured
+with an execute wrapper) and, for every SELECT, the EXPLAIN (ANALYZE, BUFFERS) of its custom plan and of its
+generic plan (what a prepared statement may run), written to `artifacts/data_scale/<size>/<figure>.txt`. The main
+query is the costliest as the app runs it: pg_prepared_statements says whether PostgreSQL runs it generic.
 
 Storefront lists are never cached: each request carries a query string never seen before (`&request=<n>`), as in
 bench/storefront.py, so the per-process page cache misses and every request renders; `baseline` is the in-memory
@@ -139,12 +140,17 @@ def _record(ctx: Context, name: str, kind: str, samples: list[float], captured: 
         f"{name} at {ctx.size:,} assets: {len(captured)} queries\n\n== main query "
         f"({main.prepared or 'not prepared' if main else ''}) ==\n{main.text if main else ''}\n\n"
         f"== EXPLAIN (ANALYZE, BUFFERS) of the plan it runs with ==\n{plan}\n\n"
-        f"== every SELECT, its plans ==\n" + "\n\n".join(both(s) for s in explained) + "\n"
+        f"== every SELECT, its plans ==\n"
+        + "\n\n".join(both(s) for s in explained)
+        + "\n\n== every statement ==\n"
+        + "\n".join(s.text[:300] for s in captured)
+        + "\n"
     )
     if ctx.verbose and plan:
         print(f"\n--- {name}: main query ({main.prepared or 'not prepared'}) ---\n{main.text}\n{plan}\n", flush=True)
     mean = statistics.fmean(samples)
-    extra = {"samples": len(samples), **extra}
+    # The reads: a staff request may also write its session (the idle timeout's refresh, by the clock, not the size).
+    extra = {"samples": len(samples), "reads": len(explained), **extra}
     figure = Figure(
         name=name,
         kind=kind,
