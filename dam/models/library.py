@@ -90,6 +90,8 @@ class Asset(TenantOwnedModel):
                 condition=models.Q(campaign_id__isnull=False),
                 name="asset_campaign_cell",
             ),
+            # A collection's assets newest first without reading the collection's whole bitmap (bench/data_scale).
+            models.Index(fields=["tenant", "collection", "-id"], name="asset_collection_recent"),
         ]
 
     def __str__(self) -> str:
@@ -177,6 +179,12 @@ class AssetVersion(TenantOwnedModel, StoredImage):
                 | (models.Q(focal_x__gte=0, focal_x__lte=1) & models.Q(focal_y__gte=0, focal_y__lte=1)),
                 name="asset_version_focal_point_in_image",
             ),
+        ]
+        indexes = [
+            # The review board's backlog (a status) and its count, per tenant (bench/data_scale, docs/sizing.md).
+            models.Index(fields=["tenant", "status", "-id"], name="version_tenant_status"),
+            # The checks sweep finds the few pending versions without walking every version.
+            models.Index(fields=["id"], condition=models.Q(checks_state="pending"), name="version_checks_pending"),
         ]
 
     def __str__(self) -> str:
