@@ -507,7 +507,8 @@ class Stack:
         node_name = f"bench-{uuid.uuid4().hex[:8]}@localhost"
         command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads", "-c", str(concurrency)]
         command += ["-Q", queues, "-n", node_name, "--without-gossip", "--without-mingle", "-l", "warning"]
-        child = self._spawn("worker", command, self.env(**env))
+        # As `make run` starts its job workers (scripts/supervisord.conf): generic plans for the job's statements.
+        child = self._spawn("worker", command, self.env(**{"DB_PLAN_CACHE_MODE": "auto", **env}))
         self._wait_until(child, lambda: app.control.ping(destination=[node_name], timeout=0.5), timeout=60)
         return Worker(child, node_name, concurrency, queues)
 

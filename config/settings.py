@@ -143,6 +143,15 @@ if env_bool("DB_SERVER_SIDE_BINDING", True):
     _db.setdefault("OPTIONS", {})["server_side_binding"] = True
     _threshold = env_int("DB_PREPARE_THRESHOLD", 5, minimum=0)
     _db["OPTIONS"]["prepare_threshold"] = _threshold or None
+# How PostgreSQL plans a prepared statement. One tenant may hold most of a table, so a generic plan (made once for
+# any tenant, costing `tenant_id = $1` as a small share) reads a big tenant's whole index: a storefront page at 1M
+# assets took 121 ms generic against 0.1 ms custom (bench/data_scale.py, docs/sizing.md). Custom plans by default;
+# the job workers, whose statements go by primary key and gain from generic plans, run with `auto`
+# (scripts/supervisord.conf).
+DB_PLAN_CACHE_MODE = env_choice(
+    "DB_PLAN_CACHE_MODE", "force_custom_plan", ("auto", "force_custom_plan", "force_generic_plan")
+)
+_db.setdefault("OPTIONS", {})["options"] = f"-c plan_cache_mode={DB_PLAN_CACHE_MODE}"
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
