@@ -27,10 +27,11 @@ import hashlib
 import math
 from collections.abc import Iterable
 
-from django.db.models import Min, Q
+from django.db.models import Subquery
 from django.http import HttpRequest, HttpResponse
 
 from dam.models import PublishWindow
+from tenants.models import Tenant
 
 VARY = "Authorization, Accept-Encoding"
 NOT_CACHEABLE = "no-store"
@@ -58,12 +59,19 @@ def etag_matches(request: HttpRequest, etag: str) -> bool:
 
 
 def next_window_boundary(*, tenant_id: int, now: dt.datetime) -> dt.datetime | None:
-    """When any of the tenant's publish windows next opens or closes (one query): past it a list may show
-    other assets, in another order, even on a page that holds none of the windows."""
-    bounds = PublishWindow.objects.for_tenant(tenant_id).aggregate(
-        opens=Min("available_from", filter=Q(available_from__gt=now)),
-        closes=Min("available_until", filter=Q(available_until__gt=now)),
-    )
+    """When any of the tenant's publish windows next opens or closes: past it a list may show other assets, in
+    another order, even on a page that holds none of the windows. Two index probes (the first boundary after now
+    on `(tenant, available_from)` and on `(tenant, available_until)`), in one statement: constant however many
+    windows the tenant has (a MIN over them grew with them: 1.5 ms at 10,000 windows, bench/data_scale.py)."""
+    windows = PublishWindow.objects.for_tenant(tenant_id)
+    opens = windows.filter(available_from__gt=now).order_by("available_from").values("available_from")[:1]
+    closes = windows.filter(available_until__gt=now).order_by("available_until").values("available_until")[:1]
+    bounds = (
+        Tenant.objects.filter(pk=tenant_id)
+        .annotate(opens=Subquery(opens), closes=Subquery(closes))
+        .values("opens", "closes")
+        .first()
+    ) or {}
     return min((b for b in bounds.values() if b is not None), default=None)
 
 

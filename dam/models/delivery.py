@@ -30,6 +30,12 @@ class PublishWindow(TenantOwnedModel):
                 name="publish_window_from_before_until",
             )
         ]
+        indexes = [
+            # The tenant's next window boundary (dam.delivery.http_cache.next_window_boundary): one index probe
+            # each, however many windows the tenant has.
+            models.Index(fields=["tenant", "available_from"], name="publish_window_opens"),
+            models.Index(fields=["tenant", "available_until"], name="publish_window_closes"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.version_id}: {self.available_from or '…'} to {self.available_until or '…'}"

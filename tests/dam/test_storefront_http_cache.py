@@ -175,3 +175,26 @@ def test_errors_are_not_cacheable(shop, alice, client):
         assert response.status_code >= 400, response.status_code
         assert response["Cache-Control"] == "no-store" and "ETag" not in response
         assert "Authorization" in response["Vary"]
+
+
+@pytest.mark.django_db
+def test_the_next_window_boundary_is_the_tenants_earliest_opening_or_closing_after_now(alice, charlie):
+    from dam.delivery.http_cache import next_window_boundary
+
+    now = timezone.now()
+    hour = dt.timedelta(hours=1)
+    assert next_window_boundary(tenant_id=alice.tenant.pk, now=now) is None  # no windows at all
+    past = storefront_asset(alice.tenant, title="past")
+    set_window(past.current_version, start=now - 3 * hour, end=now - hour)  # both bounds behind us: not one
+    late = storefront_asset(alice.tenant, title="late")
+    set_window(late.current_version, start=now + 5 * hour, end=now + 9 * hour)
+    closing = storefront_asset(alice.tenant, title="closing")
+    set_window(closing.current_version, start=now - hour, end=now + 3 * hour)
+    elsewhere = storefront_asset(charlie.tenant, title="another tenant's")
+    set_window(elsewhere.current_version, start=now + dt.timedelta(minutes=1), end=None)
+    assert next_window_boundary(tenant_id=alice.tenant.pk, now=now) == now + 3 * hour  # a closing beats an opening
+    set_window(late.current_version, start=now + 2 * hour, end=now + 9 * hour)
+    assert next_window_boundary(tenant_id=alice.tenant.pk, now=now) == now + 2 * hour
+    with CaptureQueriesContext(connection) as queries:
+        next_window_boundary(tenant_id=alice.tenant.pk, now=now)
+    assert len(queries) == 1
