@@ -181,12 +181,12 @@ def storefront_asset_data(asset: Asset, version: dict[str, Any], *, urls: UrlBui
     }
 
 
-def _filtered(assets: QuerySet[Asset], params: Any) -> QuerySet[Asset]:
+def _filtered(assets: QuerySet[Asset], params: Any, *, tenant_id: int) -> QuerySet[Asset]:
     """The library's search and filters (full text, collection, tag, dates), except those about a
     version: locale and placement are judged on the version the storefront sees, and status is
     always approved or published here."""
     filters = AssetFilters.from_query_params(params)
-    assets = assets_filter(assets, replace(filters, locale="", placement="", status=""))
+    assets = assets_filter(assets, replace(filters, locale="", placement="", status=""), tenant_id=tenant_id)
     if filters.locale:
         shown_version = AssetVersion.unscoped.filter(pk=OuterRef("storefront_version_id"))
         assets = assets.filter(
@@ -302,7 +302,7 @@ class StorefrontAssetViewSet(TenantScopedReadViewSet):
 
     def scoped_queryset(self, tenant: Tenant) -> QuerySet[Asset]:
         assets = storefront_assets(tenant=tenant).only(*STOREFRONT_ASSET_FIELDS)
-        return _filtered(assets, self.request.query_params)
+        return _filtered(assets, self.request.query_params, tenant_id=tenant.pk)
 
     def _rows(self, assets: list[Asset]) -> list[tuple[Asset, dict[str, Any]]]:
         versions = storefront_version_rows(tenant=self.tenant, ids=[a.storefront_version_id for a in assets])

@@ -92,6 +92,8 @@ class Asset(TenantOwnedModel):
             ),
             # A collection's assets newest first without reading the collection's whole bitmap (bench/data_scale).
             models.Index(fields=["tenant", "collection", "-id"], name="asset_collection_recent"),
+            # A created-between filter scans its range instead of every newer asset.
+            models.Index(fields=["tenant", "created_at"], name="asset_tenant_created"),
         ]
 
     def __str__(self) -> str:

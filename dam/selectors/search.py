@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from dam.lifecycle import VersionStatus
-from dam.models import Asset, AssetVersion, Rendition
+from dam.models import Asset, AssetVersion, Collection, Rendition
 from tenants.models import Tenant
 
 MAX_QUERY_CHARS = 200
@@ -138,15 +139,22 @@ class AssetFilters:
         )
 
 
-def assets_filter(assets: QuerySet[Asset], filters: AssetFilters) -> QuerySet[Asset]:
-    """Narrow an already tenant-scoped asset queryset; the ordering (and so the paging) is untouched."""
+def assets_filter(assets: QuerySet[Asset], filters: AssetFilters, *, tenant_id: int | None = None) -> QuerySet[Asset]:
+    """Narrow an already tenant-scoped asset queryset; the ordering (and so the paging) is untouched.
+
+    `tenant_id` (the queryset's tenant): a collection is then matched by its id, looked up once in the same
+    statement, and the newest page walks `(tenant, collection, id)` in order; joined by slug, every asset of the
+    collection was read and sorted (139 ms at 19,500 of them, bench/data_scale.py)."""
     if filters.q:
         query = SearchQuery(filters.q, config="english", search_type="websearch") | SearchQuery(
             filters.q, config="simple", search_type="websearch"
         )
         # A job family ("job-7", the id every output of one request shares) is matched as written.
         assets = assets.filter(Q(search_vector=query) | Q(family=filters.q))
-    if filters.collection:
+    if filters.collection and tenant_id is not None:
+        collection = Collection.objects.for_tenant(tenant_id).filter(slug=filters.collection).values("id")[:1]
+        assets = assets.filter(collection_id=Subquery(collection))
+    elif filters.collection:
         assets = assets.filter(collection__slug=filters.collection)
     if filters.tag:
         assets = assets.filter(tags__contains=[filters.tag])
@@ -164,15 +172,21 @@ def assets_filter(assets: QuerySet[Asset], filters: AssetFilters) -> QuerySet[As
         assets = assets.filter(current_version__status=filters.status)
     if filters.source:
         assets = assets.filter(source=filters.source)
+    # Days as ranges of instants (midnight to midnight in the current time zone, as `__date` judged them): a range
+    # walks an index on the time; `created_at::date` could not (176 ms through 498,296 newer assets at 1M).
     if filters.created_after:
-        assets = assets.filter(created_at__date__gte=filters.created_after)
+        assets = assets.filter(created_at__gte=_midnight(filters.created_after))
     if filters.created_before:
-        assets = assets.filter(created_at__date__lte=filters.created_before)
+        assets = assets.filter(created_at__lt=_midnight(filters.created_before + dt.timedelta(days=1)))
     if filters.archived == "false":
         assets = assets.filter(archived_at__isnull=True)
     elif filters.archived == "true":
         assets = assets.filter(archived_at__isnull=False)
     return assets
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min), timezone.get_current_timezone())
 
 
 def _made_for(slug: str) -> Q:
@@ -200,4 +214,5 @@ def assets_sorted(assets: QuerySet[Asset], *, sort: str, q: str = "") -> QuerySe
 
 
 def assets_search(*, tenant: Tenant, filters: AssetFilters, sort: str = "newest") -> QuerySet[Asset]:
-    return assets_sorted(assets_filter(Asset.objects.for_tenant(tenant), filters), sort=sort, q=filters.q)
+    assets = assets_filter(Asset.objects.for_tenant(tenant), filters, tenant_id=tenant.pk)
+    return assets_sorted(assets, sort=sort, q=filters.q)

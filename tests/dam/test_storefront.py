@@ -158,7 +158,7 @@ def test_private_tenants_get_signed_urls(shop, alice, client):
         assert client.get(urlsplit(url).path).status_code == 403
 
 
-def test_filters(shop, alice):
+def test_filters(shop, alice, charlie):
     summer = collection_get_or_create(tenant=alice.tenant, slug="summer")
     one = storefront_asset(alice.tenant, title="Red sneaker")
     two = storefront_asset(alice.tenant, title="Blue boot")
@@ -168,6 +168,18 @@ def test_filters(shop, alice):
     api = shop.client()
     assert _ids(api.get("/api/v1/storefront/assets?q=sneaker")) == [one.pk]
     assert _ids(api.get("/api/v1/storefront/assets?collection=summer")) == [one.pk]
+    # Another tenant's collection of the same slug is not this tenant's (the slug is looked up in the tenant).
+    theirs = storefront_asset(charlie.tenant, title="Their sneaker")
+    type(theirs).objects.for_tenant(charlie.tenant).filter(pk=theirs.pk).update(
+        collection=collection_get_or_create(tenant=charlie.tenant, slug="autumn")
+    )
+    collection_get_or_create(tenant=charlie.tenant, slug="summer")
+    assert _ids(api.get("/api/v1/storefront/assets?collection=summer")) == [one.pk]
+    assert _ids(api.get("/api/v1/storefront/assets?collection=autumn")) == []
+    today = timezone.localdate()
+    assert len(_ids(api.get(f"/api/v1/storefront/assets?created_after={today}&created_before={today}"))) == 2
+    assert _ids(api.get(f"/api/v1/storefront/assets?created_before={today - dt.timedelta(days=1)}")) == []
+    assert _ids(api.get(f"/api/v1/storefront/assets?created_after={today + dt.timedelta(days=1)}")) == []
     assert _ids(api.get("/api/v1/storefront/assets?tag=shoes")) == [one.pk]
     assert _ids(api.get("/api/v1/storefront/assets?locale=ja-JP")) == [one.pk]
     assert _ids(api.get("/api/v1/storefront/assets?q=boots")) == [two.pk]  # full text: stemmed
