@@ -1,22 +1,34 @@
 """Filters of the asset browser: the API's own filters (`dam.selectors.search`), by the same parameter
 names, so the browser and `GET /api/v1/assets` answer the same question the same way and a browser
 query string is a bulk selection the service can re-run. Their choices come from the already
-tenant-scoped rows, so a filter never lists another tenant's collections, tags, markets or placements."""
+tenant-scoped rows, so a filter never lists another tenant's collections, tags, markets or placements.
+
+Choices cost the same at a million assets as at a thousand (bench/data_scale.py, docs/sizing.md): collections
+are the tenant's collections that hold an asset (one index probe each), and tags, markets, placements carried
+and campaigns are read from the newest CHOICE_SAMPLE assets, not from every asset of the tenant."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import F, Func, QuerySet
+from django.db.models import Exists, F, Func, OuterRef, QuerySet
 from django.http import HttpRequest
 
 from dam.lifecycle import VersionStatus
 from dam.models import Asset, Collection, Rendition
 from dam.selectors.search import ARCHIVED_CHOICES, SORTS, AssetFilters, assets_filter
+from tenants.admin.base import admin_tenant_context
 from tenants.numbers import is_digits
 
 MAX_CHOICES = 200
+CHOICE_SAMPLE = 10_000
+
+
+def _recent(request: HttpRequest, model_admin: admin.ModelAdmin) -> QuerySet:
+    """The newest CHOICE_SAMPLE assets the viewer may see, as a subquery of ids."""
+    ids = model_admin.get_queryset(request).order_by("-id").values("pk")[:CHOICE_SAMPLE]
+    return Asset.unscoped.filter(pk__in=ids)
 
 
 class SearchFilter(admin.SimpleListFilter):
@@ -38,8 +50,15 @@ class CollectionFilter(SearchFilter):
     parameter_name = field = "collection"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        used = model_admin.get_queryset(request).exclude(collection=None).values("collection_id")
-        rows = Collection.unscoped.filter(pk__in=used).order_by("name").values_list("slug", "name")[:MAX_CHOICES]
+        assets = model_admin.get_queryset(request)
+        # The collections of the visible assets' tenants that hold one of them: a probe of (tenant, collection, id)
+        # per collection, where gathering the assets' collection ids read every asset.
+        holds = assets.filter(collection_id=OuterRef("pk")).values("pk")[:1]
+        collections = Collection.unscoped.filter(Exists(holds))
+        tenant = admin_tenant_context(request).tenant
+        if tenant is not None:  # (a superuser's "All tenants" view asks every tenant's collections)
+            collections = collections.filter(tenant=tenant)
+        rows = collections.order_by("name").values_list("slug", "name")[:MAX_CHOICES]
         return [(slug, name) for slug, name in rows]
 
 
@@ -49,7 +68,7 @@ class TagFilter(SearchFilter):
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         tags = (
-            model_admin.get_queryset(request)
+            _recent(request, model_admin)
             .annotate(tag=Func(F("tags"), function="unnest"))
             .order_by("tag")
             .values_list("tag", flat=True)
@@ -66,7 +85,7 @@ class LocaleFilter(SearchFilter):
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         locales = (
-            model_admin.get_queryset(request)
+            _recent(request, model_admin)
             .exclude(locale="")
             .order_by("locale")
             .values_list("locale", flat=True)
@@ -80,7 +99,7 @@ class PlacementFilter(SearchFilter):
     parameter_name = field = "placement"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        assets = model_admin.get_queryset(request)
+        assets = _recent(request, model_admin)
         carried = assets.annotate(slug=Func(F("placements"), function="unnest")).values_list("slug", flat=True)
         # Renditions hang from versions of the scoped assets: no tenant is crossed.
         rendered = (
@@ -99,7 +118,7 @@ class CampaignFilter(SearchFilter):
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         ids = (
-            model_admin.get_queryset(request)
+            _recent(request, model_admin)
             .exclude(campaign_id=None)
             .order_by("-campaign_id")
             .values_list("campaign_id", flat=True)

@@ -545,3 +545,28 @@ def test_the_asset_page_archives_and_unarchives(alice, bob):
     signed_in(alice.user).post(url, {"part": "unarchive"})
     asset.refresh_from_db()
     assert asset.archived_at is None
+
+
+def test_the_grid_counts_each_assets_versions_and_lists_only_collections_in_use(alice, charlie):
+    from dam.services.assets import asset_create, collection_get_or_create
+
+    shoe = make_asset(alice.tenant, title="Trail shoe")
+    blob = blob_put(tenant_id=alice.tenant.pk, kind="originals", data=png_bytes(colour=(9, 9, 9)), image_format="png")
+    asset_version_create(asset=shoe, blob=blob, width=64, height=48, image_format="png")
+    used = collection_get_or_create(tenant=alice.tenant, slug="autumn-drop")
+    collection_get_or_create(tenant=alice.tenant, slug="never-used")
+    collection_get_or_create(tenant=charlie.tenant, slug="their-drop")
+    asset_create(tenant=alice.tenant, title="Tent", source="uploaded", collection=used)
+    asset_create(
+        tenant=charlie.tenant,
+        title="Theirs",
+        source="uploaded",
+        collection=used.__class__.unscoped.get(slug="their-drop"),
+    )
+    page = signed_in(alice.user).get("/admin/dam/asset/")
+    body = page.content.decode()
+    counts = {asset.title: asset.version_count for asset in page.context["cl"].result_list}
+    assert counts["Trail shoe"] == 2 and "2 versions" in body
+    (collections,) = [spec for spec in page.context["cl"].filter_specs if spec.parameter_name == "collection"]
+    assert [slug for slug, _ in collections.lookup_choices] == ["autumn-drop"]  # in use, and this tenant's
+    assert "their-drop" not in body
