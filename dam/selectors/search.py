@@ -175,14 +175,37 @@ def assets_filter(assets: QuerySet[Asset], filters: AssetFilters, *, tenant_id: 
     # Days as ranges of instants (midnight to midnight in the current time zone, as `__date` judged them): a range
     # walks an index on the time; `created_at::date` could not (176 ms through 498,296 newer assets at 1M).
     if filters.created_after:
-        assets = assets.filter(created_at__gte=_midnight(filters.created_after))
+        start = _midnight(filters.created_after)
+        assets = assets.filter(created_at__gte=start)
+        if tenant_id is not None:
+            assets = assets.filter(id__gte=_id_bound(tenant_id, start - ID_TIME_SKEW, first=True))
     if filters.created_before:
-        assets = assets.filter(created_at__lt=_midnight(filters.created_before + dt.timedelta(days=1)))
+        end = _midnight(filters.created_before + dt.timedelta(days=1))
+        assets = assets.filter(created_at__lt=end)
+        if tenant_id is not None:
+            assets = assets.filter(id__lte=_id_bound(tenant_id, end + ID_TIME_SKEW, first=False))
     if filters.archived == "false":
         assets = assets.filter(archived_at__isnull=True)
     elif filters.archived == "true":
         assets = assets.filter(archived_at__isnull=False)
     return assets
+
+
+# Ids and creation times of assets agree up to concurrent inserts (an id is drawn, then the row commits): never
+# by more than this. The id bounds below are widened by it; the time conditions keep the answer exact.
+ID_TIME_SKEW = dt.timedelta(minutes=5)
+
+
+def _id_bound(tenant_id: int, moment: dt.datetime, *, first: bool) -> Subquery:
+    """The id of the tenant's first asset created at or after `moment` (`first`), or of its last one created
+    before it: one probe of (tenant, created_at), so a date range walks the id index between two ids instead of
+    every newer asset (154 ms at 1M assets, bench/data_scale.py)."""
+    assets = Asset.objects.for_tenant(tenant_id)
+    if first:
+        assets = assets.filter(created_at__gte=moment).order_by("created_at")
+    else:
+        assets = assets.filter(created_at__lt=moment).order_by("-created_at")
+    return Subquery(assets.values("id")[:1])
 
 
 def _midnight(day: dt.date) -> dt.datetime:
