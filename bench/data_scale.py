@@ -65,9 +65,9 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--plan-cache-mode",
-        default="auto",
-        choices=("auto", "force_custom_plan", "force_generic_plan"),
-        help="PostgreSQL's plan_cache_mode for the measured connections (PGOPTIONS): what-if runs of a fix",
+        default="settings",
+        choices=("settings", "auto", "force_custom_plan", "force_generic_plan"),
+        help="PostgreSQL's plan_cache_mode for the measured connections (DB_PLAN_CACHE_MODE; default: the settings')",
     )
     parser.add_argument("--verbose", action="store_true", help="print every main query's plan")
     parser.add_argument("--smoke", action="store_true", help="1,000 and 2,000 assets, 3 requests per figure")
@@ -114,8 +114,8 @@ def one_size(args: argparse.Namespace) -> int:
     from bench.stack import Stack
 
     size = args.one
-    if args.plan_cache_mode != "auto":  # libpq reads it: every connection of this process and of gunicorn's
-        os.environ["PGOPTIONS"] = f"{os.environ.get('PGOPTIONS', '')} -c plan_cache_mode={args.plan_cache_mode}"
+    if args.plan_cache_mode != "settings":  # every connection of this process and of gunicorn's (config/settings.py)
+        os.environ["DB_PLAN_CACHE_MODE"] = args.plan_cache_mode
     with Stack("data_scale") as stack:
         stack.database = f"dam_scale_{size}" if args.keep else f"dam_scale_{size}_{stack.run_id}"
         stack.prepare_data_stores()
@@ -135,7 +135,7 @@ def one_size(args: argparse.Namespace) -> int:
                 "database": f"{stack.database} ({kept})",
                 "tenants": f"{data_scale_seed.TENANTS} (the 99 others with {data_scale_seed.SMALL_ASSETS} assets each)",
                 "timing": f"in process (Django test client), {args.repeat} requests per figure after 2 warm-ups",
-                "plan_cache_mode": args.plan_cache_mode + ("" if args.plan_cache_mode == "auto" else " (what-if)"),
+                "plan_cache_mode": os.environ.get("DB_PLAN_CACHE_MODE", "force_custom_plan (the settings' default)"),
             },
         )
 
@@ -158,7 +158,7 @@ def one_size(args: argparse.Namespace) -> int:
             plans_dir=REPO
             / "artifacts"
             / "data_scale"
-            / (str(size) + ("" if args.plan_cache_mode == "auto" else f"-{args.plan_cache_mode}")),
+            / (str(size) + ("" if args.plan_cache_mode == "settings" else f"-{args.plan_cache_mode}")),
             verbose=args.verbose,
         )
         measure_all(ctx, only=args.only)
