@@ -105,6 +105,7 @@ class PlacementFilter(SearchFilter):
         rendered = (
             Rendition.unscoped.filter(version__asset__in=assets.values("pk"))
             .exclude(placement_slug="")
+            .order_by("placement_slug")  # (the model's ordering would join DISTINCT: one row per rendition)
             .values_list("placement_slug", flat=True)
             .distinct()
         )
