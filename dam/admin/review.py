@@ -183,7 +183,7 @@ def _grouped(*, tenant: Tenant, items: list[BoardItem], group: str) -> list[Boar
 
 def _ordered(versions, group: str):
     if group == "campaign":
-        return versions.order_by(F("asset__campaign_id").desc(nulls_last=True), "id")
+        return versions.order_by(F("campaign_id").desc(nulls_last=True), "id")
     if group == "job":
         return versions.order_by(F("job_id").desc(nulls_last=True), "id")
     return versions.order_by("id")

@@ -50,7 +50,7 @@ def review_versions(*, tenant: Tenant | int, filters: ReviewFilters) -> QuerySet
     if filters.statuses:
         versions = versions.filter(status__in=filters.statuses)
     if filters.campaign_id is not None:
-        versions = versions.filter(asset__campaign_id=filters.campaign_id)
+        versions = versions.filter(campaign_id=filters.campaign_id)
     if filters.locale:
         # The market is the asset's locale; versions made before campaigns carry it on the version only.
         versions = versions.filter(Q(asset__locale__iexact=filters.locale) | Q(locale__iexact=filters.locale))

@@ -103,6 +103,8 @@ def asset_version_create(
     fields = {
         "tenant_id": asset.tenant_id,
         "parent": parent,
+        # The asset's campaign, which never changes: the review board sorts its backlog by it on an index.
+        "campaign_id": asset.campaign_id,
         **blob.row_fields(),
         "width": width,
         "height": height,
@@ -126,6 +128,7 @@ def asset_version_create(
             return found
         # Lock the asset row: concurrent edits of one asset get consecutive numbers.
         locked = Asset.objects.for_tenant(asset.tenant_id).select_for_update(no_key=True).get(pk=asset.pk)
+        fields["campaign_id"] = locked.campaign_id  # the row's, whatever the caller's copy says
         number = (locked.versions.aggregate(n=Max("number"))["n"] or 0) + 1
         try:
             with transaction.atomic():

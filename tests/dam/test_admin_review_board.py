@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from dam.blobs import blob_put
 from dam.lifecycle import VersionStatus
-from dam.models import Asset, ReviewDecision
+from dam.models import Asset, AssetVersion, ReviewDecision
 from dam.services.assets import asset_create, asset_version_create
 from dam.services.metadata import collection_create
 from governance.models import AuditEvent
@@ -134,6 +134,8 @@ def _campaign_version(tenant, *, campaign_id, title, locale="", placements=(), r
     Asset.objects.for_tenant(tenant).filter(pk=version.asset_id).update(
         campaign_id=campaign_id, locale=locale, placements=list(placements)
     )
+    # As a campaign's outputs carry it: the asset is filed under its campaign before its version is made.
+    AssetVersion.objects.for_tenant(tenant).filter(pk=version.pk).update(campaign_id=campaign_id)
     return version
 
 

@@ -259,6 +259,7 @@ def test_tenant_b_names_tenant_a_ids_they_are_not_found_and_nothing_changes(alic
     assert {s["reason"] for s in response.json()["skipped"]} == {"not_found"}
     # A filter names only the caller's own versions: tenant A's campaign is invisible to tenant B.
     Asset.objects.for_tenant(alice.tenant).update(campaign_id=5)
+    AssetVersion.objects.for_tenant(alice.tenant).update(campaign_id=5)  # (a campaign's outputs carry it on both)
     by_filter = charlie.client().post(URL, {"action": "approve", "filter": {"campaign_id": 5}}, format="json")
     assert by_filter.status_code == 400
     assert _snapshot(alice.tenant) == before
