@@ -20,7 +20,7 @@ emulated second is 1 / scale real seconds; job counts are chosen to keep each ru
 jobs at 72 RPM are 8 windows; here `--jobs` 900 at 360 RPM are 2.5). Every figure says what it is.
 
     .venv/bin/python bench/pool.py [--runs pool,outage,fairness,kill,scale] [--scale 5] [--jobs 900]
-        [--fair-jobs 600] [--b-jobs 10] [--b-after 65] [--kill-jobs 200] [--kills 10] [--scale-jobs 240]
+        [--fair-jobs 1000] [--b-jobs 10] [--b-after 65] [--kill-jobs 200] [--kills 10] [--scale-jobs 240]
     .venv/bin/python bench/pool.py --smoke   # every run at toy sizes (< 2 minutes): the path, not the figures
 
 Exit status: 0 every target met, 3 (MISSED_TARGET) a target missed, 1 a run broke (jobs left unfinished).
@@ -91,7 +91,7 @@ def parse_args() -> argparse.Namespace:
         help="the bulk worker's calls out at once, and the baseline router's callers (default 28: ~1.2x what the "
         "pool's 6 calls/s x ~3.8 s need, so the first window fills in ~50 s instead of one burst)",
     )
-    parser.add_argument("--fair-jobs", type=int, default=600, help="run 3: tenant A's bulk jobs (default 600)")
+    parser.add_argument("--fair-jobs", type=int, default=1000, help="run 3: tenant A's bulk jobs (default 1000)")
     parser.add_argument("--b-jobs", type=int, default=10, help="run 3: tenant B's interactive jobs (default 10)")
     parser.add_argument(
         "--b-after", type=float, default=65.0, help="run 3: real seconds after A's first call (default 65)"

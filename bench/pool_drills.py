@@ -193,7 +193,11 @@ def run_kill_drill(ctx: Any) -> list[bool]:
     )
     print(f"   failed jobs by error: {dict(failures)} (retry_unknown_outcome: once, JOB_MAX_ATTEMPTS 3)")
     print(f"   attempts before the sweep: {dict(attempts_before)}; declared unknown by attempts_sweep: {swept}")
-    print(f"   reconciliation: { ({k: v for k, v in report.to_dict().items() if not k.endswith('_calls')}) }")
+    counts = {k: v for k, v in report.to_dict().items() if not k.endswith("_calls") and k != "covers_until"}
+    print(
+        f"   reconciliation with the export ({len(rows)} billed rows), covering until now + the answer grace "
+        f"({_ANSWER_GRACE.total_seconds():.0f} s; the emulator is idle, so a later export would be the same): {counts}"
+    )
     table(
         [
             (

@@ -280,20 +280,28 @@ def _calls_after_open(phase: Phase, big: str, events: list[tuple[float, str, str
     if opened is None:
         return 0, 0
     closed = next((at for at, a, b in mine if at > opened and b == "closed"), math.inf)
+    # The breaker closes when the successful probe's answer is recorded, a few ms before its audit event is
+    # written: calls granted in between are after the closing. The emulator's record gives the answer's time.
+    answered = [
+        c["at"] + c.get("duration_ms", 0) / 1000
+        for c in phase.calls
+        if c.get("deployment") == big and c["status"] == 200 and opened < c["at"] < closed
+    ]
+    closed = min([closed, *answered[:1]])
     ids = [c["client_request_id"] for c in phase.calls if c.get("deployment") == big and c["at"] > opened]
     recorded = dict(
         ProviderAttempt.unscoped.filter(client_request_id__in=ids).values_list("client_request_id", "sent_at")
     )
     later, earlier = [], 0
     for call in phase.calls:
-        if call.get("deployment") != big or not opened < call["at"] < closed + 0.01:
+        if call.get("deployment") != big or not opened < call["at"] < closed:
             continue
         sent = recorded.get(call["client_request_id"])
         if sent is not None and sent.timestamp() < opened:
             earlier += 1
         else:
             later.append(f"+{call['at'] - opened:.1f} s ({call['status']})")
-    probes = sum(1 for at, a, _ in mine if a == "half_open" and opened < at <= closed + 0.01)
+    probes = sum(1 for at, a, _ in mine if a == "half_open" and opened < at <= closed + 1.0)
     print(
         f"   calls to {big} after its breaker opened: {earlier} granted before it opened (in flight), "
         f"{len(later)} granted after it, arriving (from the opening) at " + (", ".join(later) or "-")
