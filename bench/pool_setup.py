@@ -4,8 +4,8 @@ emulator and the database say happened to each call.
 Every run gets a pool and deployments of its own (fresh member keys, so fresh dispatcher windows), named after the
 run in the emulator too, and the emulator is reset between runs (its quota windows, stats and usage export).
 Rates are scaled: a deployment of `rpm` in the issue is `rpm x scale` here, because the emulator's and the
-platform's quota windows are a real 60 s; the emulator's published latency runs at `time_scale = 1 / (2 x scale)`
-(16-22 s emulated for a 1024x1024 low-quality call) unless a run fixes its latency in milliseconds.
+platform's quota windows are a real 60 s; the emulator's clock runs at `time_scale = 1 / scale` (a 1024x1024
+low-quality call, 16-22 s published, takes 3.2-4.4 s at scale 5) unless a run fixes its latency in milliseconds.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -214,13 +214,6 @@ def wait_done(job_ids: list[int], *, timeout: float, stall: float = 150) -> dict
     from jobs import wait_until_finished
 
     return wait_until_finished(job_ids, timeout=timeout, stall=stall, poll=1.0)
-
-
-def per_deployment(calls: list[dict]) -> dict[str, Counter]:
-    table: dict[str, Counter] = defaultdict(Counter)
-    for call in calls:
-        table[call.get("deployment") or "?"][call["status"]] += 1
-    return table
 
 
 def worker_env(*, calls_in_flight: int, extra: dict[str, str] | None = None) -> dict[str, str]:
