@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, F, Min, OuterRef, Prefetch, Q, QuerySet
+from django.db import connection
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 
 from dam.lifecycle import VersionStatus
 from dam.models import Asset, AssetVersion, ChecksState, Collection, Rendition
@@ -91,14 +92,29 @@ def campaign_label(title: str) -> str:
     return title.split(" / ", 1)[0].strip() or title
 
 
-def review_campaign_labels(*, tenant: Tenant | int, ids: list[int] | None = None) -> dict[int, str]:
+# One output's title per campaign id: a probe of the campaign index each (`asset_campaign_cell`).
+_CAMPAIGN_TITLES = """
+SELECT wanted.id, (
+    SELECT asset.title FROM dam_asset AS asset
+    WHERE asset.tenant_id = %s AND asset.campaign_id = wanted.id LIMIT 1
+)
+FROM unnest(%s::bigint[]) AS wanted(id)
+"""
+
+
+def review_campaign_labels(*, tenant: Tenant | int, ids: list[int | None]) -> dict[int, str]:
     """campaign id -> its label, newest campaign first. The library knows campaigns only by id (generation
-    sits above it), so the label is the title prefix its outputs carry."""
-    assets = Asset.objects.for_tenant(tenant).filter(campaign_id__isnull=False)
-    if ids is not None:
-        assets = assets.filter(campaign_id__in=ids)
-    rows = assets.values("campaign_id").annotate(title=Min("title")).order_by("-campaign_id")
-    return {row["campaign_id"]: campaign_label(row["title"]) for row in rows}
+    sits above it), so the label is the title prefix its outputs carry: every output of a campaign carries the
+    same one, so one output's title per campaign, where grouping every output of the campaigns took 160 ms at 1M
+    assets (bench/data_scale.py)."""
+    wanted = sorted({campaign_id for campaign_id in ids if campaign_id is not None}, reverse=True)
+    if not wanted:
+        return {}
+    tenant_id = tenant if isinstance(tenant, int) else tenant.pk
+    with connection.cursor() as cursor:
+        cursor.execute(_CAMPAIGN_TITLES, [tenant_id, wanted])
+        titles = dict(cursor.fetchall())
+    return {campaign_id: campaign_label(titles[campaign_id]) for campaign_id in wanted if titles.get(campaign_id)}
 
 
 # The board's choices of markets, jobs and campaigns come from the newest rows, not from every row of the tenant:
