@@ -218,9 +218,7 @@ def main() -> int:
             render_processes=args.render_processes,
         )
         worker_env = emulator.foundry_env(rpm=args.rpm, tpm=DEFAULT_TPM)
-        worker_env["LOG_LEVELS"] = (
-            "generation.services.calls=debug"  # each call's slot start, for the transit figures
-        )
+        worker_env["LOG_LEVELS"] = "generation.services.calls=debug"  # each call's slot start, for the transit figures
         worker_env.update(worker_env_overrides(args))
         worker = stack.start_worker(concurrency=args.concurrency, env=worker_env, queues=args.queues)
         submitter = make_submitter(stack, args, token=bench_tenant_token())
