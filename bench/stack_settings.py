@@ -14,4 +14,6 @@ _PREFIX = os.environ["BENCH_REDIS_PREFIX"]
 CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": _PREFIX}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": _PREFIX}
 RATE_LIMIT_KEY_PREFIX = f"{_PREFIX}ratelimit"
+# The pool dispatcher too: a fresh database's pool-1 and member-1 must not share keys with another run's.
+DISPATCH_KEY_PREFIX = f"{_PREFIX}dispatch"
 MODERATION_CACHE_KEY_PREFIX = f"{_PREFIX}moderation"
