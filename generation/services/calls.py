@@ -34,6 +34,7 @@ from generation.foundry.errors import (
     AuthenticationError,
     DeploymentNotFoundError,
     FoundryError,
+    MalformedResponseError,
     RateLimitedError,
     TransientError,
     UnknownOutcomeError,
@@ -138,7 +139,9 @@ def unit_call(*, job: Job, unit: JobGeneration, context: CallContext) -> Answer:
         except _NotSent:
             attempt_resolve(tenant_id=job.tenant_id, call_id=call_id, state=AttemptState.REFUSED)
             continue
-        except UnknownOutcomeError as exc:
+        except (UnknownOutcomeError, MalformedResponseError) as exc:
+            # No answer, or a 2xx whose body could not be read (the service generated and billed it; its usage is
+            # lost with the body): either way the call may be on the bill, so it is a provisional charge.
             attempt_unknown(job=job, call_id=call_id, reason=str(exc))
             raise
         except (RateLimitedError, *_PRE_GENERATION) as exc:

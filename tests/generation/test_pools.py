@@ -317,3 +317,22 @@ def test_priority_is_validated_and_sets_the_lane(alice):
         assert Job.unscoped.get(pk=response.json()["id"]).priority == "interactive"
         default = _submit(alice, "a cove at dusk")
         assert Job.unscoped.get(pk=default).priority == "bulk"
+
+
+def test_an_answer_whose_body_cannot_be_read_is_a_provisional_charge(alice, clean_emulator):
+    # A 200 with a broken body: the service generated (and bills) it, but its usage is lost with the body.
+    clean_emulator.configure(deployments={"broken-body": {"fault": "malformed"}})
+    _pool(clean_emulator, alice.tenant, [{"name": "broken-body"}])
+    with job_queue_consumed_only_by(set()):
+        job_id = _submit(alice, "a lighthouse in snow")
+        job_run(job_id=job_id, owner="run-1")
+
+    assert [state for _, state in _states(job_id)] == ["unknown"]
+    attempt = ProviderAttempt.unscoped.get(job_id=job_id)
+    (provisional,) = LedgerEntry.objects.for_tenant(alice.tenant).filter(job_id=job_id, kind="provisional")
+    assert provisional.provider_request_id == attempt.client_request_id
+    # The provider's export bills it: reconciliation settles it from the exported usage.
+    export = _export_of(clean_emulator, job_id=job_id)
+    settled = alice.client().post("/api/v1/provider-usage/reconcile", {"format": "csv", "usage": export}, format="json")
+    assert settled.json()["settled"] == 1
+    assert LedgerEntry.objects.for_tenant(alice.tenant).filter(job_id=job_id, kind="charge").count() == 1
