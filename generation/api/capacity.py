@@ -6,7 +6,8 @@
   `retry_unknown_outcome`. The pool and the weight are the operator's (a tenant does not raise its own share).
 - `GET /api/v1/provider-attempts?state=` (`costs:read`): every call made for the tenant, newest first.
 - `POST /api/v1/provider-usage/reconcile` (`admin`): the provider's per-request usage export (JSON or CSV) settles
-  or releases the tenant's provisional charges; rows of other tenants' calls are ignored.
+  or releases the tenant's provisional charges on the tenant's own deployments (its default, or a pool it owns);
+  calls on the platform's deployments are reconciled by the platform's operators; other tenants' rows are ignored.
 """
 
 from __future__ import annotations
@@ -161,5 +162,6 @@ class ReconcileView(TenantScopedAPIView):
             covers_until=params.validated_data.get("covers_until"),
             actor=Actor.of(user=context.user, api_key=context.api_key),
             origin=RequestOrigin.of(request),
+            own_deployments_only=True,  # the platform's deployments are reconciled by its operators
         )
         return Response(report.to_dict())

@@ -27,7 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from generation.lifecycle import TERMINAL_STATES
-from generation.models import AttemptState, Job, ProviderAttempt
+from generation.models import AttemptState, DeploymentPool, Job, ProviderAttempt
 from generation.services.attempts import attempt_unknown
 from governance.services.provisional import ledger_provisional_release, ledger_provisional_settle
 from tenants.audit import Actor, RequestOrigin
@@ -176,8 +176,14 @@ def provider_usage_reconcile(
     tenant: Tenant | None = None,
     covers_until: dt.datetime | None = None,
     origin: RequestOrigin | None = None,
+    own_deployments_only: bool = False,
 ) -> ReconcileReport:
     """Settle or release the unknown-outcome calls of `tenant` (every tenant's, for an operator) from the export.
+
+    `own_deployments_only` (a tenant's own request): only calls made on the tenant's own deployments (its default
+    deployment, or a pool it owns: it pays that provider and holds its export). Calls on the platform's
+    deployments are the platform's bill: an operator reconciles them (`manage.py reconcile_provider_usage`), or a
+    tenant could release its own provisional charges with an export of its making.
 
     `covers_until`: the export holds every billed call up to this moment (default: its latest row); a call absent
     from it is released only if it left at least the answer grace before that (its answer would be in it)."""
@@ -187,6 +193,8 @@ def provider_usage_reconcile(
     report.covers_until = covers_until or max((row.time for row in rows), default=None)
     report.declared_unknown = attempts_sweep(tenant=tenant)
     attempts = ProviderAttempt.unscoped if tenant is None else ProviderAttempt.objects.for_tenant(tenant)
+    if own_deployments_only:
+        attempts = attempts.filter(_owned_by(tenant))
     unknown = attempts.filter(state=AttemptState.UNKNOWN).select_related("tenant").order_by("id")
     for attempt in unknown.iterator(chunk_size=500):
         row = by_call.get(attempt.client_request_id)
@@ -206,6 +214,17 @@ def provider_usage_reconcile(
         else:
             report.still_unknown.append(attempt.client_request_id)
     return report
+
+
+def _owned_by(tenant: Tenant | None) -> Q:
+    """Attempts on deployments the tenant owns: `tenant-<id>/…` (its own default) or `pool-<id>/…` of a pool it
+    owns (the config names `generation.models` gives them)."""
+    if tenant is None:
+        return Q(pk__in=[])
+    owned = Q(deployment__startswith=f"tenant-{tenant.pk}/")
+    for pool_id in DeploymentPool.objects.filter(owner=tenant).values_list("pk", flat=True):
+        owned |= Q(deployment__startswith=f"pool-{pool_id}/")
+    return owned
 
 
 def _claim(attempt: ProviderAttempt, state: str, *, provider_request_id: str = "") -> bool:

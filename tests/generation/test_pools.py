@@ -51,9 +51,10 @@ def _closed_port() -> int:
         return probe.getsockname()[1]
 
 
-def _pool(emulator, tenant, members: list[dict], **capacity) -> DeploymentPool:
-    """A platform pool of emulator deployments (name, region, data_zone, priority, …), assigned to `tenant`."""
-    pool = pool_create(name=f"pool-{tenant.slug}", owner=None, actor=OPERATOR)
+def _pool(emulator, tenant, members: list[dict], *, own: bool = False, **capacity) -> DeploymentPool:
+    """A pool of emulator deployments (name, region, data_zone, priority, …), assigned to `tenant`: the platform's,
+    or (`own`) the tenant's own (it pays that provider and may reconcile its calls itself)."""
+    pool = pool_create(name=f"pool-{tenant.slug}", owner=tenant if own else None, actor=OPERATOR)
     for spec in members:
         member = PoolMember(
             pool=pool,
@@ -168,7 +169,13 @@ def test_an_unknown_outcome_is_never_sent_elsewhere_and_becomes_a_provisional_ch
 
 def test_retry_once_calls_again_after_one_unknown_outcome_and_reconciliation_settles_the_first(alice, clean_emulator):
     clean_emulator.configure(deployments={"slow": {"latency": 2500}})
-    _pool(clean_emulator, alice.tenant, [{"name": "slow", "read_timeout_seconds": 1}], retry_unknown_outcome="once")
+    _pool(
+        clean_emulator,
+        alice.tenant,
+        [{"name": "slow", "read_timeout_seconds": 1}],
+        own=True,
+        retry_unknown_outcome="once",
+    )
     with job_queue_consumed_only_by(set()):
         job_id = _submit(alice, "a harbour at night")
         first = job_run(job_id=job_id, owner="run-1")
@@ -203,14 +210,14 @@ def test_a_call_absent_from_a_covering_export_is_released(alice, clean_emulator,
     from generation.models import JobGeneration
     from generation.services.attempts import attempt_record
 
-    _pool(clean_emulator, alice.tenant, [{"name": "any"}])
+    pool = _pool(clean_emulator, alice.tenant, [{"name": "any"}], own=True)
     clean_emulator.configure(deployments={"any": {}})
     with job_queue_consumed_only_by(set()):
         job_id = _submit(alice, "a harbour at noon")
         job = Job.unscoped.select_related("tenant").get(pk=job_id)
         unit = JobGeneration.unscoped.get(job_id=job_id)
         # A run recorded its call and died before sending it: the job then ended (cancelled).
-        attempt_record(job=job, unit=unit, call_id=f"job-{job_id}-never-sent", deployment="pool/any")
+        attempt_record(job=job, unit=unit, call_id=f"job-{job_id}-never-sent", deployment=f"pool-{pool.pk}/any")
         Job.unscoped.filter(pk=job_id).update(state="cancelled")
     covers = "2999-01-01T00:00:00Z"
     # The operator's command: the export does not cover the call's time yet, so nothing is decided.
@@ -322,7 +329,7 @@ def test_priority_is_validated_and_sets_the_lane(alice):
 def test_an_answer_whose_body_cannot_be_read_is_a_provisional_charge(alice, clean_emulator):
     # A 200 with a broken body: the service generated (and bills) it, but its usage is lost with the body.
     clean_emulator.configure(deployments={"broken-body": {"fault": "malformed"}})
-    _pool(clean_emulator, alice.tenant, [{"name": "broken-body"}])
+    _pool(clean_emulator, alice.tenant, [{"name": "broken-body"}], own=True)
     with job_queue_consumed_only_by(set()):
         job_id = _submit(alice, "a lighthouse in snow")
         job_run(job_id=job_id, owner="run-1")
@@ -336,3 +343,26 @@ def test_an_answer_whose_body_cannot_be_read_is_a_provisional_charge(alice, clea
     settled = alice.client().post("/api/v1/provider-usage/reconcile", {"format": "csv", "usage": export}, format="json")
     assert settled.json()["settled"] == 1
     assert LedgerEntry.objects.for_tenant(alice.tenant).filter(job_id=job_id, kind="charge").count() == 1
+
+
+def test_a_tenant_cannot_reconcile_calls_on_the_platforms_deployments(alice, clean_emulator, tmp_path):
+    # The platform pays for its deployments: an export a tenant uploads could otherwise release its own charges.
+    clean_emulator.configure(deployments={"slow": {"latency": 3000}})
+    _pool(clean_emulator, alice.tenant, [{"name": "slow", "read_timeout_seconds": 1}], retry_unknown_outcome="never")
+    with job_queue_consumed_only_by(set()):
+        job_id = _submit(alice, "a pier at dawn")
+        job_run(job_id=job_id, owner="run-1")
+    forged = alice.client().post(
+        "/api/v1/provider-usage/reconcile",
+        {"format": "json", "usage": "[]", "covers_until": "2999-01-01T00:00:00Z"},
+        format="json",
+    )
+    assert forged.status_code == 200 and forged.json()["released"] == 0
+    assert ProviderAttempt.unscoped.get(job_id=job_id).state == AttemptState.UNKNOWN
+    # The operator reconciles it with the provider's real export.
+    export = tmp_path / "usage.csv"
+    export.write_text(_export_of(clean_emulator, job_id=job_id))
+    out = io.StringIO()
+    call_command("reconcile_provider_usage", file=str(export), stdout=out)
+    assert "settled 1" in out.getvalue()
+    assert ProviderAttempt.unscoped.get(job_id=job_id).state == AttemptState.SETTLED
