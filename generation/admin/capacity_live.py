@@ -12,11 +12,9 @@ import logging
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import redis
-
-from generation.dispatch import Member, MemberState
+from generation.dispatch import MemberState
 from generation.models import DeploymentPool, PoolMember, TenantCapacity
-from generation.selectors.pools import _dispatcher, pool_members, route_for
+from generation.selectors.pools import dispatch_members, member_states, pool_members, route_for
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -69,25 +67,6 @@ def live_values(state: MemberState | None, *, zone: ZoneInfo, enabled: bool = Tr
     }
 
 
-def _states(pool_key: str, members: tuple[Member, ...]) -> dict[str, MemberState] | None:
-    """Every member's state from the dispatcher; None when Redis cannot say (the page still shows the pool)."""
-    if not members:
-        return {}
-    try:
-        return {state.key: state for state in _dispatcher(pool_key, members).snapshot()}
-    except (redis.RedisError, ValueError):
-        logger.warning("capacity page: no live state for %s", pool_key, exc_info=True)
-        return None
-
-
-def _dispatch_members(rows: list[PoolMember]) -> tuple[Member, ...]:
-    # As the route selector builds them: the same members, so the same dispatcher (and its loaded scripts).
-    return tuple(
-        Member(key=r.dispatch_key, rpm=r.rpm, tpm=r.tpm, priority=r.priority, weight=r.weight, enabled=r.enabled)
-        for r in rows
-    )
-
-
 def operator_pools() -> list[dict[str, Any]]:
     """Every pool with its members (and their live state) and the tenants it serves: the operator's view."""
     pools = list(DeploymentPool.objects.select_related("owner").order_by("owner_id", "name"))
@@ -101,7 +80,7 @@ def operator_pools() -> list[dict[str, Any]]:
     utc = zone_named("UTC")
     result = []
     for pool in pools:
-        states = _states(pool.dispatch_key, _dispatch_members(rows[pool.pk]))
+        states = member_states(pool_key=pool.dispatch_key, members=dispatch_members(rows[pool.pk]))
         members = [
             {
                 "member": m,
@@ -123,11 +102,7 @@ def tenant_capacity_view(tenant: Tenant) -> dict[str, Any]:
     """The tenant's own pool and the deployments its calls may go to (residency applied), nothing of others."""
     capacity = TenantCapacity.objects.for_tenant(tenant).select_related("pool").first()
     route = route_for(tenant_id=tenant.pk)
-    try:
-        states = {state.key: state for state in route.dispatcher().snapshot()}
-    except (redis.RedisError, ValueError):
-        logger.warning("capacity page: no live state for tenant %s", tenant.pk, exc_info=True)
-        states = None
+    states = member_states(pool_key=route.pool_key, members=route.members)
     zone = zone_named(tenant.time_zone)
     pool = capacity.pool if capacity else None
     rows = {m.dispatch_key: m for m in pool_members(pool_id=pool.pk)} if pool else {}

@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from generation.models import AttemptState, ProviderAttempt, RetryUnknownOutcome, TenantCapacity
-from generation.selectors.pools import route_for
+from generation.selectors.pools import member_states, route_for
 from generation.services.capacity import tenant_capacity_set
 from generation.services.reconciliation import provider_usage_reconcile, usage_rows_parse
 from tenants.api.base import TenantScopedAPIView, TenantScopedViewSet
@@ -45,7 +45,7 @@ class CapacityUpdateSerializer(InputSerializer):
 def _capacity_body(tenant) -> dict:
     capacity = TenantCapacity.objects.for_tenant(tenant).select_related("pool").first()
     route = route_for(tenant_id=tenant.pk)
-    states = {state.key: state for state in route.dispatcher().snapshot()}
+    states = member_states(pool_key=route.pool_key, members=route.members) or {}
     deployments = []
     for member in route.members:
         if member.key not in route.allowed:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
+import redis
 from django.conf import settings
 from django.db.models import QuerySet
 
-from generation.dispatch import Member, PoolDispatcher
+from generation.dispatch import Member, MemberState, PoolDispatcher
 from generation.foundry.config import DeploymentConfig
 from generation.selectors.deployments import deployment_config_for
 from tenants.change_feed import JOBS_CHANNEL
 from tenants.feed_cache import FeedCache
 
+logger = logging.getLogger(__name__)
 # Read before every call; dropped by `dam_jobs` notices when a capacity row, a pool or a member changes
 # (generation 0008), or the tenant's own deployment (0004). The expiry only bounds a quiet tenant's entry.
 _routes = FeedCache(JOBS_CHANNEL, max_entries=10_000)
@@ -66,6 +70,25 @@ def pool_members(*, pool_id: int) -> QuerySet:
     return PoolMember.objects.filter(pool_id=pool_id).order_by("priority", "id")
 
 
+def dispatch_members(rows: Iterable) -> tuple[Member, ...]:
+    """Pool member rows as the dispatcher sees them (the same members: the same dispatcher, its scripts loaded)."""
+    return tuple(
+        Member(key=r.dispatch_key, rpm=r.rpm, tpm=r.tpm, priority=r.priority, weight=r.weight, enabled=r.enabled)
+        for r in rows
+    )
+
+
+def member_states(*, pool_key: str, members: tuple[Member, ...]) -> dict[str, MemberState] | None:
+    """Each member's live state (headroom, breaker, latency) from the dispatcher; None when Redis cannot say."""
+    if not members:
+        return {}
+    try:
+        return {state.key: state for state in _dispatcher(pool_key, members).snapshot()}
+    except (redis.RedisError, ValueError):
+        logger.warning("no live state for pool %s", pool_key, exc_info=True)
+        return None
+
+
 def _single(config: DeploymentConfig, *, pool_key: str, capacity) -> Route:
     member = Member(key=config.name, rpm=config.rpm, tpm=config.tpm)
     return Route(
@@ -91,17 +114,7 @@ def route_for(*, tenant_id: int) -> Route:
             pool_key = PLATFORM_POOL_KEY if config.name == "platform" else config.name
             return _single(config, pool_key=pool_key, capacity=capacity)
         rows = list(pool_members(pool_id=capacity.pool_id))
-        members = tuple(
-            Member(
-                key=row.dispatch_key,
-                rpm=row.rpm,
-                tpm=row.tpm,
-                priority=row.priority,
-                weight=row.weight,
-                enabled=row.enabled,
-            )
-            for row in rows
-        )
+        members = dispatch_members(rows)
         return Route(
             pool_key=capacity.pool.dispatch_key,
             members=members,

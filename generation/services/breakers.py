@@ -14,24 +14,21 @@ from django.db import transaction
 from dam.services.webhooks import webhook_emit
 from generation.dispatch import BreakerChange
 from generation.selectors.pools import Route
+from generation.services.capacity import pool_tenants
 from tenants.audit import Actor, audit
 
 logger = logging.getLogger(__name__)
 
 
 def _tenants_of(route: Route) -> list[int]:
-    from generation.models import DeploymentPool, TenantCapacity
+    from generation.models import DeploymentPool
 
     if not route.pool_key.startswith("pool-"):
         name = route.pool_key
         # A tenant's own default deployment: "tenant-<id>/<name>".
         return [int(name.split("/")[0].removeprefix("tenant-"))] if name.startswith("tenant-") else []
-    pool_id = int(route.pool_key.removeprefix("pool-"))
-    tenants = set(TenantCapacity.unscoped.filter(pool_id=pool_id).values_list("tenant_id", flat=True))
-    owner = DeploymentPool.objects.filter(pk=pool_id).values_list("owner_id", flat=True).first()
-    if owner:
-        tenants.add(owner)
-    return sorted(tenants)
+    pool = DeploymentPool.objects.filter(pk=int(route.pool_key.removeprefix("pool-"))).first()
+    return pool_tenants(pool) if pool is not None else []
 
 
 def breaker_changed(*, route: Route, change: BreakerChange) -> None:

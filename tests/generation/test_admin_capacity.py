@@ -12,7 +12,7 @@ import redis
 from django.contrib.auth import get_user_model
 
 from generation.admin import capacity_live
-from generation.dispatch import MemberState, Outcome
+from generation.dispatch import MemberState, Outcome, PoolDispatcher
 from generation.models import DeploymentPool, PoolMember, TenantCapacity
 from generation.selectors import pools as pool_selectors
 from generation.services.capacity import pool_create, pool_member_save, tenant_capacity_set
@@ -372,11 +372,10 @@ def test_the_settings_menu_links_the_page_for_admins_and_operators_only(root, al
 
 
 def test_without_redis_the_page_still_shows_the_pools_and_says_the_live_state_is_missing(root, pool_a, monkeypatch):
-    class Down:
-        def snapshot(self):
-            raise redis.ConnectionError("connection refused")
+    def down(self):
+        raise redis.ConnectionError("connection refused")
 
-    monkeypatch.setattr(capacity_live, "_dispatcher", lambda pool_key, members: Down())
+    monkeypatch.setattr(PoolDispatcher, "snapshot", down)
     response = signed_in(root).get(PAGE)
     assert response.status_code == 200
     body = response.content.decode()
