@@ -186,7 +186,7 @@ def _send(route: Route, grant: Grant, admitted: int, send: Callable[[], ImageRes
             result = send()
         except FoundryError as exc:
             latency = time.monotonic() - sent
-            _record(route, grant, _outcome_of(exc), latency, getattr(exc, "quota_headers", None))
+            _record(route, grant, _outcome_of(exc), latency, _answer_headers(exc))
             raise
         _record(route, grant, Outcome.SUCCESS, time.monotonic() - sent, result.quota_headers)
         return result
@@ -198,6 +198,16 @@ def _record(route: Route, grant: Grant, outcome: Outcome, latency: float, header
     )
     if change is not None:
         breaker_changed(route=route, change=change)
+
+
+def _answer_headers(exc: FoundryError) -> dict[str, str] | None:
+    """What the dispatcher learns from a refusal: the quota headers, and a 429's retry-after (without it the member
+    would be held only one slot's time and asked again at once)."""
+    headers = dict(getattr(exc, "quota_headers", None) or {})
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers["retry-after-ms"] = str(round(retry_after * 1000))
+    return headers or None
 
 
 def _outcome_of(exc: FoundryError) -> Outcome:
