@@ -323,6 +323,8 @@ DISPATCH_KEY_PREFIX = "dam:dispatch"
 POOL_BREAKER_FAILURES = env_int("POOL_BREAKER_FAILURES", 3, minimum=1)
 POOL_BREAKER_SERVER_ERRORS = env_int("POOL_BREAKER_SERVER_ERRORS", 5, minimum=1)
 POOL_BREAKER_COOLDOWN_SECONDS = env_int("POOL_BREAKER_COOLDOWN_SECONDS", 30, minimum=1)
+# A member's calls go out window / rpm apart (Azure judges RPM over 1-10 s periods; docs/capacity.md "Pacing").
+POOL_PACING = env_bool("POOL_PACING", True)
 
 # --- Governance: audit trail, ledger, budgets ---
 # How many reverse proxies of ours append to X-Forwarded-For: the audit trail records the address

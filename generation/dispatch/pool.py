@@ -65,6 +65,7 @@ class PoolDispatcher:
         breaker_burst_seconds: float = 30.0,
         breaker_cooldown_seconds: float = 30.0,
         ticket_lease_seconds: float = 5.0,
+        pacing: bool = True,
     ) -> None:
         keys = [m.key for m in members]
         if not members or len(set(keys)) != len(keys):
@@ -87,6 +88,7 @@ class PoolDispatcher:
                 "l": max(1, round(ticket_lease_seconds * _MICROSECONDS)),
                 "cd": max(0, round(breaker_cooldown_seconds * _MICROSECONDS)),
                 "mp": self._member_prefix,
+                "pc": 1 if pacing else 0,
                 "m": [
                     {"k": m.key, "r": m.rpm, "t": m.tpm, "p": m.priority, "wt": m.weight} for m in members if m.enabled
                 ],

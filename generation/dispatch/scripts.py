@@ -17,8 +17,8 @@ under `<key_prefix>:<pool_key>` (ARGV[1]):
   tn:<tenant>       the tenant's grants in the window (max_share);  gt:<ticket>  the tenant of a granted ticket
   keeper            the one waiting ticket whose BLPOP times out when the next slot frees ("timer")
 ARGV[1] the pool's prefix, ARGV[2] pool config (JSON: w window µs, l lease µs, cd cooldown µs, mp members' prefix,
-m enabled members [{k, r, t, p, wt}]), ARGV[3] a random number in [0, 1) for the weighted choice; script arguments
-follow.
+pc pacing 1/0, m enabled members [{k, r, t, p, wt}]), ARGV[3] a random number in [0, 1) for the weighted choice;
+script arguments follow.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ LIBRARY = r"""
 local P = ARGV[1]
 local cfg = cjson.decode(ARGV[2])
 local seed = math.floor(tonumber(ARGV[3]) * 2147483645) + 1
-local W, LEASE, COOL = cfg.w, cfg.l, cfg.cd
+local W, LEASE, COOL, PACE = cfg.w, cfg.l, cfg.cd, cfg.pc == 1
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 local function rand() seed = (seed * 16807) % 2147483647; return seed / 2147483647 end
@@ -38,6 +38,12 @@ local function mkey(k, s) return cfg.mp .. ':' .. k .. ':' .. s end  -- a member
 local LANES = {'interactive', 'bulk'}
 
 local function limit(v) local l = math.floor(v.eff); if l < 1 then l = 1 end; return l end
+
+-- Pacing: a member's grants at least window / rate apart (µs), not the whole window's worth at once. Azure
+-- evaluates RPM over 1 or 10 second periods, so a burst within the minute is refused even under the quota; and a
+-- saturated window that was filled in one burst frees its slots in the same burst a window later, so a call that
+-- arrives in between (an interactive one) waits for the next clump instead of the next slot.
+local function spacing(v) return W / limit(v) end
 
 local function load_member(m)
   local sk = mkey(m.k, 'st')
@@ -54,13 +60,14 @@ local function load_member(m)
   redis.call('ZREMRANGEBYSCORE', lk, '-inf', now - W)
   local e = redis.call('ZRANGE', lk, 0, -1, 'WITHSCORES')
   local v = {k = m.k, m = m, eff = eff, count = #e / 2, used = 0, toks = {}, stamps = {}, br = s[4] or 'closed',
-             probe = false, taken = false, blocked = nil}
+             probe = false, taken = false, blocked = nil, last = nil}
   for i = 1, #e, 2 do
     local tk = tonumber(string.match(e[i], ':(%d+)$')) or 0
     v.used = v.used + tk
     v.toks[#v.toks + 1] = tk
     v.stamps[#v.stamps + 1] = tonumber(e[i + 1])
   end
+  v.last = v.stamps[#v.stamps]  -- the log is in stamp order: the latest grant (or its restamped departure)
   local hold = tonumber(s[3]) or 0
   if hold > now then v.blocked = hold end
   if v.br == 'open' then
@@ -84,6 +91,7 @@ local function has_room(v, tk)
   if v.blocked or v.taken then return false end
   if v.count + 1 > limit(v) then return false end
   if v.m.t > 0 and v.used + tk > v.m.t then return false end
+  if PACE and v.last and now < v.last + spacing(v) then return false end
   return true
 end
 
@@ -95,6 +103,7 @@ local function ready_at(v, tk)
   while (fr < need_r or ft < need_t) and i <= #v.stamps do
     fr = fr + 1; ft = ft + v.toks[i]; at = v.stamps[i] + W; i = i + 1
   end
+  if PACE and v.last and v.last + spacing(v) > at then at = math.ceil(v.last + spacing(v)) end
   if v.blocked and v.blocked > at then at = v.blocked end
   return at
 end
@@ -268,7 +277,7 @@ local function pass(caller)
           redis.call('PEXPIRE', P .. ':active', math.ceil(W / 1000))
           if active then table.insert(active, h.tenant) end
           pick.count = pick.count + 1; pick.used = pick.used + tk
-          pick.toks[#pick.toks + 1] = tk; pick.stamps[#pick.stamps + 1] = now
+          pick.toks[#pick.toks + 1] = tk; pick.stamps[#pick.stamps + 1] = now; pick.last = now
           local probe = '0'
           if pick.probe then
             probe = '1'; pick.taken = true

@@ -61,6 +61,7 @@ def _dispatcher(pool_key: str, members: tuple[Member, ...]) -> PoolDispatcher:
         breaker_failures=_NEVER if single else settings.POOL_BREAKER_FAILURES,
         breaker_server_errors=_NEVER if single else settings.POOL_BREAKER_SERVER_ERRORS,
         breaker_cooldown_seconds=settings.POOL_BREAKER_COOLDOWN_SECONDS,
+        pacing=settings.POOL_PACING,
     )
 
 

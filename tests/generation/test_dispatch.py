@@ -8,6 +8,7 @@ order is decided by the dispatcher alone and not by thread scheduling.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -45,6 +46,9 @@ def make_pool():
     def make(members, **kwargs) -> PoolDispatcher:
         kwargs.setdefault("window_seconds", 2.0)
         kwargs.setdefault("ticket_lease_seconds", 1.0)
+        # These tests pin the window's, the queue's and the breaker's rules with calls granted back to back;
+        # pacing (on in production) adds its spacing on top and has its own tests below ("pacing").
+        kwargs.setdefault("pacing", False)
         pool = PoolDispatcher(
             redis_url=settings.REDIS_URL, pool_key=f"pool{len(pools)}", members=members, key_prefix=prefix, **kwargs
         )
@@ -558,3 +562,46 @@ def test_snapshot_counts_calls_and_throttles_of_the_last_minute_and_latency_perc
     for _ in range(250):
         pool.record_outcome(member="b", outcome=Outcome.SUCCESS, latency_seconds=0.1)
     assert pool._redis.llen(f"{pool._member_prefix}:b:lat") == 200  # bounded
+
+
+# -- pacing ------------------------------------------------------------------------------------------------------
+
+
+def test_pacing_spaces_a_members_grants_window_over_rate_apart(make_pool):
+    window, rpm = 2.0, 4  # one grant every 0.5 s, not four at once and then nothing for two seconds
+    pool = make_pool([Member("a", rpm=rpm)], window_seconds=window, pacing=True)
+    granted: list[float] = []
+    for i in range(rpm):
+        _grant(pool, f"p{i}", timeout=5.0)
+        granted.append(time.monotonic())
+    gaps = [b - a for a, b in itertools.pairwise(granted)]
+    assert min(gaps) >= window / rpm - TOLERANCE, gaps
+    assert max(gaps) <= window / rpm + 2 * TOLERANCE, gaps  # a slot's time each, not a window
+
+
+def test_paced_retry_after_is_the_next_slot_not_the_end_of_the_window(make_pool):
+    pool = make_pool([Member("a", rpm=2)], window_seconds=30, pacing=True)
+    _grant(pool, "first")
+    with pytest.raises(RateLimitTimeout) as raised:
+        _grant(pool, "second", timeout=0)
+    assert 14 < raised.value.retry_after <= 15  # 30 s / 2 a window: the second slot is 15 s after the first
+
+
+def test_paced_interactive_call_in_a_saturated_pool_waits_about_one_slot(make_pool):
+    # The benchmark's fairness run in miniature: tenant A's bulk tickets keep the pool saturated; B's
+    # interactive call, arriving between two of A's grants, takes the next slot. Unpaced, the window A filled in
+    # one burst frees in one burst a window later, and B waits for that clump (up to a whole window).
+    window = 2.0
+    pool = make_pool([Member("a", rpm=4), Member("b", rpm=8)], window_seconds=window, pacing=True)
+    waiters = Waiters(pool)
+    for i in range(40):
+        waiters.start(f"A{i}", tenant="A", timeout=window * 1.3 + 2.5)
+    time.sleep(window * 1.3)  # saturated for more than a window
+    waits = []
+    for i in range(3):
+        grant = _grant(pool, f"B{i}", tenant="B", lane=INTERACTIVE, timeout=5.0)
+        waits.append(grant.waited_seconds)
+        time.sleep(0.1)
+    waiters.join()
+    # The pool frees a slot every 0.17 s on average (12 a window), at most 0.5 s apart on one member.
+    assert max(waits) <= window / 4 + 4 * TOLERANCE, waits
