@@ -5,6 +5,8 @@ the provider's response and charges it), `refused` / `failed` (the service said 
 an error: nothing billed), or `unknown` (no answer: a timeout after sending, or found still `sent` by the next run
 after a crash). An unknown attempt is a provisional charge at its planned cost until reconciliation settles it
 (found in the provider's usage) or releases it (not billed): `generation.services.reconciliation`.
+An answer that still arrives later is charged once whatever was decided meanwhile (`attempt_answered`): a settled
+call keeps reconciliation's charge, a released one is charged and the contradicted release audited.
 """
 
 from __future__ import annotations
@@ -16,10 +18,17 @@ from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
-from generation.models import AttemptState, Job, JobGeneration, ProviderAttempt
+from generation.models import AttemptState, Job, JobGeneration, ProviderAttempt, ProviderResponse
 from generation.sizing import MAX_EDIT_INPUT_IMAGE_TOKENS, output_tokens
+from governance.models import LedgerEntry
 from governance.prices import ledger_charge_cost
-from governance.services.provisional import ledger_provisional_charge, ledger_provisional_settle
+from governance.services.ledger import ledger_charge_response
+from governance.services.provisional import (
+    ledger_charge_of,
+    ledger_provisional_charge,
+    ledger_provisional_settle,
+    ledger_release_contradicted,
+)
 from tenants.audit import Actor, audit
 
 
@@ -76,25 +85,83 @@ def attempt_resolve(*, tenant_id: int, call_id: str, state: str, detail: dict | 
     )
 
 
-def attempt_answered(*, job: Job, call_id: str, provider_request_id: str) -> None:
-    """In the transaction that records the response and its charge. An attempt already declared unknown (its
-    answer arrived after another run gave up on it) has its provisional charge settled by that very charge."""
-    attempts = ProviderAttempt.objects.for_tenant(job.tenant_id).select_for_update().filter(client_request_id=call_id)
-    attempt = attempts.first()
+def attempt_answered(*, job: Job, unit: JobGeneration, response: ProviderResponse, call_id: str | None) -> LedgerEntry:
+    """The answer's charge, decided with its attempt, in the transaction that records the response.
+
+    - sent (the usual case) or no attempt: the response is charged from its usage.
+    - unknown (the answer came after another run gave up on it): charged, and its provisional charge settled by
+      that very charge.
+    - settled (reconciliation found the call in the provider's usage export and charged it from there): not
+      charged again. The export's charge stays: it is the provider's own bill, it was made first, and reports,
+      counters and budget alerts have counted it already; with Azure both name the call by its apim-request-id,
+      so a second charge would also fail the one-charge-per-response index and lose the answer. The answer's
+      request id is kept on the attempt and the late answer audited (with what its usage would have cost, so a
+      difference from the export shows).
+    - released (the export said unbilled): the answer proves the provider billed it. It is charged, and the
+      contradiction is audited (`provider_call.release_contradicted`): the export an operator trusted was wrong.
+    """
+    attempt = (
+        ProviderAttempt.objects.for_tenant(job.tenant_id).select_for_update().filter(client_request_id=call_id).first()
+        if call_id
+        else None
+    )
+    was = attempt.state if attempt is not None else None
+    if was == AttemptState.SETTLED:
+        return _answered_after_settlement(job=job, attempt=attempt, response=response)
+    charge = ledger_charge_response(
+        tenant=job.tenant,
+        job_id=job.pk,
+        provider_request_id=response.provider_request_id,
+        usage=response.usage_dict(),
+        occurred_at=response.created_at,
+        **charge_attribution(job=job, unit=unit),
+        usage_estimated=not response.usage_reported,
+        response_is_new=True,
+    )
     if attempt is None:
-        return
-    was = attempt.state
-    attempts.update(state=AttemptState.ANSWERED, provider_request_id=provider_request_id, resolved_at=timezone.now())
+        return charge
+    ProviderAttempt.objects.for_tenant(job.tenant_id).filter(pk=attempt.pk).update(
+        state=AttemptState.ANSWERED, provider_request_id=response.provider_request_id, resolved_at=timezone.now()
+    )
     if was == AttemptState.UNKNOWN:
         ledger_provisional_settle(
             tenant=job.tenant,
             call_id=call_id,
-            provider_request_id=provider_request_id,
-            usage={},  # the response's charge exists already (same transaction): it is returned, not made again
+            provider_request_id=response.provider_request_id,
+            usage={},  # the response's charge exists already (just above): it is returned, not made again
             occurred_at=timezone.now(),
             actor=Actor.system("worker"),
             source="answer received",
         )
+    elif was == AttemptState.RELEASED:
+        ledger_release_contradicted(
+            tenant=job.tenant,
+            call_id=call_id,
+            charge=charge,
+            actor=Actor.system("worker"),
+            detail={"deployment": attempt.deployment, "job_id": job.pk},
+        )
+    return charge
+
+
+def _answered_after_settlement(*, job: Job, attempt: ProviderAttempt, response: ProviderResponse) -> LedgerEntry:
+    settled = ledger_charge_of(tenant=job.tenant, provider_request_id=attempt.provider_request_id)
+    attempt.detail = {**attempt.detail, "answered_late": response.provider_request_id}
+    attempt.save(update_fields=["detail"])
+    audit(
+        tenant=job.tenant,
+        actor=Actor.system("worker"),
+        action="provider_call.answered_after_settlement",
+        target=("job", job.pk),
+        payload={
+            "call_id": attempt.client_request_id,
+            "provider_request_id": response.provider_request_id,
+            "settled_as": attempt.provider_request_id,
+            "charged_usd": settled.amount_usd,
+            "answer_usd": ledger_charge_cost(response.usage_dict(), response.created_at).total_usd,
+        },
+    )
+    return settled
 
 
 @transaction.atomic

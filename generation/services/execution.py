@@ -43,7 +43,6 @@ from generation.selectors.pools import Route, route_for
 from generation.services.attempts import (
     attempt_answered,
     attempts_orphaned,
-    charge_attribution,
     most_unknown_attempts,
 )
 from generation.services.calls import CallContext, LeaseLost, NoRoute, unit_call
@@ -62,7 +61,6 @@ from generation.sizing import output_tokens
 from governance.safety.backends import ModerationBackend, ModerationError, ModerationUnavailable, moderation_backend
 from governance.safety.policy import SafetyPolicy
 from governance.safety.verdicts import Stage, provider_refusal_verdict
-from governance.services.ledger import ledger_charge_response
 from tenants.audit import Actor, audit, audit_deferred
 
 logger = logging.getLogger(__name__)
@@ -191,18 +189,8 @@ def _response_insert(
         latency_ms=int(result.latency_seconds * 1000),
         outputs=outputs,
     )
-    ledger_charge_response(
-        tenant=job.tenant,
-        job_id=job.pk,
-        provider_request_id=response.provider_request_id,
-        usage=response.usage_dict(),
-        occurred_at=response.created_at,
-        **charge_attribution(job=job, unit=unit),
-        usage_estimated=not response.usage_reported,
-        response_is_new=True,
-    )
-    if call_id is not None:
-        attempt_answered(job=job, call_id=call_id, provider_request_id=response.provider_request_id)
+    # Its charge, decided with its attempt (one confirmed charge per answer, whatever reconciliation did first).
+    attempt_answered(job=job, unit=unit, response=response, call_id=call_id)
     return response
 
 

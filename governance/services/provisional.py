@@ -199,3 +199,36 @@ def ledger_provisional_release(
         origin=origin,
     )
     return reversal
+
+
+def ledger_charge_of(*, tenant: Tenant | int, provider_request_id: str) -> LedgerEntry:
+    """The confirmed charge of a provider response (one per response: the ledger's unique index)."""
+    return LedgerEntry.objects.for_tenant(tenant).get(
+        kind=LedgerEntry.Kind.CHARGE, provider_request_id=provider_request_id
+    )
+
+
+def ledger_release_contradicted(
+    *, tenant: Tenant | int, call_id: str, charge: LedgerEntry, actor: Actor, detail: Mapping[str, object]
+) -> None:
+    """A call whose provisional charge was released (the usage export said unbilled) was answered after all: the
+    answer is proof the provider billed it, and `charge` (made from it) is its spend. The release stays in the
+    ledger as it was decided; this audits the contradiction, so an operator sees that the export was wrong (and
+    may hold other calls the same export released). Call it in the transaction of the charge."""
+    tenant = tenant_of(tenant)
+    release = _provisional(tenant, call_id, LedgerEntry.Kind.PROVISIONAL_RELEASE)
+    audit(
+        tenant=tenant,
+        actor=actor,
+        action="provider_call.release_contradicted",
+        target=("ledger_entry", charge.pk),
+        payload={
+            **detail,
+            "call_id": call_id,
+            "provider_request_id": charge.provider_request_id,
+            "charged_usd": charge.amount_usd,
+            "released_usd": -release.amount_usd if release is not None else None,
+            "released_because": release.note if release is not None else "",
+            "released_at": release.occurred_at if release is not None else None,
+        },
+    )
