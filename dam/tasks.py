@@ -152,6 +152,28 @@ def sweep_checks() -> int:
     return len(stale)
 
 
+@shared_task(
+    name="dam.renditions.recheck_crops",
+    bind=True,
+    acks_late=True,  # safe to run twice: the second finds the same windows and records the same rows again
+    max_retries=5,
+    time_limit=CHECKS_TIME_LIMIT,
+    soft_time_limit=CHECKS_TIME_LIMIT - 30,
+)
+def recheck_crops(self, version_id: int) -> str:
+    from dam.services.checks import version_crops_recheck
+
+    try:
+        return version_crops_recheck(version_id=version_id)
+    except (OperationalError, InterfaceError) as error:
+        raise self.retry(exc=error, countdown=CHECKS_RETRY_BASE_SECONDS * 2**self.request.retries) from error
+
+
+def crops_recheck_enqueue(*, version_id: int) -> None:
+    """Queue a check of the version's crops around its focal point once the transaction that moved it commits."""
+    transaction.on_commit(lambda: recheck_crops.delay(version_id))
+
+
 def version_checks_enqueue(*, version_id: int) -> None:
     """Queue the checks of a new version once its transaction commits."""
     transaction.on_commit(lambda: check_version.delay(version_id))

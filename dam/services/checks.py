@@ -35,7 +35,7 @@ from PIL import Image, ImageOps
 
 from dam.blobs import StoredBlob, blob_put, blob_read
 from dam.checks.copy import NEAR_CER, CopyVerdict, compare_copy, copy_evidence_png, normalise_copy
-from dam.checks.crops import CropVerdict, crop_evidence_png, crop_fit
+from dam.checks.crops import CropVerdict, crop_evidence_png, crop_fit, fill_steps
 from dam.checks.legibility import WCAG_AA, legibility_check
 from dam.checks.logo import logo_check, logo_evidence_png
 from dam.checks.ocr import locale_supported, read_text
@@ -46,8 +46,10 @@ from dam.lifecycle import VersionStatus, version_sources
 from dam.models import Asset, AssetVersion, CheckKind, CheckOutcome, ChecksState, Rendition, VersionCheck
 from dam.provenance import provenance_for_version, provenance_stamp
 from dam.renditions.presets import placement_quality, placement_spec_key
+from dam.services.renditions import rendition_replace
 from dam.services.settings import library_settings_for
 from dam.services.webhooks import webhook_emit
+from dam.tasks import crops_recheck_enqueue
 from tenants.audit import Actor, audit
 from tenants.models import BrandLogo, BrandPolicy, Placement
 
@@ -162,8 +164,19 @@ def _copy_and_crops(
     _crops(version, source, image, boxes, findings)
 
 
-def _crops(version: AssetVersion, source: bytes, image: Image.Image, boxes: list, findings: Findings) -> None:
-    """`source`: the original's bytes as read for the checks (a re-cut is cut from them, not read again)."""
+def _crops(
+    version: AssetVersion,
+    source: bytes,
+    image: Image.Image,
+    boxes: list,
+    findings: Findings,
+    *,
+    around_focal: bool = False,
+) -> None:
+    """`source`: the original's bytes as read for the checks (a re-cut is cut from them, not read again).
+
+    The windows checked: the size plan's (centred: how the generation cut its placements), or with `around_focal`
+    the renderer's around the version's focal point (`fill_steps`: how a focal change cuts them again)."""
     planned = (version.size_plan or {}).get("placements") or []
     if not planned:
         return
@@ -175,11 +188,18 @@ def _crops(version: AssetVersion, source: bytes, image: Image.Image, boxes: list
     for derivation in planned:
         slug = derivation["slug"]
         placement = placements.get(slug)
+        if around_focal and placement is None:
+            continue  # archived or deleted since: nothing renders it around the new point
         min_height = placement.min_text_height if placement else DEFAULT_MIN_TEXT_HEIGHT
+        steps = (
+            fill_steps(source_size=image.size, target=(placement.width, placement.height), focal=focal)
+            if around_focal
+            else list(derivation.get("steps") or [])
+        )
         started = time.process_time()
         fit = crop_fit(
             source_size=image.size,
-            steps=list(derivation.get("steps") or []),
+            steps=steps,
             boxes=boxes,
             focal=focal,
             min_text_height=min_height,
@@ -361,8 +381,11 @@ def version_checks_record(*, version: AssetVersion, findings: Findings, pictures
         ]
     )
     focal = None if current.focal_x is None else (current.focal_x, current.focal_y)
-    # A focal point set while the checks ran has already re-cut the placements around it: keep those.
+    # A focal point set while the checks ran has already re-cut the placements around it: keep those, and check
+    # the crops again around it once these findings (the copy's lines) are stored.
     recuts = findings.recuts if focal == findings.focal else []
+    if focal != findings.focal and findings.of(CheckKind.CROP):
+        crops_recheck_enqueue(version_id=current.pk)
     for recut in recuts:
         replaced = (
             Rendition.objects.for_tenant(tenant_id)
@@ -473,3 +496,128 @@ def version_checks_stale(*, older_than: timedelta = STALE_AFTER, limit: int = 50
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+@dataclass(frozen=True)
+class _Line:
+    """A line of copy as the copy check stored it (source pixels)."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+
+
+def _copy_lines(version: AssetVersion) -> list[_Line]:
+    """The lines of the version's copy found by its copy check (its evidence keeps their boxes)."""
+    row = VersionCheck.objects.for_tenant(version.tenant_id).filter(version=version, kind=CheckKind.COPY).first()
+    boxes = ((row.evidence or {}).get("boxes") or []) if row is not None else []
+    return [_Line(int(b["left"]), int(b["top"]), int(b["width"]), int(b["height"])) for b in boxes]
+
+
+def version_crops_recheck(*, version_id: int) -> str:
+    """After a focal-point change: check the placements' crops around the new point against the copy's lines (the
+    copy check's, not read again) and move a window that cuts them, as the first checks did. The renditions task
+    calls this; returns `skipped` (not checked yet, no copy lines, gone) or what `version_crops_record` returns."""
+    version = AssetVersion.unscoped.filter(pk=version_id).first()  # a task names its version by id only
+    if version is None or version.checks_state != ChecksState.DONE or version.status == VersionStatus.BLOCKED:
+        return "skipped"
+    boxes = _copy_lines(version)
+    if not boxes:
+        return "skipped"
+    source = blob_read(version.storage_key)
+    image = ImageOps.exif_transpose(open_image(source)).convert("RGB")
+    findings = Findings()
+    _crops(version, source, image, boxes, findings, around_focal=True)
+    return version_crops_record(version=version, findings=findings, pictures=_store_pictures(version, findings))
+
+
+@transaction.atomic
+def version_crops_record(*, version: AssetVersion, findings: Findings, pictures: dict[int, str]) -> str:
+    """One transaction: the crop rows replaced, the windows that cut the copy re-cut, the brand score, the audit
+    event and the webhook. The version's status does not move: a person moved the focal point, and a crop that
+    now cuts the copy shows as a failed check (the board's "checks failed" filter) for them to see. Nothing
+    happens when the focal point moved again meanwhile (its own re-check follows)."""
+    tenant_id = version.tenant_id
+    Asset.objects.for_tenant(tenant_id).select_for_update(no_key=True).get(pk=version.asset_id)
+    current = AssetVersion.objects.for_tenant(tenant_id).select_for_update().get(pk=version.pk)
+    focal = None if current.focal_x is None else (current.focal_x, current.focal_y)
+    if current.checks_state != ChecksState.DONE or focal != findings.focal:
+        return "skipped"
+    checks = VersionCheck.objects.for_tenant(tenant_id).filter(version=current)
+    checks.filter(kind=CheckKind.CROP).delete()
+    VersionCheck.objects.for_tenant(tenant_id).bulk_create(
+        [
+            VersionCheck(
+                tenant_id=tenant_id,
+                version=current,
+                kind=finding.kind,
+                placement=finding.placement,
+                outcome=finding.outcome,
+                verdict=finding.verdict,
+                score=finding.score,
+                evidence=finding.evidence,
+                evidence_key=pictures.get(index, ""),
+                seconds=finding.seconds,
+            )
+            for index, finding in enumerate(findings.checks)
+        ]
+    )
+    actor = Actor.system(ACTOR)
+    for recut in findings.recuts:
+        rendition_replace(
+            version=current,
+            spec=placement_spec_key(recut.placement),
+            blob=recut.blob,
+            width=recut.width,
+            height=recut.height,
+            image_format=recut.image_format,
+            placement_slug=recut.placement,
+        )
+        audit(
+            tenant=tenant_id,
+            actor=actor,
+            action="rendition.recut",
+            target=("asset_version", current.pk),
+            payload={
+                "placement": recut.placement,
+                "window": recut.window,
+                "reason": "the crop around the new focal point cut the copy",
+            },
+        )
+    rows = [
+        Finding(
+            kind=row.kind,
+            outcome=row.outcome,
+            verdict=row.verdict,
+            score=row.score,
+            evidence=row.evidence,
+            seconds=row.seconds,
+            placement=row.placement,
+        )
+        for row in checks.order_by("id")
+    ]
+    passed, run = brand_score(rows)
+    summary = _summary(current, Findings(checks=rows), passed=passed, run=run, status=current.status)
+    AssetVersion.objects.for_tenant(tenant_id).filter(pk=current.pk).update(
+        brand_checks_passed=passed,
+        brand_checks_run=run,
+        checks_summary={key: summary[key] for key in ("copy", "brand_score", "checks")},
+    )
+    audit(
+        tenant=tenant_id,
+        actor=actor,
+        action="version.crops_rechecked",
+        target=("asset_version", current.pk),
+        payload={
+            "focal": None if focal is None else {"x": focal[0], "y": focal[1]},
+            "crops": [
+                {"placement": f.placement, "verdict": f.verdict, "outcome": f.outcome}
+                for f in findings.of(CheckKind.CROP)
+            ],
+            "recut": [recut.placement for recut in findings.recuts],
+            "brand_score": {"passed": passed, "run": run},
+        },
+    )
+    webhook_emit(tenant=tenant_id, event="asset.version_checked", payload=summary)
+    return "done"

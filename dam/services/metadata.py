@@ -17,11 +17,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from dam.models import Asset, AssetVersion, Collection
+from dam.models import Asset, AssetVersion, ChecksState, Collection
 from dam.renditions.presets import PLACEMENT_PREFIX
 from dam.selectors.search import asset_search_refresh
 from dam.services.assets import _clean_tags
-from dam.tasks import renditions_up_front_enqueue
+from dam.tasks import crops_recheck_enqueue, renditions_up_front_enqueue
 from tenants.audit import Actor, RequestOrigin, audit, changes
 from tenants.locking import lock_for_change, lock_key_share
 from tenants.models import Tenant
@@ -267,6 +267,9 @@ def version_metadata_update(
             # Crops around the old point are stale; keep the row count honest and cut them again.
             locked.renditions.filter(Q(spec__startswith=PLACEMENT_PREFIX) | Q(spec__startswith="fill-")).delete()
             renditions_up_front_enqueue(version_id=locked.pk)
+            if locked.checks_state == ChecksState.DONE:
+                # Cut around the new point, a placement may lose the copy its checks kept whole.
+                crops_recheck_enqueue(version_id=locked.pk)
     if alt_text is not UNSET:
         merged = alt_text_merged(locked.alt_text or {}, alt_text)
         if merged != locked.alt_text:

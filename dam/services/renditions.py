@@ -139,6 +139,39 @@ def rendition_create(
     return rendition
 
 
+def rendition_replace(
+    *,
+    version: AssetVersion,
+    spec: str,
+    blob: StoredBlob,
+    width: int,
+    height: int,
+    image_format: str,
+    placement_slug: str = "",
+) -> bool:
+    """Store `blob` as the version's rendition for `spec`, replacing the row's file or making the row; True when a
+    row was replaced. Under the render lock of (version, spec): a render of the same spec in flight (up front after
+    a focal change) either finishes first and is replaced, or finds this row and leaves it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(version.pk, spec)])
+    replaced = (
+        Rendition.objects.for_tenant(version.tenant_id)
+        .filter(version=version, spec=spec)
+        .update(**blob.row_fields(), width=width, height=height, format=image_format)
+    )
+    if not replaced:
+        rendition_create(
+            version=version,
+            spec=spec,
+            blob=blob,
+            width=width,
+            height=height,
+            image_format=image_format,
+            placement_slug=placement_slug,
+        )
+    return bool(replaced)
+
+
 def _lock_key(version_id: int, key: str) -> int:
     digest = hashlib.sha256(f"rendition:{version_id}:{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)

@@ -207,3 +207,60 @@ def test_while_the_checks_run_nobody_can_approve(alice, bob):
     )
     assert response.status_code == 200, response.content
     assert [s["reason"] for s in response.json()["skipped"]] == ["checks_pending"]
+
+
+def _leaderboard_reads(version: AssetVersion, copy: str, locale: str) -> str:
+    from dam.blobs import blob_read
+    from dam.checks.copy import compare_copy
+    from dam.checks.ocr import read_text
+    from dam.imaging import open_image
+
+    rendition = Rendition.objects.for_tenant(version.tenant_id).get(version=version, spec="placement:leaderboard")
+    reading = read_text(open_image(blob_read(rendition.storage_key)), locale=locale)
+    return compare_copy(expected=copy, reading=reading, locale=locale).verdict
+
+
+def test_a_focal_point_moved_after_the_checks_recuts_the_crops_around_it_keeping_the_copy_whole(alice, emulator):
+    """The copy sits across the centred leaderboard crop's top line. A focal point set low afterwards re-cuts the
+    placement around it, further down, through the copy: the worker checks the crops again around the new point
+    with the copy's lines the copy check found (no OCR again), moves the window up (the point still inside), cuts
+    the rendition again from it, and records the new verdict once."""
+    placement_create(tenant=alice.tenant, slug="leaderboard", width=970, height=250, output_format="png")
+    emulator.configure(text_fault="crop_cut")
+    response = alice.client().post(
+        "/api/v1/jobs",
+        {"prompt": "A canoe on a lake", "quality": "low", "placements": ["leaderboard"], "locales": {"de": "Neu"}},
+        format="json",
+    )
+    assert response.status_code in (200, 201, 202), response.content
+    (version,) = _checked(alice.tenant, response.json()["id"])
+    assert _leaderboard_reads(version, "Neu", "de") == "exact"
+    before = VersionCheck.objects.for_tenant(alice.tenant).get(version=version, kind="crop", placement="leaderboard")
+
+    url = f"/api/v1/assets/{version.asset_id}/versions/{version.number}"
+    moved = alice.client().patch(url, {"focal_point": {"x": 0.5, "y": 0.6}}, format="json")
+    assert moved.status_code == 200, moved.content
+
+    deadline = time.monotonic() + 120
+    while (
+        not AuditEvent.objects.for_tenant(alice.tenant)
+        .filter(target_id=str(version.pk), action="version.crops_rechecked")
+        .exists()
+    ):
+        assert time.monotonic() < deadline, "the crops were not checked again"
+        time.sleep(0.3)
+    crops = VersionCheck.objects.for_tenant(alice.tenant).filter(version=version, kind="crop")
+    (crop,) = crops.filter(placement="leaderboard")
+    assert crop.pk != before.pk and crop.evidence["focal"] == {"x": 0.5, "y": 0.6}
+    assert crop.verdict == "adjusted" and crop.evidence["focal_kept"] is True, crop.evidence
+    # Around y = 0.6 the renderer's window starts below the copy; the moved one starts above it.
+    assert crop.evidence["adjusted_box"]["top"] < crop.evidence["original_box"]["top"]
+    # The up-front re-render and the re-check race for the rendition; whichever ends last, the copy is whole.
+    deadline = time.monotonic() + 60
+    while not Rendition.objects.for_tenant(alice.tenant).filter(version=version, spec="placement:leaderboard"):
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    assert _leaderboard_reads(version, "Neu", "de") == "exact"
+    event = AuditEvent.objects.for_tenant(alice.tenant).get(target_id=str(version.pk), action="version.crops_rechecked")
+    assert event.payload["recut"] == ["leaderboard"]
+    assert {axis: float(value) for axis, value in event.payload["focal"].items()} == {"x": 0.5, "y": 0.6}
