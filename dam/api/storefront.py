@@ -26,12 +26,14 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotAcceptable
+from rest_framework.generics import get_object_or_404
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from dam.api.serving import NEGOTIABLE_FORMATS, accepted_formats, negotiate_spec, spec_pins_format
+from dam.api.storefront_page import PAGE_ASSET_FIELDS, PageWriter
 from dam.delivery import http_cache
 from dam.delivery.cache import storefront_pages
 from dam.models import Asset, AssetVersion, Rendition
@@ -41,7 +43,8 @@ from dam.selectors.storefront import (
     RENDITION_FIELDS,
     UrlBuilder,
     current_path,
-    storefront_assets,
+    storefront_page_assets,
+    storefront_page_versions,
     storefront_version_rows,
 )
 from dam.services.renditions import SpecNotAllowed, rendition_get_or_create, spec_resolve
@@ -201,12 +204,11 @@ def _filtered(assets: QuerySet[Asset], params: Any, *, tenant_id: int) -> QueryS
     return assets
 
 
-def _page_expiry(rows: list[tuple[Asset, dict[str, Any]]], *, next_boundary: dt.datetime | None) -> float:
+def _page_expiry(boundaries: list[dt.datetime | None]) -> float:
     """When a cached page must go: after the cache's lifetime, when a window on it closes, or when any
     of the tenant's windows opens or closes (which may bring another asset onto the page)."""
     expires_at = time.monotonic() + settings.STOREFRONT_LIST_CACHE_SECONDS
     now = timezone.now()
-    boundaries = [row["available_until"] for _, row in rows] + [next_boundary]
     for boundary in boundaries:
         if boundary is not None:
             expires_at = min(expires_at, time.monotonic() + (boundary - now).total_seconds())
@@ -230,7 +232,8 @@ class JsonWhateverTheAccept(DefaultContentNegotiation):
             return renderers[0], renderers[0].media_type
 
 
-# The asset columns the storefront shows (the selector is shared with the library API, which needs more).
+# The asset columns `storefront_asset_data` reads from a model instance (the selector is shared with the library
+# API, which needs more); the pages read PAGE_ASSET_FIELDS as rows instead.
 STOREFRONT_ASSET_FIELDS = ("id", "tenant_id", "title", "tags", "locale", "collection_id", "collection__slug")
 FILTER_PARAMETERS = [
     OpenApiParameter("q", str, description="Full-text search: title, prompt, tags, alt text, locale"),
@@ -301,52 +304,61 @@ class StorefrontAssetViewSet(TenantScopedReadViewSet):
     required_scopes = {"*": Scope.ASSETS_READ}
 
     def scoped_queryset(self, tenant: Tenant) -> QuerySet[Asset]:
-        assets = storefront_assets(tenant=tenant).only(*STOREFRONT_ASSET_FIELDS)
-        return _filtered(assets, self.request.query_params, tenant_id=tenant.pk)
-
-    def _rows(self, assets: list[Asset]) -> list[tuple[Asset, dict[str, Any]]]:
-        versions = storefront_version_rows(tenant=self.tenant, ids=[a.storefront_version_id for a in assets])
-        return [(a, versions[a.storefront_version_id]) for a in assets]
+        # Read as `.values()` rows (PAGE_ASSET_FIELDS): no model instances.
+        return _filtered(storefront_page_assets(tenant=tenant), self.request.query_params, tenant_id=tenant.pk)
 
     def list(self, request: Request) -> HttpResponse:
-        # The data is built as plain dicts (the serializers above document the shape for the
-        # schema); rendering them through DRF serializers cost more than everything else.
-        def build(urls: UrlBuilder) -> tuple[bytes, list[tuple[Asset, dict[str, Any]]]]:
-            rows = self._rows(self.paginate_queryset(self.get_queryset()))
-            data = [storefront_asset_data(asset, row, urls=urls) for asset, row in rows]
-            return JSONRenderer().render(self.get_paginated_response(data).data), rows
+        # Two statements: the page's assets (ids, titles, tags...: plain rows, paged by DRF's cursor) and everything
+        # else it shows (`storefront_page_versions`); the dicts are built straight from the rows (`PageWriter`,
+        # which answers what `storefront_asset_data`, the reference, answers).
+        def build(urls: UrlBuilder) -> tuple[bytes, list[dt.datetime | None]]:
+            assets = self.paginate_queryset(self.get_queryset().values(*PAGE_ASSET_FIELDS))
+            versions, next_boundary = storefront_page_versions(
+                tenant_id=self.tenant.pk, version_ids=[a["storefront_version_id"] for a in assets], now=urls.now
+            )
+            writer = PageWriter(urls)
+            shown = [versions[a["storefront_version_id"]] for a in assets]
+            data = [writer.asset(asset, version) for asset, version in zip(assets, shown, strict=True)]
+            body = JSONRenderer().render(self.get_paginated_response(data).data)
+            return body, [version.available_until for version in shown] + [next_boundary]
 
         return self._answer(request, build)
 
     def retrieve(self, request: Request, pk: str | None = None) -> HttpResponse:
-        def build(urls: UrlBuilder) -> tuple[bytes, list[tuple[Asset, dict[str, Any]]]]:
-            rows = self._rows([self.get_object()])  # 404 raises here: never kept
-            return JSONRenderer().render(storefront_asset_data(*rows[0], urls=urls)), rows
+        def build(urls: UrlBuilder) -> tuple[bytes, list[dt.datetime | None]]:
+            # 404 raises here: never kept. (get_object's lookup, on rows instead of a model instance.)
+            asset = get_object_or_404(self.get_queryset().values(*PAGE_ASSET_FIELDS), pk=pk)
+            self.check_object_permissions(request, asset)
+            versions, next_boundary = storefront_page_versions(
+                tenant_id=self.tenant.pk, version_ids=[asset["storefront_version_id"]], now=urls.now
+            )
+            version = versions[asset["storefront_version_id"]]
+            body = JSONRenderer().render(PageWriter(urls).asset(asset, version))
+            return body, [version.available_until, next_boundary]
 
         return self._answer(request, build)
 
     def _answer(
-        self, request: Request, build: Callable[[UrlBuilder], tuple[bytes, list[tuple[Asset, dict[str, Any]]]]]
+        self, request: Request, build: Callable[[UrlBuilder], tuple[bytes, list[dt.datetime | None]]]
     ) -> HttpResponse:
-        """The body from memory or `build`, with its ETag, Cache-Control and Vary; 304 when the client
-        has it. A revalidation of an answer in memory costs no query and no render: the change feed
-        empties this cache when anything it shows changes, and an entry expires at the next window
-        boundary (dam.delivery.http_cache)."""
+        """The body from memory or `build` (which gives it with the window boundaries that bound its freshness: the
+        closing of each window on it and the tenant's next boundary), with its ETag, Cache-Control and Vary; 304
+        when the client has it. A revalidation of an answer in memory costs no query and no render: the change feed
+        empties this cache when anything it shows changes, and an entry expires at the next window boundary
+        (dam.delivery.http_cache)."""
         urls = UrlBuilder.for_request(request, tenant_id=self.tenant.pk)
         key = (self.tenant.pk, urls.sign, urls.origin, request.get_full_path())
         cached = storefront_pages.get(key)
         if cached is None:
             generation = storefront_pages.generation()
-            next_boundary = http_cache.next_window_boundary(tenant_id=self.tenant.pk, now=urls.now)
-            body, rows = build(urls)
-            etag = http_cache.etag_for(tenant_id=self.tenant.pk, path=request.get_full_path(), body=body)
-            boundaries = [row["available_until"] for _, row in rows] + [next_boundary]
+            body, boundaries = build(urls)
+            etag = http_cache.etag_for(tenant_id=self.tenant.pk, path=key[3], body=body)
             if settings.STOREFRONT_LIST_CACHE_SECONDS:
                 storefront_pages.put(
                     key,
                     (body, etag, boundaries),
                     group=str(self.tenant.pk),
-                    expires_at=_page_expiry(rows, next_boundary=next_boundary),
+                    expires_at=_page_expiry(boundaries),
                     generation=generation,
                 )
         else:
@@ -383,16 +395,16 @@ class StorefrontAssetViewSet(TenantScopedReadViewSet):
     )
     @action(detail=True, methods=["get"], url_path=r"renditions/(?P<spec>[^/]+)")
     def rendition(self, request: Request, pk: str | None = None, spec: str = "") -> Response:
-        asset = self.get_object()
-        version = storefront_version_rows(tenant=self.tenant, ids=[asset.storefront_version_id])[
-            asset.storefront_version_id
-        ]
+        asset = get_object_or_404(self.get_queryset().values("id", "storefront_version_id"), pk=pk)
+        self.check_object_permissions(request, asset)
+        version_id = asset["storefront_version_id"]
+        version = storefront_version_rows(tenant=self.tenant, ids=[version_id])[version_id]
         urls = UrlBuilder.for_request(request, tenant_id=self.tenant.pk)
         if spec == ORIGINAL_SPEC:
             data = _original_data(version, urls=urls)
         else:
             rendition = self._existing_or_rendered(version, spec=spec, accept=request.headers.get("Accept", ""))
-            data = _rendition_data(rendition, asset_id=asset.pk, urls=urls)
+            data = _rendition_data(rendition, asset_id=asset["id"], urls=urls)
         response = Response(data)
         # The format chosen depends on Accept; what is visible on the key (Authorization). Not stored:
         # a rendition may be made on demand by this very request.

@@ -10,11 +10,15 @@ newest version of any status).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import quote
 
 from django.conf import settings
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import BigIntegerField, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from dam.delivery.cache import signing_flags
@@ -63,6 +67,35 @@ def storefront_assets(*, tenant: Tenant | int, now: dt.datetime | None = None) -
         .annotate(storefront_version_id=Subquery(latest.values("pk")[:1]))
         .filter(storefront_version_id__isnull=False)
         .select_related("collection")
+    )
+
+
+# `storefront_assets`' latest visible version, as SQL written once: the same statement the ORM compiles from
+# `storefront_visible` (tests/dam/test_storefront_page.py holds them to the same answer), without building and
+# compiling that subquery, twice (the annotation and its IS NOT NULL), on every storefront request. It names the
+# outer table as the ORM does ("dam_asset"), so the queryset must not itself become another query's subquery.
+_VISIBLE = tuple(sorted(str(status) for status in STOREFRONT_VISIBLE))
+_LATEST_VISIBLE_SQL = (
+    '(SELECT sv."id" FROM "dam_assetversion" sv LEFT OUTER JOIN "dam_publishwindow" sw ON (sv."id" = sw."version_id")'
+    ' WHERE sv."tenant_id" = %s AND sv."status" IN (' + ", ".join(["%s"] * len(_VISIBLE)) + ")"
+    ' AND (sw."available_from" IS NULL OR sw."available_from" <= %s)'
+    ' AND (sw."available_until" IS NULL OR sw."available_until" > %s)'
+    ' AND sv."asset_id" = ("dam_asset"."id") ORDER BY sv."number" DESC LIMIT 1)'
+)
+
+
+def storefront_page_assets(*, tenant: Tenant | int, now: dt.datetime | None = None) -> QuerySet[Asset]:
+    """`storefront_assets` for the storefront API's pages: the same assets, annotated with the same version id,
+    with the latest visible version's subquery as prepared SQL (`_LATEST_VISIBLE_SQL`); no select_related (the
+    pages read `.values()`)."""
+    now = now or timezone.now()
+    tenant_id = tenant if isinstance(tenant, int) else tenant.pk
+    latest = RawSQL(_LATEST_VISIBLE_SQL, (tenant_id, *_VISIBLE, now, now), output_field=BigIntegerField())
+    return (
+        Asset.objects.for_tenant(tenant)
+        .filter(archived_at__isnull=True)
+        .annotate(storefront_version_id=latest)
+        .filter(storefront_version_id__isnull=False)
     )
 
 
@@ -155,3 +188,79 @@ class UrlBuilder:
 
     def image(self, *, version_id: int, spec: str, sha256: str, image_format: str) -> str:
         return self.url(version_path(version_id=version_id, spec=spec, sha256=sha256, image_format=image_format))
+
+
+# --- A page in one statement -------------------------------------------------------------
+
+# Everything a list page (or an asset's detail) shows beyond its assets' own columns, in one statement: each shown
+# version with its publish window and its renditions (as one JSON array, in `storefront_version_rows`' order), and
+# the tenant's next publish window boundary (`dam.delivery.http_cache.next_window_boundary`: two index probes).
+# The boundary sits in a one-row relation the versions are LEFT JOINed to, so an empty page still gets it. Raw SQL
+# with a constant text: no ORM query to build and compile per request, and the statement is prepared once per
+# connection. Every table is filtered by the tenant.
+_PAGE_SQL = """
+SELECT
+    b.boundary, v.id, v.number, v.status, v.width, v.height, v.format, v.sha256, v.locale, v.alt_text,
+    w.available_from, w.available_until,
+    (
+        SELECT json_agg(json_build_array(r.spec, r.placement_slug, r.width, r.height, r.format, r.sha256)
+                        ORDER BY r.width, r.spec)::text
+        FROM dam_rendition r
+        WHERE r.tenant_id = %(tenant)s AND r.version_id = v.id
+    )
+FROM (
+    SELECT LEAST(
+        (SELECT o.available_from FROM dam_publishwindow o
+         WHERE o.tenant_id = %(tenant)s AND o.available_from > %(now)s ORDER BY o.available_from LIMIT 1),
+        (SELECT c.available_until FROM dam_publishwindow c
+         WHERE c.tenant_id = %(tenant)s AND c.available_until > %(now)s ORDER BY c.available_until LIMIT 1)
+    ) AS boundary
+) b
+LEFT JOIN (dam_assetversion v LEFT JOIN dam_publishwindow w ON w.version_id = v.id AND w.tenant_id = %(tenant)s)
+    ON v.tenant_id = %(tenant)s AND v.id = ANY(%(ids)s::bigint[])
+"""
+
+
+class PageVersion(NamedTuple):
+    """A shown version as a page renders it; `renditions` are lists of RENDITION_COLUMNS' values."""
+
+    id: int
+    number: int
+    status: str
+    width: int
+    height: int
+    format: str
+    sha256: str
+    locale: str
+    alt_text: dict
+    available_from: dt.datetime | None
+    available_until: dt.datetime | None
+    renditions: list[list]
+
+
+RENDITION_COLUMNS = ("spec", "placement_slug", "width", "height", "format", "sha256")
+
+
+def storefront_page_versions(
+    *, tenant_id: int, version_ids: list[int], now: dt.datetime
+) -> tuple[dict[int, PageVersion], dt.datetime | None]:
+    """The versions a page shows, by id, and the tenant's next publish window boundary after `now`: one statement.
+
+    The same rows as `storefront_version_rows` plus `next_window_boundary`, without building an ORM query: a page
+    runs this and its assets' query, nothing else."""
+    with connection.cursor() as cursor:
+        cursor.execute(_PAGE_SQL, {"tenant": tenant_id, "now": now, "ids": version_ids})
+        rows = cursor.fetchall()
+    versions = {}
+    for row in rows:
+        if row[1] is None:  # the boundary's row when no version matched
+            continue
+        alt_text = row[9]
+        versions[row[1]] = PageVersion(
+            *row[1:9],
+            json.loads(alt_text) if isinstance(alt_text, str) else alt_text,
+            row[10],
+            row[11],
+            json.loads(row[12]) if row[12] is not None else [],
+        )
+    return versions, rows[0][0]
