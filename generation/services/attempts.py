@@ -59,9 +59,16 @@ def charge_attribution(*, job: Job, unit: JobGeneration) -> dict:
 
 @transaction.atomic
 def attempt_record(
-    *, job: Job, unit: JobGeneration, call_id: str, deployment: str, region: str = ""
+    *,
+    job: Job,
+    unit: JobGeneration,
+    call_id: str,
+    deployment: str,
+    region: str = "",
+    queue_wait_ms: int | None = None,
 ) -> ProviderAttempt:
-    """The call is about to leave: record it (and count it on its unit) and commit, before anything is sent."""
+    """The call is about to leave: record it (and count it on its unit) and commit, before anything is sent.
+    `queue_wait_ms`: how long it waited in the pool's scheduler for its slot (the fairness figures read it)."""
     JobGeneration.objects.for_tenant(job.tenant_id).filter(pk=unit.pk).update(provider_calls=F("provider_calls") + 1)
     return ProviderAttempt.objects.for_tenant(job.tenant_id).create(
         tenant_id=job.tenant_id,
@@ -71,6 +78,7 @@ def attempt_record(
         deployment=deployment,
         region=region,
         planned_cost_usd=attempt_planned_cost(job=job, unit=unit),
+        detail={} if queue_wait_ms is None else {"queue_wait_ms": queue_wait_ms},
     )
 
 

@@ -130,7 +130,14 @@ def unit_call(*, job: Job, unit: JobGeneration, context: CallContext) -> Answer:
             raise LeaseLost
         config = route.configs[grant.member]
         call_id = f"job-{job.pk}-{unit.pk}-{ticket[:8]}"
-        attempt_record(job=job, unit=unit, call_id=call_id, deployment=config.name, region=route.regions[grant.member])
+        attempt_record(
+            job=job,
+            unit=unit,
+            call_id=call_id,
+            deployment=config.name,
+            region=route.regions[grant.member],
+            queue_wait_ms=round(grant.waited_seconds * 1000),
+        )
         connection.close()
         send = _request(job, unit, shared_client(_single_attempt(config)), context.policy, call_id=call_id)
         sends += 1

@@ -149,6 +149,8 @@ def test_an_unknown_outcome_is_never_sent_elsewhere_and_becomes_a_provisional_ch
     (provisional,) = LedgerEntry.objects.for_tenant(alice.tenant).filter(job_id=job_id, kind="provisional")
     attempt = ProviderAttempt.unscoped.get(job_id=job_id)
     assert provisional.amount_usd == attempt.planned_cost_usd > 0
+    # The scheduler's wait for its slot is kept beside the reason (the fairness benchmark reads it).
+    assert isinstance(attempt.detail["queue_wait_ms"], int) and attempt.detail["reason"]
     assert provisional.provider_request_id == attempt.client_request_id
     # The budget counts it: the month's counter holds it as spend until it is reconciled.
     counter = SpendCounter.objects.for_tenant(alice.tenant).get(api_key_id__isnull=True)
