@@ -14,10 +14,11 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from generation.foundry.config import DEPLOYMENT_SETTINGS, Secret
+from generation.foundry.config import DEPLOYMENT_SETTINGS, AuthKind, Secret
 from generation.models import DeploymentPool, PoolMember, TenantCapacity
+from generation.selectors.capacity import tenant_own_pool
 from tenants.audit import Actor, RequestOrigin, audit, changes
-from tenants.errors import ServiceError
+from tenants.errors import Conflict, NotFound, ServiceError
 from tenants.models import Tenant
 
 _MEMBER_FIELDS = (*DEPLOYMENT_SETTINGS, "region", "data_zone", "deployment_type", "weight", "priority", "enabled")
@@ -159,3 +160,108 @@ def tenant_capacity_set(
         origin=origin,
     )
     return capacity
+
+
+# --- a tenant's admins and their own pool --------------------------------------------------------------------
+# The same writes as operators', reached through these: each checks the pool is the tenant's own (to anyone else
+# a member of it does not exist), and that the tenant is still served when it is done.
+
+TENANT_MEMBER_FIELDS = frozenset(_MEMBER_FIELDS)
+
+
+def _own_member(tenant: Tenant, member: PoolMember) -> None:
+    if member.pool.owner_id != tenant.pk:
+        raise NotFound("no such deployment in this tenant's pool", field="id")
+
+
+def _tenant_auth(member: PoolMember) -> None:
+    # Entra ID would authenticate with the platform's own identity: its token must never go to an endpoint a
+    # tenant chose. A tenant's deployment brings its own key.
+    if member.auth_kind != AuthKind.API_KEY:
+        raise ServiceError("a tenant's own deployment authenticates with its api key", field="auth_kind")
+
+
+def _still_served(tenant: Tenant, pool: DeploymentPool, *, field: str, moving_in: bool = False) -> None:
+    """A tenant on this pool (or `moving_in` to it) keeps at least one enabled deployment inside its residency: a
+    change that leaves it none is refused now (its jobs would otherwise fail later, with nowhere to go)."""
+    capacity = TenantCapacity.objects.for_tenant(tenant).first()
+    if capacity is None or (capacity.pool_id != pool.pk and not moving_in):
+        return
+    members = PoolMember.objects.filter(pool=pool, enabled=True)
+    if not any(capacity.allows(member) for member in members):
+        raise Conflict(
+            "this tenant uses the pool: it must keep at least one enabled deployment inside its residency "
+            f"(regions: {', '.join(capacity.allowed_regions) or 'any'}; "
+            f"data zones: {', '.join(capacity.allowed_data_zones) or 'any'})",
+            field=field,
+        )
+
+
+def _apply(member: PoolMember, values: dict[str, Any]) -> None:
+    unknown = sorted(set(values) - TENANT_MEMBER_FIELDS)
+    if unknown:
+        raise ServiceError(f"not a deployment setting: {', '.join(unknown)}", field=unknown[0])
+    for name, value in values.items():
+        setattr(member, name, value)
+
+
+@transaction.atomic
+def tenant_pool_member_add(
+    *,
+    tenant: Tenant,
+    values: dict[str, Any],
+    api_key: Secret | str | None,
+    actor: Actor,
+    origin: RequestOrigin | None = None,
+) -> PoolMember:
+    """A tenant's admin adds a deployment to the tenant's own pool. A tenant that owns no pool gets one, made with
+    this first member, and its capacity then points at it (its weight stays the operator's): one transaction, so
+    the tenant is never routed to an empty pool."""
+    Tenant.objects.select_for_update().filter(pk=tenant.pk).first()  # two first members: one pool
+    pool = tenant_own_pool(tenant=tenant)
+    created = pool is None
+    if created:
+        pool = pool_create(name=f"{tenant.name}'s deployments"[:100], owner=tenant, actor=actor, origin=origin)
+    member = PoolMember(pool=pool)
+    _apply(member, values)
+    _tenant_auth(member)
+    if PoolMember.objects.filter(pool=pool, name=member.name).exists():
+        raise Conflict("this pool already has a deployment of that name", field="name")
+    pool_member_save(member=member, api_key=api_key, actor=actor, origin=origin)
+    # The first member must serve the tenant, whose residency may exclude it: said of the member's region.
+    _still_served(tenant, pool, field="region" if member.enabled else "enabled", moving_in=created)
+    if created:
+        tenant_capacity_set(tenant=tenant, pool=pool, actor=actor, origin=origin)
+    return member
+
+
+@transaction.atomic
+def tenant_pool_member_update(
+    *,
+    tenant: Tenant,
+    member: PoolMember,
+    values: dict[str, Any],
+    api_key: Secret | str | None,
+    actor: Actor,
+    origin: RequestOrigin | None = None,
+) -> PoolMember:
+    """A tenant's admin changes a deployment of its own pool (a given key replaces the stored one)."""
+    _own_member(tenant, member)
+    _apply(member, values)
+    _tenant_auth(member)
+    if PoolMember.objects.filter(pool=member.pool, name=member.name).exclude(pk=member.pk).exists():
+        raise Conflict("this pool already has a deployment of that name", field="name")
+    pool_member_save(member=member, api_key=api_key, actor=actor, origin=origin)
+    _still_served(tenant, member.pool, field="enabled" if not member.enabled else "region")
+    return member
+
+
+@transaction.atomic
+def tenant_pool_member_delete(
+    *, tenant: Tenant, member: PoolMember, actor: Actor, origin: RequestOrigin | None = None
+) -> None:
+    """A tenant's admin deletes a deployment of its own pool (never the last one it can use)."""
+    _own_member(tenant, member)
+    pool = member.pool
+    pool_member_delete(member=member, actor=actor, origin=origin)
+    _still_served(tenant, pool, field="id")

@@ -26,9 +26,11 @@ from dam.models import (
 )
 from dam.services.bulk import BulkChange, bulk_operation_run, bulk_operation_start
 from dam.services.exports import export_build, export_create
-from generation.models import Campaign, Job
+from generation.models import Campaign, Job, PoolMember
+from generation.services.capacity import tenant_pool_member_add
 from generation.services.submission import job_submit
 from governance.models import AuditEvent, Budget, LedgerEntry, SafetyConfig
+from tenants.audit import Actor
 from tenants.models import ApiKey, BrandPolicy, Membership, Placement, Role
 from tenants.services import brand_policy_update, placement_create
 from tests.factories import approve_current, make_asset, make_webhook_delivery
@@ -153,6 +155,21 @@ OBJECT_ENDPOINTS = {
     "campaign-grid": ("campaign-grid", "get", "/api/v1/campaigns/{id}/grid", "campaign", None),
     "campaign-spend": ("campaign-spend", "get", "/api/v1/campaigns/{id}/spend", "campaign", None),
     "campaign-export": ("campaign-export", "post", "/api/v1/campaigns/{id}/export", "campaign", {"market": "en"}),
+    # A deployment of the tenant's own pool (its DELETE: tests/generation/test_capacity_pool_api.py).
+    "capacity-pool-member-detail": (
+        "capacity-pool-member-detail",
+        "get",
+        "/api/v1/capacity/pool/members/{id}",
+        "pool_member",
+        None,
+    ),
+    "capacity-pool-member-update": (
+        "capacity-pool-member-detail",
+        "patch",
+        "/api/v1/capacity/pool/members/{id}",
+        "pool_member",
+        {"rpm": 7},
+    ),
 }
 LIST_ENDPOINTS = [
     "/api/v1/api-keys",
@@ -173,6 +190,7 @@ LIST_ENDPOINTS = [
     "/api/v1/exports",
     "/api/v1/bulk-operations",
     "/api/v1/campaigns",
+    "/api/v1/capacity/pool/members",
 ]
 
 
@@ -197,6 +215,12 @@ def brand_data(alice, charlie):
         )
         bulk_operation_run(operation_id=operation.pk)
         job_submit(tenant=actor.tenant, body={"prompt": f"{actor.tenant.slug} job"})
+        tenant_pool_member_add(
+            tenant=actor.tenant,
+            values={"name": "own", "endpoint": "https://own.example.com", "deployment": "d", "region": "westeurope"},
+            api_key="sk-own",
+            actor=Actor.system("test"),
+        )
 
 
 def _object_ids(alice) -> dict[str, int]:
@@ -218,6 +242,7 @@ def _object_ids(alice) -> dict[str, int]:
         "export": Export.objects.for_tenant(alice.tenant).get().pk,
         "bulk_operation": BulkOperation.objects.for_tenant(alice.tenant).get().pk,
         "campaign": Campaign.objects.for_tenant(alice.tenant).get().pk,  # made by campaign_data
+        "pool_member": PoolMember.objects.get(pool__owner=alice.tenant).pk,
     }
 
 
@@ -247,6 +272,7 @@ def _snapshot(tenant) -> list:
         sorted(Export.objects.for_tenant(tenant).values_list("id", "state", "files_done")),
         sorted(BulkOperation.objects.for_tenant(tenant).values_list("id", "state", "processed")),
         sorted(Campaign.objects.for_tenant(tenant).values_list("id", "name", "version", "archived")),
+        sorted(PoolMember.objects.filter(pool__owner=tenant).values_list("id", "rpm", "api_key_ciphertext")),
     ]
 
 
