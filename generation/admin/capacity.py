@@ -4,8 +4,10 @@ Platform operators (superusers) see every pool: its members with region, data zo
 (configured and learned), headroom now, calls and 429s in the last minute, latency p50/p95 and breaker state, and
 the tenants assigned to it; they create pools, add, edit, enable/disable (one or several) and delete members, and
 place tenants in pools. Every write is one call of `generation.services.capacity` (audited there; keys encrypted
-there), the services code and the API call too. A tenant's admins see, read-only, their own tenant's pool and the
-deployments its calls may go to (residency applied), never another tenant's.
+there), the services code and the API call too. A tenant's admins see their own tenant's capacity and the
+deployments its calls may go to (residency applied), never another tenant's nor the platform's pools; when the pool
+it uses is the tenant's own, they add, edit and delete its members with the operators' form, through the tenant
+side of the same services (`tenant_pool_member_*`: only the tenant's own pool, never its last usable deployment).
 
 The live figures (`capacity_live`) come from `live/`, a small JSON document the page polls every few seconds
 (capacity.js) and writes into the cells in place: a full reload, or an htmx swap of the tables, would drop ticked
@@ -25,10 +27,25 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from generation.admin.capacity_forms import PoolForm, PoolMemberForm, TenantCapacityForm, add_refusal
-from generation.admin.capacity_live import operator_pools, tenant_capacity_view, zone_named
+from generation.admin.capacity_forms import MEMBER_FIELDS, PoolForm, PoolMemberForm, TenantCapacityForm, add_refusal
+from generation.admin.capacity_live import (
+    operator_pools,
+    own_pool_in_use,
+    own_pool_view,
+    tenant_capacity_view,
+    zone_named,
+)
+from generation.foundry.config import AuthKind
 from generation.models import DeploymentPool, PoolMember, TenantCapacity
-from generation.services.capacity import pool_create, pool_member_delete, pool_member_save, tenant_capacity_set
+from generation.services.capacity import (
+    pool_create,
+    pool_member_delete,
+    pool_member_save,
+    tenant_capacity_set,
+    tenant_pool_member_add,
+    tenant_pool_member_delete,
+    tenant_pool_member_update,
+)
 from tenants.admin.base import admin_tenant_context, page_context, require_scope
 from tenants.audit import Actor, RequestOrigin
 from tenants.errors import ServiceError
@@ -81,16 +98,35 @@ def _page(
         if chosen is not None and not bound:
             page["open"] = "tenant"
     else:
-        require_scope(request, Scope.ADMIN)
-        if context.tenant is None:
-            raise PermissionDenied("choose a tenant first")
-        page.update(operator=False, mine=tenant_capacity_view(context.tenant))
+        tenant = _tenant_admin(request)
+        own = own_pool_view(tenant)
+        if own is not None:
+            own["add_form"] = bound.get("add-own") or _member_form(
+                PoolMember(pool=own["pool"]), prefix="addown", own=True
+            )
+            for row in own["members"]:
+                m = row["member"]
+                row["form"] = bound.get(f"member-{m.pk}") or _member_form(m, prefix=f"m{m.pk}", own=True)
+        page.update(operator=False, mine=tenant_capacity_view(tenant), own=own)
     return TemplateResponse(request, TEMPLATE, page_context(model_admin.admin_site, request, **page), status=status)
 
 
-def _member_form(member: PoolMember, *, prefix: str, data: Any = None) -> PoolMemberForm:
+def _tenant_admin(request: HttpRequest) -> Tenant:
+    """The tenant whose admin is acting (the role decides, as on every staff page); 403 otherwise."""
+    context = require_scope(request, Scope.ADMIN)
+    if context.tenant is None:
+        raise PermissionDenied("choose a tenant first")
+    return context.tenant
+
+
+def _member_form(member: PoolMember, *, prefix: str, data: Any = None, own: bool = False) -> PoolMemberForm:
     # Several member forms share the page: each one's ids and names carry its prefix.
-    return PoolMemberForm(data, instance=member, prefix=prefix)
+    form = PoolMemberForm(data, instance=member, prefix=prefix)
+    if own:
+        # A tenant's deployment brings its own key: Entra ID would be the platform's identity (the service says
+        # the same; the form does not offer it).
+        form.fields["auth_kind"].choices = [(AuthKind.API_KEY.value, "API key")]
+    return form
 
 
 def capacity_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
@@ -104,11 +140,11 @@ def live_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> JsonRespon
         members = {row["key"]: row["live"] for entry in operator_pools() for row in entry["members"]}
         zone = zone_named("UTC")
     else:
-        require_scope(request, Scope.ADMIN)
-        if context.tenant is None:
-            raise PermissionDenied("choose a tenant first")
-        members = {row["key"]: row["live"] for row in tenant_capacity_view(context.tenant)["deployments"]}
-        zone = zone_named(context.tenant.time_zone)
+        tenant = _tenant_admin(request)
+        own = own_pool_view(tenant)
+        rows = own["members"] if own is not None else tenant_capacity_view(tenant)["deployments"]
+        members = {row["key"]: row["live"] for row in rows}
+        zone = zone_named(tenant.time_zone)
     now = dt.datetime.now(zone)
     response = JsonResponse({"read_at": f"{now:%H:%M:%S} {zone.key}", "members": members})
     response["Cache-Control"] = "no-store"
@@ -128,13 +164,25 @@ def _pool_or_404(pool_id: Any) -> DeploymentPool:
 
 
 def _member_or_404(request: HttpRequest, member_id: Any) -> PoolMember:
-    # Only operators edit pools: to anyone else a member id is no member at all (404, as a missing one).
-    if not admin_tenant_context(request).is_superuser or not is_digits(str(member_id)):
+    """Operators reach every member; a tenant's admin only the members of its own pool in use. To anyone else a
+    member id is no member at all (404, as a missing one): a platform pool's, another tenant's."""
+    if not is_digits(str(member_id)):
         raise Http404("no such deployment")
-    member = PoolMember.objects.select_related("pool").filter(pk=int(member_id)).first()
+    members = PoolMember.objects.select_related("pool")
+    context = admin_tenant_context(request)
+    if not context.is_superuser:
+        if not context.can(Scope.ADMIN) or context.tenant is None:
+            raise Http404("no such deployment")
+        pool = own_pool_in_use(context.tenant)
+        members = members.filter(pool=pool) if pool is not None else members.none()
+    member = members.filter(pk=int(member_id)).first()
     if member is None:
         raise Http404("no such deployment")
     return member
+
+
+def _operating(request: HttpRequest) -> bool:
+    return admin_tenant_context(request).is_superuser
 
 
 def pool_add_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
@@ -157,16 +205,24 @@ def pool_add_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpRe
 
 
 def _save_member(model_admin, request: HttpRequest, member: PoolMember, *, slot: str, prefix: str) -> HttpResponse:
-    form = _member_form(member, prefix=prefix, data=request.POST)
+    own = not _operating(request)
+    form = _member_form(member, prefix=prefix, data=request.POST, own=own)
     if form.is_valid():
         created = member.pk is None
+        who = {"actor": Actor.for_user(request.user), "origin": RequestOrigin.of(request)}
+        api_key = form.cleaned_data.get("api_key") or None
+        values = {name: form.cleaned_data[name] for name in MEMBER_FIELDS}
         try:
-            saved = pool_member_save(
-                member=form.instance,
-                api_key=form.cleaned_data.get("api_key") or None,
-                actor=Actor.for_user(request.user),
-                origin=RequestOrigin.of(request),
-            )
+            if not own:
+                saved = pool_member_save(member=form.instance, api_key=api_key, **who)
+            elif created:
+                tenant = _tenant_admin(request)
+                saved = tenant_pool_member_add(tenant=tenant, values=values, api_key=api_key, **who)
+            else:
+                tenant = _tenant_admin(request)
+                saved = tenant_pool_member_update(
+                    tenant=tenant, member=form.instance, values=values, api_key=api_key, **who
+                )
         except (ServiceError, ValidationError) as refusal:
             add_refusal(form, refusal)
         else:
@@ -186,10 +242,26 @@ def member_edit_view(model_admin: admin.ModelAdmin, request: HttpRequest, member
     return _save_member(model_admin, request, member, slot=f"member-{member.pk}", prefix=f"m{member.pk}")
 
 
+def own_member_add_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
+    """A tenant's admin adds a deployment to the tenant's own pool (when that is the pool it uses)."""
+    pool = own_pool_in_use(_tenant_admin(request))
+    if pool is None:
+        raise Http404("this tenant's pool is not its own")
+    return _save_member(model_admin, request, PoolMember(pool=pool), slot="add-own", prefix="addown")
+
+
 def member_delete_view(model_admin: admin.ModelAdmin, request: HttpRequest, member_id: int) -> HttpResponse:
     member = _member_or_404(request, member_id)
     name, pool = member.name, member.pool
-    pool_member_delete(member=member, actor=Actor.for_user(request.user), origin=RequestOrigin.of(request))
+    who = {"actor": Actor.for_user(request.user), "origin": RequestOrigin.of(request)}
+    if _operating(request):
+        pool_member_delete(member=member, **who)
+    else:
+        try:
+            tenant_pool_member_delete(tenant=_tenant_admin(request), member=member, **who)
+        except ServiceError as refusal:
+            messages.error(request, f"{name} was not deleted: {refusal.message}")
+            return HttpResponseRedirect(reverse(PAGE) + f"#pool-{pool.pk}")
     return _done(request, f"{name} deleted from {pool.name}.", f"pool-{pool.pk}")
 
 
@@ -258,6 +330,7 @@ class DeploymentPoolAdmin(admin.ModelAdmin):
             path("live/", bound(live_view), name="generation_capacity_live"),
             path("add/", write(pool_add_view), name="generation_deploymentpool_add"),
             path("<int:pool_id>/members/add/", write(member_add_view), name="generation_capacity_member_add"),
+            path("own/members/add/", write(own_member_add_view), name="generation_capacity_own_member_add"),
             path("members/<int:member_id>/", write(member_edit_view), name="generation_capacity_member_edit"),
             path(
                 "members/<int:member_id>/delete/", write(member_delete_view), name="generation_capacity_member_delete"

@@ -2,7 +2,8 @@
 the dispatcher's Redis state (`PoolDispatcher.snapshot`) and shaped into the cells the page shows.
 
 Operators see every pool (`operator_pools`); a tenant sees its own route (`tenant_capacity_view`): its pool's
-members inside its data residency, nothing of other tenants.
+members inside its data residency, nothing of other tenants; and, when the pool it uses is its own, every member of
+that pool (`own_pool_view`: its admins edit them).
 """
 
 from __future__ import annotations
@@ -124,3 +125,32 @@ def tenant_capacity_view(tenant: Tenant) -> dict[str, Any]:
             }
         )
     return {"capacity": capacity, "pool": pool, "deployments": deployments, "live": states is not None}
+
+
+def own_pool_in_use(tenant: Tenant) -> DeploymentPool | None:
+    """The pool the tenant uses, if it owns it (its admins manage it); else None (a platform pool is operators')."""
+    capacity = TenantCapacity.objects.for_tenant(tenant).select_related("pool").first()
+    pool = capacity.pool if capacity else None
+    return pool if pool is not None and pool.owner_id == tenant.pk else None
+
+
+def own_pool_view(tenant: Tenant) -> dict[str, Any] | None:
+    """The tenant's own pool in use, every member with its live cells and whether the tenant's residency lets its
+    calls go there; None when the pool it uses is not its own."""
+    pool = own_pool_in_use(tenant)
+    if pool is None:
+        return None
+    capacity = TenantCapacity.objects.for_tenant(tenant).get()
+    rows = list(pool_members(pool_id=pool.pk))
+    states = member_states(pool_key=pool.dispatch_key, members=dispatch_members(rows))
+    zone = zone_named(tenant.time_zone)
+    members = [
+        {
+            "member": m,
+            "key": m.dispatch_key,
+            "allowed": capacity.allows(m),
+            "live": live_values((states or {}).get(m.dispatch_key), zone=zone, enabled=m.enabled),
+        }
+        for m in rows
+    ]
+    return {"pool": pool, "members": members, "live": states is not None}
