@@ -28,12 +28,11 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotAcceptable
 from rest_framework.generics import get_object_or_404
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from dam.api.serving import NEGOTIABLE_FORMATS, accepted_formats, negotiate_spec, spec_pins_format
-from dam.api.storefront_page import PAGE_ASSET_FIELDS, PageWriter
+from dam.api.storefront_page import PAGE_ASSET_FIELDS, PageWriter, render_json
 from dam.delivery import http_cache
 from dam.delivery.cache import storefront_pages
 from dam.models import Asset, AssetVersion, Rendition
@@ -319,7 +318,7 @@ class StorefrontAssetViewSet(TenantScopedReadViewSet):
             writer = PageWriter(urls)
             shown = [versions[a["storefront_version_id"]] for a in assets]
             data = [writer.asset(asset, version) for asset, version in zip(assets, shown, strict=True)]
-            body = JSONRenderer().render(self.get_paginated_response(data).data)
+            body = render_json(self.get_paginated_response(data).data)
             return body, [version.available_until for version in shown] + [next_boundary]
 
         return self._answer(request, build)
@@ -333,7 +332,7 @@ class StorefrontAssetViewSet(TenantScopedReadViewSet):
                 tenant_id=self.tenant.pk, version_ids=[asset["storefront_version_id"]], now=urls.now
             )
             version = versions[asset["storefront_version_id"]]
-            body = JSONRenderer().render(PageWriter(urls).asset(asset, version))
+            body = render_json(PageWriter(urls).asset(asset, version))
             return body, [version.available_until, next_boundary]
 
         return self._answer(request, build)

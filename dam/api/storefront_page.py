@@ -6,7 +6,7 @@ over a varied dataset and bench/storefront.py on its page. What differs is the c
 statement (`storefront_page_versions`), not model instances and two ORM queries; what does not depend on the
 request is worked out once per process (a spec's path segment, a format's extension, a reduced aspect ratio)
 or once per page (the signed URLs' expiry), and each URL is one f-string (plus its HMAC when the tenant's URLs
-are signed).
+are signed); the JSON is orjson's (`render_json`: DRF's renderer's bytes, a few times faster).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import math
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from django.conf import settings
 
 from dam.delivery.signing import signed_expiry, signed_query
@@ -126,3 +127,16 @@ def _srcsets(candidates: list[tuple[int, int, str, str]]) -> list[dict[str, Any]
             }
         )
     return result
+
+
+_LINE_SEPARATOR, _PARAGRAPH_SEPARATOR = "\u2028".encode(), "\u2029".encode()
+
+
+def render_json(data: Any) -> bytes:
+    """What DRF's JSONRenderer gives for `data` (dicts, lists, str, int, bool, None, datetimes), by orjson: compact,
+    UTF-8 unescaped, a UTC time with `Z`, and U+2028 and U+2029 escaped as DRF escapes them (JavaScript strings
+    cannot hold them raw). tests/dam/test_storefront_page.py holds the two to the same bytes."""
+    body = orjson.dumps(data, option=orjson.OPT_UTC_Z)
+    if _LINE_SEPARATOR in body or _PARAGRAPH_SEPARATOR in body:
+        body = body.replace(_LINE_SEPARATOR, b"\\u2028").replace(_PARAGRAPH_SEPARATOR, b"\\u2029")
+    return body

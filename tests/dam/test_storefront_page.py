@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zoneinfo
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.conf import settings
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from rest_framework.renderers import JSONRenderer
 
 from dam.api.storefront import STOREFRONT_ASSET_FIELDS, storefront_asset_data
+from dam.api.storefront_page import render_json
 from dam.blobs import blob_put
 from dam.delivery.cache import storefront_pages
 from dam.lifecycle import VersionStatus
@@ -217,3 +222,25 @@ def test_the_pages_assets_and_versions_are_storefront_assets(alice, charlie):
     assert shown(storefront_page_assets(tenant=alice.tenant.pk, now=now)) == expected
     # approved, published, two windows open now, and the three with a newer version (two show the older one)
     assert len(expected) == 7
+
+
+_TIME_ZONES = st.sampled_from(
+    [dt.UTC, zoneinfo.ZoneInfo("UTC"), dt.timezone(dt.timedelta(hours=2)), dt.timezone(-dt.timedelta(hours=9.5))]
+)
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.text(alphabet=st.characters(exclude_categories=("Cs",)))
+    | st.text(alphabet='\u2028\u2029\x00\x1f\x7f"\\/\t\n é👟\ufeff')
+    | st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2200, 1, 1), timezones=_TIME_ZONES)
+)
+_JSON_DATA = st.recursive(
+    _SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4), max_leaves=20
+)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(), _JSON_DATA, max_size=4))  # an answer is an object
+def test_render_json_gives_drf_renderers_bytes(data):
+    assert render_json(data) == JSONRenderer().render(data)
