@@ -12,10 +12,12 @@ call keeps reconciliation's charge, a released one is charged and the contradict
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, JSONField, QuerySet, Value
+from django.db.models.expressions import CombinedExpression
 from django.utils import timezone
 
 from generation.models import AttemptState, Job, JobGeneration, ProviderAttempt, ProviderResponse
@@ -24,12 +26,14 @@ from governance.models import LedgerEntry
 from governance.prices import ledger_charge_cost
 from governance.services.ledger import ledger_charge_response
 from governance.services.provisional import (
+    ProvisionalCharge,
     ledger_charge_of,
     ledger_provisional_charge,
+    ledger_provisional_charges,
     ledger_provisional_settle,
     ledger_release_contradicted,
 )
-from tenants.audit import Actor, audit
+from tenants.audit import Actor, audit, audit_deferred
 
 
 def attempt_planned_cost(*, job: Job, unit: JobGeneration, at: dt.datetime | None = None) -> Decimal:
@@ -212,6 +216,75 @@ def attempt_unknown(*, job: Job, call_id: str, reason: str) -> ProviderAttempt |
         },
     )
     return attempt
+
+
+SWEEP_BATCH = 500
+
+
+def attempts_declare_unknown(*, stale: QuerySet[ProviderAttempt], reason: str, limit: int = 10_000) -> int:
+    """`attempt_unknown` for every `sent` attempt of `stale` (up to `limit`), in batches whose queries do not grow
+    with the number of attempts: each batch claims its rows (skipping any another sweep holds), marks them
+    unknown, charges them provisionally per tenant and audits each, in one transaction. Returns how many."""
+    declared = 0
+    while declared < limit:
+        batch = _declare_unknown_batch(stale, reason=reason, size=min(SWEEP_BATCH, limit - declared))
+        declared += batch
+        if batch < SWEEP_BATCH:
+            break
+    return declared
+
+
+@transaction.atomic
+def _declare_unknown_batch(stale: QuerySet[ProviderAttempt], *, reason: str, size: int) -> int:
+    claimed = list(
+        stale.filter(state=AttemptState.SENT)
+        .select_related("job__tenant", "generation")
+        .select_for_update(of=("self",), skip_locked=True)
+        .order_by("id")[:size]
+    )
+    if not claimed:
+        return 0
+    reason = reason[:500]
+    with_reason = CombinedExpression(
+        F("detail"), "||", Value({"reason": reason}, output_field=JSONField()), output_field=JSONField()
+    )
+    ProviderAttempt.unscoped.filter(pk__in=[attempt.pk for attempt in claimed]).update(
+        state=AttemptState.UNKNOWN, resolved_at=timezone.now(), detail=with_reason
+    )
+    by_tenant: dict[int, list[ProviderAttempt]] = defaultdict(list)
+    for attempt in claimed:
+        by_tenant[attempt.tenant_id].append(attempt)
+    with audit_deferred():  # each tenant's chain moved once, last
+        for attempts in by_tenant.values():
+            tenant = attempts[0].job.tenant
+            entries = ledger_provisional_charges(
+                tenant=tenant,
+                charges=[
+                    ProvisionalCharge(
+                        call_id=attempt.client_request_id,
+                        amount_usd=attempt.planned_cost_usd,
+                        job_id=attempt.job_id,
+                        occurred_at=attempt.sent_at,
+                        note=f"outcome unknown on {attempt.deployment}: {reason}",
+                        **charge_attribution(job=attempt.job, unit=attempt.generation),
+                    )
+                    for attempt in attempts
+                ],
+            )
+            for attempt, entry in zip(attempts, entries, strict=True):
+                audit(
+                    tenant=tenant,
+                    actor=Actor.system("worker"),
+                    action="provider_call.outcome_unknown",
+                    target=("job", attempt.job_id),
+                    payload={
+                        "call_id": attempt.client_request_id,
+                        "deployment": attempt.deployment,
+                        "provisional_usd": entry.amount_usd,
+                        "reason": reason,
+                    },
+                )
+    return len(claimed)
 
 
 def attempts_orphaned(*, job: Job, unit: JobGeneration) -> int:

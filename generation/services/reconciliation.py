@@ -27,8 +27,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from generation.lifecycle import TERMINAL_STATES
-from generation.models import AttemptState, DeploymentPool, Job, ProviderAttempt
-from generation.services.attempts import attempt_unknown
+from generation.models import AttemptState, DeploymentPool, ProviderAttempt
+from generation.services.attempts import attempts_declare_unknown
 from governance.services.provisional import ledger_provisional_release, ledger_provisional_settle
 from tenants.audit import Actor, RequestOrigin
 from tenants.errors import ServiceError
@@ -161,12 +161,8 @@ def attempts_sweep(*, tenant: Tenant | None = None, now: dt.datetime | None = No
     stale = attempts.filter(state=AttemptState.SENT).filter(
         Q(job__state__in=TERMINAL_STATES) | Q(sent_at__lt=now - grace)
     )
-    declared = 0
-    for job_id, call_id in stale.values_list("job_id", "client_request_id")[:10_000]:
-        job = Job.unscoped.select_related("tenant").get(pk=job_id)
-        if attempt_unknown(job=job, call_id=call_id, reason="no answer was recorded and its run is over"):
-            declared += 1
-    return declared
+    # In batches, not one job at a time: a crash can leave hundreds (generation.services.attempts).
+    return attempts_declare_unknown(stale=stale, reason="no answer was recorded and its run is over")
 
 
 def provider_usage_reconcile(

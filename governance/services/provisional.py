@@ -11,15 +11,18 @@ neither doubles nor loses anything; settling and releasing are audited decisions
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from governance.models import DEFAULT_MODEL, DEFAULT_TIER, LedgerEntry
 from governance.periods import local_day
 from governance.prices import AMOUNT_QUANTUM
+from governance.services.counters import ZERO, counters_alert, counters_apply, deltas_for
 from governance.services.ledger import ledger_charge_response, spend_applied, tenant_of
 from tenants.audit import Actor, RequestOrigin, audit
 from tenants.errors import Conflict, ServiceError
@@ -91,6 +94,110 @@ def ledger_provisional_charge(
         return existing
     spend_applied(tenant, entry)
     return entry
+
+
+@dataclass(frozen=True)
+class ProvisionalCharge:
+    """One unknown-outcome call to charge provisionally (`ledger_provisional_charge`'s arguments)."""
+
+    call_id: str
+    amount_usd: Decimal
+    job_id: int | None
+    occurred_at: dt.datetime
+    note: str
+    api_key_id: int | None = None
+    user_id: int | None = None
+    collection_id: int | None = None
+    size: str = ""
+    quality: str = ""
+    operation: str = ""
+    images: int = 0
+
+
+@transaction.atomic
+def ledger_provisional_charges(*, tenant: Tenant, charges: Sequence[ProvisionalCharge]) -> list[LedgerEntry]:
+    """`ledger_provisional_charge` for many calls of one tenant, in a number of statements that does not grow with
+    them (the attempts sweep after a crash finds them by the hundred). The same entries, holds consumed and
+    counters moved as one by one; a call charged provisionally already keeps its entry. In `charges`' order."""
+    if any(not charge.call_id for charge in charges):
+        raise ServiceError("a provisional charge names its call", field="call_id")
+    existing = {
+        entry.provider_request_id: entry
+        for entry in LedgerEntry.objects.for_tenant(tenant).filter(
+            kind=LedgerEntry.Kind.PROVISIONAL, provider_request_id__in=[charge.call_id for charge in charges]
+        )
+    }
+    new: dict[str, LedgerEntry] = {}
+    for charge in charges:
+        if charge.call_id in existing or charge.call_id in new:
+            continue
+        amount = Decimal(str(charge.amount_usd)).quantize(AMOUNT_QUANTUM)
+        if amount < 0:
+            raise ServiceError("a provisional charge cannot be negative", field="amount_usd")
+        day = local_day(charge.occurred_at, tenant.time_zone)
+        new[charge.call_id] = LedgerEntry(
+            tenant=tenant,
+            kind=LedgerEntry.Kind.PROVISIONAL,
+            amount_usd=amount,
+            job_id=charge.job_id,
+            api_key_id=charge.api_key_id,
+            user_id=charge.user_id,
+            collection_id=charge.collection_id,
+            provider_request_id=charge.call_id,
+            model=DEFAULT_MODEL,
+            deployment_tier=DEFAULT_TIER,
+            size=charge.size,
+            quality=charge.quality,
+            operation=charge.operation,
+            images=charge.images,
+            note=charge.note[:500],
+            occurred_at=charge.occurred_at,
+            day=day,
+            period=day.replace(day=1),
+        )
+    if new:
+        # The callers claim each call's attempt first (sent -> unknown, under its row lock): no one else charges
+        # these calls meanwhile, and a duplicate would still fail on the ledger's unique index.
+        LedgerEntry.objects.for_tenant(tenant).bulk_create(list(new.values()))
+        _provisional_spend_applied(tenant, list(new.values()))
+    return [existing.get(charge.call_id) or new[charge.call_id] for charge in charges]
+
+
+# What `spend_applied`'s hold statement does for one job, for many at once: each job's open hold gives what it
+# can of the sum charged to it (one by one, the charges would take the same in total). Holds locked in id order.
+_HOLDS_CONSUME = """
+WITH wanted(job_id, amount) AS (VALUES {rows}),
+old AS (
+    SELECT hold.id, hold.remaining_usd, wanted.amount
+    FROM governance_budgethold AS hold JOIN wanted ON hold.job_id = wanted.job_id
+    WHERE hold.tenant_id = %s AND hold.status = 'open' AND hold.remaining_usd > 0
+    ORDER BY hold.id
+    FOR NO KEY UPDATE OF hold
+)
+UPDATE governance_budgethold AS hold
+SET remaining_usd = old.remaining_usd - LEAST(old.remaining_usd, old.amount)
+FROM old WHERE hold.id = old.id
+RETURNING hold.period, hold.api_key_id, LEAST(old.remaining_usd, old.amount)
+"""
+
+
+def _provisional_spend_applied(tenant: Tenant, entries: Sequence[LedgerEntry]) -> None:
+    """`spend_applied` for new provisional charges of one tenant: their jobs' holds consumed, the months' counters
+    moved (the budget counts them), alerts when a threshold is crossed; provisional charges have no roll-ups."""
+    movements = [(entry.period, entry.api_key_id, entry.amount_usd, ZERO) for entry in entries]
+    per_job: dict[int, Decimal] = defaultdict(Decimal)
+    for entry in entries:
+        if entry.job_id is not None and entry.amount_usd > 0:
+            per_job[entry.job_id] += entry.amount_usd
+    if per_job:
+        rows = ", ".join(["(%s::bigint, %s::numeric)"] * len(per_job))
+        params = [value for job_id in sorted(per_job) for value in (job_id, per_job[job_id])]
+        with connection.cursor() as cursor:
+            cursor.execute(_HOLDS_CONSUME.format(rows=rows), [*params, tenant.pk])
+            movements += [(period, api_key_id, ZERO, -amount) for period, api_key_id, amount in cursor.fetchall()]
+    if counters_apply(tenant_id=tenant.pk, deltas=deltas_for(movements)):
+        for period, api_key_id in sorted({(e.period, e.api_key_id) for e in entries}, key=lambda s: (s[0], s[1] or 0)):
+            counters_alert(tenant=tenant, period=period, api_key_id=api_key_id)
 
 
 def _reverse(tenant: Tenant, provisional: LedgerEntry, *, note: str) -> LedgerEntry:
