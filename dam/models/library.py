@@ -95,6 +95,8 @@ class Asset(TenantOwnedModel):
             models.Index(fields=["tenant", "collection", "-id"], name="asset_collection_recent"),
             # A created-between filter scans its range instead of every newer asset.
             models.Index(fields=["tenant", "created_at"], name="asset_tenant_created"),
+            # The staff pages' market choices: one probe per market (dam.selectors.facets).
+            models.Index(fields=["tenant", "locale"], name="asset_tenant_locale"),
         ]
 
     def __str__(self) -> str:
@@ -193,8 +195,19 @@ class AssetVersion(TenantOwnedModel, StoredImage):
             models.Index(
                 F("tenant"), F("status"), F("campaign_id").desc(nulls_last=True), F("id"), name="version_board_campaign"
             ),
-            # The checks sweep finds the few pending versions without walking every version.
-            models.Index(fields=["id"], condition=models.Q(checks_state="pending"), name="version_checks_pending"),
+            # The board grouped by job, and its job choices (one probe per job, dam.selectors.facets).
+            models.Index(
+                F("tenant"), F("status"), F("job_id").desc(nulls_last=True), F("id"), name="version_board_job"
+            ),
+            # The review board's market choices: one probe per market (dam.selectors.facets).
+            models.Index(fields=["tenant", "locale"], name="version_tenant_locale"),
+            # The checks sweep finds the few pending versions without walking every version, in the index alone.
+            models.Index(
+                fields=["id"],
+                include=["created_at"],
+                condition=models.Q(checks_state="pending"),
+                name="version_checks_waiting",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -68,9 +68,20 @@ class WebhookDelivery(TenantOwnedModel):
         ordering = ["-id"]
         verbose_name_plural = "webhook deliveries"
         indexes = [
-            models.Index(fields=["next_attempt_at"], name="webhook_delivery_due", condition=models.Q(status="pending")),
-            # The sweep's other half (a lease that ran out): with both, its OR is two index scans, not a table scan.
-            models.Index(fields=["lease_until"], name="webhook_delivery_leased", condition=models.Q(status="sending")),
+            # The sweep's two halves (dam.services.webhooks.webhook_deliveries_due), each walked in its order and
+            # stopped at a batch, in the index alone: overdue pending deliveries, and sending ones whose lease ran out.
+            models.Index(
+                fields=["next_attempt_at"],
+                include=["id"],
+                name="webhook_delivery_overdue",
+                condition=models.Q(status="pending"),
+            ),
+            models.Index(
+                fields=["next_attempt_at"],
+                include=["lease_until", "id"],
+                name="webhook_delivery_lapsed",
+                condition=models.Q(status="sending"),
+            ),
             models.Index(fields=["tenant", "endpoint", "-id"], name="webhook_delivery_endpoint"),
         ]
 

@@ -12,7 +12,8 @@ from django.db import connection
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 
 from dam.lifecycle import VersionStatus
-from dam.models import Asset, AssetVersion, ChecksState, Collection, Rendition
+from dam.models import AssetVersion, ChecksState, Collection, Rendition
+from dam.selectors.facets import asset_campaign_ids, asset_locales, version_job_ids, version_locales
 from tenants.models import Placement, Tenant
 
 # What the copy and brand checks found, as a reviewer narrows the board by it (value -> label).
@@ -117,34 +118,27 @@ def review_campaign_labels(*, tenant: Tenant | int, ids: list[int | None]) -> di
     return {campaign_id: campaign_label(titles[campaign_id]) for campaign_id in wanted if titles.get(campaign_id)}
 
 
-# The board's choices of markets, jobs and campaigns come from the newest rows, not from every row of the tenant:
-# the same cost at a million versions as at a thousand (DISTINCT over every version took 1.7 s there,
-# bench/data_scale.py). What is older is still reachable by typing its value in the query string.
-CHOICE_SAMPLE = 10_000
-
-
-def _newest(rows: QuerySet) -> QuerySet:
-    return rows.model.unscoped.filter(pk__in=rows.order_by("-id").values("pk")[:CHOICE_SAMPLE])
+# How many campaigns and jobs the board's filters offer, newest first (older ones are still reachable by typing
+# their id in the query string).
+CAMPAIGN_CHOICES = 200
+JOB_CHOICES = 100
 
 
 def review_filter_choices(*, tenant: Tenant | int) -> dict[str, list[tuple[str, str]]]:
-    """The options of the board's filters: (value, label) pairs, from what the tenant has."""
-    versions = AssetVersion.objects.for_tenant(tenant)
-    assets = Asset.objects.for_tenant(tenant)
+    """The options of the board's filters: (value, label) pairs, from what the tenant has.
+
+    Markets, campaigns and jobs are walked through indexes, one probe per value (`dam.selectors.facets`): the same
+    cost at a million versions as at a thousand, and no value missed (a DISTINCT over every version took 1.7 s at
+    1M assets, over the newest 10,000 rows ~20-30 ms each and could miss an older market)."""
+    tenant_id = tenant if isinstance(tenant, int) else tenant.pk
     locales = sorted(
-        set(_newest(versions).exclude(locale="").values_list("locale", flat=True).distinct())
-        | set(_newest(assets).exclude(locale="").values_list("locale", flat=True).distinct()),
+        set(version_locales(tenant_id=tenant_id)) | set(asset_locales(tenant_id=tenant_id)),
         key=str.lower,
     )
-    reviewable = versions.filter(status__in=[VersionStatus.NEEDS_REVIEW, VersionStatus.APPROVED])
-    jobs = (
-        _newest(reviewable)
-        .filter(job_id__isnull=False)
-        .values_list("job_id", flat=True)
-        .distinct()
-        .order_by("-job_id")[:100]
+    jobs = version_job_ids(
+        tenant_id=tenant_id, statuses=[VersionStatus.NEEDS_REVIEW, VersionStatus.APPROVED], limit=JOB_CHOICES
     )
-    campaigns = list(_newest(assets.filter(campaign_id__isnull=False)).values_list("campaign_id", flat=True).distinct())
+    campaigns = asset_campaign_ids(tenant_id=tenant_id, limit=CAMPAIGN_CHOICES)
     return {
         "campaign": [(str(pk), label) for pk, label in review_campaign_labels(tenant=tenant, ids=campaigns).items()],
         "locale": [(loc, loc) for loc in dict.fromkeys(locales)],

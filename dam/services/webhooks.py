@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -359,12 +359,29 @@ def webhook_delivery_attempt(*, delivery_id: int) -> AttemptOutcome:
     return AttemptOutcome(delivery.pk, attempted=True, status=status, retry_in=retry_in)
 
 
+# Housekeeping over every tenant. Each half in its index's order (a Merge Append of two index-only scans); only the
+# ids come back.
+_DUE_SQL = """
+SELECT id FROM (
+    (SELECT id, next_attempt_at FROM dam_webhookdelivery
+     WHERE status = 'pending' AND next_attempt_at <= %s ORDER BY next_attempt_at LIMIT %s)
+    UNION ALL
+    (SELECT id, next_attempt_at FROM dam_webhookdelivery
+     WHERE status = 'sending' AND lease_until < %s ORDER BY next_attempt_at LIMIT %s)
+) AS due
+ORDER BY next_attempt_at LIMIT %s
+"""
+
+
 def webhook_deliveries_due(*, late_by_seconds: int = 30, limit: int = 500) -> list[int]:
-    """Deliveries whose message was lost (overdue) or whose worker died mid-attempt (lease over)."""
+    """Deliveries whose message was lost (overdue) or whose worker died mid-attempt (lease over), the longest
+    waiting first.
+
+    One statement of two halves, each walked in `next_attempt_at` order on its own partial index and stopped at
+    `limit` (webhook_delivery_overdue, webhook_delivery_lapsed, both covering: no table row is read): the cost of a
+    batch, however long the backlog. As one OR the matches of both were gathered and sorted whole (3 ms for 4,000
+    due deliveries at a million, bench/data_scale.py)."""
     now = timezone.now()
-    overdue = Q(
-        status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now - dt.timedelta(seconds=late_by_seconds)
-    ) | Q(status=WebhookDelivery.Status.SENDING, lease_until__lt=now)
-    return list(
-        WebhookDelivery.unscoped.filter(overdue).order_by("next_attempt_at").values_list("pk", flat=True)[:limit]
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_DUE_SQL, [now - dt.timedelta(seconds=late_by_seconds), limit, now, limit, limit])
+        return [row[0] for row in cursor.fetchall()]
