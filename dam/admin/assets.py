@@ -6,7 +6,9 @@ from functools import partial
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
+from django.core.paginator import InvalidPage
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.urls import path
@@ -28,6 +30,7 @@ from dam.admin.filters import (
     TagFilter,
     grid_sort,
 )
+from dam.admin.paging import CappedPaginator, RankedPaginator
 from dam.models import Asset, AssetVersion, Collection
 from dam.selectors.search import MAX_QUERY_CHARS, AssetFilters, assets_filter, assets_sorted
 from dam.services.metadata import collection_create
@@ -38,16 +41,30 @@ from tenants.models import Scope
 
 class AssetChangeList(ChangeList):
     """The grid's order comes from the search selector (newest, oldest, relevance, name), after the filters;
-    a search without a chosen order ranks by relevance."""
+    a search without a chosen order ranks by relevance. Counted up to a cap ("10,000+"); a best-match list ranks
+    the newest RANK_CANDIDATES matches and pages on through the older ones (`RankedPaginator`)."""
+
+    matches: QuerySet | None = None  # a best-match list's matches, unranked (for its count and later pages)
+    ranking = ""  # the search it ranks by
 
     def get_queryset(self, request: HttpRequest, exclude_parameters=None) -> QuerySet:
         queryset = super().get_queryset(request, exclude_parameters)
-        return assets_sorted(
-            queryset, sort=grid_sort(request.GET.get("sort", ""), self.query), q=self.query[:MAX_QUERY_CHARS]
-        )
+        q = self.query[:MAX_QUERY_CHARS]
+        sort = grid_sort(request.GET.get("sort", ""), self.query)
+        if sort == "relevance" and q:
+            self.matches, self.ranking = queryset, q  # ranked page by page (RankedPaginator)
+            return queryset.order_by("-id")
+        self.matches = None
+        return assets_sorted(queryset, sort=sort, q=q)
 
     def get_results(self, request: HttpRequest) -> None:
-        super().get_results(request)
+        if self.matches is None:
+            super().get_results(request)
+        else:
+            self._ranked_results()
+        # Counted up to a cap (CappedPaginator): "10,000+ assets" past it.
+        self.count_label = self.paginator.count_label
+        self.count_capped = self.paginator.capped
         # Versions are counted for the page's assets only (one grouped query); annotated on the list's queryset,
         # the count joined and grouped every asset of the tenant, for the filters' choices and the total too.
         ids = [asset.pk for asset in self.result_list]
@@ -59,6 +76,25 @@ class AssetChangeList(ChangeList):
         )
         for asset in self.result_list:
             asset.version_count = counts.get(asset.pk, 0)
+
+    def _ranked_results(self) -> None:
+        """ChangeList.get_results for a best-match list: the page from the paginator that knows both parts."""
+        paginator = RankedPaginator(self.matches, self.list_per_page, q=self.ranking)
+        result_count = paginator.count
+        self.can_show_all = result_count <= self.list_max_show_all
+        self.multi_page = result_count > self.list_per_page
+        if (self.show_all and self.can_show_all) or not self.multi_page:
+            self.result_list = list(paginator.ranked)  # every match is a ranked candidate
+        else:
+            try:
+                self.result_list = paginator.page(self.page_num).object_list
+            except InvalidPage:
+                raise IncorrectLookupParameters from None
+        self.result_count = result_count
+        self.show_full_result_count = False
+        self.show_admin_actions = True
+        self.full_result_count = None
+        self.paginator = paginator
 
 
 @admin.register(Asset)
@@ -88,6 +124,9 @@ class AssetAdmin(TenantScopedAdmin):
 
     def get_changelist(self, request: HttpRequest, **kwargs):
         return AssetChangeList
+
+    def get_paginator(self, request: HttpRequest, queryset: QuerySet, per_page: int, orphans: int = 0, **kwargs):
+        return CappedPaginator(queryset, per_page, orphans=orphans, **kwargs)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         term = search_term.strip()[:MAX_QUERY_CHARS]

@@ -112,7 +112,9 @@
     });
     var everything = all.value === "1";
     var count = everything ? parseInt(form.getAttribute("data-total"), 10) : picked.length;
-    form.querySelector("[data-bulk-count]").textContent = count.toLocaleString();
+    // Past the page's counting cap the total reads "10,000+" (data-total is then the cap + 1).
+    var label = everything && form.getAttribute("data-total-label");
+    form.querySelector("[data-bulk-count]").textContent = label || count.toLocaleString();
     form.classList.toggle("has-selection", count > 0);
     form.querySelector("[data-bulk-clear]").hidden = count === 0;
     form.querySelectorAll("[data-bulk-apply], [data-bulk-download]").forEach(function (button) {
