@@ -290,16 +290,36 @@ def staff_pages(ctx: Context) -> None:
 
     staff = Client(HTTP_HOST="127.0.0.1")
     staff.force_login(get_user_model().objects.get(username=ctx.staff_username))
+    # The UI's search page is a staff page (judged as one: <= 150 ms, constant reads); the issue's search target
+    # (p95 <= 50 ms for 1-3 terms, ranked) is the ranked search the page runs, measured apart below.
     pages = (
         ("UI: asset browser", "/admin/dam/asset/", "page"),
         ("UI: asset browser, collection filter", "/admin/dam/asset/?collection=campaign-10", "page"),
-        ("UI: search (ranked)", "/admin/dam/asset/?q=summer+sneaker", "search"),
+        ("UI: search (ranked)", "/admin/dam/asset/?q=summer+sneaker", "page"),
         ("UI: review board", "/admin/governance/review/", "page"),
     )
     for name, path, kind in pages:
         _get(staff, path)
         samples = _timed(ctx, lambda n, path=path: _get(staff, path))
         _record(ctx, name, kind, samples, _captured(lambda path=path: _get(staff, path)))
+    ranked_search(ctx)
+
+
+def ranked_search(ctx: Context) -> None:
+    """The ranked search as the UI's best-match list runs it, for 1-3 terms: its count (up to SEARCH_COUNT_CAP,
+    with the newest candidates) and its first page of 48 (the best of the ranked candidates), through the library's
+    selectors."""
+    from dam.models import Asset
+    from dam.selectors.search import AssetFilters, assets_filter, assets_matches_counted, assets_ranked
+
+    for label, term in SEARCH_TERMS.items():
+        matches = assets_filter(Asset.objects.for_tenant(ctx.tenant_id), AssetFilters(q=term, archived="false"))
+
+        def call(n: int = 0, matches=matches, term=term) -> None:
+            counted = assets_matches_counted(matches)
+            list(assets_ranked(matches, q=term, newest=counted.newest)[:48])  # (a smoke size may match none)
+
+        _record(ctx, f"search (ranked): {label.removeprefix('search ')}", "search", _timed(ctx, call), _captured(call))
 
 
 def reports(ctx: Context) -> None:
