@@ -206,18 +206,18 @@ SELECT
         SELECT json_agg(json_build_array(r.spec, r.placement_slug, r.width, r.height, r.format, r.sha256)
                         ORDER BY r.width, r.spec)::text
         FROM dam_rendition r
-        WHERE r.tenant_id = %(tenant)s AND r.version_id = v.id
+        WHERE r.tenant_id = %s AND r.version_id = v.id
     )
 FROM (
     SELECT LEAST(
         (SELECT o.available_from FROM dam_publishwindow o
-         WHERE o.tenant_id = %(tenant)s AND o.available_from > %(now)s ORDER BY o.available_from LIMIT 1),
+         WHERE o.tenant_id = %s AND o.available_from > %s ORDER BY o.available_from LIMIT 1),
         (SELECT c.available_until FROM dam_publishwindow c
-         WHERE c.tenant_id = %(tenant)s AND c.available_until > %(now)s ORDER BY c.available_until LIMIT 1)
+         WHERE c.tenant_id = %s AND c.available_until > %s ORDER BY c.available_until LIMIT 1)
     ) AS boundary
 ) b
-LEFT JOIN (dam_assetversion v LEFT JOIN dam_publishwindow w ON w.version_id = v.id AND w.tenant_id = %(tenant)s)
-    ON v.tenant_id = %(tenant)s AND v.id = ANY(%(ids)s::bigint[])
+LEFT JOIN (dam_assetversion v LEFT JOIN dam_publishwindow w ON w.version_id = v.id AND w.tenant_id = %s)
+    ON v.tenant_id = %s AND v.id = ANY(%s::bigint[])
 """
 
 
@@ -249,7 +249,9 @@ def storefront_page_versions(
     The same rows as `storefront_version_rows` plus `next_window_boundary`, without building an ORM query: a page
     runs this and its assets' query, nothing else."""
     with connection.cursor() as cursor:
-        cursor.execute(_PAGE_SQL, {"tenant": tenant_id, "now": now, "ids": version_ids})
+        # In the order of the placeholders: renditions, the boundary's two probes, the window, the versions.
+        t = tenant_id
+        cursor.execute(_PAGE_SQL, [t, t, now, t, now, t, t, version_ids])
         rows = cursor.fetchall()
     versions = {}
     for row in rows:

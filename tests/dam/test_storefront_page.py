@@ -29,7 +29,13 @@ from dam.blobs import blob_put
 from dam.delivery.cache import storefront_pages
 from dam.lifecycle import VersionStatus
 from dam.models import Asset, AssetVersion, TenantDelivery
-from dam.selectors.storefront import UrlBuilder, storefront_assets, storefront_page_assets, storefront_version_rows
+from dam.selectors.storefront import (
+    UrlBuilder,
+    storefront_assets,
+    storefront_page_assets,
+    storefront_page_versions,
+    storefront_version_rows,
+)
 from dam.services.assets import asset_version_create, collection_get_or_create
 from tenants.models import Scope
 from tests.factories import add_rendition, png_bytes, set_status, set_window, storefront_asset
@@ -244,3 +250,16 @@ _JSON_DATA = st.recursive(
 @given(st.dictionaries(st.text(), _JSON_DATA, max_size=4))  # an answer is an object
 def test_render_json_gives_drf_renderers_bytes(data):
     assert render_json(data) == JSONRenderer().render(data)
+
+
+def test_a_page_reads_only_its_tenants_versions_and_windows(alice, charlie):
+    now = timezone.now()
+    mine = storefront_asset(alice.tenant, title="mine")
+    theirs = storefront_asset(charlie.tenant, title="theirs")
+    set_window(theirs.current_version, start=now + dt.timedelta(hours=1), end=None)
+    ids = [mine.current_version_id, theirs.current_version_id]
+    versions, boundary = storefront_page_versions(tenant_id=alice.tenant.pk, version_ids=ids, now=now)
+    assert list(versions) == [mine.current_version_id] and boundary is None  # charlie's window is not alice's
+    versions, boundary = storefront_page_versions(tenant_id=charlie.tenant.pk, version_ids=ids, now=now)
+    assert list(versions) == [theirs.current_version_id] and boundary == now + dt.timedelta(hours=1)
+    assert [r[0] for r in versions[theirs.current_version_id].renditions] == ["placement:pdp-square"]
