@@ -22,6 +22,14 @@ class Migration(migrations.Migration):
             index=models.Index(fields=["tenant", "locale"], name="asset_tenant_locale"),
         ),
         AddIndexConcurrently(
+            model_name="asset",
+            index=models.Index(
+                condition=models.Q(("archived_at__isnull", True)),
+                fields=["tenant", "-id"],
+                name="asset_tenant_active",
+            ),
+        ),
+        AddIndexConcurrently(
             model_name="assetversion",
             index=models.Index(fields=["tenant", "locale"], name="version_tenant_locale"),
         ),
