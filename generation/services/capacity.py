@@ -7,9 +7,11 @@ has no owner: its tenants are the ones it serves). Keys are encrypted as for ten
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -181,6 +183,24 @@ def _tenant_auth(member: PoolMember) -> None:
         raise ServiceError("a tenant's own deployment authenticates with its api key", field="auth_kind")
 
 
+def _tenant_endpoint(member: PoolMember) -> None:
+    # The workers send the tenant's prompts and key to this address: an https endpoint on a public host, never
+    # one inside the platform's network (loopback, private, link-local such as the cloud metadata service).
+    # A public name resolving inside is not caught here; egress rules of the workers' network are the backstop.
+    parts = urlsplit(member.endpoint or "")
+    host = (parts.hostname or "").rstrip(".").lower()
+    if parts.scheme != "https" or not host:
+        raise ServiceError("a tenant's deployment is reached over https", field="endpoint")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        inside = host == "localhost" or host.endswith((".localhost", ".local", ".internal")) or "." not in host
+    else:
+        inside = not address.is_global
+    if inside:
+        raise ServiceError("not an address a tenant's deployment may have (an internal host)", field="endpoint")
+
+
 def _still_served(tenant: Tenant, pool: DeploymentPool, *, field: str, moving_in: bool = False) -> None:
     """A tenant on this pool (or `moving_in` to it) keeps at least one enabled deployment inside its residency: a
     change that leaves it none is refused now (its jobs would otherwise fail later, with nowhere to go)."""
@@ -225,6 +245,7 @@ def tenant_pool_member_add(
     member = PoolMember(pool=pool)
     _apply(member, values)
     _tenant_auth(member)
+    _tenant_endpoint(member)
     if PoolMember.objects.filter(pool=pool, name=member.name).exists():
         raise Conflict("this pool already has a deployment of that name", field="name")
     pool_member_save(member=member, api_key=api_key, actor=actor, origin=origin)
@@ -249,6 +270,7 @@ def tenant_pool_member_update(
     _own_member(tenant, member)
     _apply(member, values)
     _tenant_auth(member)
+    _tenant_endpoint(member)
     if PoolMember.objects.filter(pool=member.pool, name=member.name).exclude(pk=member.pk).exists():
         raise Conflict("this pool already has a deployment of that name", field="name")
     pool_member_save(member=member, api_key=api_key, actor=actor, origin=origin)

@@ -133,6 +133,10 @@ def test_a_patch_changes_the_member_and_a_new_key_replaces_the_stored_one_unseen
     assert own_member_a.api_key_ciphertext != before and own_member_a.api_key().reveal() == "sk-rotated-key-9876"
     event = AuditEvent.objects.for_tenant(alice.tenant).filter(action="pool.member_updated").latest("seq")
     assert event.payload["api_key"] == "replaced" and "sk-rotated" not in str(event.payload)
+    inside = alice.client().patch(
+        f"{MEMBERS}/{own_member_a.pk}", {"endpoint": "https://169.254.169.254"}, format="json"
+    )
+    assert inside.status_code == 400 and names_field(inside, "endpoint")
     # Without a key, the stored one stays.
     assert alice.client().patch(f"{MEMBERS}/{own_member_a.pk}", {"priority": 1}, format="json").status_code == 200
     own_member_a.refresh_from_db()
@@ -149,6 +153,14 @@ def test_a_patch_changes_the_member_and_a_new_key_replaces_the_stored_one_unseen
         ({"api_key": None}, "api_key", 400),
         ({"weight": 0}, "weight", 400),
         ({"colour": "red"}, "colour", 400),
+        # The workers send prompts and the key there: https, and never a host inside the platform's network.
+        ({"endpoint": "http://sweden-1.openai.azure.com"}, "endpoint", 400),
+        ({"endpoint": "https://169.254.169.254/metadata"}, "endpoint", 400),
+        ({"endpoint": "https://127.0.0.1:6379"}, "endpoint", 400),
+        ({"endpoint": "https://10.0.0.5"}, "endpoint", 400),
+        ({"endpoint": "https://[::1]:8765"}, "endpoint", 400),
+        ({"endpoint": "https://localhost:8765"}, "endpoint", 400),
+        ({"endpoint": "https://redis.internal"}, "endpoint", 400),
     ],
 )
 def test_bad_input_is_a_problem_naming_the_field_and_changes_nothing(alice, platform_pool, body, field, status):
