@@ -15,6 +15,7 @@ view of bench/storefront_app.py answering the first page's bytes, through the sa
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import statistics
 import time
@@ -409,21 +410,83 @@ STEPS: dict[str, Callable[[Context], None]] = {
 }
 
 
+def _web_master(port: int) -> int | None:
+    """The gunicorn master listening on `port` (its command line names the bind address)."""
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                command = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"gunicorn" in b" ".join(command) and f"127.0.0.1:{port}".encode() in command:
+                return int(proc.name)
+    return None
+
+
+def _backend_pids(application_name: str) -> list[int]:
+    """The PostgreSQL backends of the web workers' connections (libpq's PGAPPNAME names them): another run's
+    queries on the same database are not counted."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", [application_name])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _cpu(pids: list[int]) -> dict[int, float]:
+    from bench.stack import tree_cpu_seconds
+
+    return {pid: tree_cpu_seconds(pid) for pid in pids}
+
+
+def _spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds between two readings (a process that appeared in between counts from its start)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+def _machine_cpu() -> float:
+    """Busy CPU seconds of the whole machine so far (/proc/stat: everything but idle and iowait)."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def over_http(ctx: Context, *, start_web: Callable[[Path], str], seconds: float, concurrency: int) -> None:
     """The never-cached first page, deep page and a search over real HTTP (gunicorn gthread, keep-alive clients in
-    two processes: bench/storefront.py's load generator) beside the same in-memory baseline: the issue's share."""
+    two processes: bench/storefront.py's load generator) beside the same in-memory baseline: the issue's share.
+
+    With each figure, where its CPU went, per request: the web workers (gunicorn's processes), PostgreSQL (this
+    database's backends) and the whole machine (the load generator and anything else running are the rest). On 2
+    CPUs a path's requests/s is about 2 s / the machine's CPU per request."""
     from urllib.parse import urlparse
 
     from bench.storefront import _measure
 
     body = ctx.plans_dir / "baseline.json"
     body.write_bytes(ctx.first_page)
-    port = urlparse(start_web(body)).port
+    application_name = f"data-scale-http-{os.getpid()}"
+    os.environ["PGAPPNAME"] = application_name  # the web workers' connections (this process's are open already)
+    try:
+        port = urlparse(start_web(body)).port
+    finally:
+        del os.environ["PGAPPNAME"]
+    master = _web_master(port)
     paths = {"baseline": "/bench/baseline", **{label: path + "&request={n}" for label, path in ctx.paths.items()}}
     for path in paths.values():  # warm-up: every worker's connections and caches
         _measure(port, path, ctx.token, seconds=min(1.0, seconds), concurrency=concurrency, processes=2)
     for label, path in paths.items():
+        web_before, db_before = _cpu([master] if master else []), _cpu(_backend_pids(application_name))
+        machine_before = _machine_cpu()
         result = _measure(port, path, ctx.token, seconds=seconds, concurrency=concurrency, processes=2)
+        web = _spent(web_before, _cpu([master] if master else []))
+        db, machine = _spent(db_before, _cpu(_backend_pids(application_name))), _machine_cpu() - machine_before
+        per_request = 1000 / max(1, result["requests"])
+        split = {"web_cpu_ms": web * per_request, "db_cpu_ms": db * per_request}
+        split["machine_cpu_ms"] = machine * per_request
+        print(
+            f"   HTTP {label}: {result['rps']:,.0f} req/s; CPU per request: web workers {split['web_cpu_ms']:.2f} ms, "
+            f"PostgreSQL {split['db_cpu_ms']:.2f} ms, whole machine {split['machine_cpu_ms']:.2f} ms",
+            flush=True,
+        )
         ctx.figures.append(
             Figure(
                 name=f"HTTP: {label}" + ("" if label == "baseline" else ", never cached"),
@@ -432,6 +495,6 @@ def over_http(ctx: Context, *, start_web: Callable[[Path], str], seconds: float,
                 p95_ms=result["p99"],  # the load generator reports p99: shown in the p95 column, named in the header
                 rps=result["rps"],
                 queries=0,
-                extra={"requests": result["requests"], "p99_ms": result["p99"]},
+                extra={"requests": result["requests"], "p99_ms": result["p99"], **split},
             )
         )

@@ -11,6 +11,8 @@ What it does, all on this machine:
 - starts gunicorn (gthread) with production settings (DEBUG=0) on a free port of 127.0.0.1;
 - counts the SQL queries of an uncached list page for page sizes 1, 24, 100 and 200 (the same
   count whatever the size; sizes above N are left out);
+- checks that the list's bytes are the reference serializer's (the page is built from rows,
+  `dam.api.storefront_page`; the reference is `storefront_asset_data` over model instances);
 - measures `GET /api/v1/storefront/assets?page_size=24` (API key, DRF, the per-process caches that
   the change feed keeps honest: `docs/storefront.md`) and `GET /bench/baseline`, a plain Django
   view returning the same bytes from memory, alternating rounds so both see the same machine state;
@@ -122,6 +124,16 @@ def _query_counts(env: dict[str, str], token: str, sizes: list[int]) -> dict[int
     return {int(size): count for size, count in json.loads(result.stdout.strip().splitlines()[-1]).items()}
 
 
+def _check_reference(env: dict[str, str], body: bytes, *, origin: str, workdir: Path) -> None:
+    """The list builds its page from rows (dam.api.storefront_page): its bytes must be the reference serializer's."""
+    answered = workdir / "answered.json"
+    answered.write_bytes(body)
+    command = [sys.executable, "-m", "bench.storefront_seed", "--reference", str(answered), origin]
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    if result.returncode:
+        raise SystemExit(f"the list's bytes are not the reference serializer's:\n{result.stderr[-3000:]}")
+
+
 def _client(args: tuple[int, str, str, float, int]) -> list[float]:
     """One load process: `threads` keep-alive connections, each sending requests back to back."""
     import threading
@@ -225,6 +237,7 @@ def _run(options: argparse.Namespace, workdir: Path) -> None:
         # Capture the real answer, hand it to the baseline view, restart the workers to load it.
         body = _get(port, LIST_PATH, token)
         assert len(json.loads(body)["results"]) == 24
+        _check_reference(env, body, origin=f"http://127.0.0.1:{port}", workdir=workdir)
         baseline_json.write_bytes(body)
         os.kill(server.pid, signal.SIGHUP)  # gunicorn reloads its workers, which re-read the file
         time.sleep(3)

@@ -2,6 +2,7 @@
 
     python -m bench.storefront_seed <assets>           # prints the storefront API key
     python -m bench.storefront_seed --queries <key> [<page size> ...]   # SQL queries of an uncached list, per size
+    python -m bench.storefront_seed --reference <body file> <origin>   # exit 1 unless the reference answers it
 
 One tenant, N approved assets in a collection, each with an original and the renditions in
 RENDITIONS, created through the library services as production code creates them.
@@ -87,8 +88,34 @@ def query_counts(token: str, sizes: tuple[int, ...] = (1, 24, 100, 200)) -> dict
     return counts
 
 
+def reference_matches(body: bytes, *, origin: str) -> bool:
+    """Whether a list page the server answered (unsigned URLs under `origin`) is byte for byte what the reference
+    answers for its assets: `storefront_asset_data` over model instances and `storefront_version_rows`, rendered by
+    DRF's JSONRenderer (the list builds its page from rows instead: dam.api.storefront_page)."""
+    from django.utils import timezone
+    from rest_framework.renderers import JSONRenderer
+
+    from dam.api.storefront import STOREFRONT_ASSET_FIELDS, storefront_asset_data
+    from dam.selectors.storefront import UrlBuilder, storefront_assets, storefront_version_rows
+    from tenants.models import Tenant
+
+    page = json.loads(body)
+    tenant = Tenant.objects.get(slug="bench-shop")
+    urls = UrlBuilder(origin=origin, sign=False, now=timezone.now())
+    results = []
+    for item in page["results"]:
+        asset = storefront_assets(tenant=tenant).only(*STOREFRONT_ASSET_FIELDS).get(pk=item["id"])
+        rows = storefront_version_rows(tenant=tenant, ids=[asset.storefront_version_id])
+        results.append(storefront_asset_data(asset, rows[asset.storefront_version_id], urls=urls))
+    expected = JSONRenderer().render({"next": page["next"], "previous": page["previous"], "results": results})
+    return expected == body
+
+
 if __name__ == "__main__":
     django.setup()
+    if sys.argv[1] == "--reference":
+        with open(sys.argv[2], "rb") as answered:
+            sys.exit(0 if reference_matches(answered.read(), origin=sys.argv[3]) else 1)
     if sys.argv[1] == "--queries":
         sizes = tuple(int(size) for size in sys.argv[3:])
         print(json.dumps(query_counts(sys.argv[2], *([sizes] if sizes else []))))
