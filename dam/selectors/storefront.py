@@ -12,13 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BigIntegerField, F, OuterRef, Q, QuerySet, Subquery
-from django.db.models.expressions import RawSQL
+from django.db.models import BigIntegerField, Expression, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from dam.delivery.cache import signing_flags
@@ -72,25 +71,51 @@ def storefront_assets(*, tenant: Tenant | int, now: dt.datetime | None = None) -
 
 # `storefront_assets`' latest visible version, as SQL written once: the same statement the ORM compiles from
 # `storefront_visible` (tests/dam/test_storefront_page.py holds them to the same answer), without building and
-# compiling that subquery, twice (the annotation and its IS NOT NULL), on every storefront request. It names the
-# outer table as the ORM does ("dam_asset"), so the queryset must not itself become another query's subquery.
+# compiling that subquery, twice (the annotation and its IS NOT NULL), on every storefront request. The asset it
+# belongs to is a column the ORM compiles (`LatestVisibleVersion`), so it follows the query's aliases (a subquery
+# or an OuterRef from one included).
 _VISIBLE = tuple(sorted(str(status) for status in STOREFRONT_VISIBLE))
 _LATEST_VISIBLE_SQL = (
     '(SELECT sv."id" FROM "dam_assetversion" sv LEFT OUTER JOIN "dam_publishwindow" sw ON (sv."id" = sw."version_id")'
     ' WHERE sv."tenant_id" = %s AND sv."status" IN (' + ", ".join(["%s"] * len(_VISIBLE)) + ")"
     ' AND (sw."available_from" IS NULL OR sw."available_from" <= %s)'
     ' AND (sw."available_until" IS NULL OR sw."available_until" > %s)'
-    ' AND sv."asset_id" = ("dam_asset"."id") ORDER BY sv."number" DESC LIMIT 1)'
+    ' AND sv."asset_id" = ({asset}) ORDER BY sv."number" DESC LIMIT 1)'
 )
+
+
+class LatestVisibleVersion(Expression):
+    """The id of the asset's latest version a storefront may see at `now` (`_LATEST_VISIBLE_SQL`), or NULL."""
+
+    output_field = BigIntegerField()
+
+    def __init__(self, *, tenant_id: int, now: dt.datetime, asset: Any = None) -> None:
+        super().__init__()
+        self.tenant_id, self.now = tenant_id, now
+        self.asset = asset if asset is not None else F("id")
+
+    def get_source_expressions(self) -> list:
+        return [self.asset]
+
+    def set_source_expressions(self, expressions: list) -> None:
+        (self.asset,) = expressions
+
+    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False):
+        resolved = self.copy()
+        resolved.asset = self.asset.resolve_expression(query, allow_joins, reuse, summarize, for_save)
+        return resolved
+
+    def as_sql(self, compiler, connection) -> tuple[str, list]:
+        asset_sql, asset_params = compiler.compile(self.asset)
+        params = [self.tenant_id, *_VISIBLE, self.now, self.now, *asset_params]
+        return _LATEST_VISIBLE_SQL.format(asset=asset_sql), params
 
 
 def storefront_page_assets(*, tenant: Tenant | int, now: dt.datetime | None = None) -> QuerySet[Asset]:
     """`storefront_assets` for the storefront API's pages: the same assets, annotated with the same version id,
-    with the latest visible version's subquery as prepared SQL (`_LATEST_VISIBLE_SQL`); no select_related (the
-    pages read `.values()`)."""
-    now = now or timezone.now()
+    by `LatestVisibleVersion` (its SQL written once); no select_related (the pages read `.values()`)."""
     tenant_id = tenant if isinstance(tenant, int) else tenant.pk
-    latest = RawSQL(_LATEST_VISIBLE_SQL, (tenant_id, *_VISIBLE, now, now), output_field=BigIntegerField())
+    latest = LatestVisibleVersion(tenant_id=tenant_id, now=now or timezone.now())
     return (
         Asset.objects.for_tenant(tenant)
         .filter(archived_at__isnull=True)
