@@ -212,12 +212,13 @@ def compare_copy(*, expected: str, reading: OcrReading, locale: str, near_cer: f
         raise ValueError("the expected copy is empty (after normalisation): there is nothing to check")
     # Lines that share no character with the copy cannot be part of it (the emulator mark, background noise).
     letters = set(want) - {" "}
-    candidates = [(box, normalise_copy(box.text, locale=locale)) for box in reading.boxes]
-    candidates = [(box, text) for box, text in candidates if letters & set(text)]
-    candidates.sort(key=lambda c: -c[0].confidence)
-    candidates = sorted(candidates[:MAX_CANDIDATE_LINES], key=lambda c: (c[0].top, c[0].left))
-    lines = [box for box, _ in candidates]
-    normalised = [text for _, text in candidates]
+    # The reading's own order (rows top to bottom, left to right within a row) is kept.
+    candidates = [(i, box, normalise_copy(box.text, locale=locale)) for i, box in enumerate(reading.boxes)]
+    candidates = [(i, box, text) for i, box, text in candidates if letters & set(text)]
+    candidates.sort(key=lambda c: -c[1].confidence)
+    candidates = sorted(candidates[:MAX_CANDIDATE_LINES], key=lambda c: c[0])
+    lines = [box for _, box, _ in candidates]
+    normalised = [text for _, _, text in candidates]
     best: tuple[int, int, str, tuple[TextBox, ...]] = (len(want), 0, "", ())
     for count in range(1, min(MAX_SPAN_LINES, len(lines)) + 1):
         for chosen in itertools.combinations(range(len(lines)), count):

@@ -86,6 +86,10 @@ MIN_GLYPH_PIXELS = 6
 SOLID_SHAPE = 0.2  # inscribed radius / height beyond which a component is a filled shape (bold strokes: ~0.07)
 SOLID_MIN_HEIGHT = 0.08  # of the short side: smaller components (strokes, dots, accents) are not tested
 REGION_REACH = 0.6  # of a glyph's height: glyphs this close belong to one region (word, line)
+# A component of a region whose widest inscribed circle is this many times the region's median is not a glyph
+# (a piece of a shape cut by the text card, beside the headline): it is removed before the region is read.
+STROKE_OUTLIER = 2.2
+STROKE_MIN_GLYPHS = 3  # a group needs this many components before one is judged by the others
 MIN_REGION_HEIGHT = 8  # px at the working scale
 MIN_REGION_INK = 40  # ink pixels
 MAX_REGIONS = 8  # per layer, the inkiest: a layer of background speckle gives many tiny ones
@@ -100,6 +104,10 @@ LINE_MODE = int(tesserocr.PSM.SINGLE_LINE)
 # Latin script is read in sparse mode only: single-line mode put spaces inside words ("Fa rben") and kept stray
 # marks from the background in the line, where sparse mode reads the words apart.
 SPARSE_ONLY = frozenset({"eng", "deu", "fra", "spa", "ita", "por"})
+# Each region is scaled so that its lines' ink is LINE_HEIGHT px tall: Tesseract's page layout and its LSTM read
+# 30-50 px lines well and large ones badly (a clean 80 px Japanese line read as nothing, at 40 px exactly).
+LINE_HEIGHT = 40
+MIN_ZOOM, MAX_ZOOM = 0.2, 4.0
 LINE_GAP = 0.06  # of a region's height: a run of empty rows this tall separates two lines
 MIN_CONFIDENCE = 0.45  # Tesseract's line confidence (0..1) below which a line is noise from the background
 SAME_LINE = 0.5  # a line this much inside a more confident one is that line read again (another layer, a fringe)
@@ -196,7 +204,7 @@ SYSTEM_TESSDATA = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-
 # set is loaded.
 WITH_BEST_INT: dict[str, str] = {
     "ben": "ben_best",
-    "jpn+jpn_vert": "jpn+jpn_best+jpn_vert",
+    "jpn+jpn_vert": "jpn_best+jpn+jpn_vert",
     "chi_sim+chi_sim_vert": "chi_sim_best+chi_sim_vert",
     "chi_tra+chi_tra_vert": "chi_tra_best+chi_tra_vert",
 }
@@ -292,25 +300,56 @@ def _layers(rgb: Image.Image) -> list[np.ndarray]:
 
 def _regions(layer: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Boxes (x0, y0, x1, y1) around groups of nearby glyphs: the words and lines of a layer. Each glyph's box
-    is grown in proportion to its own height, so the grouping works for 12 px captions and 200 px headlines."""
+    is grown in proportion to its own height, so the grouping works for 12 px captions and 200 px headlines.
+    A component of a group whose strokes are much thicker than the group's glyphs' (a piece of a shape the
+    text card cut, beside the headline) is removed from `layer`, and the group's box is that of its glyphs."""
     ink = (layer == 0).astype(np.uint8)
-    _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     canvas = np.zeros_like(ink)
     for x, y, w, h, _area in stats[1:]:
         # Letter and line spacing scale with the glyph height, not its width (a Bengali word is one component).
         reach = max(2, round(REGION_REACH * h))
         corner, opposite = (int(x - reach), int(y - reach // 2)), (int(x + w + reach), int(y + h + reach // 2))
         cv2.rectangle(canvas, corner, opposite, 1, -1)
-    _, _, stats, _ = cv2.connectedComponentsWithStats(canvas, connectivity=8)
+    _, groups, _, _ = cv2.connectedComponentsWithStats(canvas, connectivity=8)
+    inside = cv2.distanceTransform(ink, cv2.DIST_L2, 3)
+    members: dict[int, list[tuple[int, float]]] = {}
+    for label in range(1, count):
+        x, y, w, h = stats[label, :4]
+        radius = float(inside[y : y + h, x : x + w][labels[y : y + h, x : x + w] == label].max())
+        members.setdefault(int(groups[y + h // 2, x + w // 2]), []).append((label, radius))
     regions = []
-    for x, y, w, h, _area in stats[1:]:
-        if h < MIN_REGION_HEIGHT:
+    for group in members.values():
+        glyphs = [label for label, _ in group]
+        if len(group) >= STROKE_MIN_GLYPHS:
+            limit = STROKE_OUTLIER * float(np.median([radius for _, radius in group]))
+            glyphs = [label for label, radius in group if radius <= limit]
+            for label, radius in group:
+                if radius > limit:
+                    x, y, w, h = stats[label, :4]
+                    layer[y : y + h, x : x + w][labels[y : y + h, x : x + w] == label] = 255
+        boxes = stats[glyphs]
+        x0, y0 = int(boxes[:, 0].min()), int(boxes[:, 1].min())
+        x1, y1 = int((boxes[:, 0] + boxes[:, 2]).max()), int((boxes[:, 1] + boxes[:, 3]).max())
+        if y1 - y0 < MIN_REGION_HEIGHT:
             continue
-        count = int(ink[y : y + h, x : x + w].sum())
-        if count >= MIN_REGION_INK:
-            regions.append((count, (int(x), int(y), int(x + w), int(y + h))))
+        inked = int(boxes[:, 4].sum())
+        if inked >= MIN_REGION_INK:
+            regions.append((inked, (x0, y0, x1, y1)))
     regions.sort(reverse=True)
     return [box for _, box in regions[:MAX_REGIONS]]
+
+
+def _bands(ink: np.ndarray) -> list[int]:
+    """Heights of the runs of inked rows of a region (its lines), split at empty runs of LINE_GAP of its height."""
+    rows = ink.any(axis=1)
+    inked = np.flatnonzero(rows)
+    if not len(inked):
+        return []
+    split = np.flatnonzero(np.diff(inked) - 1 >= max(2, LINE_GAP * len(rows)))
+    starts = np.concatenate(([inked[0]], inked[split + 1]))
+    ends = np.concatenate((inked[split], [inked[-1]]))
+    return [int(e - s + 1) for s, e in zip(starts, ends, strict=True)]
 
 
 def _single_line(ink: np.ndarray) -> bool:
@@ -322,6 +361,15 @@ def _single_line(ink: np.ndarray) -> bool:
         return True
     gaps = np.diff(inked) - 1
     return not (gaps >= max(2, LINE_GAP * len(rows))).any()
+
+
+def _zoomed(crop: np.ndarray, zoom: float) -> Image.Image:
+    """The region's mask scaled by `zoom`: Lanczos, then back to two levels (the clean mask it was, resized)."""
+    picture = Image.fromarray(crop)
+    if zoom == 1.0:
+        return picture
+    size = (max(1, round(picture.width * zoom)), max(1, round(picture.height * zoom)))
+    return picture.resize(size, Image.Resampling.LANCZOS).point(lambda v: 0 if v < 128 else 255)
 
 
 def _read_region(engine: tesserocr.PyTessBaseAPI, crop: Image.Image, mode: int) -> list[tuple[str, tuple, float]]:
@@ -356,12 +404,20 @@ def _lines(
         pad = max(4, (y1 - y0) // 4)
         left, top = max(0, x0 - pad), max(0, y0 - pad)
         crop = layer[top : min(height, y1 + pad), left : min(width, x1 + pad)]
-        one_line = line_mode and _single_line(crop[pad : -pad or None] == 0)
+        ink = crop[pad : -pad or None] == 0
+        one_line = line_mode and _single_line(ink)
         region_mode = LINE_MODE if one_line else mode
-        for text, box, confidence in _read_region(engine, Image.fromarray(crop), region_mode):
+        bands = _bands(ink)
+        zoom = min(MAX_ZOOM, max(MIN_ZOOM, LINE_HEIGHT / float(np.median(bands)))) if bands else 1.0
+        zoom = 1.0 if abs(zoom - 1.0) <= 0.05 else zoom
+        found = _read_region(engine, _zoomed(crop, zoom), region_mode)
+        for text, box, confidence in found:
             if confidence < MIN_CONFIDENCE:
                 continue
-            bx0, by0, bx1, by1 = (round(v / scale) for v in (box[0] + left, box[1] + top, box[2] + left, box[3] + top))
+            bx0, by0, bx1, by1 = (
+                round(v / scale)
+                for v in (box[0] / zoom + left, box[1] / zoom + top, box[2] / zoom + left, box[3] / zoom + top)
+            )
             lines.append(TextBox(text, bx0, by0, max(1, bx1 - bx0), max(1, by1 - by0), confidence))
     return lines
 
@@ -373,6 +429,21 @@ def _inside(box: TextBox, other: TextBox) -> float:
     if w <= 0 or h <= 0:
         return 0.0
     return w * h / (box.width * box.height)
+
+
+def _reading_order(boxes: list[TextBox]) -> list[TextBox]:
+    """Top to bottom by rows, left to right within a row: a box whose vertical middle lies within a row's span
+    joins it. A line read in pieces (a glyph of it a few pixels higher) keeps its order, where sorting by the top
+    edge put a later piece first."""
+    rows: list[list[TextBox]] = []
+    for box in sorted(boxes, key=lambda b: (b.top, b.left)):
+        middle = box.top + box.height / 2
+        row = rows[-1] if rows else None
+        if row is not None and min(b.top for b in row) <= middle <= max(b.bottom for b in row):
+            row.append(box)
+        else:
+            rows.append([box])
+    return [box for row in rows for box in sorted(row, key=lambda b: b.left)]
 
 
 def read_text(image: Image.Image, *, locale: str) -> OcrReading:
@@ -401,7 +472,7 @@ def read_text(image: Image.Image, *, locale: str) -> OcrReading:
     for box in sorted(found, key=lambda b: -b.confidence):
         if all(_inside(box, other) < SAME_LINE for other in kept):
             kept.append(box)
-    kept.sort(key=lambda b: (b.top, b.left))
+    kept = _reading_order(kept)
     return OcrReading(
         text="\n".join(box.text for box in kept),
         boxes=tuple(kept),

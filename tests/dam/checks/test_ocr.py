@@ -108,13 +108,13 @@ def _assert_best_int_dir(path: Path) -> None:
 
 def test_engines_load_the_projects_best_int_models(monkeypatch: pytest.MonkeyPatch) -> None:
     """scripts/bootstrap.sh builds .tessdata/; without TESSDATA_PREFIX the engines load it, with the best_int
-    models as WITH_BEST_INT says (Bengali, Chinese: best_int alone; Japanese: Debian's and best_int together)."""
+    models as WITH_BEST_INT says (Bengali, Chinese: best_int alone; Japanese: best_int, then Debian's fast model)."""
     monkeypatch.delenv("TESSDATA_PREFIX", raising=False)
     assert Path(tessdata_path()) == PROJECT_TESSDATA
     _assert_best_int_dir(PROJECT_TESSDATA)
     blank = Image.new("RGB", (200, 100), "white")
     assert read_text(blank, locale="bn").languages == "ben_best"
-    assert read_text(blank, locale="ja").languages == "jpn+jpn_best+jpn_vert"
+    assert read_text(blank, locale="ja").languages == "jpn_best+jpn+jpn_vert"
     assert read_text(blank, locale="zh-TW").languages == "chi_tra_best+chi_tra_vert"
     assert read_text(blank, locale="hi").languages == "hin"
 
