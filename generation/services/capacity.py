@@ -153,12 +153,23 @@ def tenant_capacity_set(
                 "no enabled deployment of the pool is inside these regions / data zones", field="allowed_regions"
             )
     capacity.save()
+    payload = changes(before or {}, _capacity_values(capacity))
+    if pool is not None and (before is None or before["pool_id"] != pool.pk):
+        # The pool's deployments as the tenant starts using them: a platform pool's changes are recorded on the
+        # chains of the tenants it serves, so those made while it served nobody are in no chain; this is.
+        payload["pool"] = {
+            "name": pool.name,
+            "members": [
+                {"id": member.pk, **_member_values(member)}
+                for member in PoolMember.objects.filter(pool=pool).order_by("priority", "id")
+            ],
+        }
     audit(
         tenant=tenant,
         actor=actor,
         action="capacity.updated",
         target=("tenant_capacity", capacity.pk),
-        payload=changes(before or {}, _capacity_values(capacity)),
+        payload=payload,
         origin=origin,
     )
     return capacity

@@ -273,3 +273,24 @@ def test_isolation_a_pool_of_another_tenant_is_never_joined_or_extended(alice, c
     assert response.json()["pool"] != own_member_b.pool_id
     assert _members_of(charlie.tenant) == before_b
     assert TenantCapacity.objects.for_tenant(charlie.tenant).get().pool_id == own_member_b.pool_id
+
+
+def test_a_tenant_moved_onto_a_pool_has_the_pools_deployments_in_its_chain(alice):
+    """A platform pool's changes are recorded on its tenants' chains; while it serves nobody they are on none. The
+    tenant's move onto it records the deployments it then has (never a key), so no change that affects a tenant
+    is missing from its trail."""
+    pool = pool_create(name="platform-spare", owner=None, actor=OPERATOR)
+    _operator_member(pool, "spare-sweden")
+    _operator_member(pool, "spare-france", region="francecentral", priority=1)
+    tenant_capacity_set(tenant=alice.tenant, actor=OPERATOR, pool=pool)
+    tenant_capacity_set(tenant=alice.tenant, actor=OPERATOR, weight=2)  # same pool: no snapshot again
+    moved, reweighted = AuditEvent.objects.for_tenant(alice.tenant).filter(action="capacity.updated").order_by("id")
+    members = moved.payload["pool"]["members"]
+    assert moved.payload["pool"]["name"] == "platform-spare"
+    assert [(m["name"], m["region"], m["rpm"]) for m in members] == [
+        ("spare-sweden", "swedencentral", 30),
+        ("spare-france", "francecentral", 30),
+    ]
+    assert all(m["has_api_key"] is True and "api_key" not in m for m in members)
+    assert "sk-operator-key-000" not in str(moved.payload)
+    assert "pool" not in reweighted.payload
