@@ -17,13 +17,20 @@ so the image is cut into layers by colour instead:
    ``SOLID_SHAPE`` of the height, tested on components above ``SOLID_MIN_HEIGHT`` so dots and strokes stay).
    A whole layer with a large blob in it made Tesseract's layout analysis read nothing.
 4. Group the remaining glyphs into regions (each glyph's box grown by ``REGION_REACH`` of its own height, so
-   12 px captions and 200 px headlines group alike) and read the inkiest ``MAX_REGIONS`` regions of each layer,
-   each as its own small image: a region whose ink is one band of rows as a single line (sparse mode cut
-   such CJK lines apart at a change in the background), others in sparse-text mode (single block for Bengali,
-   see ``PAGE_MODES``); Latin script always in sparse mode (``SPARSE_ONLY``).
-5. Lines below ``MIN_CONFIDENCE`` are dropped (the region's mean word confidence counts: Tesseract scores CJK
+   12 px captions and 200 px headlines group alike). In a region of at least ``STROKE_MIN_GLYPHS`` components,
+   a component whose widest inscribed circle is over ``STROKE_OUTLIER`` times the region's median is a piece
+   of a shape (cut by the text card, in the ink's colour), not a glyph: it is removed. A region's box is its
+   glyphs' box (plus a quarter of its height), not the grown boxes': less of the background comes with it.
+5. Read the inkiest ``MAX_REGIONS`` regions of each layer, each as its own small image scaled so that its
+   lines' ink is ``LINE_HEIGHT`` px tall (Tesseract read 80-110 px lines badly or not at all: a clean
+   送料無料 came back empty, 花 came back 化): a region whose ink is one band of rows as a single line (sparse
+   mode cut such CJK lines apart at a change in the background), others in sparse-text mode (single block for
+   Bengali, see ``PAGE_MODES``); Latin script always in sparse mode (``SPARSE_ONLY``).
+6. Lines below ``MIN_CONFIDENCE`` are dropped (the region's mean word confidence counts: Tesseract scores CJK
    lines low for the spaces it puts between glyphs), and a line mostly inside a more confident one (the same
-   line read from another layer, e.g. the anti-aliased fringe of its glyphs) is dropped.
+   line read from another layer, e.g. the anti-aliased fringe of its glyphs) is dropped. The lines are put in
+   reading order: rows top to bottom (a line joins a row when its middle lies within the row), left to right
+   within a row, so a line read in pieces keeps its order.
 
 The binding is tesserocr (Tesseract's C API) rather than pytesseract (a subprocess per call): a reading runs
 one Tesseract pass per region (up to LAYERS x MAX_REGIONS), and a subprocess loads the language models every
@@ -197,11 +204,13 @@ SYSTEM_TESSDATA = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-
 # How a language set uses the tessdata_best_int models when the data directory has them (<lang>_best, unpacked by
 # tools/tessdata/install.sh), measured with bench/ocr_accuracy.py (docs/checks-accuracy.md). Bengali and
 # Chinese: best_int instead of Debian's fast model (fast ben misreads conjuncts: 55 % exact on correct renders,
-# 87 % with best_int; Chinese: fewer wrong characters). Japanese: both, fast first; Tesseract tries the next model
-# on a word the first reads badly and keeps the more confident reading: each misreads characters the other
-# reads (best_int reads 夏 as 企 in Noto Sans CJK Bold), and together they beat either alone (13 of 16 exact,
-# against 10 and 12). Both for Chinese too cost 40 % more CPU and gained nothing. Without the files the plain
-# set is loaded.
+# 87 % with best_int; Chinese: fewer wrong characters). Japanese: both, best_int first; Tesseract tries the next
+# model on a word the first reads badly and keeps the more confident reading: each misreads characters the other
+# reads (best_int alone read 夏 as 企 in Noto Sans CJK Bold), and together they beat either alone. Fast first
+# (the order until 2026-12-07) lost whole lines: Debian's fast jpn returns nothing for some clean lines (送料無料
+# at any size) and the set then gave the line up without trying best_int; best_int first: 24 -> 27 of 30 exact
+# on the bench (the rest of the reading as it is now), 0.03 s more CPU p50. Both for Chinese cost 40 % more CPU
+# and gained nothing. Without the files the plain set is loaded.
 WITH_BEST_INT: dict[str, str] = {
     "ben": "ben_best",
     "jpn+jpn_vert": "jpn_best+jpn+jpn_vert",
