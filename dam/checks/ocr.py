@@ -17,9 +17,10 @@ so the image is cut into layers by colour instead:
    ``SOLID_SHAPE`` of the height, tested on components above ``SOLID_MIN_HEIGHT`` so dots and strokes stay).
    A whole layer with a large blob in it made Tesseract's layout analysis read nothing.
 4. Group the remaining glyphs into regions (each glyph's box grown by ``REGION_REACH`` of its own height, so
-   12 px captions and 200 px headlines group alike). In a region of at least ``STROKE_MIN_GLYPHS`` components,
-   a component whose widest inscribed circle is over ``STROKE_OUTLIER`` times the region's median is a piece
-   of a shape (cut by the text card, in the ink's colour), not a glyph: it is removed. A region's box is its
+   12 px captions and 200 px headlines group alike; a short flat mark, a hyphen, by its width: ``FLAT_MARK``).
+   In a region of at least ``STROKE_MIN_GLYPHS`` components, a component whose widest inscribed circle is over
+   ``STROKE_OUTLIER`` times the region's median is a piece of a shape (cut by the text card, in the ink's
+   colour), not a glyph: it is removed. A region's box is its
    glyphs' box (plus a quarter of its height), not the grown boxes': less of the background comes with it.
 5. Read the inkiest ``MAX_REGIONS`` regions of each layer, each as its own small image scaled so that its
    lines' ink is ``LINE_HEIGHT`` px tall (Tesseract read 80-110 px lines badly or not at all: a clean
@@ -93,6 +94,7 @@ MIN_GLYPH_PIXELS = 6
 SOLID_SHAPE = 0.2  # inscribed radius / height beyond which a component is a filled shape (bold strokes: ~0.07)
 SOLID_MIN_HEIGHT = 0.08  # of the short side: smaller components (strokes, dots, accents) are not tested
 REGION_REACH = 0.6  # of a glyph's height: glyphs this close belong to one region (word, line)
+FLAT_MARK = 0.3  # of the layer's median component height: a flatter, shorter mark reaches by its width
 # A component of a region whose widest inscribed circle is this many times the region's median is not a glyph
 # (a piece of a shape cut by the text card, beside the headline): it is removed before the region is read.
 STROKE_OUTLIER = 2.2
@@ -315,9 +317,12 @@ def _regions(layer: np.ndarray) -> list[tuple[int, int, int, int]]:
     ink = (layer == 0).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     canvas = np.zeros_like(ink)
+    typical = float(np.median(stats[1:, 3])) if count > 1 else 0.0
     for x, y, w, h, _area in stats[1:]:
-        # Letter and line spacing scale with the glyph height, not its width (a Bengali word is one component).
-        reach = max(2, round(REGION_REACH * h))
+        # Letter and line spacing scale with the glyph height, not its width (a Bengali word is one component);
+        # a short flat mark (a hyphen) reaches as far as it is wide, as a glyph of that size would.
+        size = w if h < w / 2 and h < FLAT_MARK * typical and w < 2 * typical else h
+        reach = max(2, round(REGION_REACH * size))
         corner, opposite = (int(x - reach), int(y - reach // 2)), (int(x + w + reach), int(y + h + reach // 2))
         cv2.rectangle(canvas, corner, opposite, 1, -1)
     _, groups, _, _ = cv2.connectedComponentsWithStats(canvas, connectivity=8)

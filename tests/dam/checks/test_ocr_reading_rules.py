@@ -99,3 +99,15 @@ def test_lines_are_in_reading_order_by_rows() -> None:
     reading = OcrReading("\n".join(box.text for box in ordered), tuple(ordered), "jpn", 0.1)
     result = compare_copy(expected="値下げ、いつでも低価格", reading=reading, locale="ja")
     assert result.verdict is CopyVerdict.EXACT, result.to_dict()
+
+
+def test_a_hyphen_joins_the_line_it_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ "수상 제품 -" wraps with its hyphen at the end of the first line. A Hangul syllable is two or three components
+    of about half its height, whose reach (by their own height) fell short of the 7 px hyphen's: it made a region
+    of its own, too small to read, and the copy was read without it. A short flat mark reaches by its width."""
+    case = ("ko", 50, "수상 제품 - 다양한 상품", "1024x1536")
+    verdict, text = _verdict(*case)
+    assert verdict is CopyVerdict.EXACT, text
+    monkeypatch.setattr(ocr, "FLAT_MARK", 0.0)
+    verdict, text = _verdict(*case)
+    assert verdict is not CopyVerdict.EXACT, text
