@@ -39,7 +39,7 @@ local LANES = {'interactive', 'bulk'}
 
 local function limit(v) local l = math.floor(v.eff); if l < 1 then l = 1 end; return l end
 
--- Pacing: a member's grants at least window / rate apart (µs), not the whole window's worth at once. Azure
+-- Pacing: a member's grants on a schedule window / rate apart (µs), not the whole window's worth at once. Azure
 -- evaluates RPM over 1 or 10 second periods, so a burst within the minute is refused even under the quota; and a
 -- saturated window that was filled in one burst frees its slots in the same burst a window later, so a call that
 -- arrives in between (an interactive one) waits for the next clump instead of the next slot.
