@@ -353,21 +353,13 @@ def version_checks_run(*, version_id: int) -> str:
     return version_checks_record(version=version, findings=findings, pictures=pictures)
 
 
-@transaction.atomic
-def version_checks_record(*, version: AssetVersion, findings: Findings, pictures: dict[int, str]) -> str:
-    """One transaction: the check rows, the re-cut renditions, the brand score, the status change, the audit
-    event and the webhook. Nothing happens when the version is no longer pending."""
-    tenant_id = version.tenant_id
-    Asset.objects.for_tenant(tenant_id).select_for_update(no_key=True).get(pk=version.asset_id)
-    current = AssetVersion.objects.for_tenant(tenant_id).select_for_update().get(pk=version.pk)
-    if current.checks_state != ChecksState.PENDING:
-        return "skipped"
-    policy = _brand_policy(current)
-    VersionCheck.objects.for_tenant(tenant_id).bulk_create(
+def _insert_checks(version: AssetVersion, findings: Findings, pictures: dict[int, str]) -> None:
+    """The findings as the version's check rows (`pictures`: finding index -> its stored evidence picture)."""
+    VersionCheck.objects.for_tenant(version.tenant_id).bulk_create(
         [
             VersionCheck(
-                tenant_id=tenant_id,
-                version=current,
+                tenant_id=version.tenant_id,
+                version=version,
                 kind=finding.kind,
                 placement=finding.placement,
                 outcome=finding.outcome,
@@ -380,6 +372,19 @@ def version_checks_record(*, version: AssetVersion, findings: Findings, pictures
             for index, finding in enumerate(findings.checks)
         ]
     )
+
+
+@transaction.atomic
+def version_checks_record(*, version: AssetVersion, findings: Findings, pictures: dict[int, str]) -> str:
+    """One transaction: the check rows, the re-cut renditions, the brand score, the status change, the audit
+    event and the webhook. Nothing happens when the version is no longer pending."""
+    tenant_id = version.tenant_id
+    Asset.objects.for_tenant(tenant_id).select_for_update(no_key=True).get(pk=version.asset_id)
+    current = AssetVersion.objects.for_tenant(tenant_id).select_for_update().get(pk=version.pk)
+    if current.checks_state != ChecksState.PENDING:
+        return "skipped"
+    policy = _brand_policy(current)
+    _insert_checks(current, findings, pictures)
     focal = None if current.focal_x is None else (current.focal_x, current.focal_y)
     # A focal point set while the checks ran has already re-cut the placements around it: keep those, and check
     # the crops again around it once these findings (the copy's lines) are stored.
@@ -549,23 +554,7 @@ def version_crops_record(*, version: AssetVersion, findings: Findings, pictures:
         return "skipped"
     checks = VersionCheck.objects.for_tenant(tenant_id).filter(version=current)
     checks.filter(kind=CheckKind.CROP).delete()
-    VersionCheck.objects.for_tenant(tenant_id).bulk_create(
-        [
-            VersionCheck(
-                tenant_id=tenant_id,
-                version=current,
-                kind=finding.kind,
-                placement=finding.placement,
-                outcome=finding.outcome,
-                verdict=finding.verdict,
-                score=finding.score,
-                evidence=finding.evidence,
-                evidence_key=pictures.get(index, ""),
-                seconds=finding.seconds,
-            )
-            for index, finding in enumerate(findings.checks)
-        ]
-    )
+    _insert_checks(current, findings, pictures)
     actor = Actor.system(ACTOR)
     for recut in findings.recuts:
         rendition_replace(
