@@ -33,6 +33,52 @@ def _provisional(tenant: Tenant, call_id: str, kind: str) -> LedgerEntry | None:
     return LedgerEntry.objects.for_tenant(tenant).filter(kind=kind, provider_request_id=call_id).first()
 
 
+@dataclass(frozen=True)
+class ProvisionalCharge:
+    """One unknown-outcome call to charge provisionally (`ledger_provisional_charge`'s arguments)."""
+
+    call_id: str
+    amount_usd: Decimal
+    job_id: int | None
+    occurred_at: dt.datetime
+    note: str
+    api_key_id: int | None = None
+    user_id: int | None = None
+    collection_id: int | None = None
+    size: str = ""
+    quality: str = ""
+    operation: str = ""
+    images: int = 0
+
+
+def _provisional_entry(tenant: Tenant, charge: ProvisionalCharge) -> LedgerEntry:
+    """The (unsaved) provisional entry of one call, at its planned cost in the tenant's day and month."""
+    amount = Decimal(str(charge.amount_usd)).quantize(AMOUNT_QUANTUM)
+    if amount < 0:
+        raise ServiceError("a provisional charge cannot be negative", field="amount_usd")
+    day = local_day(charge.occurred_at, tenant.time_zone)
+    return LedgerEntry(
+        tenant=tenant,
+        kind=LedgerEntry.Kind.PROVISIONAL,
+        amount_usd=amount,
+        job_id=charge.job_id,
+        api_key_id=charge.api_key_id,
+        user_id=charge.user_id,
+        collection_id=charge.collection_id,
+        provider_request_id=charge.call_id,
+        model=DEFAULT_MODEL,
+        deployment_tier=DEFAULT_TIER,
+        size=charge.size,
+        quality=charge.quality,
+        operation=charge.operation,
+        images=charge.images,
+        note=charge.note[:500],
+        occurred_at=charge.occurred_at,
+        day=day,
+        period=day.replace(day=1),
+    )
+
+
 @transaction.atomic
 def ledger_provisional_charge(
     *,
@@ -60,29 +106,22 @@ def ledger_provisional_charge(
     existing = _provisional(tenant, call_id, LedgerEntry.Kind.PROVISIONAL)
     if existing is not None:
         return existing
-    amount = Decimal(str(amount_usd)).quantize(AMOUNT_QUANTUM)
-    if amount < 0:
-        raise ServiceError("a provisional charge cannot be negative", field="amount_usd")
-    day = local_day(occurred_at, tenant.time_zone)
-    entry = LedgerEntry(
-        tenant=tenant,
-        kind=LedgerEntry.Kind.PROVISIONAL,
-        amount_usd=amount,
-        job_id=job_id,
-        api_key_id=api_key_id,
-        user_id=user_id,
-        collection_id=collection_id,
-        provider_request_id=call_id,
-        model=DEFAULT_MODEL,
-        deployment_tier=DEFAULT_TIER,
-        size=size,
-        quality=quality,
-        operation=operation,
-        images=images,
-        note=note[:500],
-        occurred_at=occurred_at,
-        day=day,
-        period=day.replace(day=1),
+    entry = _provisional_entry(
+        tenant,
+        ProvisionalCharge(
+            call_id=call_id,
+            amount_usd=amount_usd,
+            job_id=job_id,
+            occurred_at=occurred_at,
+            note=note,
+            api_key_id=api_key_id,
+            user_id=user_id,
+            collection_id=collection_id,
+            size=size,
+            quality=quality,
+            operation=operation,
+            images=images,
+        ),
     )
     try:
         with transaction.atomic():
@@ -94,24 +133,6 @@ def ledger_provisional_charge(
         return existing
     spend_applied(tenant, entry)
     return entry
-
-
-@dataclass(frozen=True)
-class ProvisionalCharge:
-    """One unknown-outcome call to charge provisionally (`ledger_provisional_charge`'s arguments)."""
-
-    call_id: str
-    amount_usd: Decimal
-    job_id: int | None
-    occurred_at: dt.datetime
-    note: str
-    api_key_id: int | None = None
-    user_id: int | None = None
-    collection_id: int | None = None
-    size: str = ""
-    quality: str = ""
-    operation: str = ""
-    images: int = 0
 
 
 @transaction.atomic
@@ -131,30 +152,7 @@ def ledger_provisional_charges(*, tenant: Tenant, charges: Sequence[ProvisionalC
     for charge in charges:
         if charge.call_id in existing or charge.call_id in new:
             continue
-        amount = Decimal(str(charge.amount_usd)).quantize(AMOUNT_QUANTUM)
-        if amount < 0:
-            raise ServiceError("a provisional charge cannot be negative", field="amount_usd")
-        day = local_day(charge.occurred_at, tenant.time_zone)
-        new[charge.call_id] = LedgerEntry(
-            tenant=tenant,
-            kind=LedgerEntry.Kind.PROVISIONAL,
-            amount_usd=amount,
-            job_id=charge.job_id,
-            api_key_id=charge.api_key_id,
-            user_id=charge.user_id,
-            collection_id=charge.collection_id,
-            provider_request_id=charge.call_id,
-            model=DEFAULT_MODEL,
-            deployment_tier=DEFAULT_TIER,
-            size=charge.size,
-            quality=charge.quality,
-            operation=charge.operation,
-            images=charge.images,
-            note=charge.note[:500],
-            occurred_at=charge.occurred_at,
-            day=day,
-            period=day.replace(day=1),
-        )
+        new[charge.call_id] = _provisional_entry(tenant, charge)
     if new:
         # The callers claim each call's attempt first (sent -> unknown, under its row lock): no one else charges
         # these calls meanwhile, and a duplicate would still fail on the ledger's unique index.
