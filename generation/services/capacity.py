@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from dam.webhooks.targets import refusal
 from generation.foundry.config import DEPLOYMENT_SETTINGS, AuthKind, Secret
 from generation.models import DeploymentPool, PoolMember, TenantCapacity
 from generation.selectors.capacity import tenant_own_pool
@@ -207,7 +208,8 @@ def _tenant_endpoint(member: PoolMember) -> None:
     except ValueError:
         inside = host == "localhost" or host.endswith((".localhost", ".local", ".internal")) or "." not in host
     else:
-        inside = not address.is_global
+        # The webhooks' rule: also an internal IPv4 address inside an IPv6 form (NAT64, 6to4, mapped).
+        inside = refusal(address) is not None
     if inside:
         raise ServiceError("not an address a tenant's deployment may have (an internal host)", field="endpoint")
 

@@ -159,6 +159,9 @@ def test_a_patch_changes_the_member_and_a_new_key_replaces_the_stored_one_unseen
         ({"endpoint": "https://127.0.0.1:6379"}, "endpoint", 400),
         ({"endpoint": "https://10.0.0.5"}, "endpoint", 400),
         ({"endpoint": "https://[::1]:8765"}, "endpoint", 400),
+        # The metadata service inside an IPv6 form (NAT64, 6to4): global to ipaddress, internal once delivered.
+        ({"endpoint": "https://[64:ff9b::a9fe:a9fe]"}, "endpoint", 400),
+        ({"endpoint": "https://[2002:a9fe:a9fe::1]"}, "endpoint", 400),
         ({"endpoint": "https://localhost:8765"}, "endpoint", 400),
         ({"endpoint": "https://redis.internal"}, "endpoint", 400),
     ],
