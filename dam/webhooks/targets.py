@@ -35,6 +35,10 @@ class UnsafeTarget(ServiceError):
     pass
 
 
+class Unresolvable(UnsafeTarget):
+    """The host name does not resolve (now): a refusal at registration, a connection failure at call time."""
+
+
 @dataclass(frozen=True)
 class CheckedTarget:
     """A receiver URL and the addresses its host resolved to when it was checked."""
@@ -82,12 +86,27 @@ def _resolve(hostname: str, port: int) -> tuple[IPAddress, ...]:
     try:
         infos = socket.getaddrinfo(hostname, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
-        raise UnsafeTarget("host does not resolve", field="url") from None
+        raise Unresolvable("host does not resolve", field="url") from None
     # scope ids (fe80::1%eth0) are dropped: such an address is link-local and refused anyway
     addresses = dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos)
     if not addresses:
-        raise UnsafeTarget("host does not resolve", field="url")
+        raise Unresolvable("host does not resolve", field="url")
     return tuple(addresses)
+
+
+def checked_addresses(hostname: str, port: int, *, allow_private: bool) -> tuple[IPAddress, ...]:
+    """`hostname` resolved once, refused (UnsafeTarget) when any answer is refused by `refusal`.
+
+    Every answer, not only the first: a client may connect to any of them. The other callers (tenants'
+    own image deployments, generation.foundry.client) connect to these addresses as webhooks do.
+    """
+    addresses = _resolve(hostname, port)
+    if not allow_private:
+        for address in addresses:
+            reason = refusal(address)
+            if reason:
+                raise UnsafeTarget(reason, field="url")
+    return addresses
 
 
 def check_target(url: str) -> None:
@@ -121,12 +140,7 @@ def _checked(url: str, *, resolve: bool) -> CheckedTarget:
     allow_private = settings.WEBHOOK_ALLOW_PRIVATE_TARGETS
     if not allow_private and parts.scheme != "https":
         raise UnsafeTarget("must be https", field="url")
-    addresses = _resolve(parts.hostname, port) if resolve else ()
-    if not allow_private:
-        for address in addresses:
-            reason = refusal(address)
-            if reason:
-                raise UnsafeTarget(reason, field="url")
+    addresses = checked_addresses(parts.hostname, port, allow_private=allow_private) if resolve else ()
     return CheckedTarget(url=url, hostname=parts.hostname, addresses=addresses)
 
 
