@@ -325,6 +325,11 @@ POOL_BREAKER_SERVER_ERRORS = env_int("POOL_BREAKER_SERVER_ERRORS", 5, minimum=1)
 POOL_BREAKER_COOLDOWN_SECONDS = env_int("POOL_BREAKER_COOLDOWN_SECONDS", 30, minimum=1)
 # A member's calls go out window / rpm apart (Azure judges RPM over 1-10 s periods; docs/capacity.md "Pacing").
 POOL_PACING = env_bool("POOL_PACING", True)
+# A tenant's own deployments (docs/capacity.md "A tenant's own pool"): their host names must resolve to public
+# addresses, when saved and at every call (SSRF, DNS rebinding). On, a name may resolve to a loopback or private
+# address (development and tests run the emulator on 127.0.0.1) and is not resolved when saved; a tenant saving an
+# endpoint that is an internal IP address or name (localhost, *.internal) is refused either way.
+TENANT_ENDPOINTS_ALLOW_PRIVATE = env_bool("TENANT_ENDPOINTS_ALLOW_PRIVATE", DEBUG)
 
 # --- Governance: audit trail, ledger, budgets ---
 # How many reverse proxies of ours append to X-Forwarded-For: the audit trail records the address

@@ -18,11 +18,21 @@ from typing import Any, TypedDict, Unpack
 
 import certifi
 import httpx
+from django.conf import settings
 
 from dam.formats import FORMATS, GENERATED_FORMATS, sniff_format
+from dam.webhooks.targets import (
+    CheckedTarget,
+    IPAddress,
+    Unresolvable,
+    UnsafeTarget,
+    checked_addresses,
+    pinned_request,
+)
 from generation.foundry.auth import auth_for
 from generation.foundry.config import ApiStyle, AuthKind, DeploymentConfig
 from generation.foundry.errors import (
+    AuthenticationError,
     FoundryError,
     UnknownOutcomeError,
     UnreachableError,
@@ -79,6 +89,84 @@ def shared_ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
+# A shared client (`shared_client`) has one call per worker thread in flight: keep all their connections open between
+# calls, not httpx's default 20. An idle one is dropped after 4 s, before servers with a 5 s idle timeout (uvicorn's
+# default) close it under a request just sent on it (seen as a transport error, retried after the back-off: a second
+# lost).
+_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=None, keepalive_expiry=4.0)
+
+
+class InternalEndpointError(AuthenticationError):
+    """A tenant's deployment whose host name resolves to an internal address (loopback, private, link-local such as
+    the cloud metadata service, or an IPv6 form carrying one): refused before connecting, so neither the prompt nor
+    the api-key leaves.
+
+    An AuthenticationError for the callers' classification, which is what it is to them: the deployment's own
+    configuration refuses the call before anything is generated, and does again on a retry. The pool moves the call
+    to another of its deployments (generation.services.calls), and a job with none left fails without job retries.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="endpoint_internal_address")
+
+
+def _private_targets_allowed() -> bool:
+    return settings.TENANT_ENDPOINTS_ALLOW_PRIVATE
+
+
+class PublicOnlyTransport(httpx.BaseTransport):
+    """For a deployment a tenant chose (`DeploymentConfig.public_only`): each request's host is resolved once, the
+    request is refused when any answer is an internal address (dam.webhooks.targets.refusal), and it is sent to a
+    checked address, never to a second answer of the resolver (DNS rebinding: public when registered or a moment
+    ago, 127.0.0.1 now). The Host header, the TLS server name (SNI) and certificate verification keep the host name
+    (dam.webhooks.targets.pinned_request). TENANT_ENDPOINTS_ALLOW_PRIVATE (development, tests) lifts the refusal,
+    not the pinning.
+
+    Connections are pooled per checked address; one opened before a resolution changed may carry a later request
+    only to its own (checked) address. No HTTP(S)_PROXY of the environment is used: a proxy would resolve the name
+    itself, after the check.
+    """
+
+    def __init__(self, inner: httpx.BaseTransport, *, allow_private: Callable[[], bool] = _private_targets_allowed):
+        self._inner = inner
+        self._allow_private = allow_private
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        host = url.raw_host.decode("ascii")  # IDNA-encoded: what the resolver is asked
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            addresses = checked_addresses(host, port, allow_private=self._allow_private())
+        except Unresolvable:
+            # A DNS failure, as httpx would report it: nothing was sent, the call may go elsewhere or again.
+            raise httpx.ConnectError(f"{host} does not resolve", request=request) from None
+        except UnsafeTarget as refused:
+            raise InternalEndpointError(
+                f"endpoint refused: {host} resolves to an internal address ({refused.message}); nothing was sent"
+            ) from None
+        target = CheckedTarget(url=str(url), hostname=host, addresses=addresses)
+        *others, last = addresses
+        for address in others:
+            try:
+                return self._inner.handle_request(_pinned(request, target, address))
+            except httpx.ConnectError:
+                continue  # nothing was sent: the next checked address
+        return self._inner.handle_request(_pinned(request, target, last))
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _pinned(request: httpx.Request, target: CheckedTarget, address: IPAddress) -> httpx.Request:
+    url, host_header, extensions = pinned_request(target, address)
+    headers = request.headers.copy()
+    headers.update(host_header)
+    # The same body stream: a connection refused before sending left it unread.
+    return httpx.Request(
+        request.method, url, headers=headers, stream=request.stream, extensions={**request.extensions, **extensions}
+    )
+
+
 _SHARED_MAX = 64
 _shared: OrderedDict[DeploymentConfig, FoundryImageClient] = OrderedDict()
 _shared_lock = threading.Lock()
@@ -113,6 +201,11 @@ class FoundryImageClient:
     ) -> None:
         self.config = config
         self._sleep = sleep
+        if config.public_only:
+            # A given transport (tests) is wrapped too: the check is the configuration's, not the caller's choice.
+            transport = PublicOnlyTransport(
+                transport or httpx.HTTPTransport(verify=shared_ssl_context(), limits=_LIMITS)
+            )
         self._http = httpx.Client(
             auth=auth_for(config),
             timeout=httpx.Timeout(config.read_timeout_seconds, connect=config.connect_timeout_seconds),
@@ -121,11 +214,7 @@ class FoundryImageClient:
             follow_redirects=False,  # a redirect would carry the api-key to wherever it points
             # Loading the CA bundle costs ~17 ms of CPU; one context serves every client of the process.
             verify=shared_ssl_context(),
-            # A shared client (`shared_client`) has one call per worker thread in flight: keep all their
-            # connections open between calls, not httpx's default 20. An idle one is dropped after 4 s, before
-            # servers with a 5 s idle timeout (uvicorn's default) close it under a request just sent on it
-            # (seen as a transport error, retried after the back-off: a second lost).
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=None, keepalive_expiry=4.0),
+            limits=_LIMITS,
         )
 
     def __repr__(self) -> str:

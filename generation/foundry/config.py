@@ -105,6 +105,10 @@ class DeploymentConfig:
     max_retry_seconds: float = 300.0
     backoff_initial_seconds: float = 1.0
     backoff_max_seconds: float = 30.0
+    # A tenant chose this endpoint: every request resolves its host once, is refused when an answer is an internal
+    # address, and connects to the checked address (SSRF, DNS rebinding; generation.foundry.client). Part of the
+    # equality: a shared client of such a deployment is never one built without the check.
+    public_only: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_style", ApiStyle(self.api_style))

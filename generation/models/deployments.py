@@ -60,6 +60,10 @@ class FoundryConnection(models.Model):
     def config_name(self) -> str:
         raise NotImplementedError
 
+    def endpoint_chosen_by_tenant(self) -> bool:
+        """A tenant, not an operator, chose the endpoint: its calls may go to public addresses only."""
+        return False
+
     def to_config(self) -> DeploymentConfig:
         return DeploymentConfig(
             name=self.config_name(),
@@ -75,6 +79,7 @@ class FoundryConnection(models.Model):
             tpm=self.tpm,
             max_attempts=self.max_attempts,
             max_retry_seconds=self.max_retry_seconds,
+            public_only=self.endpoint_chosen_by_tenant(),
         )
 
 

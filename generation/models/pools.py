@@ -83,6 +83,11 @@ class PoolMember(FoundryConnection):
     def config_name(self) -> str:
         return f"pool-{self.pool_id}/{self.name}"
 
+    def endpoint_chosen_by_tenant(self) -> bool:
+        # A tenant's own pool: its admins add and change its members (generation.services.capacity). A platform
+        # pool's members are the operators' and may be private endpoints.
+        return self.pool.owner_id is not None
+
 
 class RetryUnknownOutcome(models.TextChoices):
     NEVER = "never", "Never: fail the job and wait for reconciliation"

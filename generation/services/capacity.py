@@ -13,10 +13,11 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from dam.webhooks.targets import refusal
+from dam.webhooks.targets import Unresolvable, UnsafeTarget, checked_addresses, refusal
 from generation.foundry.config import DEPLOYMENT_SETTINGS, AuthKind, Secret
 from generation.models import DeploymentPool, PoolMember, TenantCapacity
 from generation.selectors.capacity import tenant_own_pool
@@ -195,10 +196,15 @@ def _tenant_auth(member: PoolMember) -> None:
         raise ServiceError("a tenant's own deployment authenticates with its api key", field="auth_kind")
 
 
-def _tenant_endpoint(member: PoolMember) -> None:
+def _tenant_endpoint(member: PoolMember, *, resolve: bool) -> None:
     # The workers send the tenant's prompts and key to this address: an https endpoint on a public host, never
     # one inside the platform's network (loopback, private, link-local such as the cloud metadata service).
-    # A public name resolving inside is not caught here; egress rules of the workers' network are the backstop.
+    # A literal address or an obviously internal name is refused here, always. With `resolve` (a new or changed
+    # endpoint), the name is resolved too and refused when any answer is internal: the webhooks' rule, IPv6 forms
+    # carrying an internal IPv4 address included. DNS may answer differently later (rebinding): every call
+    # resolves again and connects only to an address it checked (`DeploymentConfig.public_only`, set for a
+    # tenant-owned pool's members; generation.foundry.client.PublicOnlyTransport). TENANT_ENDPOINTS_ALLOW_PRIVATE
+    # (development, tests) skips the resolution here and lets calls reach private answers.
     parts = urlsplit(member.endpoint or "")
     host = (parts.hostname or "").rstrip(".").lower()
     if parts.scheme != "https" or not host:
@@ -212,6 +218,20 @@ def _tenant_endpoint(member: PoolMember) -> None:
         inside = refusal(address) is not None
     if inside:
         raise ServiceError("not an address a tenant's deployment may have (an internal host)", field="endpoint")
+    if not resolve or settings.TENANT_ENDPOINTS_ALLOW_PRIVATE:
+        return
+    try:
+        port = parts.port or 443
+    except ValueError:
+        raise ServiceError("the endpoint has an invalid port", field="endpoint") from None
+    try:
+        checked_addresses(host, port, allow_private=False)
+    except Unresolvable:
+        raise ServiceError("the endpoint's host name does not resolve", field="endpoint") from None
+    except UnsafeTarget as refused:
+        raise ServiceError(
+            f"the endpoint's host name resolves to an internal address ({refused.message})", field="endpoint"
+        ) from None
 
 
 def _still_served(tenant: Tenant, pool: DeploymentPool, *, field: str, moving_in: bool = False) -> None:
@@ -250,15 +270,16 @@ def tenant_pool_member_add(
     """A tenant's admin adds a deployment to the tenant's own pool. A tenant that owns no pool gets one, made with
     this first member, and its capacity then points at it (its weight stays the operator's): one transaction, so
     the tenant is never routed to an empty pool."""
+    member = PoolMember()
+    _apply(member, values)
+    _tenant_auth(member)
+    _tenant_endpoint(member, resolve=True)  # resolves the host name: before the lock below, never while holding it
     Tenant.objects.select_for_update().filter(pk=tenant.pk).first()  # two first members: one pool
     pool = tenant_own_pool(tenant=tenant)
     created = pool is None
     if created:
         pool = pool_create(name=f"{tenant.name}'s deployments"[:100], owner=tenant, actor=actor, origin=origin)
-    member = PoolMember(pool=pool)
-    _apply(member, values)
-    _tenant_auth(member)
-    _tenant_endpoint(member)
+    member.pool = pool
     if PoolMember.objects.filter(pool=pool, name=member.name).exists():
         raise Conflict("this pool already has a deployment of that name", field="name")
     pool_member_save(member=member, api_key=api_key, actor=actor, origin=origin)
@@ -283,7 +304,10 @@ def tenant_pool_member_update(
     _own_member(tenant, member)
     _apply(member, values)
     _tenant_auth(member)
-    _tenant_endpoint(member)
+    # Resolved only when it changes (compared with the row: the staff UI's form has already set the new value): a
+    # stored name that resolves nowhere now must not block disabling its member, whose calls are refused anyway.
+    stored = PoolMember.objects.filter(pk=member.pk).values_list("endpoint", flat=True).first()
+    _tenant_endpoint(member, resolve=member.endpoint != stored)
     if PoolMember.objects.filter(pool=member.pool, name=member.name).exclude(pk=member.pk).exists():
         raise Conflict("this pool already has a deployment of that name", field="name")
     pool_member_save(member=member, api_key=api_key, actor=actor, origin=origin)
