@@ -68,7 +68,8 @@ def _dispatcher(pool_key: str, members: tuple[Member, ...]) -> PoolDispatcher:
 def pool_members(*, pool_id: int) -> QuerySet:
     from generation.models import PoolMember
 
-    return PoolMember.objects.filter(pool_id=pool_id).order_by("priority", "id")
+    # The pool with each member: its owner decides whether calls are pinned to public addresses (to_config).
+    return PoolMember.objects.filter(pool_id=pool_id).select_related("pool").order_by("priority", "id")
 
 
 def dispatch_members(rows: Iterable) -> tuple[Member, ...]:

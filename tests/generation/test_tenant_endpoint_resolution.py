@@ -20,7 +20,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from PIL import Image
 
 from generation.foundry.client import FoundryImageClient, InternalEndpointError, shared_client
@@ -358,3 +360,21 @@ def test_a_platform_pools_member_may_resolve_to_a_private_address(monkeypatch):
         with override_settings(TENANT_ENDPOINTS_ALLOW_PRIVATE=False), FoundryImageClient(member.to_config()) as client:
             result = client.generate(prompt="a lighthouse")
     assert len(result.outputs) == 1 and foundry.requests[0]["host"] == f"platform-foundry.example:{foundry.port}"
+
+
+@pytest.mark.django_db
+def test_loading_a_route_reads_the_same_statements_for_one_member_or_five(alice, monkeypatch):
+    # Each member's config asks its pool's owner (public_only): read with the members, not one query per member.
+    _resolver(monkeypatch, [PUBLIC])
+    _add(alice, _body())
+    tenant_id = alice.tenant.pk
+    with CaptureQueriesContext(connection) as one:
+        route = pool_selectors.route_for(tenant_id=tenant_id)
+    assert len(route.members) == 1
+    for n in range(2, 6):
+        assert _add(alice, _body(name=f"own-{n}")).status_code == 201
+    pool_selectors._routes.clear()
+    with CaptureQueriesContext(connection) as five:
+        route = pool_selectors.route_for(tenant_id=tenant_id)
+    assert len(route.members) == 5 and all(config.public_only for config in route.configs.values())
+    assert len(five.captured_queries) == len(one.captured_queries)
