@@ -39,3 +39,21 @@ def test_the_ocr_accuracy_benchmark_reads_every_variant():
     rows = re.findall(row, out, flags=re.M)
     assert [locale for locale, *_ in rows] == list(SMOKE_LOCALES), out
     assert "sample: 2 strings x 3 locales x 3 variants = 18 images" in out
+
+
+def test_a_cached_render_is_the_render(tmp_path):
+    """--cache keeps each picture with the string as drawn: read back, it is the picture the emulator drew."""
+    from bench.ocr_accuracy import cached_render, render
+
+    copy = corpus("en", 1)[0]
+    drawn_image, _, drawn = render("en", 0, copy, "970x250", "drop")
+    first = cached_render("en", 0, copy, "970x250", "drop", cache=tmp_path)
+    (picture,) = tmp_path.glob("en/*.png")
+    again = cached_render("en", 0, copy, "970x250", "drop", cache=tmp_path)
+    assert first[2] == again[2] == drawn != copy
+    assert first[0].tobytes() == again[0].tobytes() == drawn_image.tobytes()
+    assert again[1] == first[1]
+    # Another string or variant is another picture.
+    cached_render("en", 0, copy, "970x250", "correct", cache=tmp_path)
+    assert len(list(tmp_path.glob("en/*.png"))) == 2
+    assert picture.exists()
