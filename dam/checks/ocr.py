@@ -22,16 +22,22 @@ so the image is cut into layers by colour instead:
    ``STROKE_OUTLIER`` times the region's median is a piece of a shape (cut by the text card, in the ink's
    colour), not a glyph: it is removed. A region's box is its
    glyphs' box (plus a quarter of its height), not the grown boxes': less of the background comes with it.
+   Regions side by side on a row, of like height and close (``ROW_JOIN``), are one line: a full-width 、 leaves
+   most of an em empty after it, and Tesseract dropped a 、 that ended a piece of a line cut there.
 5. Read the inkiest ``MAX_REGIONS`` regions of each layer, each as its own small image scaled so that its
    lines' ink is ``LINE_HEIGHT`` px tall (Tesseract read 80-110 px lines badly or not at all: a clean
    送料無料 came back empty, 花 came back 化): a region whose ink is one band of rows as a single line (sparse
    mode cut such CJK lines apart at a change in the background), others in sparse-text mode (single block for
-   Bengali, see ``PAGE_MODES``); Latin script always in sparse mode (``SPARSE_ONLY``).
-6. Lines below ``MIN_CONFIDENCE`` are dropped (the region's mean word confidence counts: Tesseract scores CJK
-   lines low for the spaces it puts between glyphs), and a line mostly inside a more confident one (the same
-   line read from another layer, e.g. the anti-aliased fringe of its glyphs) is dropped. The lines are put in
-   reading order: rows top to bottom (a line joins a row when its middle lies within the row), left to right
-   within a row, so a line read in pieces keeps its order.
+   Bengali, see ``PAGE_MODES``); Latin script always in sparse mode (``SPARSE_ONLY``). A Chinese region with a
+   character scoring under ``RESCALE_BELOW`` is read again at a second line height (``RESCALE``), and the
+   reading whose weakest character scores higher is kept; a Bengali region read with Latin words among Bengali
+   ones is read again with Debian's model (``SCRIPT_RETRY``), and the reading with fewer such words is kept.
+6. Marks of the background are taken out of each line (``_without_stray_marks``: lone ``STRAY_MARKS``, a token
+   starting with a combining mark, closing punctuation leading a line). Lines below ``MIN_CONFIDENCE`` are dropped
+   (the region's mean word confidence counts: Tesseract scores CJK lines low for the spaces it puts between glyphs),
+   and a line mostly inside a more confident one (the same line read from another layer, e.g. the anti-aliased
+   fringe of its glyphs) is dropped. The lines are put in reading order: rows top to bottom (a line joins a row when
+   its middle lies within the row), left to right within a row, so a line read in pieces keeps its order.
 
 The binding is tesserocr (Tesseract's C API) rather than pytesseract (a subprocess per call): a reading runs
 one Tesseract pass per region (up to LAYERS x MAX_REGIONS), and a subprocess loads the language models every
@@ -54,8 +60,10 @@ import os
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
+import itertools
 import threading
 import time
+import unicodedata
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -99,6 +107,8 @@ FLAT_MARK = 0.3  # of the layer's median component height: a flatter, shorter ma
 # (a piece of a shape cut by the text card, beside the headline): it is removed before the region is read.
 STROKE_OUTLIER = 2.2
 STROKE_MIN_GLYPHS = 3  # a group needs this many components before one is judged by the others
+ROW_JOIN = 1.0  # of the lower region's height: regions side by side on a row this close are one line
+ROW_JOIN_MIN_RATIO = 0.5  # ... when the lower one is at least this share of the taller's height
 MIN_REGION_HEIGHT = 8  # px at the working scale
 MIN_REGION_INK = 40  # ink pixels
 MAX_REGIONS = 8  # per layer, the inkiest: a layer of background speckle gives many tiny ones
@@ -116,10 +126,23 @@ SPARSE_ONLY = frozenset({"eng", "deu", "fra", "spa", "ita", "por"})
 # Each region is scaled so that its lines' ink is LINE_HEIGHT px tall: Tesseract's page layout and its LSTM read
 # 30-50 px lines well and large ones badly (a clean 80 px Japanese line read as nothing, at 40 px exactly).
 LINE_HEIGHT = 40
+# A second line height (px) a region of these language sets is read at when a character of the first reading
+# scores under RESCALE_BELOW (0..100); the reading whose weakest character scores higher is kept.
+RESCALE = {"chi_sim+chi_sim_vert": 48, "chi_tra+chi_tra_vert": 48}
+RESCALE_BELOW = 96
 MIN_ZOOM, MAX_ZOOM = 0.2, 4.0
 LINE_GAP = 0.06  # of a region's height: a run of empty rows this tall separates two lines
 MIN_CONFIDENCE = 0.45  # Tesseract's line confidence (0..1) below which a line is noise from the background
+# Read tokens made only of these are edges of shapes and specks, not copy (no ad copy sets a lone underscore,
+# bar, tilde or equals sign between words); a line is read without them.
+STRAY_MARKS = frozenset("_|~=¦‖")
+# Closing punctuation, which no line starts with: read at the start of a line, it is a speck before the first word.
+LINE_END_MARKS = frozenset(".,;:!?、。，．！？：；")  # noqa: RUF001 - the full-width forms on purpose
 SAME_LINE = 0.5  # a line this much inside a more confident one is that line read again (another layer, a fringe)
+# Language sets read with best_int whose region is read again with Debian's model when the first reading has
+# words of Latin letters among the script's (the Unicode script name): best_int ben reads conjuncts it does not
+# know as Latin letters ("উষ্ণ" as "Gas"), where Debian's fast model reads them in Bengali.
+SCRIPT_RETRY = {"ben": "BENGALI"}
 _CACHED_ENGINES = 3  # per thread: language sets kept loaded (one jpn+jpn_vert engine holds ~60 MB)
 
 
@@ -245,19 +268,34 @@ def tessdata_path() -> str:
 _local = threading.local()
 
 
-def _engine(languages: str) -> tesserocr.PyTessBaseAPI:
+def _engine(languages: str, *, plain: bool = False) -> tesserocr.PyTessBaseAPI:
+    """The thread's engine for `languages`: with the best_int models WITH_BEST_INT names, or (`plain`) the set
+    as it is named, Debian's models."""
     # An engine is not thread-safe and loading one costs more than a reading: one per language set and thread.
-    engines: dict[str, tesserocr.PyTessBaseAPI] = _local.__dict__.setdefault("engines", {})
-    engine = engines.pop(languages, None)
+    engines: dict[tuple[str, bool], tesserocr.PyTessBaseAPI] = _local.__dict__.setdefault("engines", {})
+    engine = engines.pop((languages, plain), None)
     if engine is None:
         if len(engines) >= _CACHED_ENGINES:
             engines.pop(next(iter(engines))).End()
         path = tessdata_path()
-        engine = tesserocr.PyTessBaseAPI(
-            path=path, lang=engine_languages(languages, path), psm=tesserocr.PSM.SINGLE_BLOCK
-        )
-    engines[languages] = engine  # most recently used last
+        models = languages if plain else engine_languages(languages, path)
+        engine = tesserocr.PyTessBaseAPI(path=path, lang=models, psm=tesserocr.PSM.SINGLE_BLOCK)
+    engines[(languages, plain)] = engine  # most recently used last
     return engine
+
+
+def _foreign_words(found: list[tuple[str, tuple, float]], script: str) -> int:
+    """Words of Latin letters in lines that also hold letters of `script` (a Unicode script name, "BENGALI")."""
+    count = 0
+    for text, _, _ in found:
+        native = any(unicodedata.name(char, "").startswith(script) for char in text)
+        if native:
+            count += sum(any("a" <= char.lower() <= "z" for char in word) for word in text.split())
+    return count
+
+
+def _native_letters(found: list[tuple[str, tuple, float]], script: str) -> int:
+    return sum(unicodedata.name(char, "").startswith(script) for text, _, _ in found for char in text)
 
 
 def _work_scale(size: tuple[int, int]) -> float:
@@ -345,13 +383,38 @@ def _regions(layer: np.ndarray) -> list[tuple[int, int, int, int]]:
         boxes = stats[glyphs]
         x0, y0 = int(boxes[:, 0].min()), int(boxes[:, 1].min())
         x1, y1 = int((boxes[:, 0] + boxes[:, 2]).max()), int((boxes[:, 1] + boxes[:, 3]).max())
-        if y1 - y0 < MIN_REGION_HEIGHT:
-            continue
-        inked = int(boxes[:, 4].sum())
-        if inked >= MIN_REGION_INK:
-            regions.append((inked, (x0, y0, x1, y1)))
+        if y1 - y0 >= MIN_REGION_HEIGHT:
+            regions.append((int(boxes[:, 4].sum()), (x0, y0, x1, y1)))
+    regions = [(inked, box) for inked, box in _join_rows(regions) if inked >= MIN_REGION_INK]
     regions.sort(reverse=True)
     return [box for _, box in regions[:MAX_REGIONS]]
+
+
+def _join_rows(regions: list[tuple[int, tuple[int, int, int, int]]]) -> list[tuple[int, tuple[int, int, int, int]]]:
+    """Regions side by side on one row, of like height, with a gap of at most ROW_JOIN times the lower one's
+    height, joined: one line. A full-width CJK comma or stop leaves most of an em empty after it, wider than the
+    glyphs' reach, so the line was cut there and read in two pieces, and Tesseract dropped the 、 that ended the
+    first piece (it reads the same mark inside a line)."""
+    joined = list(regions)
+    merged = True
+    while merged:
+        merged = False
+        for i, j in itertools.combinations(range(len(joined)), 2):
+            (ink_a, a), (ink_b, b) = joined[i], joined[j]
+            low = min(a[3] - a[1], b[3] - b[1])
+            overlap = min(a[3], b[3]) - max(a[1], b[1])
+            gap = max(a[0], b[0]) - min(a[2], b[2])
+            if (
+                low >= ROW_JOIN_MIN_RATIO * max(a[3] - a[1], b[3] - b[1])
+                and overlap >= 0.6 * low
+                and gap <= ROW_JOIN * low
+            ):
+                box = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                joined[i] = (ink_a + ink_b, box)
+                del joined[j]
+                merged = True
+                break
+    return joined
 
 
 def _bands(ink: np.ndarray) -> list[int]:
@@ -386,6 +449,23 @@ def _zoomed(crop: np.ndarray, zoom: float) -> Image.Image:
     return picture.resize(size, Image.Resampling.LANCZOS).point(lambda v: 0 if v < 128 else 255)
 
 
+def _without_stray_marks(text: str) -> str:
+    """A read line without the tokens that are marks of the background, not copy: a token made only of
+    STRAY_MARKS (an edge of a shape read as "_" or "|" beside a word); a token that starts with a combining mark
+    (a vowel sign or virama with no letter to sit on: no word is spelled so; a speck read as "्ज"); closing
+    punctuation (a full stop, a comma, 、) leading the line, where no typesetting puts it (CJK line breaking keeps
+    it with the character before; a Latin or Indic line does not start with one), read off a speck. Dropping read
+    text cannot hide a substituted or dropped letter of the copy: the copy is then found with less, not more."""
+    tokens = [
+        token
+        for token in text.split()
+        if not set(token) <= STRAY_MARKS and not unicodedata.category(token[0]).startswith("M")
+    ]
+    while tokens and set(tokens[0]) <= LINE_END_MARKS:
+        tokens.pop(0)
+    return " ".join(tokens)
+
+
 def _read_region(engine: tesserocr.PyTessBaseAPI, crop: Image.Image, mode: int) -> list[tuple[str, tuple, float]]:
     """[(text, box, confidence 0..1)] of the lines one Tesseract pass finds in a region."""
     engine.SetPageSegMode(mode)
@@ -402,16 +482,29 @@ def _read_region(engine: tesserocr.PyTessBaseAPI, crop: Image.Image, mode: int) 
     for line in tesserocr.iterate_level(iterator, level):
         if line.Empty(level):
             continue
-        text = line.GetUTF8Text(level).strip()
+        text = _without_stray_marks(line.GetUTF8Text(level))
         box = line.BoundingBox(level)
         if text and box is not None:
             found.append((text, box, max(line.Confidence(level) / 100, region_confidence)))
     return found
 
 
+def _symbol_confidences(engine: tesserocr.PyTessBaseAPI) -> tuple[float, float]:
+    """(lowest, mean) confidence 0..100 of the characters of the engine's last reading; (0, 0) for none."""
+    iterator = engine.GetIterator()
+    if iterator is None:
+        return 0.0, 0.0
+    level = tesserocr.RIL.SYMBOL
+    scores = [
+        symbol.Confidence(level) for symbol in tesserocr.iterate_level(iterator, level) if not symbol.Empty(level)
+    ]
+    return (min(scores), sum(scores) / len(scores)) if scores else (0.0, 0.0)
+
+
 def _lines(
-    engine: tesserocr.PyTessBaseAPI, layer: np.ndarray, scale: float, mode: int, *, line_mode: bool
+    engine: tesserocr.PyTessBaseAPI, layer: np.ndarray, scale: float, mode: int, *, line_mode: bool, languages: str
 ) -> list[TextBox]:
+    retry = SCRIPT_RETRY.get(languages) if engine_languages(languages) != languages else None
     lines = []
     height, width = layer.shape
     for x0, y0, x1, y1 in _regions(layer):
@@ -424,7 +517,30 @@ def _lines(
         bands = _bands(ink)
         zoom = min(MAX_ZOOM, max(MIN_ZOOM, LINE_HEIGHT / float(np.median(bands)))) if bands else 1.0
         zoom = 1.0 if abs(zoom - 1.0) <= 0.05 else zoom
-        found = _read_region(engine, _zoomed(crop, zoom), region_mode)
+        picture = _zoomed(crop, zoom)
+        found = _read_region(engine, picture, region_mode)
+        if languages in RESCALE and any(confidence >= MIN_CONFIDENCE for _, _, confidence in found):
+            # The model misreads a character at one size and not at another (倍 read 信, 襯 read 富 at 40 px, right
+            # at 48; other lines the other way round), and says so: the misread character scores lower. A region
+            # with a character under RESCALE_BELOW is read again at the second line height, and the reading
+            # whose weakest character is stronger is kept (the first when equal).
+            first = _symbol_confidences(engine)
+            if first[0] < RESCALE_BELOW and bands:
+                again = min(MAX_ZOOM, max(MIN_ZOOM, RESCALE[languages] / float(np.median(bands))))
+                rescaled = _zoomed(crop, again)
+                other = _read_region(engine, rescaled, region_mode)
+                if other and _symbol_confidences(engine) > first:
+                    found, picture, zoom = other, rescaled, again
+        if retry and _foreign_words(found, retry):
+            # A word of Latin letters inside a line of the locale's script is the model's misreading of a conjunct
+            # it does not know (যত্ন read "TG"): the other model reads the region, and its reading is kept when it
+            # has fewer such words and no fewer letters of the script (a brand name in Latin letters reads
+            # alike in both, and the first reading stays).
+            other = _read_region(_engine(languages, plain=True), picture, region_mode)
+            if _foreign_words(other, retry) < _foreign_words(found, retry) and _native_letters(
+                other, retry
+            ) >= _native_letters(found, retry):
+                found = other
         for text, box, confidence in found:
             if confidence < MIN_CONFIDENCE:
                 continue
@@ -481,6 +597,7 @@ def read_text(image: Image.Image, *, locale: str) -> OcrReading:
             scale,
             PAGE_MODES.get(languages, PAGE_MODE),
             line_mode=languages not in SPARSE_ONLY,
+            languages=languages,
         )
     kept: list[TextBox] = []
     for box in sorted(found, key=lambda b: -b.confidence):

@@ -111,3 +111,77 @@ def test_a_hyphen_joins_the_line_it_ends(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(ocr, "FLAT_MARK", 0.0)
     verdict, text = _verdict(*case)
     assert verdict is not CopyVerdict.EXACT, text
+
+
+def test_regions_side_by_side_on_a_row_are_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full-width 、 leaves most of an em empty after it, wider than the glyphs' reach: the line "禮物卡熱賣、立即"
+    was cut there into two regions, and Tesseract dropped the 、 that ended the first piece. Regions side by side
+    on a row, of like height and close, are one line, and the 、 is read inside it."""
+    case = ("zh-Hant", 62, "禮物卡熱賣、立即購買 廚房必備 找到你的尺寸", "1024x1536")
+    verdict, text = _verdict(*case)
+    assert verdict is CopyVerdict.EXACT, text
+    monkeypatch.setattr(ocr, "ROW_JOIN", -math.inf)
+    verdict, text = _verdict(*case)
+    assert verdict is not CopyVerdict.EXACT, text
+    assert "熱賣 、" not in text
+
+
+@pytest.mark.parametrize(
+    ("read", "kept"),
+    [
+        ("_ 秋天 來 了 、 全 家 共享", "秋天 來 了 、 全 家 共享"),  # an edge of a shape read as "_"
+        (". বিশেষ", "বিশেষ"),  # a speck before the first word, read as a full stop
+        ("、 最 高", "最 高"),  # no line starts with closing punctuation (the renderer's line breaking too)
+        ("केवल आज ्ज", "केवल आज"),  # a virama with no letter to sit on
+        ("| Solange | der Vorrat reicht", "Solange der Vorrat reicht"),
+        ("테이블 예약 -", "테이블 예약 -"),  # a real hyphen, a real ending mark, a comma inside the line stay
+        ("Jetzt zugreifen!", "Jetzt zugreifen!"),
+        ("七 折 、 實 惠", "七 折 、 實 惠"),
+        ("50 % off = deal", "50 % off deal"),
+        ("| _ ~", ""),
+    ],
+)
+def test_stray_marks_are_not_read_as_copy(read: str, kept: str) -> None:
+    assert ocr._without_stray_marks(read) == kept
+
+
+def test_a_stray_mark_inside_a_copy_line_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An edge of a shape beside the second line's first word was read as "_" inside the line ("_ সীমিত"), where
+    the copy has no mark: the copy was not found exactly."""
+    case = ("bn", 41, "আবার পাওয়া যাচ্ছে সীমিত সংস্করণ সোনার গয়না", "1536x1024")
+    verdict, text = _verdict(*case)
+    assert verdict is CopyVerdict.EXACT, text
+    monkeypatch.setattr(ocr, "STRAY_MARKS", frozenset())
+    verdict, text = _verdict(*case)
+    assert verdict is not CopyVerdict.EXACT, text
+
+
+@pytest.mark.usefixtures("fresh_engines")
+def test_latin_letters_in_a_bengali_line_are_read_again_with_the_other_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """best_int ben reads the conjunct word উষ্ণ as "Gas"; a Latin word inside a line of Bengali makes the region
+    be read again with Debian's ben, whose reading (no Latin word, as many Bengali letters) is kept."""
+    case = ("bn", 5, "ঘর সাজান সেল উষ্ণ উলের পোশাক", "1536x1024")
+    verdict, text = _verdict(*case)
+    assert verdict is CopyVerdict.EXACT, text
+    monkeypatch.setattr(ocr, "SCRIPT_RETRY", {})
+    verdict, text = _verdict(*case)
+    assert verdict is not CopyVerdict.EXACT, text
+    assert "Gas" in text
+
+
+def test_a_latin_word_is_counted_only_among_the_scripts_letters() -> None:
+    found = [("ঘর সাজান সেল Gas", (), 0.9), ("EMULATOR", (), 0.9), ("ত্বকের TG যত্ন", (), 0.9)]
+    assert ocr._foreign_words(found, "BENGALI") == 2
+    assert ocr._native_letters([("ঘর Gas", (), 0.9)], "BENGALI") == 2
+
+
+def test_a_weakly_read_character_is_read_again_at_a_second_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """chi_tra_best reads 為 as 薰 at a 40 px line height, scoring it lower than the line's other characters
+    (78 of 100); at 48 px it reads 為 (95). A CJK region with a character under RESCALE_BELOW is read again at the
+    second height, and the reading whose weakest character is stronger is kept."""
+    case = ("zh-Hant", 58, "售完為止", "1024x1536")
+    verdict, text = _verdict(*case)
+    assert verdict is CopyVerdict.EXACT, text
+    monkeypatch.setattr(ocr, "RESCALE", {})
+    verdict, text = _verdict(*case)
+    assert verdict is not CopyVerdict.EXACT, text
