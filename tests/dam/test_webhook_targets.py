@@ -16,6 +16,7 @@ from django.test import override_settings
 from dam.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from dam.services.webhooks import webhook_delivery_attempt, webhook_emit, webhook_endpoint_create
 from dam.webhooks.targets import CheckedTarget, pinned_request, resolve_target
+from tests.support.dns import scripted_resolver
 from tests.support.errors import error_fields
 from tests.support.webhook_receiver import webhook_receiver
 
@@ -36,23 +37,6 @@ EMBEDDED_INTERNAL = [
 PUBLIC = "93.184.215.14"
 
 
-def _scripted_resolver(monkeypatch, host: str, answers: list[str]) -> list[str]:
-    """getaddrinfo answering `host` with the next scripted address; every other name resolves normally."""
-    real = socket.getaddrinfo
-    asked: list[str] = []
-
-    def getaddrinfo(name, port, *args, **kwargs):
-        if name != host:
-            return real(name, port, *args, **kwargs)
-        asked.append(name)
-        address = answers[min(len(asked), len(answers)) - 1]
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return asked
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize("address", EMBEDDED_INTERNAL)
 def test_an_ipv6_literal_embedding_an_internal_ipv4_address_is_refused_at_registration(alice, address):
@@ -67,7 +51,7 @@ def test_an_ipv6_literal_embedding_an_internal_ipv4_address_is_refused_at_regist
 @pytest.mark.django_db
 @pytest.mark.parametrize("address", EMBEDDED_INTERNAL)
 def test_a_host_resolving_to_an_embedding_ipv6_address_is_refused_at_registration(alice, monkeypatch, address):
-    _scripted_resolver(monkeypatch, "hooks.example.com", [address])
+    scripted_resolver(monkeypatch, "hooks.example.com", [address])
     with override_settings(WEBHOOK_ALLOW_PRIVATE_TARGETS=False):
         response = alice.client().post(
             "/api/v1/webhooks", {"url": "https://hooks.example.com/dam", "events": ["job.failed"]}, format="json"
@@ -78,7 +62,7 @@ def test_a_host_resolving_to_an_embedding_ipv6_address_is_refused_at_registratio
 
 @pytest.mark.parametrize("address", ["64:ff9b::5db8:d70e", "2002:5db8:d70e::1", "::ffff:93.184.215.14", PUBLIC])
 def test_forms_embedding_a_public_address_stay_allowed(monkeypatch, address):
-    _scripted_resolver(monkeypatch, "hooks.example.com", [address])
+    scripted_resolver(monkeypatch, "hooks.example.com", [address])
     with override_settings(WEBHOOK_ALLOW_PRIVATE_TARGETS=False):
         target = resolve_target("https://hooks.example.com/dam")
     assert target.addresses == (ipaddress.ip_address(address),)
@@ -91,7 +75,7 @@ def test_a_delivery_to_a_host_that_now_resolves_to_an_embedding_form_is_refused_
 ):
     webhook_endpoint_create(tenant=alice.tenant, url="https://hooks.example.com/dam", events=["job.failed"])
     (delivery,) = webhook_emit(tenant=alice.tenant, event="job.failed", payload={"job": 1})
-    _scripted_resolver(monkeypatch, "hooks.example.com", [address])
+    scripted_resolver(monkeypatch, "hooks.example.com", [address])
     dialled: list = []
     monkeypatch.setattr(socket, "create_connection", lambda address, *a, **k: dialled.append(address))
     with override_settings(WEBHOOK_ALLOW_PRIVATE_TARGETS=False):
@@ -106,7 +90,7 @@ def test_a_rebinding_resolver_never_gets_a_connection_to_its_second_answer(alice
     """Public at the check, 127.0.0.1 afterwards: the one connection goes to the checked public address."""
     webhook_endpoint_create(tenant=alice.tenant, url="https://rebind.example.com:8443/dam", events=["job.failed"])
     (delivery,) = webhook_emit(tenant=alice.tenant, event="job.failed", payload={"job": 1})
-    asked = _scripted_resolver(monkeypatch, "rebind.example.com", [PUBLIC, "127.0.0.1"])
+    asked = scripted_resolver(monkeypatch, "rebind.example.com", [PUBLIC, "127.0.0.1"])
     dialled: list = []
 
     def create_connection(address, *args, **kwargs):
@@ -129,7 +113,7 @@ def test_a_delivery_posts_to_the_resolved_address_with_the_original_host_header(
         port = receiver.url.split(":")[2].split("/")[0]
         webhook_endpoint_create(tenant=alice.tenant, url=f"http://hooks.test:{port}/hooks", events=["job.failed"])
         (delivery,) = webhook_emit(tenant=alice.tenant, event="job.failed", payload={"job": 1})
-        asked = _scripted_resolver(monkeypatch, "hooks.test", ["127.0.0.1", "192.0.2.1"])
+        asked = scripted_resolver(monkeypatch, "hooks.test", ["127.0.0.1", "192.0.2.1"])
         outcome = webhook_delivery_attempt(delivery_id=delivery.pk)
     assert outcome.status == "succeeded", WebhookDelivery.objects.for_tenant(alice.tenant).get().last_error
     assert asked == ["hooks.test"]
@@ -218,7 +202,7 @@ def test_https_to_the_pinned_address_sends_the_host_name_in_sni_and_verifies_the
         port = server.server_address[1]
         webhook_endpoint_create(tenant=alice.tenant, url=f"https://hooks.test:{port}/dam", events=["job.failed"])
         (delivery,) = webhook_emit(tenant=alice.tenant, event="job.failed", payload={"job": 1})
-        asked = _scripted_resolver(monkeypatch, "hooks.test", ["127.0.0.1", "192.0.2.1"])
+        asked = scripted_resolver(monkeypatch, "hooks.test", ["127.0.0.1", "192.0.2.1"])
         monkeypatch.setenv("SSL_CERT_FILE", ca)  # httpx trusts the test CA (and only it)
         outcome = webhook_delivery_attempt(delivery_id=delivery.pk)
     finally:

@@ -34,6 +34,7 @@ from governance.models import LedgerEntry
 from tenants.audit import Actor
 from tests.dam.test_webhook_targets import EMBEDDED_INTERNAL, PUBLIC, _tls_files
 from tests.fixtures.celery_worker import job_queue_consumed_only_by
+from tests.support.dns import scripted_resolver
 from tests.support.errors import error_message, names_field
 
 MEMBERS = "/api/v1/capacity/pool/members"
@@ -64,26 +65,7 @@ def fresh_routes(settings):
 
 
 def _resolver(monkeypatch, answers: list[str | list[str] | None], host: str = HOST) -> list[str]:
-    """getaddrinfo answering `host` with the next scripted answer (one address, several, or None: no such name; the
-    last answer repeats); every other name resolves normally. Returns the list of lookups of `host`."""
-    real = socket.getaddrinfo
-    asked: list[str] = []
-
-    def getaddrinfo(name, port, *args, **kwargs):
-        if name != host:
-            return real(name, port, *args, **kwargs)
-        asked.append(name)
-        answer = answers[min(len(asked), len(answers)) - 1]
-        if answer is None:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        addresses = [answer] if isinstance(answer, str) else answer
-        return [
-            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (a, port))
-            for a in addresses
-        ]
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return asked
+    return scripted_resolver(monkeypatch, host, answers)
 
 
 def _body(endpoint: str = f"https://{HOST}", **values) -> dict:
