@@ -32,6 +32,7 @@ from dam.webhooks.targets import (
 from generation.foundry.auth import auth_for
 from generation.foundry.config import ApiStyle, AuthKind, DeploymentConfig
 from generation.foundry.errors import (
+    ENDPOINT_INTERNAL_ADDRESS,
     AuthenticationError,
     FoundryError,
     UnknownOutcomeError,
@@ -107,7 +108,7 @@ class InternalEndpointError(AuthenticationError):
     """
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, code="endpoint_internal_address")
+        super().__init__(message, code=ENDPOINT_INTERNAL_ADDRESS)
 
 
 def _private_targets_allowed() -> bool:

@@ -140,6 +140,11 @@ class AuthenticationError(FoundryError):
     pass
 
 
+# The code of an AuthenticationError raised before connecting: a tenant's deployment whose host name resolves to an
+# internal address (generation.foundry.client.InternalEndpointError).
+ENDPOINT_INTERNAL_ADDRESS = "endpoint_internal_address"
+
+
 class MalformedResponseError(FoundryError):
     pass
 

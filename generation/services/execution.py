@@ -29,6 +29,7 @@ from generation.crashpoints import crash_point
 from generation.dispatch import RateLimitTimeout as QuotaTimeout
 from generation.foundry.config import DeploymentConfig
 from generation.foundry.errors import (
+    ENDPOINT_INTERNAL_ADDRESS,
     AuthenticationError,
     ContentFilteredError,
     FoundryError,
@@ -426,6 +427,10 @@ def _job_run(*, job_id: int, owner: str) -> RunOutcome:
         return RunOutcome(state=JobState.FAILED)
     except (InvalidRequestError, AuthenticationError) as exc:
         code = "invalid_request" if isinstance(exc, InvalidRequestError) else "provider_authentication"
+        if exc.code == ENDPOINT_INTERNAL_ADDRESS:
+            # A tenant's deployment whose name resolves inside the platform's network: refused before anything was
+            # sent. Its own code, so the tenant looks at the endpoint's DNS, not at its key.
+            code = ENDPOINT_INTERNAL_ADDRESS
         _transition(
             job, owner, JobState.FAILED, error_code=code, error_message=str(exc), error_detail=_error_detail(exc)
         )

@@ -265,6 +265,7 @@ def test_a_name_rebound_to_loopback_after_it_was_saved_is_never_connected_to_and
     job = Job.unscoped.get(pk=job_id)
     assert outcome.state == "failed" and job.state == "failed", (job.error_code, job.error_message)
     assert "resolves to an internal address" in job.error_message and "endpoint_internal_address" in job.error_message
+    assert job.error_code == "endpoint_internal_address"  # not a wrong key: the endpoint's address
     (attempt,) = ProviderAttempt.unscoped.filter(job_id=job_id)
     assert attempt.state == AttemptState.REFUSED and "resolves to an internal address" in attempt.detail["message"]
     assert not LedgerEntry.objects.for_tenant(alice.tenant).filter(job_id=job_id, kind="charge").exists()
