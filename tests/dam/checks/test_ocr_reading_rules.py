@@ -185,3 +185,27 @@ def test_a_weakly_read_character_is_read_again_at_a_second_size(monkeypatch: pyt
     monkeypatch.setattr(ocr, "RESCALE", {})
     verdict, text = _verdict(*case)
     assert verdict is not CopyVerdict.EXACT, text
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (
+            "de",
+            178,
+            "Lieferung am nächsten Tag Frühjahrskollektion! Büro und Schreibwaren: Mühelos bequem - Hautpflege",
+            "1024x1536",
+        ),  # read "nachsten", "Fruhjahrskollektion", "Buro"
+        ("de", 158, "Jetzt entdecken Warme Winterabende Winterschlussverkauf! Zurück zur Schule", "1024x1536"),
+    ],
+)
+def test_marks_beside_their_glyphs_are_kept_though_smaller_than_a_glyph(
+    monkeypatch: pytest.MonkeyPatch, case: tuple[str, int, str, str]
+) -> None:
+    """A 1536 px render is read at 1024 px: the dots of ä ü are then 2-5 px, under MIN_GLYPH_PIXELS, and were
+    dropped with the background's specks ("Zuruck"). A mark within MARK_REACH of a kept glyph is kept."""
+    verdict, text = _verdict(*case)
+    assert verdict is CopyVerdict.EXACT, text
+    monkeypatch.setattr(ocr, "_keep_marks", lambda labels, stats, keep: None)
+    verdict, text = _verdict(*case)
+    assert verdict is not CopyVerdict.EXACT, text
