@@ -15,8 +15,8 @@ so the image is cut into layers by colour instead:
 3. In each layer, drop the connected components that cannot be glyphs: taller than ``MAX_GLYPH_HEIGHT`` of the
    short side, touching the border, or filled shapes (discs, triangles, bars: a widest inscribed circle above
    ``SOLID_SHAPE`` of the height, tested on components above ``SOLID_MIN_HEIGHT`` so dots and strokes stay),
-   or smaller than ``MIN_GLYPH_PIXELS`` (specks); in Latin script, not when within ``MARK_REACH`` of a kept glyph
-   (diacritics: the dots of ü are 2-5 px once a large image is scaled down).
+   or smaller than ``MIN_GLYPH_PIXELS`` (specks); in Latin script in an image scaled down, not when within
+   ``MARK_REACH`` of a kept glyph (diacritics: the dots of ü are 2-5 px once a large image is scaled down).
    A whole layer with a large blob in it made Tesseract's layout analysis read nothing.
 4. Group the remaining glyphs into regions (each glyph's box grown by ``REGION_REACH`` of its own height, so
    12 px captions and 200 px headlines group alike; a short flat mark, a hyphen, by its width: ``FLAT_MARK``).
@@ -618,7 +618,9 @@ def read_text(image: Image.Image, *, locale: str) -> OcrReading:
         size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
         rgb = rgb.resize(size, Image.Resampling.BILINEAR if scale < 1 else Image.Resampling.LANCZOS)
     found: list[TextBox] = []
-    for layer in _layers(rgb, marks=languages in SPARSE_ONLY):
+    # Marks are kept only where the image was scaled down (they shrank into specks); read at or above its size, a
+    # speck beside a glyph is an anti-aliased fringe, read as a stray letter.
+    for layer in _layers(rgb, marks=languages in SPARSE_ONLY and scale < 1.0):
         found += _lines(
             engine,
             layer,
