@@ -79,10 +79,13 @@ def _quoted(text: Any) -> str:
     return f"“{text}”" if text not in (None, "") else "nothing"
 
 
-def _difference(diff: dict[str, Any]) -> str:
+def _difference(diff: dict[str, Any], unreadable: frozenset[str] = frozenset()) -> str:
     # `at` counts from 0 in the expected copy; a reviewer counts characters from 1.
     at = f" (character {diff['at'] + 1})" if isinstance(diff.get("at"), int) else ""
     expected, read = diff.get("expected", ""), diff.get("read", "")
+    if unreadable and any(char in unreadable for char in str(expected)):
+        # Not evidence of a wrong render: the models write the nearest character they have.
+        at += " — the OCR models cannot write it: check by eye"
     if diff.get("op") == "substitute":
         return f"{_quoted(expected)} read as {_quoted(read)}{at}"
     if diff.get("op") == "delete":
@@ -104,8 +107,17 @@ def _copy(row: CheckRow, evidence: dict[str, Any]) -> None:
     languages = (evidence.get("reading") or {}).get("languages")
     if languages:
         row.facts.append(Fact("Read as", str(languages)))
+    unreadable = [str(char) for char in evidence.get("unreadable") or [] if isinstance(char, str)]
+    if unreadable:
+        row.facts.append(
+            Fact(
+                "Cannot be read back",
+                f"{' '.join(unreadable)}: not among the characters the OCR models can write, so this copy cannot read"
+                " back exact; a person checks these characters",
+            )
+        )
     differences = [d for d in evidence.get("differences") or [] if isinstance(d, dict)]
-    row.differences = [_difference(d) for d in differences[:SHOWN_DIFFERENCES]]
+    row.differences = [_difference(d, frozenset(unreadable)) for d in differences[:SHOWN_DIFFERENCES]]
     if len(differences) > SHOWN_DIFFERENCES:
         row.differences.append(f"and {len(differences) - SHOWN_DIFFERENCES} more")
 

@@ -49,7 +49,7 @@ class VersionCheckSerializer(serializers.ModelSerializer):
 
 EXAMPLE: dict[str, Any] = {
     "state": "done",
-    "copy": {"verdict": "near", "cer": 0.05, "read": "Sommerschlussverkauf"},
+    "copy": {"verdict": "near", "cer": 0.05, "read": "Sommerschlussverkauf", "unreadable": []},
     "brand_score": {"passed": 2, "run": 3},
     "results": [
         {

@@ -214,3 +214,31 @@ def test_a_version_checked_by_the_service_shows_what_it_found(alice):
     assert "ui-check-swatch" in panel  # the palette's colours found
     picture = client.get(_evidence_url(copy))
     assert picture.status_code == 200 and picture.content[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_copy_with_a_character_no_ocr_model_writes_says_so_instead_of_blaming_the_render(alice):
+    """Debian's Korean model has no "앱" (app): a correct render of "앱 다운로드" reads "앰 다운로드" and cannot read
+    exact. The verdict stays (a person looks), and the evidence, the summary, the badge and the panel say why."""
+    # The tenant blocks mismatches: a correct render must not be blocked for what the models cannot read.
+    blocking = {"copy_mismatch_action": "block"}
+    version = run_checks_on_render(alice.tenant, copy="앱 다운로드", locale="ko", policy=blocking)
+    copy = _copy_check(version)
+    # "앱" dropped or read as a neighbour: near (a person looks), never a mismatch the policy could block on.
+    assert copy.verdict == "near", copy.evidence
+    assert copy.evidence["unreadable"] == ["앱"]
+    assert version.checks_summary["copy"]["unreadable"] == ["앱"]
+    assert version.status == VersionStatus.NEEDS_REVIEW
+    html = _client(alice.user).get(f"/admin/dam/asset/{version.asset_id}/change/").content.decode()
+    panel = html[html.index('id="checks"') : html.index("</section>", html.index('id="checks"'))]
+    assert "Cannot be read back" in panel and "앱: not among the characters the OCR models can write" in panel
+    assert "the OCR models cannot write it: check by eye" in panel  # on the difference itself
+    assert "the OCR models cannot write 앱: check by eye" in panel  # the badge's title
+
+
+def test_copy_every_character_of_which_a_model_writes_names_none(alice):
+    version = run_checks_on_render(alice.tenant, copy="여름 세일", locale="ko")
+    copy = _copy_check(version)
+    assert copy.verdict == "exact", copy.evidence
+    assert copy.evidence["unreadable"] == [] and version.checks_summary["copy"]["unreadable"] == []
+    html = _client(alice.user).get(f"/admin/dam/asset/{version.asset_id}/change/").content.decode()
+    assert "Cannot be read back" not in html and "cannot write" not in html

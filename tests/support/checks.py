@@ -129,7 +129,13 @@ def checked_version(
 
 
 def run_checks_on_render(
-    tenant, *, copy: str = "Summer sale", text_fault: str | None = None, policy: dict | None = None, size=(1024, 1024)
+    tenant,
+    *,
+    copy: str = "Summer sale",
+    text_fault: str | None = None,
+    policy: dict | None = None,
+    size=(1024, 1024),
+    locale: str = "en-GB",
 ) -> AssetVersion:
     """A version rendered by the emulator with `copy` on it (drawn wrong on purpose by `text_fault`), checked by
     the real checks service (Tesseract, the palette, legibility): what a generated version carries afterwards."""
@@ -149,7 +155,7 @@ def run_checks_on_render(
     )
     brand = brand_policy_update(tenant=tenant, review_required=False, **(policy or {}))
     blob = blob_put(tenant_id=tenant.pk, kind="originals", data=render_generation(spec, 0), image_format="png")
-    asset = asset_create(tenant=tenant, title=f"{copy} / tent / en-GB", source="generated", locale="en-GB")
+    asset = asset_create(tenant=tenant, title=f"{copy} / tent / {locale}", source="generated", locale=locale)
     version = asset_version_create(
         asset=asset,
         blob=blob,
@@ -157,7 +163,7 @@ def run_checks_on_render(
         height=size[1],
         image_format="png",
         new_asset=True,
-        locale="en-GB",
+        locale=locale,
         expected_copy=copy,
         brand_policy_version=brand.version,
         checks_state=ChecksState.PENDING,
