@@ -91,6 +91,28 @@ def test_the_asset_pages_checks_panel_at_desktop_and_phone_widths(signed_in_page
     screenshot(page, "checks-asset-page-390")
 
 
+def test_the_asset_page_names_copy_characters_the_ocr_models_cannot_write(signed_in_page, alice):
+    """Korean copy with "앱", which no installed model can write: the panel says so beside the difference, in
+    Hangul that fits a phone's width."""
+    page = signed_in_page
+    version = run_checks_on_render(alice.tenant, copy="앱 다운로드", locale="ko")
+    page.goto(f"/admin/dam/asset/{version.asset_id}/change/")
+    row = page.locator('#checks [data-check="copy"]')
+    expect(row).to_contain_text("Cannot be read back")
+    expect(row).to_contain_text("앱: not among the characters the OCR models can write")
+    expect(row.locator("[data-differences]")).to_contain_text("the OCR models cannot write it: check by eye")
+    _evidence_loaded(page)
+    row.scroll_into_view_if_needed()
+    screenshot(page, "checks-unwritable-characters-1440")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    _evidence_loaded(page)
+    assert page.evaluate(OVERFLOW) <= 0
+    row.scroll_into_view_if_needed()
+    screenshot(page, "checks-unwritable-characters-390")
+
+
 def test_the_review_boards_checks_badges_and_filter_at_desktop_and_phone_widths(signed_in_page, alice):
     page = signed_in_page
     original, evidence = _pictures()
