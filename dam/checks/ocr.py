@@ -153,6 +153,13 @@ SAME_LINE = 0.5  # a line this much inside a more confident one is that line rea
 # words of Latin letters among the script's (the Unicode script name): best_int ben reads conjuncts it does not
 # know as Latin letters ("উষ্ণ" as "Gas"), where Debian's fast model reads them in Bengali.
 SCRIPT_RETRY = {"ben": "BENGALI"}
+# Language sets whose words of digits and number signs scoring under NUMBER_RETRY_BELOW (0..100) are read again with
+# the Latin model named: kor reads the "%" of "70%" as digits ("70090", "5096", "200%") and scores the word low
+# (36-71, where its Hangul words score 93-100); eng reads the same line's "70%" at 96. Digits and "%" are the same
+# glyphs in every script, and eng has seen far more of them.
+NUMBER_RETRY = {"kor+kor_vert": "eng"}
+NUMBER_RETRY_BELOW = 80
+NUMBER_SIGNS = frozenset("0123456789%.,+-$€£¥₩")
 _CACHED_ENGINES = 3  # per thread: language sets kept loaded (one jpn+jpn_vert engine holds ~60 MB)
 
 
@@ -517,6 +524,62 @@ def _read_region(engine: tesserocr.PyTessBaseAPI, crop: Image.Image, mode: int) 
     return found
 
 
+def _words(engine: tesserocr.PyTessBaseAPI) -> list[tuple[str, tuple, float]]:
+    """[(text, box, confidence 0..100)] of the words of the engine's last reading. A word's box is its characters'
+    box: in sparse mode Tesseract gave the word "5096" a box reaching into the line below."""
+    iterator = engine.GetIterator()
+    if iterator is None:
+        return []
+    words: list[tuple[str, tuple, float]] = []
+    level = tesserocr.RIL.SYMBOL
+    for symbol in tesserocr.iterate_level(iterator, level):
+        box = symbol.BoundingBox(level)
+        if symbol.Empty(level) or box is None:
+            continue
+        if symbol.IsAtBeginningOf(tesserocr.RIL.WORD) or not words:
+            words.append((symbol.GetUTF8Text(level), box, symbol.Confidence(tesserocr.RIL.WORD)))
+        else:
+            text, (x0, y0, x1, y1), confidence = words[-1]
+            union = (min(x0, box[0]), min(y0, box[1]), max(x1, box[2]), max(y1, box[3]))
+            words[-1] = (text + symbol.GetUTF8Text(level), union, confidence)
+    return words
+
+
+def _is_number(text: str) -> bool:
+    return any(char.isdigit() for char in text) and set(text) <= NUMBER_SIGNS
+
+
+def _numbers_read_again(
+    found: list[tuple[str, tuple, float]], weak: list[tuple[str, tuple, float]], picture: Image.Image, model: str
+) -> list[tuple[str, tuple, float]]:
+    """`found` with each weakly read number word replaced by `model`'s reading of the word's box (a margin of a
+    quarter of its height around it, read as one line), when that is a number too and scores higher."""
+    engine = _engine(model)
+    engine.SetPageSegMode(LINE_MODE)
+    lines = [list(line) for line in found]
+    for text, box, confidence in weak:
+        # The box can reach into the next line (sparse mode joined "5096" with a glyph below): it is cut at the
+        # first empty row under the word's top.
+        rows = (np.asarray(picture.crop(box)) == 0).any(axis=1)
+        empty = np.flatnonzero(~rows[np.argmax(rows) :]) if rows.any() else []
+        x0, y0, x1 = box[:3]
+        y1 = int(box[1] + np.argmax(rows) + empty[0]) if len(empty) else box[3]
+        pad = max(4, (y1 - y0) // 4)
+        crop = picture.crop((max(0, x0 - pad), max(0, y0 - pad), x1 + pad, y1 + pad))
+        engine.SetImage(crop)
+        engine.Recognize()
+        words = _words(engine)
+        if len(words) != 1 or not _is_number(words[0][0]) or words[0][2] <= confidence:
+            continue
+        middle = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+        for line in lines:
+            lx0, ly0, lx1, ly1 = line[1]
+            if lx0 <= middle[0] <= lx1 and ly0 <= middle[1] <= ly1 and text in line[0].split():
+                line[0] = " ".join(words[0][0] if token == text else token for token in line[0].split())
+                break
+    return [(text, box, confidence) for text, box, confidence in lines]
+
+
 def _symbol_confidences(engine: tesserocr.PyTessBaseAPI) -> tuple[float, float]:
     """(lowest, mean) confidence 0..100 of the characters of the engine's last reading; (0, 0) for none."""
     iterator = engine.GetIterator()
@@ -559,6 +622,13 @@ def _lines(
                 other = _read_region(engine, rescaled, region_mode)
                 if other and _symbol_confidences(engine) > first:
                     found, picture, zoom = other, rescaled, again
+        number_model = NUMBER_RETRY.get(languages)
+        if number_model and found:
+            # A number word the model scores low ("70090" for 70%, 36) is read again with the Latin model (its box,
+            # as one line), and that reading replaces it when it is a number and scores higher.
+            weak = [word for word in _words(engine) if _is_number(word[0]) and word[2] < NUMBER_RETRY_BELOW]
+            if weak:
+                found = _numbers_read_again(found, weak, picture, number_model)
         if retry and _foreign_words(found, retry):
             # A word of Latin letters inside a line of the locale's script is the model's misreading of a conjunct
             # it does not know (যত্ন read "TG"): the other model reads the region, and its reading is kept when it

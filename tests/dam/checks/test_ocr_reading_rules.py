@@ -209,3 +209,27 @@ def test_marks_beside_their_glyphs_are_kept_though_smaller_than_a_glyph(
     monkeypatch.setattr(ocr, "_keep_marks", lambda labels, stats, keep: None)
     verdict, text = _verdict(*case)
     assert verdict is not CopyVerdict.EXACT, text
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("ko", 118, "친환경 제작 최대 70% 할인", "1024x1536"),  # read "70090" (word confidence 36)
+        ("ko", 167, "추가 20% 할인", "970x250"),  # read "200%" (40)
+    ],
+)
+def test_a_weakly_read_number_is_read_again_with_the_latin_model(
+    monkeypatch: pytest.MonkeyPatch, case: tuple[str, int, str, str]
+) -> None:
+    """kor reads the "%" of a Korean headline's number as digits and scores the word low; the word's box read with
+    eng says "70%" (96), and that reading, a number scoring higher, replaces the word."""
+    verdict, text = _verdict(*case)
+    assert verdict is CopyVerdict.EXACT, text
+    monkeypatch.setattr(ocr, "NUMBER_RETRY", {})
+    verdict, text = _verdict(*case)
+    assert verdict is not CopyVerdict.EXACT, text
+
+
+def test_a_number_word_is_digits_and_number_signs() -> None:
+    assert ocr._is_number("70%") and ocr._is_number("5096") and ocr._is_number("1,000")
+    assert not ocr._is_number("%") and not ocr._is_number("할인") and not ocr._is_number("3C")
