@@ -27,6 +27,7 @@ from dam.models import Asset, AssetVersion, Collection, PublishWindow
 from dam.selectors.bulk import bulk_selection
 from dam.selectors.search import AssetFilters
 from dam.services.bulk import BulkChange, BulkResult, assets_bulk_update, bulk_operation_start, bulk_runs_inline
+from dam.services.checks import version_checks_rerun
 from dam.services.delivery import publish_window_set
 from dam.services.metadata import asset_archive, asset_unarchive, asset_update, version_metadata_update
 from dam.services.review import Reviewer, versions_review_bulk
@@ -51,6 +52,7 @@ DONE_WORDS = {
     "publish_window": "Set the publish window of {n} asset{s}.",
     "archive": "Archived {n} asset{s}: out of the lists, still reachable by id.",
     "unarchive": "Unarchived {n} asset{s}.",
+    "recheck": "Checking the copy and brand of {n} asset{s} again: their badges show the new verdicts when done.",
 }
 
 
@@ -242,7 +244,7 @@ def _focal_point(request: HttpRequest) -> dict[str, float] | None:
 
 def asset_edit(model_admin: AssetAdmin, request: HttpRequest, asset_id: int) -> HttpResponse:
     """One panel of the asset page: `part` says which (details, alt_text, focal_point, publish_window, archive,
-    unarchive)."""
+    unarchive, recheck)."""
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     if not model_admin.has_view_permission(request):
@@ -283,6 +285,9 @@ def asset_edit(model_admin: AssetAdmin, request: HttpRequest, asset_id: int) -> 
         elif part == "focal_point" and version:
             version_metadata_update(version=version, focal_point=_focal_point(request), **who)
             messages.success(request, f"Saved the focal point of v{version.number}: its crops are being cut again.")
+        elif part == "recheck" and version:
+            version_checks_rerun(version=version, **who)
+            messages.success(request, f"Checking v{version.number} again: the verdicts update when the checks finish.")
         elif part == "publish_window" and version:
             publish_window_set(
                 version=version,

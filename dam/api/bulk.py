@@ -58,7 +58,9 @@ class AssetBulkSerializer(InputSerializer):
         choices=ACTIONS,
         help_text="tag / untag (`tags`), move (`collection`: a slug, or null for none), "
         "publish_window (`available_from`, `available_until` of each current version; both null removes it), "
-        "archive / unarchive (no arguments; to select archived assets by filter, give `archived: true`)",
+        "archive / unarchive (no arguments; to select archived assets by filter, give `archived: true`), "
+        "recheck (no arguments: each current version's copy and brand checks run again, in the background; "
+        "skipped while its checks run, when blocked, or with nothing to check)",
     )
     ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID),

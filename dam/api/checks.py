@@ -1,6 +1,7 @@
 """A version's deterministic checks with their evidence.
 
 GET /assets/{id}/versions/{n}/checks    the copy read back, the crops, palette, legibility, logo (assets:read)
+POST /assets/{id}/versions/{n}/checks   check the version again (assets:write): 202, the checks run in the background
 
 Lists (assets, jobs, the review queue, the campaign grid) carry the overview (`checks`: state, copy verdict,
 brand score) from the version row; this endpoint has the rows with their evidence and a picture of it. A
@@ -21,6 +22,8 @@ from dam.blobs import blob_url
 from dam.lifecycle import is_servable
 from dam.models import VersionCheck
 from dam.selectors.checks import checks_overview, version_checks
+from dam.services.checks import version_checks_rerun
+from tenants.audit import Actor, RequestOrigin
 from tenants.models import Scope
 
 
@@ -68,7 +71,7 @@ EXAMPLE: dict[str, Any] = {
 
 
 class VersionChecksView(_VersionView):
-    required_scopes = {"GET": Scope.ASSETS_READ}
+    required_scopes = {"GET": Scope.ASSETS_READ, "POST": Scope.ASSETS_WRITE}
 
     @extend_schema(
         summary="A version's copy and brand checks, each with its evidence",
@@ -97,3 +100,25 @@ class VersionChecksView(_VersionView):
                 "results": VersionCheckSerializer(version_checks(version=version), many=True, context=context).data,
             }
         )
+
+    @extend_schema(
+        summary="Check a version again",
+        description="The version's copy is read back and its brand checks run again, in the background (the "
+        "renditions pool), as for a new version; their rows replace the old ones, and `asset.version_checked` is "
+        "sent when they finish. Use it after the checker failed (`state: failed`) or to read a version's copy "
+        "again. A run again never approves a version and never withdraws an approved or published one (a mismatch "
+        "blocks, under a blocking brand policy, only a version still in review). 409 `checks_pending` while its "
+        "checks run, `version_blocked` for a blocked version, `nothing_to_check` when it has no copy the OCR reads "
+        "and no palette or logo in its brand policy.",
+        request=None,
+        responses={
+            202: inline_serializer("VersionChecksRequested", {"state": serializers.CharField(help_text="pending")})
+        },
+        examples=[OpenApiExample("Requested", value={"state": "pending"}, response_only=True)],
+    )
+    def post(self, request: Request, pk: int, number: int) -> Response:
+        version = self.version(pk, number)
+        version_checks_rerun(
+            version=version, actor=Actor.from_context(request.tenant_context), origin=RequestOrigin.of(request)
+        )
+        return Response({"state": version.checks_state}, status=202)

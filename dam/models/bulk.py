@@ -84,4 +84,6 @@ class BulkOperation(TenantOwnedModel):
         if self.action == "publish_window":
             start, end = params.get("available_from") or "…", params.get("available_until") or "…"
             return "Clear the publish window" if start == end == "…" else f"Publish window {start} to {end}"
+        if self.action == "recheck":
+            return "Check the copy and brand again"
         return self.action.capitalize()

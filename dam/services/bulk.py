@@ -1,7 +1,7 @@
 """Bulk work on the library: one call over many assets, one transaction per asset.
 
 Each asset goes through the single-item service (`asset_update`, `publish_window_set`, `asset_archive`,
-`asset_unarchive`), so every change
+`asset_unarchive`, `version_checks_rerun`), so every change
 is checked, locked and audited exactly as when it is made one at a time. A refusal of one asset (gone
 since it was selected, no current version, a rule of the service) skips that asset only: what was done
 stays done, and the result lists each skipped asset with its reason. Assets of another tenant are
@@ -32,6 +32,7 @@ from django.utils.dateparse import parse_datetime
 
 from dam.models import Asset, BulkOperation, Collection
 from dam.services.assets import _clean_tags
+from dam.services.checks import version_checks_rerun
 from dam.services.delivery import publish_window_set
 from dam.services.metadata import asset_archive, asset_unarchive, asset_update
 from dam.tasks import BULK_OPERATION_TIME_LIMIT, bulk_operation_enqueue
@@ -42,7 +43,7 @@ from tenants.models import ApiKey, Tenant
 
 # One request's worth: a bigger selection is several calls (or a filter narrowed further).
 MAX_BULK_ASSETS = 1000
-ACTIONS = ("tag", "untag", "move", "publish_window", "archive", "unarchive")
+ACTIONS = ("tag", "untag", "move", "publish_window", "archive", "unarchive", "recheck")
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,12 @@ def _archive(asset: Asset, **who: Any) -> None:
 def _unarchive(asset: Asset, **who: Any) -> None:
     if not asset_unarchive(asset=asset, **who):
         raise _Skip("not archived")
+
+
+def _recheck(asset: Asset, *, actor: Actor | None, origin: RequestOrigin | None) -> None:
+    if asset.current_version_id is None:
+        raise _Skip("has no version yet")
+    version_checks_rerun(version=asset.current_version, actor=actor or Actor.system("bulk"), origin=origin)
 
 
 @dataclass(frozen=True)
@@ -204,6 +211,8 @@ def _apply(asset: Asset | None, asset_id: int, change: BulkChange, who: dict[str
                 _archive(asset, **who)
             elif change.action == "unarchive":
                 _unarchive(asset, **who)
+            elif change.action == "recheck":
+                _recheck(asset, **who)
             else:
                 _window(asset, change.available_from, change.available_until, **who)
     except (_Skip, ServiceError, ValidationError) as exc:

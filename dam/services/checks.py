@@ -50,8 +50,9 @@ from dam.renditions.presets import placement_quality, placement_spec_key
 from dam.services.renditions import rendition_replace
 from dam.services.settings import library_settings_for
 from dam.services.webhooks import webhook_emit
-from dam.tasks import crops_recheck_enqueue
-from tenants.audit import Actor, audit
+from dam.tasks import crops_recheck_enqueue, version_checks_enqueue
+from tenants.audit import Actor, RequestOrigin, audit
+from tenants.errors import Conflict
 from tenants.models import BrandLogo, BrandPolicy, Placement
 
 logger = logging.getLogger(__name__)
@@ -335,7 +336,10 @@ def _status_after(version: AssetVersion, findings: Findings, policy: BrandPolicy
     """(the status the checks move the version to, why), or (its own status, "") for no change."""
     copy = findings.of(CheckKind.COPY)
     if copy and copy[0].verdict == CopyVerdict.MISMATCH:
-        if policy is not None and policy.copy_mismatch_action == MISMATCH_BLOCKS:
+        # Only a version still waiting for a person: checks run again on an approved or published one
+        # (`version_checks_rerun`) report what they find and leave withdrawing it to a person.
+        blocks = policy is not None and policy.copy_mismatch_action == MISMATCH_BLOCKS
+        if blocks and version.status == VersionStatus.NEEDS_REVIEW:
             return VersionStatus.BLOCKED, "the copy read back does not match (the brand policy blocks a mismatch)"
         return version.status, "the copy read back does not match"
     if copy and copy[0].outcome != CheckOutcome.PASS:
@@ -406,6 +410,8 @@ def version_checks_record(*, version: AssetVersion, findings: Findings, pictures
     if current.checks_state != ChecksState.PENDING:
         return "skipped"
     policy = _brand_policy(current)
+    # Checks run again replace the rows of the run before (its evidence pictures stay in storage, unreferenced).
+    VersionCheck.objects.for_tenant(tenant_id).filter(version=current).delete()
     _insert_checks(current, findings, pictures)
     focal = None if current.focal_x is None else (current.focal_x, current.focal_y)
     # A focal point set while the checks ran has already re-cut the placements around it: keep those, and check
@@ -516,6 +522,46 @@ def version_checks_failed(*, version: AssetVersion, reason: str) -> None:
             target=("asset_version", version.pk),
             payload={"reason": reason},
         )
+
+
+@transaction.atomic
+def version_checks_rerun(*, version: AssetVersion, actor: Actor, origin: RequestOrigin | None = None) -> None:
+    """Check a version again: after the checker failed, after the reading improved, or to see a version's copy read
+    today. The version goes back to `pending` and the renditions pool runs the checks as for a new version; their
+    rows replace the old ones. A run again never approves by itself (`approve_when_checked` is cleared) and never
+    withdraws: a mismatch blocks (under a blocking policy) only a version still waiting for a person. Refused
+    (409) while its checks run, for a blocked version (quarantined: nothing decides on it again) and for one
+    that has nothing to check (no copy the OCR reads, no palette or logo in its brand policy). Audited
+    `version.checks_requested`."""
+    tenant_id = version.tenant_id
+    Asset.objects.for_tenant(tenant_id).select_for_update(no_key=True).get(pk=version.asset_id)
+    current = AssetVersion.objects.for_tenant(tenant_id).select_for_update().get(pk=version.pk)
+    if current.checks_state == ChecksState.PENDING:
+        raise Conflict("its checks are running: wait for them to finish", field="checks", code="checks_pending")
+    if current.status == VersionStatus.BLOCKED:
+        raise Conflict("the version is blocked (quarantined): it is not checked again", code="version_blocked")
+    wanted, _copy = checks_wanted(
+        expected_copy=current.expected_copy, locale=current.locale, brand_policy=_brand_policy(current)
+    )
+    if not wanted:
+        raise Conflict(
+            "nothing to check: no copy in a language the OCR reads, and no palette or logo in its brand policy",
+            field="checks",
+            code="nothing_to_check",
+        )
+    AssetVersion.objects.for_tenant(tenant_id).filter(pk=current.pk).update(
+        checks_state=ChecksState.PENDING, approve_when_checked=False
+    )
+    audit(
+        tenant=tenant_id,
+        actor=actor,
+        action="version.checks_requested",
+        target=("asset_version", current.pk),
+        payload={"asset_id": current.asset_id, "version": current.number, "previous": current.checks_state or "none"},
+        origin=origin,
+    )
+    version_checks_enqueue(version_id=current.pk)
+    version.checks_state, version.approve_when_checked = ChecksState.PENDING, False
 
 
 STALE_AFTER = timedelta(minutes=10)
