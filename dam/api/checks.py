@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -112,7 +112,11 @@ class VersionChecksView(_VersionView):
         "and no palette or logo in its brand policy.",
         request=None,
         responses={
-            202: inline_serializer("VersionChecksRequested", {"state": serializers.CharField(help_text="pending")})
+            202: inline_serializer("VersionChecksRequested", {"state": serializers.CharField(help_text="pending")}),
+            409: OpenApiResponse(
+                description="Not checked again: its checks are running (`checks_pending`), it is blocked "
+                "(`version_blocked`), or it has nothing to check (`nothing_to_check`)"
+            ),
         },
         examples=[OpenApiExample("Requested", value={"state": "pending"}, response_only=True)],
     )
