@@ -162,6 +162,9 @@ class AssetVersion(TenantOwnedModel, StoredImage):
     # approved when they pass (a version that would have started approved waits in review while it is checked).
     checks_state = models.CharField(max_length=8, choices=ChecksState.choices, default=ChecksState.NONE, blank=True)
     approve_when_checked = models.BooleanField(default=False)
+    # When pending checks were asked for again (`version_checks_rerun`); the first run's moment is `created_at`.
+    # The sweep judges a pending version stale from the later of the two, not re-queueing a run again at once.
+    checks_requested_at = models.DateTimeField(null=True, blank=True)
     brand_checks_passed = models.PositiveSmallIntegerField(null=True, blank=True)
     brand_checks_run = models.PositiveSmallIntegerField(null=True, blank=True)
     # What lists show of the checks without reading their rows: the copy verdict, each check's outcome.
@@ -208,9 +211,9 @@ class AssetVersion(TenantOwnedModel, StoredImage):
             # The checks sweep finds the few pending versions without walking every version, in the index alone.
             models.Index(
                 fields=["id"],
-                include=["created_at"],
+                include=["created_at", "checks_requested_at"],
                 condition=models.Q(checks_state="pending"),
-                name="version_checks_waiting",
+                name="version_checks_pending_since",
             ),
         ]
 

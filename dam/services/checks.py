@@ -550,7 +550,7 @@ def version_checks_rerun(*, version: AssetVersion, actor: Actor, origin: Request
             code="nothing_to_check",
         )
     AssetVersion.objects.for_tenant(tenant_id).filter(pk=current.pk).update(
-        checks_state=ChecksState.PENDING, approve_when_checked=False
+        checks_state=ChecksState.PENDING, approve_when_checked=False, checks_requested_at=timezone.now()
     )
     audit(
         tenant=tenant_id,
@@ -568,15 +568,18 @@ STALE_AFTER = timedelta(minutes=10)
 
 
 def version_checks_stale(*, older_than: timedelta = STALE_AFTER, limit: int = 500) -> list[int]:
-    """Versions still pending checks long after they were made (housekeeping, any tenant), oldest first: a walk of
-    the pending versions' partial index (version_checks_waiting, which carries created_at: no table row is read),
-    stopped at a batch; only the ids come back."""
+    """Versions still pending checks long after they were made or asked for again (housekeeping, any tenant), oldest
+    first: a walk of the pending versions' partial index (version_checks_pending_since, which carries created_at and
+    checks_requested_at: no table row is read), stopped at a batch; only the ids come back."""
     with connection.cursor() as cursor:
         cursor.execute(_STALE_SQL, [ChecksState.PENDING.value, timezone.now() - older_than, limit])
         return [row[0] for row in cursor.fetchall()]
 
 
-_STALE_SQL = "SELECT id FROM dam_assetversion WHERE checks_state = %s AND created_at < %s ORDER BY id LIMIT %s"
+_STALE_SQL = (
+    "SELECT id FROM dam_assetversion WHERE checks_state = %s AND COALESCE(checks_requested_at, created_at) < %s"
+    " ORDER BY id LIMIT %s"
+)
 
 
 @dataclass(frozen=True)

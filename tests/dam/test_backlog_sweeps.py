@@ -66,3 +66,16 @@ def test_the_checks_sweep_takes_versions_pending_past_the_limit_oldest_first(ali
     AssetVersion.unscoped.filter(pk=versions[1].pk).update(created_at=hours_ago)  # old, but done
     assert version_checks_stale() == stale
     assert version_checks_stale(limit=1) == stale[:1]
+
+
+def test_the_checks_sweep_counts_a_run_again_from_when_it_was_asked_for(alice):
+    """An old version whose checks were asked for again a moment ago is not stale (the sweep would queue it a second
+    time while the first run waits its turn); one asked for again long ago and still pending is."""
+    old, forgotten = (make_asset(alice.tenant, title=f"r{i}", colour=(i, 2, 2)).current_version for i in range(2))
+    long_ago = timezone.now() - dt.timedelta(hours=3)
+    AssetVersion.unscoped.filter(pk__in=[old.pk, forgotten.pk]).update(
+        checks_state=ChecksState.PENDING, created_at=long_ago - dt.timedelta(days=30)
+    )
+    AssetVersion.unscoped.filter(pk=old.pk).update(checks_requested_at=timezone.now())
+    AssetVersion.unscoped.filter(pk=forgotten.pk).update(checks_requested_at=long_ago)
+    assert version_checks_stale() == [forgotten.pk]
