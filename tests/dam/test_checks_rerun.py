@@ -4,9 +4,11 @@ emulator renders read by Tesseract, and once end to end through a real worker.""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from dam.lifecycle import VersionStatus
@@ -105,6 +107,36 @@ def test_a_run_again_never_approves_by_itself(alice):
     version.refresh_from_db()
     assert version.checks_summary["copy"]["verdict"] == "exact"
     assert version.status == VersionStatus.NEEDS_REVIEW  # a person decides
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ten_concurrent_requests_to_check_again_start_one_run(alice, monkeypatch):
+    version = run_checks_on_render(alice.tenant)
+    queued: list[int] = []
+    monkeypatch.setattr("dam.services.checks.version_checks_enqueue", lambda *, version_id: queued.append(version_id))
+    barrier = threading.Barrier(10)
+    outcomes: list[str] = []
+
+    def request() -> None:
+        try:
+            barrier.wait(timeout=30)
+            mine = AssetVersion.objects.for_tenant(alice.tenant).get(pk=version.pk)
+            version_checks_rerun(version=mine, actor=ACTOR)
+            outcomes.append("started")
+        except Conflict as refused:
+            outcomes.append(refused.code)
+        finally:
+            connection.close()
+
+    connection.close()
+    threads = [threading.Thread(target=request) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["checks_pending"] * 9 + ["started"]
+    assert queued == [version.pk]
+    assert AuditEvent.objects.for_tenant(alice.tenant).filter(action="version.checks_requested").count() == 1
 
 
 # --- the API ------------------------------------------------------------------------------------------------
