@@ -160,6 +160,19 @@ SCRIPT_RETRY = {"ben": "BENGALI"}
 NUMBER_RETRY = {"kor+kor_vert": "eng"}
 NUMBER_RETRY_BELOW = 80
 NUMBER_SIGNS = frozenset("0123456789%.,+-$€£¥₩")
+# Language sets whose full-size katakana are checked against the ink for the small form (ァ ィ ゥ ェ ォ ッ ャ ュ ョ
+# ヮ ヵ ヶ): jpn reads ファッション as フアッション and ビューティー as ビューテイー. A small kana is the full one drawn
+# smaller and set on the baseline, so its ink starts lower in the line. Measured on Noto Sans CJK JP (Regular and
+# Bold) beside a kanji, as a share of the line's ink height under its top: full forms at most 0.13 (エ, ユ), small
+# ones 0.17 (ゥ) to 0.31 (ュ). The line's top is its highest ink, and a dakuten rises above the glyphs: a full エ
+# after ゴ measured 0.175 on a render. So a kana is made small only over 0.2 (with 0.15 that エ was read ェ, one
+# reading of 200 lost): ァ ッ ョ ュ ェ are caught, the shallower ィ ゥ ォ ャ ヵ ヶ (0.17-0.20) mostly not.
+SMALL_KANA = frozenset({"jpn+jpn_vert"})
+SMALL_KANA_DROP = 0.2
+# ... and when the ink found for it is at least this share of the line's ink height (small kana: 0.6-0.75): a
+# character's box can lie over its neighbour, and オ's box over a flat ー (6 px of 48) was read ォ.
+SMALL_KANA_MIN_HEIGHT = 0.5
+SMALL_FORMS = dict(zip("アイウエオツヤユヨワカケ", "ァィゥェォッャュョヮヵヶ", strict=True))
 _CACHED_ENGINES = 3  # per thread: language sets kept loaded (one jpn+jpn_vert engine holds ~60 MB)
 
 
@@ -501,23 +514,88 @@ def _without_stray_marks(text: str) -> str:
     return " ".join(tokens)
 
 
-def _read_region(engine: tesserocr.PyTessBaseAPI, crop: Image.Image, mode: int) -> list[tuple[str, tuple, float]]:
-    """[(text, box, confidence 0..1)] of the lines one Tesseract pass finds in a region."""
+def _symbol_lines(engine: tesserocr.PyTessBaseAPI) -> list[list[tuple[str, tuple]]]:
+    """The characters (text, box) of the engine's last reading, line by line."""
+    iterator = engine.GetIterator()
+    lines: list[list[tuple[str, tuple]]] = []
+    if iterator is None:
+        return lines
+    level = tesserocr.RIL.SYMBOL
+    for symbol in tesserocr.iterate_level(iterator, level):
+        box = symbol.BoundingBox(level)
+        if symbol.Empty(level) or box is None:
+            continue
+        if symbol.IsAtBeginningOf(tesserocr.RIL.TEXTLINE) or not lines:
+            lines.append([])
+        lines[-1].append((symbol.GetUTF8Text(level), box))
+    return lines
+
+
+def _with_small_kana(text: str, symbols: list[tuple[str, tuple]], ink: np.ndarray) -> str:
+    """`text` with each full-size katakana whose ink starts over SMALL_KANA_DROP of the line's ink height under
+    the line's top written in its small form. `symbols` are the line's characters (text, box in `ink`'s pixels);
+    a character's ink is the connected components reaching into its box's columns."""
+    if not any(char in SMALL_FORMS for char, _ in symbols) or "".join(text.split()) != "".join(c for c, _ in symbols):
+        return text
+    x0, x1 = min(box[0] for _, box in symbols), max(box[2] for _, box in symbols)
+    y0, y1 = min(box[1] for _, box in symbols), max(box[3] for _, box in symbols)
+    if x1 - x0 <= y1 - y0:  # a vertical line: small kana sit top-right there
+        return text
+    count, _, stats, _ = cv2.connectedComponentsWithStats(ink[y0:y1, x0:x1].astype(np.uint8), connectivity=8)
+    if count < 2:
+        return text
+    lefts, tops, widths, heights = stats[1:, 0] + x0, stats[1:, 1] + y0, stats[1:, 2], stats[1:, 3]
+    top, bottom = int(tops.min()), int((tops + heights).max())
+    chars = []
+    for char, box in symbols:
+        written = char
+        # A character's ink: the components reaching into its box's columns (ア is two components in a bold face,
+        # and a box can be a few pixels off its glyph).
+        inside = (lefts < box[2] - 2) & (lefts + widths > box[0] + 2)
+        if char in SMALL_FORMS and inside.any():
+            ink_top, ink_bottom = int(tops[inside].min()), int((tops + heights)[inside].max())
+            # Ink of a small kana's height (a box can lie over a neighbour: オ's box over the flat ー read ォ).
+            tall = ink_bottom - ink_top >= SMALL_KANA_MIN_HEIGHT * (bottom - top)
+            if tall and (ink_top - top) / (bottom - top) > SMALL_KANA_DROP:
+                written = SMALL_FORMS[char]
+        chars.append(written)
+    out, k = [], 0
+    for char in text:
+        if char.isspace():
+            out.append(char)
+        else:
+            out.append(chars[k])
+            k += 1
+    return "".join(out)
+
+
+def _read_region(
+    engine: tesserocr.PyTessBaseAPI, crop: Image.Image, mode: int, *, small_kana: bool = False
+) -> list[tuple[str, tuple, float]]:
+    """[(text, box, confidence 0..1)] of the lines one Tesseract pass finds in a region (`small_kana`: see
+    SMALL_KANA)."""
     engine.SetPageSegMode(mode)
     engine.SetImage(crop)
     engine.Recognize()
     iterator = engine.GetIterator()
     if iterator is None:  # nothing in the region Tesseract would call text
         return []
+    symbol_lines = _symbol_lines(engine) if small_kana else []
+    ink = np.asarray(crop.convert("L")) < 128 if small_kana else None
     # A line's own confidence is low for CJK (Tesseract scores the spaces it puts between the glyphs);
     # the region's mean word confidence is not, and garbage from the background scores low on both.
     region_confidence = engine.MeanTextConf() / 100
     level = tesserocr.RIL.TEXTLINE
     found = []
+    index = 0  # of the non-empty lines, as _symbol_lines counts them
     for line in tesserocr.iterate_level(iterator, level):
         if line.Empty(level):
             continue
-        text = _without_stray_marks(line.GetUTF8Text(level))
+        text = line.GetUTF8Text(level)
+        if ink is not None and index < len(symbol_lines):
+            text = _with_small_kana(text, symbol_lines[index], ink)
+        index += 1
+        text = _without_stray_marks(text)
         box = line.BoundingBox(level)
         if text and box is not None:
             found.append((text, box, max(line.Confidence(level) / 100, region_confidence)))
@@ -609,7 +687,7 @@ def _lines(
         zoom = min(MAX_ZOOM, max(MIN_ZOOM, LINE_HEIGHT / float(np.median(bands)))) if bands else 1.0
         zoom = 1.0 if abs(zoom - 1.0) <= 0.05 else zoom
         picture = _zoomed(crop, zoom)
-        found = _read_region(engine, picture, region_mode)
+        found = _read_region(engine, picture, region_mode, small_kana=languages in SMALL_KANA)
         if languages in RESCALE and any(confidence >= MIN_CONFIDENCE for _, _, confidence in found):
             # The model misreads a character at one size and not at another (倍 read 信, 襯 read 富 at 40 px, right
             # at 48; other lines the other way round), and says so: the misread character scores lower. A region

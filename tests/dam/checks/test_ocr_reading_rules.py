@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from bench.ocr_accuracy import render
@@ -233,3 +234,36 @@ def test_a_weakly_read_number_is_read_again_with_the_latin_model(
 def test_a_number_word_is_digits_and_number_signs() -> None:
     assert ocr._is_number("70%") and ocr._is_number("5096") and ocr._is_number("1,000")
     assert not ocr._is_number("%") and not ocr._is_number("할인") and not ocr._is_number("3C")
+
+
+def test_a_katakana_whose_ink_starts_low_in_the_line_is_the_small_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    """jpn reads the small ァ of ファッション as the full-size ア (the wrapped line "ァッション" read "アッション").
+    A small kana's ink starts lower in the line than a full one's (over SMALL_KANA_DROP of the line's ink height):
+    it is written small. The full-size シ and ン of the same line stay full size."""
+    case = ("ja", 56, "気分が上がるファッション", "1024x1024")
+    verdict, text = _verdict(*case)
+    assert verdict is CopyVerdict.EXACT, text
+    assert "ァッ ショ ン" in text
+    monkeypatch.setattr(ocr, "SMALL_KANA", frozenset())
+    verdict, text = _verdict(*case)
+    assert verdict is not CopyVerdict.EXACT, text
+    assert "アッ ショ ン" in text
+
+
+def test_small_kana_are_judged_in_horizontal_lines_only() -> None:
+    """In vertical text a small kana sits top-right, not low: a line taller than wide is left as read; in a
+    horizontal one a kana whose ink starts a third of the way down is the small form."""
+    ink = np.zeros((200, 40), dtype=bool)
+    ink[0:40, 5:35] = True
+    ink[90:120, 5:35] = True  # drawn low in its cell
+    symbols = [("シ", (0, 0, 40, 40)), ("ア", (0, 80, 40, 120))]
+    assert ocr._with_small_kana("シア", symbols, ink) == "シア"
+    assert ocr._with_small_kana("シ ア", [("シ", (0, 0, 40, 40)), ("ア", (50, 0, 90, 40))], _row_ink()) == "シ ァ"
+
+
+def _row_ink() -> np.ndarray:
+    """A horizontal line: a full-height glyph at x 0-40 and one whose ink starts at a third of the height at 50-90."""
+    ink = np.zeros((40, 90), dtype=bool)
+    ink[0:40, 5:35] = True
+    ink[14:40, 55:85] = True
+    return ink
