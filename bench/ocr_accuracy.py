@@ -179,8 +179,9 @@ def cached_render(locale: str, index: int, copy: str, placement: str, variant: s
 
 def measure(task: tuple[str, int, str, str, Sequence[str], Path | None]) -> list[dict]:
     """Render (or load from the cache) and read one headline in each variant (runs in a worker process)."""
+    from dam.checks.charset import unreadable_characters
     from dam.checks.copy import compare_copy
-    from dam.checks.ocr import read_text
+    from dam.checks.ocr import read_text, tessdata_path
 
     locale, index, copy, placement, variants, cache = task
     rows = []
@@ -202,6 +203,10 @@ def measure(task: tuple[str, int, str, str, Sequence[str], Path | None]) -> list
                 "matched": comparison.read,
                 "verdict": str(comparison.verdict),
                 "cer": comparison.cer,
+                # Characters of the copy no model of the reading can write (dam.checks.charset): never exact.
+                "unwritable": "".join(
+                    unreadable_characters(copy, languages=reading.languages, tessdata=tessdata_path())
+                ),
                 "ocr_s": ocr_s,
                 "render_s": render_s,
             }
@@ -267,6 +272,13 @@ def summarise(rows: list[dict], group: str) -> dict[str, dict]:
             "attributable_n": len(attributable),
             "strings": len(correct),
             "exact": _rate(sum(r["verdict"] == "exact" for r in correct), len(correct)),
+            # The same rate over the headlines whose every character the models can write (rows of older runs
+            # without the field count as writable).
+            "writable": _rate(
+                sum(r["verdict"] == "exact" for r in correct if not r.get("unwritable")),
+                sum(not r.get("unwritable") for r in correct),
+            ),
+            "writable_n": sum(not r.get("unwritable") for r in correct),
             "near": sum(r["verdict"] == "near" for r in correct),
             "mismatch": sum(r["verdict"] == "mismatch" for r in correct),
             "substitute": _rate(
@@ -285,6 +297,7 @@ def _row(key: str, s: dict) -> list[str]:
         key,
         str(s["strings"]),
         _pct(s["exact"]),
+        f"{_pct(s['writable'])} of {s['writable_n']}",
         str(s["near"]),
         str(s["mismatch"]),
         _pct(s["substitute"]),
@@ -299,6 +312,7 @@ HEADING = (
     "locale",
     "strings",
     "exact (correct)",
+    "exact where every character is writable",
     "near",
     "mismatch",
     "substitute caught",
