@@ -33,7 +33,10 @@ so the image is cut into layers by colour instead:
    Bengali, see ``PAGE_MODES``); Latin script always in sparse mode (``SPARSE_ONLY``). A Chinese region with a
    character scoring under ``RESCALE_BELOW`` is read again at a second line height (``RESCALE``), and the
    reading whose weakest character scores higher is kept; a Bengali region read with Latin words among Bengali
-   ones is read again with Debian's model (``SCRIPT_RETRY``), and the reading with fewer such words is kept.
+   ones is read again with Debian's model (``SCRIPT_RETRY``), and the reading with fewer such words is kept. A
+   Korean number word read with a low score is read again with eng on its box (``NUMBER_RETRY``: kor reads "70%"
+   as "70090"); a Japanese full-size katakana whose ink starts low in its line is written in its small form
+   (``SMALL_KANA``: jpn reads the ァ of ファッション as ア).
 6. Marks of the background are taken out of each line (``_without_stray_marks``: lone ``STRAY_MARKS``, a token
    starting with a combining mark, closing punctuation leading a line). Lines below ``MIN_CONFIDENCE`` are dropped
    (the region's mean word confidence counts: Tesseract scores CJK lines low for the spaces it puts between glyphs),
