@@ -69,8 +69,10 @@ import itertools
 import threading
 import time
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -536,20 +538,25 @@ def _without_stray_marks(text: str) -> str:
     return " ".join(tokens)
 
 
-def _symbol_lines(engine: tesserocr.PyTessBaseAPI) -> list[list[tuple[str, tuple]]]:
-    """The characters (text, box) of the engine's last reading, line by line."""
+def _symbols(engine: tesserocr.PyTessBaseAPI) -> Iterator[tuple[Any, tuple]]:
+    """The characters of the engine's last reading that have a box: (the result iterator at it, its box)."""
     iterator = engine.GetIterator()
-    lines: list[list[tuple[str, tuple]]] = []
     if iterator is None:
-        return lines
+        return
     level = tesserocr.RIL.SYMBOL
     for symbol in tesserocr.iterate_level(iterator, level):
         box = symbol.BoundingBox(level)
-        if symbol.Empty(level) or box is None:
-            continue
+        if not symbol.Empty(level) and box is not None:
+            yield symbol, box
+
+
+def _symbol_lines(engine: tesserocr.PyTessBaseAPI) -> list[list[tuple[str, tuple]]]:
+    """The characters (text, box) of the engine's last reading, line by line."""
+    lines: list[list[tuple[str, tuple]]] = []
+    for symbol, box in _symbols(engine):
         if symbol.IsAtBeginningOf(tesserocr.RIL.TEXTLINE) or not lines:
             lines.append([])
-        lines[-1].append((symbol.GetUTF8Text(level), box))
+        lines[-1].append((symbol.GetUTF8Text(tesserocr.RIL.SYMBOL), box))
     return lines
 
 
@@ -627,21 +634,15 @@ def _read_region(
 def _words(engine: tesserocr.PyTessBaseAPI) -> list[tuple[str, tuple, float]]:
     """[(text, box, confidence 0..100)] of the words of the engine's last reading. A word's box is its characters'
     box: in sparse mode Tesseract gave the word "5096" a box reaching into the line below."""
-    iterator = engine.GetIterator()
-    if iterator is None:
-        return []
     words: list[tuple[str, tuple, float]] = []
-    level = tesserocr.RIL.SYMBOL
-    for symbol in tesserocr.iterate_level(iterator, level):
-        box = symbol.BoundingBox(level)
-        if symbol.Empty(level) or box is None:
-            continue
+    for symbol, box in _symbols(engine):
+        text = symbol.GetUTF8Text(tesserocr.RIL.SYMBOL)
         if symbol.IsAtBeginningOf(tesserocr.RIL.WORD) or not words:
-            words.append((symbol.GetUTF8Text(level), box, symbol.Confidence(tesserocr.RIL.WORD)))
+            words.append((text, box, symbol.Confidence(tesserocr.RIL.WORD)))
         else:
-            text, (x0, y0, x1, y1), confidence = words[-1]
+            word, (x0, y0, x1, y1), confidence = words[-1]
             union = (min(x0, box[0]), min(y0, box[1]), max(x1, box[2]), max(y1, box[3]))
-            words[-1] = (text + symbol.GetUTF8Text(level), union, confidence)
+            words[-1] = (word + text, union, confidence)
     return words
 
 
