@@ -25,7 +25,9 @@ so the image is cut into layers by colour instead:
    colour), not a glyph: it is removed. A region's box is its
    glyphs' box (plus a quarter of its height), not the grown boxes': less of the background comes with it.
    Regions side by side on a row, of like height and close (``ROW_JOIN``), are one line: a full-width 、 leaves
-   most of an em empty after it, and Tesseract dropped a 、 that ended a piece of a line cut there.
+   most of an em empty after it, and Tesseract dropped a 、 that ended a piece of a line cut there. In Chinese
+   and Japanese a region of one component longer than ``LONE_SHAPE`` times its other side is not read
+   (``NO_LONE_SHAPES``: pieces of the background's stripes, most of the CPU of the slowest renders).
 5. Read the inkiest ``MAX_REGIONS`` regions of each layer, each as its own small image scaled so that its
    lines' ink is ``LINE_HEIGHT`` px tall (Tesseract read 80-110 px lines badly or not at all: a clean
    送料無料 came back empty, 花 came back 化): a region whose ink is one band of rows as a single line (sparse
