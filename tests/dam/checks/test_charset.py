@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dam.checks.charset import model_characters, unreadable_characters
-from dam.checks.copy import CopyComparison, CopyVerdict
+from dam.checks.copy import CopyComparison, CopyVerdict, _differences
 from dam.checks.ocr import engine_languages, ocr_languages, tessdata_path
 from dam.services.checks import _only_unreadable
 
@@ -50,14 +50,7 @@ def test_a_model_file_that_is_missing_or_has_no_lstm_part_claims_nothing(tmp_pat
 
 
 def _comparison(expected: str, read: str) -> CopyComparison:
-    from rapidfuzz.distance import Levenshtein
-
-    differences = tuple(
-        {"op": op.tag, "expected": expected[op.src_start : op.src_end], "read": read[op.dest_start : op.dest_end]}
-        for op in Levenshtein.opcodes(expected, read)
-        if op.tag != "equal"
-    )
-    return CopyComparison(CopyVerdict.MISMATCH, expected, read, 0.2, differences, ())
+    return CopyComparison(CopyVerdict.MISMATCH, expected, read, 0.2, _differences(expected, read), ())
 
 
 @pytest.mark.parametrize(

@@ -8,15 +8,18 @@ deterministic for a given image and model).
 
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from bench.ocr_accuracy import render
+from bench.ocr_accuracy import _prompt, render
 from dam.checks import ocr
 from dam.checks.copy import CopyVerdict, compare_copy
 from dam.checks.ocr import OcrReading, TextBox, read_text
+from generation.emulator.images import RenderSpec, render_generation
 
 
 def _verdict(locale: str, index: int, copy: str, placement: str) -> tuple[CopyVerdict, str]:
@@ -289,15 +292,8 @@ def test_lone_background_shapes_are_not_read_in_chinese_and_japanese(monkeypatch
     one-component pieces by the colour layers, were each read by Tesseract, 61 reads and 2.2 s of CPU (measured
     on this machine; 53 reads and 1.0 s without them: those pieces were the costly reads). The copy reads the
     same either way (here with a stray "-"); the test counts reads, which do not depend on the machine."""
-    from bench.ocr_accuracy import _prompt
-    from generation.emulator.images import RenderSpec, render_generation
-
     copy = "節日慶祝 清新香氛"
     spec = RenderSpec(_prompt("zh-Hant", 6, copy), 2048, 2048, "medium", "png", None, False, None)
-    import io
-
-    from PIL import Image
-
     image = Image.open(io.BytesIO(render_generation(spec, 0))).convert("RGB")
     reads, reading = _reads(monkeypatch, image, "zh-Hant")
     monkeypatch.setattr(ocr, "NO_LONE_SHAPES", frozenset())
