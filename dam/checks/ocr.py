@@ -38,23 +38,25 @@ so the image is cut into layers by colour instead:
    ones is read again with Debian's model (``SCRIPT_RETRY``), and the reading with fewer such words is kept. A
    Korean number word read with a low score is read again with eng on its box (``NUMBER_RETRY``: kor reads "70%"
    as "70090"); a Japanese full-size katakana whose ink starts low in its line is written in its small form
-   (``SMALL_KANA``: jpn reads the ァ of ファッション as ア).
+   (``SMALL_KANA``: jpn reads the ァ of ファッション as ア); a Hindi region is read again with best_int hin, whose
+   word replaces fast hin's where the two differ only in a nukta or a confusable conjunct (``SECOND_OPINION``).
 6. Marks of the background are taken out of each line (``_without_stray_marks``: lone ``STRAY_MARKS``, a token
-   starting with a combining mark, closing punctuation leading a line). Lines below ``MIN_CONFIDENCE`` are dropped
-   (the region's mean word confidence counts: Tesseract scores CJK lines low for the spaces it puts between glyphs),
-   and a line mostly inside a more confident one (the same line read from another layer, e.g. the anti-aliased
-   fringe of its glyphs) is dropped. The lines are put in reading order: rows top to bottom (a line joins a row when
-   its middle lies within the row), left to right within a row, so a line read in pieces keeps its order.
+   starting with a combining mark, closing punctuation leading a line, an opening quote standing alone). Lines below
+   ``MIN_CONFIDENCE`` are dropped (the region's mean word confidence counts: Tesseract scores CJK lines low for the
+   spaces it puts between glyphs), and a line mostly inside a more confident one (the same line read from another
+   layer, e.g. the anti-aliased fringe of its glyphs) is dropped. The lines are put in reading order: rows top to
+   bottom (a line joins a row when its middle lies within the row), left to right within a row, so a line read in
+   pieces keeps its order.
 
-The binding is tesserocr (Tesseract's C API) rather than pytesseract (a subprocess per call): a reading runs
-one Tesseract pass per region (up to LAYERS x MAX_REGIONS), and a subprocess loads the language models every
-time (0.09 s for eng, 0.17 s for jpn+jpn_vert, measured on this machine; more than one recognition); tesserocr
-keeps one loaded engine per language set and thread. The tesserocr wheel bundles its own libtesseract (5.5.4;
-Debian's is 5.3) but no language data. It reads ``tessdata_path()``: ``TESSDATA_PREFIX`` when set, else the
-project's ``.tessdata/`` (built by scripts/bootstrap.sh with tools/tessdata/install.sh: Debian's packs,
-``tesseract-ocr-<lang>``, symlinked, with the tessdata_best_int models of ben, jpn, chi_sim and chi_tra from the
-npm packages pinned in tools/tessdata/, used as ``WITH_BEST_INT`` says), else Debian's directory. Building
-tesserocr against Debian's 5.3 would need a compiler and libtesseract-dev on every host.
+The binding is tesserocr (Tesseract's C API) rather than pytesseract (a subprocess per call): a reading runs one
+Tesseract pass per region (up to LAYERS x MAX_REGIONS), and a subprocess loads the language models every time (0.09
+s for eng, 0.17 s for jpn+jpn_vert, measured on this machine; more than one recognition); tesserocr keeps one loaded
+engine per language set and thread. The tesserocr wheel bundles its own libtesseract (5.5.4; Debian's is 5.3) but no
+language data. It reads ``tessdata_path()``: ``TESSDATA_PREFIX`` when set, else the project's ``.tessdata/`` (built
+by scripts/bootstrap.sh with tools/tessdata/install.sh: Debian's packs, ``tesseract-ocr-<lang>``, symlinked, with
+the tessdata_best_int models of ben, jpn, chi_sim, chi_tra and hin from the npm packages pinned in tools/tessdata/,
+used as ``WITH_BEST_INT`` and ``SECOND_OPINION`` say), else Debian's directory. Building tesserocr against Debian's
+5.3 would need a compiler and libtesseract-dev on every host.
 
 ``OMP_THREAD_LIMIT=1`` is set here, before tesserocr is imported: an OpenMP build of Tesseract (Debian's is one)
 starts a thread per CPU for each recognition, which costs more CPU than it saves on a 2-CPU worker that runs
@@ -165,6 +167,10 @@ MIN_CONFIDENCE = 0.45  # Tesseract's line confidence (0..1) below which a line i
 STRAY_MARKS = frozenset("_|~=¦‖")
 # Closing punctuation, which no line starts with: read at the start of a line, it is a speck before the first word.
 LINE_END_MARKS = frozenset(".,;:!?、。，．！？：；")  # noqa: RUF001 - the full-width forms on purpose
+# Opening quotation marks, which typesetting always sets against the word they open ("“Ciao", „Hallo“): one
+# standing alone as a word is a speck (a 1536 px render's "“ guardaroba"). Guillemets are not among them: French sets
+# them apart from the word (« Offre »).
+OPENING_QUOTES = frozenset("“‘„‚")  # noqa: RUF001 - the typographic forms on purpose
 SAME_LINE = 0.5  # a line this much inside a more confident one is that line read again (another layer, a fringe)
 # Language sets read with best_int whose region is read again with Debian's model when the first reading has
 # words of Latin letters among the script's (the Unicode script name): best_int ben reads conjuncts it does not
@@ -177,6 +183,18 @@ SCRIPT_RETRY = {"ben": "BENGALI"}
 NUMBER_RETRY = {"kor+kor_vert": "eng"}
 NUMBER_RETRY_BELOW = 80
 NUMBER_SIGNS = frozenset("0123456789%.,+-$€£¥₩")
+# Language sets whose regions are read a second time with another model (a tessdata_best_int one, loaded as named),
+# which replaces a word of the first reading only where the two differ in a place the first model is known to
+# misread: a nukta (ड़ ज़ फ़: fast `hin` drops it, कपड़े read कपडे, or adds one, फूल read फ़ूल) or the second letter
+# of a conjunct after a virama, घ and ध (उद्घाटन read उद्धाटन, scored 99: nothing in the first reading says it is
+# wrong). Measured on 200 Hindi headlines (docs/checks-accuracy.md): best_int alone reads every one of those right
+# and loses others (कलेक्शन read कलेवशन, noise read into lines); as a model set with fast it gained 7 and lost 4;
+# word by word on these differences alone it gains them and loses none. Neither reading is told the copy.
+SECOND_OPINION = {"hin": "hin_best"}
+NUKTA = "\u093c"
+VIRAMA = "\u094d"
+# The letters read one for the other after a virama (in a conjunct the second letter is drawn small).
+CONJUNCT_CONFUSIONS = {"\u0918": "\u0927"}  # घ -> ध
 # Language sets whose full-size katakana are checked against the ink for the small form (ァ ィ ゥ ェ ォ ッ ャ ュ ョ
 # ヮ ヵ ヶ): jpn reads ファッション as フアッション and ビューティー as ビューテイー. A small kana is the full one drawn
 # smaller and set on the baseline, so its ink starts lower in the line. Measured on Noto Sans CJK JP (Regular and
@@ -528,12 +546,15 @@ def _without_stray_marks(text: str) -> str:
     STRAY_MARKS (an edge of a shape read as "_" or "|" beside a word); a token that starts with a combining mark
     (a vowel sign or virama with no letter to sit on: no word is spelled so; a speck read as "्ज"); closing
     punctuation (a full stop, a comma, 、) leading the line, where no typesetting puts it (CJK line breaking keeps
-    it with the character before; a Latin or Indic line does not start with one), read off a speck. Dropping read
-    text cannot hide a substituted or dropped letter of the copy: the copy is then found with less, not more."""
+    it with the character before; a Latin or Indic line does not start with one), read off a speck; an opening
+    quotation mark standing alone (OPENING_QUOTES). Dropping read text cannot hide a substituted or dropped letter
+    of the copy: the copy is then found with less, not more."""
     tokens = [
         token
         for token in text.split()
-        if not set(token) <= STRAY_MARKS and not unicodedata.category(token[0]).startswith("M")
+        if not set(token) <= STRAY_MARKS
+        and not set(token) <= OPENING_QUOTES
+        and not unicodedata.category(token[0]).startswith("M")
     ]
     while tokens and set(tokens[0]) <= LINE_END_MARKS:
         tokens.pop(0)
@@ -683,6 +704,37 @@ def _numbers_read_again(
     return [(text, box, confidence) for text, box, confidence in lines]
 
 
+def _confusion_key(word: str) -> str:
+    """`word` without what SECOND_OPINION lets the second model decide: nuktas (precomposed letters decomposed
+    first), and the confusable letters after a virama made one."""
+    decomposed = unicodedata.normalize("NFD", word).replace(NUKTA, "")
+    for letter, same in CONJUNCT_CONFUSIONS.items():
+        decomposed = decomposed.replace(VIRAMA + letter, VIRAMA + same)
+    return decomposed
+
+
+def _with_second_opinion(
+    found: list[tuple[str, tuple, float]], other: list[tuple[str, tuple, float]]
+) -> list[tuple[str, tuple, float]]:
+    """`found` with each word replaced by the second reading's word at the same place (the line of `other` whose
+    middle lies in the line's box, with as many words) where the two differ only as `_confusion_key` allows."""
+    result = []
+    for read, box, confidence in found:
+        words = read.split()
+        for other_text, other_box, _ in other:
+            middle = ((other_box[0] + other_box[2]) / 2, (other_box[1] + other_box[3]) / 2)
+            other_words = other_text.split()
+            if not (box[0] <= middle[0] <= box[2] and box[1] <= middle[1] <= box[3]) or len(other_words) != len(words):
+                continue
+            words = [
+                second if second != first and _confusion_key(second) == _confusion_key(first) else first
+                for first, second in zip(words, other_words, strict=True)
+            ]
+            break
+        result.append((" ".join(words), box, confidence))
+    return result
+
+
 def _symbol_confidences(engine: tesserocr.PyTessBaseAPI) -> tuple[float, float]:
     """(lowest, mean) confidence 0..100 of the characters of the engine's last reading; (0, 0) for none."""
     iterator = engine.GetIterator()
@@ -732,6 +784,11 @@ def _lines(
             weak = [word for word in _words(engine) if _is_number(word[0]) and word[2] < NUMBER_RETRY_BELOW]
             if weak:
                 found = _numbers_read_again(found, weak, picture, number_model)
+        second = SECOND_OPINION.get(languages)
+        if second and found and Path(tessdata_path(), f"{second}.traineddata").exists():
+            # Fast hin and best_int hin misread different things; the second's word is taken only where the
+            # first is known to be wrong in a way the second is not (SECOND_OPINION).
+            found = _with_second_opinion(found, _read_region(_engine(second, plain=True), picture, region_mode))
         if retry and _foreign_words(found, retry):
             # A word of Latin letters inside a line of the locale's script is the model's misreading of a conjunct
             # it does not know (যত্ন read "TG"): the other model reads the region, and its reading is kept when it

@@ -92,7 +92,7 @@ def _all_languages() -> set[str]:
 def _assert_best_int_dir(path: Path) -> None:
     """`path` holds Debian's packs (symlinks) and the pinned best_int models unpacked as <lang>_best."""
     pinned = _pinned_best_int()
-    assert {"ben", "jpn", "chi_sim", "chi_tra"} <= set(pinned)
+    assert {"ben", "jpn", "chi_sim", "chi_tra", "hin"} <= set(pinned)
     for lang in pinned:
         model = path / f"{lang}_best.traineddata"
         assert model.is_file()

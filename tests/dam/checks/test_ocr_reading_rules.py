@@ -143,10 +143,23 @@ def test_regions_side_by_side_on_a_row_are_one_line(monkeypatch: pytest.MonkeyPa
         ("七 折 、 實 惠", "七 折 、 實 惠"),
         ("50 % off = deal", "50 % off deal"),
         ("| _ ~", ""),
+        ("\u201c guardaroba", "guardaroba"),  # an opening quote standing alone: a speck
+        ("\u201cCiao\u201d \u201eHallo\u201c", "\u201cCiao\u201d \u201eHallo\u201c"),  # set against their words
+        ("\u00ab Offre \u00bb", "\u00ab Offre \u00bb"),  # French guillemets stand apart from the word
     ],
 )
 def test_stray_marks_are_not_read_as_copy(read: str, kept: str) -> None:
     assert ocr._without_stray_marks(read) == kept
+
+
+def test_an_opening_quote_standing_alone_is_not_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A speck at the start of the second line was read as an opening quote ("\u201c guardaroba")."""
+    case = ("it", 129, "Rinnova il guardaroba", "1536x1024")
+    verdict, text = _verdict(*case)
+    assert verdict is CopyVerdict.EXACT, text
+    monkeypatch.setattr(ocr, "OPENING_QUOTES", frozenset())
+    verdict, text = _verdict(*case)
+    assert verdict is not CopyVerdict.EXACT, text
 
 
 def test_a_stray_mark_inside_a_copy_line_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -232,6 +245,46 @@ def test_a_weakly_read_number_is_read_again_with_the_latin_model(
     monkeypatch.setattr(ocr, "NUMBER_RETRY", {})
     verdict, text = _verdict(*case)
     assert verdict is not CopyVerdict.EXACT, text
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("hi", 144, "भव्य उद्घाटन, आसान किस्तों में भुगतान, ऑर्गेनिक कॉटन समुद्र तट की छुट्टियां", "1024x1024"),  # उद्धाटन
+        ("hi", 133, "सदाबहार स्टाइल बड़े ब्रांड गर्म ऊनी कपड़े ताज़े फूल शानदार चयन", "1536x1024"),  # फ़ूल: a nukta added
+        ("hi", 170, "ताज़गी की गारंटी, ज़्यादा बचत", "1024x1536"),  # ज्यादा: a nukta lost
+    ],
+)
+def test_a_hindi_word_is_taken_from_the_second_model_where_fast_hin_misreads(
+    monkeypatch: pytest.MonkeyPatch, case: tuple[str, int, str, str]
+) -> None:
+    """Debian's fast hin reads घ after a virama as ध and drops or adds nuktas, scoring the words high; best_int hin
+    reads them right (and misreads other words). Its word replaces the first reading's only where the two differ
+    in those places (SECOND_OPINION)."""
+    verdict, text = _verdict(*case)
+    assert verdict is CopyVerdict.EXACT, text
+    monkeypatch.setattr(ocr, "SECOND_OPINION", {})
+    verdict, text = _verdict(*case)
+    assert verdict is not CopyVerdict.EXACT, text
+
+
+def test_the_second_opinion_decides_only_nuktas_and_confusable_conjuncts() -> None:
+    box = (0, 0, 100, 20)
+    found = [("भव्य उद्धाटन कपडे कलेक्शन", box, 0.9), ("फूल", (0, 30, 100, 50), 0.9)]
+    other = [
+        ("भव्य उद्घाटन कपड़े कलेवशन", (2, 2, 98, 18), 0.8),  # the last word differs in a letter: not taken
+        ("फ़ूल बचत", (0, 30, 100, 50), 0.8),  # another number of words: the line is left as read
+    ]
+    assert ocr._with_second_opinion(found, other) == [
+        ("भव्य उद्घाटन कपड़े कलेक्शन", box, 0.9),
+        ("फूल", (0, 30, 100, 50), 0.9),
+    ]
+    # A line of the second reading elsewhere in the region is not this line's.
+    assert ocr._with_second_opinion(found[:1], [("भव्य उद्घाटन कपड़े कलेक्शन", (0, 60, 100, 80), 0.8)]) == found[:1]
+    # घ and ध are one only after a virama: घर and धर are different words.
+    assert ocr._confusion_key("घर") != ocr._confusion_key("धर")
+    assert ocr._confusion_key("उद्घाटन") == ocr._confusion_key("उद्धाटन")
+    assert ocr._confusion_key("\u095c") == ocr._confusion_key("ड")  # ड़ precomposed, without its nukta
 
 
 def test_a_number_word_is_digits_and_number_signs() -> None:
