@@ -183,18 +183,23 @@ SCRIPT_RETRY = {"ben": "BENGALI"}
 NUMBER_RETRY = {"kor+kor_vert": "eng"}
 NUMBER_RETRY_BELOW = 80
 NUMBER_SIGNS = frozenset("0123456789%.,+-$€£¥₩")
-# Language sets whose regions are read a second time with another model (a tessdata_best_int one, loaded as named),
-# which replaces a word of the first reading only where the two differ in a place the first model is known to
-# misread: a nukta (ड़ ज़ फ़: fast `hin` drops it, कपड़े read कपडे, or adds one, फूल read फ़ूल) or the second letter
-# of a conjunct after a virama, घ and ध (उद्घाटन read उद्धाटन, scored 99: nothing in the first reading says it is
-# wrong). Measured on 200 Hindi headlines (docs/checks-accuracy.md): best_int alone reads every one of those right
-# and loses others (कलेक्शन read कलेवशन, noise read into lines); as a model set with fast it gained 7 and lost 4;
-# word by word on these differences alone it gains them and loses none. Neither reading is told the copy.
-SECOND_OPINION = {"hin": "hin_best"}
-NUKTA = "\u093c"
-VIRAMA = "\u094d"
-# The letters read one for the other after a virama (in a conjunct the second letter is drawn small).
-CONJUNCT_CONFUSIONS = {"\u0918": "\u0927"}  # घ -> ध
+# Language sets whose regions are read a second time with another model (loaded as named), which replaces a word of
+# the first reading only where the two differ in a place the first model is known to misread and the second not:
+# where the words are equal once the pairs named are replaced in both (after NFD, so a precomposed ड़ is ड and
+# its nukta). `always`: read every region again; else only a region with a word the pairs change.
+#  - Hindi, fast hin read first, best_int hin second: a nukta (fast drops it, कपड़े read कपडे, or adds one, फूल
+#    read फ़ूल) and घ / ध after a virama (उद्घाटन read उद्धाटन, scored 99: nothing in the first reading says it is
+#    wrong). On 200 Hindi headlines best_int alone read every one of those right and lost others (कलेक्शन read
+#    कलेवशन, noise read into lines); as one model set with fast it gained 7 and lost 4; word by word on these
+#    differences it gains the 7 and loses none (docs/checks-accuracy.md).
+#  - Bengali, best_int ben read first, Debian's fast ben second, on a region with a number or a ত্জ: digits of
+#    either script (best_int reads the Bengali 70% as "90%" or "10%", fast reads it right) and জ্জ read ত্জ
+#    (সাজসজ্জা read সাজসত্জা). bn 88.5 -> 90.0 % on 200, none lost.
+_DIGITS = "0123456789০১২৩৪৫৬৭৮৯"  # noqa: RUF001 - the Bengali digits on purpose
+SECOND_OPINION: dict[str, tuple[str, tuple[tuple[str, str], ...], bool]] = {
+    "hin": ("hin_best", (("\u093c", ""), ("\u094d\u0918", "\u094d\u0927")), True),
+    "ben": ("ben", (*((digit, "#") for digit in _DIGITS), ("\u09a4\u09cd\u099c", "\u099c\u09cd\u099c")), False),
+}
 # Language sets whose full-size katakana are checked against the ink for the small form (ァ ィ ゥ ェ ォ ッ ャ ュ ョ
 # ヮ ヵ ヶ): jpn reads ファッション as フアッション and ビューティー as ビューテイー. A small kana is the full one drawn
 # smaller and set on the baseline, so its ink starts lower in the line. Measured on Noto Sans CJK JP (Regular and
@@ -704,20 +709,19 @@ def _numbers_read_again(
     return [(text, box, confidence) for text, box, confidence in lines]
 
 
-def _confusion_key(word: str) -> str:
-    """`word` without what SECOND_OPINION lets the second model decide: nuktas (precomposed letters decomposed
-    first), and the confusable letters after a virama made one."""
-    decomposed = unicodedata.normalize("NFD", word).replace(NUKTA, "")
-    for letter, same in CONJUNCT_CONFUSIONS.items():
-        decomposed = decomposed.replace(VIRAMA + letter, VIRAMA + same)
+def _confusion_key(word: str, pairs: tuple[tuple[str, str], ...]) -> str:
+    """`word` with what SECOND_OPINION lets the second model decide made one (`pairs`, after NFD)."""
+    decomposed = unicodedata.normalize("NFD", word)
+    for read, same in pairs:
+        decomposed = decomposed.replace(read, same)
     return decomposed
 
 
 def _with_second_opinion(
-    found: list[tuple[str, tuple, float]], other: list[tuple[str, tuple, float]]
+    found: list[tuple[str, tuple, float]], other: list[tuple[str, tuple, float]], pairs: tuple[tuple[str, str], ...]
 ) -> list[tuple[str, tuple, float]]:
     """`found` with each word replaced by the second reading's word at the same place (the line of `other` whose
-    middle lies in the line's box, with as many words) where the two differ only as `_confusion_key` allows."""
+    middle lies in the line's box, with as many words) where the two differ only as `pairs` allow."""
     result = []
     for read, box, confidence in found:
         words = read.split()
@@ -727,12 +731,24 @@ def _with_second_opinion(
             if not (box[0] <= middle[0] <= box[2] and box[1] <= middle[1] <= box[3]) or len(other_words) != len(words):
                 continue
             words = [
-                second if second != first and _confusion_key(second) == _confusion_key(first) else first
+                second if second != first and _confusion_key(second, pairs) == _confusion_key(first, pairs) else first
                 for first, second in zip(words, other_words, strict=True)
             ]
             break
         result.append((" ".join(words), box, confidence))
     return result
+
+
+def _second_opinion_wanted(
+    found: list[tuple[str, tuple, float]], languages: str, model: str, pairs: tuple[tuple[str, str], ...], always: bool
+) -> bool:
+    """Whether a region read as `found` is read again with `model`: the model is there and is not the one that
+    read it, and (unless `always`) a word of the reading is one the pairs change."""
+    path = tessdata_path()
+    if model in engine_languages(languages, path).split("+") or not Path(path, f"{model}.traineddata").exists():
+        return False
+    words = [unicodedata.normalize("NFD", word) for text, _, _ in found for word in text.split()]
+    return always or any(_confusion_key(word, pairs) != word for word in words)
 
 
 def _symbol_confidences(engine: tesserocr.PyTessBaseAPI) -> tuple[float, float]:
@@ -785,10 +801,11 @@ def _lines(
             if weak:
                 found = _numbers_read_again(found, weak, picture, number_model)
         second = SECOND_OPINION.get(languages)
-        if second and found and Path(tessdata_path(), f"{second}.traineddata").exists():
-            # Fast hin and best_int hin misread different things; the second's word is taken only where the
-            # first is known to be wrong in a way the second is not (SECOND_OPINION).
-            found = _with_second_opinion(found, _read_region(_engine(second, plain=True), picture, region_mode))
+        if second and found and _second_opinion_wanted(found, languages, *second):
+            # The two models misread different things; the second's word is taken only where the first is known
+            # to be wrong in a way the second is not (SECOND_OPINION).
+            model, pairs, _ = second
+            found = _with_second_opinion(found, _read_region(_engine(model, plain=True), picture, region_mode), pairs)
         if retry and _foreign_words(found, retry):
             # A word of Latin letters inside a line of the locale's script is the model's misreading of a conjunct
             # it does not know (যত্ন read "TG"): the other model reads the region, and its reading is kept when it

@@ -253,14 +253,17 @@ def test_a_weakly_read_number_is_read_again_with_the_latin_model(
         ("hi", 144, "भव्य उद्घाटन, आसान किस्तों में भुगतान, ऑर्गेनिक कॉटन समुद्र तट की छुट्टियां", "1024x1024"),  # उद्धाटन
         ("hi", 133, "सदाबहार स्टाइल बड़े ब्रांड गर्म ऊनी कपड़े ताज़े फूल शानदार चयन", "1536x1024"),  # फ़ूल: a nukta added
         ("hi", 170, "ताज़गी की गारंटी, ज़्यादा बचत", "1024x1536"),  # ज्यादा: a nukta lost
+        ("bn", 83, "\u09ed\u09e6% পর্যন্ত ছাড়, বিয়ের মরসুম", "970x250"),  # best_int ben: "90%"
+        ("bn", 141, "ঘর ও সাজসজ্জা লিনেনের শার্ট। পরের দিন ডেলিভারি", "1536x1024"),  # best_int ben: সাজসত্জা
     ],
 )
-def test_a_hindi_word_is_taken_from_the_second_model_where_fast_hin_misreads(
+def test_a_word_is_taken_from_the_second_model_where_the_first_misreads(
     monkeypatch: pytest.MonkeyPatch, case: tuple[str, int, str, str]
 ) -> None:
     """Debian's fast hin reads घ after a virama as ध and drops or adds nuktas, scoring the words high; best_int hin
-    reads them right (and misreads other words). Its word replaces the first reading's only where the two differ
-    in those places (SECOND_OPINION)."""
+    reads them right (and misreads other words). best_int ben reads Bengali digits as Latin ones and জ্জ as ত্জ,
+    fast ben reads them right. The second model's word replaces the first reading's only where the two differ in
+    those places (SECOND_OPINION)."""
     verdict, text = _verdict(*case)
     assert verdict is CopyVerdict.EXACT, text
     monkeypatch.setattr(ocr, "SECOND_OPINION", {})
@@ -268,23 +271,42 @@ def test_a_hindi_word_is_taken_from_the_second_model_where_fast_hin_misreads(
     assert verdict is not CopyVerdict.EXACT, text
 
 
-def test_the_second_opinion_decides_only_nuktas_and_confusable_conjuncts() -> None:
+def test_the_second_opinion_decides_only_the_pairs_named() -> None:
+    pairs = ocr.SECOND_OPINION["hin"][1]
     box = (0, 0, 100, 20)
     found = [("भव्य उद्धाटन कपडे कलेक्शन", box, 0.9), ("फूल", (0, 30, 100, 50), 0.9)]
     other = [
         ("भव्य उद्घाटन कपड़े कलेवशन", (2, 2, 98, 18), 0.8),  # the last word differs in a letter: not taken
         ("फ़ूल बचत", (0, 30, 100, 50), 0.8),  # another number of words: the line is left as read
     ]
-    assert ocr._with_second_opinion(found, other) == [
+    assert ocr._with_second_opinion(found, other, pairs) == [
         ("भव्य उद्घाटन कपड़े कलेक्शन", box, 0.9),
         ("फूल", (0, 30, 100, 50), 0.9),
     ]
     # A line of the second reading elsewhere in the region is not this line's.
-    assert ocr._with_second_opinion(found[:1], [("भव्य उद्घाटन कपड़े कलेक्शन", (0, 60, 100, 80), 0.8)]) == found[:1]
+    elsewhere = [("भव्य उद्घाटन कपड़े कलेक्शन", (0, 60, 100, 80), 0.8)]
+    assert ocr._with_second_opinion(found[:1], elsewhere, pairs) == found[:1]
     # घ and ध are one only after a virama: घर and धर are different words.
-    assert ocr._confusion_key("घर") != ocr._confusion_key("धर")
-    assert ocr._confusion_key("उद्घाटन") == ocr._confusion_key("उद्धाटन")
-    assert ocr._confusion_key("\u095c") == ocr._confusion_key("ड")  # ड़ precomposed, without its nukta
+    assert ocr._confusion_key("घर", pairs) != ocr._confusion_key("धर", pairs)
+    assert ocr._confusion_key("उद्घाटन", pairs) == ocr._confusion_key("उद्धाटन", pairs)
+    assert ocr._confusion_key("\u095c", pairs) == ocr._confusion_key("ड", pairs)  # ड़ precomposed, without its nukta
+    bengali = ocr.SECOND_OPINION["ben"][1]
+    assert ocr._confusion_key("90%", bengali) == ocr._confusion_key("\u09ed\u09e6%", bengali)
+    assert ocr._confusion_key("90%", bengali) != ocr._confusion_key("\u09ed\u09e6", bengali)
+
+
+@pytest.mark.usefixtures("fresh_engines")
+def test_a_region_is_read_again_only_when_the_rule_can_change_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bengali regions are read again only when a word holds a digit or a ত্জ; Hindi ones always; never with the
+    model that read them first, nor without the second model's file."""
+    ben, hin = ocr.SECOND_OPINION["ben"], ocr.SECOND_OPINION["hin"]
+    assert not ocr._second_opinion_wanted([("ঘর ও সাজসজ্জা", (), 0.9)], "ben", *ben)
+    assert ocr._second_opinion_wanted([("90% পর্যন্ত", (), 0.9)], "ben", *ben)
+    assert ocr._second_opinion_wanted([("সাজসত্জা", (), 0.9)], "ben", *ben)
+    assert ocr._second_opinion_wanted([("भव्य", (), 0.9)], "hin", *hin)
+    monkeypatch.setenv("TESSDATA_PREFIX", ocr.SYSTEM_TESSDATA[0])  # Debian's: no best_int models
+    assert not ocr._second_opinion_wanted([("भव्य", (), 0.9)], "hin", *hin)  # no hin_best
+    assert not ocr._second_opinion_wanted([("90%", (), 0.9)], "ben", *ben)  # ben read with ben already
 
 
 def test_a_number_word_is_digits_and_number_signs() -> None:
