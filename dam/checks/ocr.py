@@ -163,8 +163,9 @@ MIN_ZOOM, MAX_ZOOM = 0.2, 4.0
 LINE_GAP = 0.06  # of a region's height: a run of empty rows this tall separates two lines
 MIN_CONFIDENCE = 0.45  # Tesseract's line confidence (0..1) below which a line is noise from the background
 # Read tokens made only of these are edges of shapes and specks, not copy (no ad copy sets a lone underscore,
-# bar, tilde or equals sign between words); a line is read without them.
-STRAY_MARKS = frozenset("_|~=¦‖")
+# bar, tilde or equals sign between words); a line is read without them. ॥ is the Devanagari double danda, which
+# hin reads a pair of stripes as where Latin models read ‖ (ad copy ends a sentence with one danda, ।).
+STRAY_MARKS = frozenset("_|~=¦‖॥")
 # Closing punctuation, which no line starts with: read at the start of a line, it is a speck before the first word.
 LINE_END_MARKS = frozenset(".,;:!?、。，．！？：；")  # noqa: RUF001 - the full-width forms on purpose
 # Opening quotation marks, which typesetting always sets against the word they open ("“Ciao", „Hallo“): one

@@ -143,6 +143,8 @@ def test_regions_side_by_side_on_a_row_are_one_line(monkeypatch: pytest.MonkeyPa
         ("七 折 、 實 惠", "七 折 、 實 惠"),
         ("50 % off = deal", "50 % off deal"),
         ("| _ ~", ""),
+        ("अतिरिक्त ॥", "अतिरिक्त"),  # two stripes read as a double danda
+        ("उपहार। स्टॉक", "उपहार। स्टॉक"),  # a danda ends a sentence
         ("\u201c guardaroba", "guardaroba"),  # an opening quote standing alone: a speck
         ("\u201cCiao\u201d \u201eHallo\u201c", "\u201cCiao\u201d \u201eHallo\u201c"),  # set against their words
         ("\u00ab Offre \u00bb", "\u00ab Offre \u00bb"),  # French guillemets stand apart from the word
@@ -162,10 +164,18 @@ def test_an_opening_quote_standing_alone_is_not_copy(monkeypatch: pytest.MonkeyP
     assert verdict is not CopyVerdict.EXACT, text
 
 
-def test_a_stray_mark_inside_a_copy_line_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An edge of a shape beside the second line's first word was read as "_" inside the line ("_ সীমিত"), where
-    the copy has no mark: the copy was not found exactly."""
-    case = ("bn", 41, "আবার পাওয়া যাচ্ছে সীমিত সংস্করণ সোনার গয়না", "1536x1024")
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("bn", 41, "আবার পাওয়া যাচ্ছে সীমিত সংস্করণ সোনার গয়না", "1536x1024"),  # "_ সীমিত"
+        ("hi", 81, "मुफ्त डिलीवरी। अतिरिक्त 20% छूट", "1536x1024"),  # "अतिरिक्त ॥": two stripes read as a double danda
+    ],
+)
+def test_a_stray_mark_inside_a_copy_line_is_dropped(
+    monkeypatch: pytest.MonkeyPatch, case: tuple[str, int, str, str]
+) -> None:
+    """An edge of a shape beside a copy word was read as a mark inside the line, where the copy has none: the copy
+    was not found exactly."""
     verdict, text = _verdict(*case)
     assert verdict is CopyVerdict.EXACT, text
     monkeypatch.setattr(ocr, "STRAY_MARKS", frozenset())
