@@ -39,7 +39,8 @@ so the image is cut into layers by colour instead:
    Korean number word read with a low score is read again with eng on its box (``NUMBER_RETRY``: kor reads "70%"
    as "70090"); a Japanese full-size katakana whose ink starts low in its line is written in its small form
    (``SMALL_KANA``: jpn reads the ァ of ファッション as ア); a Hindi region is read again with best_int hin, whose
-   word replaces fast hin's where the two differ only in a nukta or a confusable conjunct (``SECOND_OPINION``).
+   word replaces fast hin's where the two differ only in a nukta or a confusable conjunct, and a Bengali region
+   with a number or a ত্জ with Debian's ben, likewise for digits and that conjunct (``SECOND_OPINION``).
 6. Marks of the background are taken out of each line (``_without_stray_marks``: lone ``STRAY_MARKS``, a token
    starting with a combining mark, closing punctuation leading a line, an opening quote standing alone). Lines below
    ``MIN_CONFIDENCE`` are dropped (the region's mean word confidence counts: Tesseract scores CJK lines low for the
