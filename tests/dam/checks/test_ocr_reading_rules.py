@@ -281,6 +281,36 @@ def test_a_word_is_taken_from_the_second_model_where_the_first_misreads(
     assert verdict is not CopyVerdict.EXACT, text
 
 
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("bn", 71, "আজ রাতে দেরি পর্যন্ত খোলা প্রিয়জনের জন্য উপহার", "970x250"),
+        ("bn", 131, "পুরো সংগ্রহ দেখুন স্টক থাকা পর্যন্ত", "970x250"),
+    ],
+)
+def test_a_lost_reph_is_read_again_at_a_smaller_line_height(
+    monkeypatch: pytest.MonkeyPatch, case: tuple[str, int, str, str]
+) -> None:
+    """best_int ben reads পর্যন্ত as পযন্ত with 40 px lines (the reph, a hook above the line, lost) and right with
+    30 px ones: a word that reads like a lost reph makes the region be read at REPH_LINE_HEIGHT, and that
+    reading's word is taken where the two differ only in the reph."""
+    verdict, text = _verdict(*case)
+    assert verdict is CopyVerdict.EXACT, text
+    monkeypatch.setattr(ocr, "REPH_RETRY", frozenset())
+    verdict, text = _verdict(*case)
+    assert verdict is not CopyVerdict.EXACT, text
+    assert "পযন্ত" in text
+
+
+def test_a_lost_reph_is_suspected_only_where_a_consonant_meets_ya() -> None:
+    assert ocr._reph_suspect("পযন্ত")  # পর্যন্ত without its reph
+    assert ocr._reph_suspect("কয")  # ending in one
+    assert not ocr._reph_suspect("পর্যন্ত")  # the reph is there
+    assert not ocr._reph_suspect("সময়")  # য় (with its nukta) is another letter
+    assert not ocr._reph_suspect("যোগ দিন")  # য starting a word
+    assert not ocr._reph_suspect("অ্যাপ")  # য-ফলা: a virama before it
+
+
 def test_the_second_opinion_decides_only_the_pairs_named() -> None:
     pairs = ocr.SECOND_OPINION["hin"][1]
     box = (0, 0, 100, 20)
