@@ -263,6 +263,8 @@ def test_a_weakly_read_number_is_read_again_with_the_latin_model(
         ("hi", 144, "भव्य उद्घाटन, आसान किस्तों में भुगतान, ऑर्गेनिक कॉटन समुद्र तट की छुट्टियां", "1024x1024"),  # उद्धाटन
         ("hi", 133, "सदाबहार स्टाइल बड़े ब्रांड गर्म ऊनी कपड़े ताज़े फूल शानदार चयन", "1536x1024"),  # फ़ूल: a nukta added
         ("hi", 170, "ताज़गी की गारंटी, ज़्यादा बचत", "1024x1536"),  # ज्यादा: a nukta lost
+        ("hi", 95, "50% तक की छूट", "970x250"),  # लक
+        ("hi", 118, "ऑर्गेनिक कॉटन केवल आज। शादी का मौसम बच्चे और शिशु", "1024x1536"),  # आऑर्गेनिक
         ("bn", 83, "\u09ed\u09e6% পর্যন্ত ছাড়, বিয়ের মরসুম", "970x250"),  # best_int ben: "90%"
         ("bn", 141, "ঘর ও সাজসজ্জা লিনেনের শার্ট। পরের দিন ডেলিভারি", "1536x1024"),  # best_int ben: সাজসত্জা
     ],
@@ -311,6 +313,19 @@ def test_a_lost_reph_is_suspected_only_where_a_consonant_meets_ya() -> None:
     assert not ocr._reph_suspect("অ্যাপ")  # য-ফলা: a virama before it
 
 
+def test_the_second_opinion_reads_a_drawn_fault_as_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The emulator's substitute fault draws उपतब्ध for उपलब्ध; fast hin reads the word it knows, उपलब्ध (the fault
+    passed as EXACT); best_int reads उपतब्ध, and its word is taken (ल / त is one of the pairs): the fault is caught."""
+    copy = "ऑनलाइन उपलब्ध गर्म ऊनी कपड़े"
+    image, _, drawn = render("hi", 127, copy, "970x250", "substitute")
+    assert drawn == "ऑनलाइन उपतब्ध गर्म ऊनी कपड़े"
+    reading = read_text(image, locale="hi")
+    assert compare_copy(expected=copy, reading=reading, locale="hi").verdict is not CopyVerdict.EXACT, reading.text
+    monkeypatch.setattr(ocr, "SECOND_OPINION", {})
+    reading = read_text(image, locale="hi")
+    assert compare_copy(expected=copy, reading=reading, locale="hi").verdict is CopyVerdict.EXACT, reading.text
+
+
 def test_the_second_opinion_decides_only_the_pairs_named() -> None:
     pairs = ocr.SECOND_OPINION["hin"][1]
     box = (0, 0, 100, 20)
@@ -330,6 +345,9 @@ def test_the_second_opinion_decides_only_the_pairs_named() -> None:
     assert ocr._confusion_key("घर", pairs) != ocr._confusion_key("धर", pairs)
     assert ocr._confusion_key("उद्घाटन", pairs) == ocr._confusion_key("उद्धाटन", pairs)
     assert ocr._confusion_key("\u095c", pairs) == ocr._confusion_key("ड", pairs)  # ड़ precomposed, without its nukta
+    assert ocr._confusion_key("लक", pairs) == ocr._confusion_key("तक", pairs)
+    assert ocr._confusion_key("आऑर्गेनिक", pairs) == ocr._confusion_key("ऑर्गेनिक", pairs)
+    assert ocr._confusion_key("आम", pairs) != ocr._confusion_key("म", pairs)  # आ is dropped only before ऑ
     bengali = ocr.SECOND_OPINION["ben"][1]
     assert ocr._confusion_key("90%", bengali) == ocr._confusion_key("\u09ed\u09e6%", bengali)
     assert ocr._confusion_key("90%", bengali) != ocr._confusion_key("\u09ed\u09e6", bengali)
