@@ -29,6 +29,17 @@ def _verdict(locale: str, index: int, copy: str, placement: str) -> tuple[CopyVe
     return compare_copy(expected=copy, reading=reading, locale=locale).verdict, reading.text
 
 
+def _exact_only_with(monkeypatch: pytest.MonkeyPatch, case: tuple[str, int, str, str], rule: str, off: object) -> str:
+    """Asserts that `case` reads exact, and not with the module constant `rule` set to `off` (the rule switched
+    off); returns the text read without it."""
+    verdict, text = _verdict(*case)
+    assert verdict is CopyVerdict.EXACT, text
+    monkeypatch.setattr(ocr, rule, off)
+    verdict, text = _verdict(*case)
+    assert verdict is not CopyVerdict.EXACT, text
+    return text
+
+
 @pytest.fixture
 def fresh_engines(monkeypatch: pytest.MonkeyPatch) -> None:
     """Engines are cached per thread by language set: a test that changes the models loads new ones."""
@@ -68,11 +79,7 @@ def test_thick_shape_pieces_are_removed_from_a_region(
     """Pieces of background shapes in the ink's colour, cut by the translucent card, sit beside the headline
     in its region: read as letters, or they make the region a block Tesseract misreads. Their strokes are far
     thicker than the glyphs' (STROKE_OUTLIER x the region's median), so they are removed before reading."""
-    verdict, text = _verdict(*case)
-    assert verdict is CopyVerdict.EXACT, text
-    monkeypatch.setattr(ocr, "STROKE_OUTLIER", math.inf)
-    verdict, text = _verdict(*case)
-    assert verdict is not CopyVerdict.EXACT, text
+    _exact_only_with(monkeypatch, case, "STROKE_OUTLIER", math.inf)
 
 
 @pytest.mark.usefixtures("fresh_engines")
@@ -110,11 +117,7 @@ def test_a_hyphen_joins_the_line_it_ends(monkeypatch: pytest.MonkeyPatch) -> Non
     of about half its height, whose reach (by their own height) fell short of the 7 px hyphen's: it made a region
     of its own, too small to read, and the copy was read without it. A short flat mark reaches by its width."""
     case = ("ko", 50, "수상 제품 - 다양한 상품", "1024x1536")
-    verdict, text = _verdict(*case)
-    assert verdict is CopyVerdict.EXACT, text
-    monkeypatch.setattr(ocr, "FLAT_MARK", 0.0)
-    verdict, text = _verdict(*case)
-    assert verdict is not CopyVerdict.EXACT, text
+    _exact_only_with(monkeypatch, case, "FLAT_MARK", 0.0)
 
 
 def test_regions_side_by_side_on_a_row_are_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -122,11 +125,7 @@ def test_regions_side_by_side_on_a_row_are_one_line(monkeypatch: pytest.MonkeyPa
     was cut there into two regions, and Tesseract dropped the 、 that ended the first piece. Regions side by side
     on a row, of like height and close, are one line, and the 、 is read inside it."""
     case = ("zh-Hant", 62, "禮物卡熱賣、立即購買 廚房必備 找到你的尺寸", "1024x1536")
-    verdict, text = _verdict(*case)
-    assert verdict is CopyVerdict.EXACT, text
-    monkeypatch.setattr(ocr, "ROW_JOIN", -math.inf)
-    verdict, text = _verdict(*case)
-    assert verdict is not CopyVerdict.EXACT, text
+    text = _exact_only_with(monkeypatch, case, "ROW_JOIN", -math.inf)
     assert "熱賣 、" not in text
 
 
@@ -157,11 +156,7 @@ def test_stray_marks_are_not_read_as_copy(read: str, kept: str) -> None:
 def test_an_opening_quote_standing_alone_is_not_copy(monkeypatch: pytest.MonkeyPatch) -> None:
     """A speck at the start of the second line was read as an opening quote ("\u201c guardaroba")."""
     case = ("it", 129, "Rinnova il guardaroba", "1536x1024")
-    verdict, text = _verdict(*case)
-    assert verdict is CopyVerdict.EXACT, text
-    monkeypatch.setattr(ocr, "OPENING_QUOTES", frozenset())
-    verdict, text = _verdict(*case)
-    assert verdict is not CopyVerdict.EXACT, text
+    _exact_only_with(monkeypatch, case, "OPENING_QUOTES", frozenset())
 
 
 @pytest.mark.parametrize(
@@ -176,11 +171,7 @@ def test_a_stray_mark_inside_a_copy_line_is_dropped(
 ) -> None:
     """An edge of a shape beside a copy word was read as a mark inside the line, where the copy has none: the copy
     was not found exactly."""
-    verdict, text = _verdict(*case)
-    assert verdict is CopyVerdict.EXACT, text
-    monkeypatch.setattr(ocr, "STRAY_MARKS", frozenset())
-    verdict, text = _verdict(*case)
-    assert verdict is not CopyVerdict.EXACT, text
+    _exact_only_with(monkeypatch, case, "STRAY_MARKS", frozenset())
 
 
 @pytest.mark.usefixtures("fresh_engines")
@@ -188,11 +179,7 @@ def test_latin_letters_in_a_bengali_line_are_read_again_with_the_other_model(mon
     """best_int ben reads the conjunct word উষ্ণ as "Gas"; a Latin word inside a line of Bengali makes the region
     be read again with Debian's ben, whose reading (no Latin word, as many Bengali letters) is kept."""
     case = ("bn", 5, "ঘর সাজান সেল উষ্ণ উলের পোশাক", "1536x1024")
-    verdict, text = _verdict(*case)
-    assert verdict is CopyVerdict.EXACT, text
-    monkeypatch.setattr(ocr, "SCRIPT_RETRY", {})
-    verdict, text = _verdict(*case)
-    assert verdict is not CopyVerdict.EXACT, text
+    text = _exact_only_with(monkeypatch, case, "SCRIPT_RETRY", {})
     assert "Gas" in text
 
 
@@ -207,11 +194,7 @@ def test_a_weakly_read_character_is_read_again_at_a_second_size(monkeypatch: pyt
     (78 of 100); at 48 px it reads 為 (95). A CJK region with a character under RESCALE_BELOW is read again at the
     second height, and the reading whose weakest character is stronger is kept."""
     case = ("zh-Hant", 58, "售完為止", "1024x1536")
-    verdict, text = _verdict(*case)
-    assert verdict is CopyVerdict.EXACT, text
-    monkeypatch.setattr(ocr, "RESCALE", {})
-    verdict, text = _verdict(*case)
-    assert verdict is not CopyVerdict.EXACT, text
+    _exact_only_with(monkeypatch, case, "RESCALE", {})
 
 
 @pytest.mark.parametrize(
@@ -231,11 +214,7 @@ def test_marks_beside_their_glyphs_are_kept_though_smaller_than_a_glyph(
 ) -> None:
     """A 1536 px render is read at 1024 px: the dots of ä ü are then 2-5 px, under MIN_GLYPH_PIXELS, and were
     dropped with the background's specks ("Zuruck"). A mark within MARK_REACH of a kept glyph is kept."""
-    verdict, text = _verdict(*case)
-    assert verdict is CopyVerdict.EXACT, text
-    monkeypatch.setattr(ocr, "_keep_marks", lambda labels, stats, keep: None)
-    verdict, text = _verdict(*case)
-    assert verdict is not CopyVerdict.EXACT, text
+    _exact_only_with(monkeypatch, case, "_keep_marks", lambda labels, stats, keep: None)
 
 
 @pytest.mark.parametrize(
@@ -250,11 +229,7 @@ def test_a_weakly_read_number_is_read_again_with_the_latin_model(
 ) -> None:
     """kor reads the "%" of a Korean headline's number as digits and scores the word low; the word's box read with
     eng says "70%" (96), and that reading, a number scoring higher, replaces the word."""
-    verdict, text = _verdict(*case)
-    assert verdict is CopyVerdict.EXACT, text
-    monkeypatch.setattr(ocr, "NUMBER_RETRY", {})
-    verdict, text = _verdict(*case)
-    assert verdict is not CopyVerdict.EXACT, text
+    _exact_only_with(monkeypatch, case, "NUMBER_RETRY", {})
 
 
 @pytest.mark.parametrize(
@@ -276,11 +251,7 @@ def test_a_word_is_taken_from_the_second_model_where_the_first_misreads(
     reads them right (and misreads other words). best_int ben reads Bengali digits as Latin ones and জ্জ as ত্জ,
     fast ben reads them right. The second model's word replaces the first reading's only where the two differ in
     those places (SECOND_OPINION)."""
-    verdict, text = _verdict(*case)
-    assert verdict is CopyVerdict.EXACT, text
-    monkeypatch.setattr(ocr, "SECOND_OPINION", {})
-    verdict, text = _verdict(*case)
-    assert verdict is not CopyVerdict.EXACT, text
+    _exact_only_with(monkeypatch, case, "SECOND_OPINION", {})
 
 
 @pytest.mark.parametrize(
@@ -296,11 +267,7 @@ def test_a_lost_reph_is_read_again_at_a_smaller_line_height(
     """best_int ben reads পর্যন্ত as পযন্ত with 40 px lines (the reph, a hook above the line, lost) and right with
     30 px ones: a word that reads like a lost reph makes the region be read at REPH_LINE_HEIGHT, and that
     reading's word is taken where the two differ only in the reph."""
-    verdict, text = _verdict(*case)
-    assert verdict is CopyVerdict.EXACT, text
-    monkeypatch.setattr(ocr, "REPH_RETRY", frozenset())
-    verdict, text = _verdict(*case)
-    assert verdict is not CopyVerdict.EXACT, text
+    text = _exact_only_with(monkeypatch, case, "REPH_RETRY", frozenset())
     assert "পযন্ত" in text
 
 
