@@ -13,10 +13,9 @@ log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 APT_PACKAGES=(fonts-noto-core fonts-noto-cjk libraqm0 libvips42 postgresql-client redis-tools)
 # Tesseract and its language packs read the in-image copy back (dam/checks): one pack per supported locale,
 # the vertical packs where they exist (CJK copy may be set top to bottom). Nothing is downloaded at run time.
-APT_PACKAGES+=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa tesseract-ocr-ita
-  tesseract-ocr-por tesseract-ocr-jpn tesseract-ocr-jpn-vert tesseract-ocr-kor tesseract-ocr-kor-vert
-  tesseract-ocr-chi-sim tesseract-ocr-chi-sim-vert tesseract-ocr-chi-tra tesseract-ocr-chi-tra-vert
-  tesseract-ocr-hin tesseract-ocr-ben)
+# The list is tools/tessdata/apt-packages.txt, which the Dockerfile installs too.
+mapfile -t TESSERACT_PACKAGES < tools/tessdata/apt-packages.txt
+APT_PACKAGES+=("${TESSERACT_PACKAGES[@]}")
 [ "${SKIP_BROWSER:-0}" = "1" ] || APT_PACKAGES+=(chromium)
 # Node.js only where the machine has none (it brings its own npm).
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)

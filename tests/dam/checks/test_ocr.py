@@ -79,6 +79,21 @@ REPO = Path(__file__).resolve().parents[3]
 TESSDATA_PACKAGE = REPO / "tools" / "tessdata"
 
 
+def test_one_list_of_debian_packs_covers_every_model_for_the_bootstrap_and_the_image() -> None:
+    """tools/tessdata/apt-packages.txt names a Debian pack for every model OCR_LANGUAGES loads; scripts/bootstrap.sh
+    and the Dockerfile both install that list, and the image builds .tessdata/ with the pinned best_int models (an
+    image without them failed every copy check: "no Tesseract language data")."""
+    packages = (TESSDATA_PACKAGE / "apt-packages.txt").read_text().split()
+    assert "tesseract-ocr" in packages
+    for lang in _all_languages():
+        assert f"tesseract-ocr-{lang.replace('_', '-')}" in packages, lang
+    assert "tools/tessdata/apt-packages.txt" in (REPO / "scripts" / "bootstrap.sh").read_text()
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "tools/tessdata/apt-packages.txt" in dockerfile
+    assert "npm ci --prefix tools/tessdata" in dockerfile
+    assert "tools/tessdata/install.sh /app/.tessdata" in dockerfile
+
+
 def _pinned_best_int() -> list[str]:
     """The languages tools/tessdata pins a best_int model for (@tesseract.js-data/<lang>)."""
     dependencies = json.loads((TESSDATA_PACKAGE / "package.json").read_text())["dependencies"]
