@@ -403,11 +403,15 @@ def _insert_checks(version: AssetVersion, findings: Findings, pictures: dict[int
 @transaction.atomic
 def version_checks_record(*, version: AssetVersion, findings: Findings, pictures: dict[int, str]) -> str:
     """One transaction: the check rows, the re-cut renditions, the brand score, the status change, the audit
-    event and the webhook. Nothing happens when the version is no longer pending."""
+    event and the webhook. Nothing happens when the version is no longer pending, or when its checks were asked
+    for again since `version` (the row as the run read it) was read: that request's own run records."""
     tenant_id = version.tenant_id
     Asset.objects.for_tenant(tenant_id).select_for_update(no_key=True).get(pk=version.asset_id)
     current = AssetVersion.objects.for_tenant(tenant_id).select_for_update().get(pk=version.pk)
-    if current.checks_state != ChecksState.PENDING:
+    if current.checks_state != ChecksState.PENDING or current.checks_requested_at != version.checks_requested_at:
+        # A run that measured for an earlier request (a task delivered twice, or one the stale sweep sent again,
+        # still measuring when a person asked again): recording it would end the new request with old findings
+        # and let its own run be skipped, and a third request could then start while the second's run waits.
         return "skipped"
     policy = _brand_policy(current)
     # Checks run again replace the rows of the run before (its evidence pictures stay in storage, unreferenced).
@@ -506,12 +510,13 @@ def _summary(version: AssetVersion, findings: Findings, *, passed: int, run: int
 
 @transaction.atomic
 def version_checks_failed(*, version: AssetVersion, reason: str) -> None:
-    """The checker crashed: the version leaves `pending` for `failed` and waits for a person (never approved)."""
+    """The checker crashed: the version leaves `pending` for `failed` and waits for a person (never approved);
+    not when its checks were asked for again since `version` was read (that request's run decides)."""
     tenant_id = version.tenant_id
     Asset.objects.for_tenant(tenant_id).select_for_update(no_key=True).get(pk=version.asset_id)
     updated = (
         AssetVersion.objects.for_tenant(tenant_id)
-        .filter(pk=version.pk, checks_state=ChecksState.PENDING)
+        .filter(pk=version.pk, checks_state=ChecksState.PENDING, checks_requested_at=version.checks_requested_at)
         .update(checks_state=ChecksState.FAILED, approve_when_checked=False)
     )
     if updated:

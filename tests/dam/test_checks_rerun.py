@@ -13,7 +13,13 @@ from django.test import Client
 
 from dam.lifecycle import VersionStatus
 from dam.models import AssetVersion, ChecksState, VersionCheck
-from dam.services.checks import version_checks_rerun, version_checks_run
+from dam.services.checks import (
+    version_checks_failed,
+    version_checks_measure,
+    version_checks_record,
+    version_checks_rerun,
+    version_checks_run,
+)
 from governance.models import AuditEvent
 from tenants.audit import Actor
 from tenants.errors import Conflict
@@ -223,3 +229,28 @@ def test_a_worker_runs_the_checks_again_after_a_failure(alice, celery_worker):
     assert version.checks_state == ChecksState.DONE
     assert version.checks_summary["copy"]["verdict"] == "exact"
     assert len([row for row in _rows(version) if row.kind == "copy"]) == 1
+
+
+def test_a_run_measured_for_an_earlier_request_does_not_record_over_a_newer_one(alice, monkeypatch):
+    """A run still measuring (a task delivered twice, or sent again by the stale sweep) when another run has recorded
+    and a person has asked again: recorded, it would end the new request with its findings, the new request's own
+    run would then be skipped, and a further request could start while that run waits (CI saw two of ten
+    concurrent requests start). It is skipped, and so is its failure; the new request's run records."""
+    monkeypatch.setattr("dam.services.checks.version_checks_enqueue", lambda *, version_id: None)
+    version = run_checks_on_render(alice.tenant)
+    version_checks_rerun(version=version, actor=ACTOR)
+    in_flight = AssetVersion.unscoped.get(pk=version.pk)  # run A reads the row, then measures (slowly)
+    findings = version_checks_measure(version=in_flight)
+    assert version_checks_run(version_id=version.pk) == "done"  # run B, for the same request, records first
+    version_checks_rerun(version=AssetVersion.unscoped.get(pk=version.pk), actor=ACTOR)  # asked again
+
+    assert version_checks_record(version=in_flight, findings=findings, pictures={}) == "skipped"
+    version_checks_failed(version=in_flight, reason="RuntimeError: as if run A had crashed")
+    version.refresh_from_db()
+    assert version.checks_state == ChecksState.PENDING  # still waiting for the newer request's run
+    with pytest.raises(Conflict) as refused:
+        version_checks_rerun(version=version, actor=ACTOR)
+    assert refused.value.code == "checks_pending"
+    assert version_checks_run(version_id=version.pk) == "done"
+    version.refresh_from_db()
+    assert version.checks_state == ChecksState.DONE
