@@ -760,11 +760,11 @@ def _with_second_opinion(
 
 def _reph_suspect(text: str) -> bool:
     """A Bengali consonant directly followed by য (not য়): how a word reads when its reph (র্য) was lost."""
-    chars = unicodedata.normalize("NFD", text)
-    for i in range(1, len(chars) - 1):
-        if chars[i] == "\u09af" and chars[i + 1] != "\u09bc" and "\u0995" <= chars[i - 1] <= "\u09b9":
-            return True
-    return len(chars) > 1 and chars[-1] == "\u09af" and "\u0995" <= chars[-2] <= "\u09b9"
+    chars = unicodedata.normalize("NFD", text) + " "
+    return any(
+        ya == "\u09af" and after != "\u09bc" and "\u0995" <= before <= "\u09b9"  # য, no nukta after, a consonant before
+        for before, ya, after in zip(chars, chars[1:], chars[2:], strict=False)
+    )
 
 
 def _second_opinion_wanted(
