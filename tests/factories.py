@@ -10,6 +10,7 @@ import datetime as dt
 import io
 import itertools
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
 from PIL import Image, ImageDraw
@@ -48,6 +49,15 @@ def make_api_key(tenant: Tenant, *scopes: str, name: str = "key", **kwargs) -> I
 
 
 # Images
+
+
+def blob_address(url: str | None) -> str | None:
+    """Where a blob URL points, without its query: a signed URL (Azure's SAS) carries its expiry to the second, so
+    two URLs of one blob made a second apart differ only there."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else parts.path
 
 
 def png_bytes(width: int = 64, height: int = 48, colour: tuple[int, int, int] = (200, 80, 20)) -> bytes:

@@ -11,7 +11,7 @@ from dam.blobs import blob_put, blob_url
 from dam.lifecycle import VersionStatus
 from dam.services.assets import asset_create, asset_version_create, rendition_create
 from generation.api.jobs import JobOutputSerializer
-from tests.factories import png_bytes
+from tests.factories import blob_address, png_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -48,8 +48,9 @@ def test_a_blocked_version_has_no_url_and_neither_have_its_renditions(tenant_a, 
 def test_a_servable_version_has_its_urls_for_an_internal_caller(tenant_a, serializer, status):
     version = _version(tenant_a, status)
     data = serializer(version, context={"storefront": False, "reveal_terms": True}).data
-    assert data["url"] == blob_url(version.storage_key)
-    assert [r["url"] for r in data["renditions"]] == [blob_url(version.renditions.get().storage_key)]
+    assert blob_address(data["url"]) == blob_address(blob_url(version.storage_key))
+    rendition = version.renditions.get()
+    assert [blob_address(r["url"]) for r in data["renditions"]] == [blob_address(blob_url(rendition.storage_key))]
 
 
 @pytest.mark.parametrize("serializer", SERIALIZERS)
