@@ -49,10 +49,12 @@ from generation.services.attempts import (
 from generation.services.calls import CallContext, LeaseLost, NoRoute, unit_call
 from generation.services.completion import job_finished
 from generation.services.outputs import (
+    SignerUnavailable,
     job_safety_policy,
     moderate_outputs,
     output_blocked,
     output_provenance,
+    output_signer,
     outputs_persist,
     prepare_renditions,
     refs_moderated,
@@ -195,6 +197,18 @@ def _response_insert(
     return response
 
 
+class OutputsNotStored(Exception):
+    """The provider answered and its images could not be stored (signing or storage failed): the answer is
+    recorded and charged without images, so no later run pays for this unit again, and the job fails saying why."""
+
+    def __init__(self, response: ProviderResponse, cause: Exception) -> None:
+        self.response, self.cause = response, cause
+        super().__init__(
+            f"provider response {response.provider_request_id} was charged but its images could not be stored "
+            f"({type(cause).__name__}: {cause}); the call is not made again"
+        )
+
+
 class RecordedOutputsLost(Exception):
     """A unit's recorded (and charged) response whose images cannot be read: finishing it is impossible, and
     calling the provider again would pay twice for one unit, so the job fails and says why."""
@@ -238,8 +252,9 @@ def _run_unit(job: Job, unit: JobGeneration, run: _RunContext, *, then: Callable
     response = _recorded_response(unit) if unit.provider_calls else None
     if response is None and unit.provider_calls:
         _earlier_calls_settled(job, unit, run)
-    answer = None
+    answer = material = None
     if response is None:
+        material = output_signer(job=job)  # before the call: a key that cannot sign fails the job unpaid
         context = CallContext(
             route=run.route, policy=run.policy, owner=run.owner, renew_lease=partial(_renew_lease, job, run.owner)
         )
@@ -256,7 +271,15 @@ def _run_unit(job: Job, unit: JobGeneration, run: _RunContext, *, then: Callable
             # keys (a repeat writes nothing new): a recorded response is reusable from the moment it exists.
             # A crash before that commit loses the answer; its attempt stays `sent`, and the next run makes it a
             # provisional charge (reconciled with the provider's usage) before it calls again, if the tenant allows.
-            refs, written = store_output_blobs(job=job, outputs=result.outputs, provenance=provenance)
+            try:
+                refs, written = store_output_blobs(
+                    job=job, outputs=result.outputs, provenance=provenance, material=material
+                )
+            except Exception as exc:
+                # Not a crash (that leaves the attempt `sent`, above) but an error with the answer in hand: it is
+                # recorded and charged as it is, and the unit is not called again (RecordedOutputsLost after).
+                response = _record_response(job, unit, result, answer.config, outputs=[], call_id=answer.call_id)
+                raise OutputsNotStored(response, exc) from exc
             crash_point("outputs_stored")
             response = _record_response(job, unit, result, answer.config, outputs=refs, call_id=answer.call_id)
             crash_point("response_recorded")
@@ -447,6 +470,22 @@ def _job_run(*, job_id: int, owner: str) -> RunOutcome:
             _transition(job, owner, JobState.CANCELLED)
             return RunOutcome(state=JobState.CANCELLED)
         return RunOutcome(state=None)  # someone reclaimed the job: stop without touching it
+    except SignerUnavailable as exc:
+        _transition(
+            job, owner, JobState.FAILED, error_code="signing_unavailable", error_message=str(exc), error_detail={}
+        )
+        return RunOutcome(state=JobState.FAILED)
+    except OutputsNotStored as exc:
+        # The charge stays in the ledger (the provider was paid); the rest of the hold is released.
+        _transition(
+            job,
+            owner,
+            JobState.FAILED,
+            error_code="outputs_not_stored",
+            error_message=str(exc),
+            error_detail={"provider_request_id": exc.response.provider_request_id, "cause": type(exc.cause).__name__},
+        )
+        return RunOutcome(state=JobState.FAILED)
     except RecordedOutputsLost as exc:
         # The charge stays in the ledger (the provider was paid); the rest of the hold is released.
         _transition(

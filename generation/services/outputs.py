@@ -16,7 +16,15 @@ from django.db import transaction
 from django.db.models import F, Func, JSONField, Value
 
 from dam.blobs import StoredBlob, blob_put, blob_read
-from dam.credentials.signing import actions_for_steps, sign_derived, sign_original
+from dam.credentials.keys import KeyDecryptionError
+from dam.credentials.signing import (
+    SignerMaterial,
+    SigningFailed,
+    actions_for_steps,
+    sign_derived,
+    sign_original,
+    signer_for,
+)
 from dam.formats import sniff_format
 from dam.imaging import derive
 from dam.lifecycle import VersionStatus, initial_status
@@ -63,8 +71,25 @@ def output_provenance(*, job: Job, unit: JobGeneration, deployment: str) -> Prov
     )
 
 
+class SignerUnavailable(Exception):
+    """The key that signs the job's originals cannot sign (it cannot be decrypted, or its KMS has no signer)."""
+
+
+def output_signer(*, job: Job) -> SignerMaterial | None:
+    """The key that will sign this job's originals, ready to sign (a local key decrypted). Resolved before the
+    provider is called: a key that cannot sign must fail the job before its answer is paid for, not after."""
+    try:
+        return signer_for(tenant_id=job.tenant_id)
+    except (KeyDecryptionError, SigningFailed) as exc:
+        raise SignerUnavailable(f"the C2PA signing key cannot sign: {exc}") from exc
+
+
 def store_output_blobs(
-    *, job: Job, outputs: tuple[ImageOutput, ...], provenance: ProvenanceRecord
+    *,
+    job: Job,
+    outputs: tuple[ImageOutput, ...],
+    provenance: ProvenanceRecord,
+    material: SignerMaterial | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
     """Write the provider's images, stamped with their provenance, to storage first; rows point at them afterwards.
 
@@ -72,6 +97,7 @@ def store_output_blobs(
     by the AI system, the provider's own manifest (if its answer carries one) kept as the parent ingredient; an edit
     opens its source version's original as the parent instead.
 
+    `material` is the signer resolved before the call (output_signer); without it, the key is looked up here.
     Returns the output refs and the bytes written under each key (moderation scans those without reading back)."""
     refs, written = [], {}
     edit_of = blob_read(job.source_version.storage_key) if job.source_version_id else None
@@ -87,6 +113,7 @@ def store_output_blobs(
             edit_of=edit_of,
             edit_of_format=job.source_version.format if edit_of is not None else None,
             title=job.prompt[:200],
+            material=material,
         )
         blob = blob_put(tenant_id=job.tenant_id, kind="originals", data=data, image_format=output.format)
         written[blob.key] = data

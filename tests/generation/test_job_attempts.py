@@ -11,18 +11,23 @@ import time
 from datetime import timedelta
 
 import pytest
+from cryptography.fernet import Fernet
 from django.utils import timezone
 
-from dam.models import AssetVersion
+from dam.credentials.keys import key_install
+from dam.models import AssetVersion, SigningKey
 from generation.dispatch import PoolDispatcher
 from generation.foundry.config import platform_deployment_config
 from generation.foundry.results import ImageOutput, ImageResult, Usage
 from generation.models import Job, JobGeneration
+from generation.selectors import pools as pool_selectors
+from generation.services import outputs
 from generation.services.execution import _record_response, job_claim, job_run
 from governance.models import AuditEvent, LedgerEntry
 from governance.services.audit import audit_verify
 from governance.services.ledger import ledger_for_job
 from tests.fixtures.celery_worker import emulator_env, job_queue_consumed_only_by
+from tests.support.c2pa_ca import cached_signing_cert
 from tests.support.jobs import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -134,3 +139,64 @@ def test_a_run_whose_job_was_reclaimed_while_it_waited_for_quota_makes_no_call(a
     assert (job.state, job.lease_owner, job.attempts) == ("running", "the-next-run", 2)
     assert JobGeneration.objects.for_tenant(alice.tenant).get(job_id=job_id).provider_calls == 0
     assert clean_emulator.stats()["image_calls"] == 0
+
+
+@pytest.fixture
+def emulator_in_process(settings, clean_emulator):
+    """This process's job runs call the emulator (as the workers do, tests/fixtures/celery_worker.py)."""
+    for name, value in emulator_env(clean_emulator).items():
+        setattr(settings, name, int(value) if value.isdigit() else value)
+    settings.DISPATCH_KEY_PREFIX = f"{settings.DISPATCH_KEY_PREFIX}:{id(settings)}"
+    pool_selectors._routes.clear()
+    pool_selectors._dispatcher.cache_clear()
+    yield clean_emulator
+    pool_selectors._routes.clear()
+    pool_selectors._dispatcher.cache_clear()
+
+
+def test_a_signing_key_that_cannot_sign_fails_the_job_before_the_provider_is_paid(alice, emulator_in_process):
+    """The key is made ready before the call: before, the error came after the answer, which was lost, and the
+    next run paid for the unit again."""
+    cert = cached_signing_cert("Undecryptable")
+    key = key_install(
+        tenant_id=alice.tenant.pk, certificate_chain_pem=cert.chain_pem, private_key_pem=cert.private_key_pem
+    )
+    other_secret = Fernet(Fernet.generate_key()).encrypt(cert.private_key_pem).decode()  # a rotated-away key's token
+    SigningKey.unscoped.filter(pk=key.pk).update(private_key_encrypted=other_secret)
+    with job_queue_consumed_only_by(set()):
+        job_id = _submit(alice, "a kite in rain")
+        outcome = job_run(job_id=job_id, owner="the-run")
+
+    assert outcome.state == "failed"
+    job = Job.unscoped.get(pk=job_id)
+    assert job.error_code == "signing_unavailable" and "cannot be decrypted" in job.error_message
+    assert _calls_of(emulator_in_process, job_id) == 0
+    ledger = ledger_for_job(tenant=alice.tenant, job_id=job_id)
+    assert ledger.open_hold_usd is None and ledger.consistent and ledger.charges == 0
+    assert audit_verify(tenant=alice.tenant).ok
+
+
+def test_an_answer_whose_images_cannot_be_stored_is_charged_once_and_never_called_again(
+    alice, emulator_in_process, monkeypatch
+):
+    """Storage raised with the answer in hand (the worker alive): the answer is recorded and charged, and the job
+    fails and says why. Before, the attempt stayed `sent` and the next run paid for the unit a second time."""
+
+    def storage_down(**kwargs):
+        raise OSError("blob storage refused the write")
+
+    monkeypatch.setattr(outputs, "blob_put", storage_down)
+    with job_queue_consumed_only_by(set()):
+        job_id = _submit(alice, "a kite in snow")
+        outcome = job_run(job_id=job_id, owner="the-run")
+
+    assert outcome.state == "failed"
+    job = Job.unscoped.get(pk=job_id)
+    assert job.error_code == "outputs_not_stored" and "refused the write" in job.error_message
+    assert job.error_detail["cause"] == "OSError"
+    assert _calls_of(emulator_in_process, job_id) == 1
+    charges = LedgerEntry.objects.for_tenant(alice.tenant).filter(job_id=job_id, kind="charge")
+    assert [c.provider_request_id for c in charges] == [job.error_detail["provider_request_id"]]
+    assert not AssetVersion.objects.for_tenant(alice.tenant).filter(job_id=job_id).exists()
+    ledger = ledger_for_job(tenant=alice.tenant, job_id=job_id)
+    assert ledger.open_hold_usd is None and ledger.consistent and ledger.charges == 1
