@@ -61,6 +61,21 @@ def decrypt_private_key(token: str) -> bytes:
         raise KeyDecryptionError("signing key cannot be decrypted with the configured FIELD_ENCRYPTION_KEY") from None
 
 
+def stored_keys_readable() -> bool:
+    """The stored private keys decrypt with this configuration (one is tried: all are written with the same one,
+    and a rotation keeps the old key in FIELD_ENCRYPTION_KEY's list)."""
+    token = (
+        SigningKey.unscoped.exclude(private_key_encrypted="").values_list("private_key_encrypted", flat=True).first()
+    )
+    if token is None:
+        return True
+    try:
+        decrypt_private_key(token)
+    except KeyDecryptionError:
+        return False
+    return True
+
+
 def algorithm_of(key: object) -> str:
     """c2pa's algorithm name for a private key."""
     if isinstance(key, ec.EllipticCurvePrivateKey):
