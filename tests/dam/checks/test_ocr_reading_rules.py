@@ -271,6 +271,30 @@ def test_a_lost_reph_is_read_again_at_a_smaller_line_height(
     assert "পযন্ত" in text
 
 
+def test_a_lost_reph_is_taken_from_the_second_model_where_both_line_heights_lose_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`make run`'s job: this copy on an 816x816 low-quality render read পযন্ত with 40 px lines and with 30 px ones
+    (25 of 30 such scenes); fast ben, the second model, reads the reph there. Its word is taken where it only adds
+    a reph to a word that reads like a lost one."""
+    copy = "\u09ed\u09e6% পর্যন্ত ছাড়"  # seventy per cent, in Bengali digits
+    spec = RenderSpec(
+        f'Festive sale banner 9 for a home goods store, headline "{copy}"', 816, 816, "low", "png", None, False
+    )
+    image = Image.open(io.BytesIO(render_generation(spec, 0))).convert("RGB")
+    reading = read_text(image, locale="bn")
+    assert compare_copy(expected=copy, reading=reading, locale="bn").verdict is CopyVerdict.EXACT, reading.text
+    monkeypatch.setattr(ocr, "REPH_RETRY", frozenset())
+    reading = read_text(image, locale="bn")
+    assert "পযন্ত" in reading.text
+
+
+def test_a_reph_is_only_ever_added() -> None:
+    assert ocr._reph_restored("পযন্ত", "পর্যন্ত")
+    assert not ocr._reph_restored("পর্যন্ত", "পযন্ত")  # a second reading that lost it never takes it away
+    assert not ocr._reph_restored("কর্ম", "কর্র্ম")  # no word that reads like a lost reph: nothing is taken
+
+
 def test_a_lost_reph_is_suspected_only_where_a_consonant_meets_ya() -> None:
     assert ocr._reph_suspect("পযন্ত")  # পর্যন্ত without its reph
     assert ocr._reph_suspect("কয")  # ending in one
