@@ -289,6 +289,46 @@ def test_a_lost_reph_is_taken_from_the_second_model_where_both_line_heights_lose
     assert "পযন্ত" in reading.text
 
 
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("zh-Hans", 52, "分期付款、花园家具", "1024x1024"),  # 家有具
+        ("zh-Hans", 107, "护肤步骤 花园家具 外带咖啡 独家", "970x250"),  # 家有具, in a line chi_tra reads otherwise
+        ("zh-Hans", 67, "价格下调 线上有售", "970x250"),  # 有和售
+    ],
+)
+def test_a_character_the_model_inserted_is_dropped_where_another_model_reads_its_neighbours_without_it(
+    monkeypatch: pytest.MonkeyPatch, case: tuple[str, int, str, str]
+) -> None:
+    """chi_sim, fast and best_int, reads 家具 as 家有具 (a narrow 有 between the two); best_int chi_tra reads it
+    right. A character the model is known to insert is dropped where the other model lacks it between two
+    stretches both read alike."""
+    _exact_only_with(monkeypatch, case, "INSERTED_CHECK", {})
+
+
+def test_only_a_lone_character_between_agreeing_neighbours_counts_as_inserted() -> None:
+    assert ocr._lone_insertions("花 园 家 有 具", "花 园 家 具") == {3}
+    assert ocr._lone_insertions("花园家有具外带", "花圆家具外帶") == {3}  # other differences elsewhere do not matter
+    assert ocr._lone_insertions("家有具", "有具") == set()  # at the line's start: no neighbour on one side
+    assert ocr._lone_insertions("家有具", "家有") == set()  # at its end
+    assert ocr._lone_insertions("家有具", "家具有") == set()  # moved, not inserted
+    assert ocr._lone_insertions("家有有具", "家具") == set()  # two characters: a word, not a speck
+    assert ocr._lone_insertions("家有具", "家有具") == set()
+
+
+def test_only_a_character_known_to_be_inserted_is_dropped() -> None:
+    box = (0, 0, 100, 20)
+    assert (
+        ocr._without_inserted([("花 园 家 有 具", box, 95.0)], [("花 园 家 具", box, 90.0)], "有和")[0][0]
+        == "花 园 家 具"
+    )
+    assert ocr._without_inserted([("花 园 家 用 具", box, 95.0)], [("花 园 家 具", box, 90.0)], "有和")[0][0] == (
+        "花 园 家 用 具"  # 家用具: 用 is not one the model inserts
+    )
+    elsewhere = (0, 40, 100, 60)  # the other model's line is not at this one's place
+    assert ocr._without_inserted([("家 有 具", box, 95.0)], [("家 具", elsewhere, 90.0)], "有和")[0][0] == "家 有 具"
+
+
 def test_a_reph_is_only_ever_added() -> None:
     assert ocr._reph_restored("পযন্ত", "পর্যন্ত")
     assert not ocr._reph_restored("পর্যন্ত", "পযন্ত")  # a second reading that lost it never takes it away
