@@ -295,15 +295,18 @@ def test_a_lost_reph_is_taken_from_the_second_model_where_both_line_heights_lose
         ("zh-Hans", 52, "分期付款、花园家具", "1024x1024"),  # 家有具
         ("zh-Hans", 107, "护肤步骤 花园家具 外带咖啡 独家", "970x250"),  # 家有具, in a line chi_tra reads otherwise
         ("zh-Hans", 67, "价格下调 线上有售", "970x250"),  # 有和售
+        ("zh-Hans", 39, "双倍积分！补货到店 找到你的尺码 海滩假日", "970x250"),  # noqa: RUF001 - 双信积分
+        ("zh-Hans", 125, "跑步鞋！轻盈透气 大牌精选", "1536x1024"),  # noqa: RUF001 - 轻伪
     ],
 )
-def test_a_character_the_model_inserted_is_dropped_where_another_model_reads_its_neighbours_without_it(
+def test_a_character_the_model_inserts_or_misreads_is_decided_by_another_model(
     monkeypatch: pytest.MonkeyPatch, case: tuple[str, int, str, str]
 ) -> None:
     """chi_sim, fast and best_int, reads 家具 as 家有具 (a narrow 有 between the two); best_int chi_tra reads it
-    right. A character the model is known to insert is dropped where the other model lacks it between two
-    stretches both read alike."""
-    _exact_only_with(monkeypatch, case, "INSERTED_CHECK", {})
+    right, and 倍 and 盈 that chi_sim reads 信 and 伪. A character the model is known to insert is dropped where the
+    other model lacks it between two stretches both read alike; one it is known to misread is corrected where the
+    other reads the right one at its place (CROSS_READING)."""
+    _exact_only_with(monkeypatch, case, "CROSS_READING", {})
 
 
 def test_only_a_lone_character_between_agreeing_neighbours_counts_as_inserted() -> None:
@@ -316,17 +319,20 @@ def test_only_a_lone_character_between_agreeing_neighbours_counts_as_inserted() 
     assert ocr._lone_insertions("家有具", "家有具") == set()
 
 
-def test_only_a_character_known_to_be_inserted_is_dropped() -> None:
+def test_only_a_character_known_to_be_inserted_or_misread_is_changed() -> None:
+    rule = ocr.CROSS_READING["chi_sim+chi_sim_vert"]
     box = (0, 0, 100, 20)
-    assert (
-        ocr._without_inserted([("花 园 家 有 具", box, 95.0)], [("花 园 家 具", box, 90.0)], "有和")[0][0]
-        == "花 园 家 具"
-    )
-    assert ocr._without_inserted([("花 园 家 用 具", box, 95.0)], [("花 园 家 具", box, 90.0)], "有和")[0][0] == (
-        "花 园 家 用 具"  # 家用具: 用 is not one the model inserts
-    )
-    elsewhere = (0, 40, 100, 60)  # the other model's line is not at this one's place
-    assert ocr._without_inserted([("家 有 具", box, 95.0)], [("家 具", elsewhere, 90.0)], "有和")[0][0] == "家 有 具"
+
+    def read(first: str, other: str, other_box: tuple = box) -> str:
+        return ocr._cross_read([(first, box, 95.0)], [(other, other_box, 90.0)], rule)[0][0]
+
+    assert read("花 园 家 有 具", "花 园 家 具") == "花 园 家 具"
+    assert read("花 园 家 用 具", "花 园 家 具") == "花 园 家 用 具"  # 家用具: 用 is not one the model inserts
+    assert read("双 信 积分", "雙 倍 積分") == "双 倍 积分"  # the other's traditional forms are not taken
+    assert read("包 郎 夏季", "包 郵 夏季") == "包 邮 夏季"  # the simplified form of what it read
+    assert read("双 信 积分", "雙 偣 積分") == "双 信 积分"  # not a known pair: nothing changes
+    assert read("双 信 积分", "雙 倍 倍 積分") == "双 信 积分"  # stretches of unequal length: no position matched
+    assert read("家 有 具", "家 具", (0, 40, 100, 60)) == "家 有 具"  # the other's line is not at this one's place
 
 
 def test_a_reph_is_only_ever_added() -> None:
