@@ -335,6 +335,15 @@ def test_only_a_character_known_to_be_inserted_or_misread_is_changed() -> None:
     assert read("家 有 具", "家 具", (0, 40, 100, 60)) == "家 有 具"  # the other's line is not at this one's place
 
 
+def test_a_spelling_no_word_has_is_written_as_the_letters_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """best_int ben reads the অ of অ্যাপ ("app") as আ: an independent vowel with a virama, which no word spells."""
+    assert ocr._respelt("আ্যাপ ডাউনলোড") == "অ্যাপ ডাউনলোড"
+    assert ocr._respelt("আজ আমার") == "আজ আমার"  # আ as a word's vowel stays
+    case = ("bn", 127, "নতুন অফিসের সরঞ্জাম আজই যোগ দিন। অ্যাপ ডাউনলোড করুন দ্বিগুণ পয়েন্ট", "970x250")
+    text = _exact_only_with(monkeypatch, case, "MISSPELT", {})
+    assert "আ্যাপ" in text
+
+
 def test_a_reph_is_only_ever_added() -> None:
     assert ocr._reph_restored("পযন্ত", "পর্যন্ত")
     assert not ocr._reph_restored("পর্যন্ত", "পযন্ত")  # a second reading that lost it never takes it away
