@@ -197,29 +197,37 @@ def _response_insert(
     return response
 
 
-class OutputsNotStored(Exception):
+class ChargedWithoutImages(Exception):
+    """A unit's answer is recorded and charged and its images cannot be had: finishing it is impossible, and calling
+    the provider again would pay twice for one unit, so the job fails with `code` and `detail` saying why."""
+
+    code = ""
+
+    def __init__(self, response: ProviderResponse, message: str, **detail: object) -> None:
+        super().__init__(f"provider response {response.provider_request_id} {message}; the call is not made again")
+        self.response = response
+        self.detail = {"provider_request_id": response.provider_request_id, **detail}
+
+
+class OutputsNotStored(ChargedWithoutImages):
     """The provider answered and its images could not be stored (signing or storage failed): the answer is
-    recorded and charged without images, so no later run pays for this unit again, and the job fails saying why."""
+    recorded and charged without images."""
+
+    code = "outputs_not_stored"
 
     def __init__(self, response: ProviderResponse, cause: Exception) -> None:
-        self.response, self.cause = response, cause
-        super().__init__(
-            f"provider response {response.provider_request_id} was charged but its images could not be stored "
-            f"({type(cause).__name__}: {cause}); the call is not made again"
-        )
+        message = f"was charged but its images could not be stored ({type(cause).__name__}: {cause})"
+        super().__init__(response, message, cause=type(cause).__name__)
 
 
-class RecordedOutputsLost(Exception):
-    """A unit's recorded (and charged) response whose images cannot be read: finishing it is impossible, and
-    calling the provider again would pay twice for one unit, so the job fails and says why."""
+class RecordedOutputsLost(ChargedWithoutImages):
+    """A unit's recorded (and charged) response whose images cannot be read."""
+
+    code = "outputs_lost"
 
     def __init__(self, response: ProviderResponse, missing: list[str]) -> None:
-        self.response, self.missing = response, missing
         what = f"{len(missing)} of its images are missing (or truncated)" if missing else "it has no output references"
-        super().__init__(
-            f"provider response {response.provider_request_id} was recorded and charged but {what}; "
-            "the call is not made again"
-        )
+        super().__init__(response, f"was recorded and charged but {what}", missing=missing)
 
 
 def _recorded_response(unit: JobGeneration) -> ProviderResponse | None:
@@ -475,27 +483,9 @@ def _job_run(*, job_id: int, owner: str) -> RunOutcome:
             job, owner, JobState.FAILED, error_code="signing_unavailable", error_message=str(exc), error_detail={}
         )
         return RunOutcome(state=JobState.FAILED)
-    except OutputsNotStored as exc:
+    except ChargedWithoutImages as exc:
         # The charge stays in the ledger (the provider was paid); the rest of the hold is released.
-        _transition(
-            job,
-            owner,
-            JobState.FAILED,
-            error_code="outputs_not_stored",
-            error_message=str(exc),
-            error_detail={"provider_request_id": exc.response.provider_request_id, "cause": type(exc.cause).__name__},
-        )
-        return RunOutcome(state=JobState.FAILED)
-    except RecordedOutputsLost as exc:
-        # The charge stays in the ledger (the provider was paid); the rest of the hold is released.
-        _transition(
-            job,
-            owner,
-            JobState.FAILED,
-            error_code="outputs_lost",
-            error_message=str(exc),
-            error_detail={"provider_request_id": exc.response.provider_request_id, "missing": exc.missing},
-        )
+        _transition(job, owner, JobState.FAILED, error_code=exc.code, error_message=str(exc), error_detail=exc.detail)
         return RunOutcome(state=JobState.FAILED)
     except FoundryError as exc:
         # Rate limits, 5xx, timeouts, malformed answers: the client already retried within its

@@ -176,7 +176,7 @@ def test_a_signing_key_that_cannot_sign_fails_the_job_before_the_provider_is_pai
     assert audit_verify(tenant=alice.tenant).ok
 
 
-def test_an_answer_whose_images_cannot_be_stored_is_charged_once_and_never_called_again(
+def test_an_answer_whose_images_cannot_be_stored_is_charged_once_and_fails_the_job(
     alice, emulator_in_process, monkeypatch
 ):
     """Storage raised with the answer in hand (the worker alive): the answer is recorded and charged, and the job
