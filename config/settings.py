@@ -157,6 +157,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and Celery -----------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Every key this installation keeps in Redis (the broker's queues, rate limits, quota pacing, moderation answers)
+# starts with this prefix, by default the database's name: two installations on one Redis (two checkouts on one
+# machine, each with its own DATABASE_URL) never take each other's tasks nor share each other's quota. (The
+# broker's queues had no prefix before 2026-12-07: let a running install's queues drain before upgrading it.)
+REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", _db["NAME"])
 
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 900, minimum=10)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", CELERY_TASK_TIME_LIMIT - 30, minimum=5)
@@ -171,7 +176,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("CELERY_WORKER_PREFETCH_MULTIPLIER", 1, minimum=1)
 # A message not acked within the visibility timeout is redelivered; it must outlast the
 # longest task, or a slow task would run twice in parallel.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 2 + 60}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT * 2 + 60,
+    "global_keyprefix": f"{REDIS_KEY_PREFIX}:",  # Redis only; another broker (RabbitMQ) is kept apart by its vhost
+}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "generation.*": {"queue": "generation"},
@@ -313,13 +321,13 @@ JOB_RETRY_BASE_SECONDS = env_int("JOB_RETRY_BASE_SECONDS", 10, minimum=0)
 JOB_REQUEUE_AFTER_SECONDS = env_int("JOB_REQUEUE_AFTER_SECONDS", 300, minimum=5)
 # How long a worker waits for room in the deployment's RPM/TPM windows before the job retries later.
 FOUNDRY_QUOTA_WAIT_SECONDS = env_int("FOUNDRY_QUOTA_WAIT_SECONDS", 120, minimum=1)
-RATE_LIMIT_KEY_PREFIX = "dam:ratelimit"
+RATE_LIMIT_KEY_PREFIX = f"{REDIS_KEY_PREFIX}:ratelimit"
 FOUNDRY_QUOTA_WINDOW_SECONDS = env_int("FOUNDRY_QUOTA_WINDOW_SECONDS", 61, minimum=1)
 JOB_RECONCILE_INTERVAL_SECONDS = env_int("JOB_RECONCILE_INTERVAL_SECONDS", 60, minimum=1)
 # Deployment pools (generation.dispatch): the scheduler's Redis keys, and each member's circuit breaker: open
 # after this many consecutive refusals before generating (401/403/404/unreachable) or this many 5xx answers
 # within 30 s; one probe call after the cool-down.
-DISPATCH_KEY_PREFIX = "dam:dispatch"
+DISPATCH_KEY_PREFIX = f"{REDIS_KEY_PREFIX}:dispatch"
 POOL_BREAKER_FAILURES = env_int("POOL_BREAKER_FAILURES", 3, minimum=1)
 POOL_BREAKER_SERVER_ERRORS = env_int("POOL_BREAKER_SERVER_ERRORS", 5, minimum=1)
 POOL_BREAKER_COOLDOWN_SECONDS = env_int("POOL_BREAKER_COOLDOWN_SECONDS", 30, minimum=1)
@@ -371,7 +379,7 @@ CONTENT_SAFETY_MAX_ATTEMPTS = env_int("CONTENT_SAFETY_MAX_ATTEMPTS", 3, minimum=
 # Answers of a remote backend to the same text under the same safety configuration are kept in Redis this
 # long (0 = off): the live plan re-checks unchanged text on every pause in typing. Errors are never kept.
 MODERATION_CACHE_SECONDS = env_int("MODERATION_CACHE_SECONDS", 3600, minimum=0)
-MODERATION_CACHE_KEY_PREFIX = "dam:moderation"
+MODERATION_CACHE_KEY_PREFIX = f"{REDIS_KEY_PREFIX}:moderation"
 if MODERATION_BACKEND == "azure" and not DEBUG and CONTENT_SAFETY_KEY in ("", "emulator-dev-key"):
     raise ImproperlyConfigured("MODERATION_BACKEND=azure needs CONTENT_SAFETY_KEY when DEBUG is off")
 

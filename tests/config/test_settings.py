@@ -1,4 +1,5 @@
 import ast
+import json
 import os
 import subprocess
 import sys
@@ -146,3 +147,27 @@ def test_the_settings_check_sees_each_kind_of_patch(patch):
     source += 'CELERY_BEAT_SCHEDULE = {"x": {}}\nTEMPLATES = [{"OPTIONS": {"context_processors": []}}]\n'
     assert settings_written_after_the_fact(source) == []
     assert len(settings_written_after_the_fact(source + patch + "\n")) == 1
+
+
+def _redis_keys(**env: str) -> dict:
+    code = (
+        "import json; from config import settings as s; print(json.dumps([s.CELERY_BROKER_TRANSPORT_OPTIONS"
+        "['global_keyprefix'], s.RATE_LIMIT_KEY_PREFIX, s.DISPATCH_KEY_PREFIX, s.MODERATION_CACHE_KEY_PREFIX]))"
+    )
+    dropped = {"DJANGO_SETTINGS_MODULE", "REDIS_KEY_PREFIX", "DATABASE_URL"}
+    full_env = {k: v for k, v in os.environ.items() if k not in dropped} | {"DEBUG": "1", **env}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=full_env, capture_output=True, text=True, timeout=60, check=True
+    )
+    return json.loads(done.stdout)
+
+
+def test_two_installations_on_one_redis_keep_their_keys_apart():
+    """Two checkouts on one machine, each with its own database, shared Redis: the second one's workers took the
+    first one's tasks (queues had no prefix) and both paced against one quota. Every key starts with the
+    database's name now, or REDIS_KEY_PREFIX."""
+    first = _redis_keys(DATABASE_URL="postgres://postgres@127.0.0.1:5432/dam")
+    second = _redis_keys(DATABASE_URL="postgres://postgres@127.0.0.1:5432/dam_2")
+    assert first == ["dam:", "dam:ratelimit", "dam:dispatch", "dam:moderation"]  # pacing keys as they were
+    assert all(b.startswith("dam_2:") for b in second)
+    assert _redis_keys(REDIS_KEY_PREFIX="shop-eu")[0] == "shop-eu:"
