@@ -154,6 +154,12 @@ LINE_HEIGHT = 40
 # A second line height (px) a region of these language sets is read at when a character of the first reading
 # scores under RESCALE_BELOW (0..100); the reading whose weakest character scores higher is kept.
 RESCALE = {"chi_sim+chi_sim_vert": 48, "chi_tra+chi_tra_vert": 48}
+# Language sets whose region of one glyph (one band, about as wide as tall: a headline's last character wrapped
+# alone onto its line) is read again as a word when its line reading is weak: chi_sim read the lone 配 of 自由搭配 as
+# 本 scoring 10 in single-line mode at 40 px, and 配 scoring 90 as a word at every height from 32 to 80 px.
+LONE_GLYPH = frozenset({"jpn+jpn_vert", "chi_sim+chi_sim_vert", "chi_tra+chi_tra_vert"})
+LONE_GLYPH_ASPECT = (0.6, 1.6)  # width / height of the region's ink
+WORD_MODE = int(tesserocr.PSM.SINGLE_WORD)
 # Chinese and Japanese: a region of one component longer than LONE_SHAPE times its other side is not read. The
 # colour layers cut the background's shapes (stripes, a disc's rim) into such pieces, and each was read (57 of the
 # 61 Tesseract reads of the slowest 2048 px Traditional Chinese render, 2.2 s CPU, the copy itself 4; Japanese
@@ -921,6 +927,14 @@ def _symbol_confidences(engine: tesserocr.PyTessBaseAPI) -> tuple[float, float]:
     return (min(scores), sum(scores) / len(scores)) if scores else (0.0, 0.0)
 
 
+def _lone_glyph(ink: np.ndarray, bands: list[int]) -> bool:
+    """The region's ink is one band about as wide as it is tall (LONE_GLYPH_ASPECT)."""
+    columns = np.flatnonzero(ink.any(axis=0))
+    if len(bands) != 1 or not len(columns):
+        return False
+    return LONE_GLYPH_ASPECT[0] <= (columns[-1] - columns[0] + 1) / bands[0] <= LONE_GLYPH_ASPECT[1]
+
+
 def _second_readings(
     engine: tesserocr.PyTessBaseAPI,
     found: list[tuple[str, tuple, float]],
@@ -978,6 +992,8 @@ def _lines(
         zoom = 1.0 if abs(zoom - 1.0) <= 0.05 else zoom
         picture = _zoomed(crop, zoom)
         found = _read_region(engine, picture, region_mode, small_kana=languages in SMALL_KANA)
+        if languages in LONE_GLYPH and _lone_glyph(ink, bands) and all(c < MIN_CONFIDENCE for _, _, c in found):
+            found = _read_region(engine, picture, WORD_MODE) or found
         if languages in RESCALE and any(confidence >= MIN_CONFIDENCE for _, _, confidence in found):
             # The model misreads a character at one size and not at another (倍 read 信, 襯 read 富 at 40 px, right
             # at 48; other lines the other way round), and says so: the misread character scores lower. A region
