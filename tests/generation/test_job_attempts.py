@@ -154,6 +154,14 @@ def emulator_in_process(settings, clean_emulator):
     pool_selectors._dispatcher.cache_clear()
 
 
+def _run_to_failure(alice, prompt: str) -> Job:
+    """A job submitted and run once in this process (no worker takes it), which fails."""
+    with job_queue_consumed_only_by(set()):
+        job_id = _submit(alice, prompt)
+        assert job_run(job_id=job_id, owner="the-run").state == "failed"
+    return Job.unscoped.get(pk=job_id)
+
+
 def test_a_signing_key_that_cannot_sign_fails_the_job_before_the_provider_is_paid(alice, emulator_in_process):
     """The key is made ready before the call: before, the error came after the answer, which was lost, and the
     next run paid for the unit again."""
@@ -163,12 +171,8 @@ def test_a_signing_key_that_cannot_sign_fails_the_job_before_the_provider_is_pai
     )
     other_secret = Fernet(Fernet.generate_key()).encrypt(cert.private_key_pem).decode()  # a rotated-away key's token
     SigningKey.unscoped.filter(pk=key.pk).update(private_key_encrypted=other_secret)
-    with job_queue_consumed_only_by(set()):
-        job_id = _submit(alice, "a kite in rain")
-        outcome = job_run(job_id=job_id, owner="the-run")
-
-    assert outcome.state == "failed"
-    job = Job.unscoped.get(pk=job_id)
+    job = _run_to_failure(alice, "a kite in rain")
+    job_id = job.pk
     assert job.error_code == "signing_unavailable" and "cannot be decrypted" in job.error_message
     assert _calls_of(emulator_in_process, job_id) == 0
     ledger = ledger_for_job(tenant=alice.tenant, job_id=job_id)
@@ -186,12 +190,8 @@ def test_an_answer_whose_images_cannot_be_stored_is_charged_once_and_fails_the_j
         raise OSError("blob storage refused the write")
 
     monkeypatch.setattr(outputs, "blob_put", storage_down)
-    with job_queue_consumed_only_by(set()):
-        job_id = _submit(alice, "a kite in snow")
-        outcome = job_run(job_id=job_id, owner="the-run")
-
-    assert outcome.state == "failed"
-    job = Job.unscoped.get(pk=job_id)
+    job = _run_to_failure(alice, "a kite in snow")
+    job_id = job.pk
     assert job.error_code == "outputs_not_stored" and "refused the write" in job.error_message
     assert job.error_detail["cause"] == "OSError"
     assert _calls_of(emulator_in_process, job_id) == 1
