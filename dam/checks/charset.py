@@ -7,6 +7,9 @@ character cannot be verified by reading, whatever the image holds. The check kee
 and says why: `unreadable_characters` names the copy's characters that none of the reading's models can write,
 the asset page shows them beside the differences (docs/checks.md, "Characters the models cannot write").
 
+Chinese and Japanese lines are also read by PP-OCRv6 (dam.checks.ppocr, named `ppocr_v6` in a reading's
+languages), whose dictionary holds 犒 and 豔: a character either model can write is not named.
+
 Integer ("fast", best_int) models cannot be fine-tuned to add characters (lstmtraining refuses them), and no
 float model of these languages is on the package registries we install from; hence naming them, not reading them.
 """
@@ -17,6 +20,8 @@ import struct
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
+
+from dam.checks import ppocr
 
 # The tessdata container: an int32 count of component slots, that many int64 offsets (-1: absent), the parts.
 _LSTM_UNICHARSET = 21  # TessdataType TESSDATA_LSTM_UNICHARSET
@@ -46,6 +51,9 @@ def unreadable_characters(copy: str, *, languages: str, tessdata: str) -> tuple[
     not named: the comparison folds their shapes, and a missing model glyph for one is not what a reviewer checks."""
     writable: set[str] = set()
     for name in filter(None, languages.split("+")):
+        if name == ppocr.NAME:  # the second recognizer's dictionary (dam.checks.ppocr)
+            writable |= ppocr.model_characters()
+            continue
         model = Path(tessdata, f"{name}.traineddata")
         if not model.is_file():
             return ()  # a model we cannot inspect: claim nothing

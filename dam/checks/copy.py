@@ -211,21 +211,27 @@ def compare_copy(*, expected: str, reading: OcrReading, locale: str, near_cer: f
     if not want:
         raise ValueError("the expected copy is empty (after normalisation): there is nothing to check")
     # Lines that share no character with the copy cannot be part of it (the emulator mark, background noise).
+    # A line read by two models (`TextBox.alternatives`, dam.checks.ppocr) has both readings, each tried.
     letters = set(want) - {" "}
+    candidates = []
+    for i, box in enumerate(reading.boxes):
+        readings = tuple(dict.fromkeys(normalise_copy(text, locale=locale) for text in box.readings))
+        readings = tuple(text for text in readings if letters & set(text))
+        if readings:
+            candidates.append((i, box, readings))
     # The reading's own order (rows top to bottom, left to right within a row) is kept.
-    candidates = [(i, box, normalise_copy(box.text, locale=locale)) for i, box in enumerate(reading.boxes)]
-    candidates = [(i, box, text) for i, box, text in candidates if letters & set(text)]
     candidates.sort(key=lambda c: -c[1].confidence)
     candidates = sorted(candidates[:MAX_CANDIDATE_LINES], key=lambda c: c[0])
     lines = [box for _, box, _ in candidates]
-    normalised = [text for _, _, text in candidates]
+    readings = [texts for _, _, texts in candidates]
     best: tuple[int, int, str, tuple[TextBox, ...]] = (len(want), 0, "", ())
     for count in range(1, min(MAX_SPAN_LINES, len(lines)) + 1):
         for chosen in itertools.combinations(range(len(lines)), count):
-            joined = normalise_copy(" ".join(normalised[i] for i in chosen), locale=locale)
-            distance, part = _best_in(want, joined)
-            if (distance, count) < best[:2]:
-                best = (distance, count, part, tuple(lines[i] for i in chosen))
+            for texts in itertools.product(*(readings[i] for i in chosen)):
+                joined = normalise_copy(" ".join(texts), locale=locale)
+                distance, part = _best_in(want, joined)
+                if (distance, count) < best[:2]:
+                    best = (distance, count, part, tuple(lines[i] for i in chosen))
         if best[0] == 0:
             break
     distance, _, read, boxes = best

@@ -52,6 +52,10 @@ so the image is cut into layers by colour instead:
    layer, e.g. the anti-aliased fringe of its glyphs) is dropped. The lines are put in reading order: rows top to
    bottom (a line joins a row when its middle lies within the row), left to right within a row, so a line read in
    pieces keeps its order.
+7. Chinese and Japanese lines (``ppocr.LANGUAGE_SETS``) are read again by a second model, PP-OCRv6's line
+   recognizer (dam.checks.ppocr), on the source image cropped to each horizontal line's box; where it reads the
+   line otherwise, its reading is the line's alternative (``TextBox.alternatives``) and the copy comparison takes
+   the closer of the two.
 
 The binding is tesserocr (Tesseract's C API) rather than pytesseract (a subprocess per call): a reading runs one
 Tesseract pass per region (up to LAYERS x MAX_REGIONS), and a subprocess loads the language models every time (0.09
@@ -80,7 +84,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +92,8 @@ import cv2
 import numpy as np
 import tesserocr
 from PIL import Image
+
+from dam.checks import ppocr
 
 # Primary language (or language-script) -> the Tesseract packs that read it. CJK adds the vertical pack, so
 # copy set in vertical lines is read too; Tesseract picks the pack per line.
@@ -326,6 +332,12 @@ class TextBox:
     width: int
     height: int
     confidence: float
+    # Other readings of the same line, by a second model (dam.checks.ppocr): the comparison takes the closest.
+    alternatives: tuple[str, ...] = ()
+
+    @property
+    def readings(self) -> tuple[str, ...]:
+        return (self.text, *self.alternatives)
 
     @property
     def right(self) -> int:
@@ -336,7 +348,12 @@ class TextBox:
         return self.top + self.height
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "confidence": round(self.confidence, 4)}
+        data = {**asdict(self), "confidence": round(self.confidence, 4)}
+        if not self.alternatives:
+            del data["alternatives"]  # as stored before there were any
+        else:
+            data["alternatives"] = list(self.alternatives)
+        return data
 
 
 @dataclass(frozen=True)
@@ -1070,7 +1087,7 @@ def read_text(image: Image.Image, *, locale: str) -> OcrReading:
     rgb = image.convert("RGBA") if image.mode in ("P", "LA", "PA") else image
     if rgb.mode == "RGBA":  # transparent pixels are read as white paper, not as whatever colour they hide
         rgb = Image.alpha_composite(Image.new("RGBA", rgb.size, (255, 255, 255, 255)), rgb)
-    rgb = rgb.convert("RGB")
+    rgb = source = rgb.convert("RGB")
     scale = _work_scale(rgb.size)
     if scale != 1.0:
         size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
@@ -1092,9 +1109,22 @@ def read_text(image: Image.Image, *, locale: str) -> OcrReading:
         if all(_inside(box, other) < SAME_LINE for other in kept):
             kept.append(box)
     kept = _reading_order(kept)
+    models = engine.GetInitLanguagesAsString()  # the models read with, e.g. "jpn+jpn_best+jpn_vert"
+    if languages in ppocr.LANGUAGE_SETS and kept:
+        kept = _read_again(source, kept)
+        models += f"+{ppocr.NAME}"
     return OcrReading(
         text="\n".join(box.text for box in kept),
         boxes=tuple(kept),
-        languages=engine.GetInitLanguagesAsString(),  # the models read with, e.g. "jpn+jpn_best+jpn_vert"
+        languages=models,
         seconds=time.process_time() - started,
     )
+
+
+def _read_again(source: Image.Image, boxes: list[TextBox]) -> list[TextBox]:
+    """`boxes` with PP-OCR's reading of each line as its alternative, where it reads something else."""
+    texts = ppocr.read_lines(source, [(box.left, box.top, box.right, box.bottom) for box in boxes])
+    return [
+        replace(box, alternatives=(text,)) if text and text != box.text else box
+        for box, text in zip(boxes, texts, strict=True)
+    ]

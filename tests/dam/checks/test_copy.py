@@ -91,6 +91,43 @@ def test_copy_wrapped_over_lines_with_noise_between() -> None:
     assert [b.text for b in result.boxes] == ["Rebajas de", "verano"]
 
 
+def _box(text: str, row: int, *alternatives: str) -> TextBox:
+    return TextBox(text, 100, 100 + 80 * row, 400, 60, 0.9, alternatives=alternatives)
+
+
+def test_each_line_is_compared_by_its_closer_reading() -> None:
+    """A line read by two models (dam.checks.ppocr) has both readings; the comparison takes, per line, the one
+    that makes the copy closest: here the alternative on the first line and Tesseract's on the second."""
+    boxes = (_box("篇賞自己!", 0, "犒賞自己!"), _box("送給她的禮物", 1, "送給她的禮"), _box("EMULATOR", 2))
+    reading = OcrReading("\n".join(b.text for b in boxes), boxes, "chi_tra+ppocr_v6", 0.1)
+    copy = "犒賞自己\uff01送給她的禮物"  # a full-width exclamation mark, as the copy has it
+    result = compare_copy(expected=copy, reading=reading, locale="zh-Hant")
+    assert result.verdict is CopyVerdict.EXACT
+    assert result.read == "犒賞自己!送給她的禮物"
+    assert result.boxes == boxes[:2]
+    # Without the alternatives, the same lines are one character off.
+    plain = tuple(TextBox(b.text, b.left, b.top, b.width, b.height, b.confidence) for b in boxes)
+    result = compare_copy(expected=copy, reading=OcrReading("", plain, "chi_tra", 0.1), locale="zh-Hant")
+    assert result.verdict is CopyVerdict.NEAR
+    assert result.differences == ({"op": "substitute", "expected": "犒", "read": "篇", "at": 0},)
+
+
+def test_a_line_whose_alternative_alone_shares_the_copys_characters_is_a_candidate() -> None:
+    reading = OcrReading("", (_box("", 0, "犒賞自己"), _box("EMULATOR", 1)), "chi_tra+ppocr_v6", 0.1)
+    assert compare_copy(expected="犒賞自己", reading=reading, locale="zh-Hant").verdict is CopyVerdict.EXACT
+
+
+def test_a_fault_both_readings_see_is_not_exact() -> None:
+    reading = OcrReading("", (_box("犒賞自已", 0, "犒賞自已"),), "chi_tra+ppocr_v6", 0.1)
+    result = compare_copy(expected="犒賞自己", reading=reading, locale="zh-Hant")
+    assert result.verdict is not CopyVerdict.EXACT
+
+
+def test_a_box_keeps_its_alternatives_in_the_evidence_only_when_it_has_some() -> None:
+    assert "alternatives" not in _box("夏のセール", 0).to_dict()
+    assert _box("夏のセ一ル", 0, "夏のセール").to_dict()["alternatives"] == ["夏のセール"]
+
+
 def test_copy_inside_a_longer_line() -> None:
     result = compare_copy(expected="夏のセール", reading=_reading("今だけ 夏 の セ ー ル 開催中"), locale="ja")
     assert result.verdict is CopyVerdict.EXACT

@@ -3,7 +3,8 @@
 Every case is one of the benchmark's own (locale, index, copy, placement): the picture is drawn by the emulator's
 renderer exactly as the benchmark draws it and read with the real Tesseract. Each test also reads the picture with
 its rule switched off and asserts the misread, so the test shows what the rule is for (Tesseract is
-deterministic for a given image and model).
+deterministic for a given image and model). The second recognizer of Chinese and Japanese lines
+(dam.checks.ppocr, tests/dam/checks/test_ppocr.py) is off here: these are Tesseract's rules, each shown alone.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 from PIL import Image
 
 from bench.ocr_accuracy import _prompt, render
-from dam.checks import ocr
+from dam.checks import ocr, ppocr
 from dam.checks.copy import CopyVerdict, compare_copy
 from dam.checks.ocr import OcrReading, TextBox, read_text
 from generation.emulator.images import RenderSpec, render_generation
@@ -38,6 +39,11 @@ def _exact_only_with(monkeypatch: pytest.MonkeyPatch, case: tuple[str, int, str,
     verdict, text = _verdict(*case)
     assert verdict is not CopyVerdict.EXACT, text
     return text
+
+
+@pytest.fixture(autouse=True)
+def tesseract_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ppocr, "LANGUAGE_SETS", frozenset())
 
 
 @pytest.fixture
