@@ -31,7 +31,7 @@ import io
 import itertools
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from PIL import Image, ImageDraw
@@ -205,6 +205,14 @@ def _best_in(expected: str, text: str) -> tuple[int, str]:
     return best
 
 
+def _shown_as(box: TextBox, text: str) -> TextBox:
+    """`box` with `text` (one of its readings) as its text and the others as its alternatives: a matched line
+    shows the reading the copy was found in (the legibility check labels its lines so, the evidence lists it)."""
+    if text == box.text:
+        return box
+    return replace(box, text=text, alternatives=tuple(other for other in box.readings if other != text))
+
+
 def compare_copy(*, expected: str, reading: OcrReading, locale: str, near_cer: float = NEAR_CER) -> CopyComparison:
     """Find `expected` (the locale's copy string) in `reading`; ValueError for copy that normalises to nothing."""
     want = normalise_copy(expected, locale=locale)
@@ -215,23 +223,25 @@ def compare_copy(*, expected: str, reading: OcrReading, locale: str, near_cer: f
     letters = set(want) - {" "}
     candidates = []
     for i, box in enumerate(reading.boxes):
-        readings = tuple(dict.fromkeys(normalise_copy(text, locale=locale) for text in box.readings))
-        readings = tuple(text for text in readings if letters & set(text))
+        # Each reading once (as normalised), with the box that shows it: the line as read by that model.
+        readings: dict[str, TextBox] = {}
+        for text in box.readings:
+            readings.setdefault(normalise_copy(text, locale=locale), _shown_as(box, text))
+        readings = {text: shown for text, shown in readings.items() if letters & set(text)}
         if readings:
             candidates.append((i, box, readings))
     # The reading's own order (rows top to bottom, left to right within a row) is kept.
     candidates.sort(key=lambda c: -c[1].confidence)
     candidates = sorted(candidates[:MAX_CANDIDATE_LINES], key=lambda c: c[0])
-    lines = [box for _, box, _ in candidates]
-    readings = [texts for _, _, texts in candidates]
+    lines = [list(texts.items()) for _, _, texts in candidates]
     best: tuple[int, int, str, tuple[TextBox, ...]] = (len(want), 0, "", ())
     for count in range(1, min(MAX_SPAN_LINES, len(lines)) + 1):
         for chosen in itertools.combinations(range(len(lines)), count):
-            for texts in itertools.product(*(readings[i] for i in chosen)):
-                joined = normalise_copy(" ".join(texts), locale=locale)
+            for texts in itertools.product(*(lines[i] for i in chosen)):
+                joined = normalise_copy(" ".join(text for text, _ in texts), locale=locale)
                 distance, part = _best_in(want, joined)
                 if (distance, count) < best[:2]:
-                    best = (distance, count, part, tuple(lines[i] for i in chosen))
+                    best = (distance, count, part, tuple(shown for _, shown in texts))
         if best[0] == 0:
             break
     distance, _, read, boxes = best

@@ -104,7 +104,10 @@ def test_each_line_is_compared_by_its_closer_reading() -> None:
     result = compare_copy(expected=copy, reading=reading, locale="zh-Hant")
     assert result.verdict is CopyVerdict.EXACT
     assert result.read == "犒賞自己!送給她的禮物"
-    assert result.boxes == boxes[:2]
+    # The matched lines show the reading the copy was found in, the other one as their alternative.
+    shown = [(b.text, b.alternatives) for b in result.boxes]
+    assert shown == [("犒賞自己!", ("篇賞自己!",)), ("送給她的禮物", ("送給她的禮",))]
+    assert [(b.left, b.top) for b in result.boxes] == [(b.left, b.top) for b in boxes[:2]]
     # Without the alternatives, the same lines are one character off.
     plain = tuple(TextBox(b.text, b.left, b.top, b.width, b.height, b.confidence) for b in boxes)
     result = compare_copy(expected=copy, reading=OcrReading("", plain, "chi_tra", 0.1), locale="zh-Hant")
