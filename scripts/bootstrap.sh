@@ -75,8 +75,9 @@ done
 # --- Tesseract data -------------------------------------------------------------------
 # .tessdata/ (what dam/checks/ocr.py reads unless TESSDATA_PREFIX says otherwise): Debian's packs,
 # symlinked, with the tessdata_best_int models pinned in tools/tessdata/ for the scripts Debian's
-# fast models misread (docs/checks-accuracy.md). Rebuilt when that lock changes.
-if ! cmp -s tools/tessdata/package-lock.json .tessdata/.installed-lock.json 2>/dev/null; then
+# fast models misread (docs/checks-accuracy.md). Rebuilt when that lock or the list of Debian packs changes (a
+# pack added to the list is linked only by a rebuild).
+if ! cat tools/tessdata/package-lock.json tools/tessdata/apt-packages.txt | cmp -s - .tessdata/.installed 2>/dev/null; then
   log "building .tessdata (Debian's Tesseract packs + best_int models)"
   bash tools/tessdata/install.sh .tessdata
 fi

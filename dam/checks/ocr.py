@@ -52,10 +52,10 @@ so the image is cut into layers by colour instead:
    layer, e.g. the anti-aliased fringe of its glyphs) is dropped. The lines are put in reading order: rows top to
    bottom (a line joins a row when its middle lies within the row), left to right within a row, so a line read in
    pieces keeps its order.
-7. Chinese and Japanese lines (``ppocr.LANGUAGE_SETS``) are read again by a second model, PP-OCRv6's line
-   recognizer (dam.checks.ppocr), on the source image cropped to each horizontal line's box; where it reads the
-   line otherwise, its reading is the line's alternative (``TextBox.alternatives``) and the copy comparison takes
-   the closer of the two.
+7. Every line is read again by a second model, on the source image cropped to the line's box: Chinese and
+   Japanese horizontal lines (``ppocr.LANGUAGE_SETS``) by PP-OCRv6's line recognizer (dam.checks.ppocr), Bengali
+   and Hindi lines by Tesseract's model of their script (``SCRIPT_LINES``). Where it reads the line otherwise, its
+   reading is the line's alternative (``TextBox.alternatives``) and the copy comparison takes the closer of the two.
 
 The binding is tesserocr (Tesseract's C API) rather than pytesseract (a subprocess per call): a reading runs one
 Tesseract pass per region (up to LAYERS x MAX_REGIONS), and a subprocess loads the language models every time (0.09
@@ -287,6 +287,12 @@ SMALL_KANA_DROP = 0.2
 # character's box can lie over its neighbour, and オ's box over a flat ー (6 px of 48) was read ォ.
 SMALL_KANA_MIN_HEIGHT = 0.5
 SMALL_FORMS = dict(zip("アイウエオツヤユヨワカケ", "ァィゥェォッャュョヮヵヶ", strict=True))
+# Bengali and Hindi lines are read again by Tesseract's model of their script (Debian's tesseract-ocr-script-beng
+# and -deva: trained on every language written in it), as the lines' alternatives (Reading, step 6): it reads
+# right words the language models misread (যত্ন, read যত্ব by both Bengali models; সাজসজ্জা; ধুমধাম), and the
+# comparison takes the closer reading of each line. Measured: bn 91.5 -> 95.0 %, hi 97.0 -> 97.5 %.
+SCRIPT_LINES = {"ben": "Bengali", "hin": "Devanagari"}
+SCRIPT_LINE_HEIGHT = 48  # px: the line box's height in the crop read
 _CACHED_ENGINES = 3  # per thread: language sets kept loaded (one jpn+jpn_vert engine holds ~60 MB)
 
 
@@ -1111,8 +1117,11 @@ def read_text(image: Image.Image, *, locale: str) -> OcrReading:
     kept = _reading_order(kept)
     models = engine.GetInitLanguagesAsString()  # the models read with, e.g. "jpn+jpn_best+jpn_vert"
     if languages in ppocr.LANGUAGE_SETS and kept:
-        kept = _read_again(source, kept)
+        kept = _read_again(source, kept, ppocr.read_lines(source, [_edges(box) for box in kept]))
         models += f"+{ppocr.NAME}"
+    elif (script := SCRIPT_LINES.get(languages)) and kept:
+        kept = _read_again(source, kept, _script_lines(source, kept, model=script))
+        models += f"+{script}"
     return OcrReading(
         text="\n".join(box.text for box in kept),
         boxes=tuple(kept),
@@ -1121,10 +1130,37 @@ def read_text(image: Image.Image, *, locale: str) -> OcrReading:
     )
 
 
-def _read_again(source: Image.Image, boxes: list[TextBox]) -> list[TextBox]:
-    """`boxes` with PP-OCR's reading of each line as its alternative, where it reads something else."""
-    texts = ppocr.read_lines(source, [(box.left, box.top, box.right, box.bottom) for box in boxes])
+def _edges(box: TextBox) -> tuple[int, int, int, int]:
+    return box.left, box.top, box.right, box.bottom
+
+
+def _read_again(source: Image.Image, boxes: list[TextBox], texts: list[str | None]) -> list[TextBox]:
+    """`boxes` with a second model's reading of each line (`texts`) as its alternative, where it reads the line
+    otherwise."""
     return [
         replace(box, alternatives=(text,)) if text and text != box.text else box
         for box, text in zip(boxes, texts, strict=True)
     ]
+
+
+def _script_lines(source: Image.Image, boxes: list[TextBox], *, model: str) -> list[str]:
+    """Each line as Tesseract's script model `model` reads it, on the source image cropped to the line's box with
+    a sixth of its height around it, scaled so the box is SCRIPT_LINE_HEIGHT px tall, in single-line mode."""
+    engine = _engine(model, plain=True)
+    engine.SetPageSegMode(LINE_MODE)
+    texts = []
+    for box in boxes:
+        pad = max(2, round(box.height / 6))
+        crop = source.crop(
+            (
+                max(0, box.left - pad),
+                max(0, box.top - pad),
+                min(source.width, box.right + pad),
+                min(source.height, box.bottom + pad),
+            )
+        )
+        zoom = SCRIPT_LINE_HEIGHT / max(1, box.height)
+        size = (max(1, round(crop.width * zoom)), max(1, round(crop.height * zoom)))
+        engine.SetImage(crop.resize(size, Image.Resampling.LANCZOS).convert("L"))
+        texts.append(engine.GetUTF8Text().strip())
+    return texts

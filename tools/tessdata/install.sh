@@ -41,7 +41,7 @@ if [ "$count" -eq 0 ]; then
   rm -rf "$building"
   exit 1
 fi
-cp "$here/package-lock.json" "$building/.installed-lock.json"
+cat "$here/package-lock.json" "$here/apt-packages.txt" > "$building/.installed"
 rm -rf "$target.old"
 if [ -e "$target" ]; then mv "$target" "$target.old"; fi
 mv "$building" "$target"

@@ -3,8 +3,9 @@
 Every case is one of the benchmark's own (locale, index, copy, placement): the picture is drawn by the emulator's
 renderer exactly as the benchmark draws it and read with the real Tesseract. Each test also reads the picture with
 its rule switched off and asserts the misread, so the test shows what the rule is for (Tesseract is
-deterministic for a given image and model). The second recognizer of Chinese and Japanese lines
-(dam.checks.ppocr, tests/dam/checks/test_ppocr.py) is off here: these are Tesseract's rules, each shown alone.
+deterministic for a given image and model). The second models that read every line again (Reading, step 6: PP-OCR
+for Chinese and Japanese, tests/dam/checks/test_ppocr.py; the script models for Bengali and Hindi) are off here
+unless a test turns one on: each rule is shown alone.
 """
 
 from __future__ import annotations
@@ -41,9 +42,13 @@ def _exact_only_with(monkeypatch: pytest.MonkeyPatch, case: tuple[str, int, str,
     return text
 
 
+SCRIPT_LINES = dict(ocr.SCRIPT_LINES)
+
+
 @pytest.fixture(autouse=True)
 def tesseract_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ppocr, "LANGUAGE_SETS", frozenset())
+    monkeypatch.setattr(ocr, "SCRIPT_LINES", {})
 
 
 @pytest.fixture
@@ -526,3 +531,30 @@ def test_a_lone_component_is_a_region_when_glyph_shaped() -> None:
     assert len(ocr._regions(layer.copy(), lone_shapes=True)) == 2
     (kept,) = ocr._regions(layer.copy(), lone_shapes=False)
     assert kept == (40, 40, 100, 100)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("bn", 62, "চামড়ার ব্যাগ ঘর ও সাজসজ্জা", "1024x1536"),  # both Bengali models: সাজসত্জা
+        ("bn", 103, "উৎসবের মরসুম, সৌন্দর্য ও যত্ন", "970x250"),  # both Bengali models: যত্র / যত্ব
+        ("bn", 197, "গরম চা", "1536x1024"),
+        ("hi", 160, "उनके लिए उपहार। स्टॉक रहने तक", "1024x1024"),  # hin: the danda lost
+    ],
+    ids=lambda case: f"{case[0]}-{case[1]}",
+)
+def test_a_line_is_read_again_by_the_script_model_as_its_alternative(
+    monkeypatch: pytest.MonkeyPatch, case: tuple[str, int, str, str]
+) -> None:
+    """Bengali and Hindi lines are read again by Tesseract's model of their script (Bengali, Devanagari); the
+    comparison takes the closer reading of each line; the one-letter faults of the same headline are still caught."""
+    monkeypatch.setattr(ocr, "SCRIPT_LINES", SCRIPT_LINES)
+    image, _, _ = render(*case, None)
+    reading = read_text(image, locale=case[0])
+    assert reading.languages.endswith("+" + SCRIPT_LINES[ocr.ocr_languages(case[0])])
+    for fault in ("substitute", "drop"):
+        faulted, _, drawn = render(*case, fault)
+        assert drawn != case[2]
+        comparison = compare_copy(expected=case[2], reading=read_text(faulted, locale=case[0]), locale=case[0])
+        assert comparison.verdict is not CopyVerdict.EXACT, (drawn, comparison.read)
+    _exact_only_with(monkeypatch, case, "SCRIPT_LINES", {})
