@@ -53,9 +53,10 @@ so the image is cut into layers by colour instead:
    bottom (a line joins a row when its middle lies within the row), left to right within a row, so a line read in
    pieces keeps its order.
 7. Every line is read again by a second model, on the source image cropped to the line's box: Chinese and
-   Japanese horizontal lines (``ppocr.LANGUAGE_SETS``) by PP-OCRv6's line recognizer (dam.checks.ppocr), Bengali
-   and Hindi lines by Tesseract's model of their script (``SCRIPT_LINES``). Where it reads the line otherwise, its
-   reading is the line's alternative (``TextBox.alternatives``) and the copy comparison takes the closer of the two.
+   Japanese horizontal lines (``ppocr.LANGUAGE_SETS``) by PP-OCRv6's line recognizer (dam.checks.ppocr), Bengali,
+   Hindi and Korean horizontal lines by Tesseract's model of their script (``SCRIPT_LINES``). Where it reads the
+   line otherwise, its reading is the line's alternative (``TextBox.alternatives``) and the copy comparison takes
+   the closer of the two.
 
 The binding is tesserocr (Tesseract's C API) rather than pytesseract (a subprocess per call): a reading runs one
 Tesseract pass per region (up to LAYERS x MAX_REGIONS), and a subprocess loads the language models every time (0.09
@@ -287,11 +288,12 @@ SMALL_KANA_DROP = 0.2
 # character's box can lie over its neighbour, and オ's box over a flat ー (6 px of 48) was read ォ.
 SMALL_KANA_MIN_HEIGHT = 0.5
 SMALL_FORMS = dict(zip("アイウエオツヤユヨワカケ", "ァィゥェォッャュョヮヵヶ", strict=True))
-# Bengali and Hindi lines are read again by Tesseract's model of their script (Debian's tesseract-ocr-script-beng
-# and -deva: trained on every language written in it), as the lines' alternatives (Reading, step 6): it reads
-# right words the language models misread (যত্ন, read যত্ব by both Bengali models; সাজসজ্জা; ধুমধাম), and the
-# comparison takes the closer reading of each line. Measured: bn 91.5 -> 95.0 %, hi 97.0 -> 97.5 %.
-SCRIPT_LINES = {"ben": "Bengali", "hin": "Devanagari"}
+# Bengali, Hindi and Korean lines are read again by Tesseract's model of their script (Debian's
+# tesseract-ocr-script-beng, -deva and -hang: trained on every language written in it), as the lines' alternatives
+# (Reading, step 6): it reads right words the language models misread (যত্ন, read যত্ব by both Bengali models;
+# সাজসজ্জা; 아침 read 아금), and the comparison takes the closer reading of each line. Measured (docs/checks-accuracy.md,
+# fifth round): bn 91.5 -> 95.5 %, hi 97.0 -> 97.5 %, ko 92.0 -> 93.5 %. Vertical lines are not read again.
+SCRIPT_LINES = {"ben": "Bengali", "hin": "Devanagari", "kor+kor_vert": "Hangul"}
 SCRIPT_LINE_HEIGHT = 48  # px: the line box's height in the crop read
 _CACHED_ENGINES = 3  # per thread: language sets kept loaded (one jpn+jpn_vert engine holds ~60 MB)
 
@@ -1143,13 +1145,16 @@ def _read_again(source: Image.Image, boxes: list[TextBox], texts: list[str | Non
     ]
 
 
-def _script_lines(source: Image.Image, boxes: list[TextBox], *, model: str) -> list[str]:
+def _script_lines(source: Image.Image, boxes: list[TextBox], *, model: str) -> list[str | None]:
     """Each line as Tesseract's script model `model` reads it, on the source image cropped to the line's box with
     a sixth of its height around it, scaled so the box is SCRIPT_LINE_HEIGHT px tall, in single-line mode."""
     engine = _engine(model, plain=True)
     engine.SetPageSegMode(LINE_MODE)
-    texts = []
+    texts: list[str | None] = []
     for box in boxes:
+        if box.height > ppocr.VERTICAL * box.width:  # trained on horizontal lines
+            texts.append(None)
+            continue
         pad = max(2, round(box.height / 6))
         crop = source.crop(
             (

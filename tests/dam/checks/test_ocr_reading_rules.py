@@ -540,14 +540,17 @@ def test_a_lone_component_is_a_region_when_glyph_shaped() -> None:
         ("bn", 103, "উৎসবের মরসুম, সৌন্দর্য ও যত্ন", "970x250"),  # both Bengali models: যত্র / যত্ব
         ("bn", 197, "গরম চা", "1536x1024"),
         ("hi", 160, "उनके लिए उपहार। स्टॉक रहने तक", "1024x1024"),  # hin: the danda lost
+        ("ko", 131, "새로운 최애 아침 메뉴, 최대 50% 할인", "970x250"),  # kor: 아침 read 아금
+        ("ko", 116, "안녕 봄: 옷장을 새롭게 지금 영업 중", "1024x1024"),  # kor: 중 read "
     ],
     ids=lambda case: f"{case[0]}-{case[1]}",
 )
 def test_a_line_is_read_again_by_the_script_model_as_its_alternative(
     monkeypatch: pytest.MonkeyPatch, case: tuple[str, int, str, str]
 ) -> None:
-    """Bengali and Hindi lines are read again by Tesseract's model of their script (Bengali, Devanagari); the
-    comparison takes the closer reading of each line; the one-letter faults of the same headline are still caught."""
+    """Bengali, Hindi and Korean lines are read again by Tesseract's model of their script (Bengali, Devanagari,
+    Hangul); the comparison takes the closer reading of each line; the one-letter faults of the same headline are
+    still caught."""
     monkeypatch.setattr(ocr, "SCRIPT_LINES", SCRIPT_LINES)
     image, _, _ = render(*case, None)
     reading = read_text(image, locale=case[0])
