@@ -295,6 +295,7 @@ SMALL_FORMS = dict(zip("アイウエオツヤユヨワカケ", "ァィゥェォ�
 # fifth round): bn 91.5 -> 95.5 %, hi 97.0 -> 97.5 %, ko 92.0 -> 93.5 %. Vertical lines are not read again.
 SCRIPT_LINES = {"ben": "Bengali", "hin": "Devanagari", "kor+kor_vert": "Hangul"}
 SCRIPT_LINE_HEIGHT = 48  # px: the line box's height in the crop read
+SCRIPT_LINE_MIN_LETTERS = 2  # letters (any script) in the first reading of a line read again
 _CACHED_ENGINES = 3  # per thread: language sets kept loaded (one jpn+jpn_vert engine holds ~60 MB)
 
 
@@ -1145,6 +1146,10 @@ def _read_again(source: Image.Image, boxes: list[TextBox], texts: list[str | Non
     ]
 
 
+def _letters(text: str) -> int:
+    return sum(unicodedata.category(char).startswith("L") for char in text)
+
+
 def _script_lines(source: Image.Image, boxes: list[TextBox], *, model: str) -> list[str | None]:
     """Each line as Tesseract's script model `model` reads it, on the source image cropped to the line's box with
     a sixth of its height around it, scaled so the box is SCRIPT_LINE_HEIGHT px tall, in single-line mode."""
@@ -1152,7 +1157,9 @@ def _script_lines(source: Image.Image, boxes: list[TextBox], *, model: str) -> l
     engine.SetPageSegMode(LINE_MODE)
     texts: list[str | None] = []
     for box in boxes:
-        if box.height > ppocr.VERTICAL * box.width:  # trained on horizontal lines
+        # Trained on horizontal lines; a line of fewer than two letters is a mark or noise read off a shape (most
+        # lines of a busy background: reading them again doubled the slowest renders' CPU).
+        if box.height > ppocr.VERTICAL * box.width or _letters(box.text) < SCRIPT_LINE_MIN_LETTERS:
             texts.append(None)
             continue
         pad = max(2, round(box.height / 6))

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from bench.ocr_accuracy import _prompt, render
 from dam.checks import ocr, ppocr
@@ -561,3 +561,20 @@ def test_a_line_is_read_again_by_the_script_model_as_its_alternative(
         comparison = compare_copy(expected=case[2], reading=read_text(faulted, locale=case[0]), locale=case[0])
         assert comparison.verdict is not CopyVerdict.EXACT, (drawn, comparison.read)
     _exact_only_with(monkeypatch, case, "SCRIPT_LINES", {})
+
+
+def test_only_horizontal_lines_of_two_letters_or_more_are_read_again_by_the_script_model() -> None:
+    """A mark or noise read off a shape (one letter, digits) is not read again: on busy backgrounds such lines are
+    most of the lines, and reading them again cost up to a second of CPU per picture."""
+    image = Image.new("RGB", (600, 400), (250, 250, 250))
+    font = ImageFont.truetype("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc", 48, index=1)  # KR
+    ImageDraw.Draw(image).text((110, 300), "여름 세일", font=font, fill=(20, 20, 20))
+    boxes = [
+        TextBox("ㅣ", 10, 10, 20, 40, 0.9),  # one letter
+        TextBox("11", 40, 10, 40, 40, 0.9),  # no letter
+        TextBox("여름 세일", 10, 60, 30, 200, 0.9),  # vertical: taller than 1.5 x its width
+        TextBox("여룸 세일", *ImageDraw.Draw(image).textbbox((110, 300), "여름 세일", font=font)[:2], 230, 60, 0.9),
+    ]
+    texts = ocr._script_lines(image, boxes, model="Hangul")
+    assert texts[:3] == [None, None, None]
+    assert texts[3].replace(" ", "") == "여름세일"
