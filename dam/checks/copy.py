@@ -219,7 +219,7 @@ def compare_copy(*, expected: str, reading: OcrReading, locale: str, near_cer: f
     if not want:
         raise ValueError("the expected copy is empty (after normalisation): there is nothing to check")
     # Lines that share no character with the copy cannot be part of it (the emulator mark, background noise).
-    # A line read by two models (`TextBox.alternatives`, dam.checks.ppocr) has both readings, each tried.
+    # A line read by two models (`TextBox.alternatives`, dam.checks.ocr's step 7) has both readings, each tried.
     letters = set(want) - {" "}
     candidates = []
     for i, box in enumerate(reading.boxes):

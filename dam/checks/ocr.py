@@ -341,7 +341,7 @@ class TextBox:
     width: int
     height: int
     confidence: float
-    # Other readings of the same line, by a second model (dam.checks.ppocr): the comparison takes the closest.
+    # Other readings of the same line, by a second model (Reading, step 7): the comparison takes the closest.
     alternatives: tuple[str, ...] = ()
 
     @property
@@ -1162,15 +1162,7 @@ def _script_lines(source: Image.Image, boxes: list[TextBox], *, model: str) -> l
         if box.height > ppocr.VERTICAL * box.width or _letters(box.text) < SCRIPT_LINE_MIN_LETTERS:
             texts.append(None)
             continue
-        pad = max(2, round(box.height / 6))
-        crop = source.crop(
-            (
-                max(0, box.left - pad),
-                max(0, box.top - pad),
-                min(source.width, box.right + pad),
-                min(source.height, box.bottom + pad),
-            )
-        )
+        crop = ppocr.line_crop(source, _edges(box))
         zoom = SCRIPT_LINE_HEIGHT / max(1, box.height)
         size = (max(1, round(crop.width * zoom)), max(1, round(crop.height * zoom)))
         engine.SetImage(crop.resize(size, Image.Resampling.LANCZOS).convert("L"))
