@@ -1120,10 +1120,10 @@ def read_text(image: Image.Image, *, locale: str) -> OcrReading:
     kept = _reading_order(kept)
     models = engine.GetInitLanguagesAsString()  # the models read with, e.g. "jpn+jpn_best+jpn_vert"
     if languages in ppocr.LANGUAGE_SETS and kept:
-        kept = _read_again(source, kept, ppocr.read_lines(source, [_edges(box) for box in kept]))
+        kept = _read_again(kept, ppocr.read_lines(source, [_edges(box) for box in kept]))
         models += f"+{ppocr.NAME}"
     elif (script := SCRIPT_LINES.get(languages)) and kept:
-        kept = _read_again(source, kept, _script_lines(source, kept, model=script))
+        kept = _read_again(kept, _script_lines(source, kept, model=script))
         models += f"+{script}"
     return OcrReading(
         text="\n".join(box.text for box in kept),
@@ -1137,7 +1137,7 @@ def _edges(box: TextBox) -> tuple[int, int, int, int]:
     return box.left, box.top, box.right, box.bottom
 
 
-def _read_again(source: Image.Image, boxes: list[TextBox], texts: list[str | None]) -> list[TextBox]:
+def _read_again(boxes: list[TextBox], texts: list[str | None]) -> list[TextBox]:
     """`boxes` with a second model's reading of each line (`texts`) as its alternative, where it reads the line
     otherwise."""
     return [

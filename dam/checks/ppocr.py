@@ -12,7 +12,7 @@ Tesseract's models cannot write 犒 or 豔 and read 鮮豔 as 鮮套, PP-OCR rea
 (ファッション as フアッション) and some Simplified characters in their Traditional form (减 as 減).
 A substituted or dropped character is still caught unless both models read the faulted line as the copy.
 Measured with bench/ocr_accuracy.py (docs/checks-accuracy.md, fifth round): exact on correct renders ja 96.0 ->
-98.5 %, zh-Hans 95.0 -> 98.0 %, zh-Hant 94.0 -> 99.5 %, every fault still caught; 20-25 ms of CPU per line.
+98.5 %, zh-Hans 95.0 -> 98.0 %, zh-Hant 94.0 -> 99.5 %, every fault still caught; about 20 ms of CPU per line.
 """
 
 from __future__ import annotations
